@@ -310,7 +310,7 @@ static inline void vmk_page_array_release(struct vmk_page_array *pa,
  * @idx: index below &vmk_page_array.nr_pages
  *
  * Walks the chunk list: O(@idx / VMK_PA_CHUNK_PAGES).  Use
- * vmk_page_array_for_each() to visit every page.
+ * vmk_pa_iter_first() to visit every page.
  *
  * Return: the page, or NULL if @idx is out of range.
  */
@@ -341,6 +341,18 @@ struct vmk_pa_iter {
 	unsigned long idx;
 };
 
+/**
+ * vmk_pa_iter_first() - start a walk over every page in index order
+ * @pa: the array
+ * @it: the walk's position; @it->idx is the index of the returned page
+ *
+ * Walk with::
+ *
+ *	for (page = vmk_pa_iter_first(pa, &it); page;
+ *	     page = vmk_pa_iter_next(pa, &it))
+ *
+ * Return: the first page, or NULL if the array is empty.
+ */
 static inline struct page *vmk_pa_iter_first(struct vmk_page_array *pa,
 					     struct vmk_pa_iter *it)
 {
@@ -351,6 +363,13 @@ static inline struct page *vmk_pa_iter_first(struct vmk_page_array *pa,
 	return it->chunk && it->chunk->nr ? it->chunk->pages[0] : NULL;
 }
 
+/**
+ * vmk_pa_iter_next() - advance a walk started by vmk_pa_iter_first()
+ * @pa: the array
+ * @it: the walk's position
+ *
+ * Return: the next page, or NULL after the last one.
+ */
 static inline struct page *vmk_pa_iter_next(struct vmk_page_array *pa,
 					    struct vmk_pa_iter *it)
 {
@@ -363,16 +382,6 @@ static inline struct page *vmk_pa_iter_next(struct vmk_page_array *pa,
 	it->i = 0;
 	return it->chunk->nr ? it->chunk->pages[0] : NULL;
 }
-
-/**
- * vmk_page_array_for_each() - visit every page in index order
- * @pa: the array
- * @it: a struct vmk_pa_iter; @it.idx is the index of @page
- * @page: a struct page * cursor
- */
-#define vmk_page_array_for_each(pa, it, page)				\
-	for ((page) = vmk_pa_iter_first((pa), &(it)); (page);		\
-	     (page) = vmk_pa_iter_next((pa), &(it)))
 
 /*
  * Copy between a linear kernel buffer and the array viewed as one byte
@@ -392,7 +401,8 @@ static inline int vmk_page_array_copy(struct vmk_page_array *pa,
 	if (offset > (u64)pa->nr_pages << PAGE_SHIFT ||
 	    len > ((u64)pa->nr_pages << PAGE_SHIFT) - offset)
 		return -ERANGE;
-	vmk_page_array_for_each(pa, it, page) {
+	for (page = vmk_pa_iter_first(pa, &it); page;
+	     page = vmk_pa_iter_next(pa, &it)) {
 		if (!len)
 			break;
 		if (it.idx < idx)

@@ -21,6 +21,7 @@
 #include "vmk_helpers_test.h"
 
 #define PG 4096ULL
+#define U64_MAX ((__u64)~0ULL)
 #define DEV "/dev/vmk_helpers_test"
 
 static int dev_open(void)
@@ -28,8 +29,8 @@ static int dev_open(void)
 	return open(DEV, O_RDWR | O_CLOEXEC);
 }
 
-static struct vmk_ht_gfn from_bytes(int fd, uint64_t addr, uint64_t size,
-				    uint64_t nr_gfns)
+static struct vmk_ht_gfn from_bytes(int fd, __u64 addr, __u64 size,
+				    __u64 nr_gfns)
 {
 	struct vmk_ht_gfn g = { .op = VMK_HT_GFN_FROM_BYTES, .addr = addr,
 				.size = size, .nr_gfns = nr_gfns };
@@ -40,7 +41,7 @@ static struct vmk_ht_gfn from_bytes(int fd, uint64_t addr, uint64_t size,
 }
 
 /* What vmk_gfn_range_from_bytes() must answer, from first principles. */
-static int expect_from_bytes(uint64_t addr, uint64_t size, uint64_t nr_gfns)
+static int expect_from_bytes(__u64 addr, __u64 size, __u64 nr_gfns)
 {
 	unsigned __int128 end = (unsigned __int128)addr + size;
 
@@ -71,19 +72,19 @@ FIXTURE_TEARDOWN(helpers)
 
 TEST_F(helpers, gfn_from_bytes_edges)
 {
-	static const uint64_t vals[] = {
+	static const __u64 vals[] = {
 		0, 1, PG - 1, PG, PG + 1, 2 * PG, 1ULL << 32, (1ULL << 52),
-		UINT64_MAX - 2 * PG + 1, UINT64_MAX - PG + 1, UINT64_MAX - PG,
-		UINT64_MAX,
+		U64_MAX - 2 * PG + 1, U64_MAX - PG + 1, U64_MAX - PG,
+		U64_MAX,
 	};
-	static const uint64_t limits[] = {
-		0, 1, 2, 1ULL << 20, 1ULL << 52, UINT64_MAX,
+	static const __u64 limits[] = {
+		0, 1, 2, 1ULL << 20, 1ULL << 52, U64_MAX,
 	};
 	unsigned int i, j, k, n = 0;
 
-	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
-		for (j = 0; j < sizeof(vals) / sizeof(vals[0]); j++)
-			for (k = 0; k < sizeof(limits) / sizeof(limits[0]); k++) {
+	for (i = 0; i < ARRAY_SIZE(vals); i++)
+		for (j = 0; j < ARRAY_SIZE(vals); j++)
+			for (k = 0; k < ARRAY_SIZE(limits); k++) {
 				struct vmk_ht_gfn g;
 				int want;
 
@@ -108,12 +109,12 @@ TEST_F(helpers, gfn_from_bytes_edges)
 TEST_F(helpers, gfn_top_of_space)
 {
 	/* The very last page of a 64-bit space converts without wrapping. */
-	struct vmk_ht_gfn g = from_bytes(self->fd, UINT64_MAX - PG + 1, PG,
-					 UINT64_MAX);
+	struct vmk_ht_gfn g = from_bytes(self->fd, U64_MAX - PG + 1, PG,
+					 U64_MAX);
 
 	ASSERT_EQ(0, g.ret);
-	ASSERT_EQ(UINT64_MAX / PG, g.out_start);
-	ASSERT_EQ(UINT64_MAX / PG + 1, g.out_end);
+	ASSERT_EQ(U64_MAX / PG, g.out_start);
+	ASSERT_EQ(U64_MAX / PG + 1, g.out_end);
 }
 
 TEST_F(helpers, gfn_intersect_split)
@@ -129,7 +130,8 @@ TEST_F(helpers, gfn_intersect_split)
 
 	/* Touching ranges do not overlap: [10,20) and [20,30). */
 	g.b_start = 20;
-	g.out_start = g.out_end = 0;
+	g.out_start = 0;
+	g.out_end = 0;
 	ASSERT_EQ(0, ioctl(self->fd, VMK_HT_GFN, &g));
 	ASSERT_EQ(0, g.ret);
 
@@ -153,8 +155,8 @@ TEST_F(helpers, gfn_intersect_split)
 
 TEST_F(helpers, gfn_chunks)
 {
-	static const uint64_t sizes[] = { 1, 7, 512, 513, 1000003 };
-	static const uint64_t maxes[] = { 1, 2, 512, 1 << 20 };
+	static const __u64 sizes[] = { 1, 7, 512, 513, 1000003 };
+	static const __u64 maxes[] = { 1, 2, 512, 1 << 20 };
 	unsigned int i, j;
 
 	for (i = 0; i < 5; i++)
@@ -163,8 +165,8 @@ TEST_F(helpers, gfn_chunks)
 						.a_start = 1ULL << 40,
 						.a_end = (1ULL << 40) + sizes[i],
 						.max = maxes[j] };
-			uint64_t want = (sizes[i] + maxes[j] - 1) / maxes[j];
-			uint64_t last = sizes[i] % maxes[j] ?: maxes[j];
+			__u64 want = (sizes[i] + maxes[j] - 1) / maxes[j];
+			__u64 last = sizes[i] % maxes[j] ?: maxes[j];
 
 			if (last > sizes[i])
 				last = sizes[i];
@@ -178,8 +180,8 @@ TEST_F(helpers, gfn_chunks)
 		}
 }
 
-static int iova_call(int fd, uint32_t op, uint64_t start, uint64_t size,
-		     uint64_t iova, uint64_t len, uint64_t pgsize)
+static int iova_call(int fd, __u32 op, __u64 start, __u64 size,
+		     __u64 iova, __u64 len, __u64 pgsize)
 {
 	struct vmk_ht_iova v = { .op = op, .start = start, .size = size,
 				 .iova = iova, .len = len, .pgsize = pgsize };
@@ -189,8 +191,8 @@ static int iova_call(int fd, uint32_t op, uint64_t start, uint64_t size,
 	return v.ret;
 }
 
-static int expect_contains(uint64_t start, uint64_t size, uint64_t iova,
-			   uint64_t len)
+static int expect_contains(__u64 start, __u64 size, __u64 iova,
+			   __u64 len)
 {
 	unsigned __int128 wend = (unsigned __int128)start + size;
 	unsigned __int128 rend = (unsigned __int128)iova + len;
@@ -200,9 +202,9 @@ static int expect_contains(uint64_t start, uint64_t size, uint64_t iova,
 
 TEST_F(helpers, iova_contains_no_overflow)
 {
-	static const uint64_t v[] = {
+	static const __u64 v[] = {
 		0, 1, PG, 1ULL << 31, (1ULL << 32) - 1, 1ULL << 32,
-		UINT64_MAX - PG, UINT64_MAX - 1, UINT64_MAX,
+		U64_MAX - PG, U64_MAX - 1, U64_MAX,
 	};
 	unsigned int a, b, c, d, n = 0;
 
@@ -239,9 +241,9 @@ TEST_F(helpers, iova_window_valid_and_overlap)
 				 .start2 = (1ULL << 32) - PG, .size2 = PG };
 
 	/* A window may end exactly at 2^64, but not beyond. */
-	ASSERT_EQ(1, iova_call(self->fd, VMK_HT_IOVA_VALID, UINT64_MAX - PG + 1,
+	ASSERT_EQ(1, iova_call(self->fd, VMK_HT_IOVA_VALID, U64_MAX - PG + 1,
 			       PG, 0, 0, 0));
-	ASSERT_EQ(0, iova_call(self->fd, VMK_HT_IOVA_VALID, UINT64_MAX - PG + 2,
+	ASSERT_EQ(0, iova_call(self->fd, VMK_HT_IOVA_VALID, U64_MAX - PG + 2,
 			       PG, 0, 0, 0));
 	ASSERT_EQ(0, iova_call(self->fd, VMK_HT_IOVA_VALID, 0, 0, 0, 0, 0));
 
@@ -250,8 +252,8 @@ TEST_F(helpers, iova_window_valid_and_overlap)
 	v.start2 = 1ULL << 32;	/* adjacent: no overlap */
 	ASSERT_EQ(0, ioctl(self->fd, VMK_HT_IOVA, &v));
 	ASSERT_EQ(0, v.ret);
-	v.start2 = UINT64_MAX - PG + 1;
-	v.start = UINT64_MAX - 2 * PG + 1;
+	v.start2 = U64_MAX - PG + 1;
+	v.start = U64_MAX - 2 * PG + 1;
 	v.size = 2 * PG;
 	ASSERT_EQ(0, ioctl(self->fd, VMK_HT_IOVA, &v));
 	ASSERT_EQ(1, v.ret);
@@ -259,7 +261,7 @@ TEST_F(helpers, iova_window_valid_and_overlap)
 
 TEST_F(helpers, iova_check_errnos)
 {
-	uint64_t w = 1ULL << 30, sz = 1ULL << 28;
+	__u64 w = 1ULL << 30, sz = 1ULL << 28;
 
 	ASSERT_EQ(0, iova_call(self->fd, VMK_HT_IOVA_CHECK, w, sz, w, PG, PG));
 	ASSERT_EQ(0, iova_call(self->fd, VMK_HT_IOVA_CHECK, w, sz, w, sz, PG));
@@ -275,7 +277,7 @@ TEST_F(helpers, iova_check_errnos)
 	ASSERT_EQ(-ERANGE, iova_call(self->fd, VMK_HT_IOVA_CHECK, w, sz, w, sz + PG, PG));
 	/* A request whose end wraps must not look like it fits. */
 	ASSERT_EQ(-ERANGE, iova_call(self->fd, VMK_HT_IOVA_CHECK, w, sz,
-				     UINT64_MAX - PG + 1, 2 * PG, PG));
+				     U64_MAX - PG + 1, 2 * PG, PG));
 }
 
 /* Locked memory of this process, in pages, from /proc/self/status. */
@@ -294,7 +296,7 @@ static long vmlck_pages(void)
 	return kb < 0 ? -1 : kb / 4;
 }
 
-static int pin(int fd, void *addr, uint64_t nr, uint32_t flags)
+static int pin(int fd, void *addr, __u64 nr, __u32 flags)
 {
 	struct vmk_ht_pin p = { .uaddr = (uintptr_t)addr, .nr_pages = nr,
 				.flags = flags };
@@ -312,7 +314,7 @@ static struct vmk_ht_state state(int fd)
 	return st;
 }
 
-static int copy(int fd, uint64_t off, void *buf, uint64_t len, int to_pages)
+static int copy(int fd, __u64 off, void *buf, __u64 len, int to_pages)
 {
 	struct vmk_ht_copy c = { .offset = off, .len = len,
 				 .buf = (uintptr_t)buf, .to_pages = to_pages };
@@ -356,7 +358,7 @@ TEST_F(pages, pin_copy_charge_release)
 {
 	long base = vmlck_pages();
 	unsigned char *tmp = malloc(3 * PG);
-	uint64_t offs[] = { 0, 1, PG - 3, self->st.chunk_pages * PG - 17,
+	__u64 offs[] = { 0, 1, PG - 3, self->st.chunk_pages * PG - 17,
 			    (self->npages - 3) * PG + 5 };
 	struct vmk_ht_state st;
 	unsigned int i;
@@ -386,7 +388,7 @@ TEST_F(pages, pin_copy_charge_release)
 
 	/* Past the end: refused, nothing copied. */
 	ASSERT_EQ(-ERANGE, copy(self->fd, self->npages * PG - 10, tmp, 11, 0));
-	ASSERT_EQ(-ERANGE, copy(self->fd, UINT64_MAX - 5, tmp, 10, 0));
+	ASSERT_EQ(-ERANGE, copy(self->fd, U64_MAX - 5, tmp, 10, 0));
 
 	ASSERT_EQ(0, ioctl(self->fd, VMK_HT_RELEASE));
 	st = state(self->fd);
@@ -433,8 +435,8 @@ TEST_F(pages, bad_arguments)
 {
 	ASSERT_EQ(-EINVAL, pin(self->fd, self->buf + 1, 1, 0));
 	ASSERT_EQ(-EINVAL, pin(self->fd, self->buf, 0, 0));
-	ASSERT_EQ(-EINVAL, pin(self->fd, (void *)(uintptr_t)(UINT64_MAX - PG + 1), 2, 0));
-	ASSERT_EQ(-EINVAL, pin(self->fd, self->buf, UINT64_MAX / 2, 0));
+	ASSERT_EQ(-EINVAL, pin(self->fd, (void *)(uintptr_t)(U64_MAX - PG + 1), 2, 0));
+	ASSERT_EQ(-EINVAL, pin(self->fd, self->buf, U64_MAX / 2, 0));
 	ASSERT_EQ(-1000 - EINVAL, pin(self->fd, self->buf, 1, 1U << 7));
 	ASSERT_EQ(0, state(self->fd).nr_pages);
 }
@@ -471,8 +473,8 @@ TEST_F(pages, rlimit_memlock_enforced)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
-	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("child step %d failed",
-						  WEXITSTATUS(status));
+	ASSERT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("child step %d failed", WEXITSTATUS(status));
 }
 
 TEST_F(pages, charge_dropped_on_close_after_exit)

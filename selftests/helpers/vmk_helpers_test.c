@@ -10,6 +10,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -20,7 +21,7 @@
 #include "vmk_helpers_test.h"
 
 /* Largest copy one VMK_HT_COPY call may ask for. */
-#define VMK_HT_COPY_MAX		(1UL << 20)
+#define VMK_HT_COPY_MAX		SZ_1M
 
 struct vmk_ht_file {
 	struct mutex lock;		/* protects @pa */
@@ -53,7 +54,8 @@ static long vmk_ht_gfn(void __user *arg)
 			return -EINVAL;
 		g.nr_chunks = 0;
 		g.sum = 0;
-		vmk_gfn_range_for_each_chunk(&a, chunk, g.max) {
+		chunk.end = a.start;
+		while (vmk_gfn_range_next_chunk(&a, &chunk, g.max)) {
 			g.nr_chunks++;
 			g.sum += vmk_gfn_range_nr(&chunk);
 			g.last = vmk_gfn_range_nr(&chunk);

@@ -44,8 +44,8 @@ struct vmk_ht_iova {
 	__u64 iova, len, pgsize;
 };
 
-#define VMK_HT_PIN_WRITE	(1U << 0)
-#define VMK_HT_PIN_CHARGE	(1U << 1)
+#define VMK_HT_PIN_WRITE	0x1
+#define VMK_HT_PIN_CHARGE	0x2
 
 /* Pin into the file's array; the array keeps what earlier calls pinned. */
 struct vmk_ht_pin {

@@ -37,8 +37,8 @@ TEST(debug_options_active)
 	unsigned int i;
 
 	ASSERT_EQ(0, read_file("/proc/cmdline", buf, sizeof(buf)));
-	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
-		EXPECT_TRUE(strstr(buf, opts[i]) != NULL) TH_LOG("missing %s", opts[i]);
+	for (i = 0; i < ARRAY_SIZE(opts); i++)
+		EXPECT_NE(NULL, strstr(buf, opts[i])) TH_LOG("missing %s", opts[i]);
 	/* The options took effect, not just appear on the command line. */
 	ASSERT_EQ(0, read_file("/proc/sys/kernel/panic_on_warn", buf, sizeof(buf)));
 	EXPECT_STREQ("1", buf);
