@@ -105,7 +105,8 @@ int vit_umem_register(struct vduse_iotlb_domain *dom, u64 iova, u64 length,
 	if (ret)
 		goto err_unlock;
 
-	vmk_page_array_for_each(&u->pages, it, page) {
+	for (page = vmk_pa_iter_first(&u->pages, &it); page;
+	     page = vmk_pa_iter_next(&u->pages, &it)) {
 		old = vit_slot_switch(dom, first + it.idx, page, true);
 		if (old) {
 			list_add(&old->lru, &freed);
