@@ -145,21 +145,31 @@ static inline void vmk_gfn_range_to_bytes(const struct vmk_gfn_range *r,
 }
 
 /**
- * vmk_gfn_range_for_each_chunk() - iterate over a range in bounded chunks
+ * vmk_gfn_range_next_chunk() - step through a range in bounded chunks
  * @r: the valid range to walk
- * @chunk: a struct vmk_gfn_range receiving each piece in turn
+ * @chunk: the current piece; set @chunk->end = @r->start before the first
+ *	   call
  * @max_gfns: the largest piece; must be non-zero
  *
- * The last piece may be shorter.  Useful to drop a lock or reschedule every
- * @max_gfns GFNs when a range is large.
+ * Useful to drop a lock or reschedule every @max_gfns GFNs of a large range::
+ *
+ *	chunk.end = r->start;
+ *	while (vmk_gfn_range_next_chunk(r, &chunk, SZ_512))
+ *		do_something(&chunk);
+ *
+ * The last piece may be shorter.
+ *
+ * Return: true with the next piece in @chunk, false when @r is exhausted.
  */
-#define vmk_gfn_range_for_each_chunk(r, chunk, max_gfns)			\
-	for ((chunk).start = (r)->start,					\
-	     (chunk).end = (r)->start + min_t(u64, (max_gfns),		\
-					      vmk_gfn_range_nr(r));		\
-	     (chunk).start < (r)->end;						\
-	     (chunk).start = (chunk).end,					\
-	     (chunk).end = (chunk).start +					\
-			   min_t(u64, (max_gfns), (r)->end - (chunk).start))
+static inline bool vmk_gfn_range_next_chunk(const struct vmk_gfn_range *r,
+					    struct vmk_gfn_range *chunk,
+					    u64 max_gfns)
+{
+	if (chunk->end >= r->end)
+		return false;
+	chunk->start = chunk->end;
+	chunk->end = chunk->start + min(max_gfns, r->end - chunk->start);
+	return true;
+}
 
 #endif /* _VMEMKIT_GFN_RANGE_H */
