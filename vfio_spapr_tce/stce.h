@@ -31,7 +31,7 @@
 /* Deepest multi-level table POWER userspace may ask for. */
 #define STCE_MAX_LEVELS		5
 /* Largest TCE table, in entries (32 MiB of table). */
-#define STCE_MAX_TCES		(1UL << 22)
+#define STCE_MAX_TCES		BIT(22)
 /* TCE page sizes a window may use: 4 KiB and 2 MiB. */
 #define STCE_PAGE_SIZES		(SZ_4K | SZ_2M)
 
@@ -104,7 +104,7 @@ struct stce_mem {
  * @node: link in the module's container list (under its own mutex)
  */
 struct stce_container {
-	struct mutex lock;
+	struct mutex lock;	/* protects every field below */
 	bool v2;
 	bool enabled;
 	struct mm_struct *mm;

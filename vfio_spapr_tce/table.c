@@ -319,42 +319,22 @@ void stce_tces_release(struct stce_container *c, struct stce_window *w,
 	w->in_use -= n;
 }
 
-/* Call @fn on every maximal run of in-use TCEs of @w. */
-static int stce_for_each_used_run(struct stce_container *c,
-				  struct stce_window *w,
-				  int (*fn)(struct stce_container *c,
-					    struct stce_window *w,
-					    unsigned long first,
-					    unsigned long n, void *arg),
-				  void *arg)
+/*
+ * Find the next maximal run of in-use TCEs at or after *@first.  Return
+ * its length (0 when there is none) with *@first moved to its start.
+ */
+static unsigned long stce_next_used_run(const struct stce_window *w,
+					unsigned long *first)
 {
-	unsigned long i = 0, j;
-	int ret;
+	unsigned long i = *first, j;
 
-	if (!w->in_use)
-		return 0;
-	while (i < w->nr_tces) {
-		if (!(w->tces[i] & STCE_TCE_PERM)) {
-			i++;
-			continue;
-		}
-		for (j = i + 1; j < w->nr_tces; j++)
-			if (!(w->tces[j] & STCE_TCE_PERM))
-				break;
-		ret = fn(c, w, i, j - i, arg);
-		if (ret)
-			return ret;
-		i = j;
-	}
-	return 0;
-}
-
-static int stce_clear_run(struct stce_container *c, struct stce_window *w,
-			  unsigned long first, unsigned long n, void *arg)
-{
-	stce_unmap_all(c, w, first, n);
-	stce_tces_release(c, w, first, n);
-	return 0;
+	while (i < w->nr_tces && !(w->tces[i] & STCE_TCE_PERM))
+		i++;
+	for (j = i; j < w->nr_tces; j++)
+		if (!(w->tces[j] & STCE_TCE_PERM))
+			break;
+	*first = i;
+	return j - i;
 }
 
 /**
@@ -364,13 +344,13 @@ static int stce_clear_run(struct stce_container *c, struct stce_window *w,
  */
 void stce_window_clear(struct stce_container *c, struct stce_window *w)
 {
-	stce_for_each_used_run(c, w, stce_clear_run, NULL);
-}
+	unsigned long first = 0, n;
 
-static int stce_replay_run(struct stce_container *c, struct stce_window *w,
-			   unsigned long first, unsigned long n, void *arg)
-{
-	return stce_domain_map(c, w, arg, first, n);
+	while (w->in_use && (n = stce_next_used_run(w, &first))) {
+		stce_unmap_all(c, w, first, n);
+		stce_tces_release(c, w, first, n);
+		first += n;
+	}
 }
 
 /**
@@ -383,13 +363,19 @@ static int stce_replay_run(struct stce_container *c, struct stce_window *w,
  */
 int stce_window_replay(struct stce_container *c, struct iommu_domain *domain)
 {
+	unsigned long first, n;
+	struct stce_window *w;
 	int i, ret;
 
 	for (i = 0; i < STCE_MAX_WINDOWS; i++) {
-		ret = stce_for_each_used_run(c, &c->windows[i],
-					     stce_replay_run, domain);
-		if (ret)
-			return ret;
+		w = &c->windows[i];
+		first = 0;
+		while (w->in_use && (n = stce_next_used_run(w, &first))) {
+			ret = stce_domain_map(c, w, domain, first, n);
+			if (ret)
+				return ret;
+			first += n;
+		}
 	}
 	return 0;
 }
