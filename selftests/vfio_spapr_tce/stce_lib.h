@@ -137,7 +137,7 @@ static inline int stce_find_edus(char bdfs[][32], int max)
 					    de->d_name))
 				continue;
 		}
-		snprintf(bdfs[n++], 32, "%s", de->d_name);
+		snprintf(bdfs[n++], 32, "%.31s", de->d_name);
 	}
 	closedir(d);
 	/* readdir order is not sorted: keep the pair in a stable order */
