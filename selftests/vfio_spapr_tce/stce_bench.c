@@ -28,7 +28,7 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* Median seconds of RUNS rounds of map+unmap of the whole buffer. */
-static double run(int c, uint8_t *buf, bool single)
+static double run(int c, __u8 *buf, bool single)
 {
 	double t[RUNS], t0;
 	unsigned long i;
@@ -60,16 +60,16 @@ static double run(int c, uint8_t *buf, bool single)
 }
 
 /* One RAM -> edu -> RAM copy through the first and last pages. */
-static int dma_check(struct stce_dev *d, int c, uint8_t *buf)
+static int dma_check(struct stce_dev *d, int c, __u8 *buf)
 {
-	uint64_t last = BUF_SIZE - STCE_PAGE;
+	__u64 last = BUF_SIZE - STCE_PAGE;
 	int i, ret;
 
 	if (stce_map(c, (uintptr_t)buf, 0, BUF_SIZE,
 		     VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE))
 		return -1;
 	for (i = 0; i < EDU_DMA_LEN; i++)
-		buf[i] = (uint8_t)(i * 3 + 7);
+		buf[i] = (__u8)(i * 3 + 7);
 	memset(buf + last, 0, EDU_DMA_LEN);
 	ret = edu_dma(d, 0, false, EDU_DMA_LEN) ||
 	      edu_dma(d, last, true, EDU_DMA_LEN) ||
@@ -84,21 +84,23 @@ static void report(const char *mode, const char *backend, double secs,
 
 	printf("%-12s %-24s %10.0f pages/s  %6.2fx type1\n", mode, backend,
 	       pps, base / secs);
-	printf("VMK-BENCH {\"name\":\"map_unmap_64m_%s\",\"backend\":\"%s\","
-	       "\"pages_per_s\":%.0f,\"seconds\":%.6f,\"ratio_vs_type1\":%.3f}\n",
-	       mode, backend, pps, secs, base / secs);
+	/* one VMK-BENCH line per figure, built key by key */
+	printf("VMK-BENCH {\"name\":\"map_unmap_64m_%s\",", mode);
+	printf("\"backend\":\"%s\",\"pages_per_s\":%.0f,", backend, pps);
+	printf("\"seconds\":%.6f,\"ratio_vs_type1\":%.3f}\n", secs,
+	       base / secs);
 }
 
 int main(void)
 {
-	const char *names[] = { "vfio_iommu_type1", "spapr_tce_v1",
+	static const char * const names[] = { "vfio_iommu_type1", "spapr_tce_v1",
 				"spapr_tce_v2_prereg" };
 	const int types[] = { VFIO_TYPE1v2_IOMMU, VFIO_SPAPR_TCE_IOMMU,
 			      VFIO_SPAPR_TCE_v2_IOMMU };
 	double single[3], one[3], reg_secs = 0, t0;
 	char bdfs[STCE_MAX_EDU][32];
 	struct stce_dev d;
-	uint8_t *buf;
+	__u8 *buf;
 	int b, c;
 
 	if (stce_find_edus(bdfs, STCE_MAX_EDU) < 1 ||
@@ -154,7 +156,7 @@ int main(void)
 		report("one_call", names[b], one[b], one[0]);
 	printf("v2 REGISTER_MEMORY of 64 MiB (once, not in the figures): %.1f ms\n",
 	       reg_secs * 1e3);
-	printf("VMK-BENCH {\"name\":\"register_memory_64m\",\"backend\":\"spapr_tce_v2\","
-	       "\"seconds\":%.6f}\n", reg_secs);
+	printf("VMK-BENCH {\"name\":\"register_memory_64m\",");
+	printf("\"backend\":\"spapr_tce_v2\",\"seconds\":%.6f}\n", reg_secs);
 	return 0;
 }

@@ -11,7 +11,7 @@ int main(void)
 	struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
 	char bdfs[STCE_MAX_EDU][32], line[256];
 	struct stce_dev d;
-	uint8_t *buf;
+	__u8 *buf;
 	FILE *f;
 	int c, i;
 
@@ -22,9 +22,11 @@ int main(void)
 	if (c < 0 || stce_dev_open(&d) ||
 	    ioctl(c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info))
 		return 1;
-	printf("edu %s in IOMMU group %d: sPAPR v2 container, default window 0x%x+0x%x, DDW page sizes 0x%llx\n",
-	       d.bdf, d.group_id, info.dma32_window_start,
-	       info.dma32_window_size, (unsigned long long)info.ddw.pgsizes);
+	printf("edu %s in IOMMU group %d: sPAPR v2 container\n", d.bdf,
+	       d.group_id);
+	printf("default window 0x%x+0x%x, DDW page sizes 0x%llx\n",
+	       info.dma32_window_start, info.dma32_window_size,
+	       (unsigned long long)info.ddw.pgsizes);
 	buf = stce_buf(2 * STCE_PAGE);
 	if (!buf || stce_reg(c, true, (uintptr_t)buf, 2 * STCE_PAGE) ||
 	    stce_map(c, (uintptr_t)buf, 0x10000, 2 * STCE_PAGE,

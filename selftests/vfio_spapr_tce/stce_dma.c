@@ -17,8 +17,8 @@
 FIXTURE(dma) {
 	struct stce_dev d;
 	int c;
-	uint8_t *buf;
-	uint8_t *src, *dst, *ro;
+	__u8 *buf;
+	__u8 *src, *dst, *ro;
 };
 
 FIXTURE_VARIANT(dma) {
@@ -77,15 +77,15 @@ FIXTURE_TEARDOWN(dma)
 }
 
 /* Fill @p with a pattern seeded by @seed. */
-static void fill(uint8_t *p, size_t len, unsigned int seed)
+static void fill(__u8 *p, size_t len, unsigned int seed)
 {
 	size_t i;
 
 	for (i = 0; i < len; i++)
-		p[i] = (uint8_t)(i * 7 + seed);
+		p[i] = (__u8)(i * 7 + seed);
 }
 
-static bool all_bytes(const uint8_t *p, size_t len, uint8_t v)
+static bool all_bytes(const __u8 *p, size_t len, __u8 v)
 {
 	size_t i;
 
@@ -184,7 +184,7 @@ TEST_F(dma, disable_or_window_removal_stops_dma)
 FIXTURE(ddw) {
 	struct stce_dev d;
 	int c;
-	uint8_t *src, *huge_area, *huge;
+	__u8 *src, *huge_area, *huge;
 };
 
 FIXTURE_SETUP(ddw)
@@ -203,7 +203,7 @@ FIXTURE_SETUP(ddw)
 	self->huge_area = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->huge_area);
-	self->huge = (uint8_t *)(((uintptr_t)self->huge_area + (2 << 20) - 1) &
+	self->huge = (__u8 *)(((uintptr_t)self->huge_area + (2 << 20) - 1) &
 				 ~((uintptr_t)(2 << 20) - 1));
 	ASSERT_EQ(0, madvise(self->huge, 2 << 20, MADV_HUGEPAGE));
 	for (i = 0; i < (2 << 20); i += STCE_PAGE)
@@ -241,7 +241,7 @@ TEST_F(ddw, create_use_remove_2m_window)
 	EXPECT_EQ(info.dma32_window_start + info.dma32_window_size,
 		  cr.start_addr);
 	ASSERT_LT(cr.start_addr + cr.window_size, 1ULL << 28)
-		TH_LOG("this test needs the window below edu's 256 MiB reach: load with dma32_window_mb=128");
+		TH_LOG("window beyond edu's 256 MiB reach: need dma32_window_mb=128");
 
 	fill(self->src, EDU_DMA_LEN, 17);
 	memset(self->huge, 0, 2 << 20);

@@ -37,8 +37,8 @@ struct stce_dev {
 	int group_id;
 	int group_fd;
 	int dev_fd;
-	uint64_t bar0;		/* region offsets inside dev_fd */
-	uint64_t cfg;
+	__u64 bar0;		/* region offsets inside dev_fd */
+	__u64 cfg;
 };
 
 static inline int stce_write_file(const char *path, const char *val)
@@ -191,7 +191,7 @@ static inline int stce_group_open(struct stce_dev *d, const char *bdf)
 static inline int stce_dev_open(struct stce_dev *d)
 {
 	struct vfio_region_info ri = { .argsz = sizeof(ri) };
-	uint16_t cmd;
+	__u16 cmd;
 
 	d->dev_fd = ioctl(d->group_fd, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
 	if (d->dev_fd < 0)
@@ -224,7 +224,7 @@ static inline void stce_dev_close(struct stce_dev *d)
 	d->group_fd = -1;
 }
 
-static inline int edu_w64(struct stce_dev *d, unsigned int reg, uint64_t v)
+static inline int edu_w64(struct stce_dev *d, unsigned int reg, __u64 v)
 {
 	return pwrite(d->dev_fd, &v, 8, d->bar0 + reg) == 8 ? 0 : -EIO;
 }
@@ -233,11 +233,11 @@ static inline int edu_w64(struct stce_dev *d, unsigned int reg, uint64_t v)
  * One edu transfer of @len bytes between IOVA @iova and the device buffer;
  * @to_ram: device -> RAM (a device write).  Waits for completion.
  */
-static inline int edu_dma(struct stce_dev *d, uint64_t iova, bool to_ram,
-			  uint64_t len)
+static inline int edu_dma(struct stce_dev *d, __u64 iova, bool to_ram,
+			  __u64 len)
 {
 	struct timespec ts = { 0, 5 * 1000 * 1000 };
-	uint32_t cmd;
+	__u32 cmd;
 	int i;
 
 	if (edu_w64(d, 0x80, to_ram ? EDU_BUF : iova) ||
@@ -272,8 +272,8 @@ static inline int stce_container_open(struct stce_dev *d, int type)
 	return c;
 }
 
-static inline int stce_map(int c, uint64_t vaddr, uint64_t iova,
-			   uint64_t size, uint32_t flags)
+static inline int stce_map(int c, __u64 vaddr, __u64 iova,
+			   __u64 size, __u32 flags)
 {
 	struct vfio_iommu_type1_dma_map m = {
 		.argsz = sizeof(m), .flags = flags, .vaddr = vaddr,
@@ -283,7 +283,7 @@ static inline int stce_map(int c, uint64_t vaddr, uint64_t iova,
 	return ioctl(c, VFIO_IOMMU_MAP_DMA, &m) ? -errno : 0;
 }
 
-static inline int stce_unmap(int c, uint64_t iova, uint64_t size)
+static inline int stce_unmap(int c, __u64 iova, __u64 size)
 {
 	struct vfio_iommu_type1_dma_unmap u = {
 		.argsz = sizeof(u), .iova = iova, .size = size,
@@ -292,7 +292,7 @@ static inline int stce_unmap(int c, uint64_t iova, uint64_t size)
 	return ioctl(c, VFIO_IOMMU_UNMAP_DMA, &u) ? -errno : 0;
 }
 
-static inline int stce_reg(int c, bool reg, uint64_t vaddr, uint64_t size)
+static inline int stce_reg(int c, bool reg, __u64 vaddr, __u64 size)
 {
 	struct vfio_iommu_spapr_register_memory r = {
 		.argsz = sizeof(r), .vaddr = vaddr, .size = size,

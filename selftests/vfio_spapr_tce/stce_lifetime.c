@@ -31,7 +31,7 @@ static int drop_cap_ipc_lock(void)
 FIXTURE(life) {
 	struct stce_dev d;
 	int c;
-	uint8_t *buf;
+	__u8 *buf;
 	long vmlck0;
 };
 
@@ -73,7 +73,7 @@ FIXTURE_TEARDOWN(life)
 }
 
 /* Pin @n pages the version's way: v1 MAP_DMA, v2 REGISTER_MEMORY. */
-static int pin(int c, int type, void *p, size_t n, uint64_t iova)
+static int pin(int c, int type, void *p, size_t n, __u64 iova)
 {
 	if (type == VFIO_SPAPR_TCE_IOMMU)
 		return stce_map(c, (uintptr_t)p, iova, n * STCE_PAGE,
@@ -186,7 +186,7 @@ TEST_F(life, group_leaves_with_live_mappings)
 FIXTURE(two) {
 	struct stce_dev d[2];
 	int c;
-	uint8_t *buf;
+	__u8 *buf;
 };
 
 FIXTURE_SETUP(two)
@@ -224,7 +224,7 @@ TEST_F(two, v1_refuses_a_second_group)
 
 TEST_F(two, v2_both_groups_dma)
 {
-	uint8_t *src = self->buf, *dst0 = src + STCE_PAGE,
+	__u8 *src = self->buf, *dst0 = src + STCE_PAGE,
 		*dst1 = src + 2 * STCE_PAGE;
 	size_t i;
 
@@ -242,7 +242,7 @@ TEST_F(two, v2_both_groups_dma)
 	ASSERT_EQ(0, stce_dev_open(&self->d[0]));
 	ASSERT_EQ(0, stce_dev_open(&self->d[1]));
 	for (i = 0; i < EDU_DMA_LEN; i++)
-		src[i] = (uint8_t)(i * 13 + 1);
+		src[i] = (__u8)(i * 13 + 1);
 	memset(dst0, 0, 2 * STCE_PAGE);
 	ASSERT_EQ(0, edu_dma(&self->d[0], IOVA, false, EDU_DMA_LEN));
 	ASSERT_EQ(0, edu_dma(&self->d[0], IOVA + STCE_PAGE, true, EDU_DMA_LEN));

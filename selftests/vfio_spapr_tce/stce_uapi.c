@@ -16,7 +16,7 @@
 FIXTURE(uapi) {
 	struct stce_dev d;
 	int c;
-	uint8_t *buf;
+	__u8 *buf;
 	long pinned, vmlck;
 };
 
@@ -75,8 +75,8 @@ static int map_raw(int c, struct vfio_iommu_type1_dma_map *m)
 	return ioctl(c, VFIO_IOMMU_MAP_DMA, m) ? -errno : 0;
 }
 
-static int create(int c, uint32_t argsz, uint32_t flags, uint32_t page_shift,
-		  uint64_t window_size, uint32_t levels, uint32_t resv1)
+static int create(int c, __u32 argsz, __u32 flags, __u32 page_shift,
+		  __u64 window_size, __u32 levels, __u32 resv1)
 {
 	struct vfio_iommu_spapr_tce_create cr = {
 		.argsz = argsz, .flags = flags, .page_shift = page_shift,
@@ -115,16 +115,16 @@ TEST_F(uapi, check_extension_and_info)
 
 TEST_F(uapi, map_bad_input)
 {
-	uint64_t va = (uintptr_t)self->buf;
+	__u64 va = (uintptr_t)self->buf;
 	struct vfio_iommu_type1_dma_map m;
-	struct { struct vfio_iommu_type1_dma_map m; uint64_t extra; } big;
+	struct { struct vfio_iommu_type1_dma_map m; __u64 extra; } big;
 
 #define MAP(_flags, _va, _iova, _size, _argsz) ({			\
 	m = (struct vfio_iommu_type1_dma_map){ .argsz = (_argsz),	\
 		.flags = (_flags), .vaddr = (_va), .iova = (_iova),	\
 		.size = (_size) };					\
 	map_raw(self->c, &m); })
-	const uint32_t RW = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+	const __u32 RW = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
 
 	EXPECT_EQ(-EINVAL, MAP(RW, va, IOVA, STCE_PAGE, 16)) TH_LOG("argsz");
 	EXPECT_EQ(-EINVAL, MAP(0, va, IOVA, STCE_PAGE, sizeof(m)))
@@ -153,7 +153,7 @@ TEST_F(uapi, map_bad_input)
 	big.extra = 1;
 	EXPECT_EQ(-E2BIG, map_raw(self->c, &big.m)) TH_LOG("non-zero tail");
 	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU) {
-		uint8_t *other = stce_buf(STCE_PAGE);
+		__u8 *other = stce_buf(STCE_PAGE);
 
 		ASSERT_NE(NULL, other);
 		EXPECT_EQ(-EPERM, MAP(RW, (uintptr_t)other, IOVA, STCE_PAGE,
@@ -255,7 +255,8 @@ TEST_F(uapi, version_specific_ioctls)
 	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
 	EXPECT_EQ(128ULL << 20, cr.start_addr)
 		TH_LOG("first naturally aligned free IOVA after the default window");
-	EXPECT_EQ(-ENOSPC, create(self->c, CRSZ, 0, 12, 1 << 20, 1, 0)) TH_LOG("only one dynamic window");
+	EXPECT_EQ(-ENOSPC, create(self->c, CRSZ, 0, 12, 1 << 20, 1, 0))
+		TH_LOG("only one dynamic window");
 	rm.start_addr = cr.start_addr + STCE_PAGE;
 	EXPECT_EQ(-1, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
 	EXPECT_EQ(EINVAL, errno) TH_LOG("no window starts there");
