@@ -89,9 +89,11 @@ vmk_page_array_tail(struct vmk_page_array *pa, gfp_t gfp)
 {
 	struct vmk_page_chunk *c;
 
-	c = list_last_entry_or_null(&pa->chunks, struct vmk_page_chunk, node);
-	if (c && c->nr < VMK_PA_CHUNK_PAGES)
-		return c;
+	if (!list_empty(&pa->chunks)) {
+		c = list_last_entry(&pa->chunks, struct vmk_page_chunk, node);
+		if (c->nr < VMK_PA_CHUNK_PAGES)
+			return c;
+	}
 	c = (struct vmk_page_chunk *)get_zeroed_page(gfp);
 	if (!c)
 		return NULL;
@@ -312,7 +314,7 @@ static inline void vmk_page_array_release(struct vmk_page_array *pa,
  *
  * Return: the page, or NULL if @idx is out of range.
  */
-static inline struct page *vmk_page_array_page(const struct vmk_page_array *pa,
+static inline struct page *vmk_page_array_page(struct vmk_page_array *pa,
 					       unsigned long idx)
 {
 	struct vmk_page_chunk *c;
@@ -339,7 +341,7 @@ struct vmk_pa_iter {
 	unsigned long idx;
 };
 
-static inline struct page *vmk_pa_iter_first(const struct vmk_page_array *pa,
+static inline struct page *vmk_pa_iter_first(struct vmk_page_array *pa,
 					     struct vmk_pa_iter *it)
 {
 	it->chunk = list_first_entry_or_null(&pa->chunks,
@@ -349,7 +351,7 @@ static inline struct page *vmk_pa_iter_first(const struct vmk_page_array *pa,
 	return it->chunk && it->chunk->nr ? it->chunk->pages[0] : NULL;
 }
 
-static inline struct page *vmk_pa_iter_next(const struct vmk_page_array *pa,
+static inline struct page *vmk_pa_iter_next(struct vmk_page_array *pa,
 					    struct vmk_pa_iter *it)
 {
 	it->idx++;
@@ -376,7 +378,7 @@ static inline struct page *vmk_pa_iter_next(const struct vmk_page_array *pa,
  * Copy between a linear kernel buffer and the array viewed as one byte
  * range, mapping one page at a time with kmap_local_page().
  */
-static inline int vmk_page_array_copy(const struct vmk_page_array *pa,
+static inline int vmk_page_array_copy(struct vmk_page_array *pa,
 				      u64 offset, void *buf, size_t len,
 				      bool to_pages)
 {
@@ -418,7 +420,7 @@ static inline int vmk_page_array_copy(const struct vmk_page_array *pa,
  *
  * Return: 0, or -ERANGE if the range leaves the array (nothing copied).
  */
-static inline int vmk_page_array_copy_from(const struct vmk_page_array *pa,
+static inline int vmk_page_array_copy_from(struct vmk_page_array *pa,
 					   u64 offset, void *dst, size_t len)
 {
 	return vmk_page_array_copy(pa, offset, dst, len, false);
@@ -433,7 +435,7 @@ static inline int vmk_page_array_copy_from(const struct vmk_page_array *pa,
  *
  * Return: 0, or -ERANGE if the range leaves the array (nothing copied).
  */
-static inline int vmk_page_array_copy_to(const struct vmk_page_array *pa,
+static inline int vmk_page_array_copy_to(struct vmk_page_array *pa,
 					 u64 offset, const void *src,
 					 size_t len)
 {
