@@ -120,7 +120,9 @@ static inline int stce_find_edus(char bdfs[][32], int max)
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver",
 			 de->d_name);
 		l = readlink(path, drv, sizeof(drv) - 1);
-		drv[l > 0 ? l : 0] = 0;
+		if (l < 0)
+			l = 0;
+		drv[l] = 0;
 		if (!strstr(drv, "vfio-pci")) {
 			if (l > 0) {
 				snprintf(path, sizeof(path),
