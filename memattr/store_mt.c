@@ -76,6 +76,7 @@ int memattr_mt_reserve(struct memattr_obj *obj, struct memattr_store_txn *txn)
 	u64 start = txn->range.start, end = txn->range.end;
 	void *entry = txn->attrs ? xa_mk_value(txn->attrs) : NULL;
 	s64 after = entry ? 1 : 0;
+
 	MA_STATE(mas, &obj->mt, start, start);
 
 	void *old;

@@ -18,7 +18,7 @@
 
 #include "memattr_util.h"
 
-#define GIB (1ULL << 30)
+#define GIB (1024ULL * 1024 * 1024)
 
 static double now(void)
 {
@@ -49,7 +49,7 @@ static long long slab_bytes(void)
 	return total;
 }
 
-static int create(uint64_t size, int per_gfn)
+static int create(__u64 size, int per_gfn)
 {
 	int fd = ma_create(size, per_gfn ? MEMATTR_CREATE_PER_GFN : 0);
 
@@ -60,7 +60,7 @@ static int create(uint64_t size, int per_gfn)
 	return fd;
 }
 
-static void set(int fd, uint64_t addr, uint64_t size, uint64_t attrs)
+static void set(int fd, __u64 addr, __u64 size, __u64 attrs)
 {
 	int ret = ma_set(fd, addr, size, attrs);
 
@@ -88,7 +88,7 @@ struct result {
 /* Whole-object conversions of 16 GiB: median of @reps private+shared pairs. */
 static struct result bench_whole(int per_gfn, int reps)
 {
-	uint64_t size = 16 * GIB;
+	__u64 size = 16 * GIB;
 	double t[2 * 16];
 	struct result r;
 	long long b0;
@@ -116,9 +116,9 @@ static struct result bench_whole(int per_gfn, int reps)
 }
 
 /* Every other @stripe bytes of 1 GiB to private, one call per stripe. */
-static struct result bench_stripes(int per_gfn, uint64_t stripe)
+static struct result bench_stripes(int per_gfn, __u64 stripe)
 {
-	uint64_t size = GIB, addr, n = 0;
+	__u64 size = GIB, addr, n = 0;
 	struct result r;
 	long long b0;
 	double t0;
@@ -139,18 +139,27 @@ static struct result bench_stripes(int per_gfn, uint64_t stripe)
 static void report(const char *name, const char *what, struct result rng,
 		   struct result gfn, const char *target)
 {
-	printf("%s: range %.1f us/conversion (%lld entries, %lld KiB), per-GFN %.1f us/conversion (%lld entries, %lld KiB), per-GFN/range time %.2fx\n",
-	       what, rng.us, rng.entries, rng.bytes / 1024, gfn.us, gfn.entries,
-	       gfn.bytes / 1024, gfn.us / rng.us);
-	printf("VMK-BENCH {\"name\":\"memattr_%s\",\"unit\":\"us_per_conversion\",\"range_us\":%.2f,\"per_gfn_us\":%.2f,\"per_gfn_over_range\":%.3f,\"range_over_per_gfn\":%.3f,\"range_entries\":%lld,\"per_gfn_entries\":%lld,\"range_state_bytes\":%lld,\"per_gfn_state_bytes\":%lld,\"target\":\"%s\"}\n",
-	       name, rng.us, gfn.us, gfn.us / rng.us, rng.us / gfn.us,
-	       rng.entries, gfn.entries, rng.bytes, gfn.bytes, target);
+	printf("%s: range %.1f us/conversion (%lld entries, %lld KiB), ",
+	       what, rng.us, rng.entries, rng.bytes / 1024);
+	printf("per-GFN %.1f us/conversion (%lld entries, %lld KiB), ",
+	       gfn.us, gfn.entries, gfn.bytes / 1024);
+	printf("per-GFN/range time %.2fx\n", gfn.us / rng.us);
+	printf("VMK-BENCH {\"name\":\"memattr_%s\",\"unit\":\"us_per_conversion\",",
+	       name);
+	printf("\"range_us\":%.2f,\"per_gfn_us\":%.2f,", rng.us, gfn.us);
+	printf("\"per_gfn_over_range\":%.3f,\"range_over_per_gfn\":%.3f,",
+	       gfn.us / rng.us, rng.us / gfn.us);
+	printf("\"range_entries\":%lld,\"per_gfn_entries\":%lld,",
+	       rng.entries, gfn.entries);
+	printf("\"range_state_bytes\":%lld,\"per_gfn_state_bytes\":%lld,",
+	       rng.bytes, gfn.bytes);
+	printf("\"target\":\"%s\"}\n", target);
 	fflush(stdout);
 }
 
 struct retry_arg {
 	int fd;
-	uint64_t pages;
+	__u64 pages;
 	int stop;
 	unsigned long conversions;
 };
@@ -159,7 +168,7 @@ static void *retry_converter(void *p)
 {
 	struct retry_arg *a = p;
 	unsigned int seed = 1;
-	uint64_t first, nr;
+	__u64 first, nr;
 
 	while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE)) {
 		first = rand_r(&seed) % (a->pages / 2);
@@ -175,9 +184,9 @@ static void *retry_converter(void *p)
 static void bench_retries(double secs)
 {
 	struct retry_arg a = { .pages = 1024 };
-	uint64_t pg = ma_page(), i, half;
+	__u64 pg = ma_page(), i, half;
 	long long r0, f0, retries, faults;
-	volatile char *map;
+	char *map;
 	pthread_t t;
 	double t0;
 
@@ -194,18 +203,21 @@ static void bench_retries(double secs)
 	pthread_create(&t, NULL, retry_converter, &a);
 	for (t0 = now(); now() - t0 < secs;) {
 		for (i = half; i < a.pages; i++)
-			(void)map[i * pg];
-		madvise((void *)(map + half * pg), half * pg, MADV_DONTNEED);
+			(void)__atomic_load_n(&map[i * pg], __ATOMIC_RELAXED);
+		madvise(map + half * pg, half * pg, MADV_DONTNEED);
 	}
 	__atomic_store_n(&a.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(t, NULL);
 	retries = ma_stat("fault_retries") - r0;
 	faults = ma_stat("faults") - f0;
-	printf("disjoint conversions: %lu conversions, %lld faults elsewhere, %lld fault retries (target 0)\n",
-	       a.conversions, faults, retries);
-	printf("VMK-BENCH {\"name\":\"memattr_disjoint_fault_retries\",\"unit\":\"retries\",\"retries\":%lld,\"faults\":%lld,\"conversions\":%lu,\"target\":\"0\"}\n",
-	       retries, faults, a.conversions);
-	munmap((void *)map, a.pages * pg);
+	printf("disjoint conversions: %lu conversions, %lld faults elsewhere, ",
+	       a.conversions, faults);
+	printf("%lld fault retries (target 0)\n", retries);
+	printf("VMK-BENCH {\"name\":\"memattr_disjoint_fault_retries\",");
+	printf("\"unit\":\"retries\",\"retries\":%lld,\"faults\":%lld,",
+	       retries, faults);
+	printf("\"conversions\":%lu,\"target\":\"0\"}\n", a.conversions);
+	munmap(map, a.pages * pg);
 	close(a.fd);
 }
 

@@ -14,12 +14,12 @@
 
 FIXTURE(fault) {
 	int fd;
-	uint64_t pg;
+	__u64 pg;
 	char *map;
 };
 
 FIXTURE_VARIANT(fault) {
-	uint32_t flags;
+	__u32 flags;
 };
 
 FIXTURE_VARIANT_ADD(fault, range) {
@@ -48,17 +48,16 @@ FIXTURE_TEARDOWN(fault)
 	close(self->fd);
 }
 
-static volatile uint64_t *word(char *map, uint64_t pg, unsigned int page,
-			       unsigned int idx)
+static __u64 *word(char *map, __u64 pg, unsigned int page, unsigned int idx)
 {
-	return (volatile uint64_t *)(map + page * pg) + idx;
+	return (__u64 *)(map + page * pg) + idx;
 }
 
 TEST_F(fault, shared_pages_read_write)
 {
 	long long faults = ma_stat("faults");
 	unsigned int i;
-	uint64_t v;
+	__u64 v;
 
 	for (i = 0; i < OBJ_PAGES; i++) {
 		ASSERT_EQ(0, ma_probe_read(word(self->map, self->pg, i, 0), &v))
@@ -74,7 +73,7 @@ TEST_F(fault, shared_pages_read_write)
 
 TEST_F(fault, private_page_sigbus)
 {
-	uint64_t v;
+	__u64 v;
 
 	ASSERT_EQ(0, ma_set_pages(self->fd, 3, 2, MA_PRIVATE));
 	EXPECT_EQ(-1, ma_probe_read(word(self->map, self->pg, 3, 0), &v))
@@ -95,7 +94,7 @@ TEST_F(fault, conversion_zaps_every_mapping)
 	char *map2 = mmap(NULL, 4 * self->pg, PROT_READ, MAP_SHARED, self->fd,
 			  8 * self->pg);
 	unsigned char vec[4];
-	uint64_t v;
+	__u64 v;
 
 	ASSERT_NE(MAP_FAILED, map2);
 	/* Mapped in both views. */
@@ -114,7 +113,7 @@ TEST_F(fault, conversion_zaps_every_mapping)
 	munmap(map2, 4 * self->pg);
 }
 
-static uint64_t pattern(unsigned int page, unsigned int idx)
+static __u64 pattern(unsigned int page, unsigned int idx)
 {
 	return 0x5a5a000000000000ULL | (page << 16) | idx;
 }
@@ -122,7 +121,7 @@ static uint64_t pattern(unsigned int page, unsigned int idx)
 TEST_F(fault, private_to_shared_zeroes)
 {
 	unsigned int i, j;
-	uint64_t v;
+	__u64 v;
 
 	for (i = 0; i < 8; i++)
 		for (j = 0; j < self->pg / 8; j++)
@@ -135,7 +134,7 @@ TEST_F(fault, private_to_shared_zeroes)
 		for (j = 0; j < self->pg / 8; j++) {
 			ASSERT_EQ(0, ma_probe_read(word(self->map, self->pg, i, j), &v));
 			ASSERT_EQ(converted ? 0 : pattern(i, j), v)
-				TH_LOG("page %u word %u: %#lx", i, j, v);
+				TH_LOG("page %u word %u: %#llx", i, j, v);
 		}
 	}
 }
@@ -176,7 +175,7 @@ TEST_F(fault, bad_mmap)
 TEST(close_with_live_mapping)
 {
 	long long objects = ma_stat("objects");
-	uint64_t pg = ma_page(), v;
+	__u64 pg = ma_page(), v;
 	char *map;
 	int fd;
 

@@ -28,11 +28,11 @@ static struct calls get_calls(void)
 
 FIXTURE(hooks) {
 	int fd;
-	uint64_t pg;
+	__u64 pg;
 };
 
 FIXTURE_VARIANT(hooks) {
-	uint32_t flags;
+	__u32 flags;
 };
 
 FIXTURE_VARIANT_ADD(hooks, range) {
@@ -102,7 +102,7 @@ TEST_F(hooks, one_call_per_changing_run)
 TEST_F(hooks, rollback_when_prepare_fails)
 {
 	struct memattr_run before[16], after[16];
-	uint32_t nb = 16, na = 16;
+	__u32 nb = 16, na = 16;
 	long long conversions;
 	struct calls c0, c1;
 	int more;
@@ -142,11 +142,11 @@ TEST_F(hooks, rollback_leaves_mappings_usable)
 {
 	char *map = mmap(NULL, OBJ_PAGES * self->pg, PROT_READ | PROT_WRITE,
 			 MAP_SHARED, self->fd, 0);
-	volatile uint64_t *p;
-	uint64_t v;
+	__u64 *p;
+	__u64 v;
 
 	ASSERT_NE(MAP_FAILED, map);
-	p = (volatile uint64_t *)(map + 5 * self->pg);
+	p = (__u64 *)(map + 5 * self->pg);
 	*p = 99;
 	ASSERT_EQ(0, ma_write(MA_TEST_DIR "fail_nth", "1"));
 	EXPECT_EQ(-EIO, ma_set_pages(self->fd, 4, 4, MA_PRIVATE));
@@ -157,7 +157,7 @@ TEST_F(hooks, rollback_leaves_mappings_usable)
 
 struct convert_arg {
 	int fd;
-	uint64_t first, nr, attrs;
+	__u64 first, nr, attrs;
 	int ret;
 	int done;	/* set (release) once the ioctl returned */
 };
@@ -198,7 +198,7 @@ TEST_F(hooks, fault_waits_only_for_its_conversion)
 	struct convert_arg arg = { self->fd, 8, 4, 0, -1, 0 };
 	long long retries;
 	pthread_t thr;
-	uint64_t v;
+	__u64 v;
 
 	ASSERT_NE(MAP_FAILED, map);
 	ASSERT_EQ(0, ma_set_pages(self->fd, 8, 4, MA_PRIVATE));
@@ -207,7 +207,7 @@ TEST_F(hooks, fault_waits_only_for_its_conversion)
 
 	/* A page outside it faults at once, without a retry. */
 	retries = ma_stat("fault_retries");
-	EXPECT_EQ(0, ma_probe_read((uint64_t *)(map + 20 * self->pg), &v));
+	EXPECT_EQ(0, ma_probe_read((__u64 *)(map + 20 * self->pg), &v));
 	EXPECT_EQ(retries, ma_stat("fault_retries")) TH_LOG("unrelated fault retried");
 	ASSERT_FALSE(is_done(&arg)) TH_LOG("conversion ended too early to tell");
 
@@ -215,7 +215,7 @@ TEST_F(hooks, fault_waits_only_for_its_conversion)
 	 * A page inside is still private: without waiting the fault would
 	 * raise SIGBUS.  It waits, then finds the page shared and zeroed.
 	 */
-	EXPECT_EQ(0, ma_probe_read((uint64_t *)(map + 9 * self->pg), &v))
+	EXPECT_EQ(0, ma_probe_read((__u64 *)(map + 9 * self->pg), &v))
 		TH_LOG("fault did not wait for the conversion of its page");
 	EXPECT_EQ(0, v);
 	EXPECT_LT(retries, ma_stat("fault_retries")) TH_LOG("wait not counted");

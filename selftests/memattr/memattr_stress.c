@@ -32,9 +32,9 @@
 
 struct stress {
 	int fd;
-	uint64_t pg;
+	__u64 pg;
 	char *map;
-	uint64_t gen[NR_PAGES];
+	__u64 gen[NR_PAGES];
 	int stop;
 	int failed;
 	/* results */
@@ -42,19 +42,18 @@ struct stress {
 	char error[256];
 };
 
-static uint64_t pattern(uint64_t page, uint64_t epoch)
+static __u64 pattern(__u64 page, __u64 epoch)
 {
 	return (1ULL << 63) | (page << 32) | epoch;
 }
 
-static volatile uint64_t *page_word(struct stress *s, uint64_t page)
+static __u64 *page_word(struct stress *s, __u64 page)
 {
-	return (volatile uint64_t *)(s->map + page * s->pg);
+	return (__u64 *)(s->map + page * s->pg);
 }
 
 /* Record the first failure and stop every thread. */
-static void __attribute__((format(printf, 2, 3)))
-fail(struct stress *s, const char *fmt, ...)
+static void __printf(2, 3) fail(struct stress *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -81,7 +80,7 @@ static void *converter(void *p)
 {
 	struct worker *w = p;
 	struct stress *s = w->s;
-	uint64_t base = w->id * (NR_PAGES / NR_CONVERTERS), first, nr, i, v;
+	__u64 base = w->id * (NR_PAGES / NR_CONVERTERS), first, nr, i, v;
 
 	while (!stopped(s)) {
 		first = base + rand_r(&w->seed) % (NR_PAGES / NR_CONVERTERS);
@@ -92,19 +91,19 @@ static void *converter(void *p)
 			__atomic_add_fetch(&s->gen[i], 1, __ATOMIC_ACQ_REL);
 		if (ma_set_pages(s->fd, first, nr, MA_PRIVATE) ||
 		    ma_set_pages(s->fd, first, nr, 0)) {
-			fail(s, "conversion of [%lu, +%lu) failed", first, nr);
+			fail(s, "conversion of [%llu, +%llu) failed", first, nr);
 			break;
 		}
 		for (i = first; i < first + nr; i++) {
-			uint64_t g = __atomic_add_fetch(&s->gen[i], 1,
+			__u64 g = __atomic_add_fetch(&s->gen[i], 1,
 							__ATOMIC_ACQ_REL);
 
 			if (ma_probe_read(page_word(s, i), &v)) {
-				fail(s, "page %lu SIGBUS right after turning shared", i);
+				fail(s, "page %llu SIGBUS right after turning shared", i);
 				return NULL;
 			}
 			if (v) {
-				fail(s, "page %lu kept %#lx after private -> shared",
+				fail(s, "page %llu kept %#llx after private -> shared",
 				     i, v);
 				return NULL;
 			}
@@ -119,7 +118,7 @@ static void *reader(void *p)
 {
 	struct worker *w = p;
 	struct stress *s = w->s;
-	uint64_t page, g1, g2, v;
+	__u64 page, g1, g2, v;
 	unsigned long reads = 0, sigbus = 0;
 
 	while (!stopped(s)) {
@@ -129,7 +128,7 @@ static void *reader(void *p)
 			g2 = __atomic_load_n(&s->gen[page], __ATOMIC_ACQUIRE);
 			sigbus++;
 			if (g1 == g2 && !(g1 & 1))
-				fail(s, "shared page %lu raised SIGBUS (gen %lu)",
+				fail(s, "shared page %llu raised SIGBUS (gen %llu)",
 				     page, g1);
 			continue;
 		}
@@ -137,10 +136,10 @@ static void *reader(void *p)
 		if (!v)
 			continue;
 		if (((v >> 32) & 0x7fffffff) != page)
-			fail(s, "page %lu holds page %lu's data %#lx",
+			fail(s, "page %llu holds page %llu's data %#llx",
 			     page, (v >> 32) & 0x7fffffff, v);
 		else if (2 * (v & 0xffffffff) < (g1 & ~1ULL))
-			fail(s, "page %lu: stale data %#lx at gen %lu", page, v, g1);
+			fail(s, "page %llu: stale data %#llx at gen %llu", page, v, g1);
 	}
 	__atomic_add_fetch(&s->reads, reads, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&s->sigbus, sigbus, __ATOMIC_RELAXED);
@@ -154,12 +153,12 @@ static void *quiet_reader(void *p)
 	struct stress *s = w->s;
 	char *quiet = s->map + NR_PAGES * s->pg;
 	unsigned long reads = 0;
-	uint64_t i, v;
+	__u64 i, v;
 
 	while (!stopped(s)) {
 		for (i = 0; i < NR_QUIET; i++) {
-			if (ma_probe_read((uint64_t *)(quiet + i * s->pg), &v)) {
-				fail(s, "quiet page %lu raised SIGBUS", i);
+			if (ma_probe_read((__u64 *)(quiet + i * s->pg), &v)) {
+				fail(s, "quiet page %llu raised SIGBUS", i);
 				return NULL;
 			}
 			reads++;
@@ -175,7 +174,7 @@ FIXTURE(stress) {
 };
 
 FIXTURE_VARIANT(stress) {
-	uint32_t flags;
+	__u32 flags;
 };
 
 FIXTURE_VARIANT_ADD(stress, range) {
@@ -189,7 +188,7 @@ FIXTURE_VARIANT_ADD(stress, per_gfn) {
 FIXTURE_SETUP(stress)
 {
 	struct stress *s = &self->s;
-	uint64_t size;
+	__u64 size;
 
 	ma_probe_init();
 	ASSERT_EQ(0, ma_set_backend("sw_rmp"));

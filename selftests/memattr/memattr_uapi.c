@@ -13,11 +13,11 @@
 
 FIXTURE(uapi) {
 	int fd;
-	uint64_t pg;
+	__u64 pg;
 };
 
 FIXTURE_VARIANT(uapi) {
-	uint32_t flags;
+	__u32 flags;
 	const char *count;	/* debugfs counter of store entries */
 };
 
@@ -46,23 +46,23 @@ FIXTURE_TEARDOWN(uapi)
 
 /* Expected run, in pages. */
 struct xrun {
-	uint64_t first, nr, attrs;
+	__u64 first, nr, attrs;
 };
 
 /* Check that GET of [first, first + nr) pages returns exactly @want. */
 static void check_runs(struct __test_metadata *_metadata, int fd,
-		       uint64_t first, uint64_t nr,
+		       __u64 first, __u64 nr,
 		       const struct xrun *want, unsigned int n_want)
 {
 	struct memattr_run runs[OBJ_PAGES + 1];
-	uint64_t pg = ma_page();
-	uint32_t nr_runs = OBJ_PAGES + 1;
+	__u64 pg = ma_page();
+	__u32 nr_runs = OBJ_PAGES + 1;
 	unsigned int i;
 	int more = -1;
 
 	ASSERT_EQ(0, ma_get(fd, first * pg, nr * pg, runs, &nr_runs, &more));
 	ASSERT_EQ(0, more) TH_LOG("MORE set with room to spare");
-	ASSERT_EQ(n_want, nr_runs) TH_LOG("query [%lu,+%lu): got %u runs",
+	ASSERT_EQ(n_want, nr_runs) TH_LOG("query [%llu,+%llu): got %u runs",
 					  first, nr, nr_runs);
 	for (i = 0; i < n_want; i++) {
 		EXPECT_EQ(want[i].first * pg, runs[i].address)
@@ -142,8 +142,8 @@ TEST_F(uapi, get_on_every_boundary)
 TEST_F(uapi, get_more_and_continue)
 {
 	struct memattr_run runs[2];
-	uint64_t pg = self->pg;
-	uint32_t nr;
+	__u64 pg = self->pg;
+	__u32 nr;
 	int more = -1;
 
 	ASSERT_EQ(0, ma_set_pages(self->fd, 10, 5, MA_PRIVATE));
@@ -173,9 +173,9 @@ TEST_F(uapi, get_more_and_continue)
 
 TEST_F(uapi, set_bad_input_changes_nothing)
 {
-	uint64_t pg = self->pg, end = OBJ_PAGES * pg;
+	__u64 pg = self->pg, end = OBJ_PAGES * pg;
 	const struct {
-		uint64_t addr, size, attrs, flags;
+		__u64 addr, size, attrs, flags;
 		const char *what;
 	} bad[] = {
 		{ 1, pg, MA_PRIVATE, 0, "unaligned address" },
@@ -223,7 +223,7 @@ TEST_F(uapi, get_bad_input)
 	};
 	struct {
 		struct memattr_get_attributes g;
-		uint64_t tail;
+		__u64 tail;
 	} big = { ok, 0 };
 
 	g = ok;
@@ -269,10 +269,10 @@ TEST_F(uapi, unknown_ioctl)
 TEST(create_bad_input)
 {
 	long long objects = ma_stat("objects");
-	uint64_t pg = ma_page();
+	__u64 pg = ma_page();
 	struct {
 		struct memattr_create c;
-		uint64_t tail;
+		__u64 tail;
 	} big = { { .size = sizeof(big), .object_size = pg }, 0 };
 	struct memattr_create c;
 	int dev, fd;
@@ -335,7 +335,8 @@ TEST(root_only)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("an unprivileged open was not refused with EACCES");
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("an unprivileged open was not refused with EACCES");
 }
 
 TEST_HARNESS_MAIN

@@ -25,13 +25,13 @@
 #define MA_BACKEND	"/sys/module/memattr/parameters/backend"
 #define MA_PRIVATE	MEMATTR_ATTRIBUTE_PRIVATE
 
-static inline uint64_t ma_page(void)
+static inline __u64 ma_page(void)
 {
-	return (uint64_t)sysconf(_SC_PAGESIZE);
+	return (__u64)sysconf(_SC_PAGESIZE);
 }
 
 /* Create an object; returns its fd or -errno. */
-static inline int ma_create(uint64_t size, uint32_t flags)
+static inline int ma_create(__u64 size, __u32 flags)
 {
 	struct memattr_create c = {
 		.size = sizeof(c), .flags = flags, .object_size = size,
@@ -49,7 +49,7 @@ static inline int ma_create(uint64_t size, uint32_t flags)
 }
 
 /* SET_ATTRIBUTES in bytes; returns 0 or -errno. */
-static inline int ma_set(int fd, uint64_t addr, uint64_t size, uint64_t attrs)
+static inline int ma_set(int fd, __u64 addr, __u64 size, __u64 attrs)
 {
 	struct memattr_attributes a = {
 		.address = addr, .size = size, .attributes = attrs,
@@ -59,8 +59,8 @@ static inline int ma_set(int fd, uint64_t addr, uint64_t size, uint64_t attrs)
 }
 
 /* SET_ATTRIBUTES in pages. */
-static inline int ma_set_pages(int fd, uint64_t first, uint64_t nr,
-			       uint64_t attrs)
+static inline int ma_set_pages(int fd, __u64 first, __u64 nr,
+			       __u64 attrs)
 {
 	return ma_set(fd, first * ma_page(), nr * ma_page(), attrs);
 }
@@ -69,8 +69,8 @@ static inline int ma_set_pages(int fd, uint64_t first, uint64_t nr,
  * GET_ATTRIBUTES of [addr, addr + len) into @runs (capacity *@nr).  On
  * success *@nr is the number of runs and *@more the MORE flag.
  */
-static inline int ma_get(int fd, uint64_t addr, uint64_t len,
-			 struct memattr_run *runs, uint32_t *nr, int *more)
+static inline int ma_get(int fd, __u64 addr, __u64 len,
+			 struct memattr_run *runs, __u32 *nr, int *more)
 {
 	struct memattr_get_attributes g = {
 		.size = sizeof(g), .address = addr, .length = len,
@@ -85,16 +85,16 @@ static inline int ma_get(int fd, uint64_t addr, uint64_t len,
 }
 
 /* Attributes of one page, or -errno. */
-static inline int64_t ma_page_attrs(int fd, uint64_t pgno)
+static inline __s64 ma_page_attrs(int fd, __u64 pgno)
 {
 	struct memattr_run run;
-	uint32_t nr = 1;
+	__u32 nr = 1;
 	int more, ret;
 
 	ret = ma_get(fd, pgno * ma_page(), ma_page(), &run, &nr, &more);
 	if (ret)
 		return ret;
-	return nr == 1 ? (int64_t)run.attributes : -EIO;
+	return nr == 1 ? (__s64)run.attributes : -EIO;
 }
 
 /* Value of "key N" in a debugfs file of such lines, or -1. */
@@ -151,11 +151,11 @@ static inline int ma_set_backend(const char *name)
  * own landing pad.
  */
 static __thread sigjmp_buf ma_probe_jb;
-static __thread volatile int ma_probe_armed;
+static __thread int ma_probe_armed;	/* read by the SIGBUS handler */
 
 static void ma_probe_handler(int sig, siginfo_t *si, void *uc)
 {
-	if (!ma_probe_armed)
+	if (!__atomic_load_n(&ma_probe_armed, __ATOMIC_RELAXED))
 		abort();
 	siglongjmp(ma_probe_jb, 1);
 }
@@ -171,29 +171,27 @@ static inline void ma_probe_init(void)
 	sigaction(SIGBUS, &sa, NULL);
 }
 
-static __attribute__((noinline, unused)) int
-ma_probe_read(const volatile uint64_t *p, uint64_t *val)
+static inline int ma_probe_read(const __u64 *p, __u64 *val)
 {
 	if (sigsetjmp(ma_probe_jb, 0)) {
-		ma_probe_armed = 0;
+		__atomic_store_n(&ma_probe_armed, 0, __ATOMIC_RELAXED);
 		return -1;
 	}
-	ma_probe_armed = 1;
+	__atomic_store_n(&ma_probe_armed, 1, __ATOMIC_RELAXED);
 	*val = __atomic_load_n(p, __ATOMIC_ACQUIRE);
-	ma_probe_armed = 0;
+	__atomic_store_n(&ma_probe_armed, 0, __ATOMIC_RELAXED);
 	return 0;
 }
 
-static __attribute__((noinline, unused)) int
-ma_probe_write(volatile uint64_t *p, uint64_t val)
+static inline int ma_probe_write(__u64 *p, __u64 val)
 {
 	if (sigsetjmp(ma_probe_jb, 0)) {
-		ma_probe_armed = 0;
+		__atomic_store_n(&ma_probe_armed, 0, __ATOMIC_RELAXED);
 		return -1;
 	}
-	ma_probe_armed = 1;
+	__atomic_store_n(&ma_probe_armed, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(p, val, __ATOMIC_RELEASE);
-	ma_probe_armed = 0;
+	__atomic_store_n(&ma_probe_armed, 0, __ATOMIC_RELAXED);
 	return 0;
 }
 
