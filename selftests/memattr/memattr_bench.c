@@ -9,8 +9,8 @@
  *   retries:    faults on one half of an object while the other half is
  *               converted (fault retries; target 0)
  *
- * Attribute-state memory is the growth of the maple_node and
- * radix_tree_node slabs (/proc/slabinfo) while the attributes are set.
+ * Attribute-state memory is the growth of the objects in use in the
+ * maple_node and radix_tree_node slabs while the attributes are set.
  */
 #include <pthread.h>
 #include <sys/mman.h>
@@ -28,24 +28,39 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Bytes in use in the slabs an attribute store allocates from. */
+static long long read_ll(const char *path)
+{
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%lld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/*
+ * Bytes of objects in use in the slabs an attribute store allocates from
+ * (object size without slub_debug metadata).  Waits a little first so RCU
+ * frees of an earlier object have landed.
+ */
 static long long slab_bytes(void)
 {
-	char line[512], name[64];
-	long long active, total = 0, objsize, num;
-	FILE *f = fopen("/proc/slabinfo", "r");
+	static const char * const caches[] = { "maple_node", "radix_tree_node" };
+	char objects[128], size[128];
+	long long total = 0;
+	unsigned int i;
 
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%63s %lld %lld %lld", name, &active, &num,
-			   &objsize) != 4)
-			continue;
-		if (!strcmp(name, "maple_node") ||
-		    !strcmp(name, "radix_tree_node"))
-			total += active * objsize;
+	usleep(200000);
+	for (i = 0; i < 2; i++) {
+		snprintf(objects, sizeof(objects), "/sys/kernel/slab/%s/objects",
+			 caches[i]);
+		snprintf(size, sizeof(size), "/sys/kernel/slab/%s/object_size",
+			 caches[i]);
+		total += read_ll(objects) * read_ll(size);
 	}
-	fclose(f);
 	return total;
 }
 
