@@ -12,7 +12,11 @@
  * same lock and the fast path takes no domain-wide lock at all (the IOVA
  * allocator's per-CPU caches serve the IOVAs).  The slot lock is contended
  * only by the slow paths that change which page backs a slot: the shrinker,
- * user memory (de)registration and the mmap fault handler.
+ * user memory (de)registration and the mmap fault handler.  Map, unmap and
+ * sync take each slot lock once per page; every holder has IRQs off (the
+ * streaming paths switch them off once per batch of slots, bounce.c).
+ * With the benchmark-only @use_global_lock, the streaming paths also hold
+ * &vduse_iotlb_domain.global_lock around all of that.
  *
  * Pages seen through the domain's mmap are installed by the fault handler
  * and zapped by whoever detaches a page from an IOVA (shrinker, user memory
