@@ -178,17 +178,20 @@ static int vit_map(struct vduse_iotlb_domain *dom, phys_addr_t pa,
 	struct vit_slot *s;
 	int ret;
 
+	/* The IOVA caches' own irqsave lock then re-enables nothing. */
+	local_irq_save(flags);
 	pfn = alloc_iova_fast(&dom->stream_iovad, npages, dom->nr_slots - 1,
 			      true);
-	if (!pfn)
+	if (!pfn) {
+		local_irq_restore(flags);
 		return -ENOSPC;
+	}
 
 	/*
 	 * Last page first: the head is what unmap checks to claim a mapping,
 	 * so it is filled and published in one lock hold after every other
 	 * slot is ready.  IOVA page i shadows original page i.
 	 */
-	local_irq_save(flags);
 	for (i = npages; i--; ) {
 		vit_irq_breathe(npages - 1 - i, &flags);
 		off = i ? 0 : head_off;
@@ -215,8 +218,8 @@ err_unmap_slots:
 		vit_slot_unmap(s, 0, 0, false);
 		spin_unlock(&s->lock);
 	}
-	local_irq_restore(flags);
 	free_iova_fast(&dom->stream_iovad, pfn, npages);
+	local_irq_restore(flags);
 	return ret;
 }
 
@@ -288,8 +291,8 @@ static int vit_unmap(struct vduse_iotlb_domain *dom, dma_addr_t iova,
 		left -= len;
 		off = 0;
 	}
-	local_irq_restore(flags);
 	free_iova_fast(&dom->stream_iovad, first, npages);
+	local_irq_restore(flags);
 
 	vit_stat_add(dom, VIT_STAT_MAPPINGS, -1);
 	if (copy)
