@@ -78,18 +78,23 @@ void vit_zap(struct vduse_iotlb_domain *dom, u64 iova, u64 size)
 	unmap_mapping_range(dom->file->f_mapping, iova, size, 1);
 }
 
-static inline void vit_lock(struct vduse_iotlb_domain *dom,
-			    unsigned long *flags)
-{
-	if (dom->use_global_lock)
-		spin_lock_irqsave(&dom->global_lock, *flags);
-}
+/*
+ * Every slot lock holder runs with IRQs off (map, unmap and sync may come
+ * from hard IRQ context).  The streaming paths switch IRQs off once for a
+ * batch of slots and take plain spin_lock()s inside: re-enabling IRQs is
+ * dearer than the lock itself.  A batch is bounded so that a mapping of the
+ * whole bounce region does not keep IRQs off for its whole copy; 16 pages
+ * is one 64 KiB copy.
+ */
+#define VIT_IRQ_BATCH	16
 
-static inline void vit_unlock(struct vduse_iotlb_domain *dom,
-			      unsigned long flags)
+/* Between batches: let pending IRQs in.  @done slots are behind us. */
+static inline void vit_irq_breathe(unsigned long done, unsigned long *flags)
 {
-	if (dom->use_global_lock)
-		spin_unlock_irqrestore(&dom->global_lock, flags);
+	if (done && !(done % VIT_IRQ_BATCH)) {
+		local_irq_restore(*flags);
+		local_irq_save(*flags);
+	}
 }
 
 /* Copy @len bytes at @off between the slot's bounce page and original. */
@@ -106,23 +111,23 @@ static void vit_slot_copy(struct vit_slot *s, unsigned int off,
 }
 
 /*
- * Take one slot for a new mapping.  A slot without a page (never used, or
- * reclaimed) gets a zeroed one; GFP_ATOMIC because map may run in atomic
- * context.
+ * Take one slot for a new mapping, in one lock hold: a slot without a page
+ * (never used, or reclaimed) gets a zeroed one (GFP_ATOMIC: IRQs are off),
+ * and a non-zero @map_size makes it the mapping's head.  IRQs are off.
  */
 static int vit_slot_map(struct vduse_iotlb_domain *dom, unsigned long idx,
 			phys_addr_t orig, unsigned int off, unsigned int len,
-			bool copy)
+			bool copy, size_t map_size)
 {
 	struct vit_slot *s = &dom->slots[idx];
-	unsigned long flags;
 	struct page *page;
 
-	spin_lock_irqsave(&s->lock, flags);
+	lockdep_assert_irqs_disabled();
+	spin_lock(&s->lock);
 	if (!s->page) {
 		page = alloc_page(GFP_ATOMIC | __GFP_ZERO | __GFP_NOWARN);
 		if (!page) {
-			spin_unlock_irqrestore(&s->lock, flags);
+			spin_unlock(&s->lock);
 			return -ENOMEM;
 		}
 		s->page = page;
@@ -132,7 +137,12 @@ static int vit_slot_map(struct vduse_iotlb_domain *dom, unsigned long idx,
 	s->flags |= VIT_SLOT_MAPPED;
 	if (copy)
 		vit_slot_copy(s, off, len, true);
-	spin_unlock_irqrestore(&s->lock, flags);
+	if (map_size) {
+		s->flags |= VIT_SLOT_HEAD;
+		s->map_off = off;
+		s->map_size = map_size;
+	}
+	spin_unlock(&s->lock);
 	return 0;
 }
 
@@ -156,6 +166,61 @@ static inline bool vit_dir_to_dev(enum dma_data_direction dir)
 static inline bool vit_dir_from_dev(enum dma_data_direction dir)
 {
 	return dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL;
+}
+
+/* vduse_iotlb_map_page() after validation, under no domain lock. */
+static int vit_map(struct vduse_iotlb_domain *dom, phys_addr_t pa,
+		   size_t size, bool copy, dma_addr_t *iova)
+{
+	unsigned int head_off = offset_in_page(pa), off, len;
+	unsigned long npages = PAGE_ALIGN(head_off + size) >> PAGE_SHIFT;
+	unsigned long pfn, i, flags;
+	struct vit_slot *s;
+	int ret;
+
+	/* The IOVA caches' own irqsave lock then re-enables nothing. */
+	local_irq_save(flags);
+	pfn = alloc_iova_fast(&dom->stream_iovad, npages, dom->nr_slots - 1,
+			      true);
+	if (!pfn) {
+		local_irq_restore(flags);
+		return -ENOSPC;
+	}
+
+	/*
+	 * Last page first: the head is what unmap checks to claim a mapping,
+	 * so it is filled and published in one lock hold after every other
+	 * slot is ready.  IOVA page i shadows original page i.
+	 */
+	for (i = npages; i--; ) {
+		vit_irq_breathe(npages - 1 - i, &flags);
+		off = i ? 0 : head_off;
+		len = min_t(size_t, head_off + size - (i << PAGE_SHIFT),
+			    PAGE_SIZE) - off;
+		ret = vit_slot_map(dom, pfn + i,
+				   (pa & PAGE_MASK) + (i << PAGE_SHIFT), off,
+				   len, copy, i ? 0 : size);
+		if (ret)
+			goto err_unmap_slots;
+	}
+	local_irq_restore(flags);
+
+	vit_stat_add(dom, VIT_STAT_MAPPINGS, 1);
+	if (copy)
+		vit_stat_add(dom, VIT_STAT_BYTES_TO_DEV, size);
+	*iova = ((dma_addr_t)pfn << PAGE_SHIFT) + head_off;
+	return 0;
+
+err_unmap_slots:
+	while (++i < npages) {
+		s = &dom->slots[pfn + i];
+		spin_lock(&s->lock);
+		vit_slot_unmap(s, 0, 0, false);
+		spin_unlock(&s->lock);
+	}
+	free_iova_fast(&dom->stream_iovad, pfn, npages);
+	local_irq_restore(flags);
+	return ret;
 }
 
 /**
@@ -183,60 +248,57 @@ int vduse_iotlb_map_page(struct vduse_iotlb_domain *dom, struct page *page,
 {
 	bool copy = vit_dir_to_dev(dir) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC);
 	phys_addr_t pa = page_to_phys(page) + offset;
-	unsigned int off = offset_in_page(pa), len;
-	unsigned long npages, pfn, i, flags, irqflags;
-	struct vit_slot *head;
-	size_t left = size;
+	unsigned long flags;
 	int ret;
 
 	if (!size || size > dom->bounce.size || !valid_dma_direction(dir))
 		return -EINVAL;
-	npages = PAGE_ALIGN(off + size) >> PAGE_SHIFT;
+	if (!dom->use_global_lock)
+		return vit_map(dom, pa, size, copy, iova);
 
-	vit_lock(dom, &flags);
-	pfn = alloc_iova_fast(&dom->stream_iovad, npages, dom->nr_slots - 1,
-			      true);
-	if (!pfn) {
-		ret = -ENOSPC;
-		goto out_unlock;
-	}
-	for (i = 0; i < npages; i++) {
-		len = min_t(size_t, left, PAGE_SIZE - off);
-		ret = vit_slot_map(dom, pfn + i, (pa & PAGE_MASK) + i * PAGE_SIZE,
-				   off, len, copy);
-		if (ret)
-			goto err_unmap_slots;
-		left -= len;
-		off = 0;
-	}
-	/* Publish the mapping's extent last: unmap validates against it. */
-	head = &dom->slots[pfn];
-	spin_lock_irqsave(&head->lock, irqflags);
-	head->flags |= VIT_SLOT_HEAD;
-	head->map_off = offset_in_page(pa);
-	head->map_size = size;
-	spin_unlock_irqrestore(&head->lock, irqflags);
-	vit_unlock(dom, flags);
-
-	vit_stat_add(dom, VIT_STAT_MAPPINGS, 1);
-	if (copy)
-		vit_stat_add(dom, VIT_STAT_BYTES_TO_DEV, size);
-	*iova = ((dma_addr_t)pfn << PAGE_SHIFT) + offset_in_page(pa);
-	return 0;
-
-err_unmap_slots:
-	while (i--) {
-		head = &dom->slots[pfn + i];
-		spin_lock_irqsave(&head->lock, irqflags);
-		vit_slot_unmap(head, 0, 0, false);
-		spin_unlock_irqrestore(&head->lock, irqflags);
-	}
-	free_iova_fast(&dom->stream_iovad, pfn, npages);
-out_unlock:
-	vit_unlock(dom, flags);
+	spin_lock_irqsave(&dom->global_lock, flags);
+	ret = vit_map(dom, pa, size, copy, iova);
+	spin_unlock_irqrestore(&dom->global_lock, flags);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(vduse_iotlb_map_page);
+
+/* vduse_iotlb_unmap_page() after validation, under no domain lock. */
+static int vit_unmap(struct vduse_iotlb_domain *dom, dma_addr_t iova,
+		     size_t size, bool copy)
+{
+	unsigned int head_off = offset_in_page(iova), off = head_off, len;
+	unsigned long first = iova >> PAGE_SHIFT, npages, i, flags;
+	size_t left = size;
+	struct vit_slot *s;
+
+	npages = PAGE_ALIGN(head_off + size) >> PAGE_SHIFT;
+	local_irq_save(flags);
+	for (i = 0; i < npages; i++) {
+		vit_irq_breathe(i, &flags);
+		s = &dom->slots[first + i];
+		len = min_t(size_t, left, PAGE_SIZE - off);
+		spin_lock(&s->lock);
+		/* The head check claims the whole mapping for this caller. */
+		if (!i && (!(s->flags & VIT_SLOT_HEAD) ||
+			   s->map_off != head_off || s->map_size != size)) {
+			spin_unlock(&s->lock);
+			local_irq_restore(flags);
+			return -ENOENT;
+		}
+		vit_slot_unmap(s, off, len, copy);
+		spin_unlock(&s->lock);
+		left -= len;
+		off = 0;
+	}
+	free_iova_fast(&dom->stream_iovad, first, npages);
+	local_irq_restore(flags);
+
+	vit_stat_add(dom, VIT_STAT_MAPPINGS, -1);
+	if (copy)
+		vit_stat_add(dom, VIT_STAT_BYTES_FROM_DEV, size);
+	return 0;
+}
 
 /**
  * vduse_iotlb_unmap_page() - end a streaming mapping
@@ -258,83 +320,74 @@ int vduse_iotlb_unmap_page(struct vduse_iotlb_domain *dom, dma_addr_t iova,
 			   unsigned long attrs)
 {
 	bool copy = vit_dir_from_dev(dir) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC);
-	unsigned int off = offset_in_page(iova), len;
-	unsigned long first, npages, i, flags, irqflags;
-	struct vit_slot *s;
-	size_t left = size;
+	unsigned long flags;
+	int ret;
 
 	if (!valid_dma_direction(dir))
 		return -EINVAL;
 	if (!vmk_iova_window_contains(&dom->bounce, iova, size))
 		return -ERANGE;
-	first = iova >> PAGE_SHIFT;
-	npages = PAGE_ALIGN(off + size) >> PAGE_SHIFT;
+	if (!dom->use_global_lock)
+		return vit_unmap(dom, iova, size, copy);
 
-	vit_lock(dom, &flags);
-	for (i = 0; i < npages; i++) {
-		s = &dom->slots[first + i];
-		len = min_t(size_t, left, PAGE_SIZE - off);
-		spin_lock_irqsave(&s->lock, irqflags);
-		/* The head check claims the whole mapping for this caller. */
-		if (!i && (!(s->flags & VIT_SLOT_HEAD) || s->map_off != off ||
-			   s->map_size != size)) {
-			spin_unlock_irqrestore(&s->lock, irqflags);
-			vit_unlock(dom, flags);
-			return -ENOENT;
-		}
-		vit_slot_unmap(s, off, len, copy);
-		spin_unlock_irqrestore(&s->lock, irqflags);
-		left -= len;
-		off = 0;
-	}
-	free_iova_fast(&dom->stream_iovad, first, npages);
-	vit_unlock(dom, flags);
-
-	vit_stat_add(dom, VIT_STAT_MAPPINGS, -1);
-	if (copy)
-		vit_stat_add(dom, VIT_STAT_BYTES_FROM_DEV, size);
-	return 0;
+	spin_lock_irqsave(&dom->global_lock, flags);
+	ret = vit_unmap(dom, iova, size, copy);
+	spin_unlock_irqrestore(&dom->global_lock, flags);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(vduse_iotlb_unmap_page);
 
 /*
  * Copy [iova, iova + size) between bounce and original pages.  Every page
  * must belong to a live mapping; the walk stops at the first that does not.
+ * Returns the bytes copied.
  */
-static int vit_sync(struct vduse_iotlb_domain *dom, dma_addr_t iova,
-		    size_t size, bool to_dev)
+static size_t vit_sync_range(struct vduse_iotlb_domain *dom, dma_addr_t iova,
+			     size_t size, bool to_dev)
 {
 	unsigned int off = offset_in_page(iova), len;
-	unsigned long idx, flags, irqflags;
-	size_t left = size;
+	unsigned long idx = iova >> PAGE_SHIFT, done, flags;
 	struct vit_slot *s;
-	int ret = 0;
+	size_t left = size;
 
-	if (!vmk_iova_window_contains(&dom->bounce, iova, size))
-		return -ERANGE;
-
-	vit_lock(dom, &flags);
-	for (idx = iova >> PAGE_SHIFT; left; idx++) {
-		s = &dom->slots[idx];
+	local_irq_save(flags);
+	for (done = 0; left; done++) {
+		vit_irq_breathe(done, &flags);
+		s = &dom->slots[idx + done];
 		len = min_t(size_t, left, PAGE_SIZE - off);
-		spin_lock_irqsave(&s->lock, irqflags);
+		spin_lock(&s->lock);
 		if (!(s->flags & VIT_SLOT_MAPPED)) {
-			spin_unlock_irqrestore(&s->lock, irqflags);
-			ret = -ENOENT;
+			spin_unlock(&s->lock);
 			break;
 		}
 		vit_slot_copy(s, off, len, to_dev);
-		spin_unlock_irqrestore(&s->lock, irqflags);
+		spin_unlock(&s->lock);
 		left -= len;
 		off = 0;
 	}
-	vit_unlock(dom, flags);
+	local_irq_restore(flags);
+	return size - left;
+}
 
-	if (to_dev)
-		vit_stat_add(dom, VIT_STAT_BYTES_TO_DEV, size - left);
-	else
-		vit_stat_add(dom, VIT_STAT_BYTES_FROM_DEV, size - left);
-	return ret;
+static int vit_sync(struct vduse_iotlb_domain *dom, dma_addr_t iova,
+		    size_t size, bool to_dev)
+{
+	unsigned long flags;
+	size_t done;
+
+	if (!vmk_iova_window_contains(&dom->bounce, iova, size))
+		return -ERANGE;
+	if (!dom->use_global_lock) {
+		done = vit_sync_range(dom, iova, size, to_dev);
+	} else {
+		spin_lock_irqsave(&dom->global_lock, flags);
+		done = vit_sync_range(dom, iova, size, to_dev);
+		spin_unlock_irqrestore(&dom->global_lock, flags);
+	}
+
+	vit_stat_add(dom, to_dev ? VIT_STAT_BYTES_TO_DEV :
+		     VIT_STAT_BYTES_FROM_DEV, done);
+	return done == size ? 0 : -ENOENT;
 }
 
 /**

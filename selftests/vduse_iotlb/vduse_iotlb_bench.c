@@ -5,6 +5,7 @@
  * in the same guest; then 4 KiB map+unmap from two mappers on two vCPUs,
  * per-slot locking against the seed's single global spinlock
  * (vduse_iotlb.bench_global_lock=1, sampled when a domain is created).
+ * Figures are medians over ROUNDS alternating bursts (see below).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -13,7 +14,25 @@
 #include "vit_util.h"
 
 #define PARAM "/sys/module/vduse_iotlb/parameters/bench_global_lock"
-#define TARGET_NS 300000000ULL	/* per measurement */
+/*
+ * The host is shared and its load changes from one second to the next, so
+ * nothing is timed in one long run: each figure alternates short bursts of
+ * what it compares, ROUNDS times, and reports the median of the ratios of
+ * adjacent bursts.
+ */
+#define ROUNDS		7
+#define BURST_NS	40000000ULL	/* one timed burst */
+#define MAPPER_BURSTS	2		/* a two-mapper run: 2 bursts each */
+
+/* One human line and one VMK-BENCH line per figure. */
+#define HUMAN_FMT \
+	"map+unmap %6llu B %-13s %9.0f ops/s %6.2f GB/s, memcpy %6.2f GB/s, ratio %.2f\n"
+#define JSON_FMT \
+	"VMK-BENCH {\"name\":\"vduse_iotlb.map_unmap.%s.%llu\",\"ops_per_s\":%.0f,\"gb_per_s\":%.3f,\"memcpy_gb_per_s\":%.3f,\"ratio_vs_memcpy\":%.3f}\n"
+#define HUMAN2_FMT \
+	"2 mappers, 4 KiB to_device: per-slot locks %.0f ops/s, global spinlock %.0f ops/s, ratio %.2f\n"
+#define JSON2_FMT \
+	"VMK-BENCH {\"name\":\"vduse_iotlb.two_mappers.4096\",\"per_slot_ops_per_s\":%.0f,\"global_lock_ops_per_s\":%.0f,\"ratio\":%.3f}\n"
 
 static const char * const dir_names[] = { "bidirectional", "to_device",
 					  "from_device" };
@@ -24,33 +43,70 @@ static int die(const char *what)
 	exit(1);
 }
 
-static uint64_t bench(int cl, uint64_t len, uint32_t dir, uint32_t flags,
-		      uint64_t count)
+static __u64 bench(int cl, __u64 len, __u32 dir, __u32 flags, __u64 count)
 {
 	struct vit_test_cmd c = { .op = VIT_TEST_BENCH, .length = len,
 				  .dir = dir, .flags = flags, .count = count };
 
 	if (vit_op(cl, &c))
-		die("bench ioctl");
+		die("VIT_TEST_BENCH");
 	return c.out_ns ? c.out_ns : 1;
 }
 
-/* Nanoseconds per operation, measured for about TARGET_NS. */
-static double per_op(int cl, uint64_t len, uint32_t dir, uint32_t flags)
+/* Iterations of one kind of operation that take about BURST_NS. */
+static __u64 calibrate(int cl, __u64 len, __u32 dir, __u32 flags)
 {
-	uint64_t count = 64, ns;
+	__u64 count = 64, ns;
 
 	ns = bench(cl, len, dir, flags, count);
-	count = count * TARGET_NS / ns + 1;
+	count = count * BURST_NS / ns + 1;
 	ns = bench(cl, len, dir, flags, count);
-	return (double)ns / count;
+	return count * BURST_NS / ns + 1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median of ROUNDS values (sorts them). */
+static double median(double *v)
+{
+	qsort(v, ROUNDS, sizeof(*v), cmp_double);
+	return v[ROUNDS / 2];
+}
+
+struct figure {
+	double op_ns;		/* median ns per map+unmap */
+	double mc_ns;		/* median ns per memcpy */
+	double ratio;		/* median of the per-round memcpy/op ratios */
+};
+
+/* memcpy and map+unmap of @len bytes in @dir, in alternating bursts. */
+static void measure(int cl, __u64 len, __u32 dir, struct figure *f)
+{
+	__u64 n_mc = calibrate(cl, len, 0, VIT_TEST_F_MEMCPY);
+	__u64 n_op = calibrate(cl, len, dir, 0);
+	double op[ROUNDS], mc[ROUNDS], r[ROUNDS];
+	int k;
+
+	for (k = 0; k < ROUNDS; k++) {
+		mc[k] = (double)bench(cl, len, 0, VIT_TEST_F_MEMCPY, n_mc) / n_mc;
+		op[k] = (double)bench(cl, len, dir, 0, n_op) / n_op;
+		r[k] = mc[k] / op[k];
+	}
+	f->op_ns = median(op);
+	f->mc_ns = median(mc);
+	f->ratio = median(r);
 }
 
 /* A domain created with bench_global_lock set to @global. */
-static void domain(int ctl, int global, int *dfd)
+static void new_domain(int ctl, int global, int *dfd)
 {
 	FILE *f = fopen(PARAM, "w");
-	uint32_t id;
+	__u32 id;
 
 	if (!f || fprintf(f, "%d\n", global) < 0 || fclose(f))
 		die("set bench_global_lock");
@@ -72,7 +128,7 @@ static int client(int dfd)
 
 struct mapper {
 	int cl, cpu;
-	uint64_t count, ns;
+	__u64 count, ns;
 };
 
 static void *mapper_run(void *arg)
@@ -88,7 +144,7 @@ static void *mapper_run(void *arg)
 }
 
 /* Aggregate 4 KiB map+unmap pairs per second of two concurrent mappers. */
-static double two_mappers(int dfd, uint64_t count)
+static double two_mappers(int dfd, __u64 count)
 {
 	struct mapper m[2];
 	struct timespec a, b;
@@ -111,46 +167,52 @@ static double two_mappers(int dfd, uint64_t count)
 
 int main(void)
 {
-	static const uint64_t sizes[] = { 256, 4096, 65536 };
-	double mc, op, pcpu, glob;
-	int ctl, dfd, gdfd, cl;
-	uint64_t count;
+	static const __u64 sizes[] = { 256, 4096, 65536 };
+	double pcpu[ROUNDS], glob[ROUNDS], r[ROUNDS], ratio;
+	int ctl, dfd, gdfd, cl, k;
+	struct figure f;
 	unsigned int s, d;
+	__u64 count;
 
 	ctl = open(VIT_CTL, O_RDWR);
 	if (ctl < 0)
 		die(VIT_CTL);
-	domain(ctl, 0, &dfd);
+	new_domain(ctl, 0, &dfd);
+	new_domain(ctl, 1, &gdfd);
 	cl = client(dfd);
 
-	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		mc = per_op(cl, sizes[s], 0, VIT_TEST_F_MEMCPY);
+	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
 		for (d = 0; d < 3; d++) {
-			op = per_op(cl, sizes[s], d, 0);
-			printf("map+unmap %6lu B %-13s %9.0f ops/s %6.2f GB/s, memcpy %6.2f GB/s, ratio %.2f\n",
-			       (unsigned long)sizes[s], dir_names[d], 1e9 / op,
-			       sizes[s] / op, sizes[s] / mc, mc / op);
-			printf("VMK-BENCH {\"name\":\"vduse_iotlb.map_unmap.%s.%lu\","
-			       "\"ops_per_s\":%.0f,\"gb_per_s\":%.3f,"
-			       "\"memcpy_gb_per_s\":%.3f,\"ratio_vs_memcpy\":%.3f}\n",
-			       dir_names[d], (unsigned long)sizes[s], 1e9 / op,
-			       sizes[s] / op, sizes[s] / mc, mc / op);
+			measure(cl, sizes[s], d, &f);
+			printf(HUMAN_FMT, sizes[s], dir_names[d], 1e9 / f.op_ns,
+			       sizes[s] / f.op_ns, sizes[s] / f.mc_ns, f.ratio);
+			printf(JSON_FMT, dir_names[d], sizes[s], 1e9 / f.op_ns,
+			       sizes[s] / f.op_ns, sizes[s] / f.mc_ns, f.ratio);
 		}
 	}
-	close(cl);
 
-	/* Two mappers: size the run from one mapper's speed. */
-	cl = client(dfd);
-	count = TARGET_NS / per_op(cl, 4096, VIT_DIR_TO_DEVICE, 0) + 1;
+	/*
+	 * Two mappers: size a run from one mapper's speed, then alternate the
+	 * two domains (which goes first flips every round) and take the
+	 * median of the per-round ratios.
+	 */
+	count = calibrate(cl, 4096, VIT_DIR_TO_DEVICE, 0) * MAPPER_BURSTS;
 	close(cl);
-	pcpu = two_mappers(dfd, count);
-	domain(ctl, 1, &gdfd);
-	glob = two_mappers(gdfd, count);
-	printf("2 mappers, 4 KiB to_device: per-slot locks %.0f ops/s, global spinlock %.0f ops/s, ratio %.2f\n",
-	       pcpu, glob, pcpu / glob);
-	printf("VMK-BENCH {\"name\":\"vduse_iotlb.two_mappers.4096\","
-	       "\"per_slot_ops_per_s\":%.0f,\"global_lock_ops_per_s\":%.0f,"
-	       "\"ratio\":%.3f}\n", pcpu, glob, pcpu / glob);
+	two_mappers(dfd, count);
+	two_mappers(gdfd, count);
+	for (k = 0; k < ROUNDS; k++) {
+		if (k & 1) {
+			glob[k] = two_mappers(gdfd, count);
+			pcpu[k] = two_mappers(dfd, count);
+		} else {
+			pcpu[k] = two_mappers(dfd, count);
+			glob[k] = two_mappers(gdfd, count);
+		}
+		r[k] = pcpu[k] / glob[k];
+	}
+	ratio = median(r);
+	printf(HUMAN2_FMT, median(pcpu), median(glob), ratio);
+	printf(JSON2_FMT, median(pcpu), median(glob), ratio);
 	close(gdfd);
 	close(dfd);
 	close(ctl);

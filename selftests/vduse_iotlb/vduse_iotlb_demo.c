@@ -10,8 +10,8 @@ int main(void)
 	char msg[] = "hello from the kernel", back[64] = "";
 	struct vduse_iotlb_info info;
 	int ctl, dfd, cl, buf, map;
-	uint64_t iova = 0;
-	uint32_t id;
+	__u64 iova = 0;
+	__u32 id;
 	char *dev;
 
 	ctl = open(VIT_CTL, O_RDWR);

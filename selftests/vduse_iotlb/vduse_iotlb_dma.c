@@ -8,14 +8,14 @@
 #include "kselftest_harness.h"
 #include "vit_util.h"
 
-#define BOUNCE		(1UL << 20)
+#define BOUNCE		(256 * VIT_PAGE)	/* 1 MiB */
 #define IOVA_LIMIT	((4UL << 20) - 1)
 
 FIXTURE(dma) {
 	int ctl, dfd, cl;
-	uint32_t id;
-	uint8_t *dev;		/* the domain file, mapped at IOVA 0 */
-	uint8_t *tmp;
+	__u32 id;
+	__u8 *dev;		/* the domain file, mapped at IOVA 0 */
+	__u8 *tmp;
 };
 
 FIXTURE_SETUP(dma)
@@ -50,22 +50,22 @@ FIXTURE_TEARDOWN(dma)
 }
 
 FIXTURE_VARIANT(dma) {
-	uint32_t dir;
+	__u32 dir;
 };
 
 FIXTURE_VARIANT_ADD(dma, to_device) { .dir = VIT_DIR_TO_DEVICE };
 FIXTURE_VARIANT_ADD(dma, from_device) { .dir = VIT_DIR_FROM_DEVICE };
 FIXTURE_VARIANT_ADD(dma, bidirectional) { .dir = VIT_DIR_BIDIRECTIONAL };
 
-static const uint64_t sizes[] = { 1, 7, 100, 4095, 4096, 4097, 65539, 262144 };
-static const uint64_t offsets[] = { 0, 1, 2049, 4095 };
+static const __u64 sizes[] = { 1, 7, 100, 4095, 4096, 4097, 65539, 262144 };
+static const __u64 offsets[] = { 0, 1, 2049, 4095 };
 
 /* Every size at every odd offset arrives intact in the variant's direction. */
 TEST_F_TIMEOUT(dma, integrity, 120)
 {
-	uint32_t dir = variant->dir;
+	__u32 dir = variant->dir;
 	int buf, map;
-	uint64_t iova;
+	__u64 iova;
 	unsigned int s, o;
 	long bad;
 
@@ -73,19 +73,19 @@ TEST_F_TIMEOUT(dma, integrity, 120)
 	ASSERT_LE(0, buf) TH_LOG("alloc kernel buffer");
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
 		for (o = 0; o < ARRAY_SIZE(offsets); o++) {
-			uint64_t len = sizes[s], off = offsets[o];
-			uint64_t seed = s * 16 + o;
+			__u64 len = sizes[s], off = offsets[o];
+			__u64 seed = s * 16 + o;
 
 			ASSERT_EQ(0, vit_fill(self->cl, buf, off, len, seed));
 			map = vit_map(self->cl, buf, off, len, dir, 0, &iova);
-			ASSERT_LE(0, map) TH_LOG("map %lu@%lu", len, off);
+			ASSERT_LE(0, map) TH_LOG("map %llu@%llu", len, off);
 			ASSERT_EQ(off % VIT_PAGE, iova % VIT_PAGE)
 				TH_LOG("IOVA keeps the offset in the page");
 			ASSERT_GT(BOUNCE, iova + len - 1) TH_LOG("streaming IOVA");
 			if (dir != VIT_DIR_FROM_DEVICE) {
 				bad = vit_check(self->dev + iova, len, seed);
 				ASSERT_EQ(-1, bad)
-					TH_LOG("device sees wrong byte %ld of %lu@%lu",
+					TH_LOG("device sees wrong byte %ld of %llu@%llu",
 					       bad, len, off);
 			}
 			if (dir != VIT_DIR_TO_DEVICE)
@@ -96,7 +96,7 @@ TEST_F_TIMEOUT(dma, integrity, 120)
 			bad = vit_check(self->tmp, len,
 					dir == VIT_DIR_TO_DEVICE ? seed : seed + 1000);
 			ASSERT_EQ(-1, bad)
-				TH_LOG("kernel buffer wrong at byte %ld of %lu@%lu",
+				TH_LOG("kernel buffer wrong at byte %ld of %llu@%llu",
 				       bad, len, off);
 		}
 	}
@@ -105,8 +105,8 @@ TEST_F_TIMEOUT(dma, integrity, 120)
 /* A fresh bounce page shows zeroes around a partial mapping. */
 TEST_F(dma, fresh_page_zero_outside)
 {
-	uint8_t *page;
-	uint64_t iova;
+	__u8 *page;
+	__u64 iova;
 	int buf, map, i;
 
 	buf = vit_buf(self->cl, VIT_PAGE, VIT_TEST_BUF_ALLOC);
@@ -130,8 +130,8 @@ TEST_F(dma, fresh_page_zero_outside)
 /* sync_for_cpu / sync_for_device copy exactly when the direction says. */
 TEST_F(dma, sync)
 {
-	uint32_t dir = variant->dir;
-	uint64_t iova, len = 3 * VIT_PAGE + 5;
+	__u32 dir = variant->dir;
+	__u64 iova, len = 3 * VIT_PAGE + 5;
 	int buf, map;
 
 	buf = vit_buf(self->cl, 4 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
@@ -171,7 +171,7 @@ TEST_F(dma, sync)
 /* DMA_ATTR_SKIP_CPU_SYNC skips the copy at map and at unmap. */
 TEST_F(dma, skip_cpu_sync)
 {
-	uint64_t iova;
+	__u64 iova;
 	int buf, map;
 
 	buf = vit_buf(self->cl, 2 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
@@ -193,7 +193,7 @@ TEST_F(dma, skip_cpu_sync)
 TEST_F(dma, coherent_shared)
 {
 	struct vit_test_cmd c = { .op = VIT_TEST_COH_ALLOC, .length = 3 * VIT_PAGE };
-	uint8_t *p;
+	__u8 *p;
 	int buf;
 
 	ASSERT_EQ(0, vit_op(self->cl, &c));
@@ -220,7 +220,7 @@ TEST_F(dma, coherent_shared)
 /* Only live mappings and allocations are visible; the rest is SIGBUS. */
 TEST_F(dma, sigbus_outside_mappings)
 {
-	uint64_t iova;
+	__u64 iova;
 	int buf, map;
 
 	ASSERT_EQ(-1, vit_probe(self->dev + VIT_PAGE)) TH_LOG("unmapped streaming IOVA");
@@ -244,7 +244,7 @@ TEST_F(dma, sigbus_outside_mappings)
 /* Running out of IOVA fails the map cleanly and recovers after unmaps. */
 TEST_F(dma, iova_exhaustion)
 {
-	uint64_t iova;
+	__u64 iova;
 	int buf, maps[32], n, m, i;
 
 	buf = vit_buf(self->cl, 64 << 10, VIT_TEST_BUF_ALLOC);
@@ -274,7 +274,7 @@ TEST_F(dma, iova_exhaustion)
 TEST_F(dma, bad_unmap)
 {
 	struct vit_test_cmd c = { .op = VIT_TEST_RAW_UNMAP, .dir = variant->dir };
-	uint64_t iova;
+	__u64 iova;
 	int buf, map;
 
 	c.offset = 16 * VIT_PAGE;

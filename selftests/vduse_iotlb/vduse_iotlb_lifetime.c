@@ -8,7 +8,7 @@
 #include "kselftest_harness.h"
 #include "vit_util.h"
 
-#define BOUNCE		(1UL << 20)
+#define BOUNCE		(256 * VIT_PAGE)	/* 1 MiB */
 #define IOVA_LIMIT	((2UL << 20) - 1)
 
 enum holder { CTL, CLIENT, DFD, MAP, NR_HOLDERS };
@@ -17,10 +17,10 @@ static const char holder_names[][8] = { "ctl", "client", "dfd", "mmap" };
 
 FIXTURE(life) {
 	int ctl, cl, dfd;
-	uint32_t id;
-	uint8_t *dev;
-	uint8_t *mem;
-	uint64_t coh_iova;
+	__u32 id;
+	__u8 *dev;
+	__u8 *mem;
+	__u64 coh_iova;
 };
 
 FIXTURE_VARIANT(life) {
@@ -37,7 +37,7 @@ FIXTURE_VARIANT_ADD(life, client_ctl_dfd_map) { .order = { CLIENT, CTL, DFD, MAP
 FIXTURE_SETUP(life)
 {
 	struct vit_test_cmd c = { .op = VIT_TEST_COH_ALLOC, .length = 2 * VIT_PAGE };
-	uint64_t iova = 0;
+	__u64 iova = 0;
 	int buf;
 
 	ASSERT_EQ(0, vit_stat(VIT_GLOBAL_STATS, "domains"))
@@ -75,24 +75,6 @@ FIXTURE_TEARDOWN(life)
 {
 }
 
-static void drop(FIXTURE_DATA(life) *self, enum holder h)
-{
-	switch (h) {
-	case CTL:
-		close(self->ctl);
-		break;
-	case CLIENT:
-		close(self->cl);
-		break;
-	case DFD:
-		close(self->dfd);
-		break;
-	default:
-		munmap(self->dev, IOVA_LIMIT + 1);
-		break;
-	}
-}
-
 TEST_F(life, release_in_any_order)
 {
 	static const char live[][16] = {
@@ -110,14 +92,24 @@ TEST_F(life, release_in_any_order)
 			ASSERT_EQ(0x5a, self->dev[self->coh_iova])
 				TH_LOG("coherent page lost before %s",
 				       holder_names[variant->order[i]]);
-		drop(self, variant->order[i]);
-		if (variant->order[i] == MAP)
-			map_alive = false;
-		if (variant->order[i] == CLIENT) {
+		switch (variant->order[i]) {
+		case CTL:
+			close(self->ctl);
+			break;
+		case CLIENT:
+			close(self->cl);
 			client_alive = false;
 			if (map_alive)
 				ASSERT_EQ(-1, vit_probe(self->dev + self->coh_iova))
 					TH_LOG("coherent page still mapped after its free");
+			break;
+		case DFD:
+			close(self->dfd);
+			break;
+		default:
+			munmap(self->dev, IOVA_LIMIT + 1);
+			map_alive = false;
+			break;
 		}
 	}
 	ASSERT_EQ(0, vit_stat(VIT_GLOBAL_STATS, "domains"))

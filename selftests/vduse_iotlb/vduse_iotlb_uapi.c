@@ -11,11 +11,11 @@
 #include "kselftest_harness.h"
 #include "vit_util.h"
 
-#define MiB (1ULL << 20)
+#define MiB (1024ULL * 1024)
 
 struct layout {
 	const char what[40];
-	uint64_t iova_limit, bounce;
+	__u64 iova_limit, bounce;
 };
 
 static const struct layout bad_layouts[] = {
@@ -47,7 +47,7 @@ FIXTURE_TEARDOWN(ctl)
 
 TEST_F(ctl, bad_layout)
 {
-	uint32_t id;
+	__u32 id;
 	unsigned int i;
 	int dfd;
 
@@ -63,7 +63,7 @@ TEST_F(ctl, bad_struct)
 {
 	struct {
 		struct vduse_iotlb_create c;
-		uint64_t tail;
+		__u64 tail;
 	} big = { .c = { .size = sizeof(big), .iova_limit = 4 * MiB - 1,
 			 .bounce_size = MiB }, .tail = 1 };
 	struct vduse_iotlb_create c = { .size = sizeof(c) - 4,
@@ -95,7 +95,7 @@ TEST_F(ctl, bad_struct)
 TEST_F(ctl, info_destroy)
 {
 	struct vduse_iotlb_info info;
-	uint32_t id, id2;
+	__u32 id, id2;
 	int dfd, dfd2;
 
 	ASSERT_EQ(0, vit_create(self->ctl, 8 * MiB - 1, 2 * MiB, &id, &dfd));
@@ -143,8 +143,8 @@ TEST_F(ctl, bad_umem)
 {
 	struct vduse_iotlb_info info;
 	struct vduse_iotlb_umem u;
-	uint8_t *mem;
-	uint32_t id;
+	__u8 *mem;
+	__u32 id;
 	int dfd, status;
 	pid_t pid;
 

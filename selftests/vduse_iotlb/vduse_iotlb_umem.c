@@ -10,15 +10,15 @@
 #include "kselftest_harness.h"
 #include "vit_util.h"
 
-#define BOUNCE		(1UL << 20)
+#define BOUNCE		(256 * VIT_PAGE)	/* 1 MiB */
 #define IOVA_LIMIT	((2UL << 20) - 1)
 
 FIXTURE(umem) {
 	int ctl, dfd, cl;
-	uint32_t id;
-	uint8_t *dev;
-	uint8_t *mem;		/* user bounce memory for the whole region */
-	uint8_t *tmp;
+	__u32 id;
+	__u8 *dev;
+	__u8 *mem;		/* user bounce memory for the whole region */
+	__u8 *tmp;
 };
 
 FIXTURE_SETUP(umem)
@@ -55,7 +55,7 @@ FIXTURE_TEARDOWN(umem)
 TEST_F(umem, switch_keeps_inflight_data)
 {
 	struct vduse_iotlb_info info;
-	uint64_t iova_out, iova_in, len = 3 * VIT_PAGE + 333;
+	__u64 iova_out, iova_in, len = 3 * VIT_PAGE + 333;
 	int buf_out, buf_in, m_out, m_in;
 
 	buf_out = vit_buf(self->cl, 4 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
@@ -108,7 +108,7 @@ TEST_F(umem, switch_keeps_inflight_data)
 	EXPECT_EQ(0, info.out_mappings);
 }
 
-static void drop_caches(struct __test_metadata *_metadata)
+static void shrink_slabs(struct __test_metadata *_metadata)
 {
 	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
 
@@ -121,7 +121,7 @@ static void drop_caches(struct __test_metadata *_metadata)
 TEST_F(umem, shrinker_reclaims_idle_pages)
 {
 	struct vduse_iotlb_info before, after;
-	uint64_t iova, live_iova;
+	__u64 iova, live_iova;
 	int buf, map, live, i;
 
 	buf = vit_buf(self->cl, 256 << 10, VIT_TEST_BUF_ALLOC);
@@ -139,7 +139,7 @@ TEST_F(umem, shrinker_reclaims_idle_pages)
 	ASSERT_EQ(0, vit_info(self->ctl, self->id, &before));
 	ASSERT_LE(64 + 16, before.out_kernel_pages) TH_LOG("bounce pages in use");
 
-	drop_caches(_metadata);
+	shrink_slabs(_metadata);
 	ASSERT_EQ(0, vit_info(self->ctl, self->id, &after));
 	EXPECT_LT(0, after.out_reclaimed) TH_LOG("nothing reclaimed");
 	EXPECT_EQ(16, after.out_kernel_pages)
@@ -165,7 +165,7 @@ TEST_F(umem, shrinker_reclaims_idle_pages)
 
 struct mapper {
 	int cl, cpu, ok;
-	uint8_t *dev;
+	__u8 *dev;
 	unsigned int rounds;
 };
 
@@ -173,9 +173,9 @@ struct mapper {
 static void *mapper_run(void *arg)
 {
 	struct mapper *m = arg;
-	uint8_t out[8192];
+	__u8 out[8192];
 	cpu_set_t set;
-	uint64_t iova = 0;
+	__u64 iova = 0;
 	unsigned int r;
 	int buf, map;
 
@@ -186,7 +186,7 @@ static void *mapper_run(void *arg)
 	if (buf < 0)
 		return NULL;
 	for (r = 0; r < m->rounds; r++) {
-		uint64_t seed = m->cpu * 100000 + r, off = r % 1000;
+		__u64 seed = m->cpu * 100000 + r, off = r % 1000;
 
 		if (vit_fill(m->cl, buf, off, 8000, seed))
 			return NULL;
@@ -221,7 +221,7 @@ TEST_F_TIMEOUT(umem, concurrent_mappers, 120)
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, mapper_run, &m[i]));
 	/* Reclaim runs against the mappers meanwhile. */
 	for (i = 0; i < 5; i++)
-		drop_caches(_metadata);
+		shrink_slabs(_metadata);
 	for (i = 0; i < 2; i++) {
 		pthread_join(t[i], NULL);
 		EXPECT_TRUE(m[i].ok) TH_LOG("mapper on CPU %d saw wrong data", i);

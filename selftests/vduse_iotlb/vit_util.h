@@ -18,7 +18,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <linux/types.h>
 #include <linux/vduse_iotlb.h>
+#include "kselftest.h"
 #include "vduse_iotlb_test.h"
 
 #define VIT_CTL "/dev/vduse_iotlb"
@@ -33,8 +35,8 @@ static inline int vit_ioctl(int fd, unsigned long req, void *arg)
 }
 
 /* Create a domain; returns 0 or -errno, fills *id and *dfd. */
-static inline int vit_create(int ctl, uint64_t iova_limit,
-			     uint64_t bounce_size, uint32_t *id, int *dfd)
+static inline int vit_create(int ctl, __u64 iova_limit,
+			     __u64 bounce_size, __u32 *id, int *dfd)
 {
 	struct vduse_iotlb_create c = {
 		.size = sizeof(c),
@@ -50,7 +52,7 @@ static inline int vit_create(int ctl, uint64_t iova_limit,
 	return ret;
 }
 
-static inline int vit_info(int ctl, uint32_t id, struct vduse_iotlb_info *info)
+static inline int vit_info(int ctl, __u32 id, struct vduse_iotlb_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	info->size = sizeof(*info);
@@ -58,8 +60,8 @@ static inline int vit_info(int ctl, uint32_t id, struct vduse_iotlb_info *info)
 	return vit_ioctl(ctl, VDUSE_IOTLB_INFO, info);
 }
 
-static inline int vit_umem(int ctl, unsigned long req, uint32_t id,
-			   uint64_t iova, uint64_t length, void *uaddr)
+static inline int vit_umem(int ctl, unsigned long req, __u32 id,
+			   __u64 iova, __u64 length, void *uaddr)
 {
 	struct vduse_iotlb_umem u = {
 		.size = sizeof(u),
@@ -72,7 +74,7 @@ static inline int vit_umem(int ctl, unsigned long req, uint32_t id,
 	return vit_ioctl(ctl, req, &u);
 }
 
-static inline int vit_destroy(int ctl, uint32_t id)
+static inline int vit_destroy(int ctl, __u32 id)
 {
 	struct vduse_iotlb_destroy d = { .size = sizeof(d), .domain_id = id };
 
@@ -93,7 +95,7 @@ static inline int vit_attach(int cl, int dfd)
 }
 
 /* Allocate a kernel buffer; returns its id or -errno. */
-static inline int vit_buf(int cl, uint64_t len, uint32_t op)
+static inline int vit_buf(int cl, __u64 len, __u32 op)
 {
 	struct vit_test_cmd c = { .op = op, .length = len };
 	int ret = vit_op(cl, &c);
@@ -101,8 +103,8 @@ static inline int vit_buf(int cl, uint64_t len, uint32_t op)
 	return ret ? ret : (int)c.out_id;
 }
 
-static inline int vit_fill(int cl, uint32_t buf, uint64_t off, uint64_t len,
-			   uint64_t seed)
+static inline int vit_fill(int cl, __u32 buf, __u64 off, __u64 len,
+			   __u64 seed)
 {
 	struct vit_test_cmd c = { .op = VIT_TEST_BUF_FILL, .id = buf,
 				  .offset = off, .length = len, .seed = seed };
@@ -110,8 +112,8 @@ static inline int vit_fill(int cl, uint32_t buf, uint64_t off, uint64_t len,
 	return vit_op(cl, &c);
 }
 
-static inline int vit_rw(int cl, uint32_t op, uint32_t buf, uint64_t off,
-			 uint64_t len, void *p)
+static inline int vit_rw(int cl, __u32 op, __u32 buf, __u64 off,
+			 __u64 len, void *p)
 {
 	struct vit_test_cmd c = { .op = op, .id = buf, .offset = off,
 				  .length = len, .uptr = (uintptr_t)p };
@@ -120,8 +122,8 @@ static inline int vit_rw(int cl, uint32_t op, uint32_t buf, uint64_t off,
 }
 
 /* Map; returns the mapping id or -errno, fills *iova. */
-static inline int vit_map(int cl, uint32_t buf, uint64_t off, uint64_t len,
-			  uint32_t dir, uint32_t flags, uint64_t *iova)
+static inline int vit_map(int cl, __u32 buf, __u64 off, __u64 len,
+			  __u32 dir, __u32 flags, __u64 *iova)
 {
 	struct vit_test_cmd c = { .op = VIT_TEST_MAP, .id = buf, .offset = off,
 				  .length = len, .dir = dir, .flags = flags };
@@ -133,7 +135,7 @@ static inline int vit_map(int cl, uint32_t buf, uint64_t off, uint64_t len,
 	return c.out_id;
 }
 
-static inline int vit_unmap(int cl, uint32_t map, uint32_t flags)
+static inline int vit_unmap(int cl, __u32 map, __u32 flags)
 {
 	struct vit_test_cmd c = { .op = VIT_TEST_UNMAP, .id = map,
 				  .flags = flags };
@@ -141,8 +143,8 @@ static inline int vit_unmap(int cl, uint32_t map, uint32_t flags)
 	return vit_op(cl, &c);
 }
 
-static inline int vit_sync(int cl, uint32_t map, uint64_t off, uint64_t len,
-			   uint32_t dir, uint32_t flags)
+static inline int vit_sync(int cl, __u32 map, __u64 off, __u64 len,
+			   __u32 dir, __u32 flags)
 {
 	struct vit_test_cmd c = { .op = VIT_TEST_SYNC, .id = map, .offset = off,
 				  .length = len, .dir = dir, .flags = flags };
@@ -151,9 +153,9 @@ static inline int vit_sync(int cl, uint32_t map, uint64_t off, uint64_t len,
 }
 
 /* Index of the first byte of p[0..len) that is not vit_pattern(seed), or -1. */
-static inline long vit_check(const uint8_t *p, uint64_t len, uint64_t seed)
+static inline long vit_check(const __u8 *p, __u64 len, __u64 seed)
 {
-	uint64_t i;
+	__u64 i;
 
 	for (i = 0; i < len; i++)
 		if (p[i] != vit_pattern(seed, i))
@@ -161,9 +163,9 @@ static inline long vit_check(const uint8_t *p, uint64_t len, uint64_t seed)
 	return -1;
 }
 
-static inline void vit_put_pattern(uint8_t *p, uint64_t len, uint64_t seed)
+static inline void vit_put_pattern(__u8 *p, __u64 len, __u64 seed)
 {
-	uint64_t i;
+	__u64 i;
 
 	for (i = 0; i < len; i++)
 		p[i] = vit_pattern(seed, i);
@@ -193,8 +195,12 @@ static void vit_sigbus(int sig)
 	siglongjmp(vit_jmp, 1);
 }
 
-/* Read one byte at p: 0..255, or -1 on SIGBUS. */
-static __attribute__((noinline, unused)) int vit_probe(volatile uint8_t *p)
+/*
+ * Read one byte at p: 0..255, or -1 on SIGBUS.  The load is atomic so that
+ * the compiler must issue it, exactly once, between sigsetjmp() and the
+ * restore of the old handler.
+ */
+static inline int vit_probe(const __u8 *p)
 {
 	struct sigaction sa = { .sa_handler = vit_sigbus }, old;
 	int v;
@@ -203,7 +209,7 @@ static __attribute__((noinline, unused)) int vit_probe(volatile uint8_t *p)
 	if (sigsetjmp(vit_jmp, 1))
 		v = -1;
 	else
-		v = *p;
+		v = __atomic_load_n(p, __ATOMIC_RELAXED);
 	sigaction(SIGBUS, &old, NULL);
 	return v;
 }
