@@ -38,13 +38,24 @@
 /* Polling step while waiting for the host to return descriptors. */
 #define BH_STALL_STEP_MS	10
 
+/*
+ * The command id from config, read once per config change.  QEMU shows the
+ * id only while it waits for our start marker: once it took the marker it
+ * reports STOP (0) in config although the round goes on, so re-reading
+ * config during a round would end every round after its first few blocks.
+ * A config change (STOP, a new id, DONE, or a balloon target) marks the
+ * cache stale.
+ */
 u32 bh_hint_cmd_id(struct bh_dev *bh)
 {
 	u32 id;
 
-	virtio_cread_le(bh->vdev, struct virtio_balloon_config,
-			free_page_hint_cmd_id, &id);
-	return id;
+	if (test_and_clear_bit(BH_CMD_ID_STALE, &bh->hint_flags)) {
+		virtio_cread_le(bh->vdev, struct virtio_balloon_config,
+				free_page_hint_cmd_id, &id);
+		WRITE_ONCE(bh->cmd_id_received, id);
+	}
+	return bh->cmd_id_received;
 }
 
 void bh_hint_vq_done(struct virtqueue *vq)
