@@ -255,8 +255,12 @@ static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, unsigned int *pending)
  * @nr: pages wanted
  * @counter: statistic to add the freed pages to
  *
- * Safe at any time, from any context that may free pages (see the top of
- * this file for why in-flight hints need not be waited for).
+ * Safe at any time, from any context that may sleep (see the top of this
+ * file for why in-flight hints need not be waited for).  @counter grows
+ * block by block, so held_pages plus the returned_* counters always add
+ * up to what was allocated, even while a large release is under way (with
+ * init_on_free each block is zeroed as it goes back: seconds for a whole
+ * guest's free memory under TCG).
  *
  * Return: pages freed.
  */
@@ -273,18 +277,19 @@ unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,
 						lru);
 		if (page) {
 			list_del(&page->lru);
-			atomic_long_sub(1L << page_private(page),
-					&bh->hint_held);
+			order = page_private(page);
+			/* Together, so readers never see the block in neither. */
+			atomic_long_sub(1L << order, &bh->hint_held);
+			atomic64_add(1UL << order, counter);
 		}
 		spin_unlock(&bh->hint_lock);
 		if (!page)
 			break;
-		order = page_private(page);
 		set_page_private(page, 0);
 		__free_pages(page, order);
 		freed += 1UL << order;
+		cond_resched();
 	}
-	atomic64_add(freed, counter);
 	return freed;
 }
 
