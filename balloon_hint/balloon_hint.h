@@ -33,6 +33,8 @@
 /* Pages deflated per OOM notification when DEFLATE_ON_OOM is on. */
 #define BH_OOM_PAGES		256
 #define BH_NR_ORDERS		(MAX_PAGE_ORDER + 1)
+/* Bit in hint_flags: config changed since cmd_id_received was read. */
+#define BH_CMD_ID_STALE		0
 
 /**
  * struct bh_stats - counters exported in debugfs (see uapi balloon_hint.h)
@@ -97,9 +99,11 @@ struct bh_dev {
 
 	/*
 	 * Free page hinting.  hint_vq, cmd_id_active, cmd_id_stop,
-	 * start_inflight and hint_last_id belong to hint_work alone (one
-	 * instance at a time on an ordered workqueue) and to remove, which
-	 * runs after hint_work is cancelled.
+	 * start_inflight and hint_last_id belong to hint_work alone (a work
+	 * item never runs twice at once) and to remove, which runs after
+	 * hint_work is cancelled.  cmd_id_received caches the id in config:
+	 * written by hint_work only, re-read when config_changed set
+	 * BH_CMD_ID_STALE in hint_flags.
 	 */
 	spinlock_t hint_lock;		/* protects hint_list */
 	struct list_head hint_list;	/* held blocks, order in page->private */
@@ -111,6 +115,8 @@ struct bh_dev {
 	__virtio32 cmd_id_stop;
 	bool start_inflight;
 	u32 hint_last_id;
+	u32 cmd_id_received;
+	unsigned long hint_flags;
 	struct shrinker *shrinker;
 
 	struct page_reporting_dev_info pr_dev_info;

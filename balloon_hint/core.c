@@ -65,8 +65,10 @@ static void bh_config_changed(struct virtio_device *vdev)
 	struct bh_dev *bh = vdev->priv;
 
 	bh_queue(bh, &bh->size_work);
-	if (bh->hint_vq)
+	if (bh->hint_vq) {
+		set_bit(BH_CMD_ID_STALE, &bh->hint_flags);
 		bh_queue(bh, &bh->hint_work);
+	}
 }
 
 static int bh_init_vqs(struct bh_dev *bh)
@@ -201,8 +203,10 @@ static int bh_probe(struct virtio_device *vdev)
 	virtio_device_ready(vdev);
 
 	bh_queue(bh, &bh->size_work);
-	if (bh->hint_vq)
+	if (bh->hint_vq) {
+		set_bit(BH_CMD_ID_STALE, &bh->hint_flags);
 		bh_queue(bh, &bh->hint_work);
+	}
 	dev_info(&vdev->dev, "balloon_hint bound (features %#llx)\n",
 		 vdev->features);
 	return 0;

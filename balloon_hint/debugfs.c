@@ -29,8 +29,7 @@ static int bh_stats_show(struct seq_file *m, void *unused)
 	BH_SHOW(oom_deflated);
 	BH_SHOW(migrated);
 	BH_SHOW(stats_sent);
-	bh_show(m, "hint_cmd_id",
-		bh->hint_vq ? bh_hint_cmd_id(bh) : 0);
+	bh_show(m, "hint_cmd_id", READ_ONCE(bh->cmd_id_received));
 	bh_show(m, "held_pages", atomic_long_read(&bh->hint_held));
 	BH_SHOW(rounds);
 	BH_SHOW(cmd_ids);

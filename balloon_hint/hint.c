@@ -38,13 +38,24 @@
 /* Polling step while waiting for the host to return descriptors. */
 #define BH_STALL_STEP_MS	10
 
+/*
+ * The command id from config, read once per config change.  QEMU shows the
+ * id only while it waits for our start marker: once it took the marker it
+ * reports STOP (0) in config although the round goes on, so re-reading
+ * config during a round would end every round after its first few blocks.
+ * A config change (STOP, a new id, DONE, or a balloon target) marks the
+ * cache stale.
+ */
 u32 bh_hint_cmd_id(struct bh_dev *bh)
 {
 	u32 id;
 
-	virtio_cread_le(bh->vdev, struct virtio_balloon_config,
-			free_page_hint_cmd_id, &id);
-	return id;
+	if (test_and_clear_bit(BH_CMD_ID_STALE, &bh->hint_flags)) {
+		virtio_cread_le(bh->vdev, struct virtio_balloon_config,
+				free_page_hint_cmd_id, &id);
+		WRITE_ONCE(bh->cmd_id_received, id);
+	}
+	return bh->cmd_id_received;
 }
 
 void bh_hint_vq_done(struct virtqueue *vq)
@@ -244,8 +255,12 @@ static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, unsigned int *pending)
  * @nr: pages wanted
  * @counter: statistic to add the freed pages to
  *
- * Safe at any time, from any context that may free pages (see the top of
- * this file for why in-flight hints need not be waited for).
+ * Safe at any time, from any context that may sleep (see the top of this
+ * file for why in-flight hints need not be waited for).  @counter grows
+ * block by block, so held_pages plus the returned_* counters always add
+ * up to what was allocated, even while a large release is under way (with
+ * init_on_free each block is zeroed as it goes back: seconds for a whole
+ * guest's free memory under TCG).
  *
  * Return: pages freed.
  */
@@ -262,18 +277,19 @@ unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,
 						lru);
 		if (page) {
 			list_del(&page->lru);
-			atomic_long_sub(1L << page_private(page),
-					&bh->hint_held);
+			order = page_private(page);
+			/* Together, so readers never see the block in neither. */
+			atomic_long_sub(1L << order, &bh->hint_held);
+			atomic64_add(1UL << order, counter);
 		}
 		spin_unlock(&bh->hint_lock);
 		if (!page)
 			break;
-		order = page_private(page);
 		set_page_private(page, 0);
 		__free_pages(page, order);
 		freed += 1UL << order;
+		cond_resched();
 	}
-	atomic64_add(freed, counter);
 	return freed;
 }
 

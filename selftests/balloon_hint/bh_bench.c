@@ -11,7 +11,16 @@
 #define BB_FILL		(1536ULL * BH_MIB)
 #define BB_CHUNK	(2ULL * BH_MIB)
 
-static void bb_report(const char *name, const char *drv, struct bh_mig *m)
+/* MiB first hinted by balloon_hint since @since (-1 for other drivers). */
+static long long bb_hinted_mib(long long since)
+{
+	long long now = bh_stat("bytes_hinted");
+
+	return now < 0 ? -1 : (now - since) / (long long)BH_MIB;
+}
+
+static void bb_report(const char *name, const char *drv, struct bh_mig *m,
+		      long long hinted0)
 {
 	printf("%-10s %-15s %6llu MiB sent %8llu normal %8llu duplicate %7llu ms\n",
 	       name, drv, m->transferred / BH_MIB, m->normal, m->duplicate,
@@ -20,9 +29,7 @@ static void bb_report(const char *name, const char *drv, struct bh_mig *m)
 	       "\"transferred_mib\":%llu,\"normal_pages\":%llu,"
 	       "\"duplicate_pages\":%llu,\"total_ms\":%llu,"
 	       "\"hinted_mib\":%lld}\n", name, drv, m->transferred / BH_MIB,
-	       m->normal, m->duplicate, m->total_ms,
-	       bh_stat("bytes_hinted") < 0 ? -1 :
-	       bh_stat("bytes_hinted") / (long long)BH_MIB);
+	       m->normal, m->duplicate, m->total_ms, bb_hinted_mib(hinted0));
 	fflush(stdout);
 }
 
@@ -30,6 +37,7 @@ int main(void)
 {
 	const char *drv = bh_driver_name();
 	size_t len = BB_FILL + BB_CHUNK, off;
+	long long hinted0;
 	struct bh_mig m;
 	char *raw, *p;
 	int fd;
@@ -45,11 +53,14 @@ int main(void)
 		return 1;
 	munmap(p, BB_FILL);
 	sleep(1);
+	hinted0 = bh_stat("bytes_hinted");
 	if (bh_migrate(fd, &m))
 		return 1;
-	bb_report("plain", drv, &m);
-	/* Let a DONE arrive and the hinted memory go back before round two. */
+	bb_report("plain", drv, &m, hinted0);
+	/* Let DONE arrive and the hinted memory go back before round two. */
 	sleep(3);
+	if (bh_stat("held_pages") > 0)
+		bh_wait_stat_le("held_pages", 0, 60);
 
 	raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -62,9 +73,10 @@ int main(void)
 	for (off = 0; off < BB_FILL; off += 2 * BB_CHUNK)
 		munmap(p + off, BB_CHUNK);
 	sleep(1);
+	hinted0 = bh_stat("bytes_hinted");
 	if (bh_migrate(fd, &m))
 		return 1;
-	bb_report("fragmented", drv, &m);
+	bb_report("fragmented", drv, &m, hinted0);
 	munmap(raw, len);
 	close(fd);
 	return 0;

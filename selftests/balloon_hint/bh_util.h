@@ -137,7 +137,7 @@ static inline int bh_set_bandwidth(int fd, unsigned long long bw)
 	char resp[BH_RESP_LEN];
 
 	return bh_host(fd, resp,
-		       "{\"op\":\"qmp\",\"cmd\":\"migrate_set_parameters\","
+		       "{\"op\":\"qmp\",\"cmd\":\"migrate-set-parameters\","
 		       "\"args\":{\"max-bandwidth\":%llu}}", bw);
 }
 
@@ -151,25 +151,78 @@ static inline int bh_migrate_start(int fd)
 		       "\"args\":{\"uri\":\"exec:cat > /dev/null\"}}");
 }
 
-/* Cancel a running migration; the host then writes DONE. */
+/* QEMU's migration status ("active", "completed", ...) into @status. */
+static inline int bh_migrate_status(int fd, char *status, size_t len)
+{
+	char resp[BH_RESP_LEN], *p, *end;
+	int err;
+
+	err = bh_host(fd, resp, "{\"op\":\"qmp\",\"cmd\":\"query-migrate\"}");
+	if (err)
+		return err;
+	p = strstr(resp, "\"status\":\"");
+	if (!p) {
+		snprintf(status, len, "none");
+		return 0;
+	}
+	p += strlen("\"status\":\"");
+	end = strchr(p, '"');
+	if (!end)
+		return -EPROTO;
+	snprintf(status, len, "%.*s", (int)(end - p), p);
+	return 0;
+}
+
+/*
+ * Cancel the running migration, if any, and wait until QEMU says so; the
+ * host writes DONE on the way.  0 when no migration runs any more.
+ */
 static inline int bh_migrate_cancel(int fd)
 {
-	char resp[BH_RESP_LEN];
+	char resp[BH_RESP_LEN], status[32];
 	double end = bh_now() + 30;
 	int err;
 
+	err = bh_migrate_status(fd, status, sizeof(status));
+	if (err)
+		return err;
+	if (strcmp(status, "setup") && strcmp(status, "active") &&
+	    strcmp(status, "cancelling"))
+		return 0;
 	err = bh_host(fd, resp, "{\"op\":\"qmp\",\"cmd\":\"migrate_cancel\"}");
 	if (err)
 		return err;
 	while (bh_now() < end) {
-		err = bh_host(fd, resp, "{\"op\":\"qmp\",\"cmd\":\"query-migrate\"}");
+		err = bh_migrate_status(fd, status, sizeof(status));
 		if (err)
 			return err;
-		if (strstr(resp, "\"cancelled\"") || strstr(resp, "\"failed\""))
+		if (!strcmp(status, "cancelled") || !strcmp(status, "failed"))
 			return 0;
 		usleep(100000);
 	}
 	return -ETIMEDOUT;
+}
+
+/* Print every non-zero counter on one log line (to explain a failure). */
+static inline void bh_log_stats(const char *when)
+{
+	char path[512], key[64], line[4096];
+	long long val;
+	size_t n = 0;
+	FILE *f;
+
+	if (bh_stats_path(path, sizeof(path)))
+		return;
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	line[0] = 0;
+	while (fscanf(f, "%63s %lld", key, &val) == 2 && n < sizeof(line) - 80)
+		if (val)
+			n += snprintf(line + n, sizeof(line) - n, " %s=%lld",
+				      key, val);
+	fclose(f);
+	fprintf(stderr, "# stats %s:%s\n", when, line);
 }
 
 /* Wait until counter @name satisfies val >= @min; returns the value. */

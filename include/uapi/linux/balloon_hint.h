@@ -29,7 +29,8 @@
  *
  * Free page hinting (a *round* is one command id from the host):
  *
- * - ``hint_cmd_id``: the command id in config space now (0 STOP, 1 DONE).
+ * - ``hint_cmd_id``: the command id last read from config, once per config
+ *   change (0 STOP, 1 DONE).
  * - ``held_pages``: pages allocated for hinting and not yet returned.
  * - ``rounds``: rounds answered with a start marker; ``cmd_ids``: new
  *   command ids seen (a round is skipped when the previous start marker is
@@ -48,8 +49,10 @@
  * - ``kicks``: notifications sent on the free page virtqueue.
  * - ``returned_done``, ``returned_shrinker``, ``returned_remove``: pages
  *   given back to the allocator because the host wrote DONE, because of
- *   memory pressure, or because the device went away.  After DONE,
- *   ``held_pages`` is 0 and the three sum to every page ever allocated.
+ *   memory pressure, or because the device went away.  They grow block
+ *   by block, so at any moment ``held_pages`` plus the three is every
+ *   page ever allocated for hinting (``bytes_hinted`` / page size); once
+ *   DONE has been handled ``held_pages`` is 0.
  *
  * Free page reporting:
  *
