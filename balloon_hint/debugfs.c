@@ -10,45 +10,49 @@
 
 static struct dentry *bh_debugfs_root;
 
-static void bh_show(struct seq_file *m, const char *name, u64 val)
-{
-	seq_printf(m, "%s %llu\n", name, val);
-}
+/* The atomic64_t counters of struct bh_stats, by name. */
+static const struct {
+	const char *name;
+	size_t offset;
+} bh_counters[] = {
+	{ "inflated", offsetof(struct bh_stats, inflated) },
+	{ "deflated", offsetof(struct bh_stats, deflated) },
+	{ "oom_deflated", offsetof(struct bh_stats, oom_deflated) },
+	{ "migrated", offsetof(struct bh_stats, migrated) },
+	{ "stats_sent", offsetof(struct bh_stats, stats_sent) },
+	{ "rounds", offsetof(struct bh_stats, rounds) },
+	{ "cmd_ids", offsetof(struct bh_stats, cmd_ids) },
+	{ "stop_seen", offsetof(struct bh_stats, stop_seen) },
+	{ "done_seen", offsetof(struct bh_stats, done_seen) },
+	{ "id_changed_mid_round", offsetof(struct bh_stats, id_changed_mid_round) },
+	{ "pressure_stops", offsetof(struct bh_stats, pressure_stops) },
+	{ "vq_full", offsetof(struct bh_stats, vq_full) },
+	{ "host_stalls", offsetof(struct bh_stats, host_stalls) },
+	{ "bytes_hinted", offsetof(struct bh_stats, bytes_hinted) },
+	{ "rehinted_blocks", offsetof(struct bh_stats, rehinted_blocks) },
+	{ "kicks", offsetof(struct bh_stats, kicks) },
+	{ "returned_done", offsetof(struct bh_stats, returned_done) },
+	{ "returned_shrinker", offsetof(struct bh_stats, returned_shrinker) },
+	{ "returned_remove", offsetof(struct bh_stats, returned_remove) },
+	{ "reports", offsetof(struct bh_stats, reports) },
+	{ "reported_bytes", offsetof(struct bh_stats, reported_bytes) },
+};
 
 static int bh_stats_show(struct seq_file *m, void *unused)
 {
 	struct bh_dev *bh = m->private;
 	struct bh_stats *st = &bh->st;
-	unsigned int order;
+	unsigned int i, order;
 
-#define BH_SHOW(name) bh_show(m, #name, atomic64_read(&st->name))
-	bh_show(m, "features", bh->vdev->features);
-	bh_show(m, "balloon_pages", READ_ONCE(bh->num_pages));
-	BH_SHOW(inflated);
-	BH_SHOW(deflated);
-	BH_SHOW(oom_deflated);
-	BH_SHOW(migrated);
-	BH_SHOW(stats_sent);
-	bh_show(m, "hint_cmd_id", READ_ONCE(bh->cmd_id_received));
-	bh_show(m, "held_pages", atomic_long_read(&bh->hint_held));
-	BH_SHOW(rounds);
-	BH_SHOW(cmd_ids);
-	BH_SHOW(stop_seen);
-	BH_SHOW(done_seen);
-	BH_SHOW(id_changed_mid_round);
-	BH_SHOW(pressure_stops);
-	BH_SHOW(vq_full);
-	BH_SHOW(host_stalls);
-	BH_SHOW(bytes_hinted);
-	BH_SHOW(rehinted_blocks);
-	BH_SHOW(kicks);
-	BH_SHOW(returned_done);
-	BH_SHOW(returned_shrinker);
-	BH_SHOW(returned_remove);
-	bh_show(m, "reporting", bh->reporting);
-	BH_SHOW(reports);
-	BH_SHOW(reported_bytes);
-#undef BH_SHOW
+	seq_printf(m, "features %llu\n", bh->vdev->features);
+	seq_printf(m, "balloon_pages %u\n", READ_ONCE(bh->num_pages));
+	seq_printf(m, "hint_cmd_id %u\n", READ_ONCE(bh->cmd_id_received));
+	seq_printf(m, "held_pages %ld\n", atomic_long_read(&bh->hint_held));
+	seq_printf(m, "reporting %u\n", (unsigned int)bh->reporting);
+	for (i = 0; i < ARRAY_SIZE(bh_counters); i++)
+		seq_printf(m, "%s %lld\n", bh_counters[i].name,
+			   atomic64_read((atomic64_t *)((char *)st +
+							bh_counters[i].offset)));
 	for (order = 0; order < BH_NR_ORDERS; order++) {
 		seq_printf(m, "blocks_order_%u %lld\n", order,
 			   atomic64_read(&st->blocks_order[order]));

@@ -8,6 +8,10 @@
 #include "bh_util.h"
 
 #define BH_QOM	"/machine/peripheral/balloon0"
+/* QOM arguments naming a property of the balloon device. */
+#define BH_POLL_ARGS(secs) \
+	BH_QOM_PROP("guest-stats-polling-interval") ",\"value\":" #secs
+#define BH_QOM_PROP(prop) "\"path\":\"" BH_QOM "\",\"property\":\"" prop "\""
 
 FIXTURE(balloon) {
 	int fd;
@@ -111,16 +115,12 @@ TEST_F_TIMEOUT(balloon, stats_vq, 30)
 	char resp[BH_RESP_LEN];
 	long long sent0 = bh_stat("stats_sent");
 
-	ASSERT_EQ(0, bh_host(self->fd, resp,
-			     "{\"op\":\"qmp\",\"cmd\":\"qom-set\",\"args\":{"
-			     "\"path\":\"" BH_QOM "\",\"property\":"
-			     "\"guest-stats-polling-interval\",\"value\":1}}"))
+	ASSERT_EQ(0, bh_host(self->fd, resp, BH_QMP("qom-set", BH_POLL_ARGS(1))))
 		TH_LOG("qom-set: %s", resp);
 	EXPECT_LT(sent0 + 1, bh_wait_stat_ge("stats_sent", sent0 + 2, 10))
 		TH_LOG("host did not poll the stats virtqueue");
 	ASSERT_EQ(0, bh_host(self->fd, resp,
-			     "{\"op\":\"qmp\",\"cmd\":\"qom-get\",\"args\":{"
-			     "\"path\":\"" BH_QOM "\",\"property\":\"guest-stats\"}}"))
+			     BH_QMP("qom-get", BH_QOM_PROP("guest-stats"))))
 		TH_LOG("qom-get: %s", resp);
 	ASSERT_EQ(0, vmk_json_u64(resp, "stat-total-memory", &total))
 		TH_LOG("no total memory in %s", resp);
@@ -131,10 +131,7 @@ TEST_F_TIMEOUT(balloon, stats_vq, 30)
 		  llabs((long long)free_mem - bh_meminfo("MemFree")))
 		TH_LOG("host sees %llu free, guest %lld", free_mem,
 		       bh_meminfo("MemFree"));
-	bh_host(self->fd, resp,
-		"{\"op\":\"qmp\",\"cmd\":\"qom-set\",\"args\":{"
-		"\"path\":\"" BH_QOM "\",\"property\":"
-		"\"guest-stats-polling-interval\",\"value\":0}}");
+	bh_host(self->fd, resp, BH_QMP("qom-set", BH_POLL_ARGS(0)));
 }
 
 TEST_HARNESS_MAIN

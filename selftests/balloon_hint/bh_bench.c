@@ -25,11 +25,13 @@ static void bb_report(const char *name, const char *drv, struct bh_mig *m,
 	printf("%-10s %-15s %6llu MiB sent %8llu normal %8llu duplicate %7llu ms\n",
 	       name, drv, m->transferred / BH_MIB, m->normal, m->duplicate,
 	       m->total_ms);
-	printf("VMK-BENCH {\"name\":\"balloon_migrate_%s\",\"driver\":\"%s\","
-	       "\"transferred_mib\":%llu,\"normal_pages\":%llu,"
-	       "\"duplicate_pages\":%llu,\"total_ms\":%llu,"
-	       "\"hinted_mib\":%lld}\n", name, drv, m->transferred / BH_MIB,
-	       m->normal, m->duplicate, m->total_ms, bb_hinted_mib(hinted0));
+	printf("VMK-BENCH {\"name\":\"balloon_migrate_%s\",\"driver\":\"%s\",",
+	       name, drv);
+	printf("\"transferred_mib\":%llu,\"normal_pages\":%llu,",
+	       m->transferred / BH_MIB, m->normal);
+	printf("\"duplicate_pages\":%llu,\"total_ms\":%llu,", m->duplicate,
+	       m->total_ms);
+	printf("\"hinted_mib\":%lld}\n", bb_hinted_mib(hinted0));
 	fflush(stdout);
 }
 

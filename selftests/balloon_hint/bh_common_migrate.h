@@ -34,7 +34,7 @@ static inline const char *bh_driver_name(void)
 	unsigned int i;
 	DIR *d;
 
-	for (i = 0; i < sizeof(drv) / sizeof(drv[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(drv); i++) {
 		snprintf(path, sizeof(path), "/sys/bus/virtio/drivers/%s", drv[i]);
 		d = opendir(path);
 		if (!d)

@@ -14,11 +14,11 @@ int main(void)
 		return 1;
 	}
 	printf("balloon_hint bound, features %#llx\n", bh_stat("features"));
-	bh_host(fd, resp, "{\"op\":\"qmp\",\"cmd\":\"balloon\",\"args\":{\"value\":%llu}}",
+	bh_host(fd, resp, BH_QMP("balloon", "\"value\":%llu"),
 		1792 * BH_MIB);
 	printf("host target 1792 MiB: balloon holds %lld MiB\n",
 	       bh_wait_stat_ge("balloon_pages", 65536, 30) * 4096 / (long long)BH_MIB);
-	bh_host(fd, resp, "{\"op\":\"qmp\",\"cmd\":\"balloon\",\"args\":{\"value\":%llu}}",
+	bh_host(fd, resp, BH_QMP("balloon", "\"value\":%llu"),
 		2048 * BH_MIB);
 	bh_wait_stat_le("balloon_pages", 0, 30);
 
@@ -32,9 +32,10 @@ int main(void)
 	bh_wait_stat_le("held_pages", 0, 10);
 	printf("migration: %llu MiB sent, %llu normal, %llu duplicate pages, %llu ms\n",
 	       m.transferred / BH_MIB, m.normal, m.duplicate, m.total_ms);
-	printf("hinting: %lld rounds, %lld MiB hinted, %lld re-hinted blocks, %lld kicks, %lld MiB returned at DONE\n",
+	printf("hinting: %lld rounds, %lld MiB hinted, %lld re-hinted blocks, ",
 	       bh_stat("rounds"), bh_stat("bytes_hinted") / (long long)BH_MIB,
-	       bh_stat("rehinted_blocks"), bh_stat("kicks"),
+	       bh_stat("rehinted_blocks"));
+	printf("%lld kicks, %lld MiB returned at DONE\n", bh_stat("kicks"),
 	       bh_stat("returned_done") * 4096 / (long long)BH_MIB);
 	close(fd);
 	return 0;

@@ -293,8 +293,7 @@ TEST_F_TIMEOUT(round, cancel_and_done_twice, 150)
 			     "{\"op\":\"qmp\",\"cmd\":\"query-balloon\"}"));
 	ASSERT_EQ(0, vmk_json_u64(resp, "actual", &actual));
 	ASSERT_EQ(0, bh_host(self->fd, resp,
-			     "{\"op\":\"qmp\",\"cmd\":\"balloon\","
-			     "\"args\":{\"value\":%llu}}", actual))
+			     BH_QMP("balloon", "\"value\":%llu"), actual))
 		TH_LOG("balloon command: %s", resp);
 	usleep(500000);
 	EXPECT_EQ(done1, bh_stat("done_seen")) TH_LOG("DONE handled twice");

@@ -18,6 +18,8 @@
 
 #include <linux/balloon_hint.h>
 
+#include "kselftest.h"
+
 #include "vmk_host.h"
 
 #define BH_MIB		(1024ULL * 1024)
@@ -111,9 +113,13 @@ static inline char *bh_fill(size_t bytes)
 	return p;
 }
 
+/* A QMP request for the host channel: command and arguments as literals. */
+#define BH_QMP(cmd, args) \
+	"{\"op\":\"qmp\",\"cmd\":\"" cmd "\",\"args\":{" args "}}"
+
 /* A host request with printf-style arguments; answer in @resp. */
 static inline int bh_host(int fd, char *resp, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	__printf(3, 4);
 static inline int bh_host(int fd, char *resp, const char *fmt, ...)
 {
 	char req[1024];
@@ -137,8 +143,8 @@ static inline int bh_set_bandwidth(int fd, unsigned long long bw)
 	char resp[BH_RESP_LEN];
 
 	return bh_host(fd, resp,
-		       "{\"op\":\"qmp\",\"cmd\":\"migrate-set-parameters\","
-		       "\"args\":{\"max-bandwidth\":%llu}}", bw);
+		       BH_QMP("migrate-set-parameters", "\"max-bandwidth\":%llu"),
+		       bw);
 }
 
 /* Start a migration over QMP without waiting for it. */
@@ -147,8 +153,7 @@ static inline int bh_migrate_start(int fd)
 	char resp[BH_RESP_LEN];
 
 	return bh_host(fd, resp,
-		       "{\"op\":\"qmp\",\"cmd\":\"migrate\","
-		       "\"args\":{\"uri\":\"exec:cat > /dev/null\"}}");
+		       BH_QMP("migrate", "\"uri\":\"exec:cat > /dev/null\""));
 }
 
 /* QEMU's migration status ("active", "completed", ...) into @status. */
