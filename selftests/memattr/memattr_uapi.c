@@ -4,6 +4,9 @@
  * every boundary, and every bad input rejected with nothing changed.  Each
  * test runs against the range store and the per-GFN baseline.
  */
+#include <linux/capability.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -322,21 +325,89 @@ TEST(backend_unknown)
 	ASSERT_EQ(0, ma_set_backend("sw_rmp"));
 }
 
-TEST(root_only)
+/*
+ * /dev/memattr is root only twice over: mode 0600, and CAP_SYS_ADMIN checked
+ * at open.  Each test forks a child that drops privileges and tries to open
+ * the device; the fixture restores the node's mode.
+ */
+FIXTURE(root_only) {
+	mode_t mode;
+};
+
+FIXTURE_SETUP(root_only)
 {
-	int status;
+	struct stat st;
+
+	ASSERT_EQ(0, stat(MA_DEV, &st)) TH_LOG("stat %s: %s", MA_DEV, strerror(errno));
+	self->mode = st.st_mode & 07777;
+	ASSERT_EQ(0600, self->mode) TH_LOG("%s has mode %o", MA_DEV, self->mode);
+}
+
+FIXTURE_TEARDOWN(root_only)
+{
+	chmod(MA_DEV, self->mode);
+}
+
+enum drop { DROP_NOTHING, DROP_TO_NOBODY, DROP_CAP_SYS_ADMIN };
+
+/* Become nobody, or stay uid 0 without CAP_SYS_ADMIN; 0 on success. */
+static int drop_privileges(enum drop how)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (how == DROP_NOTHING)
+		return 0;
+	if (how == DROP_TO_NOBODY)
+		return setgid(65534) || setuid(65534) ? -1 : 0;
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].permitted &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	return syscall(SYS_capset, &hdr, data) ? -1 : 0;
+}
+
+/* errno of open(/dev/memattr) in a child that dropped privileges @how. */
+static int open_errno_after(struct __test_metadata *_metadata, enum drop how)
+{
+	int status, fd;
 	pid_t pid = fork();
 
-	ASSERT_LE(0, pid);
+	ASSERT_LE(0, pid) TH_LOG("fork: %s", strerror(errno));
 	if (!pid) {
-		if (setgid(65534) || setuid(65534))
-			_exit(2);
-		_exit(open(MA_DEV, O_RDWR) < 0 && errno == EACCES ? 0 : 1);
+		if (drop_privileges(how))
+			_exit(255);
+		fd = open(MA_DEV, O_RDWR);
+		_exit(fd >= 0 ? 0 : errno);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status))
-		TH_LOG("an unprivileged open was not refused with EACCES");
+	ASSERT_NE(255, WEXITSTATUS(status)) TH_LOG("could not drop privileges");
+	return WEXITSTATUS(status);
+}
+
+TEST_F(root_only, nobody_refused_by_mode)
+{
+	EXPECT_EQ(EACCES, open_errno_after(_metadata, DROP_TO_NOBODY))
+		TH_LOG("open as nobody with mode 0600 not refused with EACCES");
+}
+
+TEST_F(root_only, nobody_refused_even_with_mode_0666)
+{
+	ASSERT_EQ(0, chmod(MA_DEV, 0666));
+	EXPECT_EQ(EPERM, open_errno_after(_metadata, DROP_TO_NOBODY))
+		TH_LOG("open as nobody with mode 0666 not refused with EPERM");
+}
+
+TEST_F(root_only, root_without_cap_sys_admin_refused)
+{
+	EXPECT_EQ(EPERM, open_errno_after(_metadata, DROP_CAP_SYS_ADMIN))
+		TH_LOG("open by uid 0 without CAP_SYS_ADMIN not refused with EPERM");
+	/* The same process with the capability gets in. */
+	EXPECT_EQ(0, open_errno_after(_metadata, DROP_NOTHING))
+		TH_LOG("open with CAP_SYS_ADMIN refused");
 }
 
 TEST_HARNESS_MAIN
