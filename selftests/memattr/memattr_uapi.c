@@ -121,6 +121,97 @@ TEST_F(uapi, round_trip_and_merge)
 	EXPECT_EQ(base, ma_stat(variant->count)) TH_LOG("store entries left");
 }
 
+#define MODEL_PAGES 2048
+
+/* GET the whole object and compare it, and the store's entries, to @model. */
+static void check_model(struct __test_metadata *_metadata, int fd,
+			const char *model, struct memattr_run *runs,
+			const char *count, long long base, bool per_gfn)
+{
+	__u64 pg = ma_page(), page = 0;
+	long long entries = 0;
+	__u32 nr = MODEL_PAGES, i;
+	int more = -1;
+
+	ASSERT_EQ(0, ma_get(fd, 0, MODEL_PAGES * pg, runs, &nr, &more));
+	ASSERT_EQ(0, more);
+	for (i = 0; i < nr; i++) {
+		__u64 first = runs[i].address / pg, n = runs[i].size / pg, j;
+
+		ASSERT_EQ(page, first) TH_LOG("run %u starts at page %llu", i, first);
+		ASSERT_LT(0, n) TH_LOG("run %u is empty", i);
+		for (j = first; j < first + n; j++) {
+			ASSERT_EQ(model[j] ? MA_PRIVATE : 0, runs[i].attributes)
+				TH_LOG("page %llu: wrong attributes", j);
+		}
+		/* Maximal runs: the next page differs. */
+		if (first + n < MODEL_PAGES) {
+			ASSERT_NE(model[first], model[first + n])
+				TH_LOG("run %u ends inside a run at page %llu", i,
+				       first + n);
+		}
+		if (runs[i].attributes)
+			entries += per_gfn ? n : 1;
+		page = first + n;
+	}
+	ASSERT_EQ(MODEL_PAGES, page) TH_LOG("runs end at page %llu", page);
+	ASSERT_EQ(base + entries, ma_stat(count))
+		TH_LOG("store entries differ from the private runs");
+}
+
+/*
+ * Random conversions over a striped object, deep enough for a multi-level
+ * tree: single pages (merging with, splitting and filling between
+ * neighbours), short ranges and long ones spanning many runs, at the object's
+ * edges too.  GET and the store's entry count must match a model throughout.
+ */
+TEST_F(uapi, random_conversions_match_model)
+{
+	static char model[MODEL_PAGES];
+	struct memattr_run *runs = calloc(MODEL_PAGES, sizeof(*runs));
+	long long base = ma_stat(variant->count);
+	unsigned int seed = 0x3a77, step;
+	__u64 first, nr, attrs;
+	int fd;
+
+	ASSERT_NE(NULL, runs);
+	fd = ma_create(MODEL_PAGES * self->pg, variant->flags);
+	ASSERT_LE(0, fd) TH_LOG("MEMATTR_CREATE: %s", strerror(-fd));
+	for (first = 0; first < MODEL_PAGES; first += 2) {
+		ASSERT_EQ(0, ma_set_pages(fd, first, 1, MA_PRIVATE));
+		model[first] = 1;
+	}
+	check_model(_metadata, fd, model, runs, variant->count, base,
+		    variant->flags);
+	for (step = 0; step < 4000; step++) {
+		unsigned int kind = rand_r(&seed) % 20;
+
+		first = rand_r(&seed) % MODEL_PAGES;
+		if (kind < 14)
+			nr = 1;
+		else if (kind < 19)
+			nr = 1 + rand_r(&seed) % 16;
+		else
+			nr = 1 + rand_r(&seed) % MODEL_PAGES;
+		if (kind == 13)
+			first = step & 1 ? 0 : MODEL_PAGES - 1;
+		if (first + nr > MODEL_PAGES)
+			nr = MODEL_PAGES - first;
+		attrs = rand_r(&seed) & 1 ? MA_PRIVATE : 0;
+		ASSERT_EQ(0, ma_set_pages(fd, first, nr, attrs))
+			TH_LOG("step %u: [%llu, +%llu)", step, first, nr);
+		memset(model + first, !!attrs, nr);
+		if (step % 200 == 199)
+			check_model(_metadata, fd, model, runs, variant->count,
+				    base, variant->flags);
+	}
+	check_model(_metadata, fd, model, runs, variant->count, base,
+		    variant->flags);
+	close(fd);
+	EXPECT_EQ(base, ma_stat(variant->count)) TH_LOG("entries left after close");
+	free(runs);
+}
+
 TEST_F(uapi, get_on_every_boundary)
 {
 	/* Private [4, 8) and the last page. */
