@@ -17,16 +17,38 @@
 
 #include "internal.h"
 
-/* Runs collected from the store per tree_mutex hold. */
-#define MEMATTR_COLLECT_BATCH 128
+/* Runs collected from the store per tree_mutex hold, on the stack. */
+#define MEMATTR_COLLECT_BATCH 16
 
-/* The runs of one conversion whose attributes change. */
+/* Changes kept in &struct memattr_changes itself before it allocates. */
+#define MEMATTR_CHANGES_INLINE 4
+
+/*
+ * The runs of one conversion whose attributes change: in @inline_v for the
+ * common small conversion (no allocation, which with slub_debug cost more
+ * than the conversion), else in a growing kvmalloc'ed array.
+ */
 struct memattr_changes {
 	struct memattr_change *v;
 	unsigned int nr;
 	unsigned int cap;
 	u64 pages;
+	struct memattr_change inline_v[MEMATTR_CHANGES_INLINE];
 };
+
+static void memattr_changes_init(struct memattr_changes *ch)
+{
+	ch->v = ch->inline_v;
+	ch->nr = 0;
+	ch->cap = MEMATTR_CHANGES_INLINE;
+	ch->pages = 0;
+}
+
+static void memattr_changes_free(struct memattr_changes *ch)
+{
+	if (ch->v != ch->inline_v)
+		kvfree(ch->v);
+}
 
 bool memattr_gfn_inflight(struct memattr_obj *obj, u64 gfn)
 {
@@ -84,7 +106,9 @@ static void memattr_inflight_end(struct memattr_obj *obj,
 	spin_lock(&obj->lock);
 	list_del(&in->node);
 	spin_unlock(&obj->lock);
-	wake_up_all(&obj->inflight_wq);
+	/* Pairs with the barrier in the waiters' prepare_to_wait_event(). */
+	if (wq_has_sleeper(&obj->inflight_wq))
+		wake_up_all(&obj->inflight_wq);
 }
 
 static int memattr_changes_add(struct memattr_changes *ch,
@@ -93,9 +117,16 @@ static int memattr_changes_add(struct memattr_changes *ch,
 	struct memattr_change *v;
 
 	if (ch->nr == ch->cap) {
-		unsigned int cap = ch->cap ? 2 * ch->cap : 16;
+		unsigned int cap = 4 * ch->cap;
 
-		v = kvrealloc(ch->v, array_size(cap, sizeof(*v)), GFP_KERNEL);
+		if (ch->v == ch->inline_v) {
+			v = kvmalloc_array(cap, sizeof(*v), GFP_KERNEL);
+			if (v)
+				memcpy(v, ch->inline_v, sizeof(ch->inline_v));
+		} else {
+			v = kvrealloc(ch->v, array_size(cap, sizeof(*v)),
+				      GFP_KERNEL);
+		}
 		if (!v)
 			return -ENOMEM;
 		ch->v = v;
@@ -117,14 +148,11 @@ static int memattr_collect_changes(struct memattr_obj *obj,
 				   const struct vmk_gfn_range *range, u64 attrs,
 				   struct memattr_changes *ch)
 {
+	struct memattr_attr_run batch[MEMATTR_COLLECT_BATCH];
 	struct vmk_gfn_range rest = *range;
-	struct memattr_attr_run *batch;
 	unsigned int i, n;
 	int ret = 0;
 
-	batch = kmalloc_array(MEMATTR_COLLECT_BATCH, sizeof(*batch), GFP_KERNEL);
-	if (!batch)
-		return -ENOMEM;
 	while (rest.start < rest.end && !ret) {
 		mutex_lock(&obj->tree_mutex);
 		n = memattr_store_collect(obj, &rest, batch,
@@ -136,7 +164,6 @@ static int memattr_collect_changes(struct memattr_obj *obj,
 		rest.start = batch[n - 1].range.end;
 		cond_resched();
 	}
-	kfree(batch);
 	return ret;
 }
 
@@ -302,7 +329,7 @@ int memattr_set_attributes(struct memattr_obj *obj,
 {
 	struct memattr_store_txn txn = { .range = *range, .attrs = attrs };
 	struct memattr_inflight in = { .range = *range };
-	struct memattr_changes ch = {};
+	struct memattr_changes ch;
 	unsigned int i, prepared = 0;
 	bool to_private = attrs & MEMATTR_ATTRIBUTE_PRIVATE;
 	int ret;
@@ -311,6 +338,7 @@ int memattr_set_attributes(struct memattr_obj *obj,
 	if (ret)
 		return ret;
 
+	memattr_changes_init(&ch);
 	ret = memattr_collect_changes(obj, range, attrs, &ch);
 	if (ret)
 		goto out_free;
@@ -345,7 +373,7 @@ out_abort:
 	while (prepared--)
 		memattr_hook_abort(obj, &ch.v[prepared]);
 out_free:
-	kvfree(ch.v);
+	memattr_changes_free(&ch);
 	memattr_inflight_end(obj, &in);
 	return ret;
 }

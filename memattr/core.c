@@ -6,6 +6,7 @@
  * This file holds the module glue: /dev/memattr, the backend registry, the
  * ``backend`` parameter and the debugfs statistics.
  */
+#include <linux/capability.h>
 #include <linux/debugfs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -118,9 +119,21 @@ static long memattr_dev_ioctl(struct file *file, unsigned int cmd,
 	return memattr_create_object((struct memattr_create __user *)arg);
 }
 
+/*
+ * Objects hand out host memory and drive the platform's ownership hooks:
+ * root only.  The node's mode is the first line; a caller without
+ * CAP_SYS_ADMIN is refused even if the mode is opened up.
+ */
+static int memattr_dev_open(struct inode *inode, struct file *file)
+{
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	return nonseekable_open(inode, file);
+}
+
 static const struct file_operations memattr_dev_fops = {
 	.owner = THIS_MODULE,
-	.open = nonseekable_open,
+	.open = memattr_dev_open,
 	.unlocked_ioctl = memattr_dev_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,

@@ -40,6 +40,9 @@ struct memattr_inflight {
  *	is "the conversion lock" of <vmemkit/memattr.h>.
  * @mt: private runs in range mode: [first, last] GFN -> xa_mk_value(attrs);
  *	shared GFNs have no entry.  Non-RCU, externally locked (see @lock).
+ * @mas: range mode: the writers' maple state, under @tree_mutex.  Between
+ *	conversions it keeps the nodes preallocated but not used (at most a
+ *	tree height's worth), so a conversion allocates only what it consumes.
  * @xa: private GFNs in per-GFN mode: gfn -> xa_mk_value(attrs)
  * @nr_entries: entries in @mt or @xa; under @tree_mutex
  * @seq: invalidation sequence, bumped by every committed conversion
@@ -56,6 +59,7 @@ struct memattr_obj {
 	struct mutex tree_mutex;	/* see kernel-doc above */
 	spinlock_t lock;		/* see kernel-doc above */
 	struct maple_tree mt;
+	struct ma_state mas;
 	struct xarray xa;
 	u64 nr_entries;
 
@@ -122,13 +126,16 @@ bool memattr_gfn_inflight(struct memattr_obj *obj, u64 gfn);
  * struct memattr_store_txn - an attribute store update being made
  * @range: GFNs to set
  * @attrs: their new attributes
- * @mas: range mode: the maple state holding the preallocated nodes
+ * @first: range mode: first GFN stored, @range widened over an equal
+ *	neighbour
+ * @last: range mode: last GFN stored (inclusive), likewise
  * @delta: change in the number of store entries once applied
  */
 struct memattr_store_txn {
 	struct vmk_gfn_range range;
 	u64 attrs;
-	struct ma_state mas;
+	u64 first;
+	u64 last;
 	s64 delta;
 };
 

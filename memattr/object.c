@@ -176,6 +176,7 @@ static struct memattr_obj *memattr_obj_alloc(u64 nr_gfns, bool per_gfn)
 	spin_lock_init(&obj->lock);
 	mt_init_flags(&obj->mt, MT_FLAGS_LOCK_EXTERN);
 	mt_set_external_lock(&obj->mt, &obj->tree_mutex);
+	mas_init(&obj->mas, &obj->mt, 0);
 	xa_init(&obj->xa);
 	INIT_LIST_HEAD(&obj->inflight);
 	init_waitqueue_head(&obj->inflight_wq);

@@ -5,7 +5,9 @@
  * Shared GFNs have no entry, so the tree holds only the private runs and its
  * NULL gaps merge by themselves; a private store is widened over equal
  * neighbours so adjacent equal runs merge too.  A conversion is a single
- * range store: O(log n + runs it covers), whatever its size.
+ * range store: O(log n + runs it covers), whatever its size.  Writers share
+ * obj->mas, which keeps spare preallocated nodes from one conversion to the
+ * next.
  *
  * The tree is in non-RCU mode with an external lock: every writer holds
  * obj->tree_mutex (which also covers the preallocating walk) and, while it
@@ -40,11 +42,13 @@ unsigned int memattr_mt_collect(struct memattr_obj *obj,
 {
 	MA_STATE(mas, &obj->mt, range->start, range->start);
 	u64 gfn = range->start, attrs, end;
+	void *entry = mas_walk(&mas);
 	unsigned int n = 0;
 
 	while (gfn < range->end && n < max) {
-		mas_set(&mas, gfn);
-		attrs = memattr_mt_attrs(mas_walk(&mas));
+		if (gfn > mas.last)
+			entry = mas_next_range(&mas, ULONG_MAX);
+		attrs = memattr_mt_attrs(entry);
 		end = memattr_mt_slot_end(&mas, range->end);
 		if (n && runs[n - 1].attrs == attrs) {
 			runs[n - 1].range.end = end;
@@ -59,56 +63,62 @@ unsigned int memattr_mt_collect(struct memattr_obj *obj,
 	return n;
 }
 
-/* Non-NULL entries overlapping [start, end). */
-static s64 memattr_mt_count(struct memattr_obj *obj, u64 start, u64 end)
-{
-	MA_STATE(mas, &obj->mt, start, start);
-	s64 n = 0;
-	void *entry;
-
-	mas_for_each(&mas, entry, end - 1)
-		n++;
-	return n;
-}
-
+/*
+ * Reserve the store of @txn: find what it merges with and how many entries
+ * it replaces, and preallocate the nodes the store needs.
+ *
+ * One walk from the root finds the slot holding the GFN after the range;
+ * stepping back slot by slot (within a leaf, mostly) counts the entries the
+ * store covers and ends on the slot holding the GFN before the range, which
+ * is where the store begins.  So obj->mas is left on the leaf the store
+ * starts in, and neither the preallocation nor the store walks again.
+ */
 int memattr_mt_reserve(struct memattr_obj *obj, struct memattr_store_txn *txn)
 {
+	struct ma_state *mas = &obj->mas;
 	u64 start = txn->range.start, end = txn->range.end;
+	u64 prev = start ? start - 1 : 0;
 	void *entry = txn->attrs ? xa_mk_value(txn->attrs) : NULL;
-	s64 after = entry ? 1 : 0;
-
-	MA_STATE(mas, &obj->mt, start, start);
-
+	s64 before = 0, after = entry ? 1 : 0;
 	void *old;
-	int ret;
 
 	lockdep_assert_held(&obj->tree_mutex);
 
-	/* Merge with equal neighbours; count what survives of unequal ones. */
-	if (start) {
-		mas_set(&mas, start - 1);
-		old = mas_walk(&mas);
-		if (entry && old == entry)
-			start = mas.index;
-		else if (old && mas.last >= start)
-			after++;	/* left part of an entry we split */
-	}
-	if (end < obj->nr_gfns) {
-		mas_set(&mas, end);
-		old = mas_walk(&mas);
-		if (entry && old == entry)
-			end = memattr_mt_slot_end(&mas, obj->nr_gfns);
-		else if (old && mas.index < end)
+	txn->first = start;
+	txn->last = end - 1;
+
+	/* The slot holding end: an equal entry merges, another one is split. */
+	mas_set(mas, end < obj->nr_gfns ? end : end - 1);
+	old = mas_walk(mas);
+	if (end < obj->nr_gfns && old) {
+		if (old == entry)
+			txn->last = min_t(u64, mas->last, obj->nr_gfns - 1);
+		else if (mas->index < end)
 			after++;	/* right part of an entry we split */
 	}
-	txn->delta = after - memattr_mt_count(obj, start, end);
 
-	mas_set_range(&mas, start, end - 1);
-	ret = mas_preallocate(&mas, entry, GFP_KERNEL_ACCOUNT);
-	if (ret)
-		return ret;
-	txn->mas = mas;
-	return 0;
+	/* Back to the slot holding prev, counting the entries in between. */
+	while (mas->index > prev) {
+		if (old && mas->index <= txn->last)
+			before++;
+		old = mas_prev_range(mas, 0);
+	}
+
+	/* The slot holding prev: the same for the left side. */
+	if (start && old == entry && entry) {
+		txn->first = mas->index;
+		before++;
+	} else if (old && mas->last >= start) {
+		before++;
+		if (start)
+			after++;	/* left part of an entry we split */
+	} else if (mas->last < start) {
+		mas_next_range(mas, ULONG_MAX);	/* the store starts here */
+	}
+	txn->delta = after - before;
+
+	__mas_set_range(mas, txn->first, txn->last);
+	return mas_preallocate(mas, entry, GFP_KERNEL_ACCOUNT);
 }
 
 void memattr_mt_apply(struct memattr_obj *obj, struct memattr_store_txn *txn)
@@ -116,7 +126,16 @@ void memattr_mt_apply(struct memattr_obj *obj, struct memattr_store_txn *txn)
 	lockdep_assert_held(&obj->tree_mutex);
 	lockdep_assert_held(&obj->lock);
 
-	mas_store_prealloc(&txn->mas, txn->attrs ? xa_mk_value(txn->attrs) : NULL);
+	/*
+	 * Not mas_store_prealloc(): it frees the nodes the store did not use,
+	 * and with slub_debug that freeing, and allocating them again for the
+	 * next conversion, was most of the cost of a small conversion.
+	 * mas_store() on a preallocated state keeps them in obj->mas.  A NULL
+	 * store widens the range over NULL neighbours while preallocating, so
+	 * start again from the reserved range, as mas_store_gfp() does.
+	 */
+	__mas_set_range(&obj->mas, txn->first, txn->last);
+	mas_store(&obj->mas, txn->attrs ? xa_mk_value(txn->attrs) : NULL);
 	obj->nr_entries += txn->delta;
 	atomic64_add(txn->delta, &memattr_stats.runs);
 }
@@ -126,6 +145,7 @@ void memattr_mt_destroy(struct memattr_obj *obj)
 	mutex_lock(&obj->tree_mutex);
 	atomic64_sub(obj->nr_entries, &memattr_stats.runs);
 	obj->nr_entries = 0;
+	mas_destroy(&obj->mas);
 	__mt_destroy(&obj->mt);
 	mutex_unlock(&obj->tree_mutex);
 }

@@ -48,6 +48,7 @@ unsigned int memattr_xa_collect(struct memattr_obj *obj,
 	XA_STATE(xas, &obj->xa, range->start);
 	u64 gfn = range->start;
 	unsigned int n = 0;
+	bool full = false;
 	void *entry;
 
 	if (!max)
@@ -57,16 +58,25 @@ unsigned int memattr_xa_collect(struct memattr_obj *obj,
 		if (xas_retry(&xas, entry))
 			continue;
 		if (xas.xa_index > gfn &&
-		    !memattr_xa_push(runs, &n, max, gfn, xas.xa_index, 0))
+		    !memattr_xa_push(runs, &n, max, gfn, xas.xa_index, 0)) {
+			full = true;
 			break;
+		}
 		gfn = xas.xa_index;
 		if (!memattr_xa_push(runs, &n, max, gfn, gfn + 1,
-				     xa_to_value(entry)))
+				     xa_to_value(entry))) {
+			full = true;
 			break;
+		}
 		gfn++;
 	}
 	rcu_read_unlock();
-	if (gfn < range->end)
+	/*
+	 * The shared tail after the last entry, unless @runs filled up first:
+	 * then the last run may be a shared gap ending at @gfn, and extending
+	 * it would paint the GFNs not looked at shared.
+	 */
+	if (!full && gfn < range->end)
 		memattr_xa_push(runs, &n, max, gfn, range->end, 0);
 	return n;
 }

@@ -4,6 +4,9 @@
  * every boundary, and every bad input rejected with nothing changed.  Each
  * test runs against the range store and the per-GFN baseline.
  */
+#include <linux/capability.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -116,6 +119,97 @@ TEST_F(uapi, round_trip_and_merge)
 	ASSERT_EQ(0, ma_set_pages(self->fd, 0, OBJ_PAGES, 0));
 	CHECK_RUNS(self->fd, 0, OBJ_PAGES, { 0, OBJ_PAGES, 0 });
 	EXPECT_EQ(base, ma_stat(variant->count)) TH_LOG("store entries left");
+}
+
+#define MODEL_PAGES 2048
+
+/* GET the whole object and compare it, and the store's entries, to @model. */
+static void check_model(struct __test_metadata *_metadata, int fd,
+			const char *model, struct memattr_run *runs,
+			const char *count, long long base, bool per_gfn)
+{
+	__u64 pg = ma_page(), page = 0;
+	long long entries = 0;
+	__u32 nr = MODEL_PAGES, i;
+	int more = -1;
+
+	ASSERT_EQ(0, ma_get(fd, 0, MODEL_PAGES * pg, runs, &nr, &more));
+	ASSERT_EQ(0, more);
+	for (i = 0; i < nr; i++) {
+		__u64 first = runs[i].address / pg, n = runs[i].size / pg, j;
+
+		ASSERT_EQ(page, first) TH_LOG("run %u starts at page %llu", i, first);
+		ASSERT_LT(0, n) TH_LOG("run %u is empty", i);
+		for (j = first; j < first + n; j++) {
+			ASSERT_EQ(model[j] ? MA_PRIVATE : 0, runs[i].attributes)
+				TH_LOG("page %llu: wrong attributes", j);
+		}
+		/* Maximal runs: the next page differs. */
+		if (first + n < MODEL_PAGES) {
+			ASSERT_NE(model[first], model[first + n])
+				TH_LOG("run %u ends inside a run at page %llu", i,
+				       first + n);
+		}
+		if (runs[i].attributes)
+			entries += per_gfn ? n : 1;
+		page = first + n;
+	}
+	ASSERT_EQ(MODEL_PAGES, page) TH_LOG("runs end at page %llu", page);
+	ASSERT_EQ(base + entries, ma_stat(count))
+		TH_LOG("store entries differ from the private runs");
+}
+
+/*
+ * Random conversions over a striped object, deep enough for a multi-level
+ * tree: single pages (merging with, splitting and filling between
+ * neighbours), short ranges and long ones spanning many runs, at the object's
+ * edges too.  GET and the store's entry count must match a model throughout.
+ */
+TEST_F(uapi, random_conversions_match_model)
+{
+	static char model[MODEL_PAGES];
+	struct memattr_run *runs = calloc(MODEL_PAGES, sizeof(*runs));
+	long long base = ma_stat(variant->count);
+	unsigned int seed = 0x3a77, step;
+	__u64 first, nr, attrs;
+	int fd;
+
+	ASSERT_NE(NULL, runs);
+	fd = ma_create(MODEL_PAGES * self->pg, variant->flags);
+	ASSERT_LE(0, fd) TH_LOG("MEMATTR_CREATE: %s", strerror(-fd));
+	for (first = 0; first < MODEL_PAGES; first += 2) {
+		ASSERT_EQ(0, ma_set_pages(fd, first, 1, MA_PRIVATE));
+		model[first] = 1;
+	}
+	check_model(_metadata, fd, model, runs, variant->count, base,
+		    variant->flags);
+	for (step = 0; step < 4000; step++) {
+		unsigned int kind = rand_r(&seed) % 20;
+
+		first = rand_r(&seed) % MODEL_PAGES;
+		if (kind < 14)
+			nr = 1;
+		else if (kind < 19)
+			nr = 1 + rand_r(&seed) % 16;
+		else
+			nr = 1 + rand_r(&seed) % MODEL_PAGES;
+		if (kind == 13)
+			first = step & 1 ? 0 : MODEL_PAGES - 1;
+		if (first + nr > MODEL_PAGES)
+			nr = MODEL_PAGES - first;
+		attrs = rand_r(&seed) & 1 ? MA_PRIVATE : 0;
+		ASSERT_EQ(0, ma_set_pages(fd, first, nr, attrs))
+			TH_LOG("step %u: [%llu, +%llu)", step, first, nr);
+		memset(model + first, !!attrs, nr);
+		if (step % 200 == 199)
+			check_model(_metadata, fd, model, runs, variant->count,
+				    base, variant->flags);
+	}
+	check_model(_metadata, fd, model, runs, variant->count, base,
+		    variant->flags);
+	close(fd);
+	EXPECT_EQ(base, ma_stat(variant->count)) TH_LOG("entries left after close");
+	free(runs);
 }
 
 TEST_F(uapi, get_on_every_boundary)
@@ -322,21 +416,89 @@ TEST(backend_unknown)
 	ASSERT_EQ(0, ma_set_backend("sw_rmp"));
 }
 
-TEST(root_only)
+/*
+ * /dev/memattr is root only twice over: mode 0600, and CAP_SYS_ADMIN checked
+ * at open.  Each test forks a child that drops privileges and tries to open
+ * the device; the fixture restores the node's mode.
+ */
+FIXTURE(root_only) {
+	mode_t mode;
+};
+
+FIXTURE_SETUP(root_only)
 {
-	int status;
+	struct stat st;
+
+	ASSERT_EQ(0, stat(MA_DEV, &st)) TH_LOG("stat %s: %s", MA_DEV, strerror(errno));
+	self->mode = st.st_mode & 07777;
+	ASSERT_EQ(0600, self->mode) TH_LOG("%s has mode %o", MA_DEV, self->mode);
+}
+
+FIXTURE_TEARDOWN(root_only)
+{
+	chmod(MA_DEV, self->mode);
+}
+
+enum drop { DROP_NOTHING, DROP_TO_NOBODY, DROP_CAP_SYS_ADMIN };
+
+/* Become nobody, or stay uid 0 without CAP_SYS_ADMIN; 0 on success. */
+static int drop_privileges(enum drop how)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (how == DROP_NOTHING)
+		return 0;
+	if (how == DROP_TO_NOBODY)
+		return setgid(65534) || setuid(65534) ? -1 : 0;
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	data[CAP_TO_INDEX(CAP_SYS_ADMIN)].permitted &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	return syscall(SYS_capset, &hdr, data) ? -1 : 0;
+}
+
+/* errno of open(/dev/memattr) in a child that dropped privileges @how. */
+static int open_errno_after(struct __test_metadata *_metadata, enum drop how)
+{
+	int status, fd;
 	pid_t pid = fork();
 
-	ASSERT_LE(0, pid);
+	ASSERT_LE(0, pid) TH_LOG("fork: %s", strerror(errno));
 	if (!pid) {
-		if (setgid(65534) || setuid(65534))
-			_exit(2);
-		_exit(open(MA_DEV, O_RDWR) < 0 && errno == EACCES ? 0 : 1);
+		if (drop_privileges(how))
+			_exit(255);
+		fd = open(MA_DEV, O_RDWR);
+		_exit(fd >= 0 ? 0 : errno);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status))
-		TH_LOG("an unprivileged open was not refused with EACCES");
+	ASSERT_NE(255, WEXITSTATUS(status)) TH_LOG("could not drop privileges");
+	return WEXITSTATUS(status);
+}
+
+TEST_F(root_only, nobody_refused_by_mode)
+{
+	EXPECT_EQ(EACCES, open_errno_after(_metadata, DROP_TO_NOBODY))
+		TH_LOG("open as nobody with mode 0600 not refused with EACCES");
+}
+
+TEST_F(root_only, nobody_refused_even_with_mode_0666)
+{
+	ASSERT_EQ(0, chmod(MA_DEV, 0666));
+	EXPECT_EQ(EPERM, open_errno_after(_metadata, DROP_TO_NOBODY))
+		TH_LOG("open as nobody with mode 0666 not refused with EPERM");
+}
+
+TEST_F(root_only, root_without_cap_sys_admin_refused)
+{
+	EXPECT_EQ(EPERM, open_errno_after(_metadata, DROP_CAP_SYS_ADMIN))
+		TH_LOG("open by uid 0 without CAP_SYS_ADMIN not refused with EPERM");
+	/* The same process with the capability gets in. */
+	EXPECT_EQ(0, open_errno_after(_metadata, DROP_NOTHING))
+		TH_LOG("open with CAP_SYS_ADMIN refused");
 }
 
 TEST_HARNESS_MAIN

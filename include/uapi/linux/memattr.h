@@ -12,6 +12,7 @@
  * DOC: memattr uAPI
  *
  * ``/dev/memattr`` (mode 0600, root only) creates guest-memory objects.
+ * Opening it also requires ``CAP_SYS_ADMIN``, whatever the node's mode.
  * %MEMATTR_CREATE on the device returns a new file descriptor (always
  * close-on-exec) for an object of a given size whose pages back a GFN space
  * starting at GFN 0; byte address A of the object is GFN A / PAGE_SIZE.
@@ -42,6 +43,8 @@
  * - ``EFAULT``: a user pointer could not be read or written.
  * - ``EINTR``: a fatal signal arrived while waiting for an overlapping
  *   conversion to finish; nothing was changed.
+ * - ``EPERM``: open() of ``/dev/memattr`` by a caller without
+ *   ``CAP_SYS_ADMIN``.
  * - ``ENODEV``: the platform backend selected for new objects (module
  *   parameter ``backend``) is not registered.
  * - ``ENOTTY``: unknown ioctl.
