@@ -90,7 +90,7 @@ static int ckpt_check_header(const struct ckpt_image_header *h, loff_t isize)
 		    h->nr_runs * sizeof(struct ckpt_image_run) +
 		    h->strings_size;
 	if (h->data_size != data_size || h->meta_size != meta_size ||
-	    !PAGE_ALIGNED(h->data_offset) || h->data_offset < sizeof(*h))
+	    h->data_offset != PAGE_SIZE)
 		return -EINVAL;
 	if (check_add_overflow(h->data_offset, data_size, &end) ||
 	    h->meta_offset != end ||
@@ -180,12 +180,21 @@ int ckpt_image_load(struct ckpt_image *img, struct file *file)
 {
 	struct ckpt_image_header *h = &img->hdr;
 	u64 prev_end = 0, i;
+	void *page;
 	int ret;
 
 	memset(img, 0, sizeof(*img));
 	if (!S_ISREG(file_inode(file)->i_mode))
 		return -EINVAL;
-	ret = ckpt_read_full(file, h, sizeof(*h), 0);
+	page = (void *)__get_free_page(GFP_KERNEL);
+	if (!page)
+		return -ENOMEM;
+	/* The header page: the header, then zeroes no checksum covers. */
+	ret = ckpt_read_full(file, page, PAGE_SIZE, 0);
+	if (!ret && memchr_inv(page + sizeof(*h), 0, PAGE_SIZE - sizeof(*h)))
+		ret = -EINVAL;
+	memcpy(h, page, sizeof(*h));
+	free_page((unsigned long)page);
 	if (ret)
 		return ret;
 	ret = ckpt_check_header(h, i_size_read(file_inode(file)));

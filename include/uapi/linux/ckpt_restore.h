@@ -15,13 +15,15 @@
  * of the machine that wrote it; images move only between x86-64 hosts)::
  *
  *   [0, header_size)                       struct ckpt_image_header
+ *   [header_size, data_offset)             zeroes
  *   [data_offset, data_offset + data_size) page contents of every run, in
  *                                          run order, PAGE_SIZE per page
  *   [meta_offset, meta_offset + meta_size) nr_vmas x struct ckpt_image_vma,
  *                                          then nr_runs x struct ckpt_image_run,
  *                                          then strings_size bytes of paths
  *
- * data_offset is page aligned and meta_offset == data_offset + data_size;
+ * data_offset is one page (the header page) and meta_offset ==
+ * data_offset + data_size;
  * the file ends exactly at meta_offset + meta_size.  Keeping page contents
  * page aligned lets a restore read them straight into the target pages and
  * lets the lazy fault handler read one page with one aligned read.
@@ -49,6 +51,7 @@
  * - ``EINVAL``: a malformed argument (size, flags, reserved field not zero,
  *   unaligned or empty range), or an inconsistent image: wrong magic,
  *   version, header or page size, offsets and sizes that do not add up,
+ *   non-zero bytes after the header in the header page,
  *   a file whose length differs from what the header says (truncated or
  *   extended), unsorted or overlapping VMAs or runs, addresses outside the
  *   user address space, runs outside their VMA, unknown VMA kind or prot bits.
@@ -93,7 +96,7 @@
  * @reserved: must be zero
  * @nr_runs: entries in the run table, at most CKPT_MAX_RUNS
  * @nr_pages: pages over all runs; data_size == nr_pages * page_size
- * @data_offset: file offset of the page contents, page aligned
+ * @data_offset: file offset of the page contents: the page size
  * @data_size: bytes of page contents
  * @meta_offset: file offset of the metadata, == data_offset + data_size
  * @meta_size: bytes of metadata: the two tables plus @strings_size
