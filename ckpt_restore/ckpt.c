@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,16 +48,18 @@ static int open_dev(void)
 
 static int parse_ranges(int argc, char **argv, struct ckpt_range *r)
 {
+	unsigned long long start, end;
 	int i;
 
 	for (i = 0; i < argc; i++) {
 		if (i >= CKPT_MAX_RANGES ||
-		    sscanf(argv[i], "%" SCNx64 "-%" SCNx64,
-			   (uint64_t *)&r[i].start, (uint64_t *)&r[i].end) != 2) {
+		    sscanf(argv[i], "%llx-%llx", &start, &end) != 2) {
 			fprintf(stderr, "ckpt: bad range '%s' (want HEX-HEX)\n",
 				argv[i]);
 			return -1;
 		}
+		r[i].start = start;
+		r[i].end = end;
 	}
 	return argc;
 }
@@ -111,10 +112,10 @@ static int cmd_dump(int argc, char **argv)
 	if (ioctl(dev, CKPT_DUMP, &d)) {
 		fprintf(stderr, "ckpt: CKPT_DUMP: %s\n", strerror(errno));
 	} else {
-		printf("dumped %u VMAs (%u skipped), %" PRIu64 " runs, %" PRIu64
-		       " pages, %" PRIu64 " bytes in %.3f s\n", d.nr_vmas,
-		       d.nr_skipped, (uint64_t)d.nr_runs, (uint64_t)d.nr_pages,
-		       (uint64_t)d.image_size, now() - t);
+		printf("dumped %u VMAs (%u skipped), %llu runs, %llu pages, %llu bytes in %.3f s\n",
+		       d.nr_vmas, d.nr_skipped, (unsigned long long)d.nr_runs,
+		       (unsigned long long)d.nr_pages,
+		       (unsigned long long)d.image_size, now() - t);
 		ret = 0;
 	}
 	if (pid)
@@ -187,9 +188,9 @@ static int cmd_restore(int argc, char **argv)
 		waitpid(child, NULL, 0);
 		return 1;
 	}
-	printf("restored %u VMAs (%u lazy), %" PRIu64 " pages filled, %" PRIu64
-	       " on first touch, into pid %d\n", r.nr_vmas, r.nr_lazy_vmas,
-	       (uint64_t)r.nr_pages, (uint64_t)r.nr_lazy_pages, child);
+	printf("restored %u VMAs (%u lazy), %llu pages filled, %llu on first touch, into pid %d\n",
+	       r.nr_vmas, r.nr_lazy_vmas, (unsigned long long)r.nr_pages,
+	       (unsigned long long)r.nr_lazy_pages, child);
 	fflush(stdout);
 	snprintf(pidstr, sizeof(pidstr), "%d", child);
 	setenv("CKPT_PID", pidstr, 1);
@@ -207,7 +208,7 @@ static int cmd_restore(int argc, char **argv)
 	return cmd < 0 ? 1 : WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
-static const char *kind_name(uint32_t kind)
+static const char *kind_name(__u32 kind)
 {
 	switch (kind) {
 	case CKPT_VMA_ANON:
@@ -224,7 +225,7 @@ static int cmd_info(int argc, char **argv)
 {
 	struct ckpt_image_header h;
 	struct ckpt_uimage u;
-	uint64_t i, pos, bad = 0;
+	__u64 i, pos, bad = 0;
 	char *buf;
 	int fd, ret;
 
@@ -245,9 +246,10 @@ static int cmd_info(int argc, char **argv)
 	}
 	h = u.hdr;
 	h.header_csum = 0;
-	printf("image v%u, page size %u, %u VMAs, %" PRIu64 " runs, %" PRIu64
-	       " pages\n", u.hdr.version, u.hdr.page_size, u.hdr.nr_vmas,
-	       (uint64_t)u.hdr.nr_runs, (uint64_t)u.hdr.nr_pages);
+	printf("image v%u, page size %u, %u VMAs, %llu runs, %llu pages\n",
+	       u.hdr.version, u.hdr.page_size, u.hdr.nr_vmas,
+	       (unsigned long long)u.hdr.nr_runs,
+	       (unsigned long long)u.hdr.nr_pages);
 	printf("header checksum %s, metadata checksum %s\n",
 	       ckpt_xxh64(&h, sizeof(h)) == u.hdr.header_csum ? "ok" : "BAD",
 	       ckpt_xxh64(u.meta, u.hdr.meta_size) == u.hdr.meta_csum ?
@@ -255,15 +257,15 @@ static int cmd_info(int argc, char **argv)
 	for (i = 0; i < u.hdr.nr_vmas; i++) {
 		struct ckpt_image_vma *v = &u.vmas[i];
 
-		printf("  %012" PRIx64 "-%012" PRIx64 " %c%c%c %-6s",
-		       (uint64_t)v->start, (uint64_t)v->end,
+		printf("  %012llx-%012llx %c%c%c %-6s",
+		       (unsigned long long)v->start, (unsigned long long)v->end,
 		       v->prot & 1 ? 'r' : '-', v->prot & 2 ? 'w' : '-',
 		       v->prot & 4 ? 'x' : '-', kind_name(v->kind));
 		if (v->kind == CKPT_VMA_FILE &&
 		    v->path_offset + v->path_len <= u.hdr.strings_size)
-			printf(" %.*s +%" PRIx64, (int)v->path_len,
+			printf(" %.*s +%llx", (int)v->path_len,
 			       u.strings + v->path_offset,
-			       (uint64_t)v->pgoff * u.hdr.page_size);
+			       (unsigned long long)v->pgoff * u.hdr.page_size);
 		printf("\n");
 	}
 	buf = malloc((size_t)CKPT_MAX_RUN_PAGES * u.hdr.page_size);
@@ -277,7 +279,7 @@ static int cmd_info(int argc, char **argv)
 			bad++;
 		pos += len;
 	}
-	printf("runs with a bad checksum: %" PRIu64 "\n", bad);
+	printf("runs with a bad checksum: %llu\n", (unsigned long long)bad);
 	free(buf);
 	ckpt_uimage_free(&u);
 	return bad ? 1 : 0;

@@ -20,44 +20,44 @@
 #define CKPT_XXH_P4 0x85EBCA77C2B2AE63ULL
 #define CKPT_XXH_P5 0x27D4EB2F165667C5ULL
 
-static inline uint64_t ckpt_rotl64(uint64_t x, int r)
+static inline __u64 ckpt_rotl64(__u64 x, int r)
 {
 	return (x << r) | (x >> (64 - r));
 }
 
-static inline uint64_t ckpt_xxh_round(uint64_t acc, uint64_t in)
+static inline __u64 ckpt_xxh_round(__u64 acc, __u64 in)
 {
 	acc += in * CKPT_XXH_P2;
 	return ckpt_rotl64(acc, 31) * CKPT_XXH_P1;
 }
 
-static inline uint64_t ckpt_xxh_merge(uint64_t acc, uint64_t v)
+static inline __u64 ckpt_xxh_merge(__u64 acc, __u64 v)
 {
 	acc ^= ckpt_xxh_round(0, v);
 	return acc * CKPT_XXH_P1 + CKPT_XXH_P4;
 }
 
-static inline uint64_t ckpt_rd64(const unsigned char *p)
+static inline __u64 ckpt_rd64(const unsigned char *p)
 {
-	uint64_t v;
+	__u64 v;
 
 	memcpy(&v, p, 8);
 	return v;
 }
 
-static inline uint32_t ckpt_rd32(const unsigned char *p)
+static inline __u32 ckpt_rd32(const unsigned char *p)
 {
-	uint32_t v;
+	__u32 v;
 
 	memcpy(&v, p, 4);
 	return v;
 }
 
 /* XXH64 of @len bytes with seed 0, as the kernel's xxh64() computes it. */
-static inline uint64_t ckpt_xxh64(const void *buf, size_t len)
+static inline __u64 ckpt_xxh64(const void *buf, size_t len)
 {
 	const unsigned char *p = buf, *end = p + len;
-	uint64_t h, v1, v2, v3, v4;
+	__u64 h, v1, v2, v3, v4;
 
 	if (len >= 32) {
 		v1 = CKPT_XXH_P1 + CKPT_XXH_P2;
@@ -86,7 +86,7 @@ static inline uint64_t ckpt_xxh64(const void *buf, size_t len)
 		h = ckpt_rotl64(h, 27) * CKPT_XXH_P1 + CKPT_XXH_P4;
 	}
 	if (p + 4 <= end) {
-		h ^= (uint64_t)ckpt_rd32(p) * CKPT_XXH_P1;
+		h ^= (__u64)ckpt_rd32(p) * CKPT_XXH_P1;
 		h = ckpt_rotl64(h, 23) * CKPT_XXH_P2 + CKPT_XXH_P3;
 		p += 4;
 	}
@@ -133,7 +133,7 @@ static inline void ckpt_uimage_reseal(struct ckpt_uimage *u)
 static inline int ckpt_uimage_read(int fd, struct ckpt_uimage *u)
 {
 	struct stat st;
-	uint64_t sz;
+	__u64 sz;
 
 	memset(u, 0, sizeof(*u));
 	if (fstat(fd, &st))
@@ -142,8 +142,8 @@ static inline int ckpt_uimage_read(int fd, struct ckpt_uimage *u)
 		return -EINVAL;
 	if (u->hdr.magic != CKPT_IMAGE_MAGIC ||
 	    u->hdr.nr_vmas > CKPT_MAX_VMAS || u->hdr.nr_runs > CKPT_MAX_RUNS ||
-	    u->hdr.meta_offset > (uint64_t)st.st_size ||
-	    u->hdr.meta_size > (uint64_t)st.st_size - u->hdr.meta_offset)
+	    u->hdr.meta_offset > (__u64)st.st_size ||
+	    u->hdr.meta_size > (__u64)st.st_size - u->hdr.meta_offset)
 		return -EINVAL;
 	sz = u->hdr.nr_vmas * sizeof(*u->vmas) +
 	     u->hdr.nr_runs * sizeof(*u->runs);

@@ -27,11 +27,11 @@ struct src {
 	int orig;		/* the good image */
 	char *base;
 	char *canary;
-	uint64_t canary_sum;
+	__u64 canary_sum;
 	char path[64];
 };
 
-static uint64_t canary_sum(const struct src *s)
+static __u64 canary_sum(const struct src *s)
 {
 	return ckpt_xxh64(s->canary, CANARY_PAGES * PG);
 }
@@ -166,40 +166,126 @@ FIXTURE_VARIANT(bad) {
 	unsigned int flags;
 };
 
-#define BAD(name, mut, e) \
-	FIXTURE_VARIANT_ADD(bad, name) { .m = mut, .err = e }
-BAD(truncated_by_one, TRUNC_ONE, EINVAL);
-BAD(truncated_half, TRUNC_HALF, EINVAL);
-BAD(truncated_header, TRUNC_HEADER, EINVAL);
-BAD(extended, EXTEND, EINVAL);
-BAD(wrong_magic, MAGIC, EINVAL);
-BAD(wrong_version, VERSION, EINVAL);
-BAD(wrong_page_size, PAGE_SZ, EINVAL);
-BAD(header_checksum, HDR_CSUM, EBADMSG);
-BAD(header_padding, HDR_PADDING, EINVAL);
-BAD(meta_checksum, META_CSUM, EBADMSG);
-BAD(overlapping_vmas, VMA_OVERLAP, EINVAL);
-BAD(unsorted_vmas, VMA_UNSORTED, EINVAL);
-BAD(kernel_address, VMA_KERNEL, EINVAL);
-BAD(unaligned_vma, VMA_UNALIGNED, EINVAL);
-BAD(unknown_kind, VMA_KIND, EINVAL);
-BAD(vma_reserved, VMA_RESERVED, EINVAL);
-BAD(unknown_prot, VMA_PROT, EINVAL);
-BAD(run_outside_vma, RUN_WRONG_VMA, EINVAL);
-BAD(overlapping_runs, RUN_OVERLAP, EINVAL);
-BAD(empty_run, RUN_EMPTY, EINVAL);
-BAD(huge_vma_count, HUGE_VMAS, EFBIG);
-BAD(huge_run_count, HUGE_RUNS, EFBIG);
-BAD(huge_strings, HUGE_STRINGS, EFBIG);
-BAD(huge_run, HUGE_RUN, EFBIG);
-BAD(path_too_long, PATH_LONG, EFBIG);
-BAD(corrupt_first_run, DATA_FIRST, EBADMSG);
-BAD(corrupt_last_run, DATA_LAST, EBADMSG);
-BAD(unopenable_path, BAD_PATH, ENOENT);
-BAD(address_in_use, CLASH, EEXIST);
+FIXTURE_VARIANT_ADD(bad, truncated_by_one) {
+	.m = TRUNC_ONE, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, truncated_half) {
+	.m = TRUNC_HALF, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, truncated_header) {
+	.m = TRUNC_HEADER, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, extended) {
+	.m = EXTEND, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, wrong_magic) {
+	.m = MAGIC, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, wrong_version) {
+	.m = VERSION, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, wrong_page_size) {
+	.m = PAGE_SZ, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, header_checksum) {
+	.m = HDR_CSUM, .err = EBADMSG,
+};
+
+FIXTURE_VARIANT_ADD(bad, header_padding) {
+	.m = HDR_PADDING, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, meta_checksum) {
+	.m = META_CSUM, .err = EBADMSG,
+};
+
+FIXTURE_VARIANT_ADD(bad, overlapping_vmas) {
+	.m = VMA_OVERLAP, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, unsorted_vmas) {
+	.m = VMA_UNSORTED, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, kernel_address) {
+	.m = VMA_KERNEL, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, unaligned_vma) {
+	.m = VMA_UNALIGNED, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, unknown_kind) {
+	.m = VMA_KIND, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, vma_reserved) {
+	.m = VMA_RESERVED, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, unknown_prot) {
+	.m = VMA_PROT, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, run_outside_vma) {
+	.m = RUN_WRONG_VMA, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, overlapping_runs) {
+	.m = RUN_OVERLAP, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, empty_run) {
+	.m = RUN_EMPTY, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, huge_vma_count) {
+	.m = HUGE_VMAS, .err = EFBIG,
+};
+
+FIXTURE_VARIANT_ADD(bad, huge_run_count) {
+	.m = HUGE_RUNS, .err = EFBIG,
+};
+
+FIXTURE_VARIANT_ADD(bad, huge_strings) {
+	.m = HUGE_STRINGS, .err = EFBIG,
+};
+
+FIXTURE_VARIANT_ADD(bad, huge_run) {
+	.m = HUGE_RUN, .err = EFBIG,
+};
+
+FIXTURE_VARIANT_ADD(bad, path_too_long) {
+	.m = PATH_LONG, .err = EFBIG,
+};
+
+FIXTURE_VARIANT_ADD(bad, corrupt_first_run) {
+	.m = DATA_FIRST, .err = EBADMSG,
+};
+
+FIXTURE_VARIANT_ADD(bad, corrupt_last_run) {
+	.m = DATA_LAST, .err = EBADMSG,
+};
+
+FIXTURE_VARIANT_ADD(bad, unopenable_path) {
+	.m = BAD_PATH, .err = ENOENT,
+};
+
+FIXTURE_VARIANT_ADD(bad, address_in_use) {
+	.m = CLASH, .err = EEXIST,
+};
+
 FIXTURE_VARIANT_ADD(bad, corrupt_last_run_verify_first) {
 	.m = DATA_LAST, .err = EBADMSG, .flags = CKPT_RESTORE_VERIFY_FIRST,
 };
+
 FIXTURE_VARIANT_ADD(bad, corrupt_last_run_lazy) {
 	.m = DATA_LAST, .err = EBADMSG, .flags = CKPT_RESTORE_LAZY,
 };
@@ -480,7 +566,7 @@ static int fuzz(const struct src *s, unsigned int iterations, unsigned int seed)
 		close(img);
 		if (ret == 1 || ret == 0 ||
 		    (ret != -EINVAL && ret != -EBADMSG && ret != -EFBIG)) {
-			fprintf(stderr, "# fuzz %u: offset %lld: %s\n", i,
+			fprintf(stderr, "# iteration %u: offset %lld: %s\n", i,
 				(long long)off, ret == 1 ? "process changed" :
 				ret ? strerror(-ret) : "restore succeeded");
 			failures++;

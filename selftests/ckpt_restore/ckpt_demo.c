@@ -27,7 +27,7 @@ int main(void)
 	memset(base + PG, 0, 16 * PG);
 	if (ckpt_dump_range(dev, img, -1, base, LEN, &d))
 		return 1;
-	printf("dumped a 64 MiB region with 100 written pages (and 16 zeroed): %llu pages, %llu-byte image\n",
+	printf("dumped 64 MiB with 100 written and 16 zeroed pages: %llu pages, %llu-byte image\n",
 	       (unsigned long long)d.nr_pages,
 	       (unsigned long long)d.image_size);
 	munmap(base, LEN);

@@ -139,7 +139,7 @@ TEST_F(lazy, first_touch_from_threads)
 TEST_F(lazy, write_before_read_copies_page)
 {
 	char *page = self->base + 5 * PG;
-	uint64_t word = ckpt_pattern((uintptr_t)page + 96, 5);
+	__u64 word = ckpt_pattern((uintptr_t)page + 96, 5);
 
 	/* A pure store as first access: the rest of the page must be there. */
 	page[100] = ((unsigned char *)&word)[4];

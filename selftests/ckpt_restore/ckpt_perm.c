@@ -198,33 +198,32 @@ TEST_F(perm, unprivileged)
 /* ckpt dump PID FILE; ckpt info FILE; ckpt restore FILE -- CMD */
 TEST_F(perm, ckpt_tool)
 {
-	static char cmd[512];
+	static const char img[] = "/tmp/ckpt_tool.img";
+	static const char img2[] = "/tmp/ckpt_tool2.img";
+	static char cmd[512], range[64];
 
-	snprintf(cmd, sizeof(cmd), "./ckpt dump %d /tmp/ckpt_tool.img "
-		 "%lx-%lx > /tmp/ckpt_tool.out", self->target,
-		 (unsigned long)self->addr,
+	snprintf(range, sizeof(range), "%lx-%lx", (unsigned long)self->addr,
 		 (unsigned long)self->addr + T_PAGES * PG);
+	snprintf(cmd, sizeof(cmd), "./ckpt dump %d %s %s > /dev/null",
+		 self->target, img, range);
 	ASSERT_EQ(0, system(cmd)) TH_LOG("%s", cmd);
-	ASSERT_EQ(0, system("./ckpt info /tmp/ckpt_tool.img | "
-			    "grep -q 'runs with a bad checksum: 0'"))
-		TH_LOG("ckpt info must accept the image");
+	snprintf(cmd, sizeof(cmd), "./ckpt info %s | grep -q '%s'", img,
+		 "runs with a bad checksum: 0");
+	ASSERT_EQ(0, system(cmd)) TH_LOG("ckpt info must accept the image");
 	/* The restored process shows the VMA; CMD sees it via CKPT_PID. */
-	snprintf(cmd, sizeof(cmd), "./ckpt restore /tmp/ckpt_tool.img -- "
-		 "sh -c 'grep -q \"^%lx-%lx rw-p\" /proc/$CKPT_PID/maps'",
-		 (unsigned long)self->addr,
-		 (unsigned long)self->addr + T_PAGES * PG);
+	snprintf(cmd, sizeof(cmd), "./ckpt restore %s -- sh -c '%s \"^%s %s'",
+		 img, "grep -q", range, "rw-p\" /proc/$CKPT_PID/maps");
 	EXPECT_EQ(0, system(cmd)) TH_LOG("%s", cmd);
 	/* A restored process can be dumped again: same pages. */
-	snprintf(cmd, sizeof(cmd), "./ckpt restore /tmp/ckpt_tool.img -- "
-		 "sh -c './ckpt dump $CKPT_PID /tmp/ckpt_tool2.img %lx-%lx "
-		 "| grep -q \" 8 pages\"'", (unsigned long)self->addr,
-		 (unsigned long)self->addr + T_PAGES * PG);
+	snprintf(cmd, sizeof(cmd), "./ckpt restore %s -- sh -c '%s %s %s | %s'",
+		 img, "./ckpt dump $CKPT_PID", img2, range,
+		 "grep -q \" 8 pages\"");
 	EXPECT_EQ(0, system(cmd)) TH_LOG("%s", cmd);
-	EXPECT_NE(0, system("./ckpt restore /tmp/nonexistent.img -- true "
-			    "2>/dev/null"));
-	unlink("/tmp/ckpt_tool.img");
-	unlink("/tmp/ckpt_tool2.img");
-	unlink("/tmp/ckpt_tool.out");
+	snprintf(cmd, sizeof(cmd), "./ckpt restore %s -- true 2>/dev/null",
+		 "/tmp/nonexistent.img");
+	EXPECT_NE(0, system(cmd)) TH_LOG("a missing image must fail");
+	unlink(img);
+	unlink(img2);
 }
 
 TEST_HARNESS_MAIN

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,23 +108,23 @@ static inline void ckpt_maps_in(void *start, size_t len, char *out,
 }
 
 /* A 64-bit value derived from an address, so every page is different. */
-static inline uint64_t ckpt_pattern(uintptr_t addr, uint64_t salt)
+static inline __u64 ckpt_pattern(uintptr_t addr, __u64 salt)
 {
 	return (addr * 0x9E3779B97F4A7C15ULL) ^ salt ^ 0x5a5a5a5a5a5a5a5aULL;
 }
 
-static inline void ckpt_fill_page(void *page, uint64_t salt)
+static inline void ckpt_fill_page(void *page, __u64 salt)
 {
-	uint64_t *p = page;
+	__u64 *p = page;
 	size_t i;
 
 	for (i = 0; i < PG / 8; i++)
 		p[i] = ckpt_pattern((uintptr_t)page + i * 8, salt);
 }
 
-static inline int ckpt_page_matches(const void *page, uint64_t salt)
+static inline int ckpt_page_matches(const void *page, __u64 salt)
 {
-	const uint64_t *p = page;
+	const __u64 *p = page;
 	size_t i;
 
 	for (i = 0; i < PG / 8; i++)
@@ -136,7 +135,7 @@ static inline int ckpt_page_matches(const void *page, uint64_t salt)
 
 static inline int ckpt_page_zero(const void *page)
 {
-	const uint64_t *p = page;
+	const __u64 *p = page;
 	size_t i;
 
 	for (i = 0; i < PG / 8; i++)
