@@ -26,42 +26,49 @@ static struct dentry *ckpt_debugfs;
 #define CKPT_DUMP_SIZE_V1	offsetofend(struct ckpt_dump, image_size)
 #define CKPT_RESTORE_SIZE_V1	offsetofend(struct ckpt_restore, nr_lazy_pages)
 
-static long ckpt_ioctl_dump(void __user *uarg)
+/*
+ * Copy in an extensible argument whose first field is its __u32 size:
+ * older, shorter versions below @min are refused, newer ones must have
+ * zeroes in the bytes this module does not know.
+ */
+static int ckpt_copy_arg(void *karg, size_t ksize, size_t min,
+			 void __user *uarg)
 {
-	struct ckpt_dump arg;
 	u32 size;
 	int ret;
 
 	if (get_user(size, (u32 __user *)uarg))
 		return -EFAULT;
-	if (size < CKPT_DUMP_SIZE_V1 || size > PAGE_SIZE)
+	if (size < min || size > PAGE_SIZE)
 		return -EINVAL;
-	ret = copy_struct_from_user(&arg, sizeof(arg), uarg, size);
-	if (ret)
-		return ret == -E2BIG ? -EINVAL : ret;
-	ret = ckpt_dump(&arg);
-	if (ret)
-		return ret;
-	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+	ret = copy_struct_from_user(karg, ksize, uarg, size);
+	return ret == -E2BIG ? -EINVAL : ret;
+}
+
+static long ckpt_ioctl_dump(void __user *uarg)
+{
+	struct ckpt_dump arg;
+	int ret;
+
+	ret = ckpt_copy_arg(&arg, sizeof(arg), CKPT_DUMP_SIZE_V1, uarg);
+	if (!ret)
+		ret = ckpt_dump(&arg);
+	if (!ret && copy_to_user(uarg, &arg, sizeof(arg)))
+		ret = -EFAULT;
+	return ret;
 }
 
 static long ckpt_ioctl_restore(void __user *uarg)
 {
 	struct ckpt_restore arg;
-	u32 size;
 	int ret;
 
-	if (get_user(size, (u32 __user *)uarg))
-		return -EFAULT;
-	if (size < CKPT_RESTORE_SIZE_V1 || size > PAGE_SIZE)
-		return -EINVAL;
-	ret = copy_struct_from_user(&arg, sizeof(arg), uarg, size);
-	if (ret)
-		return ret == -E2BIG ? -EINVAL : ret;
-	ret = ckpt_restore(&arg);
-	if (ret)
-		return ret;
-	return copy_to_user(uarg, &arg, sizeof(arg)) ? -EFAULT : 0;
+	ret = ckpt_copy_arg(&arg, sizeof(arg), CKPT_RESTORE_SIZE_V1, uarg);
+	if (!ret)
+		ret = ckpt_restore(&arg);
+	if (!ret && copy_to_user(uarg, &arg, sizeof(arg)))
+		ret = -EFAULT;
+	return ret;
 }
 
 static long ckpt_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

@@ -60,7 +60,9 @@ struct ckpt_dvma {
  * @strings: path strings
  * @strings_size: bytes used in @strings
  * @pages: one batch of target pages
- * @bv: bio_vec table over the current run
+ * @bv: bio_vec table over the pending run
+ * @run_start: address of the pending run's first page
+ * @run_nr: pages in the pending run
  * @bounce: one batch of kernel pages, for shared VMAs
  * @bounce_bv: bio_vec table over all of @bounce
  */
@@ -79,6 +81,8 @@ struct ckpt_dctx {
 	u64 strings_size;
 	struct page **pages;
 	struct bio_vec *bv;
+	u64 run_start;
+	u32 run_nr;
 	struct vmk_page_array bounce;
 	struct bio_vec *bounce_bv;
 };
@@ -275,6 +279,31 @@ static int ckpt_write_run(struct ckpt_dctx *c, u64 start, u32 nr, u32 vma)
 	return ckpt_add_run(c, start, nr, vma, csum);
 }
 
+/* Write out the pending run, if any. */
+static int ckpt_run_end(struct ckpt_dctx *c, u32 idx)
+{
+	u32 nr = c->run_nr;
+
+	c->run_nr = 0;
+	return ckpt_write_run(c, c->run_start, nr, idx);
+}
+
+/*
+ * Offer the next page of a batch: a kept page extends the pending run, any
+ * other ends it.  The caller ends the run with its batch, whose pages it
+ * holds, so a run never exceeds CKPT_MAX_RUN_PAGES.
+ */
+static int ckpt_run_page(struct ckpt_dctx *c, u32 idx, u64 addr,
+			 struct page *page, bool keep)
+{
+	if (!keep)
+		return ckpt_run_end(c, idx);
+	if (!c->run_nr)
+		c->run_start = addr;
+	bvec_set_page(&c->bv[c->run_nr++], page, PAGE_SIZE, 0);
+	return 0;
+}
+
 static bool ckpt_page_zero(struct page *page)
 {
 	void *va = kmap_local_page(page);
@@ -289,8 +318,8 @@ static int ckpt_dump_private(struct ckpt_dctx *c, u32 idx)
 {
 	const struct ckpt_dvma *d = &c->vmas[idx];
 	bool file = d->iv.kind == CKPT_VMA_FILE;
-	u64 addr = d->iv.start, run_start = 0;
-	u32 nr = 0, i;
+	u64 addr = d->iv.start;
+	u32 i;
 	long got;
 	int ret = 0, locked;
 	bool keep;
@@ -322,18 +351,11 @@ static int ckpt_dump_private(struct ckpt_dctx *c, u32 idx)
 
 			/* A file page counts only once privately modified. */
 			keep = file ? PageAnon(page) : !ckpt_page_zero(page);
-			if (keep) {
-				if (!nr)
-					run_start = addr + i * PAGE_SIZE;
-				bvec_set_page(&c->bv[nr++], page, PAGE_SIZE, 0);
-			} else {
-				ret = ckpt_write_run(c, run_start, nr, idx);
-				nr = 0;
-			}
+			ret = ckpt_run_page(c, idx, addr + i * PAGE_SIZE, page,
+					    keep);
 		}
 		if (!ret)
-			ret = ckpt_write_run(c, run_start, nr, idx);
-		nr = 0;
+			ret = ckpt_run_end(c, idx);
 		for (i = 0; i < got; i++)
 			put_page(c->pages[i]);
 		if (ret)
@@ -347,10 +369,10 @@ static int ckpt_dump_private(struct ckpt_dctx *c, u32 idx)
 static int ckpt_dump_shared(struct ckpt_dctx *c, u32 idx)
 {
 	const struct ckpt_dvma *d = &c->vmas[idx];
-	u64 addr = d->iv.start, run_start = 0;
+	u64 addr = d->iv.start;
 	loff_t fpos = d->file_off;
 	struct iov_iter iter;
-	u32 nr = 0, i, n;
+	u32 i, n;
 	struct page *page;
 	size_t want;
 	ssize_t got;
@@ -376,18 +398,11 @@ static int ckpt_dump_shared(struct ckpt_dctx *c, u32 idx)
 			if (got - ((size_t)i << PAGE_SHIFT) < PAGE_SIZE)
 				memzero_page(page, got & ~PAGE_MASK,
 					     PAGE_SIZE - (got & ~PAGE_MASK));
-			if (!ckpt_page_zero(page)) {
-				if (!nr)
-					run_start = addr + i * PAGE_SIZE;
-				bvec_set_page(&c->bv[nr++], page, PAGE_SIZE, 0);
-			} else {
-				ret = ckpt_write_run(c, run_start, nr, idx);
-				nr = 0;
-			}
+			ret = ckpt_run_page(c, idx, addr + i * PAGE_SIZE, page,
+					    !ckpt_page_zero(page));
 		}
 		if (!ret)
-			ret = ckpt_write_run(c, run_start, nr, idx);
-		nr = 0;
+			ret = ckpt_run_end(c, idx);
 		if (ret)
 			return ret;
 		fpos = d->file_off + (addr + want - d->iv.start);

@@ -9,34 +9,12 @@
  * here, never absolute times.
  */
 #include <sys/uio.h>
-#include <time.h>
 
 #include "ckpt_test.h"
 
 #define REGION		(1024UL * 1024 * 1024)
 #define REPEAT		5
 #define TOUCHES		16
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
 
 static void die(const char *what)
 {
@@ -70,7 +48,7 @@ static double restore_preadv(int img, const struct ckpt_uimage *u, char *base)
 {
 	static struct iovec iov[1024];
 	__u64 i, pos = u->hdr.data_offset;
-	double t = now();
+	double t = ckpt_now();
 	unsigned int n = 0;
 	off_t start = pos;
 	void *p;
@@ -92,7 +70,7 @@ static double restore_preadv(int img, const struct ckpt_uimage *u, char *base)
 			n = 0;
 		}
 	}
-	return now() - t;
+	return ckpt_now() - t;
 }
 
 static void report(const char *name, double value, const char *unit,
@@ -127,10 +105,10 @@ int main(void)
 		die("mmap");
 	fill(base);
 
-	t_dump = now();
+	t_dump = ckpt_now();
 	if (ckpt_dump_range(dev, img, -1, base, REGION, &d))
 		die("CKPT_DUMP");
-	t_dump = now() - t_dump;
+	t_dump = ckpt_now() - t_dump;
 	munmap(base, REGION);
 	if (ckpt_uimage_read(img, &u))
 		die("image");
@@ -141,11 +119,11 @@ int main(void)
 	report("ckpt_image_bytes_1g", d.image_size, "bytes", NULL);
 
 	for (i = 0; i < REPEAT; i++) {
-		double t = now();
+		double t = ckpt_now();
 
 		if (ckpt_do_restore(dev, img, 0, &r))
 			die("CKPT_RESTORE");
-		t_ckpt[i] = now() - t;
+		t_ckpt[i] = ckpt_now() - t;
 		if (check(base))
 			die("ckpt restore contents");
 		munmap(base, REGION);
@@ -157,44 +135,44 @@ int main(void)
 		printf("run %d: ckpt_restore %.3f s, mmap+preadv %.3f s\n", i,
 		       t_ckpt[i], t_pre[i]);
 	}
-	ratio = median(t_pre, REPEAT) / median(t_ckpt, REPEAT);
+	ratio = ckpt_median(t_pre, REPEAT) / ckpt_median(t_ckpt, REPEAT);
 	printf("restore 1 GiB: ckpt_restore %.3f s (%.0f MiB/s), %s %.3f s (%.0f MiB/s): %.2fx\n",
-	       median(t_ckpt, REPEAT), 1024 / median(t_ckpt, REPEAT),
-	       "mmap+preadv", median(t_pre, REPEAT),
-	       1024 / median(t_pre, REPEAT), ratio);
+	       ckpt_median(t_ckpt, REPEAT), 1024 / ckpt_median(t_ckpt, REPEAT),
+	       "mmap+preadv", ckpt_median(t_pre, REPEAT),
+	       1024 / ckpt_median(t_pre, REPEAT), ratio);
 	snprintf(extra, sizeof(extra), ",\"baseline_s\":%.6f,\"ratio_vs_preadv\":%.3f",
-		 median(t_pre, REPEAT), ratio);
-	report("ckpt_restore_1g_s", median(t_ckpt, REPEAT), "s", extra);
-	report("preadv_restore_1g_s", median(t_pre, REPEAT), "s", NULL);
+		 ckpt_median(t_pre, REPEAT), ratio);
+	report("ckpt_restore_1g_s", ckpt_median(t_ckpt, REPEAT), "s", extra);
+	report("preadv_restore_1g_s", ckpt_median(t_pre, REPEAT), "s", NULL);
 
 	/* Lazy: the call verifies every checksum; first touch reads 1 page. */
 	for (i = 0; i < REPEAT; i++) {
-		double t = now();
+		double t = ckpt_now();
 		int k;
 
 		if (ckpt_do_restore(dev, img, CKPT_RESTORE_LAZY, &r))
 			die("lazy CKPT_RESTORE");
-		t_lazy[i] = now() - t;
+		t_lazy[i] = ckpt_now() - t;
 		for (k = 0; k < TOUCHES; k++) {
 			size_t off = ((size_t)rand() % (REGION / PG)) * PG;
 			const __u64 *p = (const __u64 *)(base + off);
 
-			t = now();
+			t = ckpt_now();
 			if (*p != off)
 				die("lazy contents");
-			first[k] = now() - t;
+			first[k] = ckpt_now() - t;
 			if (first[k] > worst)
 				worst = first[k];
 		}
 		munmap(base, REGION);
 	}
 	printf("lazy restore call %.3f s (checks every run first); %s %.1f us, worst %.1f us\n",
-	       median(t_lazy, REPEAT), "first touch median",
-	       median(first, TOUCHES) * 1e6,
+	       ckpt_median(t_lazy, REPEAT), "first touch median",
+	       ckpt_median(first, TOUCHES) * 1e6,
 	       worst * 1e6);
-	report("ckpt_lazy_restore_call_1g_s", median(t_lazy, REPEAT), "s", NULL);
+	report("ckpt_lazy_restore_call_1g_s", ckpt_median(t_lazy, REPEAT), "s", NULL);
 	snprintf(extra, sizeof(extra), ",\"worst_us\":%.1f", worst * 1e6);
-	report("ckpt_lazy_first_touch_us", median(first, TOUCHES) * 1e6, "us",
+	report("ckpt_lazy_first_touch_us", ckpt_median(first, TOUCHES) * 1e6, "us",
 	       extra);
 	ckpt_uimage_free(&u);
 	close(img);

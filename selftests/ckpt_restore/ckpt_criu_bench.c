@@ -12,7 +12,6 @@
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "ckpt_test.h"
 
@@ -20,31 +19,10 @@
 #define REPEAT	3
 #define CRIU_DIR "/tmp/criu"
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void die(const char *what)
 {
 	fprintf(stderr, "ckpt_criu_bench: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
 }
 
 /* Start the memory hog in its own session; return its pid and address. */
@@ -125,20 +103,20 @@ static int criu_round(double *t_dump, double *t_restore, __u64 *bytes)
 	hog = start_hog(&addr);
 	snprintf(cmd, sizeof(cmd), "criu dump -t %d -D " CRIU_DIR
 		 " -o dump.log -v2", hog);
-	t = now();
+	t = ckpt_now();
 	if (run(cmd))
 		return -1;
-	*t_dump = now() - t;
+	*t_dump = ckpt_now() - t;
 	waitpid(hog, NULL, 0);
 	wait_gone(hog);
 	*bytes = dir_bytes(CRIU_DIR, "pages-");
 
 	unlink("/tmp/criu.pid");
-	t = now();
+	t = ckpt_now();
 	if (run("criu restore -d -o restore.log -v2 --pidfile /tmp/criu.pid -D "
 		CRIU_DIR))
 		return -1;
-	*t_restore = now() - t;
+	*t_restore = ckpt_now() - t;
 	f = fopen("/tmp/criu.pid", "r");
 	if (!f || fscanf(f, "%d", &restored) != 1)
 		return -1;
@@ -167,10 +145,10 @@ static int ckpt_round(int dev, double *t_dump, double *t_restore,
 	    waitpid(hog, &status, __WALL) != hog)
 		die("attach");
 	/* Only the hog's 1 GiB: its code and stack would clash with ours. */
-	t = now();
+	t = ckpt_now();
 	if (ckpt_dump_range(dev, img, pidfd, (void *)addr, REGION, &d))
 		die("CKPT_DUMP");
-	*t_dump = now() - t;
+	*t_dump = ckpt_now() - t;
 	*bytes = d.image_size;
 	kill(hog, SIGKILL);
 	waitpid(hog, NULL, 0);
@@ -179,7 +157,7 @@ static int ckpt_round(int dev, double *t_dump, double *t_restore,
 	/* A fresh process restores the hog's region into itself. */
 	if (pipe(p))
 		die("pipe");
-	t = now();
+	t = ckpt_now();
 	child = fork();
 	if (!child) {
 		struct ckpt_restore r;
@@ -193,7 +171,7 @@ static int ckpt_round(int dev, double *t_dump, double *t_restore,
 	close(p[1]);
 	if (read(p[0], &c, 1) != 1 || !c)
 		die("ckpt restore in child");
-	*t_restore = now() - t;
+	*t_restore = ckpt_now() - t;
 	close(p[0]);
 	waitpid(child, NULL, 0);
 	close(img);
@@ -229,18 +207,18 @@ int main(void)
 		       i, cd[i], cr[i], kd[i], kr[i]);
 	}
 	printf("1 GiB process: criu restore %.3f s, ckpt_restore %.3f s (%.2fx)\n",
-	       median(cr, REPEAT), median(kr, REPEAT),
-	       median(cr, REPEAT) / median(kr, REPEAT));
+	       ckpt_median(cr, REPEAT), ckpt_median(kr, REPEAT),
+	       ckpt_median(cr, REPEAT) / ckpt_median(kr, REPEAT));
 	printf("dump: criu %.3f s, ckpt %.3f s; images: criu %llu, ckpt %llu bytes\n",
-	       median(cd, REPEAT), median(kd, REPEAT),
+	       ckpt_median(cd, REPEAT), ckpt_median(kd, REPEAT),
 	       (unsigned long long)cbytes, (unsigned long long)kbytes);
-	report("criu_restore_1g_s", median(cr, REPEAT), "");
+	report("criu_restore_1g_s", ckpt_median(cr, REPEAT), "");
 	snprintf(extra, sizeof(extra), ",\"baseline_s\":%.6f,\"ratio_vs_criu\":%.3f",
-		 median(cr, REPEAT), median(cr, REPEAT) / median(kr, REPEAT));
-	report("ckpt_restore_fresh_1g_s", median(kr, REPEAT), extra);
-	report("criu_dump_1g_s", median(cd, REPEAT), "");
-	snprintf(extra, sizeof(extra), ",\"baseline_s\":%.6f", median(cd, REPEAT));
-	report("ckpt_dump_traced_1g_s", median(kd, REPEAT), extra);
+		 ckpt_median(cr, REPEAT), ckpt_median(cr, REPEAT) / ckpt_median(kr, REPEAT));
+	report("ckpt_restore_fresh_1g_s", ckpt_median(kr, REPEAT), extra);
+	report("criu_dump_1g_s", ckpt_median(cd, REPEAT), "");
+	snprintf(extra, sizeof(extra), ",\"baseline_s\":%.6f", ckpt_median(cd, REPEAT));
+	report("ckpt_dump_traced_1g_s", ckpt_median(kd, REPEAT), extra);
 	printf("VMK-BENCH {\"name\":\"%s\",\"value\":%llu,\"unit\":\"bytes\"}\n",
 	       "criu_pages_bytes_1g", (unsigned long long)cbytes);
 	printf("VMK-BENCH {\"name\":\"%s\",\"value\":%llu,\"unit\":\"bytes\"}\n",

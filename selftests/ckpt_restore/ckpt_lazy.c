@@ -197,4 +197,29 @@ TEST_F(lazy, split_and_partial_unmap)
 	EXPECT_EQ(self->images0 + 1, ckpt_stat("lazy_images"));
 }
 
+/* A lazy VMA dumps like anonymous memory, faulting its pages in. */
+TEST_F(lazy, dump_lazy_vma)
+{
+	struct ckpt_restore r;
+	struct ckpt_dump d;
+	unsigned long i;
+	long bad = 0;
+	int img = ckpt_tmpfile();
+
+	ASSERT_LE(0, img);
+	ASSERT_EQ(0, ckpt_dump_range(self->dev, img, -1, self->base,
+				     self->len, &d));
+	EXPECT_EQ(1, d.nr_vmas);
+	EXPECT_EQ(LZ_PAGES / 4 * 3, d.nr_pages)
+		TH_LOG("only the pages with data, zero pages skipped");
+	ASSERT_EQ(0, munmap(self->base, self->len));
+	ASSERT_EQ(0, ckpt_do_restore(self->dev, img, 0, &r));
+	for (i = 0; i < LZ_PAGES; i++)
+		if (has_data(i) ? !ckpt_page_matches(self->base + i * PG, i) :
+				  !ckpt_page_zero(self->base + i * PG))
+			bad++;
+	EXPECT_EQ(0, bad) TH_LOG("pages differ after lazy -> dump -> restore");
+	close(img);
+}
+
 TEST_HARNESS_MAIN

@@ -152,6 +152,30 @@ TEST_F(perm, bad_pidfds)
 	close(fd);
 }
 
+/* All VMAs of a live process: special mappings are left out. */
+TEST_F(perm, whole_process)
+{
+	static struct ckpt_restore r;
+	static struct ckpt_uimage u;
+	static struct ckpt_dump d;
+	static int status;
+
+	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, self->target, 0, 0));
+	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, self->target, 0, 0));
+	ASSERT_EQ(self->target, waitpid(self->target, &status, __WALL));
+	ASSERT_EQ(0, ckpt_dump_range(self->dev, self->img, self->pidfd, NULL,
+				     0, &d));
+	ASSERT_EQ(0, ptrace(PTRACE_DETACH, self->target, 0, 0));
+	EXPECT_LE(4, d.nr_vmas) TH_LOG("code, data, stack and our region");
+	EXPECT_LE(2, d.nr_skipped) TH_LOG("vdso and vvar are not dumped");
+	EXPECT_LE(T_PAGES, d.nr_pages);
+	ASSERT_EQ(0, ckpt_uimage_read(self->img, &u));
+	EXPECT_EQ(d.nr_vmas, u.hdr.nr_vmas);
+	ckpt_uimage_free(&u);
+	/* Our own code sits where the target's does. */
+	EXPECT_EQ(-EEXIST, ckpt_do_restore(self->dev, self->img, 0, &r));
+}
+
 /* As nobody: cannot attach to root's process, so cannot dump it either. */
 TEST_F(perm, unprivileged)
 {

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ckpt_user.h"
@@ -173,6 +174,28 @@ static inline void *ckpt_free_range(size_t len)
 		return NULL;
 	munmap(p, len);
 	return p;
+}
+
+/* Benchmarks: seconds on the monotonic clock, and medians. */
+static inline double ckpt_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline int ckpt_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static inline double ckpt_median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), ckpt_cmp_double);
+	return v[n / 2];
 }
 
 #endif /* CKPT_TEST_H */
