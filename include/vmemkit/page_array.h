@@ -486,4 +486,61 @@ static inline int vmk_page_array_copy_to(struct vmk_page_array *pa,
 	return vmk_page_array_copy(pa, offset, (void *)src, len, true);
 }
 
+/**
+ * vmk_pa_iter_seek() - position a walk at index @idx
+ * @pa: the array
+ * @it: the walk; continue it with vmk_pa_iter_next()
+ * @idx: index below &vmk_page_array.nr_pages
+ *
+ * Skips whole chunks, so reaching @idx costs O(@idx / VMK_PA_CHUNK_PAGES)
+ * instead of one step per page.
+ *
+ * Return: the page at @idx, or NULL if @idx is out of range.
+ */
+static inline struct page *vmk_pa_iter_seek(struct vmk_page_array *pa,
+					    struct vmk_pa_iter *it,
+					    unsigned long idx)
+{
+	struct vmk_page_chunk *c;
+
+	if (idx >= pa->nr_pages)
+		return NULL;
+	it->idx = idx;
+	list_for_each_entry(c, &pa->chunks, node) {
+		if (idx < c->nr) {
+			it->chunk = c;
+			it->i = idx;
+			return c->pages[idx];
+		}
+		idx -= c->nr;
+	}
+	return NULL;
+}
+
+/**
+ * vmk_page_array_disown() - empty the array but keep every page held
+ * @pa: the array; it must charge nothing (&vmk_page_array.nr_charged == 0)
+ *
+ * For a caller that has taken over each page's pin or reference one by one
+ * (say, into a table that releases them page by page later): the chunks are
+ * freed and the pages are left exactly as held.  The array is empty and
+ * reusable afterwards.
+ *
+ * Return: 0, or -EBUSY (nothing done) if the array still charges an mm,
+ * since that charge would otherwise be lost.
+ */
+static inline int vmk_page_array_disown(struct vmk_page_array *pa)
+{
+	struct vmk_page_chunk *c, *tmp;
+
+	if (pa->nr_charged)
+		return -EBUSY;
+	list_for_each_entry_safe(c, tmp, &pa->chunks, node) {
+		list_del(&c->node);
+		free_page((unsigned long)c);
+	}
+	pa->nr_pages = 0;
+	return 0;
+}
+
 #endif /* _VMEMKIT_PAGE_ARRAY_H */

@@ -12,7 +12,10 @@
  *   {"op":"migrate"}                   -> {"ok":true,"status":"completed",
  *                                          "ram":{...},"total-time":ms}
  *      (migrates to "exec:cat > /dev/null", waits for completion, then
- *       resumes the guest with "cont" before answering)
+ *       resumes the guest with "cont" before answering; optional "uri",
+ *       "timeout" seconds.  A migration started with a raw "qmp" "migrate"
+ *       instead leaves the guest paused once it completes, and nothing in
+ *       the guest can then send "cont": use "migrate")
  *   {"op":"rss"}                       -> {"ok":true,"rss":bytes}
  *
  * On failure the answer is {"ok":false,"error":"..."}.

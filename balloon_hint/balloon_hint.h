@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * balloon_hint: private definitions shared by the driver's files.
+ *
+ * One struct bh_dev per bound virtio balloon device.  The driver keeps
+ * three independent activities, each with its own lock:
+ *   - the balloon proper (inflate/deflate, page migration): balloon_lock;
+ *   - free page hinting (one round at a time, in hint_work): hint_lock
+ *     guards the list of held blocks, which the shrinker also drains;
+ *   - free page reporting, serialised by mm/page_reporting.c itself.
+ */
+#ifndef BALLOON_HINT_PRIV_H
+#define BALLOON_HINT_PRIV_H
+
+#include <linux/atomic.h>
+#include <linux/balloon_compaction.h>
+#include <linux/debugfs.h>
+#include <linux/mmzone.h>
+#include <linux/mutex.h>
+#include <linux/notifier.h>
+#include <linux/page_reporting.h>
+#include <linux/shrinker.h>
+#include <linux/spinlock.h>
+#include <linux/virtio.h>
+#include <linux/virtio_balloon.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+/* The device speaks in 4 KiB pages whatever PAGE_SIZE is. */
+#define BH_PAGES_PER_PAGE	(PAGE_SIZE >> VIRTIO_BALLOON_PFN_SHIFT)
+/* PFNs per inflate/deflate message: one 1 KiB buffer, as in-tree. */
+#define BH_PFNS_MAX		256
+/* Pages deflated per OOM notification when DEFLATE_ON_OOM is on. */
+#define BH_OOM_PAGES		256
+#define BH_NR_ORDERS		(MAX_PAGE_ORDER + 1)
+
+/**
+ * struct bh_stats - counters exported in debugfs (see uapi balloon_hint.h)
+ *
+ * All are atomic64 so the shrinker, the work items and debugfs readers can
+ * touch them without a lock.
+ */
+struct bh_stats {
+	atomic64_t rounds;
+	atomic64_t cmd_ids;
+	atomic64_t stop_seen;
+	atomic64_t done_seen;
+	atomic64_t id_changed_mid_round;
+	atomic64_t pressure_stops;
+	atomic64_t vq_full;
+	atomic64_t host_stalls;
+	atomic64_t alloc_fail_order[BH_NR_ORDERS];
+	atomic64_t blocks_order[BH_NR_ORDERS];
+	atomic64_t bytes_hinted;
+	atomic64_t rehinted_blocks;
+	atomic64_t kicks;
+	atomic64_t returned_done;
+	atomic64_t returned_shrinker;
+	atomic64_t returned_remove;
+	atomic64_t reports;
+	atomic64_t reported_bytes;
+	atomic64_t inflated;
+	atomic64_t deflated;
+	atomic64_t oom_deflated;
+	atomic64_t migrated;
+	atomic64_t stats_sent;
+};
+
+struct bh_dev {
+	struct virtio_device *vdev;
+	struct virtqueue *inflate_vq, *deflate_vq, *stats_vq, *hint_vq,
+			 *report_vq;
+
+	/* Runs size_work, stats_work and hint_work; freezable for suspend. */
+	struct workqueue_struct *wq;
+	struct work_struct size_work;
+	struct work_struct stats_work;
+	struct work_struct hint_work;
+
+	/* Protects stop_update: no work is queued once it is set. */
+	spinlock_t stop_lock;
+	bool stop_update;
+
+	/* Woken by the inflate, deflate and reporting virtqueue callbacks. */
+	wait_queue_head_t acked;
+
+	/* Protects num_pages, pfns[], num_pfns and the inflate/deflate vqs. */
+	struct mutex balloon_lock;
+	struct balloon_dev_info b_dev_info;
+	unsigned int num_pages;
+	unsigned int num_pfns;
+	__virtio32 pfns[BH_PFNS_MAX];
+	struct notifier_block oom_nb;
+
+	/* Only touched by stats_work (and probe, before it can run). */
+	struct virtio_balloon_stat stats[VIRTIO_BALLOON_S_NR];
+
+	/*
+	 * Free page hinting.  hint_vq, cmd_id_active, cmd_id_stop,
+	 * start_inflight and hint_last_id belong to hint_work alone (one
+	 * instance at a time on an ordered workqueue) and to remove, which
+	 * runs after hint_work is cancelled.
+	 */
+	spinlock_t hint_lock;		/* protects hint_list */
+	struct list_head hint_list;	/* held blocks, order in page->private */
+	atomic_long_t hint_held;	/* pages on hint_list */
+	atomic_t hint_pressure;		/* the shrinker ran during this round */
+	wait_queue_head_t hint_wait;	/* hint_vq callback */
+	bool hint_removing;		/* set once by remove; read by hint_work */
+	__virtio32 cmd_id_active;
+	__virtio32 cmd_id_stop;
+	bool start_inflight;
+	u32 hint_last_id;
+	struct shrinker *shrinker;
+
+	struct page_reporting_dev_info pr_dev_info;
+	bool reporting;
+
+	struct bh_stats st;
+	struct dentry *debugfs;
+};
+
+/* module parameters (core.c) */
+extern unsigned int bh_hint_min_order;
+extern unsigned int bh_hint_batch;
+extern bool bh_hint_rehint;
+extern unsigned int bh_hint_stall_ms;
+
+/* core.c */
+void bh_queue(struct bh_dev *bh, struct work_struct *work);
+
+/* inflate.c: balloon, stats virtqueue, OOM deflate, page migration */
+void bh_balloon_init(struct bh_dev *bh);
+void bh_size_work(struct work_struct *work);
+void bh_stats_work(struct work_struct *work);
+int bh_stats_prime(struct bh_dev *bh);
+void bh_stats_request(struct virtqueue *vq);
+void bh_balloon_ack(struct virtqueue *vq);
+unsigned int bh_leak(struct bh_dev *bh, size_t num);
+void bh_update_actual(struct bh_dev *bh);
+int bh_oom_notify(struct notifier_block *nb, unsigned long dummy, void *parm);
+
+/* hint.c: free page hinting and its shrinker */
+u32 bh_hint_cmd_id(struct bh_dev *bh);
+void bh_hint_work(struct work_struct *work);
+void bh_hint_vq_done(struct virtqueue *vq);
+int bh_hint_shrinker_register(struct bh_dev *bh);
+void bh_hint_shrinker_unregister(struct bh_dev *bh);
+void bh_hint_stop(struct bh_dev *bh);
+unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,
+			      atomic64_t *counter);
+
+/* report.c: free page reporting */
+int bh_report_register(struct bh_dev *bh);
+void bh_report_unregister(struct bh_dev *bh);
+
+/* debugfs.c */
+int __init bh_debugfs_init(void);
+void bh_debugfs_exit(void);
+void bh_debugfs_add(struct bh_dev *bh);
+void bh_debugfs_remove(struct bh_dev *bh);
+
+#endif /* BALLOON_HINT_PRIV_H */

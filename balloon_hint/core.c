@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * balloon_hint: a virtio balloon driver with better free page hinting.
+ *
+ * It binds the same devices (VIRTIO_ID_BALLOON) as the in-tree
+ * virtio_balloon driver and replaces it: load one or the other.  The virtio
+ * bus gives a device to whichever driver registered first, so if
+ * virtio_balloon already holds every balloon device this module refuses to
+ * load (-EBUSY) rather than sit there unbound; see README.md.
+ *
+ * This file: module parameters, feature negotiation, probe and remove.
+ */
+#include <linux/module.h>
+#include <linux/oom.h>
+#include <linux/page_reporting.h>
+#include <linux/slab.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "balloon_hint.h"
+
+unsigned int bh_hint_min_order = pageblock_order;
+module_param_named(hint_min_order, bh_hint_min_order, uint, 0444);
+MODULE_PARM_DESC(hint_min_order,
+		 "smallest block order hinted (default pageblock order)");
+
+unsigned int bh_hint_batch = 32;
+module_param_named(hint_batch, bh_hint_batch, uint, 0444);
+MODULE_PARM_DESC(hint_batch, "hinted blocks per virtqueue kick (1-256)");
+
+bool bh_hint_rehint = true;
+module_param_named(hint_rehint, bh_hint_rehint, bool, 0444);
+MODULE_PARM_DESC(hint_rehint, "hint held blocks again in every new round");
+
+unsigned int bh_hint_stall_ms = 1000;
+module_param_named(hint_stall_ms, bh_hint_stall_ms, uint, 0444);
+MODULE_PARM_DESC(hint_stall_ms,
+		 "end a hint round when the host returns no buffer for this long");
+
+static bool bh_report_enable = true;
+module_param_named(report, bh_report_enable, bool, 0444);
+MODULE_PARM_DESC(report, "use free page reporting when the device offers it");
+
+enum bh_vq {
+	BH_VQ_INFLATE,
+	BH_VQ_DEFLATE,
+	BH_VQ_STATS,
+	BH_VQ_HINT,
+	BH_VQ_REPORT,
+	BH_VQ_MAX
+};
+
+void bh_queue(struct bh_dev *bh, struct work_struct *work)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&bh->stop_lock, flags);
+	if (!bh->stop_update)
+		queue_work(bh->wq, work);
+	spin_unlock_irqrestore(&bh->stop_lock, flags);
+}
+
+static void bh_config_changed(struct virtio_device *vdev)
+{
+	struct bh_dev *bh = vdev->priv;
+
+	bh_queue(bh, &bh->size_work);
+	if (bh->hint_vq)
+		bh_queue(bh, &bh->hint_work);
+}
+
+static int bh_init_vqs(struct bh_dev *bh)
+{
+	struct virtqueue_info info[BH_VQ_MAX] = {};
+	struct virtqueue *vqs[BH_VQ_MAX];
+	struct virtio_device *vdev = bh->vdev;
+	int err;
+
+	/* A NULL name leaves out the queue of a feature not negotiated. */
+	info[BH_VQ_INFLATE] = (struct virtqueue_info){ "inflate",
+						       bh_balloon_ack };
+	info[BH_VQ_DEFLATE] = (struct virtqueue_info){ "deflate",
+						       bh_balloon_ack };
+	if (virtio_has_feature(vdev, VIRTIO_BALLOON_F_STATS_VQ))
+		info[BH_VQ_STATS] = (struct virtqueue_info){ "stats",
+							     bh_stats_request };
+	if (virtio_has_feature(vdev, VIRTIO_BALLOON_F_FREE_PAGE_HINT))
+		info[BH_VQ_HINT] = (struct virtqueue_info){ "free_page_vq",
+							    bh_hint_vq_done };
+	if (virtio_has_feature(vdev, VIRTIO_BALLOON_F_REPORTING))
+		info[BH_VQ_REPORT] = (struct virtqueue_info){ "reporting_vq",
+							      bh_balloon_ack };
+
+	err = virtio_find_vqs(vdev, BH_VQ_MAX, vqs, info, NULL);
+	if (err)
+		return err;
+	bh->inflate_vq = vqs[BH_VQ_INFLATE];
+	bh->deflate_vq = vqs[BH_VQ_DEFLATE];
+	if (info[BH_VQ_STATS].name)
+		bh->stats_vq = vqs[BH_VQ_STATS];
+	if (info[BH_VQ_HINT].name)
+		bh->hint_vq = vqs[BH_VQ_HINT];
+	if (info[BH_VQ_REPORT].name)
+		bh->report_vq = vqs[BH_VQ_REPORT];
+	return 0;
+}
+
+static int bh_validate(struct virtio_device *vdev)
+{
+	/*
+	 * PAGE_POISON tells the host what free pages contain.  Without
+	 * init_on_free or poisoning they contain garbage and there is nothing
+	 * to tell; with either, reporting (which lets the host replace free
+	 * pages by zero pages) is only safe when the host was told.
+	 */
+	if (!want_init_on_free() && !page_poisoning_enabled_static())
+		__virtio_clear_bit(vdev, VIRTIO_BALLOON_F_PAGE_POISON);
+	else if (!virtio_has_feature(vdev, VIRTIO_BALLOON_F_PAGE_POISON))
+		__virtio_clear_bit(vdev, VIRTIO_BALLOON_F_REPORTING);
+
+	/* Reporting must not allocate: no indirect descriptors. */
+	__virtio_clear_bit(vdev, VIRTIO_RING_F_INDIRECT_DESC);
+	/* The host reads guest-physical addresses of whole blocks. */
+	__virtio_clear_bit(vdev, VIRTIO_F_ACCESS_PLATFORM);
+	return 0;
+}
+
+static int bh_probe(struct virtio_device *vdev)
+{
+	struct bh_dev *bh;
+	int err;
+
+	if (!vdev->config->get)
+		return -EINVAL;
+
+	bh = kzalloc(sizeof(*bh), GFP_KERNEL);
+	if (!bh)
+		return -ENOMEM;
+	vdev->priv = bh;
+	bh->vdev = vdev;
+	spin_lock_init(&bh->stop_lock);
+	init_waitqueue_head(&bh->acked);
+	bh_balloon_init(bh);
+	spin_lock_init(&bh->hint_lock);
+	INIT_LIST_HEAD(&bh->hint_list);
+	init_waitqueue_head(&bh->hint_wait);
+	INIT_WORK(&bh->size_work, bh_size_work);
+	INIT_WORK(&bh->stats_work, bh_stats_work);
+	INIT_WORK(&bh->hint_work, bh_hint_work);
+
+	/* Unbound: a hint round may run for seconds beside an inflate. */
+	bh->wq = alloc_workqueue("balloon_hint/%s",
+				 WQ_UNBOUND | WQ_FREEZABLE | WQ_MEM_RECLAIM, 0,
+				 dev_name(&vdev->dev));
+	if (!bh->wq) {
+		err = -ENOMEM;
+		goto err_free_bh;
+	}
+
+	err = bh_init_vqs(bh);
+	if (err)
+		goto err_destroy_wq;
+
+	if (bh->stats_vq) {
+		err = bh_stats_prime(bh);
+		if (err)
+			goto err_del_vqs;
+	}
+
+	if (virtio_has_feature(vdev, VIRTIO_BALLOON_F_PAGE_POISON)) {
+		/* init_on_free leaves zeroes, poisoning leaves PAGE_POISON. */
+		u32 poison = want_init_on_free() ? 0 : PAGE_POISON;
+
+		virtio_cwrite_le(vdev, struct virtio_balloon_config,
+				 poison_val, &poison);
+	}
+
+	if (bh->hint_vq) {
+		err = bh_hint_shrinker_register(bh);
+		if (err)
+			goto err_del_vqs;
+	}
+
+	if (virtio_has_feature(vdev, VIRTIO_BALLOON_F_DEFLATE_ON_OOM)) {
+		err = register_oom_notifier(&bh->oom_nb);
+		if (err)
+			goto err_unregister_shrinker;
+	}
+
+	if (bh->report_vq && bh_report_enable) {
+		err = bh_report_register(bh);
+		/* Another reporting device (only one may exist) is not fatal. */
+		if (err == -EBUSY)
+			dev_warn(&vdev->dev,
+				 "page reporting in use elsewhere, not reporting\n");
+		else if (err)
+			goto err_unregister_oom;
+	}
+
+	bh_debugfs_add(bh);
+	virtio_device_ready(vdev);
+
+	bh_queue(bh, &bh->size_work);
+	if (bh->hint_vq)
+		bh_queue(bh, &bh->hint_work);
+	dev_info(&vdev->dev, "balloon_hint bound (features %#llx)\n",
+		 vdev->features);
+	return 0;
+
+err_unregister_oom:
+	if (virtio_has_feature(vdev, VIRTIO_BALLOON_F_DEFLATE_ON_OOM))
+		unregister_oom_notifier(&bh->oom_nb);
+err_unregister_shrinker:
+	if (bh->hint_vq)
+		bh_hint_shrinker_unregister(bh);
+err_del_vqs:
+	virtio_reset_device(vdev);
+	vdev->config->del_vqs(vdev);
+err_destroy_wq:
+	destroy_workqueue(bh->wq);
+err_free_bh:
+	kfree(bh);
+	vdev->priv = NULL;
+	return err;
+}
+
+static void bh_remove(struct virtio_device *vdev)
+{
+	struct bh_dev *bh = vdev->priv;
+	unsigned long held;
+
+	bh_debugfs_remove(bh);
+
+	spin_lock_irq(&bh->stop_lock);
+	bh->stop_update = true;
+	spin_unlock_irq(&bh->stop_lock);
+	bh_hint_stop(bh);
+	cancel_work_sync(&bh->size_work);
+	cancel_work_sync(&bh->stats_work);
+	cancel_work_sync(&bh->hint_work);
+
+	bh_report_unregister(bh);
+	if (virtio_has_feature(vdev, VIRTIO_BALLOON_F_DEFLATE_ON_OOM))
+		unregister_oom_notifier(&bh->oom_nb);
+	if (bh->hint_vq)
+		bh_hint_shrinker_unregister(bh);
+
+	/* Give the whole balloon back, telling the host first. */
+	while (bh->num_pages && bh_leak(bh, bh->num_pages))
+		;
+	bh_update_actual(bh);
+
+	virtio_reset_device(vdev);
+	vdev->config->del_vqs(vdev);
+
+	/* The device is reset: no hint can be in flight any more. */
+	held = bh_hint_release(bh, ULONG_MAX, &bh->st.returned_remove);
+	if (held)
+		dev_info(&vdev->dev, "released %lu hinted pages on removal\n",
+			 held);
+	destroy_workqueue(bh->wq);
+	kfree(bh);
+}
+
+static const struct virtio_device_id bh_id_table[] = {
+	{ VIRTIO_ID_BALLOON, VIRTIO_DEV_ANY_ID },
+	{ 0 },
+};
+
+static unsigned int bh_features[] = {
+	VIRTIO_BALLOON_F_MUST_TELL_HOST,
+	VIRTIO_BALLOON_F_STATS_VQ,
+	VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
+	VIRTIO_BALLOON_F_FREE_PAGE_HINT,
+	VIRTIO_BALLOON_F_PAGE_POISON,
+	VIRTIO_BALLOON_F_REPORTING,
+};
+
+static struct virtio_driver bh_driver = {
+	.feature_table = bh_features,
+	.feature_table_size = ARRAY_SIZE(bh_features),
+	.driver.name = KBUILD_MODNAME,
+	.id_table = bh_id_table,
+	.validate = bh_validate,
+	.probe = bh_probe,
+	.remove = bh_remove,
+	.config_changed = bh_config_changed,
+};
+
+struct bh_bound {
+	unsigned int ours, others;
+	char other_drv[32];
+};
+
+static int bh_count_bound(struct device *dev, void *data)
+{
+	struct device_driver *drv = READ_ONCE(dev->driver);
+	struct bh_bound *b = data;
+
+	if (dev_to_virtio(dev)->id.device != VIRTIO_ID_BALLOON || !drv)
+		return 0;
+	if (drv == &bh_driver.driver) {
+		b->ours++;
+	} else {
+		b->others++;
+		strscpy(b->other_drv, drv->name, sizeof(b->other_drv));
+	}
+	return 0;
+}
+
+static int __init bh_init(void)
+{
+	struct bh_bound bound = {};
+	int err;
+
+	if (bh_hint_min_order > MAX_PAGE_ORDER || !bh_hint_batch ||
+	    bh_hint_batch > 256)
+		return -EINVAL;
+
+	bh_debugfs_init();
+	err = register_virtio_driver(&bh_driver);
+	if (err)
+		goto err_debugfs;
+
+	/* Registration probed every free balloon device; who has the rest? */
+	bus_for_each_dev(bh_driver.driver.bus, NULL, &bound, bh_count_bound);
+	if (bound.others && !bound.ours) {
+		pr_err("balloon device already bound to %s: unload it first\n",
+		       bound.other_drv);
+		err = -EBUSY;
+		goto err_unregister;
+	}
+	return 0;
+
+err_unregister:
+	unregister_virtio_driver(&bh_driver);
+err_debugfs:
+	bh_debugfs_exit();
+	return err;
+}
+
+static void __exit bh_exit(void)
+{
+	unregister_virtio_driver(&bh_driver);
+	bh_debugfs_exit();
+}
+
+module_init(bh_init);
+module_exit(bh_exit);
+/* No MODULE_DEVICE_TABLE: never autoload in place of virtio_balloon. */
+MODULE_DESCRIPTION("virtio balloon driver with free page hinting statistics");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * balloon_hint: free page hinting (VIRTIO_BALLOON_F_FREE_PAGE_HINT).
+ *
+ * The host starts a round by writing a new command id to config (QEMU does
+ * so after every dirty-bitmap sync of a migration).  The driver answers with
+ * a start marker carrying that id, then hands over free blocks it allocated
+ * (in-bufs on the free page virtqueue), then a stop marker.  A hint means
+ * "this block was free at some time after the id was issued": the host may
+ * skip sending it in the current pass, and any later guest write is caught
+ * by the next sync.  So a held block may be freed at any moment (the
+ * shrinker does so under memory pressure); the driver holds the blocks only
+ * so that it does not allocate and hint the same memory again in the round,
+ * and frees them all when the host writes DONE.
+ *
+ * Improvements over the in-tree driver:
+ *   - orders fall back from MAX_PAGE_ORDER to bh_hint_min_order (pageblock
+ *     order by default), so a fragmented guest still hints;
+ *   - bh_hint_batch blocks per kick instead of one;
+ *   - each new round re-hints the blocks already held.  Allocation zeroes a
+ *     block under init_on_alloc (Debian's default) and there is no way for
+ *     a module to allocate without it, so the first hint of a block dirties
+ *     it once; re-hinting it in every later round clears that dirt before
+ *     the host sends the block again (as a zero page).
+ */
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+
+#include "balloon_hint.h"
+
+/*
+ * Only memory that is free right now: no reclaim, no compaction, no
+ * emergency reserves, no warning when a block is not there.
+ */
+#define BH_HINT_GFP	((GFP_KERNEL & ~__GFP_RECLAIM) | __GFP_NORETRY | \
+			 __GFP_NOWARN | __GFP_NOMEMALLOC)
+/* Polling step while waiting for the host to return descriptors. */
+#define BH_STALL_STEP_MS	10
+
+u32 bh_hint_cmd_id(struct bh_dev *bh)
+{
+	u32 id;
+
+	virtio_cread_le(bh->vdev, struct virtio_balloon_config,
+			free_page_hint_cmd_id, &id);
+	return id;
+}
+
+void bh_hint_vq_done(struct virtqueue *vq)
+{
+	struct bh_dev *bh = vq->vdev->priv;
+
+	wake_up(&bh->hint_wait);
+}
+
+/* Detach used buffers; returns how many.  The pages stay on hint_list. */
+static unsigned int bh_hint_reclaim(struct bh_dev *bh)
+{
+	unsigned int len, n = 0;
+	void *token;
+
+	while ((token = virtqueue_get_buf(bh->hint_vq, &len))) {
+		if (token == &bh->cmd_id_active)
+			bh->start_inflight = false;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Make room for one more descriptor, keeping one back for the stop marker
+ * when @reserve.  Waits for the host at most bh_hint_stall_ms.
+ */
+static int bh_hint_room(struct bh_dev *bh, bool reserve)
+{
+	unsigned int need = reserve ? 2 : 1, waited = 0;
+
+	bh_hint_reclaim(bh);
+	if (bh->hint_vq->num_free >= need)
+		return 0;
+	atomic64_inc(&bh->st.vq_full);
+	virtqueue_kick(bh->hint_vq);
+	atomic64_inc(&bh->st.kicks);
+	while (bh->hint_vq->num_free < need) {
+		if (READ_ONCE(bh->hint_removing))
+			return -ESHUTDOWN;
+		if (waited >= bh_hint_stall_ms) {
+			atomic64_inc(&bh->st.host_stalls);
+			return -ETIMEDOUT;
+		}
+		wait_event_timeout(bh->hint_wait, READ_ONCE(bh->hint_removing) ||
+				   bh_hint_reclaim(bh),
+				   msecs_to_jiffies(BH_STALL_STEP_MS));
+		waited += BH_STALL_STEP_MS;
+	}
+	return 0;
+}
+
+static int bh_hint_wait_start_used(struct bh_dev *bh)
+{
+	unsigned int waited = 0;
+
+	bh_hint_reclaim(bh);
+	while (bh->start_inflight) {
+		if (READ_ONCE(bh->hint_removing))
+			return -ESHUTDOWN;
+		if (waited >= bh_hint_stall_ms) {
+			atomic64_inc(&bh->st.host_stalls);
+			return -ETIMEDOUT;
+		}
+		wait_event_timeout(bh->hint_wait, READ_ONCE(bh->hint_removing) ||
+				   bh_hint_reclaim(bh),
+				   msecs_to_jiffies(BH_STALL_STEP_MS));
+		waited += BH_STALL_STEP_MS;
+	}
+	return 0;
+}
+
+static int bh_hint_marker(struct bh_dev *bh, __virtio32 *marker)
+{
+	struct scatterlist sg;
+	int err;
+
+	err = bh_hint_room(bh, false);
+	if (err)
+		return err;
+	sg_init_one(&sg, marker, sizeof(*marker));
+	err = virtqueue_add_outbuf(bh->hint_vq, &sg, 1, marker, GFP_KERNEL);
+	if (err)
+		return err;
+	virtqueue_kick(bh->hint_vq);
+	atomic64_inc(&bh->st.kicks);
+	return 0;
+}
+
+/* Queue one block; kick once per bh_hint_batch blocks. */
+static int bh_hint_add(struct bh_dev *bh, struct page *page,
+		       unsigned int *pending)
+{
+	unsigned int order = page_private(page);
+	struct scatterlist sg;
+	int err;
+
+	err = bh_hint_room(bh, true);
+	if (err)
+		return err;
+	sg_init_table(&sg, 1);
+	sg_set_page(&sg, page, PAGE_SIZE << order, 0);
+	err = virtqueue_add_inbuf(bh->hint_vq, &sg, 1, page, GFP_KERNEL);
+	if (err)
+		return err;
+	if (++*pending >= bh_hint_batch) {
+		virtqueue_kick(bh->hint_vq);
+		atomic64_inc(&bh->st.kicks);
+		*pending = 0;
+	}
+	return 0;
+}
+
+/* Why the current round must end, or 0 to go on. */
+static int bh_hint_should_stop(struct bh_dev *bh, u32 id)
+{
+	if (READ_ONCE(bh->hint_removing))
+		return -ESHUTDOWN;
+	if (atomic_read(&bh->hint_pressure)) {
+		atomic64_inc(&bh->st.pressure_stops);
+		return -ENOMEM;
+	}
+	if (bh_hint_cmd_id(bh) != id) {
+		atomic64_inc(&bh->st.id_changed_mid_round);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/*
+ * Hint the blocks held from earlier rounds again.  Each is picked under
+ * hint_lock, so it was still held after the current id was issued; should
+ * the shrinker free it right after, the hint is still true.
+ */
+static int bh_hint_rehint_held(struct bh_dev *bh, u32 id, unsigned int *pending)
+{
+	long left = atomic_long_read(&bh->hint_held);
+	struct page *page;
+	int err;
+
+	while (left > 0) {
+		err = bh_hint_should_stop(bh, id);
+		if (err)
+			return err;
+		spin_lock(&bh->hint_lock);
+		page = list_first_entry_or_null(&bh->hint_list, struct page,
+						lru);
+		if (page)
+			list_move_tail(&page->lru, &bh->hint_list);
+		spin_unlock(&bh->hint_lock);
+		if (!page)
+			return 0;
+		left -= 1L << page_private(page);
+		err = bh_hint_add(bh, page, pending);
+		if (err)
+			return err;
+		atomic64_inc(&bh->st.rehinted_blocks);
+	}
+	return 0;
+}
+
+/* Allocate free blocks, largest order first, and hint them. */
+static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, unsigned int *pending)
+{
+	unsigned int order = MAX_PAGE_ORDER + 1;
+	struct page *page;
+	int err;
+
+	while (order-- > bh_hint_min_order) {
+		for (;;) {
+			err = bh_hint_should_stop(bh, id);
+			if (err)
+				return err;
+			page = alloc_pages(BH_HINT_GFP, order);
+			if (!page) {
+				atomic64_inc(&bh->st.alloc_fail_order[order]);
+				break;
+			}
+			set_page_private(page, order);
+			spin_lock(&bh->hint_lock);
+			list_add_tail(&page->lru, &bh->hint_list);
+			atomic_long_add(1L << order, &bh->hint_held);
+			spin_unlock(&bh->hint_lock);
+			err = bh_hint_add(bh, page, pending);
+			if (err)
+				return err;
+			atomic64_inc(&bh->st.blocks_order[order]);
+			atomic64_add(PAGE_SIZE << order, &bh->st.bytes_hinted);
+		}
+	}
+	return 0;
+}
+
+/**
+ * bh_hint_release - free up to @nr held pages (all if ULONG_MAX)
+ * @bh: the device
+ * @nr: pages wanted
+ * @counter: statistic to add the freed pages to
+ *
+ * Safe at any time, from any context that may free pages (see the top of
+ * this file for why in-flight hints need not be waited for).
+ *
+ * Return: pages freed.
+ */
+unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,
+			      atomic64_t *counter)
+{
+	unsigned long freed = 0;
+	unsigned int order;
+	struct page *page;
+
+	while (freed < nr) {
+		spin_lock(&bh->hint_lock);
+		page = list_first_entry_or_null(&bh->hint_list, struct page,
+						lru);
+		if (page) {
+			list_del(&page->lru);
+			atomic_long_sub(1L << page_private(page),
+					&bh->hint_held);
+		}
+		spin_unlock(&bh->hint_lock);
+		if (!page)
+			break;
+		order = page_private(page);
+		set_page_private(page, 0);
+		__free_pages(page, order);
+		freed += 1UL << order;
+	}
+	atomic64_add(freed, counter);
+	return freed;
+}
+
+static void bh_hint_round(struct bh_dev *bh, u32 id)
+{
+	unsigned int pending = 0;
+	int err;
+
+	/* The previous start marker must be used before we rewrite it. */
+	if (bh_hint_wait_start_used(bh))
+		return;
+
+	bh->hint_last_id = id;
+	atomic64_inc(&bh->st.rounds);
+	atomic_set(&bh->hint_pressure, 0);
+	bh->cmd_id_active = cpu_to_virtio32(bh->vdev, id);
+	err = bh_hint_marker(bh, &bh->cmd_id_active);
+	if (err)
+		return;
+	bh->start_inflight = true;
+
+	err = 0;
+	if (bh_hint_rehint)
+		err = bh_hint_rehint_held(bh, id, &pending);
+	if (!err)
+		bh_hint_new_blocks(bh, id, &pending);
+
+	if (READ_ONCE(bh->hint_removing))
+		return;
+	bh->cmd_id_stop = cpu_to_virtio32(bh->vdev, VIRTIO_BALLOON_CMD_ID_STOP);
+	bh_hint_marker(bh, &bh->cmd_id_stop);
+}
+
+void bh_hint_work(struct work_struct *work)
+{
+	struct bh_dev *bh = container_of(work, struct bh_dev, hint_work);
+	u32 id = bh_hint_cmd_id(bh);
+
+	if (id == bh->hint_last_id)
+		return;
+	if (id == VIRTIO_BALLOON_CMD_ID_DONE) {
+		bh->hint_last_id = id;
+		atomic64_inc(&bh->st.done_seen);
+		bh_hint_reclaim(bh);
+		bh_hint_release(bh, ULONG_MAX, &bh->st.returned_done);
+		return;
+	}
+	if (id == VIRTIO_BALLOON_CMD_ID_STOP) {
+		bh->hint_last_id = id;
+		atomic64_inc(&bh->st.stop_seen);
+		return;
+	}
+	atomic64_inc(&bh->st.cmd_ids);
+	bh_hint_round(bh, id);
+}
+
+static unsigned long bh_hint_count(struct shrinker *s,
+				   struct shrink_control *sc)
+{
+	struct bh_dev *bh = s->private_data;
+
+	return atomic_long_read(&bh->hint_held);
+}
+
+static unsigned long bh_hint_scan(struct shrinker *s, struct shrink_control *sc)
+{
+	struct bh_dev *bh = s->private_data;
+
+	/* Stop the running round from taking the memory straight back. */
+	atomic_set(&bh->hint_pressure, 1);
+	return bh_hint_release(bh, sc->nr_to_scan, &bh->st.returned_shrinker);
+}
+
+int bh_hint_shrinker_register(struct bh_dev *bh)
+{
+	bh->shrinker = shrinker_alloc(0, "balloon_hint-%s",
+				      dev_name(&bh->vdev->dev));
+	if (!bh->shrinker)
+		return -ENOMEM;
+	bh->shrinker->count_objects = bh_hint_count;
+	bh->shrinker->scan_objects = bh_hint_scan;
+	bh->shrinker->private_data = bh;
+	shrinker_register(bh->shrinker);
+	return 0;
+}
+
+void bh_hint_shrinker_unregister(struct bh_dev *bh)
+{
+	shrinker_free(bh->shrinker);
+}
+
+/* Make a running round give up at its next step (device removal). */
+void bh_hint_stop(struct bh_dev *bh)
+{
+	WRITE_ONCE(bh->hint_removing, true);
+	wake_up(&bh->hint_wait);
+}

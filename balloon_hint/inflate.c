@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * balloon_hint: the balloon proper.
+ *
+ * Inflate and deflate towards the host's target (config num_pages) with
+ * the balloon page API, so ballooned pages stay movable and compaction can
+ * migrate them; the stats virtqueue; deflate on OOM.
+ */
+#include <linux/delay.h>
+#include <linux/mm.h>
+#include <linux/oom.h>
+#include <linux/swap.h>
+#include <linux/vmstat.h>
+
+#include "balloon_hint.h"
+
+/* Sleep before retrying an inflate that found no free page. */
+#define BH_OUT_OF_PUFF_MS	200
+
+void bh_balloon_ack(struct virtqueue *vq)
+{
+	struct bh_dev *bh = vq->vdev->priv;
+
+	wake_up(&bh->acked);
+}
+
+/* Hand pfns[0..num_pfns) to the host on @vq and wait until it used them. */
+static void bh_tell_host(struct bh_dev *bh, struct virtqueue *vq)
+{
+	struct scatterlist sg;
+	unsigned int len;
+	int err;
+
+	lockdep_assert_held(&bh->balloon_lock);
+	sg_init_one(&sg, bh->pfns, sizeof(bh->pfns[0]) * bh->num_pfns);
+	/* The queue is empty here: every message is waited for. */
+	err = virtqueue_add_outbuf(vq, &sg, 1, bh, GFP_KERNEL);
+	if (err) {
+		dev_err_ratelimited(&bh->vdev->dev, "balloon message lost: %d\n",
+				    err);
+		return;
+	}
+	virtqueue_kick(vq);
+	wait_event(bh->acked, virtqueue_get_buf(vq, &len));
+}
+
+static void bh_set_pfns(struct bh_dev *bh, struct page *page)
+{
+	u32 pfn = page_to_pfn(page) * BH_PAGES_PER_PAGE;
+	unsigned int i;
+
+	for (i = 0; i < BH_PAGES_PER_PAGE; i++)
+		bh->pfns[bh->num_pfns + i] = cpu_to_virtio32(bh->vdev, pfn + i);
+	bh->num_pfns += BH_PAGES_PER_PAGE;
+}
+
+/*
+ * Without DEFLATE_ON_OOM the host may use ballooned memory for good, so the
+ * pages leave MemTotal; with it they stay counted, being ours to take back.
+ */
+static bool bh_adjust_managed(struct bh_dev *bh)
+{
+	return !virtio_has_feature(bh->vdev, VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
+}
+
+static unsigned int bh_fill(struct bh_dev *bh, size_t num)
+{
+	unsigned int done;
+	struct page *page;
+	LIST_HEAD(pages);
+	size_t n;
+
+	num = min_t(size_t, num, BH_PFNS_MAX);
+	for (n = 0; n < num; n += BH_PAGES_PER_PAGE) {
+		page = balloon_page_alloc();
+		if (!page) {
+			dev_info_ratelimited(&bh->vdev->dev,
+					     "out of puff: no free page to inflate\n");
+			msleep(BH_OUT_OF_PUFF_MS);
+			break;
+		}
+		balloon_page_push(&pages, page);
+	}
+
+	mutex_lock(&bh->balloon_lock);
+	bh->num_pfns = 0;
+	while ((page = balloon_page_pop(&pages))) {
+		balloon_page_enqueue(&bh->b_dev_info, page);
+		bh_set_pfns(bh, page);
+		bh->num_pages += BH_PAGES_PER_PAGE;
+		if (bh_adjust_managed(bh))
+			adjust_managed_page_count(page, -1);
+	}
+	done = bh->num_pfns;
+	if (done)
+		bh_tell_host(bh, bh->inflate_vq);
+	mutex_unlock(&bh->balloon_lock);
+	atomic64_add(done, &bh->st.inflated);
+	return done;
+}
+
+/**
+ * bh_leak - deflate up to @num 4 KiB pages
+ * @bh: the device
+ * @num: pages wanted back
+ *
+ * With MUST_TELL_HOST the host must hear of the pages before the guest
+ * touches them, so the deflate message always goes out before the pages
+ * are freed (harmless when the feature is off).
+ *
+ * Return: the number of 4 KiB pages deflated.
+ */
+unsigned int bh_leak(struct bh_dev *bh, size_t num)
+{
+	struct page *page, *next;
+	unsigned int done;
+	LIST_HEAD(pages);
+
+	num = min_t(size_t, num, BH_PFNS_MAX);
+	mutex_lock(&bh->balloon_lock);
+	num = min_t(size_t, num, bh->num_pages);
+	bh->num_pfns = 0;
+	while (bh->num_pfns < num) {
+		page = balloon_page_dequeue(&bh->b_dev_info);
+		if (!page)
+			break;
+		bh_set_pfns(bh, page);
+		list_add(&page->lru, &pages);
+		bh->num_pages -= BH_PAGES_PER_PAGE;
+	}
+	done = bh->num_pfns;
+	if (done)
+		bh_tell_host(bh, bh->deflate_vq);
+	list_for_each_entry_safe(page, next, &pages, lru) {
+		if (bh_adjust_managed(bh))
+			adjust_managed_page_count(page, 1);
+		list_del(&page->lru);
+		put_page(page);		/* the balloon's reference */
+	}
+	mutex_unlock(&bh->balloon_lock);
+	atomic64_add(done, &bh->st.deflated);
+	return done;
+}
+
+static s64 bh_towards_target(struct bh_dev *bh)
+{
+	u32 target;
+
+	virtio_cread_le(bh->vdev, struct virtio_balloon_config, num_pages,
+			&target);
+	/* Legacy devices may ask for a count that is not a whole page. */
+	target = ALIGN(target, BH_PAGES_PER_PAGE);
+	return (s64)target - bh->num_pages;
+}
+
+void bh_update_actual(struct bh_dev *bh)
+{
+	u32 actual = bh->num_pages;
+
+	virtio_cwrite_le(bh->vdev, struct virtio_balloon_config, actual,
+			 &actual);
+}
+
+void bh_size_work(struct work_struct *work)
+{
+	struct bh_dev *bh = container_of(work, struct bh_dev, size_work);
+	s64 diff = bh_towards_target(bh);
+
+	if (!diff)
+		return;
+	if (diff > 0)
+		diff -= bh_fill(bh, diff);
+	else
+		diff += bh_leak(bh, -diff);
+	bh_update_actual(bh);
+	/* One message per pass; come back for the rest. */
+	if (diff)
+		bh_queue(bh, work);
+}
+
+int bh_oom_notify(struct notifier_block *nb, unsigned long dummy, void *parm)
+{
+	struct bh_dev *bh = container_of(nb, struct bh_dev, oom_nb);
+	unsigned long *freed = parm;
+	unsigned int n;
+
+	n = bh_leak(bh, BH_OOM_PAGES) / BH_PAGES_PER_PAGE;
+	atomic64_add(n * BH_PAGES_PER_PAGE, &bh->st.oom_deflated);
+	*freed += n;
+	bh_update_actual(bh);
+	return NOTIFY_OK;
+}
+
+#ifdef CONFIG_BALLOON_COMPACTION
+/*
+ * Compaction moves a ballooned page: the host learns of the new page
+ * (inflate) before it forgets the old one (deflate), so it never sees the
+ * balloon shrink.  Returns -EAGAIN rather than wait for an inflate or
+ * deflate in progress; compaction will retry.
+ */
+static int bh_migratepage(struct balloon_dev_info *info, struct page *newpage,
+			  struct page *page, enum migrate_mode mode)
+{
+	struct bh_dev *bh = container_of(info, struct bh_dev, b_dev_info);
+	unsigned long flags;
+
+	if (!mutex_trylock(&bh->balloon_lock))
+		return -EAGAIN;
+
+	get_page(newpage);	/* the balloon's reference */
+	if (bh_adjust_managed(bh) && page_zone(page) != page_zone(newpage)) {
+		adjust_managed_page_count(page, 1);
+		adjust_managed_page_count(newpage, -1);
+	}
+
+	spin_lock_irqsave(&info->pages_lock, flags);
+	balloon_page_insert(info, newpage);
+	info->isolated_pages--;
+	spin_unlock_irqrestore(&info->pages_lock, flags);
+
+	bh->num_pfns = 0;
+	bh_set_pfns(bh, newpage);
+	bh_tell_host(bh, bh->inflate_vq);
+	bh->num_pfns = 0;
+	bh_set_pfns(bh, page);
+	bh_tell_host(bh, bh->deflate_vq);
+	mutex_unlock(&bh->balloon_lock);
+
+	balloon_page_finalize(page);
+	put_page(page);		/* the balloon's reference */
+	atomic64_inc(&bh->st.migrated);
+	return MIGRATEPAGE_SUCCESS;
+}
+#endif
+
+void bh_balloon_init(struct bh_dev *bh)
+{
+	mutex_init(&bh->balloon_lock);
+	balloon_devinfo_init(&bh->b_dev_info);
+#ifdef CONFIG_BALLOON_COMPACTION
+	bh->b_dev_info.migratepage = bh_migratepage;
+#endif
+	bh->oom_nb.notifier_call = bh_oom_notify;
+}
+
+static unsigned int bh_put_stat(struct bh_dev *bh, unsigned int i, u16 tag,
+				u64 val)
+{
+	bh->stats[i].tag = cpu_to_virtio16(bh->vdev, tag);
+	bh->stats[i].val = cpu_to_virtio64(bh->vdev, val);
+	return i + 1;
+}
+
+/* Fill stats[] from the VM counters; returns how many entries are set. */
+static unsigned int bh_stats_fill(struct bh_dev *bh)
+{
+	unsigned long events[NR_VM_EVENT_ITEMS];
+	unsigned int i = 0;
+	struct sysinfo si;
+
+	all_vm_events(events);
+	si_meminfo(&si);
+
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_SWAP_IN,
+			(u64)events[PSWPIN] << PAGE_SHIFT);
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_SWAP_OUT,
+			(u64)events[PSWPOUT] << PAGE_SHIFT);
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_MAJFLT, events[PGMAJFAULT]);
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_MINFLT, events[PGFAULT]);
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_OOM_KILL, events[OOM_KILL]);
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_MEMFREE,
+			(u64)si.freeram << PAGE_SHIFT);
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_MEMTOT,
+			(u64)si.totalram << PAGE_SHIFT);
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_AVAIL,
+			(u64)si_mem_available() << PAGE_SHIFT);
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_CACHES,
+			(u64)global_node_page_state(NR_FILE_PAGES) << PAGE_SHIFT);
+	return i;
+}
+
+static int bh_stats_send(struct bh_dev *bh)
+{
+	struct scatterlist sg;
+	unsigned int n = bh_stats_fill(bh);
+	int err;
+
+	sg_init_one(&sg, bh->stats, sizeof(bh->stats[0]) * n);
+	err = virtqueue_add_outbuf(bh->stats_vq, &sg, 1, bh, GFP_KERNEL);
+	if (err)
+		return err;
+	virtqueue_kick(bh->stats_vq);
+	atomic64_inc(&bh->st.stats_sent);
+	return 0;
+}
+
+/* The device needs one buffer in the queue to ask for statistics later. */
+int bh_stats_prime(struct bh_dev *bh)
+{
+	return bh_stats_send(bh);
+}
+
+/* The host used our buffer: it wants fresh statistics. */
+void bh_stats_request(struct virtqueue *vq)
+{
+	struct bh_dev *bh = vq->vdev->priv;
+
+	bh_queue(bh, &bh->stats_work);
+}
+
+void bh_stats_work(struct work_struct *work)
+{
+	struct bh_dev *bh = container_of(work, struct bh_dev, stats_work);
+	unsigned int len;
+
+	if (!virtqueue_get_buf(bh->stats_vq, &len))
+		return;
+	if (bh_stats_send(bh))
+		dev_err_ratelimited(&bh->vdev->dev, "stats buffer lost\n");
+}

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * balloon_hint: free page reporting (VIRTIO_BALLOON_F_REPORTING).
+ *
+ * mm/page_reporting.c isolates free blocks of at least pageblock order and
+ * hands them to us a scatterlist at a time; the host discards their backing
+ * (QEMU: MADV_DONTNEED), which lowers its RSS.  The blocks return to the
+ * free lists when we return, so we wait for the host to use the buffer.
+ * Only one page reporting device may exist in the system: registration
+ * fails with -EBUSY otherwise and the driver runs without reporting.
+ */
+#include <linux/scatterlist.h>
+
+#include "balloon_hint.h"
+
+static int bh_report(struct page_reporting_dev_info *pr,
+		     struct scatterlist *sg, unsigned int nents)
+{
+	struct bh_dev *bh = container_of(pr, struct bh_dev, pr_dev_info);
+	struct virtqueue *vq = bh->report_vq;
+	struct scatterlist *s;
+	unsigned int len, i;
+	u64 bytes = 0;
+	int err;
+
+	/*
+	 * Indirect descriptors are off (see bh_validate) and we wait for each
+	 * report, so the queue is empty and adding allocates nothing.
+	 */
+	err = virtqueue_add_inbuf(vq, sg, nents, bh, GFP_NOWAIT | __GFP_NOWARN);
+	if (err)
+		return err;
+	virtqueue_kick(vq);
+	wait_event(bh->acked, virtqueue_get_buf(vq, &len));
+
+	for_each_sg(sg, s, nents, i)
+		bytes += s->length;
+	atomic64_inc(&bh->st.reports);
+	atomic64_add(bytes, &bh->st.reported_bytes);
+	return 0;
+}
+
+int bh_report_register(struct bh_dev *bh)
+{
+	int err;
+
+	bh->pr_dev_info.report = bh_report;
+	/* 0 lets mm pick its default order (pageblock order). */
+	bh->pr_dev_info.order = 0;
+	err = page_reporting_register(&bh->pr_dev_info);
+	if (err)
+		return err;
+	bh->reporting = true;
+	return 0;
+}
+
+void bh_report_unregister(struct bh_dev *bh)
+{
+	if (bh->reporting)
+		page_reporting_unregister(&bh->pr_dev_info);
+	bh->reporting = false;
+}

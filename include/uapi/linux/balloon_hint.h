@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-only WITH Linux-syscall-note */
+/*
+ * balloon_hint: statistics of the virtio balloon driver with free page
+ * hinting.
+ *
+ * The driver has no ioctl interface; the device is driven by the host
+ * (QEMU's balloon command, migration) and module parameters.  What it did
+ * is visible in debugfs, one "name value" line per counter, values in
+ * decimal, in BALLOON_HINT_DEBUGFS_DIR/<virtio device>/stats.
+ */
+#ifndef _UAPI_LINUX_BALLOON_HINT_H
+#define _UAPI_LINUX_BALLOON_HINT_H
+
+#define BALLOON_HINT_DEBUGFS_DIR	"/sys/kernel/debug/balloon_hint"
+#define BALLOON_HINT_STATS_FILE		"stats"
+
+/**
+ * DOC: statistics
+ *
+ * Balloon:
+ *
+ * - ``features``: virtio feature bits negotiated with the device.
+ * - ``balloon_pages``: 4 KiB pages in the balloon now (the "actual" the
+ *   host reads).
+ * - ``inflated``, ``deflated``: 4 KiB pages ever given to / taken back
+ *   from the host; ``oom_deflated``: of those deflated, how many by the
+ *   OOM notifier (DEFLATE_ON_OOM); ``migrated``: ballooned pages moved by
+ *   compaction; ``stats_sent``: buffers sent on the stats virtqueue.
+ *
+ * Free page hinting (a *round* is one command id from the host):
+ *
+ * - ``hint_cmd_id``: the command id in config space now (0 STOP, 1 DONE).
+ * - ``held_pages``: pages allocated for hinting and not yet returned.
+ * - ``rounds``: rounds answered with a start marker; ``cmd_ids``: new
+ *   command ids seen (a round is skipped when the previous start marker is
+ *   still unused after hint_stall_ms); ``stop_seen``, ``done_seen``: STOP
+ *   and DONE values seen.
+ * - ``id_changed_mid_round``: rounds cut short because the id changed;
+ *   ``pressure_stops``: rounds cut short because the shrinker ran;
+ *   ``vq_full``: times the free page virtqueue had no room;
+ *   ``host_stalls``: rounds abandoned because the host returned no
+ *   buffer for hint_stall_ms.
+ * - ``blocks_order_N``: blocks of order N hinted for the first time;
+ *   ``alloc_fail_order_N``: allocations of order N that found no block
+ *   (the driver then tries order N-1, down to hint_min_order);
+ *   ``bytes_hinted``: bytes of those first hints; ``rehinted_blocks``:
+ *   held blocks hinted again in a later round.
+ * - ``kicks``: notifications sent on the free page virtqueue.
+ * - ``returned_done``, ``returned_shrinker``, ``returned_remove``: pages
+ *   given back to the allocator because the host wrote DONE, because of
+ *   memory pressure, or because the device went away.  After DONE,
+ *   ``held_pages`` is 0 and the three sum to every page ever allocated.
+ *
+ * Free page reporting:
+ *
+ * - ``reporting``: 1 when registered with the page reporting core;
+ *   ``reports``: scatterlists reported; ``reported_bytes``: their size.
+ */
+
+#endif /* _UAPI_LINUX_BALLOON_HINT_H */

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0-only WITH Linux-syscall-note */
+/*
+ * vfio_spapr_tce: the sPAPR TCE IOMMU model of VFIO on any IOMMU.
+ *
+ * The structs and ioctl numbers are those of <linux/vfio.h>; this header
+ * only documents how this backend implements them and where it differs
+ * from the POWER driver (drivers/vfio/vfio_iommu_spapr_tce.c).
+ */
+#ifndef _UAPI_LINUX_VFIO_SPAPR_TCE_H
+#define _UAPI_LINUX_VFIO_SPAPR_TCE_H
+
+#include <linux/vfio.h>
+
+/**
+ * DOC: model
+ *
+ * VFIO_SET_IOMMU with VFIO_SPAPR_TCE_IOMMU (v1) or VFIO_SPAPR_TCE_v2_IOMMU
+ * (v2) selects this backend.  Each attached IOMMU group gets its own IOMMU
+ * paging domain.  The container keeps, per DMA window, a TCE table with one
+ * entry per IOMMU page (physical address + READ/WRITE), and every in-use
+ * entry is mapped in every group's domain.  Each TCE is exactly one IOMMU
+ * page of the window's page size in every domain, so any TCE-aligned range
+ * can be unmapped alone.
+ *
+ * Windows: the default window starts at IOVA 0; its size is the module
+ * parameter dma32_window_mb (default 1024, reported by GET_INFO as
+ * dma32_window_start/size) with 4 KiB TCEs.  v2 adds at most one dynamic
+ * window (TCE_CREATE) of 4 KiB or 2 MiB TCEs, placed at the lowest
+ * naturally aligned IOVA that overlaps neither another window nor an IOMMU
+ * reserved region (MSI, RMRR) and lies inside every domain's aperture.
+ * Any window, the default one included, can be removed (TCE_REMOVE) and a
+ * new one created in the free slot.
+ */
+
+/**
+ * DOC: differences from POWER
+ *
+ * - v1 MAP_DMA/UNMAP_DMA take any multiple of the window page size, not
+ *   one TCE per call.
+ * - v1 charges locked_vm for the pages MAP_DMA actually pins, when it pins
+ *   them, and returns the charge on UNMAP_DMA, DISABLE or detach.  POWER
+ *   charges the whole window at ENABLE.  ENABLE here only claims the
+ *   container for the calling mm and fails with -ENOMEM if RLIMIT_MEMLOCK
+ *   leaves no room for a single page (without CAP_IPC_LOCK).
+ * - DISABLE and detaching the last group (also by closing the group fd
+ *   while enabled or with live mappings) unmap, unpin and un-charge every
+ *   mapping.  Registered memory (v2) stays until UNREGISTER or release.
+ * - UNMAP_DMA of a range with any unmapped TCE fails with -ENOENT and
+ *   unmaps nothing.
+ * - v2 needs no ENABLE: MAP_DMA works once memory is registered.
+ * - A 2 MiB TCE needs the registered memory behind it to be one physically
+ *   contiguous, 2 MiB aligned page (a THP or hugetlb page).
+ * - The TCE table is one kvmalloc'ed array: levels (1..5) is validated and
+ *   shown in debugfs but does not change the layout; GET_INFO reports 5.
+ * - EEH is a POWER platform service: VFIO_CHECK_EXTENSION(VFIO_EEH) is 0
+ *   and VFIO_EEH_PE_OP fails with -ENOTTY.
+ * - Groups whose IOMMU lacks isolated MSI (interrupt remapping) are
+ *   refused with -EPERM, as vfio_iommu_type1 does.
+ */
+
+/**
+ * DOC: errnos
+ *
+ * Every ioctl validates its whole argument before it changes anything; on
+ * any error no page is pinned, nothing is charged and no TCE or IOMMU
+ * entry is left behind.  Argument structs start with argsz: a larger
+ * argsz is accepted if the bytes this backend does not know are zero.
+ *
+ * - EINVAL: argsz below the fields the ioctl needs; unknown flags or
+ *   non-zero reserved fields; MAP_DMA without READ or WRITE; vaddr, iova
+ *   or size not aligned to the window page size, or size 0; vaddr + size
+ *   overflowing; a v2 2 MiB TCE over memory that is not one contiguous
+ *   aligned 2 MiB page; TCE_CREATE with a page size other than 4 KiB or
+ *   2 MiB or one the IOMMU lacks, a window size that is not a power of two
+ *   at least one page, more than 2^22 TCEs, or larger than the IOMMU
+ *   aperture, levels outside 1..5; TCE_REMOVE of an address where no
+ *   window starts; an emulated or duplicate group.
+ * - E2BIG: argsz larger than the struct with non-zero bytes past it.
+ * - ERANGE: iova (or iova + size) outside every window.
+ * - EBUSY: MAP_DMA over a TCE already in use; ENABLE twice; a second group
+ *   in a v1 container; REGISTER_MEMORY overlapping registered memory;
+ *   UNREGISTER_MEMORY while TCEs point into the region.
+ * - ENOENT: UNMAP_DMA over an unused TCE; UNREGISTER_MEMORY of a range
+ *   not registered with exactly that address and size.
+ * - EPERM: the container belongs to another mm (the first to ENABLE or
+ *   REGISTER_MEMORY); v1 MAP/UNMAP before ENABLE; v2 MAP_DMA of memory not
+ *   inside one registered region; a group without isolated MSI.
+ * - ENOMEM: over RLIMIT_MEMLOCK without CAP_IPC_LOCK (v1 MAP_DMA and
+ *   ENABLE, v2 REGISTER_MEMORY), or out of memory.
+ * - ENOSPC: TCE_CREATE with no free window slot or no free aligned IOVA
+ *   range inside the aperture.
+ * - ENOTTY: an ioctl of the other sPAPR version, VFIO_EEH_PE_OP, or any
+ *   ioctl this backend does not implement.
+ * - EFAULT: a bad user pointer, or user memory that cannot be pinned.
+ */
+
+/**
+ * DOC: debugfs
+ *
+ * <debugfs>/vfio_spapr_tce/:
+ *
+ * - containers: per live container its version, enabled state, pinned
+ *   pages and iommu_map() calls; its groups; per window start, size, page
+ *   shift, levels and "tces in_use/total"; per registered region its
+ *   address, size and the TCEs mapping it.
+ * - nr_containers: live containers.
+ * - pinned_pages: system pages pinned by all containers (v1 mappings and
+ *   v2 registered memory); 0 once every container is closed.
+ * - iommu_map_calls, iommu_unmap_calls: IOMMU API calls made so far.
+ */
+
+#endif /* _UAPI_LINUX_VFIO_SPAPR_TCE_H */

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * memattr platform backends.
+ *
+ * A platform backend (an SEV-SNP RMP manager, a TDX module glue, the software
+ * models shipped with memattr) is told about every shared <-> private
+ * conversion of a memattr object through four hooks.  Their order and context
+ * are fixed, so a backend can do sleeping work (direct-map changes, firmware
+ * calls) on the right side of the atomic attribute update:
+ *
+ *   for each run that changes:  prepare()      may sleep, may fail
+ *   (a prepare failing, or the store running out of memory:
+ *    abort() for every run already prepared, last first; the call fails
+ *    and nothing changed)
+ *   conversion lock taken
+ *   for each run that changes:  commit()       atomic, cannot fail
+ *   attribute store updated, invalidation sequence bumped
+ *   conversion lock dropped
+ *   for each run that changes:  finish()       may sleep, cannot fail
+ *
+ * Around these, memattr itself guarantees:
+ * - A run going shared -> private is unmapped from every user mapping before
+ *   prepare() is called, and no fault can map it again until the conversion
+ *   has ended.
+ * - Pages of a run going private -> shared are zeroed after finish()
+ *   returned (the host touches them only once the backend made them shared
+ *   again).
+ * - Conversions of overlapping ranges never run at the same time; disjoint
+ *   ones may, so hooks for different ranges of one object can run
+ *   concurrently.  Hooks for one conversion are called from one task.
+ * - host_access() is called, under the conversion lock, for every page the
+ *   host is about to map into user space or write from the kernel.
+ *
+ * Runs whose attributes do not change get no hook calls.  A run never crosses
+ * a change of old attributes, so each call sees one old and one new value.
+ */
+#ifndef _VMEMKIT_MEMATTR_H
+#define _VMEMKIT_MEMATTR_H
+
+#include <linux/list.h>
+#include <linux/module.h>
+#include <linux/types.h>
+#include <vmemkit/gfn_range.h>
+
+/**
+ * struct memattr_change - one run of a conversion
+ * @range: the GFNs of the run
+ * @old_attrs: attributes of every GFN in @range before the conversion
+ * @new_attrs: attributes after it; never equal to @old_attrs
+ */
+struct memattr_change {
+	struct vmk_gfn_range range;
+	u64 old_attrs;
+	u64 new_attrs;
+};
+
+/**
+ * struct memattr_backend_ops - hooks of a platform backend
+ * @attach: set up per-object state for an object of @nr_gfns GFNs, all
+ *	shared.  May sleep.  Returns the state handed to the other hooks, or
+ *	an ERR_PTR; object creation fails with that error.
+ * @detach: free what @attach returned.  May sleep.  Called once the object
+ *	has no mappings and no conversion left.
+ * @prepare: get ready for @chg before anything changes (for shared ->
+ *	private: take the pages out of the direct map).  May sleep, called
+ *	with no memattr lock held.  A non-zero return aborts the conversion.
+ * @abort: undo a successful @prepare of a conversion that will not happen.
+ *	May sleep, cannot fail.  Optional if @prepare has nothing to undo.
+ * @commit: make @chg effective in the platform (the RMP update).  Called
+ *	under the object's conversion spinlock, together with the store update
+ *	and the invalidation-sequence bump: must not sleep, cannot fail.
+ * @finish: complete @chg after the lock is dropped (for private ->
+ *	shared: put the pages back in the direct map).  May sleep, cannot fail.
+ * @host_access: the host is about to map @gfn into user space or write it
+ *	from the kernel.  Under the conversion spinlock: must not sleep.  A
+ *	backend that enforces ownership WARNs here on a private page.
+ *
+ * Every hook but @attach and @detach is optional.
+ */
+struct memattr_backend_ops {
+	void *(*attach)(u64 nr_gfns);
+	void (*detach)(void *priv);
+	int (*prepare)(void *priv, const struct memattr_change *chg);
+	void (*abort)(void *priv, const struct memattr_change *chg);
+	void (*commit)(void *priv, const struct memattr_change *chg);
+	void (*finish)(void *priv, const struct memattr_change *chg);
+	void (*host_access)(void *priv, u64 gfn);
+};
+
+/**
+ * struct memattr_backend - a registered platform backend
+ * @name: name selected through memattr's ``backend`` module parameter
+ * @owner: module providing @ops; pinned while an object uses the backend
+ * @ops: the hooks
+ * @node: link in memattr's backend list (owned by memattr)
+ */
+struct memattr_backend {
+	const char *name;
+	struct module *owner;
+	const struct memattr_backend_ops *ops;
+	struct list_head node;
+};
+
+/**
+ * memattr_backend_register() - make a backend selectable
+ * @be: the backend; @be->name must be unique
+ *
+ * Objects created afterwards use @be when memattr's ``backend`` parameter
+ * names it.  May sleep.
+ *
+ * Return: 0, or -EEXIST if the name is taken.
+ */
+int memattr_backend_register(struct memattr_backend *be);
+
+/**
+ * memattr_backend_unregister() - withdraw a backend
+ * @be: a registered backend
+ *
+ * Objects already using @be keep it (they pin @be->owner, so a module can
+ * only unregister from its exit path once they are gone).  May sleep.
+ */
+void memattr_backend_unregister(struct memattr_backend *be);
+
+#endif /* _VMEMKIT_MEMATTR_H */

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Attribute conversion: in-flight tracking, the platform hooks, zapping and
+ * zeroing, in the order <vmemkit/memattr.h> promises.
+ *
+ * A conversion first claims its range as in flight: overlapping conversions
+ * wait for each other, faults on a GFN of the range wait for it to end, and
+ * nothing else is affected, so disjoint conversions run side by side and
+ * faults elsewhere never retry.  The attribute store and the invalidation
+ * sequence change in one short obj->lock section.
+ */
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/pagevec.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "internal.h"
+
+/* Runs collected from the store per tree_mutex hold. */
+#define MEMATTR_COLLECT_BATCH 128
+
+/* The runs of one conversion whose attributes change. */
+struct memattr_changes {
+	struct memattr_change *v;
+	unsigned int nr;
+	unsigned int cap;
+	u64 pages;
+};
+
+bool memattr_gfn_inflight(struct memattr_obj *obj, u64 gfn)
+{
+	struct memattr_inflight *in;
+
+	lockdep_assert_held(&obj->lock);
+	list_for_each_entry(in, &obj->inflight, node)
+		if (vmk_gfn_range_contains(&in->range, gfn))
+			return true;
+	return false;
+}
+
+static bool memattr_range_inflight_locked(struct memattr_obj *obj,
+					  const struct vmk_gfn_range *range)
+{
+	struct memattr_inflight *in;
+
+	lockdep_assert_held(&obj->lock);
+	list_for_each_entry(in, &obj->inflight, node)
+		if (vmk_gfn_range_overlaps(&in->range, range))
+			return true;
+	return false;
+}
+
+static bool memattr_range_inflight(struct memattr_obj *obj,
+				   const struct vmk_gfn_range *range)
+{
+	bool busy;
+
+	spin_lock(&obj->lock);
+	busy = memattr_range_inflight_locked(obj, range);
+	spin_unlock(&obj->lock);
+	return busy;
+}
+
+static int memattr_inflight_begin(struct memattr_obj *obj,
+				  struct memattr_inflight *in)
+{
+	spin_lock(&obj->lock);
+	while (memattr_range_inflight_locked(obj, &in->range)) {
+		spin_unlock(&obj->lock);
+		if (wait_event_killable(obj->inflight_wq,
+					!memattr_range_inflight(obj, &in->range)))
+			return -EINTR;
+		spin_lock(&obj->lock);
+	}
+	list_add_tail(&in->node, &obj->inflight);
+	spin_unlock(&obj->lock);
+	return 0;
+}
+
+static void memattr_inflight_end(struct memattr_obj *obj,
+				 struct memattr_inflight *in)
+{
+	spin_lock(&obj->lock);
+	list_del(&in->node);
+	spin_unlock(&obj->lock);
+	wake_up_all(&obj->inflight_wq);
+}
+
+static int memattr_changes_add(struct memattr_changes *ch,
+			       const struct memattr_attr_run *run, u64 attrs)
+{
+	struct memattr_change *v;
+
+	if (ch->nr == ch->cap) {
+		unsigned int cap = ch->cap ? 2 * ch->cap : 16;
+
+		v = kvrealloc(ch->v, array_size(cap, sizeof(*v)), GFP_KERNEL);
+		if (!v)
+			return -ENOMEM;
+		ch->v = v;
+		ch->cap = cap;
+	}
+	v = &ch->v[ch->nr++];
+	v->range = run->range;
+	v->old_attrs = run->attrs;
+	v->new_attrs = attrs;
+	ch->pages += vmk_gfn_range_nr(&run->range);
+	return 0;
+}
+
+/*
+ * Every run of @range whose attributes differ from @attrs.  Stable once
+ * collected: only the owner of the in-flight range can change it.
+ */
+static int memattr_collect_changes(struct memattr_obj *obj,
+				   const struct vmk_gfn_range *range, u64 attrs,
+				   struct memattr_changes *ch)
+{
+	struct vmk_gfn_range rest = *range;
+	struct memattr_attr_run *batch;
+	unsigned int i, n;
+	int ret = 0;
+
+	batch = kmalloc_array(MEMATTR_COLLECT_BATCH, sizeof(*batch), GFP_KERNEL);
+	if (!batch)
+		return -ENOMEM;
+	while (rest.start < rest.end && !ret) {
+		mutex_lock(&obj->tree_mutex);
+		n = memattr_store_collect(obj, &rest, batch,
+					  MEMATTR_COLLECT_BATCH);
+		mutex_unlock(&obj->tree_mutex);
+		for (i = 0; i < n && !ret; i++)
+			if (batch[i].attrs != attrs)
+				ret = memattr_changes_add(ch, &batch[i], attrs);
+		rest.start = batch[n - 1].range.end;
+		cond_resched();
+	}
+	kfree(batch);
+	return ret;
+}
+
+/*
+ * Remove @range from every user mapping.  A fault that checked the
+ * attributes before the range went in flight may still be installing its
+ * PTE: it holds the folio lock until the PTE is in, so taking each cached
+ * folio's lock once waits it out, and the unmap that follows removes it.
+ * Faults starting later see the range in flight and do not map it.
+ */
+static void memattr_zap(struct memattr_obj *obj,
+			const struct vmk_gfn_range *range)
+{
+	pgoff_t index = range->start;
+	struct folio_batch fbatch;
+	unsigned int i;
+
+	folio_batch_init(&fbatch);
+	while (filemap_get_folios(obj->mapping, &index, range->end - 1,
+				  &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+			folio_lock(fbatch.folios[i]);
+			folio_unlock(fbatch.folios[i]);
+		}
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
+	unmap_mapping_pages(obj->mapping, range->start,
+			    vmk_gfn_range_nr(range), false);
+}
+
+static void memattr_zero_folio(struct memattr_obj *obj, struct folio *folio,
+			       const struct vmk_gfn_range *range)
+{
+	struct vmk_gfn_range fr = {
+		.start = folio->index,
+		.end = folio->index + folio_nr_pages(folio),
+	};
+	struct vmk_gfn_range zr;
+	u64 gfn;
+
+	if (!vmk_gfn_range_intersect(&fr, range, &zr))
+		return;
+	if (obj->backend && obj->backend->ops->host_access) {
+		spin_lock(&obj->lock);
+		for (gfn = zr.start; gfn < zr.end; gfn++)
+			obj->backend->ops->host_access(obj->backend_priv, gfn);
+		spin_unlock(&obj->lock);
+	}
+	folio_zero_range(folio, (zr.start - fr.start) << PAGE_SHIFT,
+			 vmk_gfn_range_nr(&zr) << PAGE_SHIFT);
+}
+
+/* Zero the cached pages of @range: it was private, nothing maps it. */
+static void memattr_zero(struct memattr_obj *obj,
+			 const struct vmk_gfn_range *range)
+{
+	pgoff_t index = range->start;
+	struct folio_batch fbatch;
+	unsigned int i;
+
+	folio_batch_init(&fbatch);
+	while (filemap_get_folios(obj->mapping, &index, range->end - 1,
+				  &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+			struct folio *folio = fbatch.folios[i];
+
+			folio_lock(folio);
+			memattr_zero_folio(obj, folio, range);
+			folio_unlock(folio);
+		}
+		folio_batch_release(&fbatch);
+		cond_resched();
+	}
+}
+
+static int memattr_hook_prepare(struct memattr_obj *obj,
+				const struct memattr_change *chg)
+{
+	might_sleep();
+	lockdep_assert_not_held(&obj->lock);
+	lockdep_assert_not_held(&obj->tree_mutex);
+	if (!obj->backend->ops->prepare)
+		return 0;
+	atomic64_inc(&memattr_stats.prepare);
+	return obj->backend->ops->prepare(obj->backend_priv, chg);
+}
+
+static void memattr_hook_abort(struct memattr_obj *obj,
+			       const struct memattr_change *chg)
+{
+	might_sleep();
+	lockdep_assert_not_held(&obj->lock);
+	if (!obj->backend->ops->abort)
+		return;
+	atomic64_inc(&memattr_stats.abort);
+	obj->backend->ops->abort(obj->backend_priv, chg);
+}
+
+static void memattr_hook_commit(struct memattr_obj *obj,
+				const struct memattr_change *chg)
+{
+	lockdep_assert_held(&obj->lock);
+	if (!obj->backend->ops->commit)
+		return;
+	atomic64_inc(&memattr_stats.commit);
+	obj->backend->ops->commit(obj->backend_priv, chg);
+}
+
+static void memattr_hook_finish(struct memattr_obj *obj,
+				const struct memattr_change *chg)
+{
+	might_sleep();
+	lockdep_assert_not_held(&obj->lock);
+	lockdep_assert_not_held(&obj->tree_mutex);
+	if (!obj->backend->ops->finish)
+		return;
+	atomic64_inc(&memattr_stats.finish);
+	obj->backend->ops->finish(obj->backend_priv, chg);
+}
+
+static int memattr_store_reserve(struct memattr_obj *obj,
+				 struct memattr_store_txn *txn)
+{
+	return obj->per_gfn ? memattr_xa_reserve(obj, txn) :
+			      memattr_mt_reserve(obj, txn);
+}
+
+/*
+ * Reserve the store update, run the commit hooks, update the store and bump
+ * the invalidation sequence.  All or nothing: -ENOMEM leaves the store as it
+ * was.
+ */
+static int memattr_commit(struct memattr_obj *obj,
+			  const struct memattr_changes *ch,
+			  struct memattr_store_txn *txn)
+{
+	unsigned int i;
+	int ret;
+
+	mutex_lock(&obj->tree_mutex);
+	ret = memattr_store_reserve(obj, txn);
+	if (ret)
+		goto out_unlock;
+	/* The per-GFN store is too slow for a spinlock; see store_xa.c. */
+	if (obj->per_gfn)
+		memattr_xa_apply(obj, txn);
+
+	spin_lock(&obj->lock);
+	for (i = 0; obj->backend && i < ch->nr; i++)
+		memattr_hook_commit(obj, &ch->v[i]);
+	if (!obj->per_gfn)
+		memattr_mt_apply(obj, txn);
+	obj->seq++;
+	spin_unlock(&obj->lock);
+out_unlock:
+	mutex_unlock(&obj->tree_mutex);
+	return ret;
+}
+
+int memattr_set_attributes(struct memattr_obj *obj,
+			   const struct vmk_gfn_range *range, u64 attrs)
+{
+	struct memattr_store_txn txn = { .range = *range, .attrs = attrs };
+	struct memattr_inflight in = { .range = *range };
+	struct memattr_changes ch = {};
+	unsigned int i, prepared = 0;
+	bool to_private = attrs & MEMATTR_ATTRIBUTE_PRIVATE;
+	int ret;
+
+	ret = memattr_inflight_begin(obj, &in);
+	if (ret)
+		return ret;
+
+	ret = memattr_collect_changes(obj, range, attrs, &ch);
+	if (ret)
+		goto out_free;
+	if (!ch.nr)
+		goto out_done;
+
+	if (to_private)
+		for (i = 0; i < ch.nr; i++)
+			memattr_zap(obj, &ch.v[i].range);
+
+	for (; obj->backend && prepared < ch.nr; prepared++) {
+		ret = memattr_hook_prepare(obj, &ch.v[prepared]);
+		if (ret)
+			goto out_abort;
+	}
+
+	ret = memattr_commit(obj, &ch, &txn);
+	if (ret)
+		goto out_abort;
+
+	for (i = 0; obj->backend && i < ch.nr; i++)
+		memattr_hook_finish(obj, &ch.v[i]);
+	if (!to_private)
+		for (i = 0; i < ch.nr; i++)
+			memattr_zero(obj, &ch.v[i].range);
+	atomic64_add(ch.pages, &memattr_stats.pages_converted);
+out_done:
+	atomic64_inc(&memattr_stats.conversions);
+	goto out_free;
+
+out_abort:
+	while (prepared--)
+		memattr_hook_abort(obj, &ch.v[prepared]);
+out_free:
+	kvfree(ch.v);
+	memattr_inflight_end(obj, &in);
+	return ret;
+}

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * User mappings of an object: shared pages fault in from the object's page
+ * cache, private pages raise SIGBUS.
+ *
+ * A fault reads the attributes and the invalidation sequence, allocates (or
+ * finds) the folio and locks it, then looks again under obj->lock: a GFN in
+ * flight waits for its conversion and starts over; an unchanged sequence
+ * means the first look still holds; otherwise the attributes are read again.
+ * The folio stays locked until the core has installed the PTE, which is what
+ * memattr_zap() relies on.  There is no ->map_pages, so no fault-around can
+ * map a page without this check.
+ */
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+
+#include "internal.h"
+
+static bool memattr_fault_busy(struct memattr_obj *obj, u64 gfn)
+{
+	bool busy;
+
+	spin_lock(&obj->lock);
+	busy = memattr_gfn_inflight(obj, gfn);
+	spin_unlock(&obj->lock);
+	return busy;
+}
+
+/* Wait for the conversion covering @gfn; false on a fatal signal. */
+static bool memattr_fault_wait(struct memattr_obj *obj, u64 gfn)
+{
+	atomic64_inc(&memattr_stats.fault_retries);
+	return !wait_event_killable(obj->inflight_wq,
+				    !memattr_fault_busy(obj, gfn));
+}
+
+/* The locked, up-to-date folio caching @gfn, allocated on first use. */
+static struct folio *memattr_get_folio(struct memattr_obj *obj, u64 gfn)
+{
+	struct folio *folio = filemap_grab_folio(obj->mapping, gfn);
+
+	if (IS_ERR(folio))
+		return folio;
+	if (!folio_test_uptodate(folio)) {
+		folio_zero_range(folio, 0, folio_size(folio));
+		folio_mark_uptodate(folio);
+	}
+	return folio;
+}
+
+static vm_fault_t memattr_fault(struct vm_fault *vmf)
+{
+	struct memattr_obj *obj = vmf->vma->vm_file->private_data;
+	u64 gfn = vmf->pgoff, attrs, seq;
+	struct folio *folio;
+	bool busy;
+
+	if (gfn >= obj->nr_gfns)
+		return VM_FAULT_SIGBUS;
+	atomic64_inc(&memattr_stats.faults);
+again:
+	spin_lock(&obj->lock);
+	busy = memattr_gfn_inflight(obj, gfn);
+	attrs = memattr_store_load(obj, gfn);
+	seq = obj->seq;
+	spin_unlock(&obj->lock);
+	if (busy) {
+		if (!memattr_fault_wait(obj, gfn))
+			return VM_FAULT_NOPAGE;
+		goto again;
+	}
+	if (attrs & MEMATTR_ATTRIBUTE_PRIVATE)
+		return VM_FAULT_SIGBUS;
+
+	folio = memattr_get_folio(obj, gfn);
+	if (IS_ERR(folio))
+		return vmf_error(PTR_ERR(folio));
+
+	spin_lock(&obj->lock);
+	busy = memattr_gfn_inflight(obj, gfn);
+	if (!busy && obj->seq != seq)
+		attrs = memattr_store_load(obj, gfn);
+	if (!busy && !(attrs & MEMATTR_ATTRIBUTE_PRIVATE)) {
+		if (obj->backend && obj->backend->ops->host_access)
+			obj->backend->ops->host_access(obj->backend_priv, gfn);
+		spin_unlock(&obj->lock);
+		vmf->page = folio_file_page(folio, gfn);
+		return VM_FAULT_LOCKED;
+	}
+	spin_unlock(&obj->lock);
+	folio_unlock(folio);
+	folio_put(folio);
+	if (!busy)
+		return VM_FAULT_SIGBUS;
+	if (!memattr_fault_wait(obj, gfn))
+		return VM_FAULT_NOPAGE;
+	goto again;
+}
+
+static const struct vm_operations_struct memattr_vm_ops = {
+	.fault = memattr_fault,
+};
+
+int memattr_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct memattr_obj *obj = file->private_data;
+	struct vmk_gfn_range range;
+
+	/* A private (COW) mapping would copy private pages out. */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_pgoff >= obj->nr_gfns ||
+	    vmk_gfn_range_from_bytes((u64)vma->vm_pgoff << PAGE_SHIFT,
+				     vma->vm_end - vma->vm_start, obj->nr_gfns,
+				     &range))
+		return -EINVAL;
+	vm_flags_set(vma, VM_DONTEXPAND);
+	vma->vm_ops = &memattr_vm_ops;
+	return 0;
+}

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * memattr internals: the object, its attribute store and the statistics.
+ */
+#ifndef _MEMATTR_INTERNAL_H
+#define _MEMATTR_INTERNAL_H
+
+#include <linux/atomic.h>
+#include <linux/fs.h>
+#include <linux/list.h>
+#include <linux/maple_tree.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+#include <uapi/linux/memattr.h>
+#include <vmemkit/gfn_range.h>
+#include <vmemkit/memattr.h>
+
+/**
+ * struct memattr_inflight - a conversion under way
+ * @range: the GFNs it converts
+ * @node: link in &memattr_obj.inflight
+ */
+struct memattr_inflight {
+	struct vmk_gfn_range range;
+	struct list_head node;
+};
+
+/**
+ * struct memattr_obj - a guest-memory object
+ * @nr_gfns: size of the object in pages; GFNs [0, @nr_gfns) are valid
+ * @per_gfn: attributes live in @xa, one entry per private GFN, instead of
+ *	in @mt, one entry per private run
+ * @mapping: the object's page cache (the anon inode's own mapping)
+ * @tree_mutex: serialises writers of the attribute store (@mt or @xa) and
+ *	lets sleeping readers (GET, run collection) walk it
+ * @lock: protects @inflight, @seq and, in range mode, @mt against the fault
+ *	path; @mt is only written with both @tree_mutex and @lock held.  This
+ *	is "the conversion lock" of <vmemkit/memattr.h>.
+ * @mt: private runs in range mode: [first, last] GFN -> xa_mk_value(attrs);
+ *	shared GFNs have no entry.  Non-RCU, externally locked (see @lock).
+ * @xa: private GFNs in per-GFN mode: gfn -> xa_mk_value(attrs)
+ * @nr_entries: entries in @mt or @xa; under @tree_mutex
+ * @seq: invalidation sequence, bumped by every committed conversion
+ * @inflight: &struct memattr_inflight of the conversions under way
+ * @inflight_wq: woken when a conversion ends
+ * @backend: platform backend, or NULL; fixed at creation
+ * @backend_priv: what @backend's attach returned
+ */
+struct memattr_obj {
+	u64 nr_gfns;
+	bool per_gfn;
+	struct address_space *mapping;
+
+	struct mutex tree_mutex;	/* see kernel-doc above */
+	spinlock_t lock;		/* see kernel-doc above */
+	struct maple_tree mt;
+	struct xarray xa;
+	u64 nr_entries;
+
+	u64 seq;
+	struct list_head inflight;
+	wait_queue_head_t inflight_wq;
+
+	const struct memattr_backend *backend;
+	void *backend_priv;
+};
+
+/* A run of equal attributes, as collected from the store. */
+struct memattr_attr_run {
+	struct vmk_gfn_range range;
+	u64 attrs;
+};
+
+/**
+ * struct memattr_stats - module-wide counters, shown in debugfs
+ * @objects: live objects
+ * @conversions: successful SET_ATTRIBUTES calls
+ * @pages_converted: pages whose attributes changed
+ * @runs: entries in the range stores of all live objects
+ * @gfn_entries: entries in the per-GFN stores of all live objects
+ * @faults: faults handled
+ * @fault_retries: faults that had to wait for a conversion and look again
+ * @prepare: backend prepare calls
+ * @abort: backend abort calls
+ * @commit: backend commit calls
+ * @finish: backend finish calls
+ */
+struct memattr_stats {
+	atomic64_t objects;
+	atomic64_t conversions;
+	atomic64_t pages_converted;
+	atomic64_t runs;
+	atomic64_t gfn_entries;
+	atomic64_t faults;
+	atomic64_t fault_retries;
+	atomic64_t prepare;
+	atomic64_t abort;
+	atomic64_t commit;
+	atomic64_t finish;
+};
+
+extern struct memattr_stats memattr_stats;
+
+/* core.c */
+const struct memattr_backend *memattr_backend_get(void);
+void memattr_backend_put(const struct memattr_backend *be);
+
+/* object.c */
+long memattr_create_object(struct memattr_create __user *uarg);
+
+/* fault.c */
+int memattr_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* convert.c */
+int memattr_set_attributes(struct memattr_obj *obj,
+			   const struct vmk_gfn_range *range, u64 attrs);
+bool memattr_gfn_inflight(struct memattr_obj *obj, u64 gfn);
+
+/**
+ * struct memattr_store_txn - an attribute store update being made
+ * @range: GFNs to set
+ * @attrs: their new attributes
+ * @mas: range mode: the maple state holding the preallocated nodes
+ * @delta: change in the number of store entries once applied
+ */
+struct memattr_store_txn {
+	struct vmk_gfn_range range;
+	u64 attrs;
+	struct ma_state mas;
+	s64 delta;
+};
+
+/*
+ * The attribute store: store_mt.c keeps one maple tree entry per run,
+ * store_xa.c one xarray entry per GFN.  All of them are called with
+ * @obj->tree_mutex held, except load (@obj->lock is enough); the range
+ * store's apply also needs @obj->lock.  reserve either fails with nothing
+ * changed or must be followed by apply.  collect fills @runs with up to @max
+ * maximal runs of @range, in order from @range->start, and returns how many
+ * it filled.
+ */
+u64 memattr_mt_load(struct memattr_obj *obj, u64 gfn);
+unsigned int memattr_mt_collect(struct memattr_obj *obj,
+				const struct vmk_gfn_range *range,
+				struct memattr_attr_run *runs, unsigned int max);
+int memattr_mt_reserve(struct memattr_obj *obj, struct memattr_store_txn *txn);
+void memattr_mt_apply(struct memattr_obj *obj, struct memattr_store_txn *txn);
+void memattr_mt_destroy(struct memattr_obj *obj);
+
+u64 memattr_xa_load(struct memattr_obj *obj, u64 gfn);
+unsigned int memattr_xa_collect(struct memattr_obj *obj,
+				const struct vmk_gfn_range *range,
+				struct memattr_attr_run *runs, unsigned int max);
+int memattr_xa_reserve(struct memattr_obj *obj, struct memattr_store_txn *txn);
+void memattr_xa_apply(struct memattr_obj *obj, struct memattr_store_txn *txn);
+void memattr_xa_destroy(struct memattr_obj *obj);
+
+static inline u64 memattr_store_load(struct memattr_obj *obj, u64 gfn)
+{
+	return obj->per_gfn ? memattr_xa_load(obj, gfn) :
+			      memattr_mt_load(obj, gfn);
+}
+
+static inline unsigned int
+memattr_store_collect(struct memattr_obj *obj, const struct vmk_gfn_range *range,
+		      struct memattr_attr_run *runs, unsigned int max)
+{
+	return obj->per_gfn ? memattr_xa_collect(obj, range, runs, max) :
+			      memattr_mt_collect(obj, range, runs, max);
+}
+
+/* sw_rmp.c, test_backend.c */
+int memattr_sw_rmp_init(void);
+void memattr_sw_rmp_exit(void);
+int memattr_test_backend_init(struct dentry *debugfs_root);
+void memattr_test_backend_exit(void);
+
+#endif /* _MEMATTR_INTERNAL_H */

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * memattr platform hooks, through the test backend: calls per changing run,
+ * none for runs already converted, all-or-nothing rollback when prepare
+ * fails on the Nth call, and faults waiting for (only) a conversion of their
+ * own page.
+ */
+#include <pthread.h>
+#include <sys/mman.h>
+
+#include "kselftest_harness.h"
+#include "memattr_util.h"
+
+#define OBJ_PAGES 64
+
+struct calls {
+	long long prepare, abort, commit, finish, prepared;
+};
+
+static struct calls get_calls(void)
+{
+	return (struct calls){
+		ma_test_calls("prepare"), ma_test_calls("abort"),
+		ma_test_calls("commit"), ma_test_calls("finish"),
+		ma_test_calls("prepared"),
+	};
+}
+
+FIXTURE(hooks) {
+	int fd;
+	__u64 pg;
+};
+
+FIXTURE_VARIANT(hooks) {
+	__u32 flags;
+};
+
+FIXTURE_VARIANT_ADD(hooks, range) {
+	.flags = 0,
+};
+
+FIXTURE_VARIANT_ADD(hooks, per_gfn) {
+	.flags = MEMATTR_CREATE_PER_GFN,
+};
+
+FIXTURE_SETUP(hooks)
+{
+	ma_probe_init();
+	ASSERT_EQ(0, ma_set_backend("test"));
+	ASSERT_EQ(0, ma_write(MA_TEST_DIR "fail_nth", "0"));
+	ASSERT_EQ(0, ma_write(MA_TEST_DIR "delay_ms", "0"));
+	self->pg = ma_page();
+	self->fd = ma_create(OBJ_PAGES * self->pg, variant->flags);
+	ASSERT_LE(0, self->fd) TH_LOG("MEMATTR_CREATE: %s", strerror(-self->fd));
+}
+
+FIXTURE_TEARDOWN(hooks)
+{
+	close(self->fd);
+	ma_write(MA_TEST_DIR "fail_nth", "0");
+	ma_write(MA_TEST_DIR "delay_ms", "0");
+	ma_set_backend("sw_rmp");
+}
+
+/* Private pages 2, 6-7, 12, 20-23: four runs, all other pages shared. */
+static int make_pattern(int fd)
+{
+	return ma_set_pages(fd, 2, 1, MA_PRIVATE) ?:
+	       ma_set_pages(fd, 6, 2, MA_PRIVATE) ?:
+	       ma_set_pages(fd, 12, 1, MA_PRIVATE) ?:
+	       ma_set_pages(fd, 20, 4, MA_PRIVATE);
+}
+
+TEST_F(hooks, one_call_per_changing_run)
+{
+	struct calls c0, c1;
+
+	ASSERT_EQ(0, make_pattern(self->fd));
+	c0 = get_calls();
+	ASSERT_LE(0, c0.prepare) TH_LOG("test backend counters missing");
+	/* [0, 24) to private: four shared runs change, four private do not. */
+	ASSERT_EQ(0, ma_set_pages(self->fd, 0, 24, MA_PRIVATE));
+	c1 = get_calls();
+	EXPECT_EQ(c0.prepare + 4, c1.prepare);
+	EXPECT_EQ(c0.commit + 4, c1.commit);
+	EXPECT_EQ(c0.finish + 4, c1.finish);
+	EXPECT_EQ(c0.abort, c1.abort);
+	EXPECT_EQ(0, c1.prepared) TH_LOG("prepared pages left over");
+	/* Nothing changes: no hook at all. */
+	ASSERT_EQ(0, ma_set_pages(self->fd, 4, 16, MA_PRIVATE));
+	c0 = get_calls();
+	EXPECT_EQ(c1.prepare, c0.prepare);
+	EXPECT_EQ(c1.commit, c0.commit);
+	EXPECT_EQ(c1.finish, c0.finish);
+	/* Back to shared in one run. */
+	ASSERT_EQ(0, ma_set_pages(self->fd, 0, OBJ_PAGES, 0));
+	c1 = get_calls();
+	EXPECT_EQ(c0.prepare + 1, c1.prepare);
+	EXPECT_EQ(c0.finish + 1, c1.finish);
+}
+
+TEST_F(hooks, rollback_when_prepare_fails)
+{
+	struct memattr_run before[16], after[16];
+	__u32 nb = 16, na = 16;
+	long long conversions;
+	struct calls c0, c1;
+	int more;
+
+	ASSERT_EQ(0, make_pattern(self->fd));
+	ASSERT_EQ(0, ma_get(self->fd, 0, OBJ_PAGES * self->pg, before, &nb, &more));
+	conversions = ma_stat("conversions");
+	c0 = get_calls();
+
+	/* To shared over [0, 32): four changing runs; the third prepare fails. */
+	ASSERT_EQ(0, ma_write(MA_TEST_DIR "fail_nth", "3"));
+	EXPECT_EQ(-EIO, ma_set_pages(self->fd, 0, 32, 0));
+	c1 = get_calls();
+	EXPECT_EQ(c0.prepare + 3, c1.prepare) TH_LOG("prepare calls");
+	EXPECT_EQ(c0.abort + 2, c1.abort) TH_LOG("the two prepared runs not aborted");
+	EXPECT_EQ(c0.commit, c1.commit) TH_LOG("commit ran after a failed prepare");
+	EXPECT_EQ(c0.finish, c1.finish) TH_LOG("finish ran after a failed prepare");
+	EXPECT_EQ(0, c1.prepared) TH_LOG("prepared pages left over");
+	EXPECT_EQ(conversions, ma_stat("conversions"));
+	ASSERT_EQ(0, ma_get(self->fd, 0, OBJ_PAGES * self->pg, after, &na, &more));
+	ASSERT_EQ(nb, na) TH_LOG("run count changed");
+	EXPECT_EQ(0, memcmp(before, after, nb * sizeof(before[0])))
+		TH_LOG("attributes changed by a failed conversion");
+
+	/* Failing the first prepare aborts nothing; then it goes through. */
+	ASSERT_EQ(0, ma_write(MA_TEST_DIR "fail_nth", "1"));
+	EXPECT_EQ(-EIO, ma_set_pages(self->fd, 0, 32, MA_PRIVATE));
+	EXPECT_EQ(c1.abort, ma_test_calls("abort"));
+	EXPECT_EQ(MA_PRIVATE, ma_page_attrs(self->fd, 2));
+	EXPECT_EQ(0, ma_page_attrs(self->fd, 3));
+	EXPECT_EQ(0, ma_set_pages(self->fd, 0, 32, 0));
+	EXPECT_EQ(0, ma_page_attrs(self->fd, 2));
+	EXPECT_EQ(0, ma_test_calls("prepared"));
+}
+
+TEST_F(hooks, rollback_leaves_mappings_usable)
+{
+	char *map = mmap(NULL, OBJ_PAGES * self->pg, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, self->fd, 0);
+	__u64 *p;
+	__u64 v;
+
+	ASSERT_NE(MAP_FAILED, map);
+	p = (__u64 *)(map + 5 * self->pg);
+	*p = 99;
+	ASSERT_EQ(0, ma_write(MA_TEST_DIR "fail_nth", "1"));
+	EXPECT_EQ(-EIO, ma_set_pages(self->fd, 4, 4, MA_PRIVATE));
+	EXPECT_EQ(0, ma_probe_read(p, &v)) TH_LOG("page stayed shared but SIGBUS");
+	EXPECT_EQ(99, v) TH_LOG("failed conversion lost data");
+	munmap(map, OBJ_PAGES * self->pg);
+}
+
+struct convert_arg {
+	int fd;
+	__u64 first, nr, attrs;
+	int ret;
+	int done;	/* set (release) once the ioctl returned */
+};
+
+static void *convert_thread(void *p)
+{
+	struct convert_arg *a = p;
+
+	a->ret = ma_set_pages(a->fd, a->first, a->nr, a->attrs);
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int is_done(struct convert_arg *a)
+{
+	return __atomic_load_n(&a->done, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Start @a in a thread with every prepare sleeping @delay_ms, and return
+ * once its first prepare has been entered: the conversion is in flight.
+ */
+static void start_slow(struct __test_metadata *_metadata, pthread_t *thr,
+		       struct convert_arg *a, const char *delay_ms)
+{
+	long long prepares = ma_test_calls("prepare");
+
+	ASSERT_EQ(0, ma_write(MA_TEST_DIR "delay_ms", delay_ms));
+	ASSERT_EQ(0, pthread_create(thr, NULL, convert_thread, a));
+	while (ma_test_calls("prepare") == prepares)
+		usleep(1000);
+}
+
+TEST_F(hooks, fault_waits_only_for_its_conversion)
+{
+	char *map = mmap(NULL, OBJ_PAGES * self->pg, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, self->fd, 0);
+	struct convert_arg arg = { self->fd, 8, 4, 0, -1, 0 };
+	long long retries;
+	pthread_t thr;
+	__u64 v;
+
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, ma_set_pages(self->fd, 8, 4, MA_PRIVATE));
+	/* The private -> shared conversion of [8, 12) sits in prepare. */
+	start_slow(_metadata, &thr, &arg, "2000");
+
+	/* A page outside it faults at once, without a retry. */
+	retries = ma_stat("fault_retries");
+	EXPECT_EQ(0, ma_probe_read((__u64 *)(map + 20 * self->pg), &v));
+	EXPECT_EQ(retries, ma_stat("fault_retries")) TH_LOG("unrelated fault retried");
+	ASSERT_FALSE(is_done(&arg)) TH_LOG("conversion ended too early to tell");
+
+	/*
+	 * A page inside is still private: without waiting the fault would
+	 * raise SIGBUS.  It waits, then finds the page shared and zeroed.
+	 */
+	EXPECT_EQ(0, ma_probe_read((__u64 *)(map + 9 * self->pg), &v))
+		TH_LOG("fault did not wait for the conversion of its page");
+	EXPECT_EQ(0, v);
+	EXPECT_LT(retries, ma_stat("fault_retries")) TH_LOG("wait not counted");
+	pthread_join(thr, NULL);
+	EXPECT_EQ(0, arg.ret);
+	munmap(map, OBJ_PAGES * self->pg);
+}
+
+TEST_F(hooks, overlapping_conversions_wait_disjoint_do_not)
+{
+	struct convert_arg a = { self->fd, 0, 8, MA_PRIVATE, -1, 0 };
+	pthread_t ta;
+
+	/* A: [0, 8) to private, held in prepare. */
+	start_slow(_metadata, &ta, &a, "1500");
+	/* Disjoint [16, 24) (already shared, so no hooks) does not wait. */
+	ASSERT_EQ(0, ma_set_pages(self->fd, 16, 8, 0));
+	EXPECT_FALSE(is_done(&a)) TH_LOG("disjoint conversion waited for A");
+	/* Overlapping [4, 12) must run after A, so it undoes A on [4, 8). */
+	ASSERT_EQ(0, ma_set_pages(self->fd, 4, 8, 0));
+	EXPECT_TRUE(is_done(&a)) TH_LOG("overlapping conversion did not wait for A");
+	pthread_join(ta, NULL);
+	ASSERT_EQ(0, a.ret);
+	EXPECT_EQ(MA_PRIVATE, ma_page_attrs(self->fd, 0));
+	EXPECT_EQ(MA_PRIVATE, ma_page_attrs(self->fd, 3));
+	EXPECT_EQ(0, ma_page_attrs(self->fd, 4)) TH_LOG("overlapping conversions reordered");
+	EXPECT_EQ(0, ma_page_attrs(self->fd, 7));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Streaming and coherent DMA through a domain, with this program playing
+ * the device through the domain file: data integrity in every direction,
+ * zeroed bounce pages, sync semantics, DMA_ATTR_SKIP_CPU_SYNC, coherent
+ * sharing, SIGBUS outside mappings, IOVA exhaustion and bad unmaps.
+ */
+#include "kselftest_harness.h"
+#include "vit_util.h"
+
+#define BOUNCE		(1UL << 20)
+#define IOVA_LIMIT	((4UL << 20) - 1)
+
+FIXTURE(dma) {
+	int ctl, dfd, cl;
+	uint32_t id;
+	uint8_t *dev;		/* the domain file, mapped at IOVA 0 */
+	uint8_t *tmp;
+};
+
+FIXTURE_SETUP(dma)
+{
+	self->ctl = open(VIT_CTL, O_RDWR);
+	ASSERT_LE(0, self->ctl) TH_LOG("open %s: %s", VIT_CTL, strerror(errno));
+	ASSERT_EQ(0, vit_create(self->ctl, IOVA_LIMIT, BOUNCE, &self->id,
+				&self->dfd)) TH_LOG("create a 1 MiB domain");
+	self->cl = open(VIT_CLIENT, O_RDWR);
+	ASSERT_LE(0, self->cl) TH_LOG("open %s: %s", VIT_CLIENT, strerror(errno));
+	ASSERT_EQ(0, vit_attach(self->cl, self->dfd)) TH_LOG("attach client");
+	self->dev = mmap(NULL, IOVA_LIMIT + 1, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, self->dfd, 0);
+	ASSERT_NE(MAP_FAILED, self->dev) TH_LOG("mmap domain: %s", strerror(errno));
+	self->tmp = malloc(VIT_TEST_MAX_BUF);
+	ASSERT_NE(NULL, self->tmp);
+}
+
+FIXTURE_TEARDOWN(dma)
+{
+	struct vduse_iotlb_info info;
+
+	close(self->cl);
+	/* The client unmapped everything it had when it was closed. */
+	EXPECT_EQ(0, vit_info(self->ctl, self->id, &info));
+	EXPECT_EQ(0, info.out_mappings) TH_LOG("mappings left after close");
+	EXPECT_EQ(0, info.out_coherent_pages) TH_LOG("coherent pages left");
+	munmap(self->dev, IOVA_LIMIT + 1);
+	close(self->dfd);
+	close(self->ctl);
+	free(self->tmp);
+}
+
+FIXTURE_VARIANT(dma) {
+	uint32_t dir;
+};
+
+FIXTURE_VARIANT_ADD(dma, to_device) { .dir = VIT_DIR_TO_DEVICE };
+FIXTURE_VARIANT_ADD(dma, from_device) { .dir = VIT_DIR_FROM_DEVICE };
+FIXTURE_VARIANT_ADD(dma, bidirectional) { .dir = VIT_DIR_BIDIRECTIONAL };
+
+static const uint64_t sizes[] = { 1, 7, 100, 4095, 4096, 4097, 65539, 262144 };
+static const uint64_t offsets[] = { 0, 1, 2049, 4095 };
+
+/* Every size at every odd offset arrives intact in the variant's direction. */
+TEST_F_TIMEOUT(dma, integrity, 120)
+{
+	uint32_t dir = variant->dir;
+	int buf, map;
+	uint64_t iova;
+	unsigned int s, o;
+	long bad;
+
+	buf = vit_buf(self->cl, 512 << 10, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf) TH_LOG("alloc kernel buffer");
+	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
+		for (o = 0; o < ARRAY_SIZE(offsets); o++) {
+			uint64_t len = sizes[s], off = offsets[o];
+			uint64_t seed = s * 16 + o;
+
+			ASSERT_EQ(0, vit_fill(self->cl, buf, off, len, seed));
+			map = vit_map(self->cl, buf, off, len, dir, 0, &iova);
+			ASSERT_LE(0, map) TH_LOG("map %lu@%lu", len, off);
+			ASSERT_EQ(off % VIT_PAGE, iova % VIT_PAGE)
+				TH_LOG("IOVA keeps the offset in the page");
+			ASSERT_GT(BOUNCE, iova + len - 1) TH_LOG("streaming IOVA");
+			if (dir != VIT_DIR_FROM_DEVICE) {
+				bad = vit_check(self->dev + iova, len, seed);
+				ASSERT_EQ(-1, bad)
+					TH_LOG("device sees wrong byte %ld of %lu@%lu",
+					       bad, len, off);
+			}
+			if (dir != VIT_DIR_TO_DEVICE)
+				vit_put_pattern(self->dev + iova, len, seed + 1000);
+			ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
+			ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, off,
+					    len, self->tmp));
+			bad = vit_check(self->tmp, len,
+					dir == VIT_DIR_TO_DEVICE ? seed : seed + 1000);
+			ASSERT_EQ(-1, bad)
+				TH_LOG("kernel buffer wrong at byte %ld of %lu@%lu",
+				       bad, len, off);
+		}
+	}
+}
+
+/* A fresh bounce page shows zeroes around a partial mapping. */
+TEST_F(dma, fresh_page_zero_outside)
+{
+	uint8_t *page;
+	uint64_t iova;
+	int buf, map, i;
+
+	buf = vit_buf(self->cl, VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	/* Kernel memory around the data is not zero: it must not leak. */
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, VIT_PAGE, 77));
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 50, 100, 3));
+	map = vit_map(self->cl, buf, 50, 100, variant->dir, 0, &iova);
+	ASSERT_LE(0, map);
+	page = self->dev + (iova & ~(VIT_PAGE - 1));
+	for (i = 0; i < (int)VIT_PAGE; i++) {
+		if (i >= 50 && i < 150 && variant->dir != VIT_DIR_FROM_DEVICE)
+			continue;
+		ASSERT_EQ(0, page[i]) TH_LOG("byte %d of a fresh bounce page", i);
+	}
+	if (variant->dir != VIT_DIR_FROM_DEVICE)
+		ASSERT_EQ(-1, vit_check(page + 50, 100, 3));
+	ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
+}
+
+/* sync_for_cpu / sync_for_device copy exactly when the direction says. */
+TEST_F(dma, sync)
+{
+	uint32_t dir = variant->dir;
+	uint64_t iova, len = 3 * VIT_PAGE + 5;
+	int buf, map;
+
+	buf = vit_buf(self->cl, 4 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, len, 1));
+	map = vit_map(self->cl, buf, 0, len, dir, 0, &iova);
+	ASSERT_LE(0, map);
+
+	/* CPU writes reach the device only on sync_for_device. */
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, len, 2));
+	ASSERT_EQ(0, vit_sync(self->cl, map, 0, len, dir, 0));
+	if (dir == VIT_DIR_FROM_DEVICE) {
+		ASSERT_EQ(0, self->dev[iova]) TH_LOG("FROM_DEVICE never copies in");
+	} else {
+		ASSERT_EQ(-1, vit_check(self->dev + iova, len, 2))
+			TH_LOG("sync_for_device did not copy the new data");
+	}
+
+	/* Device writes reach the CPU only on sync_for_cpu, and only the range. */
+	vit_put_pattern(self->dev + iova, len, 3);
+	ASSERT_EQ(0, vit_sync(self->cl, map, VIT_PAGE, VIT_PAGE, dir,
+			      VIT_TEST_F_FOR_CPU));
+	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 0, len, self->tmp));
+	ASSERT_EQ(-1, vit_check(self->tmp, VIT_PAGE, 2))
+		TH_LOG("bytes outside the synced range changed");
+	if (dir == VIT_DIR_TO_DEVICE) {
+		ASSERT_EQ(-1, vit_check(self->tmp, len, 2))
+			TH_LOG("TO_DEVICE sync_for_cpu must not copy back");
+	} else {
+		ASSERT_EQ(0, memcmp(self->tmp + VIT_PAGE,
+				    self->dev + iova + VIT_PAGE, VIT_PAGE))
+			TH_LOG("synced page lacks device data");
+	}
+	ASSERT_EQ(0, vit_unmap(self->cl, map, VIT_TEST_F_SKIP_SYNC));
+}
+
+/* DMA_ATTR_SKIP_CPU_SYNC skips the copy at map and at unmap. */
+TEST_F(dma, skip_cpu_sync)
+{
+	uint64_t iova;
+	int buf, map;
+
+	buf = vit_buf(self->cl, 2 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, 2 * VIT_PAGE, 9));
+	map = vit_map(self->cl, buf, 0, 2 * VIT_PAGE, variant->dir,
+		      VIT_TEST_F_SKIP_SYNC, &iova);
+	ASSERT_LE(0, map);
+	ASSERT_EQ(0, self->dev[iova + 100]) TH_LOG("map copied despite SKIP_CPU_SYNC");
+	vit_put_pattern(self->dev + iova, 2 * VIT_PAGE, 10);
+	ASSERT_EQ(0, vit_unmap(self->cl, map, VIT_TEST_F_SKIP_SYNC));
+	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 0, 2 * VIT_PAGE,
+			    self->tmp));
+	ASSERT_EQ(-1, vit_check(self->tmp, 2 * VIT_PAGE, 9))
+		TH_LOG("unmap copied back despite SKIP_CPU_SYNC");
+}
+
+/* Coherent memory is the same bytes for the kernel and the device. */
+TEST_F(dma, coherent_shared)
+{
+	struct vit_test_cmd c = { .op = VIT_TEST_COH_ALLOC, .length = 3 * VIT_PAGE };
+	uint8_t *p;
+	int buf;
+
+	ASSERT_EQ(0, vit_op(self->cl, &c));
+	buf = c.out_id;
+	ASSERT_LE(BOUNCE, c.out_iova) TH_LOG("coherent IOVA above the bounce region");
+	ASSERT_GE(IOVA_LIMIT, c.out_iova + 3 * VIT_PAGE - 1);
+	p = self->dev + c.out_iova;
+	ASSERT_EQ(0, p[0]) TH_LOG("coherent memory starts zeroed");
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, 3 * VIT_PAGE, 5));
+	ASSERT_EQ(-1, vit_check(p, 3 * VIT_PAGE, 5)) TH_LOG("device misses kernel writes");
+	vit_put_pattern(p + 10, 2 * VIT_PAGE, 6);
+	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 10, 2 * VIT_PAGE,
+			    self->tmp));
+	ASSERT_EQ(-1, vit_check(self->tmp, 2 * VIT_PAGE, 6))
+		TH_LOG("kernel misses device writes");
+
+	/* Freed coherent memory is gone from the device at once. */
+	c.op = VIT_TEST_BUF_FREE;
+	c.id = buf;
+	ASSERT_EQ(0, vit_op(self->cl, &c));
+	ASSERT_EQ(-1, vit_probe(p)) TH_LOG("freed coherent page still mapped");
+}
+
+/* Only live mappings and allocations are visible; the rest is SIGBUS. */
+TEST_F(dma, sigbus_outside_mappings)
+{
+	uint64_t iova;
+	int buf, map;
+
+	ASSERT_EQ(-1, vit_probe(self->dev + VIT_PAGE)) TH_LOG("unmapped streaming IOVA");
+	ASSERT_EQ(-1, vit_probe(self->dev + BOUNCE + 5 * VIT_PAGE))
+		TH_LOG("unallocated coherent IOVA");
+	buf = vit_buf(self->cl, VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	map = vit_map(self->cl, buf, 0, VIT_PAGE, variant->dir, 0, &iova);
+	ASSERT_LE(0, map);
+	ASSERT_LE(0, vit_probe(self->dev + iova)) TH_LOG("mapped IOVA must be readable");
+	ASSERT_EQ(-1, vit_probe(self->dev + iova + VIT_PAGE))
+		TH_LOG("page after a one-page mapping");
+	ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
+	/* Beyond the IOVA limit the domain file cannot even be mapped. */
+	ASSERT_EQ(MAP_FAILED, mmap(NULL, VIT_PAGE, PROT_READ, MAP_SHARED,
+				   self->dfd, IOVA_LIMIT + 1));
+	ASSERT_EQ(MAP_FAILED, mmap(NULL, VIT_PAGE, PROT_READ, MAP_PRIVATE,
+				   self->dfd, 0)) TH_LOG("private mappings refused");
+}
+
+/* Running out of IOVA fails the map cleanly and recovers after unmaps. */
+TEST_F(dma, iova_exhaustion)
+{
+	uint64_t iova;
+	int buf, maps[32], n, m, i;
+
+	buf = vit_buf(self->cl, 64 << 10, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	for (n = 0; n < 32; n++) {
+		maps[n] = vit_map(self->cl, buf, 0, 64 << 10, variant->dir, 0, &iova);
+		if (maps[n] < 0)
+			break;
+	}
+	/* 1 MiB minus IOVA page 0 holds fewer than sixteen 64 KiB mappings. */
+	ASSERT_GT(16, n) TH_LOG("%d mappings of 64 KiB fit in 1 MiB", n);
+	ASSERT_LE(8, n) TH_LOG("only %d mappings before exhaustion", n);
+	ASSERT_EQ(-ENOSPC, maps[n]) TH_LOG("exhausted map must fail");
+	m = vit_map(self->cl, buf, 0, 64 << 10, variant->dir, 0, &iova);
+	ASSERT_GT(0, m) TH_LOG("still exhausted");
+	ASSERT_EQ(0, vit_unmap(self->cl, maps[n - 1], 0));
+	maps[n - 1] = vit_map(self->cl, buf, 0, 64 << 10, variant->dir, 0, &iova);
+	ASSERT_LE(0, maps[n - 1]) TH_LOG("map after unmap must succeed again");
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(0, vit_unmap(self->cl, maps[i], 0));
+	m = vit_map(self->cl, buf, 0, 64 << 10, variant->dir, 0, &iova);
+	ASSERT_LE(0, m) TH_LOG("map after full recovery");
+	ASSERT_EQ(0, vit_unmap(self->cl, m, 0));
+}
+
+/* The kernel API refuses unmaps of what is not mapped, changing nothing. */
+TEST_F(dma, bad_unmap)
+{
+	struct vit_test_cmd c = { .op = VIT_TEST_RAW_UNMAP, .dir = variant->dir };
+	uint64_t iova;
+	int buf, map;
+
+	c.offset = 16 * VIT_PAGE;
+	c.length = 100;
+	ASSERT_EQ(-ENOENT, vit_op(self->cl, &c)) TH_LOG("never mapped IOVA");
+	c.offset = BOUNCE - 10;
+	ASSERT_EQ(-ERANGE, vit_op(self->cl, &c)) TH_LOG("range leaves the region");
+	buf = vit_buf(self->cl, 2 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 8, 2 * VIT_PAGE - 8, 4));
+	map = vit_map(self->cl, buf, 8, 2 * VIT_PAGE - 8, variant->dir, 0, &iova);
+	ASSERT_LE(0, map);
+	c.offset = iova;
+	c.length = VIT_PAGE;
+	ASSERT_EQ(-ENOENT, vit_op(self->cl, &c)) TH_LOG("wrong size");
+	c.offset = iova + VIT_PAGE;
+	c.length = 100;
+	ASSERT_EQ(-ENOENT, vit_op(self->cl, &c)) TH_LOG("middle of a mapping");
+	c.offset = iova - 8;
+	c.length = 2 * VIT_PAGE - 8;
+	ASSERT_EQ(-ENOENT, vit_op(self->cl, &c)) TH_LOG("wrong offset");
+	if (variant->dir != VIT_DIR_FROM_DEVICE)
+		ASSERT_EQ(-1, vit_check(self->dev + iova, 2 * VIT_PAGE - 8, 4))
+			TH_LOG("mapping damaged by refused unmaps");
+	ASSERT_EQ(0, vit_unmap(self->cl, map, 0)) TH_LOG("the real unmap works");
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Test-only client of vduse_iotlb: kernel buffers mapped through the
+ * ordinary DMA API on a domain's device, driven from userspace through
+ * /dev/vduse_iotlb_test (see vduse_iotlb_test.h).  Everything a file
+ * created is unmapped and freed when it is closed.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/ktime.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/xarray.h>
+#include <vmemkit/vduse_iotlb.h>
+
+#include "vduse_iotlb_test.h"
+
+/**
+ * struct vt_buf - a kernel buffer
+ * @vaddr: kernel address
+ * @size: bytes
+ * @order: page order of a streaming buffer
+ * @coherent: allocated with dma_alloc_coherent()
+ * @iova: IOVA of a coherent buffer
+ * @maps: live mappings of the buffer
+ */
+struct vt_buf {
+	void *vaddr;
+	size_t size;
+	unsigned int order;
+	bool coherent;
+	dma_addr_t iova;
+	unsigned int maps;
+};
+
+/**
+ * struct vt_map - a live streaming mapping
+ * @buf: the buffer mapped
+ * @iova: its IOVA
+ * @size: bytes mapped
+ * @dir: its direction
+ */
+struct vt_map {
+	struct vt_buf *buf;
+	dma_addr_t iova;
+	size_t size;
+	enum dma_data_direction dir;
+};
+
+/**
+ * struct vt_ctx - one open file
+ * @lock: serialises ioctls of the file; protects everything below
+ * @dom: the attached domain (a reference), or NULL
+ * @dev: its DMA device
+ * @bufs: id -> &struct vt_buf
+ * @maps: id -> &struct vt_map
+ */
+struct vt_ctx {
+	struct mutex lock; /* serialises ioctls of the file */
+	struct vduse_iotlb_domain *dom;
+	struct device *dev;
+	struct xarray bufs;
+	struct xarray maps;
+};
+
+static struct vt_buf *vt_buf_get(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	struct vt_buf *buf = xa_load(&ctx->bufs, cmd->id);
+
+	if (!buf || cmd->offset > buf->size ||
+	    cmd->length > buf->size - cmd->offset)
+		return NULL;
+	return buf;
+}
+
+static void vt_buf_free(struct vt_ctx *ctx, struct vt_buf *buf)
+{
+	if (buf->coherent)
+		dma_free_coherent(ctx->dev, buf->size, buf->vaddr, buf->iova);
+	else
+		free_pages((unsigned long)buf->vaddr, buf->order);
+	kfree(buf);
+}
+
+static int vt_buf_alloc(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
+			bool coherent)
+{
+	struct vt_buf *buf;
+	int ret;
+
+	if (!cmd->length || cmd->length > VIT_TEST_MAX_BUF)
+		return -EINVAL;
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	buf->size = cmd->length;
+	buf->coherent = coherent;
+	if (coherent) {
+		buf->vaddr = dma_alloc_coherent(ctx->dev, buf->size, &buf->iova,
+						GFP_KERNEL);
+	} else {
+		buf->order = get_order(buf->size);
+		buf->vaddr = (void *)__get_free_pages(GFP_KERNEL | __GFP_ZERO,
+						      buf->order);
+	}
+	if (!buf->vaddr) {
+		kfree(buf);
+		return -ENOMEM;
+	}
+	ret = xa_alloc(&ctx->bufs, &cmd->out_id, buf, xa_limit_31b, GFP_KERNEL);
+	if (ret) {
+		vt_buf_free(ctx, buf);
+		return ret;
+	}
+	cmd->out_iova = buf->iova;
+	return 0;
+}
+
+static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	unsigned long attrs = 0;
+	struct vt_buf *buf;
+	struct vt_map *map;
+	int ret;
+
+	buf = vt_buf_get(ctx, cmd);
+	if (!buf || buf->coherent || cmd->dir > DMA_FROM_DEVICE)
+		return -EINVAL;
+	if (cmd->flags & VIT_TEST_F_SKIP_SYNC)
+		attrs |= DMA_ATTR_SKIP_CPU_SYNC;
+	map = kzalloc(sizeof(*map), GFP_KERNEL);
+	if (!map)
+		return -ENOMEM;
+	map->buf = buf;
+	map->size = cmd->length;
+	map->dir = cmd->dir;
+	map->iova = dma_map_page_attrs(ctx->dev, virt_to_page(buf->vaddr),
+				       cmd->offset, map->size, map->dir, attrs);
+	if (dma_mapping_error(ctx->dev, map->iova)) {
+		ret = -ENOSPC;
+		goto err_free_map;
+	}
+	ret = xa_alloc(&ctx->maps, &cmd->out_id, map, xa_limit_31b, GFP_KERNEL);
+	if (ret)
+		goto err_unmap;
+	buf->maps++;
+	cmd->out_iova = map->iova;
+	return 0;
+
+err_unmap:
+	dma_unmap_page_attrs(ctx->dev, map->iova, map->size, map->dir,
+			     DMA_ATTR_SKIP_CPU_SYNC);
+err_free_map:
+	kfree(map);
+	return ret;
+}
+
+static void vt_unmap(struct vt_ctx *ctx, struct vt_map *map,
+		     unsigned long attrs)
+{
+	dma_unmap_page_attrs(ctx->dev, map->iova, map->size, map->dir, attrs);
+	map->buf->maps--;
+	kfree(map);
+}
+
+static int vt_sync(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	struct vt_map *map = xa_load(&ctx->maps, cmd->id);
+
+	if (!map || cmd->dir > DMA_FROM_DEVICE || cmd->offset > map->size ||
+	    cmd->length > map->size - cmd->offset)
+		return -EINVAL;
+	if (cmd->flags & VIT_TEST_F_FOR_CPU)
+		dma_sync_single_for_cpu(ctx->dev, map->iova + cmd->offset,
+					cmd->length, cmd->dir);
+	else
+		dma_sync_single_for_device(ctx->dev, map->iova + cmd->offset,
+					   cmd->length, cmd->dir);
+	return 0;
+}
+
+static int vt_fill(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	struct vt_buf *buf = vt_buf_get(ctx, cmd);
+	u8 *p;
+	u64 i;
+
+	if (!buf)
+		return -EINVAL;
+	p = buf->vaddr + cmd->offset;
+	for (i = 0; i < cmd->length; i++)
+		p[i] = vit_pattern(cmd->seed, i);
+	return 0;
+}
+
+static int vt_rw(struct vt_ctx *ctx, struct vit_test_cmd *cmd, bool read)
+{
+	void __user *uptr = u64_to_user_ptr(cmd->uptr);
+	struct vt_buf *buf = vt_buf_get(ctx, cmd);
+	unsigned long left;
+
+	if (!buf)
+		return -EINVAL;
+	if (read)
+		left = copy_to_user(uptr, buf->vaddr + cmd->offset,
+				    cmd->length);
+	else
+		left = copy_from_user(buf->vaddr + cmd->offset, uptr,
+				      cmd->length);
+	return left ? -EFAULT : 0;
+}
+
+/*
+ * Time @count map + unmap pairs (or memcpy()s, the physical limit) of
+ * @length bytes between two private buffers, in the caller's context.
+ */
+static int vt_bench(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	unsigned int order = get_order(cmd->length);
+	void *src, *dst;
+	dma_addr_t iova;
+	u64 i, start;
+	int ret = 0;
+
+	if (!cmd->length || cmd->length > VIT_TEST_MAX_BUF || !cmd->count ||
+	    cmd->dir > DMA_FROM_DEVICE)
+		return -EINVAL;
+	src = (void *)__get_free_pages(GFP_KERNEL | __GFP_ZERO, order);
+	dst = (void *)__get_free_pages(GFP_KERNEL | __GFP_ZERO, order);
+	if (!src || !dst) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	start = ktime_get_ns();
+	for (i = 0; i < cmd->count; i++) {
+		if (cmd->flags & VIT_TEST_F_MEMCPY) {
+			memcpy(dst, src, cmd->length);
+			continue;
+		}
+		iova = dma_map_page(ctx->dev, virt_to_page(src), 0, cmd->length,
+				    cmd->dir);
+		if (dma_mapping_error(ctx->dev, iova)) {
+			ret = -ENOSPC;
+			goto out_free;
+		}
+		dma_unmap_page(ctx->dev, iova, cmd->length, cmd->dir);
+	}
+	cmd->out_ns = ktime_get_ns() - start;
+out_free:
+	free_pages((unsigned long)dst, order);
+	free_pages((unsigned long)src, order);
+	return ret;
+}
+
+static int vt_attach(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	struct vduse_iotlb_domain *dom;
+
+	if (ctx->dom)
+		return -EBUSY;
+	dom = vduse_iotlb_domain_get_fd(cmd->fd);
+	if (IS_ERR(dom))
+		return PTR_ERR(dom);
+	ctx->dom = dom;
+	ctx->dev = vduse_iotlb_domain_device(dom);
+	return 0;
+}
+
+static int vt_dispatch(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	struct vt_buf *buf;
+	struct vt_map *map;
+
+	if (cmd->op == VIT_TEST_ATTACH)
+		return vt_attach(ctx, cmd);
+	if (!ctx->dom)
+		return -ENODEV;
+
+	switch (cmd->op) {
+	case VIT_TEST_BUF_ALLOC:
+		return vt_buf_alloc(ctx, cmd, false);
+	case VIT_TEST_COH_ALLOC:
+		return vt_buf_alloc(ctx, cmd, true);
+	case VIT_TEST_BUF_FREE:
+		buf = xa_load(&ctx->bufs, cmd->id);
+		if (!buf)
+			return -ENOENT;
+		if (buf->maps)
+			return -EBUSY;
+		xa_erase(&ctx->bufs, cmd->id);
+		vt_buf_free(ctx, buf);
+		return 0;
+	case VIT_TEST_BUF_FILL:
+		return vt_fill(ctx, cmd);
+	case VIT_TEST_BUF_READ:
+		return vt_rw(ctx, cmd, true);
+	case VIT_TEST_BUF_WRITE:
+		return vt_rw(ctx, cmd, false);
+	case VIT_TEST_MAP:
+		return vt_map(ctx, cmd);
+	case VIT_TEST_UNMAP:
+		map = xa_erase(&ctx->maps, cmd->id);
+		if (!map)
+			return -ENOENT;
+		vt_unmap(ctx, map, cmd->flags & VIT_TEST_F_SKIP_SYNC ?
+			 DMA_ATTR_SKIP_CPU_SYNC : 0);
+		return 0;
+	case VIT_TEST_SYNC:
+		return vt_sync(ctx, cmd);
+	case VIT_TEST_RAW_UNMAP:
+		return vduse_iotlb_unmap_page(ctx->dom, cmd->offset, cmd->length,
+					      cmd->dir, 0);
+	case VIT_TEST_BENCH:
+		return vt_bench(ctx, cmd);
+	default:
+		return -EINVAL;
+	}
+}
+
+static long vt_ioctl(struct file *file, unsigned int op, unsigned long arg)
+{
+	struct vt_ctx *ctx = file->private_data;
+	void __user *uarg = (void __user *)arg;
+	struct vit_test_cmd cmd;
+	int ret;
+
+	if (op != VIT_TEST_IOCTL)
+		return -ENOTTY;
+	if (copy_from_user(&cmd, uarg, sizeof(cmd)))
+		return -EFAULT;
+	if (cmd.__pad || cmd.__pad2)
+		return -EINVAL;
+	mutex_lock(&ctx->lock);
+	ret = vt_dispatch(ctx, &cmd);
+	mutex_unlock(&ctx->lock);
+	if (!ret && copy_to_user(uarg, &cmd, sizeof(cmd)))
+		return -EFAULT;
+	return ret;
+}
+
+static int vt_open(struct inode *inode, struct file *file)
+{
+	struct vt_ctx *ctx;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	mutex_init(&ctx->lock);
+	xa_init_flags(&ctx->bufs, XA_FLAGS_ALLOC);
+	xa_init_flags(&ctx->maps, XA_FLAGS_ALLOC);
+	file->private_data = ctx;
+	return 0;
+}
+
+static int vt_release(struct inode *inode, struct file *file)
+{
+	struct vt_ctx *ctx = file->private_data;
+	struct vt_buf *buf;
+	struct vt_map *map;
+	unsigned long id;
+
+	xa_for_each(&ctx->maps, id, map)
+		vt_unmap(ctx, map, DMA_ATTR_SKIP_CPU_SYNC);
+	xa_for_each(&ctx->bufs, id, buf)
+		vt_buf_free(ctx, buf);
+	xa_destroy(&ctx->maps);
+	xa_destroy(&ctx->bufs);
+	if (ctx->dom)
+		vduse_iotlb_domain_put(ctx->dom);
+	mutex_destroy(&ctx->lock);
+	kfree(ctx);
+	return 0;
+}
+
+static const struct file_operations vt_fops = {
+	.owner = THIS_MODULE,
+	.open = vt_open,
+	.release = vt_release,
+	.unlocked_ioctl = vt_ioctl,
+};
+
+static struct miscdevice vt_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "vduse_iotlb_test",
+	.fops = &vt_fops,
+	.mode = 0600,
+};
+module_misc_device(vt_misc);
+
+MODULE_DESCRIPTION("vduse_iotlb test-only DMA client");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * Test-only client of vduse_iotlb (vduse_iotlb_test.ko): /dev/vduse_iotlb_test
+ * lets a test make the kernel allocate buffers, map them through the DMA
+ * API on a domain's device, sync and unmap them, so that userspace can play
+ * the device through the domain file.  Not a stable interface.
+ */
+#ifndef _VDUSE_IOTLB_TEST_H
+#define _VDUSE_IOTLB_TEST_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/**
+ * enum vit_test_op - what one VIT_TEST_IOCTL does
+ * @VIT_TEST_ATTACH: use the domain behind @fd (once per open file)
+ * @VIT_TEST_BUF_ALLOC: allocate @length zeroed, physically contiguous
+ *                      bytes; @out_id names the buffer
+ * @VIT_TEST_BUF_FREE: free buffer @id (-EBUSY while mapped)
+ * @VIT_TEST_BUF_FILL: write vit_pattern(@seed, i) to bytes [@offset,
+ *                     @offset + @length) of buffer @id
+ * @VIT_TEST_BUF_READ: copy bytes of buffer @id to user @uptr
+ * @VIT_TEST_BUF_WRITE: copy user @uptr into buffer @id
+ * @VIT_TEST_MAP: dma_map_page() of buffer @id bytes [@offset, @offset +
+ *                @length) with direction @dir (VIT_TEST_F_SKIP_SYNC:
+ *                DMA_ATTR_SKIP_CPU_SYNC); @out_id names the mapping and
+ *                @out_iova is its IOVA
+ * @VIT_TEST_UNMAP: dma_unmap_page() of mapping @id (VIT_TEST_F_SKIP_SYNC)
+ * @VIT_TEST_SYNC: dma_sync_single_for_cpu() (VIT_TEST_F_FOR_CPU) or
+ *                 _for_device() of mapping @id, bytes [@offset, @offset +
+ *                 @length) relative to the mapping, with direction @dir
+ * @VIT_TEST_COH_ALLOC: dma_alloc_coherent() of @length bytes; a buffer
+ *                      @out_id at @out_iova
+ * @VIT_TEST_RAW_UNMAP: vduse_iotlb_unmap_page(@offset as IOVA, @length,
+ *                      @dir) straight through the kernel API; returns its
+ *                      error
+ * @VIT_TEST_BENCH: @count times either memcpy() of @length bytes
+ *                  (VIT_TEST_F_MEMCPY) or dma_map_page() + dma_unmap_page()
+ *                  of @length bytes with @dir; @out_ns is the time taken
+ */
+enum vit_test_op {
+	VIT_TEST_ATTACH = 1,
+	VIT_TEST_BUF_ALLOC,
+	VIT_TEST_BUF_FREE,
+	VIT_TEST_BUF_FILL,
+	VIT_TEST_BUF_READ,
+	VIT_TEST_BUF_WRITE,
+	VIT_TEST_MAP,
+	VIT_TEST_UNMAP,
+	VIT_TEST_SYNC,
+	VIT_TEST_COH_ALLOC,
+	VIT_TEST_RAW_UNMAP,
+	VIT_TEST_BENCH,
+};
+
+#define VIT_TEST_F_SKIP_SYNC	0x1U
+#define VIT_TEST_F_FOR_CPU	0x2U
+#define VIT_TEST_F_MEMCPY	0x4U
+
+/* enum dma_data_direction values */
+#define VIT_DIR_BIDIRECTIONAL	0
+#define VIT_DIR_TO_DEVICE	1
+#define VIT_DIR_FROM_DEVICE	2
+
+/* Largest buffer VIT_TEST_BUF_ALLOC accepts. */
+#define VIT_TEST_MAX_BUF	0x100000U
+
+/**
+ * struct vit_test_cmd - argument of VIT_TEST_IOCTL (see &enum vit_test_op)
+ * @op: &enum vit_test_op
+ * @id: buffer or mapping id
+ * @dir: DMA direction, VIT_DIR_*
+ * @flags: VIT_TEST_F_*
+ * @fd: domain fd for VIT_TEST_ATTACH
+ * @__pad: must be 0
+ * @offset: byte offset (or IOVA for VIT_TEST_RAW_UNMAP)
+ * @length: bytes
+ * @seed: pattern seed
+ * @uptr: user buffer
+ * @count: iterations for VIT_TEST_BENCH
+ * @out_iova: IOVA of a new mapping or coherent buffer
+ * @out_ns: nanoseconds a benchmark took
+ * @out_id: id of a new buffer or mapping
+ * @__pad2: must be 0
+ */
+struct vit_test_cmd {
+	__u32 op;
+	__u32 id;
+	__u32 dir;
+	__u32 flags;
+	__s32 fd;
+	__u32 __pad;
+	__u64 offset;
+	__u64 length;
+	__u64 seed;
+	__u64 uptr;
+	__u64 count;
+	__u64 out_iova;
+	__u64 out_ns;
+	__u32 out_id;
+	__u32 __pad2;
+};
+
+#define VIT_TEST_IOCTL _IOWR(0xB7, 0xF0, struct vit_test_cmd)
+
+/* The byte VIT_TEST_BUF_FILL writes at index @i for @seed. */
+static inline __u8 vit_pattern(__u64 seed, __u64 i)
+{
+	return (__u8)(seed * 151 + i * 7 + (i >> 9) + 1);
+}
+
+#endif /* _VDUSE_IOTLB_TEST_H */

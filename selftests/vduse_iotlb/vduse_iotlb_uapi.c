@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * /dev/vduse_iotlb argument checking: every bad layout, size, flag and
+ * user memory range is refused with its errno and changes nothing.
+ */
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "vit_util.h"
+
+#define MiB (1ULL << 20)
+
+struct layout {
+	const char what[40];
+	uint64_t iova_limit, bounce;
+};
+
+static const struct layout bad_layouts[] = {
+	{ "bounce below the minimum", 4 * MiB - 1, 60 << 10 },
+	{ "bounce above the maximum", (4ULL << 30) - 1, 2ULL << 30 },
+	{ "bounce not a page multiple", 4 * MiB - 1, MiB + 100 },
+	{ "zero bounce", 4 * MiB - 1, 0 },
+	{ "limit + 1 not a page multiple", 4 * MiB, MiB },
+	{ "no coherent page above bounce", MiB - 1, MiB },
+	{ "limit below bounce", MiB / 2 - 1, MiB },
+	{ "limit above the maximum", (1ULL << 49) - 1, MiB },
+	{ "limit wraps", ~0ULL, MiB },
+};
+
+FIXTURE(ctl) {
+	int ctl;
+};
+
+FIXTURE_SETUP(ctl)
+{
+	self->ctl = open(VIT_CTL, O_RDWR);
+	ASSERT_LE(0, self->ctl) TH_LOG("open %s: %s", VIT_CTL, strerror(errno));
+}
+
+FIXTURE_TEARDOWN(ctl)
+{
+	close(self->ctl);
+}
+
+TEST_F(ctl, bad_layout)
+{
+	uint32_t id;
+	unsigned int i;
+	int dfd;
+
+	for (i = 0; i < ARRAY_SIZE(bad_layouts); i++)
+		EXPECT_EQ(-EINVAL, vit_create(self->ctl, bad_layouts[i].iova_limit,
+					      bad_layouts[i].bounce, &id, &dfd))
+			TH_LOG("%s", bad_layouts[i].what);
+	EXPECT_EQ(0, vit_stat(VIT_GLOBAL_STATS, "domains"))
+		TH_LOG("a refused create left a domain");
+}
+
+TEST_F(ctl, bad_struct)
+{
+	struct {
+		struct vduse_iotlb_create c;
+		uint64_t tail;
+	} big = { .c = { .size = sizeof(big), .iova_limit = 4 * MiB - 1,
+			 .bounce_size = MiB }, .tail = 1 };
+	struct vduse_iotlb_create c = { .size = sizeof(c) - 4,
+					.iova_limit = 4 * MiB - 1,
+					.bounce_size = MiB };
+
+	EXPECT_EQ(-EINVAL, vit_ioctl(self->ctl, VDUSE_IOTLB_CREATE, &c))
+		TH_LOG("size smaller than the first version");
+	c.size = sizeof(c);
+	c.flags = 1;
+	EXPECT_EQ(-EINVAL, vit_ioctl(self->ctl, VDUSE_IOTLB_CREATE, &c))
+		TH_LOG("unknown flag");
+	c.flags = 0;
+	c.out_fd = 3;
+	EXPECT_EQ(-EINVAL, vit_ioctl(self->ctl, VDUSE_IOTLB_CREATE, &c))
+		TH_LOG("output fields must be zero on input");
+	EXPECT_EQ(-E2BIG, vit_ioctl(self->ctl, VDUSE_IOTLB_CREATE, &big))
+		TH_LOG("unknown non-zero trailing bytes");
+	EXPECT_EQ(-ENOTTY, vit_ioctl(self->ctl, _IO(VDUSE_IOTLB_TYPE, 0x7f), &c));
+	EXPECT_EQ(0, vit_stat(VIT_GLOBAL_STATS, "domains"));
+
+	/* Zero trailing bytes are fine: a newer userspace on an older kernel. */
+	big.tail = 0;
+	ASSERT_EQ(0, vit_ioctl(self->ctl, VDUSE_IOTLB_CREATE, &big));
+	EXPECT_EQ(0, close(big.c.out_fd));
+	EXPECT_EQ(0, vit_destroy(self->ctl, big.c.out_domain_id));
+}
+
+TEST_F(ctl, info_destroy)
+{
+	struct vduse_iotlb_info info;
+	uint32_t id, id2;
+	int dfd, dfd2;
+
+	ASSERT_EQ(0, vit_create(self->ctl, 8 * MiB - 1, 2 * MiB, &id, &dfd));
+	ASSERT_EQ(0, vit_create(self->ctl, 8 * MiB - 1, MiB, &id2, &dfd2));
+	EXPECT_NE(id, id2);
+	EXPECT_NE(-1, fcntl(dfd, F_GETFD) & FD_CLOEXEC) TH_LOG("domain fd is O_CLOEXEC");
+	ASSERT_EQ(0, vit_info(self->ctl, id, &info));
+	EXPECT_EQ(2 * MiB, info.out_bounce_size);
+	EXPECT_EQ(8 * MiB - 1, info.out_iova_limit);
+	EXPECT_EQ(VIT_PAGE, info.out_page_size);
+	EXPECT_EQ(0, info.out_mappings);
+	EXPECT_EQ(0, info.out_kernel_pages) TH_LOG("bounce pages are allocated lazily");
+	EXPECT_EQ(2, vit_stat(VIT_GLOBAL_STATS, "domains"));
+
+	EXPECT_EQ(-ENOENT, vit_info(self->ctl, 1000, &info));
+	EXPECT_EQ(0, vit_destroy(self->ctl, id));
+	EXPECT_EQ(-ENOENT, vit_info(self->ctl, id, &info)) TH_LOG("id gone after destroy");
+	EXPECT_EQ(-ENOENT, vit_destroy(self->ctl, id)) TH_LOG("double destroy");
+	/* The domain fd still holds the domain. */
+	EXPECT_EQ(2, vit_stat(VIT_GLOBAL_STATS, "domains"));
+	close(dfd);
+	EXPECT_EQ(1, vit_stat(VIT_GLOBAL_STATS, "domains"));
+	close(dfd2);
+	EXPECT_EQ(0, vit_destroy(self->ctl, id2));
+	EXPECT_EQ(0, vit_stat(VIT_GLOBAL_STATS, "domains"));
+}
+
+/* Drop CAP_IPC_LOCK so that RLIMIT_MEMLOCK applies to this process. */
+static int drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	data[0].effective &= ~(1U << CAP_IPC_LOCK);
+	data[0].permitted &= ~(1U << CAP_IPC_LOCK);
+	data[0].inheritable &= ~(1U << CAP_IPC_LOCK);
+	return syscall(SYS_capset, &hdr, data) ? -errno : 0;
+}
+
+TEST_F(ctl, bad_umem)
+{
+	struct vduse_iotlb_info info;
+	struct vduse_iotlb_umem u;
+	uint8_t *mem;
+	uint32_t id;
+	int dfd, status;
+	pid_t pid;
+
+	ASSERT_EQ(0, vit_create(self->ctl, 4 * MiB - 1, MiB, &id, &dfd));
+	mem = mmap(NULL, 2 * MiB, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 100,
+				    VIT_PAGE, mem)) TH_LOG("misaligned IOVA");
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 0,
+				    VIT_PAGE + 1, mem)) TH_LOG("misaligned length");
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 0, 0,
+				    mem)) TH_LOG("zero length");
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 0,
+				    VIT_PAGE, mem + 1)) TH_LOG("misaligned address");
+	EXPECT_EQ(-ERANGE, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id,
+				    MiB - VIT_PAGE, 2 * VIT_PAGE, mem))
+		TH_LOG("range leaves the streaming region");
+	EXPECT_EQ(-EFAULT, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 0,
+				    VIT_PAGE, NULL)) TH_LOG("unmapped address");
+	memset(&u, 0, sizeof(u));
+	u.size = sizeof(u);
+	u.domain_id = id;
+	u.length = VIT_PAGE;
+	u.uaddr = (uintptr_t)mem;
+	u.__reserved = 1;
+	EXPECT_EQ(-EINVAL, vit_ioctl(self->ctl, VDUSE_IOTLB_REG_UMEM, &u))
+		TH_LOG("reserved field");
+	EXPECT_EQ(-ENOENT, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id + 1, 0,
+				    VIT_PAGE, mem)) TH_LOG("unknown domain");
+
+	ASSERT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 64 << 10,
+			      64 << 10, mem));
+	EXPECT_EQ(-EEXIST, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id,
+				    120 << 10, 64 << 10, mem + MiB))
+		TH_LOG("overlapping registration");
+	EXPECT_EQ(-ENOENT, vit_umem(self->ctl, VDUSE_IOTLB_DEREG_UMEM, id,
+				    64 << 10, 32 << 10, NULL))
+		TH_LOG("deregistration of part of a range");
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_DEREG_UMEM, id,
+				    64 << 10, 64 << 10, mem))
+		TH_LOG("DEREG takes no address");
+	ASSERT_EQ(0, vit_info(self->ctl, id, &info));
+	EXPECT_EQ(16, info.out_user_pages) TH_LOG("only the good registration counts");
+
+	/* Over RLIMIT_MEMLOCK without CAP_IPC_LOCK: -ENOMEM, nothing pinned. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct rlimit rl = { 128 << 10, 128 << 10 };
+
+		if (setrlimit(RLIMIT_MEMLOCK, &rl) || drop_ipc_lock())
+			_exit(2);
+		_exit(vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 256 << 10,
+			       256 << 10, mem + MiB) == -ENOMEM ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("registration over RLIMIT_MEMLOCK");
+	ASSERT_EQ(0, vit_info(self->ctl, id, &info));
+	EXPECT_EQ(16, info.out_user_pages) TH_LOG("refused registration changed state");
+
+	EXPECT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_DEREG_UMEM, id, 64 << 10,
+			      64 << 10, NULL));
+	ASSERT_EQ(0, vit_info(self->ctl, id, &info));
+	EXPECT_EQ(0, info.out_user_pages);
+	close(dfd);
+	munmap(mem, 2 * MiB);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Real DMA through the sPAPR container: edu copies RAM -> device -> RAM
+ * through mapped IOVAs, and cannot reach memory after UNMAP, DISABLE or
+ * window removal, nor write a READ-only mapping.  Each test runs for both
+ * sPAPR versions.  The fixture's teardown closes everything and checks the
+ * module holds no pinned page any more.
+ */
+#include "kselftest_harness.h"
+#include "stce_lib.h"
+
+#define IOVA_SRC	0x10000ULL
+#define IOVA_DST	0x20000ULL
+#define IOVA_RO		0x30000ULL
+#define NPAGES		8
+
+FIXTURE(dma) {
+	struct stce_dev d;
+	int c;
+	__u8 *buf;
+	__u8 *src, *dst, *ro;
+};
+
+FIXTURE_VARIANT(dma) {
+	int type;
+};
+
+FIXTURE_VARIANT_ADD(dma, v1) {
+	.type = VFIO_SPAPR_TCE_IOMMU,
+};
+
+FIXTURE_VARIANT_ADD(dma, v2) {
+	.type = VFIO_SPAPR_TCE_v2_IOMMU,
+};
+
+FIXTURE_SETUP(dma)
+{
+	char bdfs[STCE_MAX_EDU][32];
+
+	ASSERT_GE(stce_find_edus(bdfs, STCE_MAX_EDU), 1)
+		TH_LOG("no edu device could be bound to vfio-pci");
+	ASSERT_EQ(0, stce_group_open(&self->d, bdfs[0]))
+		TH_LOG("cannot open the IOMMU group of %s", bdfs[0]);
+	self->c = stce_container_open(&self->d, variant->type);
+	ASSERT_LE(0, self->c)
+		TH_LOG("VFIO_SET_IOMMU(sPAPR type %d): %s", variant->type,
+		       strerror(-self->c));
+	ASSERT_EQ(0, stce_dev_open(&self->d))
+		TH_LOG("cannot open the device fd of %s", self->d.bdf);
+	self->buf = stce_buf(NPAGES * STCE_PAGE);
+	ASSERT_NE(NULL, self->buf);
+	self->src = self->buf;
+	self->dst = self->buf + STCE_PAGE;
+	self->ro = self->buf + 2 * STCE_PAGE;
+	if (variant->type == VFIO_SPAPR_TCE_IOMMU) {
+		ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_ENABLE))
+			TH_LOG("VFIO_IOMMU_ENABLE: %s", strerror(errno));
+	} else {
+		ASSERT_EQ(0, stce_reg(self->c, true, (uintptr_t)self->buf,
+				      NPAGES * STCE_PAGE))
+			TH_LOG("REGISTER_MEMORY failed");
+	}
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->src, IOVA_SRC,
+			      STCE_PAGE, VFIO_DMA_MAP_FLAG_READ))
+		TH_LOG("MAP_DMA of the source page failed");
+}
+
+FIXTURE_TEARDOWN(dma)
+{
+	stce_dev_close(&self->d);
+	if (self->c >= 0)
+		close(self->c);
+	EXPECT_EQ(0, stce_counter("pinned_pages"))
+		TH_LOG("pages still pinned after closing device, group and container");
+	EXPECT_EQ(0, stce_counter("nr_containers"))
+		TH_LOG("a container outlived its last group");
+}
+
+/* Fill @p with a pattern seeded by @seed. */
+static void fill(__u8 *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (__u8)(i * 7 + seed);
+}
+
+static bool all_bytes(const __u8 *p, size_t len, __u8 v)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
+TEST_F(dma, copy_through_iommu)
+{
+	fill(self->src, EDU_DMA_LEN, 3);
+	memset(self->dst, 0, STCE_PAGE);
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->dst, IOVA_DST,
+			      STCE_PAGE, VFIO_DMA_MAP_FLAG_WRITE));
+	ASSERT_EQ(0, edu_dma(&self->d, IOVA_SRC, false, EDU_DMA_LEN));
+	ASSERT_EQ(0, edu_dma(&self->d, IOVA_DST, true, EDU_DMA_LEN));
+	EXPECT_EQ(0, memcmp(self->src, self->dst, EDU_DMA_LEN))
+		TH_LOG("bytes copied RAM -> edu -> RAM through the IOMMU differ");
+	EXPECT_TRUE(all_bytes(self->dst + EDU_DMA_LEN, STCE_PAGE - EDU_DMA_LEN, 0))
+		TH_LOG("edu wrote past the transfer length");
+}
+
+TEST_F(dma, unmap_stops_device_writes)
+{
+	fill(self->src, EDU_DMA_LEN, 5);
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->dst, IOVA_DST,
+			      STCE_PAGE, VFIO_DMA_MAP_FLAG_WRITE));
+	ASSERT_EQ(0, edu_dma(&self->d, IOVA_SRC, false, EDU_DMA_LEN));
+	ASSERT_EQ(0, stce_unmap(self->c, IOVA_DST, STCE_PAGE));
+	memset(self->dst, 0x5a, STCE_PAGE);
+	ASSERT_EQ(0, edu_dma(&self->d, IOVA_DST, true, EDU_DMA_LEN));
+	EXPECT_TRUE(all_bytes(self->dst, STCE_PAGE, 0x5a))
+		TH_LOG("a DMA to an unmapped IOVA modified memory");
+}
+
+TEST_F(dma, readonly_mapping_rejects_device_writes)
+{
+	fill(self->ro, EDU_DMA_LEN, 11);
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->ro, IOVA_RO,
+			      STCE_PAGE, VFIO_DMA_MAP_FLAG_READ));
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->dst, IOVA_DST,
+			      STCE_PAGE, VFIO_DMA_MAP_FLAG_WRITE));
+	/* the device may read it ... */
+	ASSERT_EQ(0, edu_dma(&self->d, IOVA_RO, false, EDU_DMA_LEN));
+	ASSERT_EQ(0, edu_dma(&self->d, IOVA_DST, true, EDU_DMA_LEN));
+	EXPECT_EQ(0, memcmp(self->ro, self->dst, EDU_DMA_LEN))
+		TH_LOG("the device could not read a READ mapping");
+	/* ... but not write it */
+	memset(self->ro, 0x5a, STCE_PAGE);
+	ASSERT_EQ(0, edu_dma(&self->d, IOVA_RO, true, EDU_DMA_LEN));
+	EXPECT_TRUE(all_bytes(self->ro, STCE_PAGE, 0x5a))
+		TH_LOG("the device wrote through a READ-only mapping");
+}
+
+/* v1 DISABLE and v2 removal of the window both drop every mapping. */
+TEST_F(dma, disable_or_window_removal_stops_dma)
+{
+	struct vfio_iommu_spapr_tce_remove rm = { .argsz = sizeof(rm) };
+	long lck;
+
+	fill(self->src, EDU_DMA_LEN, 13);
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->dst, IOVA_DST,
+			      STCE_PAGE, VFIO_DMA_MAP_FLAG_WRITE));
+	ASSERT_EQ(0, edu_dma(&self->d, IOVA_SRC, false, EDU_DMA_LEN));
+	lck = stce_vmlck_pages();
+
+	if (variant->type == VFIO_SPAPR_TCE_IOMMU) {
+		ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_DISABLE));
+		EXPECT_EQ(lck - 2, stce_vmlck_pages())
+			TH_LOG("DISABLE did not un-charge the two mapped pages");
+		EXPECT_EQ(-EPERM, stce_map(self->c, (uintptr_t)self->dst,
+					   IOVA_DST, STCE_PAGE,
+					   VFIO_DMA_MAP_FLAG_WRITE))
+			TH_LOG("MAP_DMA on a disabled v1 container");
+	} else {
+		rm.start_addr = 0;
+		ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+		EXPECT_EQ(lck, stce_vmlck_pages())
+			TH_LOG("registered memory must stay charged");
+		EXPECT_EQ(-ERANGE, stce_map(self->c, (uintptr_t)self->dst,
+					    IOVA_DST, STCE_PAGE,
+					    VFIO_DMA_MAP_FLAG_WRITE))
+			TH_LOG("MAP_DMA into a removed window");
+	}
+	EXPECT_EQ(0, stce_counter("pinned_pages") -
+		  (variant->type == VFIO_SPAPR_TCE_IOMMU ? 0 : NPAGES))
+		TH_LOG("pinned pages left behind");
+	memset(self->dst, 0x5a, STCE_PAGE);
+	ASSERT_EQ(0, edu_dma(&self->d, IOVA_DST, true, EDU_DMA_LEN));
+	EXPECT_TRUE(all_bytes(self->dst, STCE_PAGE, 0x5a))
+		TH_LOG("DMA still reached memory after the mappings were dropped");
+}
+
+/* v2 only: a dynamic window of 2 MiB TCEs backed by a THP. */
+FIXTURE(ddw) {
+	struct stce_dev d;
+	int c;
+	__u8 *src, *huge_area, *huge;
+};
+
+FIXTURE_SETUP(ddw)
+{
+	char bdfs[STCE_MAX_EDU][32];
+	size_t i;
+
+	ASSERT_GE(stce_find_edus(bdfs, STCE_MAX_EDU), 1);
+	ASSERT_EQ(0, stce_group_open(&self->d, bdfs[0]));
+	self->c = stce_container_open(&self->d, VFIO_SPAPR_TCE_v2_IOMMU);
+	ASSERT_LE(0, self->c);
+	ASSERT_EQ(0, stce_dev_open(&self->d));
+	self->src = stce_buf(STCE_PAGE);
+	ASSERT_NE(NULL, self->src);
+	/* a 2 MiB-aligned 2 MiB region, faulted in as one THP */
+	self->huge_area = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->huge_area);
+	self->huge = (__u8 *)(((uintptr_t)self->huge_area + (2 << 20) - 1) &
+				 ~((uintptr_t)(2 << 20) - 1));
+	ASSERT_EQ(0, madvise(self->huge, 2 << 20, MADV_HUGEPAGE));
+	for (i = 0; i < (2 << 20); i += STCE_PAGE)
+		self->huge[i] = 0;
+	ASSERT_EQ(0, stce_reg(self->c, true, (uintptr_t)self->src, STCE_PAGE));
+	ASSERT_EQ(0, stce_reg(self->c, true, (uintptr_t)self->huge, 2 << 20))
+		TH_LOG("REGISTER_MEMORY of the 2 MiB region failed");
+}
+
+FIXTURE_TEARDOWN(ddw)
+{
+	stce_dev_close(&self->d);
+	if (self->c >= 0)
+		close(self->c);
+	EXPECT_EQ(0, stce_counter("pinned_pages"));
+}
+
+TEST_F(ddw, create_use_remove_2m_window)
+{
+	struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
+	struct vfio_iommu_spapr_tce_create cr = {
+		.argsz = sizeof(cr), .page_shift = 21,
+		.window_size = 32 << 20, .levels = 1,
+	};
+	struct vfio_iommu_spapr_tce_remove rm = { .argsz = sizeof(rm) };
+
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info));
+	ASSERT_TRUE(!!(info.flags & VFIO_IOMMU_SPAPR_INFO_DDW));
+	ASSERT_TRUE(!!(info.ddw.pgsizes & (2 << 20)))
+		TH_LOG("the IOMMU offers no 2 MiB pages (pgsizes 0x%llx)",
+		       (unsigned long long)info.ddw.pgsizes);
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr))
+		TH_LOG("TCE_CREATE: %s", strerror(errno));
+	/* placed after the default window, naturally aligned */
+	EXPECT_EQ(info.dma32_window_start + info.dma32_window_size,
+		  cr.start_addr);
+	ASSERT_LT(cr.start_addr + cr.window_size, 1ULL << 28)
+		TH_LOG("window beyond edu's 256 MiB reach: need dma32_window_mb=128");
+
+	fill(self->src, EDU_DMA_LEN, 17);
+	memset(self->huge, 0, 2 << 20);
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->src, IOVA_SRC,
+			      STCE_PAGE, VFIO_DMA_MAP_FLAG_READ));
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->huge, cr.start_addr,
+			      2 << 20, VFIO_DMA_MAP_FLAG_READ |
+			      VFIO_DMA_MAP_FLAG_WRITE))
+		TH_LOG("MAP_DMA of a 2 MiB TCE (is the region one THP?)");
+	ASSERT_EQ(0, edu_dma(&self->d, IOVA_SRC, false, EDU_DMA_LEN));
+	/* land in the middle of the large page */
+	ASSERT_EQ(0, edu_dma(&self->d, cr.start_addr + 0x123000, true,
+			     EDU_DMA_LEN));
+	EXPECT_EQ(0, memcmp(self->src, self->huge + 0x123000, EDU_DMA_LEN))
+		TH_LOG("DMA through the 2 MiB window did not land");
+
+	/* a 4 KiB request is not a whole 2 MiB TCE */
+	EXPECT_EQ(-EINVAL, stce_unmap(self->c, cr.start_addr, STCE_PAGE));
+	rm.start_addr = cr.start_addr;
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+	memset(self->huge, 0x5a, 2 << 20);
+	ASSERT_EQ(0, edu_dma(&self->d, cr.start_addr + 0x123000, true,
+			     EDU_DMA_LEN));
+	EXPECT_TRUE(all_bytes(self->huge + 0x123000, EDU_DMA_LEN, 0x5a))
+		TH_LOG("DMA reached memory after the window was removed");
+	/* removal dropped the mapping count: memory can go now */
+	EXPECT_EQ(0, stce_reg(self->c, false, (uintptr_t)self->huge, 2 << 20));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Accounting and lifetime: exact locked_vm (VmLck) before, during and
+ * after; RLIMIT_MEMLOCK enforced without CAP_IPC_LOCK; closing container,
+ * device and group in any order with live mappings leaves no pinned page
+ * and no container (debugfs); two groups in one v2 container both DMA.
+ */
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+
+#include "kselftest_harness.h"
+#include "stce_lib.h"
+
+#define NPAGES	16
+#define IOVA	0x100000ULL
+
+static int drop_cap_ipc_lock(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	d[0].effective &= ~(1U << CAP_IPC_LOCK);
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}
+
+FIXTURE(life) {
+	struct stce_dev d;
+	int c;
+	__u8 *buf;
+	long vmlck0;
+};
+
+FIXTURE_VARIANT(life) {
+	int type;
+};
+
+FIXTURE_VARIANT_ADD(life, v1) {
+	.type = VFIO_SPAPR_TCE_IOMMU,
+};
+
+FIXTURE_VARIANT_ADD(life, v2) {
+	.type = VFIO_SPAPR_TCE_v2_IOMMU,
+};
+
+FIXTURE_SETUP(life)
+{
+	char bdfs[STCE_MAX_EDU][32];
+
+	ASSERT_GE(stce_find_edus(bdfs, STCE_MAX_EDU), 1);
+	ASSERT_EQ(0, stce_group_open(&self->d, bdfs[0]));
+	self->c = stce_container_open(&self->d, variant->type);
+	ASSERT_LE(0, self->c);
+	self->buf = stce_buf(NPAGES * STCE_PAGE);
+	ASSERT_NE(NULL, self->buf);
+	self->vmlck0 = stce_vmlck_pages();
+	ASSERT_LE(0, self->vmlck0);
+}
+
+FIXTURE_TEARDOWN(life)
+{
+	stce_dev_close(&self->d);
+	if (self->c >= 0)
+		close(self->c);
+	EXPECT_EQ(0, stce_counter("pinned_pages"));
+	EXPECT_EQ(0, stce_counter("nr_containers"));
+	EXPECT_EQ(self->vmlck0, stce_vmlck_pages())
+		TH_LOG("locked_vm not returned after closing everything");
+}
+
+/* Pin @n pages the version's way: v1 MAP_DMA, v2 REGISTER_MEMORY. */
+static int pin(int c, int type, void *p, size_t n, __u64 iova)
+{
+	if (type == VFIO_SPAPR_TCE_IOMMU)
+		return stce_map(c, (uintptr_t)p, iova, n * STCE_PAGE,
+				VFIO_DMA_MAP_FLAG_READ);
+	return stce_reg(c, true, (uintptr_t)p, n * STCE_PAGE);
+}
+
+TEST_F(life, locked_vm_is_exact)
+{
+	if (variant->type == VFIO_SPAPR_TCE_IOMMU)
+		ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_ENABLE));
+	EXPECT_EQ(self->vmlck0, stce_vmlck_pages())
+		TH_LOG("nothing is charged before pages are pinned");
+	ASSERT_EQ(0, pin(self->c, variant->type, self->buf, 6, IOVA));
+	ASSERT_EQ(0, pin(self->c, variant->type, self->buf + 8 * STCE_PAGE, 4,
+			 IOVA + 8 * STCE_PAGE));
+	EXPECT_EQ(self->vmlck0 + 10, stce_vmlck_pages());
+	EXPECT_EQ(10, stce_counter("pinned_pages"));
+	if (variant->type == VFIO_SPAPR_TCE_IOMMU) {
+		ASSERT_EQ(0, stce_unmap(self->c, IOVA + 2 * STCE_PAGE,
+					3 * STCE_PAGE));
+		EXPECT_EQ(self->vmlck0 + 7, stce_vmlck_pages())
+			TH_LOG("a partial UNMAP returns exactly its pages");
+	} else {
+		/* mapping registered memory charges nothing more */
+		ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->buf, IOVA,
+				      6 * STCE_PAGE, VFIO_DMA_MAP_FLAG_READ));
+		EXPECT_EQ(self->vmlck0 + 10, stce_vmlck_pages());
+		ASSERT_EQ(0, stce_unmap(self->c, IOVA, 6 * STCE_PAGE));
+		ASSERT_EQ(0, stce_reg(self->c, false, (uintptr_t)self->buf,
+				      6 * STCE_PAGE));
+		EXPECT_EQ(self->vmlck0 + 4, stce_vmlck_pages());
+	}
+	/* the teardown closes with the rest still pinned */
+}
+
+TEST_F(life, rlimit_memlock_enforced)
+{
+	struct rlimit rl = {
+		.rlim_cur = (self->vmlck0 + 8) * STCE_PAGE,
+		.rlim_max = (self->vmlck0 + 8) * STCE_PAGE,
+	};
+
+	ASSERT_EQ(0, drop_cap_ipc_lock()) TH_LOG("capset: %s", strerror(errno));
+	if (variant->type == VFIO_SPAPR_TCE_IOMMU) {
+		struct rlimit none = {
+			.rlim_cur = self->vmlck0 * STCE_PAGE,
+			.rlim_max = RLIM_INFINITY,
+		};
+
+		ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &none));
+		EXPECT_EQ(-1, ioctl(self->c, VFIO_IOMMU_ENABLE));
+		EXPECT_EQ(ENOMEM, errno)
+			TH_LOG("ENABLE with no room for a single page");
+		ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &rl));
+		ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_ENABLE));
+	} else {
+		ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &rl));
+	}
+	EXPECT_EQ(-ENOMEM, pin(self->c, variant->type, self->buf, 9, IOVA))
+		TH_LOG("9 pages pinned under an 8-page limit");
+	EXPECT_EQ(self->vmlck0, stce_vmlck_pages());
+	EXPECT_EQ(0, stce_counter("pinned_pages"));
+	ASSERT_EQ(0, pin(self->c, variant->type, self->buf, 8, IOVA));
+	EXPECT_EQ(self->vmlck0 + 8, stce_vmlck_pages());
+	EXPECT_EQ(-ENOMEM, pin(self->c, variant->type,
+			       self->buf + 8 * STCE_PAGE, 1,
+			       IOVA + 8 * STCE_PAGE));
+	EXPECT_EQ(self->vmlck0 + 8, stce_vmlck_pages());
+}
+
+/* Container fd first, then the device and group with mappings live. */
+TEST_F(life, close_container_first)
+{
+	if (variant->type == VFIO_SPAPR_TCE_IOMMU)
+		ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_ENABLE));
+	ASSERT_EQ(0, stce_dev_open(&self->d));
+	ASSERT_EQ(0, pin(self->c, variant->type, self->buf, NPAGES, IOVA));
+	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU)
+		ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->buf, IOVA,
+				      NPAGES * STCE_PAGE,
+				      VFIO_DMA_MAP_FLAG_READ));
+	close(self->c);
+	self->c = -1;
+	EXPECT_EQ(NPAGES, stce_counter("pinned_pages"))
+		TH_LOG("the group still holds the container");
+	stce_dev_close(&self->d);
+}
+
+/* The group leaves while the container fd stays open. */
+TEST_F(life, group_leaves_with_live_mappings)
+{
+	if (variant->type == VFIO_SPAPR_TCE_IOMMU)
+		ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_ENABLE));
+	ASSERT_EQ(0, pin(self->c, variant->type, self->buf, NPAGES, IOVA));
+	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU)
+		ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->buf, IOVA,
+				      NPAGES * STCE_PAGE,
+				      VFIO_DMA_MAP_FLAG_READ));
+	ASSERT_EQ(0, ioctl(self->d.group_fd, VFIO_GROUP_UNSET_CONTAINER));
+	EXPECT_EQ(0, stce_counter("pinned_pages"))
+		TH_LOG("detaching the last group must unpin everything");
+	EXPECT_EQ(0, stce_counter("nr_containers"));
+	EXPECT_EQ(self->vmlck0, stce_vmlck_pages());
+	EXPECT_EQ(-1, ioctl(self->c, VFIO_IOMMU_MAP_DMA, NULL))
+		TH_LOG("a container without groups has no IOMMU");
+}
+
+/* Two edu devices, each alone in its group, in one container. */
+FIXTURE(two) {
+	struct stce_dev d[2];
+	int c;
+	__u8 *buf;
+};
+
+FIXTURE_SETUP(two)
+{
+	char bdfs[STCE_MAX_EDU][32];
+	int i;
+
+	ASSERT_EQ(2, stce_find_edus(bdfs, STCE_MAX_EDU))
+		TH_LOG("the vfio profile provides two edu devices");
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, stce_group_open(&self->d[i], bdfs[i]));
+	ASSERT_NE(self->d[0].group_id, self->d[1].group_id);
+	self->buf = stce_buf(4 * STCE_PAGE);
+	ASSERT_NE(NULL, self->buf);
+}
+
+FIXTURE_TEARDOWN(two)
+{
+	stce_dev_close(&self->d[0]);
+	stce_dev_close(&self->d[1]);
+	if (self->c >= 0)
+		close(self->c);
+	EXPECT_EQ(0, stce_counter("pinned_pages"));
+	EXPECT_EQ(0, stce_counter("nr_containers"));
+}
+
+TEST_F(two, v1_refuses_a_second_group)
+{
+	self->c = stce_container_open(&self->d[0], VFIO_SPAPR_TCE_IOMMU);
+	ASSERT_LE(0, self->c);
+	EXPECT_EQ(-1, ioctl(self->d[1].group_fd, VFIO_GROUP_SET_CONTAINER,
+			    &self->c));
+	EXPECT_EQ(EBUSY, errno) TH_LOG("v1 is one group per container");
+}
+
+TEST_F(two, v2_both_groups_dma)
+{
+	__u8 *src = self->buf, *dst0 = src + STCE_PAGE,
+		*dst1 = src + 2 * STCE_PAGE;
+	size_t i;
+
+	self->c = stce_container_open(&self->d[0], VFIO_SPAPR_TCE_v2_IOMMU);
+	ASSERT_LE(0, self->c);
+	ASSERT_EQ(0, stce_reg(self->c, true, (uintptr_t)self->buf,
+			      4 * STCE_PAGE));
+	/* mapped before the second group joins: replayed into its domain */
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)src, IOVA, STCE_PAGE,
+			      VFIO_DMA_MAP_FLAG_READ));
+	ASSERT_EQ(0, ioctl(self->d[1].group_fd, VFIO_GROUP_SET_CONTAINER,
+			   &self->c)) TH_LOG("second group: %s", strerror(errno));
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)dst0, IOVA + STCE_PAGE,
+			      2 * STCE_PAGE, VFIO_DMA_MAP_FLAG_WRITE));
+	ASSERT_EQ(0, stce_dev_open(&self->d[0]));
+	ASSERT_EQ(0, stce_dev_open(&self->d[1]));
+	for (i = 0; i < EDU_DMA_LEN; i++)
+		src[i] = (__u8)(i * 13 + 1);
+	memset(dst0, 0, 2 * STCE_PAGE);
+	ASSERT_EQ(0, edu_dma(&self->d[0], IOVA, false, EDU_DMA_LEN));
+	ASSERT_EQ(0, edu_dma(&self->d[0], IOVA + STCE_PAGE, true, EDU_DMA_LEN));
+	ASSERT_EQ(0, edu_dma(&self->d[1], IOVA, false, EDU_DMA_LEN));
+	ASSERT_EQ(0, edu_dma(&self->d[1], IOVA + 2 * STCE_PAGE, true,
+			     EDU_DMA_LEN));
+	EXPECT_EQ(0, memcmp(src, dst0, EDU_DMA_LEN)) TH_LOG("first device");
+	EXPECT_EQ(0, memcmp(src, dst1, EDU_DMA_LEN)) TH_LOG("second device");
+
+	/* the second group leaves; the first keeps working */
+	stce_dev_close(&self->d[1]);
+	memset(dst0, 0, STCE_PAGE);
+	ASSERT_EQ(0, edu_dma(&self->d[0], IOVA + STCE_PAGE, true, EDU_DMA_LEN));
+	EXPECT_EQ(0, memcmp(src, dst0, EDU_DMA_LEN))
+		TH_LOG("the remaining group lost its mappings");
+	EXPECT_EQ(4, stce_counter("pinned_pages"));
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Bad input to every container ioctl gets a clear errno and changes
+ * nothing: no page pinned, nothing charged to locked_vm, no TCE in use
+ * (a later MAP of the same range still succeeds).  No DMA here.
+ */
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "stce_lib.h"
+
+#define NPAGES	16
+#define IOVA	0x100000ULL
+#define CRSZ	sizeof(struct vfio_iommu_spapr_tce_create)
+
+FIXTURE(uapi) {
+	struct stce_dev d;
+	int c;
+	__u8 *buf;
+	long pinned, vmlck;
+};
+
+FIXTURE_VARIANT(uapi) {
+	int type;
+};
+
+FIXTURE_VARIANT_ADD(uapi, v1) {
+	.type = VFIO_SPAPR_TCE_IOMMU,
+};
+
+FIXTURE_VARIANT_ADD(uapi, v2) {
+	.type = VFIO_SPAPR_TCE_v2_IOMMU,
+};
+
+FIXTURE_SETUP(uapi)
+{
+	char bdfs[STCE_MAX_EDU][32];
+
+	ASSERT_GE(stce_find_edus(bdfs, STCE_MAX_EDU), 1)
+		TH_LOG("no edu device could be bound to vfio-pci");
+	ASSERT_EQ(0, stce_group_open(&self->d, bdfs[0]));
+	self->c = stce_container_open(&self->d, variant->type);
+	ASSERT_LE(0, self->c);
+	self->buf = stce_buf(NPAGES * STCE_PAGE);
+	ASSERT_NE(NULL, self->buf);
+	if (variant->type == VFIO_SPAPR_TCE_IOMMU) {
+		ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_ENABLE));
+	} else {
+		ASSERT_EQ(0, stce_reg(self->c, true, (uintptr_t)self->buf,
+				      NPAGES * STCE_PAGE));
+	}
+	self->pinned = stce_counter("pinned_pages");
+	self->vmlck = stce_vmlck_pages();
+}
+
+FIXTURE_TEARDOWN(uapi)
+{
+	stce_dev_close(&self->d);
+	if (self->c >= 0)
+		close(self->c);
+	EXPECT_EQ(0, stce_counter("pinned_pages"));
+}
+
+/* Nothing pinned or charged since setup, and the range is still free. */
+#define ASSERT_NO_STATE_CHANGE()					\
+	do {								\
+		ASSERT_EQ(self->pinned, stce_counter("pinned_pages"))	\
+			TH_LOG("a rejected call left pages pinned");	\
+		ASSERT_EQ(self->vmlck, stce_vmlck_pages())		\
+			TH_LOG("a rejected call left locked_vm charged"); \
+	} while (0)
+
+static int map_raw(int c, struct vfio_iommu_type1_dma_map *m)
+{
+	return ioctl(c, VFIO_IOMMU_MAP_DMA, m) ? -errno : 0;
+}
+
+static int create(int c, __u32 argsz, __u32 flags, __u32 page_shift,
+		  __u64 window_size, __u32 levels, __u32 resv1)
+{
+	struct vfio_iommu_spapr_tce_create cr = {
+		.argsz = argsz, .flags = flags, .page_shift = page_shift,
+		.__resv1 = resv1, .window_size = window_size, .levels = levels,
+	};
+
+	return ioctl(c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr) ? -errno : 0;
+}
+
+TEST_F(uapi, check_extension_and_info)
+{
+	struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
+
+	EXPECT_EQ(1, ioctl(self->c, VFIO_CHECK_EXTENSION, VFIO_SPAPR_TCE_IOMMU));
+	EXPECT_EQ(1, ioctl(self->c, VFIO_CHECK_EXTENSION,
+			   VFIO_SPAPR_TCE_v2_IOMMU));
+	EXPECT_EQ(0, ioctl(self->c, VFIO_CHECK_EXTENSION, VFIO_EEH))
+		TH_LOG("EEH is POWER-only");
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info));
+	EXPECT_EQ(0, info.dma32_window_start);
+	EXPECT_EQ(128U << 20, info.dma32_window_size)
+		TH_LOG("collection.conf loads dma32_window_mb=128");
+	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU) {
+		EXPECT_EQ(VFIO_IOMMU_SPAPR_INFO_DDW, info.flags);
+		EXPECT_EQ(1, info.ddw.max_dynamic_windows_supported);
+		EXPECT_EQ(4096ULL | (2 << 20), info.ddw.pgsizes);
+	} else {
+		EXPECT_EQ(0, info.flags);
+	}
+	info.argsz = 8;
+	EXPECT_EQ(-1, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("GET_INFO with argsz below minsz");
+	EXPECT_EQ(-1, ioctl(self->c, VFIO_EEH_PE_OP, NULL));
+	EXPECT_EQ(ENOTTY, errno) TH_LOG("EEH_PE_OP must answer -ENOTTY");
+}
+
+TEST_F(uapi, map_bad_input)
+{
+	__u64 va = (uintptr_t)self->buf;
+	struct vfio_iommu_type1_dma_map m;
+	struct { struct vfio_iommu_type1_dma_map m; __u64 extra; } big;
+
+#define MAP(_flags, _va, _iova, _size, _argsz) ({			\
+	m = (struct vfio_iommu_type1_dma_map){ .argsz = (_argsz),	\
+		.flags = (_flags), .vaddr = (_va), .iova = (_iova),	\
+		.size = (_size) };					\
+	map_raw(self->c, &m); })
+	const __u32 RW = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+
+	EXPECT_EQ(-EINVAL, MAP(RW, va, IOVA, STCE_PAGE, 16)) TH_LOG("argsz");
+	EXPECT_EQ(-EINVAL, MAP(0, va, IOVA, STCE_PAGE, sizeof(m)))
+		TH_LOG("no permission");
+	EXPECT_EQ(-EINVAL, MAP(RW | VFIO_DMA_MAP_FLAG_VADDR, va, IOVA,
+			       STCE_PAGE, sizeof(m))) TH_LOG("unknown flag");
+	EXPECT_EQ(-EINVAL, MAP(RW, va + 8, IOVA, STCE_PAGE, sizeof(m)))
+		TH_LOG("unaligned vaddr");
+	EXPECT_EQ(-EINVAL, MAP(RW, va, IOVA + 8, STCE_PAGE, sizeof(m)))
+		TH_LOG("unaligned iova");
+	EXPECT_EQ(-EINVAL, MAP(RW, va, IOVA, STCE_PAGE + 8, sizeof(m)))
+		TH_LOG("unaligned size");
+	EXPECT_EQ(-EINVAL, MAP(RW, va, IOVA, 0, sizeof(m))) TH_LOG("size 0");
+	EXPECT_EQ(-ERANGE, MAP(RW, va, 128 << 20, STCE_PAGE, sizeof(m)))
+		TH_LOG("iova just past the window");
+	EXPECT_EQ(-ERANGE, MAP(RW, va, (128 << 20) - STCE_PAGE,
+			       2 * STCE_PAGE, sizeof(m)))
+		TH_LOG("size crossing the window end");
+	EXPECT_EQ(-EINVAL, MAP(RW, va, IOVA, -STCE_PAGE, sizeof(m)))
+		TH_LOG("vaddr + size overflows");
+	EXPECT_EQ(-ERANGE, MAP(RW, va, -STCE_PAGE, 2 * STCE_PAGE, sizeof(m)))
+		TH_LOG("iova + size overflows");
+	/* a newer, larger struct is fine only if the unknown tail is zero */
+	big.m = (struct vfio_iommu_type1_dma_map){ .argsz = sizeof(big),
+		.flags = RW, .vaddr = va, .iova = IOVA, .size = STCE_PAGE };
+	big.extra = 1;
+	EXPECT_EQ(-E2BIG, map_raw(self->c, &big.m)) TH_LOG("non-zero tail");
+	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU) {
+		__u8 *other = stce_buf(STCE_PAGE);
+
+		ASSERT_NE(NULL, other);
+		EXPECT_EQ(-EPERM, MAP(RW, (uintptr_t)other, IOVA, STCE_PAGE,
+				      sizeof(m)))
+			TH_LOG("v2 MAP_DMA from unregistered memory");
+		EXPECT_EQ(-EPERM, MAP(RW, va, IOVA, (NPAGES + 1) * STCE_PAGE,
+				      sizeof(m)))
+			TH_LOG("v2 MAP_DMA running past registered memory");
+		munmap(other, STCE_PAGE);
+	}
+	ASSERT_NO_STATE_CHANGE();
+
+	big.extra = 0;
+	EXPECT_EQ(0, map_raw(self->c, &big.m)) TH_LOG("zero tail accepted");
+	EXPECT_EQ(-EBUSY, MAP(RW, va + STCE_PAGE, IOVA, STCE_PAGE, sizeof(m)))
+		TH_LOG("mapping an already mapped TCE");
+	EXPECT_EQ(-EBUSY, MAP(RW, va, IOVA - STCE_PAGE, 2 * STCE_PAGE,
+			      sizeof(m)))
+		TH_LOG("a range overlapping a mapped TCE");
+	EXPECT_EQ(0, stce_unmap(self->c, IOVA, STCE_PAGE));
+	ASSERT_NO_STATE_CHANGE();
+#undef MAP
+}
+
+TEST_F(uapi, unmap_bad_input)
+{
+	struct vfio_iommu_type1_dma_unmap u = {
+		.argsz = sizeof(u), .iova = IOVA, .size = 2 * STCE_PAGE,
+	};
+
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->buf, IOVA,
+			      2 * STCE_PAGE, VFIO_DMA_MAP_FLAG_READ));
+	u.argsz = 8;
+	EXPECT_EQ(-1, ioctl(self->c, VFIO_IOMMU_UNMAP_DMA, &u));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("argsz");
+	u.argsz = sizeof(u);
+	u.flags = VFIO_DMA_UNMAP_FLAG_ALL;
+	EXPECT_EQ(-1, ioctl(self->c, VFIO_IOMMU_UNMAP_DMA, &u));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("flags");
+	EXPECT_EQ(-EINVAL, stce_unmap(self->c, IOVA + 1, STCE_PAGE));
+	EXPECT_EQ(-ERANGE, stce_unmap(self->c, 1ULL << 40, STCE_PAGE));
+	EXPECT_EQ(-ENOENT, stce_unmap(self->c, IOVA + 4 * STCE_PAGE, STCE_PAGE))
+		TH_LOG("unmapping never-mapped space");
+	EXPECT_EQ(-ENOENT, stce_unmap(self->c, IOVA, 3 * STCE_PAGE))
+		TH_LOG("a range running into unmapped space");
+	/* the failed calls left both TCEs mapped: partial unmaps work */
+	EXPECT_EQ(0, stce_unmap(self->c, IOVA + STCE_PAGE, STCE_PAGE));
+	EXPECT_EQ(0, stce_unmap(self->c, IOVA, STCE_PAGE));
+	EXPECT_EQ(-ENOENT, stce_unmap(self->c, IOVA, STCE_PAGE))
+		TH_LOG("double unmap");
+	ASSERT_NO_STATE_CHANGE();
+}
+
+TEST_F(uapi, version_specific_ioctls)
+{
+	struct vfio_iommu_spapr_tce_create cr = {
+		.argsz = sizeof(cr), .page_shift = 12,
+		.window_size = 1 << 20, .levels = 1,
+	};
+	struct vfio_iommu_spapr_tce_remove rm = { .argsz = sizeof(rm) };
+
+	if (variant->type == VFIO_SPAPR_TCE_IOMMU) {
+		EXPECT_EQ(-1, ioctl(self->c, VFIO_IOMMU_ENABLE));
+		EXPECT_EQ(EBUSY, errno) TH_LOG("ENABLE twice");
+		EXPECT_EQ(-ENOTTY, stce_reg(self->c, true,
+					    (uintptr_t)self->buf, STCE_PAGE));
+		EXPECT_EQ(-1, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
+		EXPECT_EQ(ENOTTY, errno) TH_LOG("v1 has no dynamic windows");
+		ASSERT_NO_STATE_CHANGE();
+		return;
+	}
+	EXPECT_EQ(-1, ioctl(self->c, VFIO_IOMMU_ENABLE));
+	EXPECT_EQ(ENOTTY, errno) TH_LOG("v2 has no ENABLE");
+	EXPECT_EQ(-EBUSY, stce_reg(self->c, true, (uintptr_t)self->buf,
+				   STCE_PAGE)) TH_LOG("overlapping registration");
+	EXPECT_EQ(-EINVAL, stce_reg(self->c, true, (uintptr_t)self->buf + 1,
+				    STCE_PAGE));
+	EXPECT_EQ(-ENOENT, stce_reg(self->c, false, (uintptr_t)self->buf,
+				    STCE_PAGE)) TH_LOG("not the registered size");
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->buf, IOVA, STCE_PAGE,
+			      VFIO_DMA_MAP_FLAG_READ));
+	EXPECT_EQ(-EBUSY, stce_reg(self->c, false, (uintptr_t)self->buf,
+				   NPAGES * STCE_PAGE))
+		TH_LOG("unregistering mapped memory");
+	ASSERT_EQ(0, stce_unmap(self->c, IOVA, STCE_PAGE));
+
+	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 16, 1 << 20, 1, 0)) TH_LOG("64K: not offered");
+	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 30, 1 << 20, 1, 0)) TH_LOG("1G: not offered");
+	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 200, 1 << 20, 1, 0));
+	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 12, 3 << 20, 1, 0)) TH_LOG("not 2^n");
+	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 12, 2048, 1, 0)) TH_LOG("below a page");
+	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 21, 1ULL << 50, 1, 0))
+		TH_LOG("beyond the domain aperture");
+	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 12, 1 << 20, 0, 0));
+	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 12, 1 << 20, 6, 0));
+	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 1, 12, 1 << 20, 1, 0));
+	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 12, 1 << 20, 1, 1)) TH_LOG("reserved field");
+	EXPECT_EQ(-EINVAL, create(self->c, 16, 0, 12, 1 << 20, 1, 0));
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
+	EXPECT_EQ(128ULL << 20, cr.start_addr)
+		TH_LOG("first naturally aligned free IOVA after the default window");
+	EXPECT_EQ(-ENOSPC, create(self->c, CRSZ, 0, 12, 1 << 20, 1, 0))
+		TH_LOG("only one dynamic window");
+	rm.start_addr = cr.start_addr + STCE_PAGE;
+	EXPECT_EQ(-1, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("no window starts there");
+	rm.start_addr = 0;
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+	/* the default slot is free again: a new window takes IOVA 0 */
+	cr.start_addr = 1;
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
+	EXPECT_EQ(0, cr.start_addr);
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->buf, 0, STCE_PAGE,
+			      VFIO_DMA_MAP_FLAG_READ))
+		TH_LOG("MAP_DMA into the recreated window");
+	ASSERT_EQ(0, stce_unmap(self->c, 0, STCE_PAGE));
+	ASSERT_NO_STATE_CHANGE();
+}
+
+/* The container belongs to the mm that first used it. */
+TEST_F(uapi, other_mm_gets_eperm)
+{
+	int status;
+	pid_t pid;
+
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->buf, IOVA, STCE_PAGE,
+			      VFIO_DMA_MAP_FLAG_READ));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* same fd, same address, different mm */
+		int r1 = stce_map(self->c, (uintptr_t)self->buf,
+				  IOVA + STCE_PAGE, STCE_PAGE,
+				  VFIO_DMA_MAP_FLAG_READ);
+		int r2 = stce_unmap(self->c, IOVA, STCE_PAGE);
+
+		_exit(r1 == -EPERM && r2 == -EPERM ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("a forked child could MAP/UNMAP on its parent's container");
+	EXPECT_EQ(0, stce_unmap(self->c, IOVA, STCE_PAGE));
+	ASSERT_NO_STATE_CHANGE();
+}
+
+TEST_HARNESS_MAIN

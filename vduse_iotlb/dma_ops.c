@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * DMA ops of the domain device: the ordinary DMA API on top of the domain.
+ * The API cannot report unmap or free errors, so they are logged
+ * (rate-limited) and leave the domain unchanged.
+ */
+#include <linux/dma-map-ops.h>
+#include <linux/scatterlist.h>
+
+#include "vduse_iotlb.h"
+
+static dma_addr_t vit_map_page(struct device *dev, struct page *page,
+			       unsigned long offset, size_t size,
+			       enum dma_data_direction dir,
+			       unsigned long attrs)
+{
+	dma_addr_t iova;
+
+	if (vduse_iotlb_map_page(vit_dev_to_dom(dev), page, offset, size, dir,
+				 attrs, &iova))
+		return DMA_MAPPING_ERROR;
+	return iova;
+}
+
+static void vit_unmap_page(struct device *dev, dma_addr_t iova, size_t size,
+			   enum dma_data_direction dir, unsigned long attrs)
+{
+	int ret = vduse_iotlb_unmap_page(vit_dev_to_dom(dev), iova, size, dir,
+					 attrs);
+
+	if (ret)
+		dev_err_ratelimited(dev, "unmap of %pad+%zu: %d\n", &iova, size,
+				    ret);
+}
+
+static void vit_sync_for_cpu(struct device *dev, dma_addr_t iova,
+			     size_t size, enum dma_data_direction dir)
+{
+	int ret = vduse_iotlb_sync_for_cpu(vit_dev_to_dom(dev), iova, size,
+					   dir);
+
+	if (ret)
+		dev_err_ratelimited(dev, "sync of %pad+%zu: %d\n", &iova, size,
+				    ret);
+}
+
+static void vit_sync_for_device(struct device *dev, dma_addr_t iova,
+				size_t size, enum dma_data_direction dir)
+{
+	int ret = vduse_iotlb_sync_for_device(vit_dev_to_dom(dev), iova, size,
+					      dir);
+
+	if (ret)
+		dev_err_ratelimited(dev, "sync of %pad+%zu: %d\n", &iova, size,
+				    ret);
+}
+
+static void vit_unmap_sg(struct device *dev, struct scatterlist *sgl,
+			 int nents, enum dma_data_direction dir,
+			 unsigned long attrs)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sg(sgl, sg, nents, i)
+		vit_unmap_page(dev, sg_dma_address(sg), sg_dma_len(sg), dir,
+			       attrs);
+}
+
+/* One IOVA range per entry; no merging. */
+static int vit_map_sg(struct device *dev, struct scatterlist *sgl, int nents,
+		      enum dma_data_direction dir, unsigned long attrs)
+{
+	struct scatterlist *sg;
+	int i, ret;
+
+	for_each_sg(sgl, sg, nents, i) {
+		ret = vduse_iotlb_map_page(vit_dev_to_dom(dev), sg_page(sg),
+					   sg->offset, sg->length, dir, attrs,
+					   &sg_dma_address(sg));
+		if (ret)
+			goto err_unmap;
+		sg_dma_len(sg) = sg->length;
+	}
+	return nents;
+
+err_unmap:
+	vit_unmap_sg(dev, sgl, i, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
+	return ret == -EINVAL ? -EINVAL : -ENOMEM;
+}
+
+static void vit_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl,
+				int nents, enum dma_data_direction dir)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sg(sgl, sg, nents, i)
+		vit_sync_for_cpu(dev, sg_dma_address(sg), sg_dma_len(sg), dir);
+}
+
+static void vit_sync_sg_for_device(struct device *dev,
+				   struct scatterlist *sgl, int nents,
+				   enum dma_data_direction dir)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sg(sgl, sg, nents, i)
+		vit_sync_for_device(dev, sg_dma_address(sg), sg_dma_len(sg),
+				    dir);
+}
+
+static void *vit_alloc(struct device *dev, size_t size, dma_addr_t *iova,
+		       gfp_t gfp, unsigned long attrs)
+{
+	return vduse_iotlb_alloc_coherent(vit_dev_to_dom(dev), size, iova, gfp);
+}
+
+static void vit_free(struct device *dev, size_t size, void *vaddr,
+		     dma_addr_t iova, unsigned long attrs)
+{
+	int ret = vduse_iotlb_free_coherent(vit_dev_to_dom(dev), size, vaddr,
+					    iova);
+
+	if (ret)
+		dev_err_ratelimited(dev, "free of %pad+%zu: %d\n", &iova, size,
+				    ret);
+}
+
+static size_t vit_max_mapping_size(struct device *dev)
+{
+	return vit_dev_to_dom(dev)->bounce.size;
+}
+
+const struct dma_map_ops vit_dma_ops = {
+	.alloc = vit_alloc,
+	.free = vit_free,
+	.map_page = vit_map_page,
+	.unmap_page = vit_unmap_page,
+	.map_sg = vit_map_sg,
+	.unmap_sg = vit_unmap_sg,
+	.sync_single_for_cpu = vit_sync_for_cpu,
+	.sync_single_for_device = vit_sync_for_device,
+	.sync_sg_for_cpu = vit_sync_sg_for_cpu,
+	.sync_sg_for_device = vit_sync_sg_for_device,
+	.max_mapping_size = vit_max_mapping_size,
+};

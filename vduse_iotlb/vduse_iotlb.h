@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vduse_iotlb internals.
+ *
+ * Locking
+ * -------
+ * The bounce table is an array with one &struct vit_slot per streaming IOVA
+ * page, allocated once at create time and never resized.  Each slot has its
+ * own spinlock; nothing else guards it.  A streaming mapping owns its slots
+ * exclusively because the IOVA allocator hands an IOVA page to one mapping
+ * at a time, so map, unmap and sync of different mappings never touch the
+ * same lock and the fast path takes no domain-wide lock at all (the IOVA
+ * allocator's per-CPU caches serve the IOVAs).  The slot lock is contended
+ * only by the slow paths that change which page backs a slot: the shrinker,
+ * user memory (de)registration and the mmap fault handler.
+ *
+ * Pages seen through the domain's mmap are installed by the fault handler
+ * and zapped by whoever detaches a page from an IOVA (shrinker, user memory
+ * switch, coherent free).  &vduse_iotlb_domain.zap_seq orders the two: the
+ * detacher bumps it before zapping, and a fault that raced with a detach
+ * sees the change after installing its PTE and zaps it again (the same idea
+ * as mmu_interval_notifier's sequence).
+ *
+ * Lock order: umem_lock -> slot lock; i_mmap lock is taken with no slot lock
+ * held.
+ */
+#ifndef _VIT_VDUSE_IOTLB_H
+#define _VIT_VDUSE_IOTLB_H
+
+#include <linux/device.h>
+#include <linux/dma-mapping.h>
+#include <linux/iova.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/seq_file.h>
+#include <linux/spinlock.h>
+#include <linux/xarray.h>
+
+#include <vmemkit/iova.h>
+#include <vmemkit/page_array.h>
+#include <vmemkit/vduse_iotlb.h>
+
+/* Slot flags. */
+#define VIT_SLOT_MAPPED	BIT(0)	/* part of a live streaming mapping */
+#define VIT_SLOT_HEAD	BIT(1)	/* first page of that mapping */
+#define VIT_SLOT_USER	BIT(2)	/* @page is a pinned user page */
+
+/**
+ * struct vit_slot - one streaming IOVA page
+ * @lock: protects every other field
+ * @flags: VIT_SLOT_*
+ * @map_off: head slot: offset of the mapping in its first page
+ * @map_size: head slot: bytes mapped
+ * @page: the bounce page (kernel page, user page with VIT_SLOT_USER, or NULL
+ *        while no kernel page has been allocated or after reclaim)
+ * @orig: while mapped: physical address of the original page that this IOVA
+ *        page shadows (page aligned; same offsets in both pages)
+ */
+struct vit_slot {
+	spinlock_t lock; /* protects the slot */
+	u16 flags;
+	u16 map_off;
+	u32 map_size;
+	struct page *page;
+	phys_addr_t orig;
+};
+
+/*
+ * Counters, kept per CPU and summed on read.  Signed: a page may be
+ * allocated on one CPU and freed on another.
+ */
+enum vit_stat {
+	VIT_STAT_MAPPINGS,		/* live streaming mappings */
+	VIT_STAT_BYTES_TO_DEV,		/* bytes copied into bounce pages */
+	VIT_STAT_BYTES_FROM_DEV,	/* bytes copied out of bounce pages */
+	VIT_STAT_KERNEL_PAGES,		/* kernel bounce pages held */
+	VIT_STAT_RECLAIMED,		/* kernel bounce pages the shrinker freed */
+	VIT_STAT_USER_PAGES,		/* slots backed by user memory */
+	VIT_STAT_COHERENT_PAGES,	/* pages of live coherent allocations */
+	VIT_NR_STATS,
+};
+
+/**
+ * struct vit_stats - one CPU's counters, or their sum
+ * @v: indexed by &enum vit_stat
+ */
+struct vit_stats {
+	s64 v[VIT_NR_STATS];
+};
+
+/**
+ * struct vit_coherent - one coherent allocation
+ * @iova: first IOVA
+ * @size: bytes, page aligned
+ * @vaddr: kernel address of the pages (alloc_pages_exact)
+ */
+struct vit_coherent {
+	dma_addr_t iova;
+	size_t size;
+	void *vaddr;
+};
+
+/**
+ * struct vit_umem - one registered range of user bounce memory
+ * @node: link in &vduse_iotlb_domain.umems
+ * @first: first slot index
+ * @pages: the pinned pages, one per slot, charged to RLIMIT_MEMLOCK
+ */
+struct vit_umem {
+	struct list_head node;
+	unsigned long first;
+	struct vmk_page_array pages;
+};
+
+/**
+ * struct vduse_iotlb_domain - one software IOTLB
+ * @dev: DMA device; its ops are the domain.  Its refcount only keeps this
+ *       memory alive: the domain's life is its file's (see @file)
+ * @file: the domain file; a domain reference is a file reference, and the
+ *        file's release tears the domain down
+ * @id: instance number (device and debugfs names)
+ * @bounce: the streaming region, [0, bounce_size)
+ * @coherent: the coherent region, [bounce_size, iova_limit]
+ * @nr_slots: entries in @slots
+ * @slots: the bounce table (see the locking comment above)
+ * @stream_iovad: IOVA allocator of the streaming region
+ * @coherent_iovad: IOVA allocator of the coherent region
+ * @coherent_xa: IOVA pfn -> &struct vit_coherent, one entry per page; its
+ *               xa_lock also serialises faults against coherent frees
+ * @umem_lock: serialises user memory (de)registration; protects @umems
+ * @umems: registered &struct vit_umem, unordered
+ * @zap_seq: bumped by every page detach before its PTEs are zapped
+ * @global_lock: the seed's single lock, taken around every bounce table
+ *               operation when @use_global_lock (benchmark only)
+ * @use_global_lock: sampled from the bench_global_lock parameter at create
+ * @shrinker: reclaims kernel bounce pages of unmapped slots
+ * @shrink_cursor: slot where the next scan starts (racy hint)
+ * @stats: per-CPU counters
+ * @debugfs: this domain's debugfs directory
+ */
+struct vduse_iotlb_domain {
+	struct device dev;
+	struct file *file;
+	int id;
+	struct vmk_iova_window bounce;
+	struct vmk_iova_window coherent;
+	unsigned long nr_slots;
+	struct vit_slot *slots;
+	struct iova_domain stream_iovad;
+	struct iova_domain coherent_iovad;
+	struct xarray coherent_xa;
+	struct mutex umem_lock; /* protects umems, serialises (de)register */
+	struct list_head umems;
+	atomic_t zap_seq;
+	spinlock_t global_lock; /* benchmark-only: see use_global_lock */
+	bool use_global_lock;
+	struct shrinker *shrinker;
+	unsigned long shrink_cursor;
+	struct vit_stats __percpu *stats;
+	struct dentry *debugfs;
+};
+
+static inline struct vduse_iotlb_domain *vit_dev_to_dom(struct device *dev)
+{
+	return container_of(dev, struct vduse_iotlb_domain, dev);
+}
+
+DECLARE_PER_CPU(struct vit_stats, vit_global_stats);
+
+/* Update a counter of the domain and the module-wide copy. */
+static inline void vit_stat_add(struct vduse_iotlb_domain *dom,
+				enum vit_stat stat, s64 n)
+{
+	this_cpu_add(dom->stats->v[stat], n);
+	this_cpu_add(vit_global_stats.v[stat], n);
+}
+
+extern atomic_t vit_live_domains;
+extern bool vit_bench_global_lock;
+extern struct dentry *vit_debugfs_root;
+extern const struct dma_map_ops vit_dma_ops;
+
+void vit_stats_sum(struct vit_stats __percpu *pcpu, struct vit_stats *sum);
+void vit_stats_show(struct seq_file *m, struct vit_stats __percpu *pcpu);
+
+/* bounce.c */
+int vit_bounce_init(struct vduse_iotlb_domain *dom);
+void vit_bounce_fini(struct vduse_iotlb_domain *dom);
+struct page *vit_bounce_get_page(struct vduse_iotlb_domain *dom,
+				 unsigned long idx);
+void vit_zap(struct vduse_iotlb_domain *dom, u64 iova, u64 size);
+
+/* shrink.c */
+int vit_shrinker_init(struct vduse_iotlb_domain *dom);
+
+/* coherent.c */
+void vit_coherent_init(struct vduse_iotlb_domain *dom);
+void vit_coherent_fini(struct vduse_iotlb_domain *dom);
+struct page *vit_coherent_get_page(struct vduse_iotlb_domain *dom,
+				   unsigned long pfn);
+
+/* umem.c */
+int vit_umem_register(struct vduse_iotlb_domain *dom, u64 iova, u64 length,
+		      u64 uaddr);
+int vit_umem_deregister(struct vduse_iotlb_domain *dom, u64 iova,
+			u64 length);
+void vit_umem_fini(struct vduse_iotlb_domain *dom);
+
+/* fault.c */
+int vit_mmap(struct file *file, struct vm_area_struct *vma);
+
+/* domain.c */
+void vit_domain_debugfs_init(struct vduse_iotlb_domain *dom);
+
+/* uapi.c */
+int vit_uapi_init(void);
+void vit_uapi_exit(void);
+
+#endif /* _VIT_VDUSE_IOTLB_H */

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vfio_spapr_tce: the sPAPR TCE IOMMU model of VFIO (v1 and v2) as a VFIO
+ * IOMMU backend on any IOMMU.  Each container keeps its own TCE tables and
+ * mirrors them into an IOMMU paging domain per attached group, so the
+ * sPAPR user API can be developed and tested with real DMA off POWER.
+ *
+ * This file: module set-up and the container's life (open, release).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/idr.h>
+#include <linux/module.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/vfio.h>
+
+#include "stce.h"
+
+unsigned int stce_dma32_window_mb = 1024;
+module_param_named(dma32_window_mb, stce_dma32_window_mb, uint, 0444);
+MODULE_PARM_DESC(dma32_window_mb,
+		 "size of the default DMA window at IOVA 0 in MiB (power of two, 1..2048)");
+
+struct stce_stats stce_stats;
+
+static DEFINE_IDA(stce_ida);
+
+static void *stce_open(unsigned long arg)
+{
+	struct stce_container *c;
+	int ret;
+
+	if (arg != VFIO_SPAPR_TCE_IOMMU && arg != VFIO_SPAPR_TCE_v2_IOMMU)
+		return ERR_PTR(-EINVAL);
+
+	c = kzalloc(sizeof(*c), GFP_KERNEL_ACCOUNT);
+	if (!c)
+		return ERR_PTR(-ENOMEM);
+	mutex_init(&c->lock);
+	c->v2 = arg == VFIO_SPAPR_TCE_v2_IOMMU;
+	INIT_LIST_HEAD(&c->groups);
+	INIT_LIST_HEAD(&c->mems);
+	vmk_page_array_init(&c->acct, VMK_PA_PINNED);
+
+	ret = stce_window_init(&c->windows[0], c->v2, 0,
+			       (u64)stce_dma32_window_mb << 20, PAGE_SHIFT, 1);
+	if (ret)
+		goto err_free;
+
+	ret = ida_alloc(&stce_ida, GFP_KERNEL);
+	if (ret < 0)
+		goto err_window;
+	c->id = ret;
+
+	stce_debugfs_add(c);
+	atomic_long_inc(&stce_stats.nr_containers);
+	return c;
+
+err_window:
+	stce_window_destroy(c, &c->windows[0]);
+err_free:
+	mutex_destroy(&c->lock);
+	kfree(c);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Called by VFIO when the last group left the container, so no domain is
+ * left to unmap from; still tear down in the same order as everywhere else
+ * (IOMMU first, then pins, then charges).
+ */
+static void stce_release(void *iommu_data)
+{
+	struct stce_container *c = iommu_data;
+	int i;
+
+	stce_debugfs_del(c);
+
+	mutex_lock(&c->lock);
+	WARN_ON_ONCE(!list_empty(&c->groups));
+	for (i = 0; i < STCE_MAX_WINDOWS; i++)
+		stce_window_destroy(c, &c->windows[i]);
+	stce_mem_release_all(c);
+	vmk_page_array_release(&c->acct, false);
+	if (c->mm)
+		mmdrop(c->mm);
+	mutex_unlock(&c->lock);
+
+	ida_free(&stce_ida, c->id);
+	mutex_destroy(&c->lock);
+	kfree(c);
+	atomic_long_dec(&stce_stats.nr_containers);
+}
+
+static const struct vfio_iommu_driver_ops stce_ops = {
+	.name		= "vfio-spapr-tce",
+	.owner		= THIS_MODULE,
+	.open		= stce_open,
+	.release	= stce_release,
+	.ioctl		= stce_ioctl,
+	.attach_group	= stce_attach_group,
+	.detach_group	= stce_detach_group,
+};
+
+static int __init stce_init(void)
+{
+	int ret;
+
+	if (!is_power_of_2(stce_dma32_window_mb) ||
+	    stce_dma32_window_mb > 2048) {
+		pr_err("dma32_window_mb=%u: need a power of two up to 2048\n",
+		       stce_dma32_window_mb);
+		return -EINVAL;
+	}
+
+	stce_debugfs_init();
+	ret = vfio_register_iommu_driver(&stce_ops);
+	if (ret)
+		stce_debugfs_exit();
+	return ret;
+}
+
+static void __exit stce_exit(void)
+{
+	vfio_unregister_iommu_driver(&stce_ops);
+	stce_debugfs_exit();
+	ida_destroy(&stce_ida);
+}
+
+module_init(stce_init);
+module_exit(stce_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("sPAPR TCE (v1/v2) VFIO IOMMU backend on the IOMMU API");

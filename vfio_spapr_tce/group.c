@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Groups: each attached IOMMU group gets its own paging domain, and every
+ * in-use TCE of the container is mirrored into it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/iommu.h>
+#include <linux/slab.h>
+
+#include "stce.h"
+
+static struct stce_group *stce_group_find(struct stce_container *c,
+					  struct iommu_group *iommu_group)
+{
+	struct stce_group *g;
+
+	list_for_each_entry(g, &c->groups, node)
+		if (g->iommu_group == iommu_group)
+			return g;
+	return NULL;
+}
+
+static int stce_domain_alloc(struct device *dev, void *data)
+{
+	struct iommu_domain **domain = data;
+
+	*domain = iommu_paging_domain_alloc(dev);
+	return 1;	/* one device is enough to pick the IOMMU */
+}
+
+/* Whether a window overlaps a reserved region (MSI, RMRR, ...) of @group. */
+static int stce_group_resv_conflict(struct iommu_group *group,
+				    const struct vmk_iova_window *w)
+{
+	struct iommu_resv_region *r, *tmp;
+	struct vmk_iova_window rw;
+	LIST_HEAD(regions);
+	int ret;
+
+	ret = iommu_get_group_resv_regions(group, &regions);
+	if (ret)
+		return ret;
+	list_for_each_entry(r, &regions, list) {
+		rw.start = r->start;
+		rw.size = r->length;
+		if (vmk_iova_window_valid(&rw) &&
+		    vmk_iova_window_overlaps(&rw, w))
+			ret = -EINVAL;
+	}
+	list_for_each_entry_safe(r, tmp, &regions, list)
+		kfree(r);
+	return ret;
+}
+
+/**
+ * stce_resv_conflict() - check a window against every group's reserved IOVAs
+ * @c: the container, locked
+ * @w: the window
+ *
+ * Return: 0, -EINVAL if @w overlaps a reserved region, or -ENOMEM.
+ */
+int stce_resv_conflict(struct stce_container *c,
+		       const struct vmk_iova_window *w)
+{
+	struct stce_group *g;
+	int ret;
+
+	lockdep_assert_held(&c->lock);
+	list_for_each_entry(g, &c->groups, node) {
+		ret = stce_group_resv_conflict(g->iommu_group, w);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Whether every existing window fits a domain of @pgsizes and @aperture. */
+static int stce_windows_fit(struct stce_container *c, struct iommu_group *grp,
+			    unsigned long pgsizes,
+			    const struct vmk_iova_window *aperture)
+{
+	struct stce_window *w;
+	int i, ret;
+
+	for (i = 0; i < STCE_MAX_WINDOWS; i++) {
+		w = &c->windows[i];
+		if (!w->win.size)
+			continue;
+		if (!(pgsizes & (1UL << w->page_shift)) ||
+		    !vmk_iova_window_contains(aperture, w->win.start,
+					      w->win.size))
+			return -EINVAL;
+		ret = stce_group_resv_conflict(grp, &w->win);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void stce_aperture_of(struct iommu_domain *domain,
+			     struct vmk_iova_window *aperture)
+{
+	const struct iommu_domain_geometry *geo = &domain->geometry;
+
+	aperture->start = geo->aperture_start;
+	aperture->size = geo->aperture_end - geo->aperture_start + 1;
+}
+
+/* Narrow @a to its overlap with @b (both valid and overlapping). */
+static void stce_aperture_and(struct vmk_iova_window *a,
+			      const struct vmk_iova_window *b)
+{
+	u64 start = max(a->start, b->start);
+	u64 last = min(vmk_iova_window_last(a), vmk_iova_window_last(b));
+
+	a->start = start;
+	a->size = last - start + 1;
+}
+
+/* Recompute page sizes and aperture from the groups left. */
+static void stce_caps_update(struct stce_container *c)
+{
+	struct vmk_iova_window ap;
+	struct stce_group *g;
+	bool first = true;
+
+	c->pgsizes = 0;
+	c->aperture.start = 0;
+	c->aperture.size = 0;
+	list_for_each_entry(g, &c->groups, node) {
+		stce_aperture_of(g->domain, &ap);
+		if (first) {
+			c->pgsizes = g->domain->pgsize_bitmap;
+			c->aperture = ap;
+			first = false;
+			continue;
+		}
+		c->pgsizes &= g->domain->pgsize_bitmap;
+		stce_aperture_and(&c->aperture, &ap);
+	}
+}
+
+/**
+ * stce_attach_group() - vfio_iommu_driver_ops.attach_group
+ * @iommu_data: the container
+ * @iommu_group: the group VFIO already claimed DMA ownership of
+ * @type: only VFIO_IOMMU groups have an IOMMU to program
+ *
+ * Return: 0; -EINVAL for an emulated or duplicate group or one whose domain
+ * cannot hold the existing windows; -EBUSY for a second group in a v1
+ * container; -EPERM without isolated MSI; or the IOMMU layer's error.
+ */
+int stce_attach_group(void *iommu_data, struct iommu_group *iommu_group,
+		      enum vfio_group_type type)
+{
+	struct stce_container *c = iommu_data;
+	struct iommu_domain *domain = NULL;
+	struct vmk_iova_window ap;
+	struct stce_group *g;
+	int ret;
+
+	if (type != VFIO_IOMMU)
+		return -EINVAL;
+	/* Without interrupt remapping a device could forge MSIs: as type1. */
+	if (!iommu_group_has_isolated_msi(iommu_group))
+		return -EPERM;
+
+	mutex_lock(&c->lock);
+	ret = -EINVAL;
+	if (stce_group_find(c, iommu_group))
+		goto out_unlock;
+	/* v1 is one group (one PE) per container, as on POWER. */
+	ret = -EBUSY;
+	if (!c->v2 && !list_empty(&c->groups))
+		goto out_unlock;
+
+	ret = -ENOMEM;
+	g = kzalloc(sizeof(*g), GFP_KERNEL_ACCOUNT);
+	if (!g)
+		goto out_unlock;
+	g->iommu_group = iommu_group;
+
+	iommu_group_for_each_dev(iommu_group, &domain, stce_domain_alloc);
+	if (IS_ERR_OR_NULL(domain)) {
+		ret = domain ? PTR_ERR(domain) : -ENODEV;
+		goto err_free_group;
+	}
+	g->domain = domain;
+
+	stce_aperture_of(domain, &ap);
+	ret = -EINVAL;
+	if (!vmk_iova_window_valid(&ap))
+		goto err_free_domain;
+	ret = stce_windows_fit(c, iommu_group, domain->pgsize_bitmap, &ap);
+	if (ret)
+		goto err_free_domain;
+
+	ret = iommu_attach_group(domain, iommu_group);
+	if (ret)
+		goto err_free_domain;
+
+	/* A v2 container may already have mappings the new domain needs. */
+	ret = stce_window_replay(c, domain);
+	if (ret)
+		goto err_detach;
+
+	list_add_tail(&g->node, &c->groups);
+	stce_caps_update(c);
+	mutex_unlock(&c->lock);
+	return 0;
+
+err_detach:
+	iommu_detach_group(domain, iommu_group);
+err_free_domain:
+	iommu_domain_free(domain);
+err_free_group:
+	kfree(g);
+out_unlock:
+	mutex_unlock(&c->lock);
+	return ret;
+}
+
+/**
+ * stce_detach_group() - vfio_iommu_driver_ops.detach_group
+ * @iommu_data: the container
+ * @iommu_group: the group leaving it
+ *
+ * The group's domain goes away with all its entries.  When the last group
+ * leaves, nothing can DMA through the container any more, so every TCE is
+ * cleared: v1 pins are dropped and un-charged and a v1 container is
+ * disabled (v2 registered memory stays until release or UNREGISTER).
+ */
+void stce_detach_group(void *iommu_data, struct iommu_group *iommu_group)
+{
+	struct stce_container *c = iommu_data;
+	struct stce_group *g;
+	int i;
+
+	mutex_lock(&c->lock);
+	g = stce_group_find(c, iommu_group);
+	if (!g)
+		goto out_unlock;
+
+	list_del(&g->node);
+	iommu_detach_group(g->domain, iommu_group);
+	iommu_domain_free(g->domain);
+	kfree(g);
+	stce_caps_update(c);
+
+	if (list_empty(&c->groups)) {
+		for (i = 0; i < STCE_MAX_WINDOWS; i++)
+			stce_window_clear(c, &c->windows[i]);
+		c->enabled = false;
+	}
+out_unlock:
+	mutex_unlock(&c->lock);
+}

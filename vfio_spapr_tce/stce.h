@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vfio_spapr_tce internals: the container, its groups, its DMA windows with
+ * their TCE tables, and (sPAPR v2) its pre-registered memory.
+ *
+ * Locking: every field of a container is protected by its @lock, taken by
+ * each ioctl and by the attach/detach/release callbacks.  The module-wide
+ * container list (for debugfs) has its own mutex, taken before any
+ * container lock.
+ */
+#ifndef _STCE_H
+#define _STCE_H
+
+#include <linux/atomic.h>
+#include <linux/iommu.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <vmemkit/iova.h>
+#include <vmemkit/page_array.h>
+
+#include "vfio.h"
+
+/* TCE permission bits, as on POWER; a TCE without either is unused. */
+#define STCE_TCE_READ		BIT_ULL(0)
+#define STCE_TCE_WRITE		BIT_ULL(1)
+#define STCE_TCE_PERM		(STCE_TCE_READ | STCE_TCE_WRITE)
+
+/* The default (dma32) window plus one dynamic window, as most POWER PHBs. */
+#define STCE_MAX_WINDOWS	2
+/* Deepest multi-level table POWER userspace may ask for. */
+#define STCE_MAX_LEVELS		5
+/* Largest TCE table, in entries (32 MiB of table). */
+#define STCE_MAX_TCES		BIT(22)
+/* TCE page sizes a window may use: 4 KiB and 2 MiB. */
+#define STCE_PAGE_SIZES		(SZ_4K | SZ_2M)
+
+/**
+ * struct stce_window - one DMA window and its TCE table
+ * @win: the IOVA range; size 0 when the slot is free
+ * @page_shift: log2 of the IOMMU page size of each TCE
+ * @levels: table levels userspace asked for (the table is one kvmalloc
+ *	array whatever the count; kept for GET_INFO-style reporting)
+ * @nr_tces: entries in @tces
+ * @in_use: entries with a permission bit set
+ * @tces: the table: PFN of the first system page << PAGE_SHIFT | perm
+ * @uas: v2 only: the user address each in-use TCE was mapped from, to find
+ *	the registered region again on unmap
+ */
+struct stce_window {
+	struct vmk_iova_window win;
+	unsigned int page_shift;
+	unsigned int levels;
+	unsigned long nr_tces;
+	unsigned long in_use;
+	u64 *tces;
+	u64 *uas;
+};
+
+/**
+ * struct stce_group - an IOMMU group attached to a container
+ * @node: link in &stce_container.groups
+ * @iommu_group: the group
+ * @domain: the paging domain the group is attached to; every in-use TCE of
+ *	every window is mapped in it
+ */
+struct stce_group {
+	struct list_head node;
+	struct iommu_group *iommu_group;
+	struct iommu_domain *domain;
+};
+
+/**
+ * struct stce_mem - a v2 pre-registered user memory region
+ * @node: link in &stce_container.mems
+ * @ua: page-aligned user address
+ * @size: length in bytes
+ * @pa: the pinned pages, charged to the owner's locked_vm
+ * @mapped: in-use TCEs pointing into this region
+ */
+struct stce_mem {
+	struct list_head node;
+	u64 ua;
+	u64 size;
+	struct vmk_page_array pa;
+	unsigned long mapped;
+};
+
+/**
+ * struct stce_container - the iommu_data of one VFIO container
+ * @lock: protects every field below
+ * @v2: opened as VFIO_SPAPR_TCE_v2_IOMMU
+ * @enabled: v1: between VFIO_IOMMU_ENABLE and VFIO_IOMMU_DISABLE
+ * @mm: the mm that first used the container (mmgrab()ed), or NULL
+ * @groups: &struct stce_group list
+ * @pgsizes: IOMMU page sizes every group's domain supports
+ * @aperture: IOVAs every group's domain can translate
+ * @windows: the DMA windows, slot 0 starting as the default window
+ * @mems: v2 registered memory, &struct stce_mem list
+ * @acct: v1: locked_vm charged for the pages MAP_DMA pinned (holds no pages)
+ * @pinned: system pages this container holds pinned
+ * @map_calls: iommu_map() calls made for this container
+ * @id: number shown in debugfs
+ * @node: link in the module's container list (under its own mutex)
+ */
+struct stce_container {
+	struct mutex lock;	/* protects every field below */
+	bool v2;
+	bool enabled;
+	struct mm_struct *mm;
+	struct list_head groups;
+	unsigned long pgsizes;
+	struct vmk_iova_window aperture;
+	struct stce_window windows[STCE_MAX_WINDOWS];
+	struct list_head mems;
+	struct vmk_page_array acct;
+	unsigned long pinned;
+	unsigned long map_calls;
+	unsigned int id;
+	struct list_head node;
+};
+
+/* Module-wide statistics, shown in debugfs. */
+struct stce_stats {
+	atomic_long_t nr_containers;
+	atomic_long_t pinned_pages;
+	atomic_long_t map_calls;
+	atomic_long_t unmap_calls;
+};
+
+extern struct stce_stats stce_stats;
+extern unsigned int stce_dma32_window_mb;
+
+/* group.c */
+int stce_attach_group(void *iommu_data, struct iommu_group *iommu_group,
+		      enum vfio_group_type type);
+void stce_detach_group(void *iommu_data, struct iommu_group *iommu_group);
+int stce_resv_conflict(struct stce_container *c,
+		       const struct vmk_iova_window *w);
+
+/* table.c */
+int stce_window_init(struct stce_window *w, bool v2, u64 start, u64 size,
+		     unsigned int page_shift, unsigned int levels);
+void stce_window_destroy(struct stce_container *c, struct stce_window *w);
+struct stce_window *stce_window_find(struct stce_container *c, u64 iova);
+bool stce_tces_free(const struct stce_window *w, unsigned long first,
+		    unsigned long n);
+bool stce_tces_used(const struct stce_window *w, unsigned long first,
+		    unsigned long n);
+int stce_domain_map(struct stce_container *c, struct stce_window *w,
+		    struct iommu_domain *domain, unsigned long first,
+		    unsigned long n);
+int stce_map_all(struct stce_container *c, struct stce_window *w,
+		 unsigned long first, unsigned long n);
+void stce_unmap_all(struct stce_container *c, struct stce_window *w,
+		    unsigned long first, unsigned long n);
+void stce_tces_release(struct stce_container *c, struct stce_window *w,
+		       unsigned long first, unsigned long n);
+void stce_window_clear(struct stce_container *c, struct stce_window *w);
+int stce_window_replay(struct stce_container *c, struct iommu_domain *domain);
+
+/* mem.c */
+int stce_mem_register(struct stce_container *c, u64 ua, u64 size);
+int stce_mem_unregister(struct stce_container *c, u64 ua, u64 size);
+struct stce_mem *stce_mem_find(struct stce_container *c, u64 ua, u64 size);
+void stce_mem_release_all(struct stce_container *c);
+
+/* uapi.c */
+long stce_ioctl(void *iommu_data, unsigned int cmd, unsigned long arg);
+
+/* debugfs.c */
+void stce_debugfs_init(void);
+void stce_debugfs_exit(void);
+void stce_debugfs_add(struct stce_container *c);
+void stce_debugfs_del(struct stce_container *c);
+
+#endif /* _STCE_H */

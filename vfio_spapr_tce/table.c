@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * TCE tables.  Each window has a table with one entry per IOMMU page of
+ * the window: the physical address of the page (the RPN) and its READ/WRITE
+ * permission, as on POWER.  The table is the container's record; every
+ * in-use entry is mirrored into each group's paging domain.
+ *
+ * Every TCE is exactly one IOMMU page of the window's page size in every
+ * domain.  Physically contiguous runs are mapped with one iommu_map() call,
+ * but a run is cut so that the IOMMU driver can never pick a page larger
+ * than the TCE (see stce_domain_map()): any TCE-aligned sub-range can then
+ * be unmapped on its own, as on POWER, without splitting a large page.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/iommu.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+
+#include "stce.h"
+
+/* Pages released per unpin_user_pages_dirty_lock() call. */
+#define STCE_UNPIN_BATCH	64
+
+static inline u64 stce_iova(const struct stce_window *w, unsigned long i)
+{
+	return w->win.start + ((u64)i << w->page_shift);
+}
+
+static inline u64 stce_tce_phys(u64 tce)
+{
+	return tce & ~(u64)(PAGE_SIZE - 1);
+}
+
+static int stce_tce_prot(u64 tce)
+{
+	int prot = IOMMU_CACHE;
+
+	if (tce & STCE_TCE_READ)
+		prot |= IOMMU_READ;
+	if (tce & STCE_TCE_WRITE)
+		prot |= IOMMU_WRITE;
+	return prot;
+}
+
+/**
+ * stce_window_init() - set up a window and allocate its table
+ * @w: a free window slot
+ * @v2: also keep the user address of every TCE
+ * @start: first IOVA
+ * @size: length in bytes, a multiple of the page size
+ * @page_shift: log2 of the IOMMU page size
+ * @levels: table levels userspace asked for
+ *
+ * Return: 0, -EINVAL for an invalid or too large window, or -ENOMEM.
+ */
+int stce_window_init(struct stce_window *w, bool v2, u64 start, u64 size,
+		     unsigned int page_shift, unsigned int levels)
+{
+	struct vmk_iova_window win = { .start = start, .size = size };
+	unsigned long nr;
+
+	if (!vmk_iova_window_valid(&win) ||
+	    !vmk_iova_aligned(start, size, 1ULL << page_shift) ||
+	    (size >> page_shift) > STCE_MAX_TCES)
+		return -EINVAL;
+	nr = size >> page_shift;
+
+	w->tces = kvcalloc(nr, sizeof(*w->tces), GFP_KERNEL_ACCOUNT);
+	if (!w->tces)
+		return -ENOMEM;
+	if (v2) {
+		w->uas = kvcalloc(nr, sizeof(*w->uas), GFP_KERNEL_ACCOUNT);
+		if (!w->uas) {
+			kvfree(w->tces);
+			w->tces = NULL;
+			return -ENOMEM;
+		}
+	}
+	w->win = win;
+	w->page_shift = page_shift;
+	w->levels = levels;
+	w->nr_tces = nr;
+	w->in_use = 0;
+	return 0;
+}
+
+/**
+ * stce_window_destroy() - clear a window and free its table
+ * @c: the container, locked (or being released)
+ * @w: the window; a free slot is left alone
+ */
+void stce_window_destroy(struct stce_container *c, struct stce_window *w)
+{
+	if (!w->win.size)
+		return;
+	stce_window_clear(c, w);
+	kvfree(w->tces);
+	kvfree(w->uas);
+	memset(w, 0, sizeof(*w));
+}
+
+/**
+ * stce_window_find() - the window holding an IOVA
+ * @c: the container, locked
+ * @iova: the IOVA
+ *
+ * Return: the window, or NULL.
+ */
+struct stce_window *stce_window_find(struct stce_container *c, u64 iova)
+{
+	int i;
+
+	for (i = 0; i < STCE_MAX_WINDOWS; i++)
+		if (c->windows[i].win.size &&
+		    vmk_iova_window_contains(&c->windows[i].win, iova, 1))
+			return &c->windows[i];
+	return NULL;
+}
+
+/* Whether none of TCEs [@first, @first + @n) is in use. */
+bool stce_tces_free(const struct stce_window *w, unsigned long first,
+		    unsigned long n)
+{
+	unsigned long i;
+
+	for (i = first; i < first + n; i++)
+		if (w->tces[i] & STCE_TCE_PERM)
+			return false;
+	return true;
+}
+
+/* Whether all of TCEs [@first, @first + @n) are in use. */
+bool stce_tces_used(const struct stce_window *w, unsigned long first,
+		    unsigned long n)
+{
+	unsigned long i;
+
+	for (i = first; i < first + n; i++)
+		if (!(w->tces[i] & STCE_TCE_PERM))
+			return false;
+	return true;
+}
+
+/**
+ * stce_domain_map() - mirror in-use TCEs into one domain
+ * @c: the container, locked
+ * @w: the window
+ * @domain: the domain
+ * @first: first TCE
+ * @n: number of TCEs, all in use
+ *
+ * Consecutive TCEs with the same permission whose pages are physically
+ * contiguous go in one iommu_map() call.  A call is also ended before the
+ * last TCE of every block of the next larger page size the domain has
+ * (2 MiB above 4 KiB TCEs): no call then covers a whole aligned larger
+ * block, so the driver always maps pages of exactly the TCE size.
+ *
+ * Return: 0, or the iommu_map() error with nothing of the range left
+ * mapped in @domain.
+ */
+int stce_domain_map(struct stce_container *c, struct stce_window *w,
+		    struct iommu_domain *domain, unsigned long first,
+		    unsigned long n)
+{
+	u64 tsize = 1ULL << w->page_shift;
+	unsigned long bigger, i, j, end = first + n;
+	u64 lsize = 0, phys, perm;
+	int ret;
+
+	lockdep_assert_held(&c->lock);
+	bigger = domain->pgsize_bitmap & ~((unsigned long)(tsize << 1) - 1);
+	if (bigger)
+		lsize = 1ULL << __ffs(bigger);
+
+	for (i = first; i < end; i = j) {
+		phys = stce_tce_phys(w->tces[i]);
+		perm = w->tces[i] & STCE_TCE_PERM;
+		for (j = i + 1; j < end; j++) {
+			if ((w->tces[j] & STCE_TCE_PERM) != perm ||
+			    stce_tce_phys(w->tces[j]) != phys + (j - i) * tsize)
+				break;
+			if (lsize && !((stce_iova(w, j) + tsize) & (lsize - 1)))
+				break;
+		}
+		ret = iommu_map(domain, stce_iova(w, i), phys, (j - i) * tsize,
+				stce_tce_prot(w->tces[i]), GFP_KERNEL_ACCOUNT);
+		c->map_calls++;
+		atomic_long_inc(&stce_stats.map_calls);
+		if (ret) {
+			if (i > first)
+				iommu_unmap(domain, stce_iova(w, first),
+					    (i - first) * tsize);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void stce_domain_unmap(struct stce_window *w,
+			      struct iommu_domain *domain, unsigned long first,
+			      unsigned long n)
+{
+	size_t size = (size_t)n << w->page_shift, done;
+
+	done = iommu_unmap(domain, stce_iova(w, first), size);
+	atomic_long_inc(&stce_stats.unmap_calls);
+	if (done != size)
+		pr_err_ratelimited("unmapped %zu of %zu bytes at IOVA 0x%llx\n",
+				   done, size, stce_iova(w, first));
+}
+
+/**
+ * stce_map_all() - mirror in-use TCEs into every group's domain
+ * @c: the container, locked
+ * @w: the window
+ * @first: first TCE
+ * @n: number of TCEs, all in use
+ *
+ * Return: 0, or an error with the range mapped in no domain.
+ */
+int stce_map_all(struct stce_container *c, struct stce_window *w,
+		 unsigned long first, unsigned long n)
+{
+	struct stce_group *g;
+	int ret;
+
+	list_for_each_entry(g, &c->groups, node) {
+		ret = stce_domain_map(c, w, g->domain, first, n);
+		if (ret)
+			goto err_unmap;
+	}
+	return 0;
+
+err_unmap:
+	list_for_each_entry_continue_reverse(g, &c->groups, node)
+		stce_domain_unmap(w, g->domain, first, n);
+	return ret;
+}
+
+/**
+ * stce_unmap_all() - remove in-use TCEs from every group's domain
+ * @c: the container, locked
+ * @w: the window
+ * @first: first TCE
+ * @n: number of TCEs, all in use
+ *
+ * iommu_unmap() flushes the IOTLB before it returns, so once this is done
+ * no device can reach the pages any more and they may be released.
+ */
+void stce_unmap_all(struct stce_container *c, struct stce_window *w,
+		    unsigned long first, unsigned long n)
+{
+	struct stce_group *g;
+
+	lockdep_assert_held(&c->lock);
+	list_for_each_entry(g, &c->groups, node)
+		stce_domain_unmap(w, g->domain, first, n);
+}
+
+static void stce_unpin_batch(struct stce_container *c, struct page **pages,
+			     unsigned int *nr, bool dirty)
+{
+	if (!*nr)
+		return;
+	unpin_user_pages_dirty_lock(pages, *nr, dirty);
+	c->pinned -= *nr;
+	atomic_long_sub(*nr, &stce_stats.pinned_pages);
+	*nr = 0;
+}
+
+/**
+ * stce_tces_release() - drop what in-use TCEs hold and mark them free
+ * @c: the container, locked
+ * @w: the window
+ * @first: first TCE
+ * @n: number of TCEs, all in use and already unmapped from every domain
+ *
+ * v1 TCEs hold their own pin and charge: both are dropped (pages the
+ * device could write are dirtied).  v2 TCEs point into registered memory,
+ * which only loses a mapping count.
+ */
+void stce_tces_release(struct stce_container *c, struct stce_window *w,
+		       unsigned long first, unsigned long n)
+{
+	unsigned long i, k, per_tce = 1UL << (w->page_shift - PAGE_SHIFT);
+	struct page *batch[STCE_UNPIN_BATCH];
+	struct stce_mem *mem = NULL;
+	unsigned int nr = 0;
+	bool dirty = false;
+	u64 tce;
+
+	lockdep_assert_held(&c->lock);
+	for (i = first; i < first + n; i++) {
+		tce = w->tces[i];
+		w->tces[i] = 0;
+		if (c->v2) {
+			if (!mem || w->uas[i] < mem->ua ||
+			    w->uas[i] - mem->ua >= mem->size)
+				mem = stce_mem_find(c, w->uas[i],
+						    1ULL << w->page_shift);
+			mem->mapped--;
+			w->uas[i] = 0;
+			continue;
+		}
+		if (dirty != !!(tce & STCE_TCE_WRITE)) {
+			stce_unpin_batch(c, batch, &nr, dirty);
+			dirty = tce & STCE_TCE_WRITE;
+		}
+		for (k = 0; k < per_tce; k++) {
+			batch[nr++] = pfn_to_page(PHYS_PFN(stce_tce_phys(tce)) + k);
+			if (nr == STCE_UNPIN_BATCH)
+				stce_unpin_batch(c, batch, &nr, dirty);
+		}
+	}
+	stce_unpin_batch(c, batch, &nr, dirty);
+	if (!c->v2)
+		vmk_page_array_uncharge(&c->acct, n * per_tce);
+	w->in_use -= n;
+}
+
+/*
+ * Find the next maximal run of in-use TCEs at or after *@first.  Return
+ * its length (0 when there is none) with *@first moved to its start.
+ */
+static unsigned long stce_next_used_run(const struct stce_window *w,
+					unsigned long *first)
+{
+	unsigned long i = *first, j;
+
+	while (i < w->nr_tces && !(w->tces[i] & STCE_TCE_PERM))
+		i++;
+	for (j = i; j < w->nr_tces; j++)
+		if (!(w->tces[j] & STCE_TCE_PERM))
+			break;
+	*first = i;
+	return j - i;
+}
+
+/**
+ * stce_window_clear() - unmap and release every in-use TCE of a window
+ * @c: the container, locked
+ * @w: the window
+ */
+void stce_window_clear(struct stce_container *c, struct stce_window *w)
+{
+	unsigned long first = 0, n;
+
+	while (w->in_use && (n = stce_next_used_run(w, &first))) {
+		stce_unmap_all(c, w, first, n);
+		stce_tces_release(c, w, first, n);
+		first += n;
+	}
+}
+
+/**
+ * stce_window_replay() - map every in-use TCE into a new group's domain
+ * @c: the container, locked
+ * @domain: the new domain, not yet on the group list
+ *
+ * Return: 0, or an error; the caller then frees @domain with whatever it
+ * holds.
+ */
+int stce_window_replay(struct stce_container *c, struct iommu_domain *domain)
+{
+	unsigned long first, n;
+	struct stce_window *w;
+	int i, ret;
+
+	for (i = 0; i < STCE_MAX_WINDOWS; i++) {
+		w = &c->windows[i];
+		first = 0;
+		while (w->in_use && (n = stce_next_used_run(w, &first))) {
+			ret = stce_domain_map(c, w, domain, first, n);
+			if (ret)
+				return ret;
+			first += n;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,517 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The container ioctls.  Each handler copies and validates every field of
+ * its argument before it takes the container lock, and changes no state on
+ * any error (no pin, no charge, no TCE, no IOMMU entry left behind).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/uaccess.h>
+#include <linux/vfio.h>
+
+#include "stce.h"
+
+#define STCE_DMA_PERM	(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+
+/*
+ * Copy an argsz-first ioctl argument.  Userspace may pass a larger struct
+ * from a newer header as long as the bytes we do not know are zero.
+ */
+static int stce_copy_arg(void *dst, size_t minsz, size_t ksize,
+			 unsigned long arg)
+{
+	u32 argsz;
+
+	if (get_user(argsz, (u32 __user *)arg))
+		return -EFAULT;
+	if (argsz < minsz)
+		return -EINVAL;
+	return copy_struct_from_user(dst, ksize, (void __user *)arg,
+				     min_t(size_t, argsz, PAGE_SIZE));
+}
+
+/* The container belongs to the first mm that used it; others get -EPERM. */
+static int stce_mm_check(struct stce_container *c)
+{
+	lockdep_assert_held(&c->lock);
+	if (!current->mm)
+		return -ESRCH;
+	if (c->mm && c->mm != current->mm)
+		return -EPERM;
+	return 0;
+}
+
+static void stce_mm_claim(struct stce_container *c)
+{
+	lockdep_assert_held(&c->lock);
+	if (!c->mm) {
+		mmgrab(current->mm);
+		c->mm = current->mm;
+	}
+}
+
+static long stce_get_info(struct stce_container *c, unsigned long arg)
+{
+	size_t minsz = offsetofend(struct vfio_iommu_spapr_tce_info,
+				   dma32_window_size);
+	struct vfio_iommu_spapr_tce_info info = {};
+	u32 argsz;
+
+	if (get_user(argsz, (u32 __user *)arg))
+		return -EFAULT;
+	if (argsz < minsz)
+		return -EINVAL;
+
+	info.argsz = sizeof(info);
+	info.dma32_window_start = 0;
+	info.dma32_window_size = stce_dma32_window_mb << 20;
+	mutex_lock(&c->lock);
+	if (c->v2) {
+		info.flags = VFIO_IOMMU_SPAPR_INFO_DDW;
+		info.ddw.pgsizes = c->pgsizes & STCE_PAGE_SIZES;
+		info.ddw.max_dynamic_windows_supported = STCE_MAX_WINDOWS - 1;
+		info.ddw.levels = STCE_MAX_LEVELS;
+	}
+	mutex_unlock(&c->lock);
+
+	if (copy_to_user((void __user *)arg, &info, min_t(size_t, argsz,
+							  sizeof(info))))
+		return -EFAULT;
+	return 0;
+}
+
+/* v1: pin the pages behind the TCEs, charging each to locked_vm. */
+static int stce_map_v1(struct stce_container *c, struct stce_window *w,
+		       unsigned long first, unsigned long n, u64 vaddr, u64 perm)
+{
+	unsigned long npages = n << (w->page_shift - PAGE_SHIFT);
+	struct vmk_page_array pa;
+	struct vmk_pa_iter it;
+	struct page *page;
+	int ret;
+
+	ret = vmk_page_array_charge(&c->acct, npages);
+	if (ret)
+		return ret;
+	vmk_page_array_init(&pa, VMK_PA_PINNED);
+	ret = vmk_page_array_pin_user(&pa, vaddr, npages, FOLL_LONGTERM |
+				      (perm & STCE_TCE_WRITE ? FOLL_WRITE : 0),
+				      false);
+	if (ret)
+		goto err_uncharge;
+
+	/* v1 windows use the system page size: one page per TCE. */
+	for (page = vmk_pa_iter_first(&pa, &it); page;
+	     page = vmk_pa_iter_next(&pa, &it))
+		w->tces[first + it.idx] = page_to_phys(page) | perm;
+	vmk_page_array_disown(&pa);	/* the TCEs own the pins now */
+	w->in_use += n;
+	c->pinned += npages;
+	atomic_long_add(npages, &stce_stats.pinned_pages);
+	return 0;
+
+err_uncharge:
+	vmk_page_array_uncharge(&c->acct, npages);
+	return ret;
+}
+
+/*
+ * v2: point the TCEs at registered pages.  A TCE larger than a system page
+ * needs its whole IOMMU page physically contiguous and naturally aligned
+ * (a THP or hugetlb page behind it).
+ */
+static int stce_map_v2(struct stce_container *c, struct stce_window *w,
+		       unsigned long first, unsigned long n, u64 vaddr, u64 perm)
+{
+	unsigned long i, k, per_tce = 1UL << (w->page_shift - PAGE_SHIFT);
+	u64 tsize = 1ULL << w->page_shift, phys;
+	struct stce_mem *mem;
+	struct vmk_pa_iter it;
+	struct page *page;
+
+	mem = stce_mem_find(c, vaddr, (u64)n << w->page_shift);
+	if (!mem)
+		return -EPERM;
+
+	page = vmk_pa_iter_seek(&mem->pa, &it, (vaddr - mem->ua) >> PAGE_SHIFT);
+	for (i = 0; i < n; i++) {
+		phys = page_to_phys(page);
+		if (phys & (tsize - 1))
+			goto err_clear;
+		for (k = 0; k < per_tce; k++) {
+			if (page_to_phys(page) != phys + k * PAGE_SIZE)
+				goto err_clear;
+			page = vmk_pa_iter_next(&mem->pa, &it);
+		}
+		w->tces[first + i] = phys | perm;
+		w->uas[first + i] = vaddr + i * tsize;
+	}
+	mem->mapped += n;
+	w->in_use += n;
+	return 0;
+
+err_clear:
+	memset(&w->tces[first], 0, i * sizeof(*w->tces));
+	memset(&w->uas[first], 0, i * sizeof(*w->uas));
+	return -EINVAL;
+}
+
+/*
+ * Find the window of a request and check it against it.  Return the index
+ * of the first TCE, or a negative errno: -ERANGE outside every window,
+ * -EINVAL for an empty or unaligned request.
+ */
+static long stce_request(struct stce_container *c, u64 iova, u64 size,
+			 struct stce_window **wp)
+{
+	struct stce_window *w = stce_window_find(c, iova);
+	int ret;
+
+	if (!w)
+		return size ? -ERANGE : -EINVAL;
+	ret = vmk_iova_check(&w->win, iova, size, 1ULL << w->page_shift);
+	if (ret)
+		return ret;
+	*wp = w;
+	return (iova - w->win.start) >> w->page_shift;
+}
+
+static long stce_map_dma(struct stce_container *c, unsigned long arg)
+{
+	struct vfio_iommu_type1_dma_map p;
+	struct stce_window *w;
+	unsigned long n;
+	u64 perm = 0, end;
+	long first;
+	int ret;
+
+	ret = stce_copy_arg(&p, offsetofend(typeof(p), size), sizeof(p), arg);
+	if (ret)
+		return ret;
+	if ((p.flags & ~STCE_DMA_PERM) || !(p.flags & STCE_DMA_PERM) ||
+	    check_add_overflow(p.vaddr, p.size, &end) || end > TASK_SIZE)
+		return -EINVAL;
+	if (p.flags & VFIO_DMA_MAP_FLAG_READ)
+		perm |= STCE_TCE_READ;
+	if (p.flags & VFIO_DMA_MAP_FLAG_WRITE)
+		perm |= STCE_TCE_WRITE;
+
+	mutex_lock(&c->lock);
+	ret = stce_mm_check(c);
+	if (ret)
+		goto out_unlock;
+	ret = -EPERM;
+	if (!c->v2 && !c->enabled)
+		goto out_unlock;
+	first = stce_request(c, p.iova, p.size, &w);
+	if (first < 0) {
+		ret = first;
+		goto out_unlock;
+	}
+	ret = -EINVAL;
+	if (!IS_ALIGNED(p.vaddr, 1ULL << w->page_shift))
+		goto out_unlock;
+	n = p.size >> w->page_shift;
+	ret = -EBUSY;
+	if (!stce_tces_free(w, first, n))
+		goto out_unlock;
+
+	if (c->v2)
+		ret = stce_map_v2(c, w, first, n, p.vaddr, perm);
+	else
+		ret = stce_map_v1(c, w, first, n, p.vaddr, perm);
+	if (ret)
+		goto out_unlock;
+	ret = stce_map_all(c, w, first, n);
+	if (ret)
+		stce_tces_release(c, w, first, n);
+out_unlock:
+	mutex_unlock(&c->lock);
+	return ret;
+}
+
+static long stce_unmap_dma(struct stce_container *c, unsigned long arg)
+{
+	struct vfio_iommu_type1_dma_unmap p;
+	struct stce_window *w;
+	long first;
+	int ret;
+
+	ret = stce_copy_arg(&p, offsetofend(typeof(p), size), sizeof(p), arg);
+	if (ret)
+		return ret;
+	if (p.flags)
+		return -EINVAL;
+
+	mutex_lock(&c->lock);
+	ret = stce_mm_check(c);
+	if (ret)
+		goto out_unlock;
+	ret = -EPERM;
+	if (!c->v2 && !c->enabled)
+		goto out_unlock;
+	first = stce_request(c, p.iova, p.size, &w);
+	if (first < 0) {
+		ret = first;
+		goto out_unlock;
+	}
+	ret = -ENOENT;
+	if (!stce_tces_used(w, first, p.size >> w->page_shift))
+		goto out_unlock;
+	stce_unmap_all(c, w, first, p.size >> w->page_shift);
+	stce_tces_release(c, w, first, p.size >> w->page_shift);
+	ret = 0;
+out_unlock:
+	mutex_unlock(&c->lock);
+	return ret;
+}
+
+/*
+ * v1 ENABLE.  POWER charges the whole window here; this backend charges
+ * each page when MAP_DMA pins it, so ENABLE only claims the container for
+ * this mm and fails early, as POWER would, if the limit leaves no room to
+ * lock even one page.
+ */
+static long stce_enable(struct stce_container *c)
+{
+	unsigned long limit;
+	int ret;
+
+	mutex_lock(&c->lock);
+	ret = stce_mm_check(c);
+	if (ret)
+		goto out_unlock;
+	ret = -EBUSY;
+	if (c->enabled)
+		goto out_unlock;
+	limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	ret = -ENOMEM;
+	if (!capable(CAP_IPC_LOCK) && READ_ONCE(current->mm->locked_vm) >= limit)
+		goto out_unlock;
+	stce_mm_claim(c);
+	c->enabled = true;
+	ret = 0;
+out_unlock:
+	mutex_unlock(&c->lock);
+	return ret;
+}
+
+/* v1 DISABLE: every mapping goes, with its pins and charges. */
+static long stce_disable(struct stce_container *c)
+{
+	int i, ret;
+
+	mutex_lock(&c->lock);
+	ret = stce_mm_check(c);
+	if (ret)
+		goto out_unlock;
+	for (i = 0; i < STCE_MAX_WINDOWS; i++)
+		stce_window_clear(c, &c->windows[i]);
+	c->enabled = false;
+out_unlock:
+	mutex_unlock(&c->lock);
+	return ret;
+}
+
+static long stce_register(struct stce_container *c, unsigned long arg,
+			  bool reg)
+{
+	struct vfio_iommu_spapr_register_memory p;
+	int ret;
+
+	ret = stce_copy_arg(&p, offsetofend(typeof(p), size), sizeof(p), arg);
+	if (ret)
+		return ret;
+	if (p.flags)
+		return -EINVAL;
+
+	mutex_lock(&c->lock);
+	ret = stce_mm_check(c);
+	if (ret)
+		goto out_unlock;
+	if (reg) {
+		ret = stce_mem_register(c, p.vaddr, p.size);
+		if (!ret)
+			stce_mm_claim(c);
+	} else {
+		ret = stce_mem_unregister(c, p.vaddr, p.size);
+	}
+out_unlock:
+	mutex_unlock(&c->lock);
+	return ret;
+}
+
+/*
+ * Place a new window of @size (a power of two) at the lowest naturally
+ * aligned IOVA inside the aperture that overlaps no window and no reserved
+ * region.
+ */
+static int stce_window_place(struct stce_container *c, u64 size, u64 *start)
+{
+	struct vmk_iova_window cand = { .size = size };
+	bool moved;
+	int i, ret;
+
+	if (c->aperture.start > U64_MAX - size)
+		return -ENOSPC;
+	cand.start = round_up(c->aperture.start, size);
+	do {
+		if (!vmk_iova_window_contains(&c->aperture, cand.start, size))
+			return -ENOSPC;
+		moved = false;
+		for (i = 0; i < STCE_MAX_WINDOWS; i++) {
+			struct vmk_iova_window *o = &c->windows[i].win;
+
+			if (o->size && vmk_iova_window_overlaps(o, &cand)) {
+				if (vmk_iova_window_last(o) > U64_MAX - size)
+					return -ENOSPC;
+				cand.start = round_up(vmk_iova_window_last(o),
+						      size);
+				moved = true;
+			}
+		}
+		if (!moved) {
+			ret = stce_resv_conflict(c, &cand);
+			if (ret == -EINVAL) {
+				if (check_add_overflow(cand.start, size,
+						       &cand.start))
+					return -ENOSPC;
+				moved = true;
+			} else if (ret) {
+				return ret;
+			}
+		}
+	} while (moved);
+	*start = cand.start;
+	return 0;
+}
+
+static long stce_tce_create(struct stce_container *c, unsigned long arg)
+{
+	struct vfio_iommu_spapr_tce_create p;
+	struct stce_window *w = NULL;
+	u64 start;
+	int i, ret;
+
+	ret = stce_copy_arg(&p, offsetofend(typeof(p), start_addr), sizeof(p),
+			    arg);
+	if (ret)
+		return ret;
+	if (p.flags || p.__resv1 || p.__resv2 || p.page_shift >= 64 ||
+	    !(STCE_PAGE_SIZES & (1ULL << p.page_shift)) ||
+	    !is_power_of_2(p.window_size) ||
+	    p.window_size < (1ULL << p.page_shift) ||
+	    (p.window_size >> p.page_shift) > STCE_MAX_TCES ||
+	    !p.levels || p.levels > STCE_MAX_LEVELS)
+		return -EINVAL;
+
+	mutex_lock(&c->lock);
+	ret = stce_mm_check(c);
+	if (ret)
+		goto out_unlock;
+	/* A page size the IOMMU lacks, or a window larger than it reaches. */
+	ret = -EINVAL;
+	if (!(c->pgsizes & (1UL << p.page_shift)) ||
+	    p.window_size > c->aperture.size)
+		goto out_unlock;
+	for (i = 0; i < STCE_MAX_WINDOWS && !w; i++)
+		if (!c->windows[i].win.size)
+			w = &c->windows[i];
+	ret = -ENOSPC;
+	if (!w)
+		goto out_unlock;
+	ret = stce_window_place(c, p.window_size, &start);
+	if (ret)
+		goto out_unlock;
+	ret = stce_window_init(w, c->v2, start, p.window_size, p.page_shift,
+			       p.levels);
+	if (ret)
+		goto out_unlock;
+	if (put_user(start, (u64 __user *)(arg +
+		     offsetof(struct vfio_iommu_spapr_tce_create, start_addr)))) {
+		stce_window_destroy(c, w);
+		ret = -EFAULT;
+	}
+out_unlock:
+	mutex_unlock(&c->lock);
+	return ret;
+}
+
+static long stce_tce_remove(struct stce_container *c, unsigned long arg)
+{
+	struct vfio_iommu_spapr_tce_remove p;
+	int i, ret;
+
+	ret = stce_copy_arg(&p, offsetofend(typeof(p), start_addr), sizeof(p),
+			    arg);
+	if (ret)
+		return ret;
+	if (p.flags)
+		return -EINVAL;
+
+	mutex_lock(&c->lock);
+	ret = stce_mm_check(c);
+	if (ret)
+		goto out_unlock;
+	ret = -EINVAL;
+	for (i = 0; i < STCE_MAX_WINDOWS; i++) {
+		if (c->windows[i].win.size &&
+		    c->windows[i].win.start == p.start_addr) {
+			stce_window_destroy(c, &c->windows[i]);
+			ret = 0;
+			break;
+		}
+	}
+out_unlock:
+	mutex_unlock(&c->lock);
+	return ret;
+}
+
+/**
+ * stce_ioctl() - vfio_iommu_driver_ops.ioctl
+ * @iommu_data: the container, or NULL for VFIO_CHECK_EXTENSION before
+ *	VFIO_SET_IOMMU
+ * @cmd: the ioctl
+ * @arg: its user pointer or value
+ *
+ * Return: see include/uapi/linux/vfio_spapr_tce.h.
+ */
+long stce_ioctl(void *iommu_data, unsigned int cmd, unsigned long arg)
+{
+	struct stce_container *c = iommu_data;
+
+	if (cmd == VFIO_CHECK_EXTENSION)
+		return arg == VFIO_SPAPR_TCE_IOMMU ||
+		       arg == VFIO_SPAPR_TCE_v2_IOMMU;
+	if (!c)
+		return -EINVAL;
+
+	switch (cmd) {
+	case VFIO_IOMMU_SPAPR_TCE_GET_INFO:
+		return stce_get_info(c, arg);
+	case VFIO_IOMMU_MAP_DMA:
+		return stce_map_dma(c, arg);
+	case VFIO_IOMMU_UNMAP_DMA:
+		return stce_unmap_dma(c, arg);
+	case VFIO_IOMMU_ENABLE:
+		return c->v2 ? -ENOTTY : stce_enable(c);
+	case VFIO_IOMMU_DISABLE:
+		return c->v2 ? -ENOTTY : stce_disable(c);
+	case VFIO_IOMMU_SPAPR_REGISTER_MEMORY:
+	case VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY:
+		if (!c->v2)
+			return -ENOTTY;
+		return stce_register(c, arg,
+				     cmd == VFIO_IOMMU_SPAPR_REGISTER_MEMORY);
+	case VFIO_IOMMU_SPAPR_TCE_CREATE:
+		return c->v2 ? stce_tce_create(c, arg) : -ENOTTY;
+	case VFIO_IOMMU_SPAPR_TCE_REMOVE:
+		return c->v2 ? stce_tce_remove(c, arg) : -ENOTTY;
+	default:
+		/* Includes VFIO_EEH_PE_OP: EEH is a POWER platform service. */
+		return -ENOTTY;
+	}
+}
