@@ -469,6 +469,31 @@ TEST(good_image_restores)
 	src_teardown(&s);
 }
 
+/* File paths are opened with the caller's rights: nobody may not. */
+TEST(path_opened_with_callers_rights)
+{
+	struct src s;
+	int status, ret;
+	pid_t pid;
+
+	ASSERT_EQ(0, src_setup(&s)) TH_LOG("source set-up");
+	ASSERT_EQ(0, chmod(s.path, 0600));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (setgid(65534) || setuid(65534))
+			_exit(100);
+		ret = restore_unchanged(&s, s.orig, 0);
+		_exit(ret == -EACCES ? 0 : ret == 1 ? 1 : 2);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("as nobody: %s", WEXITSTATUS(status) == 1 ?
+		       "the process changed" : "not refused with EACCES");
+	src_teardown(&s);
+}
+
 /* Malformed ioctl arguments, rejected before anything is read. */
 TEST(bad_arguments)
 {
