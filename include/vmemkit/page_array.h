@@ -18,6 +18,7 @@
 #ifndef _VMEMKIT_PAGE_ARRAY_H
 #define _VMEMKIT_PAGE_ARRAY_H
 
+#include <linux/bvec.h>
 #include <linux/highmem.h>
 #include <linux/list.h>
 #include <linux/minmax.h>
@@ -381,6 +382,39 @@ static inline struct page *vmk_pa_iter_next(struct vmk_page_array *pa,
 	it->chunk = list_next_entry(it->chunk, node);
 	it->i = 0;
 	return it->chunk->nr ? it->chunk->pages[0] : NULL;
+}
+
+/**
+ * vmk_page_array_bvec() - describe whole pages of the array as a bio_vec table
+ * @pa: the array
+ * @first: index of the first page
+ * @nr: number of pages; @first + @nr must not exceed the array
+ * @bv: table of at least @nr entries, filled with one full page each
+ *
+ * Lets a caller read or write many pages with one iov_iter_bvec() based
+ * call (vfs_iter_read(), vfs_iter_write()) instead of one call per page.
+ * The table stays valid while the array holds the pages.
+ *
+ * Return: 0, or -ERANGE if the range leaves the array (nothing written).
+ */
+static inline int vmk_page_array_bvec(struct vmk_page_array *pa,
+				      unsigned long first, unsigned long nr,
+				      struct bio_vec *bv)
+{
+	struct vmk_pa_iter it;
+	struct page *page;
+
+	if (first > pa->nr_pages || nr > pa->nr_pages - first)
+		return -ERANGE;
+	for (page = vmk_pa_iter_first(pa, &it); page;
+	     page = vmk_pa_iter_next(pa, &it)) {
+		if (it.idx < first)
+			continue;
+		if (it.idx >= first + nr)
+			break;
+		bvec_set_page(&bv[it.idx - first], page, PAGE_SIZE, 0);
+	}
+	return 0;
 }
 
 /*

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * ckpt_restore internals shared by the files of the module.
+ *
+ * core.c     /dev/ckpt, ioctl dispatch, debugfs counters
+ * image.c    reading and validating an image; checksums
+ * dump.c     CKPT_DUMP
+ * restore.c  CKPT_RESTORE: map, fill, undo
+ * lazy.c     VMAs filled on first touch by their own fault handler
+ */
+#ifndef _CKPT_RESTORE_H
+#define _CKPT_RESTORE_H
+
+#include <linux/atomic.h>
+#include <linux/bvec.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/types.h>
+#include <linux/ckpt_restore.h>
+
+/* Largest run in bytes; also the unit of every batched read and write. */
+#define CKPT_BATCH_BYTES	(CKPT_MAX_RUN_PAGES * PAGE_SIZE)
+
+/**
+ * struct ckpt_stats - debugfs counters; tests read them to prove no leaks
+ * @dumps: CKPT_DUMP calls that wrote an image
+ * @restores: CKPT_RESTORE calls that succeeded
+ * @restores_undone: CKPT_RESTORE calls that unmapped what they had mapped
+ * @lazy_live: lazy VMA states alive (one per lazily restored VMA)
+ * @lazy_images: lazy states still holding their image file
+ * @lazy_fills: pages read from an image by the lazy fault handler
+ */
+struct ckpt_stats {
+	atomic_long_t dumps;
+	atomic_long_t restores;
+	atomic_long_t restores_undone;
+	atomic_long_t lazy_live;
+	atomic_long_t lazy_images;
+	atomic_long_t lazy_fills;
+};
+
+extern struct ckpt_stats ckpt_stats;
+
+/**
+ * struct ckpt_image - a validated image, ready to restore
+ * @file: the image file (a reference is held)
+ * @hdr: the header
+ * @meta: the metadata area, one allocation of @hdr.meta_size bytes
+ * @vmas: the VMA table inside @meta
+ * @runs: the run table inside @meta
+ * @strings: the path strings inside @meta
+ * @run_pos: file offset of each run's contents
+ *
+ * Every field was checked by ckpt_image_load(); nothing here changes later.
+ */
+struct ckpt_image {
+	struct file *file;
+	struct ckpt_image_header hdr;
+	void *meta;
+	const struct ckpt_image_vma *vmas;
+	const struct ckpt_image_run *runs;
+	const char *strings;
+	u64 *run_pos;
+};
+
+int ckpt_image_load(struct ckpt_image *img, struct file *file);
+void ckpt_image_free(struct ckpt_image *img);
+int ckpt_image_verify_runs(const struct ckpt_image *img);
+int ckpt_read_full(struct file *file, void *buf, size_t len, loff_t pos);
+u64 ckpt_csum_bvec(const struct bio_vec *bv, unsigned int nr);
+
+int ckpt_dump(struct ckpt_dump *arg);
+int ckpt_restore(struct ckpt_restore *arg);
+
+struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
+				   unsigned int vma, unsigned int first_run,
+				   unsigned int nr_runs);
+bool ckpt_vma_is_lazy(const struct vm_area_struct *vma);
+
+#endif /* _CKPT_RESTORE_H */

@@ -1,0 +1,667 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * CKPT_DUMP: write a memory image of the caller or of a traced process.
+ *
+ * The VMA table is taken under the target's mmap lock in one go; contents
+ * are then read a batch at a time with get_user_pages_remote(FOLL_DUMP),
+ * which fails on holes and zero-page mappings of anonymous memory instead
+ * of faulting them in, so untouched memory is skipped without allocating.
+ * Pages are written straight from the target's pages with vfs_iter_write().
+ * No lock is held while the image file is written.
+ *
+ * File layout (see the uAPI header): the header page, page contents, then
+ * the VMA table, the run table and the paths.  The header is written last.
+ */
+#include <linux/bvec.h>
+#include <linux/file.h>
+#include <linux/magic.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/pid.h>
+#include <linux/ptrace.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+#include <linux/xxhash.h>
+
+#include <vmemkit/page_array.h>
+
+#include "ckpt_restore.h"
+
+/**
+ * struct ckpt_dvma - one VMA (or the part of it inside a range) to dump
+ * @iv: its image table entry
+ * @file: CKPT_VMA_FILE: the mapped file, for its path; CKPT_VMA_SHARED: the
+ *	shmem file, read directly; NULL for anonymous memory
+ * @file_off: file offset of @iv.start
+ */
+struct ckpt_dvma {
+	struct ckpt_image_vma iv;
+	struct file *file;
+	loff_t file_off;
+};
+
+/**
+ * struct ckpt_dctx - one CKPT_DUMP call
+ * @mm: the target mm (a reference is held)
+ * @out: the image file
+ * @pos: where the next page contents go
+ * @vmas: VMAs to dump
+ * @nr_vmas: entries used in @vmas
+ * @nr_skipped: VMAs left out
+ * @runs: runs written so far
+ * @nr_runs: entries used in @runs
+ * @max_runs: entries allocated in @runs
+ * @nr_pages: pages written so far
+ * @strings: path strings
+ * @strings_size: bytes used in @strings
+ * @pages: one batch of target pages
+ * @bv: bio_vec table over the pending run
+ * @run_start: address of the pending run's first page
+ * @run_nr: pages in the pending run
+ * @bounce: one batch of kernel pages, for shared VMAs
+ * @bounce_bv: bio_vec table over all of @bounce
+ */
+struct ckpt_dctx {
+	struct mm_struct *mm;
+	struct file *out;
+	loff_t pos;
+	struct ckpt_dvma *vmas;
+	u32 nr_vmas;
+	u32 nr_skipped;
+	struct ckpt_image_run *runs;
+	u64 nr_runs;
+	u64 max_runs;
+	u64 nr_pages;
+	char *strings;
+	u64 strings_size;
+	struct page **pages;
+	struct bio_vec *bv;
+	u64 run_start;
+	u32 run_nr;
+	struct vmk_page_array bounce;
+	struct bio_vec *bounce_bv;
+};
+
+/* Resolve a pidfd to an mm the caller may read: it must be our tracee. */
+static struct mm_struct *ckpt_target_mm(int pidfd)
+{
+	struct task_struct *task, *tracer;
+	struct mm_struct *mm;
+	struct file *file;
+	bool allowed;
+
+	file = fget(pidfd);
+	if (!file)
+		return ERR_PTR(-EBADF);
+	/* Only pidfs holds pidfd files; their inode carries the struct pid. */
+	if (file_inode(file)->i_sb->s_magic != PID_FS_MAGIC) {
+		fput(file);
+		return ERR_PTR(-EBADF);
+	}
+	task = get_pid_task(file_inode(file)->i_private, PIDTYPE_PID);
+	fput(file);
+	if (!task)
+		return ERR_PTR(-ESRCH);
+
+	/*
+	 * ptrace_may_access() is not exported to modules.  Being the tracer
+	 * proves the rights instead: ptrace_attach() made exactly that check
+	 * (PTRACE_MODE_ATTACH_REALCREDS) and a traced task cannot gain
+	 * privileges by exec while we stay attached.
+	 */
+	rcu_read_lock();
+	tracer = ptrace_parent(task);
+	allowed = same_thread_group(task, current) ||
+		  (tracer && same_thread_group(tracer, current));
+	rcu_read_unlock();
+	mm = allowed ? get_task_mm(task) : ERR_PTR(-EPERM);
+	put_task_struct(task);
+	return mm ?: ERR_PTR(-ESRCH);
+}
+
+static int ckpt_add_path(struct ckpt_dctx *c, struct ckpt_dvma *d, char *tmp)
+{
+	char *path = file_path(d->file, tmp, CKPT_MAX_PATH);
+	size_t len;
+
+	if (IS_ERR(path))
+		return PTR_ERR(path) == -ENAMETOOLONG ? -EFBIG : PTR_ERR(path);
+	len = strlen(path);
+	if (!len || len >= CKPT_MAX_PATH)
+		return -EFBIG;
+	if (c->strings_size + len > CKPT_MAX_STRINGS)
+		return -EFBIG;
+	memcpy(c->strings + c->strings_size, path, len);
+	d->iv.path_offset = c->strings_size;
+	d->iv.path_len = len;
+	c->strings_size += len;
+	return 0;
+}
+
+static int ckpt_classify(struct vm_area_struct *vma, u32 *kind)
+{
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_HUGETLB))
+		return -ENOENT;
+	if (ckpt_vma_is_lazy(vma) || vma_is_anonymous(vma)) {
+		*kind = CKPT_VMA_ANON;
+		return 0;
+	}
+	if (!vma->vm_file || vma->vm_flags & VM_MIXEDMAP)
+		return -ENOENT;	/* vdso, vvar and other special mappings */
+	if (vma->vm_flags & VM_MAYSHARE) {
+		if (!shmem_mapping(vma->vm_file->f_mapping))
+			return -ENOENT;
+		*kind = CKPT_VMA_SHARED;
+		return 0;
+	}
+	*kind = CKPT_VMA_FILE;
+	return 0;
+}
+
+static u32 ckpt_prot(const struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & VM_READ ? PROT_READ : 0) |
+	       (vma->vm_flags & VM_WRITE ? PROT_WRITE : 0) |
+	       (vma->vm_flags & VM_EXEC ? PROT_EXEC : 0);
+}
+
+static void ckpt_add_vma(struct ckpt_dctx *c, struct vm_area_struct *vma,
+			 u64 start, u64 end, u32 kind)
+{
+	struct ckpt_dvma *d = &c->vmas[c->nr_vmas++];
+
+	d->iv.start = start;
+	d->iv.end = end;
+	d->iv.prot = ckpt_prot(vma);
+	d->iv.kind = kind;
+	if (kind == CKPT_VMA_ANON)
+		return;
+	d->file = get_file(vma->vm_file);
+	d->file_off = ((loff_t)vma->vm_pgoff << PAGE_SHIFT) +
+		      (start - vma->vm_start);
+	if (kind == CKPT_VMA_FILE)
+		d->iv.pgoff = d->file_off >> PAGE_SHIFT;
+}
+
+/* Snapshot the VMA table, clipped to @ranges when there are any. */
+static int ckpt_collect(struct ckpt_dctx *c, const struct ckpt_range *ranges,
+			u32 nr_ranges)
+{
+	struct ckpt_range all = { 0, TASK_SIZE };
+	struct vm_area_struct *vma;
+	u64 start, end, max;
+	u32 kind, i;
+	int ret = 0;
+
+	if (!nr_ranges) {
+		ranges = &all;
+		nr_ranges = 1;
+	}
+	if (mmap_read_lock_killable(c->mm))
+		return -EINTR;
+	/* Each range can add at most one piece to a VMA it cuts. */
+	max = (u64)c->mm->map_count + nr_ranges;
+	if (max > CKPT_MAX_VMAS) {
+		ret = -EFBIG;
+		goto out_unlock;
+	}
+	c->vmas = kvcalloc(max, sizeof(*c->vmas), GFP_KERNEL_ACCOUNT);
+	if (!c->vmas) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	for (i = 0; i < nr_ranges; i++) {
+		VMA_ITERATOR(vmi, c->mm, ranges[i].start);
+
+		for_each_vma_range(vmi, vma, ranges[i].end) {
+			start = max_t(u64, vma->vm_start, ranges[i].start);
+			end = min_t(u64, vma->vm_end, ranges[i].end);
+			if (ckpt_classify(vma, &kind)) {
+				c->nr_skipped++;
+				continue;
+			}
+			if (c->nr_vmas == max) {
+				ret = -EFBIG;
+				goto out_unlock;
+			}
+			ckpt_add_vma(c, vma, start, end, kind);
+		}
+	}
+out_unlock:
+	mmap_read_unlock(c->mm);
+	return ret;
+}
+
+static int ckpt_add_run(struct ckpt_dctx *c, u64 start, u32 nr, u32 vma,
+			u64 csum)
+{
+	struct ckpt_image_run *runs;
+	u64 max;
+
+	if (c->nr_runs == c->max_runs) {
+		if (c->max_runs == CKPT_MAX_RUNS)
+			return -EFBIG;
+		max = min_t(u64, CKPT_MAX_RUNS, max(c->max_runs * 2, 256ULL));
+		runs = kvrealloc(c->runs, max * sizeof(*runs),
+				 GFP_KERNEL_ACCOUNT);
+		if (!runs)
+			return -ENOMEM;
+		c->runs = runs;
+		c->max_runs = max;
+	}
+	c->runs[c->nr_runs++] = (struct ckpt_image_run) {
+		.start = start, .nr_pages = nr, .vma = vma, .csum = csum,
+	};
+	c->nr_pages += nr;
+	return 0;
+}
+
+/* Write the pages of @c->bv[0..nr) as one run starting at @start. */
+static int ckpt_write_run(struct ckpt_dctx *c, u64 start, u32 nr, u32 vma)
+{
+	size_t len = (size_t)nr << PAGE_SHIFT;
+	struct iov_iter iter;
+	ssize_t put;
+	u64 csum;
+
+	if (!nr)
+		return 0;
+	csum = ckpt_csum_bvec(c->bv, nr);
+	iov_iter_bvec(&iter, ITER_SOURCE, c->bv, nr, len);
+	put = vfs_iter_write(c->out, &iter, &c->pos, 0);
+	if (put != len)
+		return put < 0 ? put : -EIO;
+	return ckpt_add_run(c, start, nr, vma, csum);
+}
+
+/* Write out the pending run, if any. */
+static int ckpt_run_end(struct ckpt_dctx *c, u32 idx)
+{
+	u32 nr = c->run_nr;
+
+	c->run_nr = 0;
+	return ckpt_write_run(c, c->run_start, nr, idx);
+}
+
+/*
+ * Offer the next page of a batch: a kept page extends the pending run, any
+ * other ends it.  The caller ends the run with its batch, whose pages it
+ * holds, so a run never exceeds CKPT_MAX_RUN_PAGES.
+ */
+static int ckpt_run_page(struct ckpt_dctx *c, u32 idx, u64 addr,
+			 struct page *page, bool keep)
+{
+	if (!keep)
+		return ckpt_run_end(c, idx);
+	if (!c->run_nr)
+		c->run_start = addr;
+	bvec_set_page(&c->bv[c->run_nr++], page, PAGE_SIZE, 0);
+	return 0;
+}
+
+static bool ckpt_page_zero(struct page *page)
+{
+	void *va = kmap_local_page(page);
+	bool zero = !memchr_inv(va, 0, PAGE_SIZE);
+
+	kunmap_local(va);
+	return zero;
+}
+
+/* Private VMAs: pages the target maps, through GUP. */
+static int ckpt_dump_private(struct ckpt_dctx *c, u32 idx)
+{
+	const struct ckpt_dvma *d = &c->vmas[idx];
+	bool file = d->iv.kind == CKPT_VMA_FILE;
+	u64 addr = d->iv.start;
+	u32 i;
+	long got;
+	int ret = 0, locked;
+	bool keep;
+
+	while (addr < d->iv.end) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (mmap_read_lock_killable(c->mm))
+			return -EINTR;
+		locked = 1;
+		got = get_user_pages_remote(c->mm, addr,
+					    min_t(u64, CKPT_MAX_RUN_PAGES,
+						  (d->iv.end - addr) >> PAGE_SHIFT),
+					    FOLL_DUMP | FOLL_FORCE, c->pages,
+					    &locked);
+		if (locked)
+			mmap_read_unlock(c->mm);
+		if (got == -EFAULT) {
+			/* A hole, the zero page, or beyond the file's end. */
+			addr += PAGE_SIZE;
+			cond_resched();
+			continue;
+		}
+		if (got <= 0)
+			return got ? got : -EFAULT;
+
+		for (i = 0; i < got && !ret; i++) {
+			struct page *page = c->pages[i];
+
+			/* A file page counts only once privately modified. */
+			keep = file ? PageAnon(page) : !ckpt_page_zero(page);
+			ret = ckpt_run_page(c, idx, addr + i * PAGE_SIZE, page,
+					    keep);
+		}
+		if (!ret)
+			ret = ckpt_run_end(c, idx);
+		for (i = 0; i < got; i++)
+			put_page(c->pages[i]);
+		if (ret)
+			return ret;
+		addr += (u64)got << PAGE_SHIFT;
+	}
+	return 0;
+}
+
+/* Shared VMAs: read the shmem file itself, which never allocates holes. */
+static int ckpt_dump_shared(struct ckpt_dctx *c, u32 idx)
+{
+	const struct ckpt_dvma *d = &c->vmas[idx];
+	u64 addr = d->iv.start;
+	loff_t fpos = d->file_off;
+	struct iov_iter iter;
+	u32 i, n;
+	struct page *page;
+	size_t want;
+	ssize_t got;
+	int ret = 0;
+
+	while (addr < d->iv.end) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		want = min_t(u64, CKPT_BATCH_BYTES, d->iv.end - addr);
+		n = want >> PAGE_SHIFT;
+		ret = vmk_page_array_bvec(&c->bounce, 0, n, c->bounce_bv);
+		if (ret)
+			return ret;
+		iov_iter_bvec(&iter, ITER_DEST, c->bounce_bv, n, want);
+		got = vfs_iter_read(d->file, &iter, &fpos, 0);
+		if (got < 0)
+			return got;
+		for (i = 0; i < n && !ret; i++) {
+			page = c->bounce_bv[i].bv_page;
+			/* Past the file's end the VMA has no contents at all. */
+			if ((size_t)i << PAGE_SHIFT >= got)
+				break;
+			if (got - ((size_t)i << PAGE_SHIFT) < PAGE_SIZE)
+				memzero_page(page, got & ~PAGE_MASK,
+					     PAGE_SIZE - (got & ~PAGE_MASK));
+			ret = ckpt_run_page(c, idx, addr + i * PAGE_SIZE, page,
+					    !ckpt_page_zero(page));
+		}
+		if (!ret)
+			ret = ckpt_run_end(c, idx);
+		if (ret)
+			return ret;
+		fpos = d->file_off + (addr + want - d->iv.start);
+		addr += want;
+		cond_resched();
+	}
+	return 0;
+}
+
+static int ckpt_alloc_buffers(struct ckpt_dctx *c)
+{
+	struct page *page;
+	u32 i;
+
+	c->pages = kvmalloc_array(CKPT_MAX_RUN_PAGES, sizeof(*c->pages),
+				  GFP_KERNEL);
+	c->bv = kvmalloc_array(CKPT_MAX_RUN_PAGES, sizeof(*c->bv), GFP_KERNEL);
+	c->bounce_bv = kvmalloc_array(CKPT_MAX_RUN_PAGES, sizeof(*c->bv),
+				      GFP_KERNEL);
+	if (!c->pages || !c->bv || !c->bounce_bv)
+		return -ENOMEM;
+	for (i = 0; i < c->nr_vmas; i++) {
+		if (c->vmas[i].iv.kind != CKPT_VMA_SHARED)
+			continue;
+		/* Shared VMAs need the bounce pages; allocate them once. */
+		while (c->bounce.nr_pages < CKPT_MAX_RUN_PAGES) {
+			page = alloc_page(GFP_KERNEL);
+			if (!page)
+				return -ENOMEM;
+			if (vmk_page_array_add(&c->bounce, page, GFP_KERNEL)) {
+				__free_page(page);
+				return -ENOMEM;
+			}
+		}
+		break;
+	}
+	return 0;
+}
+
+/* Paths go into one buffer with room for the longest paths possible. */
+static int ckpt_collect_paths(struct ckpt_dctx *c)
+{
+	char *tmp;
+	size_t need = 0;
+	u32 i;
+	int ret = 0;
+
+	for (i = 0; i < c->nr_vmas; i++)
+		if (c->vmas[i].iv.kind == CKPT_VMA_FILE)
+			need += CKPT_MAX_PATH;
+	if (!need)
+		return 0;
+	need = min_t(size_t, need, CKPT_MAX_STRINGS);
+	c->strings = kvmalloc(need, GFP_KERNEL_ACCOUNT);
+	tmp = kmalloc(CKPT_MAX_PATH, GFP_KERNEL);
+	if (!c->strings || !tmp) {
+		kfree(tmp);
+		return -ENOMEM;
+	}
+	for (i = 0; i < c->nr_vmas && !ret; i++)
+		if (c->vmas[i].iv.kind == CKPT_VMA_FILE)
+			ret = ckpt_add_path(c, &c->vmas[i], tmp);
+	kfree(tmp);
+	return ret;
+}
+
+static int ckpt_write_all(struct ckpt_dctx *c, const void *buf, size_t len,
+			  struct xxh64_state *st)
+{
+	ssize_t put;
+
+	if (!len)
+		return 0;
+	xxh64_update(st, buf, len);
+	put = kernel_write(c->out, buf, len, &c->pos);
+	if (put != len)
+		return put < 0 ? put : -EIO;
+	return 0;
+}
+
+/* Tables after the contents, then the header at offset 0. */
+static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg)
+{
+	struct ckpt_image_header *h;
+	struct xxh64_state st;
+	u64 data_end = c->pos;
+	loff_t zero = 0;
+	ssize_t put;
+	u32 i;
+	int ret;
+
+	xxh64_reset(&st, 0);
+	for (i = 0; i < c->nr_vmas; i++) {
+		ret = ckpt_write_all(c, &c->vmas[i].iv, sizeof(c->vmas[i].iv),
+				     &st);
+		if (ret)
+			return ret;
+	}
+	ret = ckpt_write_all(c, c->runs, c->nr_runs * sizeof(*c->runs), &st);
+	if (!ret)
+		ret = ckpt_write_all(c, c->strings, c->strings_size, &st);
+	if (ret)
+		return ret;
+
+	/* A whole zeroed page, so the gap up to the contents is zero too. */
+	h = (void *)get_zeroed_page(GFP_KERNEL);
+	if (!h)
+		return -ENOMEM;
+	*h = (struct ckpt_image_header) {
+		.magic = CKPT_IMAGE_MAGIC,
+		.version = CKPT_IMAGE_VERSION,
+		.header_size = sizeof(*h),
+		.page_size = PAGE_SIZE,
+		.nr_vmas = c->nr_vmas,
+		.nr_runs = c->nr_runs,
+		.nr_pages = c->nr_pages,
+		.data_offset = PAGE_SIZE,
+		.data_size = data_end - PAGE_SIZE,
+		.meta_offset = data_end,
+		.meta_size = c->pos - data_end,
+		.strings_size = c->strings_size,
+		.meta_csum = xxh64_digest(&st),
+	};
+	h->header_csum = xxh64(h, sizeof(*h), 0);
+	put = kernel_write(c->out, h, PAGE_SIZE, &zero);
+	free_page((unsigned long)h);
+	if (put != PAGE_SIZE)
+		return put < 0 ? put : -EIO;
+
+	arg->nr_vmas = c->nr_vmas;
+	arg->nr_skipped = c->nr_skipped;
+	arg->nr_runs = c->nr_runs;
+	arg->nr_pages = c->nr_pages;
+	arg->image_size = c->pos;
+	return 0;
+}
+
+static struct ckpt_range *ckpt_copy_ranges(const struct ckpt_dump *arg)
+{
+	struct ckpt_range *r;
+	u32 i;
+
+	r = memdup_array_user(u64_to_user_ptr(arg->ranges), arg->nr_ranges,
+			      sizeof(*r));
+	if (IS_ERR(r))
+		return r;
+	for (i = 0; i < arg->nr_ranges; i++) {
+		if (!PAGE_ALIGNED(r[i].start) || !PAGE_ALIGNED(r[i].end) ||
+		    r[i].start >= r[i].end || r[i].end > TASK_SIZE ||
+		    (i && r[i].start < r[i - 1].end)) {
+			kfree(r);
+			return ERR_PTR(-EINVAL);
+		}
+	}
+	return r;
+}
+
+static struct file *ckpt_out_file(int fd)
+{
+	struct file *out = fget(fd);
+
+	if (!out)
+		return ERR_PTR(-EBADF);
+	if (!(out->f_mode & FMODE_WRITE)) {
+		fput(out);
+		return ERR_PTR(-EBADF);
+	}
+	if (!S_ISREG(file_inode(out)->i_mode) || out->f_flags & O_APPEND ||
+	    i_size_read(file_inode(out))) {
+		fput(out);
+		return ERR_PTR(-EINVAL);
+	}
+	return out;
+}
+
+/**
+ * ckpt_dump() - CKPT_DUMP
+ * @arg: the argument, copied in; outputs are filled on success
+ *
+ * Return: 0 or a negative errno as listed in the uAPI header.  On failure
+ * the output file may hold a partial image without a valid header.
+ */
+int ckpt_dump(struct ckpt_dump *arg)
+{
+	struct ckpt_range *ranges = NULL;
+	struct ckpt_dctx *c;
+	u32 i;
+	int ret;
+
+	if (arg->flags & ~CKPT_DUMP_PIDFD || arg->reserved ||
+	    (!(arg->flags & CKPT_DUMP_PIDFD) && arg->pidfd))
+		return -EINVAL;
+	if (arg->nr_ranges > CKPT_MAX_RANGES)
+		return -EFBIG;
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	if (!c)
+		return -ENOMEM;
+	vmk_page_array_init(&c->bounce, VMK_PA_REFS);
+	if (arg->nr_ranges) {
+		ranges = ckpt_copy_ranges(arg);
+		if (IS_ERR(ranges)) {
+			ret = PTR_ERR(ranges);
+			ranges = NULL;
+			goto out_free;
+		}
+	}
+	c->out = ckpt_out_file(arg->out_fd);
+	if (IS_ERR(c->out)) {
+		ret = PTR_ERR(c->out);
+		c->out = NULL;
+		goto out_free;
+	}
+	if (arg->flags & CKPT_DUMP_PIDFD) {
+		c->mm = ckpt_target_mm(arg->pidfd);
+	} else if (current->mm) {
+		c->mm = current->mm;
+		mmget(c->mm);
+	} else {
+		c->mm = ERR_PTR(-ESRCH);
+	}
+	if (IS_ERR(c->mm)) {
+		ret = PTR_ERR(c->mm);
+		c->mm = NULL;
+		goto out_free;
+	}
+
+	ret = ckpt_collect(c, ranges, arg->nr_ranges);
+	if (!ret)
+		ret = ckpt_alloc_buffers(c);
+	if (!ret)
+		ret = ckpt_collect_paths(c);
+	c->pos = PAGE_SIZE;
+	for (i = 0; i < c->nr_vmas && !ret; i++) {
+		if (c->vmas[i].iv.kind == CKPT_VMA_SHARED)
+			ret = ckpt_dump_shared(c, i);
+		else
+			ret = ckpt_dump_private(c, i);
+	}
+	if (!ret)
+		ret = ckpt_write_meta(c, arg);
+	if (!ret)
+		atomic_long_inc(&ckpt_stats.dumps);
+
+out_free:
+	if (c->mm)
+		mmput(c->mm);
+	for (i = 0; i < c->nr_vmas; i++)
+		if (c->vmas[i].file)
+			fput(c->vmas[i].file);
+	vmk_page_array_release(&c->bounce, false);
+	kvfree(c->bounce_bv);
+	kvfree(c->bv);
+	kvfree(c->pages);
+	kvfree(c->strings);
+	kvfree(c->runs);
+	kvfree(c->vmas);
+	if (c->out)
+		fput(c->out);
+	kfree(ranges);
+	kfree(c);
+	return ret;
+}

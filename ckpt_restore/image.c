@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Reading and validating a ckpt_restore image.
+ *
+ * ckpt_image_load() checks every header field, count, offset, range and the
+ * metadata checksum before it returns, and sizes every allocation from
+ * values already checked against the module's limits and the file's real
+ * length.  Nothing in the caller's address space is touched here.
+ */
+#include <linux/bvec.h>
+#include <linux/file.h>
+#include <linux/highmem.h>
+#include <linux/mman.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/xxhash.h>
+
+#include "ckpt_restore.h"
+
+/**
+ * ckpt_read_full() - read exactly @len bytes at @pos
+ * @file: the file
+ * @buf: kernel buffer
+ * @len: bytes wanted
+ * @pos: file offset
+ *
+ * Return: 0, -EINVAL if the file ends early (a truncated image), or the
+ * read error.
+ */
+int ckpt_read_full(struct file *file, void *buf, size_t len, loff_t pos)
+{
+	ssize_t ret;
+
+	while (len) {
+		ret = kernel_read(file, buf, len, &pos);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			return -EINVAL;
+		buf += ret;
+		len -= ret;
+	}
+	return 0;
+}
+
+/**
+ * ckpt_csum_bvec() - XXH64 of the pages of a bio_vec table, in order
+ * @bv: the table, one whole page per entry
+ * @nr: entries
+ */
+u64 ckpt_csum_bvec(const struct bio_vec *bv, unsigned int nr)
+{
+	struct xxh64_state st;
+	unsigned int i;
+	void *va;
+
+	xxh64_reset(&st, 0);
+	for (i = 0; i < nr; i++) {
+		va = kmap_local_page(bv[i].bv_page);
+		xxh64_update(&st, va, PAGE_SIZE);
+		kunmap_local(va);
+	}
+	return xxh64_digest(&st);
+}
+
+static int ckpt_check_header(const struct ckpt_image_header *h, loff_t isize)
+{
+	struct ckpt_image_header tmp = *h;
+	u64 meta_size, data_size, end;
+
+	if (h->magic != CKPT_IMAGE_MAGIC || h->version != CKPT_IMAGE_VERSION ||
+	    h->header_size != sizeof(*h) || h->page_size != PAGE_SIZE)
+		return -EINVAL;
+	tmp.header_csum = 0;
+	if (xxh64(&tmp, sizeof(tmp), 0) != h->header_csum)
+		return -EBADMSG;
+	if (h->flags || h->reserved)
+		return -EINVAL;
+	if (h->nr_vmas > CKPT_MAX_VMAS || h->nr_runs > CKPT_MAX_RUNS ||
+	    h->strings_size > CKPT_MAX_STRINGS)
+		return -EFBIG;
+	/* Both bounded above, so neither product can overflow. */
+	if (h->nr_pages > h->nr_runs * CKPT_MAX_RUN_PAGES ||
+	    h->nr_pages < h->nr_runs)
+		return -EINVAL;
+	data_size = h->nr_pages << PAGE_SHIFT;
+	meta_size = h->nr_vmas * sizeof(struct ckpt_image_vma) +
+		    h->nr_runs * sizeof(struct ckpt_image_run) +
+		    h->strings_size;
+	if (h->data_size != data_size || h->meta_size != meta_size ||
+	    h->data_offset != PAGE_SIZE)
+		return -EINVAL;
+	if (check_add_overflow(h->data_offset, data_size, &end) ||
+	    h->meta_offset != end ||
+	    check_add_overflow(end, meta_size, &end) ||
+	    end > LLONG_MAX || end != (u64)isize)
+		return -EINVAL;
+	return 0;
+}
+
+static bool ckpt_user_range_ok(u64 start, u64 end)
+{
+	return PAGE_ALIGNED(start) && PAGE_ALIGNED(end) && start < end &&
+	       end <= TASK_SIZE;
+}
+
+static int ckpt_check_vma(const struct ckpt_image *img,
+			  const struct ckpt_image_vma *v, u64 prev_end)
+{
+	u64 pages, path_end;
+
+	if (!ckpt_user_range_ok(v->start, v->end) || v->start < prev_end)
+		return -EINVAL;
+	if (v->prot & ~(u32)(PROT_READ | PROT_WRITE | PROT_EXEC) || v->flags ||
+	    v->reserved[0] || v->reserved[1])
+		return -EINVAL;
+	switch (v->kind) {
+	case CKPT_VMA_FILE:
+		if (v->path_len >= CKPT_MAX_PATH)
+			return -EFBIG;
+		pages = (v->end - v->start) >> PAGE_SHIFT;
+		if (!v->path_len ||
+		    check_add_overflow(v->path_offset, (u64)v->path_len,
+				       &path_end) ||
+		    path_end > img->hdr.strings_size ||
+		    memchr(img->strings + v->path_offset, 0, v->path_len) ||
+		    v->pgoff > (LLONG_MAX >> PAGE_SHIFT) - pages)
+			return -EINVAL;
+		return 0;
+	case CKPT_VMA_ANON:
+	case CKPT_VMA_SHARED:
+		if (v->path_len || v->path_offset || v->pgoff)
+			return -EINVAL;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int ckpt_check_runs(struct ckpt_image *img)
+{
+	const struct ckpt_image_header *h = &img->hdr;
+	u64 prev_end = 0, pos = h->data_offset, pages = 0, i;
+	const struct ckpt_image_run *r;
+	const struct ckpt_image_vma *v;
+	u64 len;
+
+	for (i = 0; i < h->nr_runs; i++) {
+		r = &img->runs[i];
+		if (r->nr_pages > CKPT_MAX_RUN_PAGES)
+			return -EFBIG;
+		if (!r->nr_pages || r->vma >= h->nr_vmas ||
+		    !PAGE_ALIGNED(r->start) || r->start < prev_end)
+			return -EINVAL;
+		v = &img->vmas[r->vma];
+		len = (u64)r->nr_pages << PAGE_SHIFT;
+		if (r->start < v->start || len > v->end - r->start)
+			return -EINVAL;
+		img->run_pos[i] = pos;
+		pos += len;
+		pages += r->nr_pages;
+		prev_end = r->start + len;
+	}
+	return pages == h->nr_pages ? 0 : -EINVAL;
+}
+
+/**
+ * ckpt_image_load() - read and validate the header and metadata of an image
+ * @img: filled on success; free with ckpt_image_free()
+ * @file: the image, a regular file open for reading
+ *
+ * Run contents are not read here: their checksums are checked by
+ * ckpt_image_verify_runs() or as they are read into place.
+ *
+ * Return: 0 or a negative errno as listed in the uAPI header.
+ */
+int ckpt_image_load(struct ckpt_image *img, struct file *file)
+{
+	struct ckpt_image_header *h = &img->hdr;
+	u64 prev_end = 0, i;
+	void *page;
+	int ret;
+
+	memset(img, 0, sizeof(*img));
+	if (!S_ISREG(file_inode(file)->i_mode))
+		return -EINVAL;
+	page = (void *)__get_free_page(GFP_KERNEL);
+	if (!page)
+		return -ENOMEM;
+	/* The header page: the header, then zeroes no checksum covers. */
+	ret = ckpt_read_full(file, page, PAGE_SIZE, 0);
+	if (!ret && memchr_inv(page + sizeof(*h), 0, PAGE_SIZE - sizeof(*h)))
+		ret = -EINVAL;
+	memcpy(h, page, sizeof(*h));
+	free_page((unsigned long)page);
+	if (ret)
+		return ret;
+	ret = ckpt_check_header(h, i_size_read(file_inode(file)));
+	if (ret)
+		return ret;
+
+	/* Bounded by the limits checked above and by the file's length. */
+	img->meta = kvmalloc(max_t(u64, h->meta_size, 1), GFP_KERNEL_ACCOUNT);
+	img->run_pos = kvmalloc_array(max_t(u64, h->nr_runs, 1),
+				      sizeof(*img->run_pos), GFP_KERNEL_ACCOUNT);
+	if (!img->meta || !img->run_pos) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
+	ret = ckpt_read_full(file, img->meta, h->meta_size, h->meta_offset);
+	if (ret)
+		goto err_free;
+	if (xxh64(img->meta, h->meta_size, 0) != h->meta_csum) {
+		ret = -EBADMSG;
+		goto err_free;
+	}
+	img->vmas = img->meta;
+	img->runs = (const void *)(img->vmas + h->nr_vmas);
+	img->strings = (const void *)(img->runs + h->nr_runs);
+
+	for (i = 0; i < h->nr_vmas; i++) {
+		ret = ckpt_check_vma(img, &img->vmas[i], prev_end);
+		if (ret)
+			goto err_free;
+		prev_end = img->vmas[i].end;
+	}
+	ret = ckpt_check_runs(img);
+	if (ret)
+		goto err_free;
+	img->file = get_file(file);
+	return 0;
+
+err_free:
+	kvfree(img->run_pos);
+	kvfree(img->meta);
+	memset(img, 0, sizeof(*img));
+	return ret;
+}
+
+/**
+ * ckpt_image_free() - drop what ckpt_image_load() took
+ * @img: a loaded image
+ */
+void ckpt_image_free(struct ckpt_image *img)
+{
+	kvfree(img->run_pos);
+	kvfree(img->meta);
+	if (img->file)
+		fput(img->file);
+	memset(img, 0, sizeof(*img));
+}
+
+/**
+ * ckpt_image_verify_runs() - check every run's checksum
+ * @img: a loaded image
+ *
+ * Reads all page contents once through a bounce buffer of one batch.
+ *
+ * Return: 0, -EBADMSG on a mismatch, -EINTR on a fatal signal, or a read
+ * error.
+ */
+int ckpt_image_verify_runs(const struct ckpt_image *img)
+{
+	size_t len;
+	void *buf;
+	u64 i;
+	int ret = 0;
+
+	if (!img->hdr.nr_runs)
+		return 0;
+	buf = kvmalloc(CKPT_BATCH_BYTES, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; i < img->hdr.nr_runs; i++) {
+		len = (size_t)img->runs[i].nr_pages << PAGE_SHIFT;
+		ret = ckpt_read_full(img->file, buf, len, img->run_pos[i]);
+		if (ret)
+			break;
+		if (xxh64(buf, len, 0) != img->runs[i].csum) {
+			ret = -EBADMSG;
+			break;
+		}
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	kvfree(buf);
+	return ret;
+}

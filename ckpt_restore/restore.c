@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * CKPT_RESTORE: map an image's VMAs into the calling process and fill them.
+ *
+ * Order of work, so that a bad image or a clash never leaves the process
+ * changed:
+ *
+ *  1. load and validate the whole image (image.c); with
+ *     CKPT_RESTORE_VERIFY_FIRST or CKPT_RESTORE_LAZY also every checksum;
+ *  2. open every file the VMAs need (paths with the caller's credentials,
+ *     new shmem files, lazy state files);
+ *  3. check that nothing is mapped where any VMA goes (-EEXIST);
+ *  4. map each VMA with MAP_FIXED_NOREPLACE and its final protection;
+ *  5. fill eager VMAs run by run: pin the destination pages, read the run
+ *     straight into them with one vfs_iter_read() and check its checksum.
+ *
+ * Any failure in 4 or 5 unmaps exactly the VMAs this call mapped.
+ *
+ * Private VMAs are written with FOLL_FORCE, the way ptrace pokes memory, so
+ * read-only, executable and PROT_NONE VMAs are mapped with their final
+ * protection from the start and no mprotect() is needed afterwards.
+ */
+#include <linux/bvec.h>
+#include <linux/file.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sched/signal.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <linux/xxhash.h>
+#include <vmemkit/page_array.h>
+
+#include "ckpt_restore.h"
+
+/**
+ * struct ckpt_rvma - restore-time state of one image VMA
+ * @file: what to map (NULL for eager anonymous memory)
+ * @first_run: index of the VMA's first run
+ * @nr_runs: number of its runs
+ * @lazy: mapped through ckpt_lazy_file_create()
+ * @mapped: this call mapped it; undo unmaps it
+ */
+struct ckpt_rvma {
+	struct file *file;
+	u64 first_run;
+	u32 nr_runs;
+	bool lazy;
+	bool mapped;
+};
+
+/**
+ * struct ckpt_rctx - one CKPT_RESTORE call
+ * @img: the validated image
+ * @rv: one entry per image VMA
+ * @pa: destination pages of the current run
+ * @bv: bio_vec table over @pa
+ * @buf: bounce buffer of one run, for shared VMAs only
+ */
+struct ckpt_rctx {
+	struct ckpt_image img;
+	struct ckpt_rvma *rv;
+	struct vmk_page_array pa;
+	struct bio_vec *bv;
+	void *buf;
+};
+
+static struct file *ckpt_open_path(const struct ckpt_image *img,
+				   const struct ckpt_image_vma *v)
+{
+	struct file *file;
+	char *path;
+
+	path = kmemdup_nul(img->strings + v->path_offset, v->path_len,
+			   GFP_KERNEL);
+	if (!path)
+		return ERR_PTR(-ENOMEM);
+	file = filp_open(path, O_RDONLY | O_LARGEFILE, 0);
+	kfree(path);
+	return file;
+}
+
+/* Step 2: everything that can fail for want of a file, before any mapping. */
+static int ckpt_prepare(struct ckpt_rctx *c, u32 flags)
+{
+	const struct ckpt_image *img = &c->img;
+	const struct ckpt_image_vma *v;
+	struct ckpt_rvma *rv;
+	u64 run = 0;
+	u32 i;
+
+	for (i = 0; i < img->hdr.nr_vmas; i++) {
+		v = &img->vmas[i];
+		rv = &c->rv[i];
+		rv->first_run = run;
+		while (run < img->hdr.nr_runs && img->runs[run].vma == i)
+			run++;
+		rv->nr_runs = run - rv->first_run;
+
+		switch (v->kind) {
+		case CKPT_VMA_FILE:
+			rv->file = ckpt_open_path(img, v);
+			break;
+		case CKPT_VMA_SHARED:
+			rv->file = shmem_file_setup("dev/zero", v->end - v->start,
+						    0);
+			break;
+		case CKPT_VMA_ANON:
+			if (!(flags & CKPT_RESTORE_LAZY))
+				continue;
+			rv->lazy = true;
+			rv->file = ckpt_lazy_file_create(img, i, rv->first_run,
+							 rv->nr_runs);
+			break;
+		}
+		if (IS_ERR(rv->file)) {
+			int ret = PTR_ERR(rv->file);
+
+			rv->file = NULL;
+			return ret;
+		}
+	}
+	/* Runs are sorted and inside their VMAs, so each VMA took its own. */
+	return run == img->hdr.nr_runs ? 0 : -EINVAL;
+}
+
+/* Step 3: refuse before mapping anything if any VMA would clash. */
+static int ckpt_check_free(const struct ckpt_image *img)
+{
+	struct mm_struct *mm = current->mm;
+	int ret = 0;
+	u32 i;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	for (i = 0; i < img->hdr.nr_vmas; i++) {
+		if (find_vma_intersection(mm, img->vmas[i].start,
+					  img->vmas[i].end)) {
+			ret = -EEXIST;
+			break;
+		}
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/* Step 4 for one VMA; MAP_FIXED_NOREPLACE still catches a racing mmap. */
+static int ckpt_map_one(const struct ckpt_image_vma *v, struct ckpt_rvma *rv)
+{
+	unsigned long len = v->end - v->start, flags, addr, off = 0;
+
+	flags = MAP_FIXED_NOREPLACE;
+	switch (v->kind) {
+	case CKPT_VMA_ANON:
+		if (rv->lazy) {
+			flags |= MAP_PRIVATE;
+			off = v->start;
+		} else {
+			flags |= MAP_PRIVATE | MAP_ANONYMOUS;
+		}
+		break;
+	case CKPT_VMA_FILE:
+		flags |= MAP_PRIVATE;
+		off = v->pgoff << PAGE_SHIFT;
+		break;
+	case CKPT_VMA_SHARED:
+		flags |= MAP_SHARED;
+		break;
+	}
+	addr = vm_mmap(rv->file, v->start, len, v->prot, flags, off);
+	if (IS_ERR_VALUE(addr))
+		return (int)addr;
+	if (WARN_ON_ONCE(addr != v->start)) {
+		vm_munmap(addr, len);
+		return -EINVAL;
+	}
+	rv->mapped = true;
+	return 0;
+}
+
+/* Read one run straight into the pinned destination pages. */
+static int ckpt_fill_private(struct ckpt_rctx *c, u64 run)
+{
+	const struct ckpt_image_run *r = &c->img.runs[run];
+	size_t len = (size_t)r->nr_pages << PAGE_SHIFT;
+	loff_t pos = c->img.run_pos[run];
+	struct iov_iter iter;
+	ssize_t got;
+	int ret;
+
+	ret = vmk_page_array_pin_user(&c->pa, r->start, r->nr_pages,
+				      FOLL_WRITE | FOLL_FORCE, false);
+	if (ret)
+		return ret;
+	ret = vmk_page_array_bvec(&c->pa, 0, r->nr_pages, c->bv);
+	if (ret)
+		goto out_release;
+	iov_iter_bvec(&iter, ITER_DEST, c->bv, r->nr_pages, len);
+	got = vfs_iter_read(c->img.file, &iter, &pos, 0);
+	if (got != len) {
+		ret = got < 0 ? got : -EIO;
+		goto out_release;
+	}
+	if (ckpt_csum_bvec(c->bv, r->nr_pages) != r->csum)
+		ret = -EBADMSG;
+out_release:
+	vmk_page_array_release(&c->pa, true);
+	return ret;
+}
+
+/* Shared VMAs: copy each run into the new shmem file through a bounce buffer. */
+static int ckpt_fill_shared(struct ckpt_rctx *c, const struct ckpt_image_vma *v,
+			    struct file *shm, u64 run)
+{
+	const struct ckpt_image_run *r = &c->img.runs[run];
+	size_t len = (size_t)r->nr_pages << PAGE_SHIFT;
+	loff_t pos = r->start - v->start;
+	ssize_t put;
+	int ret;
+
+	ret = ckpt_read_full(c->img.file, c->buf, len, c->img.run_pos[run]);
+	if (ret)
+		return ret;
+	if (xxh64(c->buf, len, 0) != r->csum)
+		return -EBADMSG;
+	put = kernel_write(shm, c->buf, len, &pos);
+	if (put != len)
+		return put < 0 ? put : -EIO;
+	return 0;
+}
+
+/* Step 5: fill every eager VMA, run by run. */
+static int ckpt_fill(struct ckpt_rctx *c, u64 *nr_pages)
+{
+	const struct ckpt_image *img = &c->img;
+	const struct ckpt_image_vma *v;
+	struct ckpt_rvma *rv;
+	u64 run;
+	u32 i;
+	int ret;
+
+	for (i = 0; i < img->hdr.nr_vmas; i++) {
+		v = &img->vmas[i];
+		rv = &c->rv[i];
+		if (rv->lazy)
+			continue;
+		for (run = rv->first_run; run < rv->first_run + rv->nr_runs;
+		     run++) {
+			if (v->kind == CKPT_VMA_SHARED)
+				ret = ckpt_fill_shared(c, v, rv->file, run);
+			else
+				ret = ckpt_fill_private(c, run);
+			if (ret)
+				return ret;
+			*nr_pages += img->runs[run].nr_pages;
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			cond_resched();
+		}
+	}
+	return 0;
+}
+
+static void ckpt_unmap_all(struct ckpt_rctx *c)
+{
+	const struct ckpt_image_vma *v;
+	u32 i;
+
+	for (i = 0; i < c->img.hdr.nr_vmas; i++) {
+		v = &c->img.vmas[i];
+		if (!c->rv[i].mapped)
+			continue;
+		vm_munmap(v->start, v->end - v->start);
+		c->rv[i].mapped = false;
+	}
+}
+
+static void ckpt_put_files(struct ckpt_rctx *c)
+{
+	u32 i;
+
+	for (i = 0; i < c->img.hdr.nr_vmas; i++)
+		if (c->rv[i].file)
+			fput(c->rv[i].file);
+}
+
+/**
+ * ckpt_restore() - CKPT_RESTORE
+ * @arg: the argument, copied in; outputs are filled on success
+ *
+ * Return: 0, or a negative errno with the address space as before the call.
+ */
+int ckpt_restore(struct ckpt_restore *arg)
+{
+	struct ckpt_rctx *c;
+	struct file *file;
+	u64 nr_pages = 0;
+	u32 i;
+	int ret;
+
+	if (arg->flags & ~(CKPT_RESTORE_LAZY | CKPT_RESTORE_VERIFY_FIRST) ||
+	    arg->reserved)
+		return -EINVAL;
+	if (!current->mm)
+		return -ESRCH;
+	file = fget(arg->image_fd);
+	if (!file)
+		return -EBADF;
+	if (!(file->f_mode & FMODE_READ)) {
+		ret = -EBADF;
+		goto out_fput;
+	}
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	if (!c) {
+		ret = -ENOMEM;
+		goto out_fput;
+	}
+	vmk_page_array_init(&c->pa, VMK_PA_PINNED);
+
+	ret = ckpt_image_load(&c->img, file);
+	if (ret)
+		goto out_free_ctx;
+	if (arg->flags & (CKPT_RESTORE_LAZY | CKPT_RESTORE_VERIFY_FIRST)) {
+		ret = ckpt_image_verify_runs(&c->img);
+		if (ret)
+			goto out_free_image;
+	}
+	/* Bounded by CKPT_MAX_VMAS and CKPT_MAX_RUN_PAGES, checked. */
+	c->rv = kvcalloc(max(c->img.hdr.nr_vmas, 1U), sizeof(*c->rv),
+			 GFP_KERNEL_ACCOUNT);
+	c->bv = kvmalloc_array(CKPT_MAX_RUN_PAGES, sizeof(*c->bv), GFP_KERNEL);
+	c->buf = kvmalloc(CKPT_BATCH_BYTES, GFP_KERNEL);
+	if (!c->rv || !c->bv || !c->buf) {
+		ret = -ENOMEM;
+		goto out_free_bufs;
+	}
+
+	ret = ckpt_prepare(c, arg->flags);
+	if (ret)
+		goto out_put_files;
+	ret = ckpt_check_free(&c->img);
+	if (ret)
+		goto out_put_files;
+	for (i = 0; i < c->img.hdr.nr_vmas; i++) {
+		ret = ckpt_map_one(&c->img.vmas[i], &c->rv[i]);
+		if (ret)
+			goto out_unmap;
+	}
+	ret = ckpt_fill(c, &nr_pages);
+	if (ret)
+		goto out_unmap;
+
+	arg->nr_vmas = c->img.hdr.nr_vmas;
+	arg->nr_lazy_vmas = 0;
+	for (i = 0; i < c->img.hdr.nr_vmas; i++)
+		arg->nr_lazy_vmas += c->rv[i].lazy;
+	arg->nr_pages = nr_pages;
+	arg->nr_lazy_pages = c->img.hdr.nr_pages - nr_pages;
+	atomic_long_inc(&ckpt_stats.restores);
+	goto out_put_files;
+
+out_unmap:
+	ckpt_unmap_all(c);
+	atomic_long_inc(&ckpt_stats.restores_undone);
+out_put_files:
+	ckpt_put_files(c);
+out_free_bufs:
+	kvfree(c->buf);
+	kvfree(c->bv);
+	kvfree(c->rv);
+out_free_image:
+	ckpt_image_free(&c->img);
+out_free_ctx:
+	kfree(c);
+out_fput:
+	fput(file);
+	return ret;
+}

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: GPL-2.0-only WITH Linux-syscall-note */
+/*
+ * ckpt_restore: checkpoint and restore of process memory through /dev/ckpt.
+ */
+#ifndef _UAPI_LINUX_CKPT_RESTORE_H
+#define _UAPI_LINUX_CKPT_RESTORE_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/**
+ * DOC: Image format
+ *
+ * An image is one regular file, every integer little-endian (the byte order
+ * of the machine that wrote it; images move only between x86-64 hosts)::
+ *
+ *   [0, header_size)                       struct ckpt_image_header
+ *   [header_size, data_offset)             zeroes
+ *   [data_offset, data_offset + data_size) page contents of every run, in
+ *                                          run order, PAGE_SIZE per page
+ *   [meta_offset, meta_offset + meta_size) nr_vmas x struct ckpt_image_vma,
+ *                                          then nr_runs x struct ckpt_image_run,
+ *                                          then strings_size bytes of paths
+ *
+ * data_offset is one page (the header page) and meta_offset ==
+ * data_offset + data_size;
+ * the file ends exactly at meta_offset + meta_size.  Keeping page contents
+ * page aligned lets a restore read them straight into the target pages and
+ * lets the lazy fault handler read one page with one aligned read.
+ *
+ * VMAs are sorted by address, do not overlap, are page aligned and lie in
+ * the user address space.  Runs are sorted by address, do not overlap, and
+ * each lies entirely inside the VMA it names.  The contents of run i start
+ * at data_offset plus PAGE_SIZE times the pages of runs 0..i-1.
+ *
+ * Pages that were never touched, that map the zero page, or that hold only
+ * zeroes in an anonymous VMA are not in any run: they cost no bytes and read
+ * back as zero.  In a private file VMA only pages modified since they were
+ * mapped (private copies) are in runs; the rest come from the file again.
+ *
+ * Checksums are XXH64 with seed 0: @header_csum over the header with the
+ * field itself zero, @meta_csum over the whole metadata area, and each run's
+ * @csum over its page contents.
+ */
+
+/**
+ * DOC: Errors
+ *
+ * Every argument and every image field is checked before anything changes.
+ *
+ * - ``EINVAL``: a malformed argument (size, flags, reserved field not zero,
+ *   unaligned or empty range), or an inconsistent image: wrong magic,
+ *   version, header or page size, offsets and sizes that do not add up,
+ *   non-zero bytes after the header in the header page,
+ *   a file whose length differs from what the header says (truncated or
+ *   extended), unsorted or overlapping VMAs or runs, addresses outside the
+ *   user address space, runs outside their VMA, unknown VMA kind or prot bits.
+ *   CKPT_DUMP: the output file is not empty or not seekable.
+ * - ``EBADMSG``: a checksum does not match (header, metadata or a run).
+ *   The restore undoes every mapping it made.
+ * - ``EFBIG``: a count or size beyond this module's limits (CKPT_MAX_VMAS,
+ *   CKPT_MAX_RUNS, CKPT_MAX_PATH, CKPT_MAX_STRINGS, CKPT_MAX_RANGES,
+ *   CKPT_MAX_RUN_PAGES).
+ * - ``EEXIST``: CKPT_RESTORE: something is already mapped where the image
+ *   wants a VMA.  Nothing is mapped.
+ * - ``EPERM``: CKPT_DUMP of another process that the caller is not
+ *   ptrace-attached to.
+ * - ``ESRCH``: the pidfd's process has exited.
+ * - ``EBADF``: a file descriptor is not open, not a pidfd, or lacks the
+ *   needed read or write mode.
+ * - ``ENOENT``, ``EACCES``, ...: opening a private file VMA's path with the
+ *   caller's credentials failed; returned before anything is mapped.
+ * - ``ENOMEM``, ``EINTR``, ``EIO``: resources, a fatal signal, or an I/O
+ *   error; the restore undoes every mapping it made.
+ */
+
+/* Limits a valid image stays within; bigger counts fail with -EFBIG. */
+#define CKPT_MAX_VMAS		65536
+#define CKPT_MAX_RUNS		(1U << 20)
+#define CKPT_MAX_RUN_PAGES	512
+#define CKPT_MAX_PATH		4096
+#define CKPT_MAX_RANGES		1024
+#define CKPT_MAX_STRINGS	(1U << 24)
+
+#define CKPT_IMAGE_MAGIC	0x54504b434b4d56ULL	/* "VMKCKPT" */
+#define CKPT_IMAGE_VERSION	1
+
+/**
+ * struct ckpt_image_header - first bytes of an image
+ * @magic: CKPT_IMAGE_MAGIC
+ * @version: CKPT_IMAGE_VERSION
+ * @header_size: sizeof(struct ckpt_image_header)
+ * @page_size: page size of the dumping machine; must equal the restorer's
+ * @flags: none defined, must be zero
+ * @nr_vmas: entries in the VMA table, at most CKPT_MAX_VMAS
+ * @reserved: must be zero
+ * @nr_runs: entries in the run table, at most CKPT_MAX_RUNS
+ * @nr_pages: pages over all runs; data_size == nr_pages * page_size
+ * @data_offset: file offset of the page contents: the page size
+ * @data_size: bytes of page contents
+ * @meta_offset: file offset of the metadata, == data_offset + data_size
+ * @meta_size: bytes of metadata: the two tables plus @strings_size
+ * @strings_size: bytes of path strings at the end of the metadata
+ * @meta_csum: XXH64 of the metadata area
+ * @header_csum: XXH64 of this header with @header_csum zero
+ */
+struct ckpt_image_header {
+	__u64 magic;
+	__u32 version;
+	__u32 header_size;
+	__u32 page_size;
+	__u32 flags;
+	__u32 nr_vmas;
+	__u32 reserved;
+	__u64 nr_runs;
+	__u64 nr_pages;
+	__u64 data_offset;
+	__u64 data_size;
+	__u64 meta_offset;
+	__u64 meta_size;
+	__u64 strings_size;
+	__u64 meta_csum;
+	__u64 header_csum;
+};
+
+/**
+ * enum ckpt_vma_kind - what backs a VMA
+ * @CKPT_VMA_ANON: private anonymous memory
+ * @CKPT_VMA_FILE: private mapping of a file, reopened by path on restore
+ * @CKPT_VMA_SHARED: shared anonymous memory or a shared memfd/tmpfs mapping;
+ *	restored as a new shared anonymous mapping with the dumped contents
+ */
+enum ckpt_vma_kind {
+	CKPT_VMA_ANON = 1,
+	CKPT_VMA_FILE = 2,
+	CKPT_VMA_SHARED = 3,
+};
+
+/**
+ * struct ckpt_image_vma - one VMA of the image
+ * @start: first address, page aligned
+ * @end: first address after the VMA, page aligned, > @start
+ * @prot: PROT_READ | PROT_WRITE | PROT_EXEC bits, any combination
+ * @kind: an enum ckpt_vma_kind
+ * @flags: none defined, must be zero
+ * @path_len: CKPT_VMA_FILE: length of the path without a NUL, 1 to
+ *	CKPT_MAX_PATH - 1; zero for other kinds
+ * @path_offset: CKPT_VMA_FILE: offset of the path in the strings area
+ * @pgoff: CKPT_VMA_FILE: file offset of @start in pages; zero otherwise
+ * @reserved: must be zero
+ */
+struct ckpt_image_vma {
+	__u64 start;
+	__u64 end;
+	__u32 prot;
+	__u32 kind;
+	__u32 flags;
+	__u32 path_len;
+	__u64 path_offset;
+	__u64 pgoff;
+	__u64 reserved[2];
+};
+
+/**
+ * struct ckpt_image_run - pages [start, start + nr_pages * page size)
+ * @start: first address, page aligned
+ * @nr_pages: 1 to CKPT_MAX_RUN_PAGES
+ * @vma: index of the VMA holding the whole run
+ * @csum: XXH64 of the run's page contents
+ */
+struct ckpt_image_run {
+	__u64 start;
+	__u32 nr_pages;
+	__u32 vma;
+	__u64 csum;
+};
+
+/**
+ * struct ckpt_range - an address range [start, end), page aligned, non-empty
+ * @start: first address
+ * @end: first address after the range
+ */
+struct ckpt_range {
+	__u64 start;
+	__u64 end;
+};
+
+/* CKPT_DUMP flags */
+#define CKPT_DUMP_PIDFD		(1U << 0)	/* dump the process of @pidfd */
+
+/**
+ * struct ckpt_dump - argument of CKPT_DUMP
+ * @size: sizeof(struct ckpt_dump); larger sizes are accepted when the
+ *	unknown trailing bytes are zero
+ * @flags: CKPT_DUMP_* flags
+ * @pidfd: with CKPT_DUMP_PIDFD, a pidfd of the target process, which the
+ *	calling thread must be ptrace-attached to (PTRACE_SEIZE or
+ *	PTRACE_ATTACH: the kernel checked the caller's rights when it attached);
+ *	must be zero otherwise
+ * @out_fd: an empty regular file open for writing; the image is written at
+ *	offsets [0, @image_size)
+ * @nr_ranges: entries in @ranges, at most CKPT_MAX_RANGES; zero dumps every
+ *	dumpable VMA
+ * @reserved: must be zero
+ * @ranges: user pointer to sorted, non-overlapping struct ckpt_range;
+ *	VMAs are clipped to them
+ * @nr_vmas: out: VMAs in the image
+ * @nr_skipped: out: VMAs that cannot be dumped and were left out: special
+ *	mappings (vdso, vvar), VM_IO/VM_PFNMAP, hugetlb, shared file mappings
+ * @nr_runs: out: runs in the image
+ * @nr_pages: out: pages of contents in the image
+ * @image_size: out: bytes written
+ */
+struct ckpt_dump {
+	__u32 size;
+	__u32 flags;
+	__s32 pidfd;
+	__s32 out_fd;
+	__u32 nr_ranges;
+	__u32 reserved;
+	__aligned_u64 ranges;
+	__u32 nr_vmas;
+	__u32 nr_skipped;
+	__u64 nr_runs;
+	__u64 nr_pages;
+	__u64 image_size;
+};
+
+/* CKPT_RESTORE flags */
+#define CKPT_RESTORE_LAZY	(1U << 0)	/* fill anonymous VMAs on first touch */
+#define CKPT_RESTORE_VERIFY_FIRST (1U << 1)	/* check run checksums before mapping */
+
+/**
+ * struct ckpt_restore - argument of CKPT_RESTORE
+ * @size: sizeof(struct ckpt_restore); larger sizes are accepted when the
+ *	unknown trailing bytes are zero
+ * @flags: CKPT_RESTORE_* flags.  By default every run's checksum is checked
+ *	as it is read into place and any mismatch undoes the whole restore.
+ *	CKPT_RESTORE_VERIFY_FIRST checks them all before the first mapping
+ *	(one more read of the image).  CKPT_RESTORE_LAZY implies it: private
+ *	 anonymous VMAs are then mapped with a fault handler
+ *	that reads each page from the image on first touch (they show as
+ *	"anon_inode:[ckpt_lazy]" in /proc/PID/maps); the image file stays
+ *	referenced until every page of such a VMA was touched once or the VMA
+ *	is unmapped.
+ * @image_fd: the image, open for reading, seekable
+ * @reserved: must be zero
+ * @nr_vmas: out: VMAs mapped
+ * @nr_lazy_vmas: out: of which lazily filled
+ * @nr_pages: out: pages filled before returning
+ * @nr_lazy_pages: out: pages left to fill on first touch
+ */
+struct ckpt_restore {
+	__u32 size;
+	__u32 flags;
+	__s32 image_fd;
+	__u32 reserved;
+	__u32 nr_vmas;
+	__u32 nr_lazy_vmas;
+	__u64 nr_pages;
+	__u64 nr_lazy_pages;
+};
+
+#define CKPT_IOCTL_MAGIC	0xCE
+/* Write a memory image of the caller or of a traced process. */
+#define CKPT_DUMP		_IOWR(CKPT_IOCTL_MAGIC, 0x01, struct ckpt_dump)
+/* Restore an image into the calling process. */
+#define CKPT_RESTORE		_IOWR(CKPT_IOCTL_MAGIC, 0x02, struct ckpt_restore)
+
+#endif /* _UAPI_LINUX_CKPT_RESTORE_H */
