@@ -8,11 +8,12 @@
 # /usr/src/linux-source-*, whichever is the same X.Y.Z version as the kernel
 # (or, failing that, the same X.Y, with a warning).
 #
-# Usage (from the DKMS build directory): sh ./dkms-make.sh KVER KDIR
+# Usage (from the DKMS build directory): sh ./dkms-make.sh KVER KDIR [clean]
 set -eu
 
 kver=$1
 kdir=$2
+target=${3:-modules}
 here=$(pwd)
 want=$(echo "$kver" | sed -E 's/^([0-9]+\.[0-9]+(\.[0-9]+)?).*/\1/')
 want_xy=$(echo "$want" | cut -d. -f1,2)
@@ -41,6 +42,11 @@ done
 if [ -z "$ksrc" ] && [ -n "$fallback" ]; then
 	echo "dkms-make: no $want source tree; using $fallback ($(src_version "$fallback")) for drivers/vfio/vfio.h" >&2
 	ksrc=$fallback
+fi
+
+# vfio_spapr_tce's Kbuild insists on a source path even to clean.
+if [ "$target" = clean ]; then
+	exec make -C "$kdir" M="$here" VMK_KSRC="${ksrc:-/nonexistent}" clean
 fi
 
 if [ -z "$ksrc" ] && [ -d "$here/vfio_spapr_tce" ]; then
