@@ -71,3 +71,12 @@ help:
 	@echo "make check      checkpatch --strict, sparse and W=1 over the tree"
 	@echo "make load|unload  insmod/rmmod on the running kernel (KDIR=...)"
 	@echo "make setup      install packages and unpack the kernel source"
+
+# Upstream series check (slow: see scripts/check-series) and DKMS packaging
+# (scripts/README-dkms.md).  KVER/KSRC pick the kernel and its source.
+.PHONY: check-series dkms-install dkms-uninstall
+check-series: $(TOP)/.cache/kernel.mk
+	$(TOP)/scripts/check-series $(M)
+
+dkms-install dkms-uninstall: $(TOP)/.cache/kernel.mk
+	KVER="$(KVER)" KSRC="$(KSRC)" $(TOP)/scripts/dkms $(@:dkms-%=%)
