@@ -66,15 +66,12 @@ void vit_bounce_fini(struct vduse_iotlb_domain *dom)
 
 /*
  * Detach-side helper: every PTE of the domain file over [iova, iova + size)
- * goes.  The caller has already changed the slots; bumping zap_seq first
- * makes a concurrent fault that installed a stale page undo it (fault.c).
+ * goes.  The caller holds view_lock for write from before the zap until the
+ * pages of those IOVAs are detached, so no fault can map them again.
  */
 void vit_zap(struct vduse_iotlb_domain *dom, u64 iova, u64 size)
 {
-	might_sleep();
-	atomic_inc(&dom->zap_seq);
-	/* Order the bump before the PTE walk; pairs with vit_fault(). */
-	smp_mb__after_atomic();
+	lockdep_assert_held_write(&dom->view_lock);
 	unmap_mapping_range(dom->file->f_mapping, iova, size, 1);
 }
 

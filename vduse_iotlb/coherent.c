@@ -7,8 +7,9 @@
  * Every IOVA page of an allocation has an entry in coherent_xa pointing to
  * the allocation's descriptor.  Faults look pages up and take their
  * reference under the xa_lock, and free erases all entries under the same
- * lock before zapping and freeing, so a fault either sees the whole
- * allocation alive or none of it.
+ * lock, so a fault either sees the whole allocation alive or none of it.
+ * Free then zaps under view_lock, which waits for faults that found the
+ * pages before the erase, and only then frees the pages.
  */
 #include <linux/gfp.h>
 #include <linux/mm.h>
@@ -129,7 +130,10 @@ int vduse_iotlb_free_coherent(struct vduse_iotlb_domain *dom, size_t size,
 		__xa_erase(&dom->coherent_xa, pfn + i);
 	xa_unlock(&dom->coherent_xa);
 
+	/* Waits for faults that found the pages before the erase. */
+	down_write(&dom->view_lock);
 	vit_zap(dom, iova, c->size);
+	up_write(&dom->view_lock);
 	free_iova(&dom->coherent_iovad, pfn);
 	free_pages_exact(c->vaddr, c->size);
 	vit_stat_add(dom, VIT_STAT_COHERENT_PAGES, -(long)npages);

@@ -116,6 +116,7 @@ struct vduse_iotlb_domain *vduse_iotlb_domain_create(u64 iova_limit,
 	dom->coherent.start = bounce_size;
 	dom->coherent.size = iova_limit - bounce_size + 1;
 	mutex_init(&dom->umem_lock);
+	init_rwsem(&dom->view_lock);
 	INIT_LIST_HEAD(&dom->umems);
 	spin_lock_init(&dom->global_lock);
 	dom->use_global_lock = READ_ONCE(vit_bench_global_lock);

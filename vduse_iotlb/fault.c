@@ -5,8 +5,10 @@
  * allocation; anything else is SIGBUS.
  *
  * The handler inserts the PTE itself (vm_insert_page on a VM_MIXEDMAP vma)
- * instead of returning vmf->page, so that it can check afterwards whether a
- * detach raced with it (zap_seq, see vduse_iotlb.h) and take the PTE back.
+ * instead of returning vmf->page, so that lookup and insertion both happen
+ * under view_lock: a detacher's zap then either comes after the PTE and
+ * removes it, or the fault waits for the detach and finds the new page (see
+ * vduse_iotlb.h).
  */
 #include <linux/mm.h>
 
@@ -19,31 +21,28 @@ static vm_fault_t vit_fault(struct vm_fault *vmf)
 	unsigned long pfn = vmf->pgoff;
 	u64 iova = (u64)pfn << PAGE_SHIFT;
 	struct page *page;
-	int seq, ret;
+	int ret;
 
-	seq = atomic_read(&dom->zap_seq);
-	/* Read the sequence before looking the page up. */
-	smp_rmb();
+	down_read(&dom->view_lock);
 	if (vmk_iova_window_contains(&dom->bounce, iova, PAGE_SIZE))
 		page = vit_bounce_get_page(dom, pfn);
 	else if (vmk_iova_window_contains(&dom->coherent, iova, PAGE_SIZE))
 		page = vit_coherent_get_page(dom, pfn);
 	else
 		page = NULL;
-	if (!page)
+	if (!page) {
+		up_read(&dom->view_lock);
 		return VM_FAULT_SIGBUS;
+	}
 
+	/* -EBUSY: another thread's fault installed the same page first. */
 	ret = vm_insert_page(vma, vmf->address & PAGE_MASK, page);
+	up_read(&dom->view_lock);
 	put_page(page);
 	if (ret == -ENOMEM)
 		return VM_FAULT_OOM;
 	if (ret && ret != -EBUSY)
 		return VM_FAULT_SIGBUS;
-
-	/* Pairs with the barrier in vit_zap(): a racing detach wins. */
-	smp_mb();
-	if (atomic_read(&dom->zap_seq) != seq)
-		unmap_mapping_range(vma->vm_file->f_mapping, iova, PAGE_SIZE, 1);
 	return VM_FAULT_NOPAGE;
 }
 

@@ -6,9 +6,13 @@
  * its contents mean nothing any more, and the next mapping of the slot
  * allocates a fresh zeroed page.  Upstream VDUSE keeps every bounce page
  * until the domain dies; here one shrinker per domain gives them back.
- * The scan walks the table round-robin from a cursor, detaches pages under
- * the slot lock, zaps the domain file's PTEs over the batch and only then
- * drops the pages.
+ * The scan walks the table round-robin from a cursor in batches.  For a
+ * batch with idle pages it takes view_lock for write, zaps the domain
+ * file's PTEs over the idle slots and only then detaches the pages that are
+ * still idle, under their slot locks.  The other order (detach, then zap)
+ * let a mapper give the slot a fresh page while the device still reached
+ * the old one through a PTE not yet zapped, and read stale data or write
+ * into a page about to be freed.
  */
 #include <linux/mm.h>
 #include <linux/shrinker.h>
@@ -29,31 +33,71 @@ static unsigned long vit_shrink_count(struct shrinker *shrinker,
 	return sum.v[VIT_STAT_KERNEL_PAGES] > 0 ? sum.v[VIT_STAT_KERNEL_PAGES] : SHRINK_EMPTY;
 }
 
+/* Can the shrinker free the page of @s?  No kernel page, or in use: no. */
+static bool vit_slot_idle(struct vit_slot *s)
+{
+	lockdep_assert_held(&s->lock);
+	return s->page && !(s->flags & (VIT_SLOT_MAPPED | VIT_SLOT_USER));
+}
+
 /*
- * Detach idle pages from up to VIT_SHRINK_BATCH slots starting at *@idx
- * (not past the end of the table), zap them and free them.
+ * Slots [*@first, *@last] of [@start, @end) whose pages looked idle; false
+ * if none did.  Only a hint: the slots may change before the detach.
  */
-static unsigned long vit_shrink_batch(struct vduse_iotlb_domain *dom,
-				      unsigned long *idx)
+static bool vit_shrink_find(struct vduse_iotlb_domain *dom,
+			    unsigned long start, unsigned long end,
+			    unsigned long *first, unsigned long *last)
+{
+	unsigned long i, flags;
+	struct vit_slot *s;
+	bool idle, found = false;
+
+	for (i = start; i < end; i++) {
+		s = &dom->slots[i];
+		spin_lock_irqsave(&s->lock, flags);
+		idle = vit_slot_idle(s);
+		spin_unlock_irqrestore(&s->lock, flags);
+		if (!idle)
+			continue;
+		if (!found)
+			*first = i;
+		*last = i;
+		found = true;
+	}
+	return found;
+}
+
+/*
+ * Free the idle pages of slots [@start, @end).  Returns the pages freed, or
+ * -EBUSY if view_lock is held: its holder may be a fault on this domain
+ * that entered reclaim, so waiting for it could deadlock.
+ */
+static long vit_shrink_batch(struct vduse_iotlb_domain *dom,
+			     unsigned long start, unsigned long end)
 {
 	struct page *pages[VIT_SHRINK_BATCH];
-	unsigned long start = *idx, flags;
-	unsigned int nr = 0, i;
+	unsigned long first, last, i, flags;
+	unsigned int nr = 0;
 	struct vit_slot *s;
 
-	for (; *idx < dom->nr_slots && *idx - start < VIT_SHRINK_BATCH;
-	     (*idx)++) {
-		s = &dom->slots[*idx];
+	if (!vit_shrink_find(dom, start, end, &first, &last))
+		return 0;
+	if (!down_write_trylock(&dom->view_lock))
+		return -EBUSY;
+	/* No PTE of these IOVAs survives, and no fault adds one until up_write. */
+	vit_zap(dom, (u64)first << PAGE_SHIFT,
+		(u64)(last - first + 1) << PAGE_SHIFT);
+	for (i = first; i <= last; i++) {
+		s = &dom->slots[i];
 		spin_lock_irqsave(&s->lock, flags);
-		if (s->page && !(s->flags & (VIT_SLOT_MAPPED | VIT_SLOT_USER))) {
+		if (vit_slot_idle(s)) {
 			pages[nr++] = s->page;
 			s->page = NULL;
 		}
 		spin_unlock_irqrestore(&s->lock, flags);
 	}
-	if (!nr)
-		return 0;
-	vit_zap(dom, (u64)start << PAGE_SHIFT, (u64)(*idx - start) << PAGE_SHIFT);
+	up_write(&dom->view_lock);
+
 	for (i = 0; i < nr; i++)
 		__free_page(pages[i]);
 	vit_stat_add(dom, VIT_STAT_KERNEL_PAGES, -(long)nr);
@@ -65,19 +109,22 @@ static unsigned long vit_shrink_scan(struct shrinker *shrinker,
 				     struct shrink_control *sc)
 {
 	struct vduse_iotlb_domain *dom = shrinker->private_data;
-	unsigned long idx, scanned = 0, freed = 0, start;
+	unsigned long idx, end, scanned = 0, freed = 0;
+	long ret;
 
-	/* Zapping takes the file's i_mmap rwsem. */
+	/* Zapping takes view_lock and the file's i_mmap rwsem. */
 	if (!gfpflags_allow_blocking(sc->gfp_mask))
 		return SHRINK_STOP;
 
 	idx = READ_ONCE(dom->shrink_cursor) % dom->nr_slots;
 	while (scanned < dom->nr_slots && freed < sc->nr_to_scan) {
-		start = idx;
-		freed += vit_shrink_batch(dom, &idx);
-		scanned += idx - start;
-		if (idx == dom->nr_slots)
-			idx = 0;
+		end = min(idx + VIT_SHRINK_BATCH, dom->nr_slots);
+		ret = vit_shrink_batch(dom, idx, end);
+		if (ret < 0)
+			break;
+		freed += ret;
+		scanned += end - idx;
+		idx = end == dom->nr_slots ? 0 : end;
 		cond_resched();
 	}
 	WRITE_ONCE(dom->shrink_cursor, idx);

@@ -105,6 +105,9 @@ int vit_umem_register(struct vduse_iotlb_domain *dom, u64 iova, u64 length,
 	if (ret)
 		goto err_unlock;
 
+	/* Not before the pin: faults hold view_lock under mmap_lock. */
+	down_write(&dom->view_lock);
+	vit_zap(dom, iova, length);
 	for (page = vmk_pa_iter_first(&u->pages, &it); page;
 	     page = vmk_pa_iter_next(&u->pages, &it)) {
 		old = vit_slot_switch(dom, first + it.idx, page, true);
@@ -113,11 +116,10 @@ int vit_umem_register(struct vduse_iotlb_domain *dom, u64 iova, u64 length,
 			nr_kernel++;
 		}
 	}
+	up_write(&dom->view_lock);
 	list_add(&u->node, &dom->umems);
 	mutex_unlock(&dom->umem_lock);
 
-	/* Nobody may keep seeing the kernel pages through the domain file. */
-	vit_zap(dom, iova, length);
 	list_for_each_entry_safe(page, tmp, &freed, lru) {
 		list_del(&page->lru);
 		__free_page(page);

@@ -20,13 +20,19 @@
  *
  * Pages seen through the domain's mmap are installed by the fault handler
  * and zapped by whoever detaches a page from an IOVA (shrinker, user memory
- * switch, coherent free).  &vduse_iotlb_domain.zap_seq orders the two: the
- * detacher bumps it before zapping, and a fault that raced with a detach
- * sees the change after installing its PTE and zaps it again (the same idea
- * as mmu_interval_notifier's sequence).
+ * registration, coherent free).  The rule that keeps the device's view right
+ * is: a PTE of the domain file at an IOVA maps the page that IOVA has now,
+ * never one it had before.  &vduse_iotlb_domain.view_lock enforces it: the
+ * fault handler looks the page up and inserts its PTE under the read side,
+ * and a detacher holds the write side while it zaps the IOVAs and then
+ * detaches their pages, so no PTE of the old page survives the zap and none
+ * can come back before the page is gone.  Zapping first matters for the
+ * shrinker: streaming mappers take no sleeping lock, so a slot whose page
+ * was detached before the zap could be mapped again (with a fresh page)
+ * while the device still reached the old page through a stale PTE.
  *
- * Lock order: umem_lock -> slot lock; i_mmap lock is taken with no slot lock
- * held.
+ * Lock order: umem_lock -> view_lock -> slot lock; mmap_lock -> view_lock
+ * (faults); view_lock -> i_mmap lock (zaps), taken with no slot lock held.
  */
 #ifndef _VIT_VDUSE_IOTLB_H
 #define _VIT_VDUSE_IOTLB_H
@@ -37,6 +43,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/rwsem.h>
 #include <linux/seq_file.h>
 #include <linux/spinlock.h>
 #include <linux/xarray.h>
@@ -139,7 +146,8 @@ struct vit_umem {
  *               xa_lock also serialises faults against coherent frees
  * @umem_lock: serialises user memory (de)registration; protects @umems
  * @umems: registered &struct vit_umem, unordered
- * @zap_seq: bumped by every page detach before its PTEs are zapped
+ * @view_lock: read: a fault looking up and installing a page; write:
+ *             zapping IOVAs and detaching their pages (see above)
  * @global_lock: the seed's single lock, taken around every bounce table
  *               operation when @use_global_lock (benchmark only)
  * @use_global_lock: sampled from the bench_global_lock parameter at create
@@ -161,7 +169,7 @@ struct vduse_iotlb_domain {
 	struct xarray coherent_xa;
 	struct mutex umem_lock; /* protects umems, serialises (de)register */
 	struct list_head umems;
-	atomic_t zap_seq;
+	struct rw_semaphore view_lock; /* the domain file's PTEs vs detaches */
 	spinlock_t global_lock; /* benchmark-only: see use_global_lock */
 	bool use_global_lock;
 	struct shrinker *shrinker;

@@ -137,7 +137,10 @@ struct vduse_iotlb_info {
  * mappings is copied across, so DMA in flight is not disturbed.  DEREG
  * must name exactly one registered range.  While a range is backed by user
  * memory, the domain file does not map it (SIGBUS): the device uses its
- * own mapping of @uaddr.
+ * own mapping of @uaddr.  A device write through the domain file that races
+ * with REG is kept: it lands before the copy, or it faults and gets SIGBUS
+ * once REG is done.  A device write to its own memory that races with DEREG
+ * may be lost.
  */
 struct vduse_iotlb_umem {
 	__u32 size;
