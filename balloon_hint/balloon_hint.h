@@ -143,7 +143,7 @@ int bh_stats_prime(struct bh_dev *bh);
 void bh_stats_request(struct virtqueue *vq);
 void bh_balloon_ack(struct virtqueue *vq);
 unsigned int bh_leak(struct bh_dev *bh, size_t num);
-void bh_update_actual(struct bh_dev *bh);
+void bh_leak_all(struct bh_dev *bh);
 int bh_oom_notify(struct notifier_block *nb, unsigned long dummy, void *parm);
 
 /* hint.c: free page hinting and its shrinker */

@@ -250,9 +250,7 @@ static void bh_remove(struct virtio_device *vdev)
 		bh_hint_shrinker_unregister(bh);
 
 	/* Give the whole balloon back, telling the host first. */
-	while (bh->num_pages && bh_leak(bh, bh->num_pages))
-		;
-	bh_update_actual(bh);
+	bh_leak_all(bh);
 
 	virtio_reset_device(vdev);
 	vdev->config->del_vqs(vdev);

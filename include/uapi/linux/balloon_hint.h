@@ -20,8 +20,10 @@
  * Balloon:
  *
  * - ``features``: virtio feature bits negotiated with the device.
- * - ``balloon_pages``: 4 KiB pages in the balloon now (the "actual" the
- *   host reads).
+ * - ``balloon_pages``: 4 KiB pages in the balloon now.  The "actual" the
+ *   host reads (QMP query-balloon) follows once the inflate or deflate
+ *   message carrying the last change has been answered: wait for the
+ *   host's value, not for this one, to know what the host sees.
  * - ``inflated``, ``deflated``: 4 KiB pages ever given to / taken back
  *   from the host; ``oom_deflated``: of those deflated, how many by the
  *   OOM notifier (DEFLATE_ON_OOM); ``migrated``: ballooned pages moved by
