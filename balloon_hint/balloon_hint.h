@@ -45,6 +45,7 @@
 struct bh_stats {
 	atomic64_t rounds;
 	atomic64_t cmd_ids;
+	atomic64_t cmd_id_reads;
 	atomic64_t stop_seen;
 	atomic64_t done_seen;
 	atomic64_t id_changed_mid_round;
@@ -56,6 +57,7 @@ struct bh_stats {
 	atomic64_t bytes_hinted;
 	atomic64_t rehinted_blocks;
 	atomic64_t kicks;
+	atomic64_t stops_sent;
 	atomic64_t returned_done;
 	atomic64_t returned_shrinker;
 	atomic64_t returned_remove;

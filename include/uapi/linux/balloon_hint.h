@@ -36,9 +36,13 @@
  * - ``held_pages``: pages allocated for hinting and not yet returned.
  * - ``rounds``: rounds answered with a start marker; ``cmd_ids``: new
  *   command ids seen (a round is skipped when the previous start marker is
- *   still unused after hint_stall_ms); ``stop_seen``, ``done_seen``: STOP
- *   and DONE values seen.
- * - ``id_changed_mid_round``: rounds cut short because the id changed;
+ *   still unused after hint_stall_ms); ``cmd_id_reads``: times the id was
+ *   read from config (once per config change); ``stop_seen``,
+ *   ``done_seen``: STOP and DONE values seen between rounds (STOP read
+ *   during a round does not end it: QEMU shows STOP for as long as a round
+ *   runs); ``stops_sent``: rounds ended with a stop marker.
+ * - ``id_changed_mid_round``: rounds a newer id replaced before they had
+ *   hinted everything (the new id's round starts at once);
  *   ``pressure_stops``: rounds cut short because the shrinker ran;
  *   ``vq_full``: times the free page virtqueue had no room;
  *   ``host_stalls``: rounds abandoned because the host returned no
