@@ -123,6 +123,7 @@ struct bh_dev {
 
 	struct page_reporting_dev_info pr_dev_info;
 	bool reporting;
+	atomic64_t report_inflight;	/* bytes in the report under way */
 
 	struct bh_stats st;
 	struct dentry *debugfs;

@@ -64,6 +64,10 @@
  *
  * - ``reporting``: 1 when registered with the page reporting core;
  *   ``reports``: scatterlists reported; ``reported_bytes``: their size.
+ * - ``report_inflight_bytes``: size of the report the host is handling
+ *   now (0 when none).  The core takes those free blocks off the free
+ *   lists until the host is done (up to 32 blocks of pageblock order or
+ *   more), so MemFree is lower by this much meanwhile.
  */
 
 #endif /* _UAPI_LINUX_BALLOON_HINT_H */
