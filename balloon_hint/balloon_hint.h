@@ -45,6 +45,7 @@
 struct bh_stats {
 	atomic64_t rounds;
 	atomic64_t cmd_ids;
+	atomic64_t cmd_id_reads;
 	atomic64_t stop_seen;
 	atomic64_t done_seen;
 	atomic64_t id_changed_mid_round;
@@ -56,6 +57,7 @@ struct bh_stats {
 	atomic64_t bytes_hinted;
 	atomic64_t rehinted_blocks;
 	atomic64_t kicks;
+	atomic64_t stops_sent;
 	atomic64_t returned_done;
 	atomic64_t returned_shrinker;
 	atomic64_t returned_remove;
@@ -121,6 +123,7 @@ struct bh_dev {
 
 	struct page_reporting_dev_info pr_dev_info;
 	bool reporting;
+	atomic64_t report_inflight;	/* bytes in the report under way */
 
 	struct bh_stats st;
 	struct dentry *debugfs;
@@ -143,7 +146,7 @@ int bh_stats_prime(struct bh_dev *bh);
 void bh_stats_request(struct virtqueue *vq);
 void bh_balloon_ack(struct virtqueue *vq);
 unsigned int bh_leak(struct bh_dev *bh, size_t num);
-void bh_update_actual(struct bh_dev *bh);
+void bh_leak_all(struct bh_dev *bh);
 int bh_oom_notify(struct notifier_block *nb, unsigned long dummy, void *parm);
 
 /* hint.c: free page hinting and its shrinker */

@@ -32,7 +32,8 @@ bool bh_hint_rehint = true;
 module_param_named(hint_rehint, bh_hint_rehint, bool, 0444);
 MODULE_PARM_DESC(hint_rehint, "hint held blocks again in every new round");
 
-unsigned int bh_hint_stall_ms = 1000;
+/* Generous: a loaded host may leave the device unserviced for seconds. */
+unsigned int bh_hint_stall_ms = 5000;
 module_param_named(hint_stall_ms, bh_hint_stall_ms, uint, 0444);
 MODULE_PARM_DESC(hint_stall_ms,
 		 "end a hint round when the host returns no buffer for this long");
@@ -250,9 +251,7 @@ static void bh_remove(struct virtio_device *vdev)
 		bh_hint_shrinker_unregister(bh);
 
 	/* Give the whole balloon back, telling the host first. */
-	while (bh->num_pages && bh_leak(bh, bh->num_pages))
-		;
-	bh_update_actual(bh);
+	bh_leak_all(bh);
 
 	virtio_reset_device(vdev);
 	vdev->config->del_vqs(vdev);

@@ -22,6 +22,7 @@ static const struct {
 	{ "stats_sent", offsetof(struct bh_stats, stats_sent) },
 	{ "rounds", offsetof(struct bh_stats, rounds) },
 	{ "cmd_ids", offsetof(struct bh_stats, cmd_ids) },
+	{ "cmd_id_reads", offsetof(struct bh_stats, cmd_id_reads) },
 	{ "stop_seen", offsetof(struct bh_stats, stop_seen) },
 	{ "done_seen", offsetof(struct bh_stats, done_seen) },
 	{ "id_changed_mid_round", offsetof(struct bh_stats, id_changed_mid_round) },
@@ -31,6 +32,7 @@ static const struct {
 	{ "bytes_hinted", offsetof(struct bh_stats, bytes_hinted) },
 	{ "rehinted_blocks", offsetof(struct bh_stats, rehinted_blocks) },
 	{ "kicks", offsetof(struct bh_stats, kicks) },
+	{ "stops_sent", offsetof(struct bh_stats, stops_sent) },
 	{ "returned_done", offsetof(struct bh_stats, returned_done) },
 	{ "returned_shrinker", offsetof(struct bh_stats, returned_shrinker) },
 	{ "returned_remove", offsetof(struct bh_stats, returned_remove) },
@@ -49,6 +51,8 @@ static int bh_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "hint_cmd_id %u\n", READ_ONCE(bh->cmd_id_received));
 	seq_printf(m, "held_pages %ld\n", atomic_long_read(&bh->hint_held));
 	seq_printf(m, "reporting %u\n", (unsigned int)bh->reporting);
+	seq_printf(m, "report_inflight_bytes %lld\n",
+		   atomic64_read(&bh->report_inflight));
 	for (i = 0; i < ARRAY_SIZE(bh_counters); i++)
 		seq_printf(m, "%s %lld\n", bh_counters[i].name,
 			   atomic64_read((atomic64_t *)((char *)st +

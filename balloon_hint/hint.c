@@ -5,7 +5,10 @@
  * The host starts a round by writing a new command id to config (QEMU does
  * so after every dirty-bitmap sync of a migration).  The driver answers with
  * a start marker carrying that id, then hands over free blocks it allocated
- * (in-bufs on the free page virtqueue), then a stop marker.  A hint means
+ * (in-bufs on the free page virtqueue), then a stop marker.  A newer id
+ * arriving during a round starts a new round at once (stop marker, start
+ * marker with the new id, held blocks hinted again, then new ones): hints
+ * given for the old id do not count for the new pass.  A hint means
  * "this block was free at some time after the id was issued": the host may
  * skip sending it in the current pass, and any later guest write is caught
  * by the next sync.  So a held block may be freed at any moment (the
@@ -54,6 +57,7 @@ u32 bh_hint_cmd_id(struct bh_dev *bh)
 		virtio_cread_le(bh->vdev, struct virtio_balloon_config,
 				free_page_hint_cmd_id, &id);
 		WRITE_ONCE(bh->cmd_id_received, id);
+		atomic64_inc(&bh->st.cmd_id_reads);
 	}
 	return bh->cmd_id_received;
 }
@@ -169,20 +173,36 @@ static int bh_hint_add(struct bh_dev *bh, struct page *page,
 	return 0;
 }
 
-/* Why the current round must end, or 0 to go on. */
+/*
+ * Why the current round must end, or 0 to go on: -EAGAIN for a new id (a
+ * new round follows), -ECANCELED for DONE (bh_hint_work handles it next).
+ *
+ * STOP read during a round does not end it.  From QEMU it is what config
+ * shows for the whole round once our start marker was taken, and a config
+ * change for any reason (a second notification of the sync that issued
+ * this id, a balloon target) makes us read it; ending the round then left
+ * it a few MiB long.  A real STOP from the host (before its next dirty
+ * sync) always comes with a new id or DONE right after, which end the
+ * round; blocks hinted in between are ignored by the host and hinted
+ * again for the new id.
+ */
 static int bh_hint_should_stop(struct bh_dev *bh, u32 id)
 {
+	u32 now;
+
 	if (READ_ONCE(bh->hint_removing))
 		return -ESHUTDOWN;
 	if (atomic_read(&bh->hint_pressure)) {
 		atomic64_inc(&bh->st.pressure_stops);
 		return -ENOMEM;
 	}
-	if (bh_hint_cmd_id(bh) != id) {
-		atomic64_inc(&bh->st.id_changed_mid_round);
-		return -EAGAIN;
-	}
-	return 0;
+	now = bh_hint_cmd_id(bh);
+	if (now == id || now == VIRTIO_BALLOON_CMD_ID_STOP)
+		return 0;
+	if (now == VIRTIO_BALLOON_CMD_ID_DONE)
+		return -ECANCELED;
+	atomic64_inc(&bh->st.id_changed_mid_round);
+	return -EAGAIN;
 }
 
 /*
@@ -293,14 +313,19 @@ unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,
 	return freed;
 }
 
-static void bh_hint_round(struct bh_dev *bh, u32 id)
+/*
+ * One round for @id: start marker, held blocks, new blocks, stop marker.
+ * Returns why the blocks ended (-EAGAIN: a new id is waiting) or 0.
+ */
+static int bh_hint_one_round(struct bh_dev *bh, u32 id)
 {
 	unsigned int pending = 0;
 	int err;
 
 	/* The previous start marker must be used before we rewrite it. */
-	if (bh_hint_wait_start_used(bh))
-		return;
+	err = bh_hint_wait_start_used(bh);
+	if (err)
+		return err;
 
 	bh->hint_last_id = id;
 	atomic64_inc(&bh->st.rounds);
@@ -308,19 +333,29 @@ static void bh_hint_round(struct bh_dev *bh, u32 id)
 	bh->cmd_id_active = cpu_to_virtio32(bh->vdev, id);
 	err = bh_hint_marker(bh, &bh->cmd_id_active);
 	if (err)
-		return;
+		return err;
 	bh->start_inflight = true;
 
-	err = 0;
 	if (bh_hint_rehint)
 		err = bh_hint_rehint_held(bh, id, &pending);
 	if (!err)
-		bh_hint_new_blocks(bh, id, &pending);
+		err = bh_hint_new_blocks(bh, id, &pending);
 
 	if (READ_ONCE(bh->hint_removing))
-		return;
+		return -ESHUTDOWN;
 	bh->cmd_id_stop = cpu_to_virtio32(bh->vdev, VIRTIO_BALLOON_CMD_ID_STOP);
-	bh_hint_marker(bh, &bh->cmd_id_stop);
+	if (!bh_hint_marker(bh, &bh->cmd_id_stop))
+		atomic64_inc(&bh->st.stops_sent);
+	return err;
+}
+
+/* Answer @id, and every newer id that arrives while we do. */
+static void bh_hint_round(struct bh_dev *bh, u32 id)
+{
+	while (bh_hint_one_round(bh, id) == -EAGAIN) {
+		id = READ_ONCE(bh->cmd_id_received);
+		atomic64_inc(&bh->st.cmd_ids);
+	}
 }
 
 void bh_hint_work(struct work_struct *work)

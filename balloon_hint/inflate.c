@@ -16,6 +16,8 @@
 
 /* Sleep before retrying an inflate that found no free page. */
 #define BH_OUT_OF_PUFF_MS	200
+/* Sleep before retrying a deflate that found every page isolated. */
+#define BH_ISOLATED_MS		10
 
 void bh_balloon_ack(struct virtqueue *vq)
 {
@@ -63,6 +65,22 @@ static bool bh_adjust_managed(struct bh_dev *bh)
 	return !virtio_has_feature(bh->vdev, VIRTIO_BALLOON_F_DEFLATE_ON_OOM);
 }
 
+/*
+ * Tell the host how many pages the balloon holds ("actual", what QMP
+ * query-balloon reports).  Under balloon_lock, right after the message that
+ * changed the count, so the size work and the OOM notifier cannot write
+ * their counts in the wrong order, and the host's view trails the balloon
+ * by one message at most.
+ */
+static void bh_update_actual(struct bh_dev *bh)
+{
+	u32 actual = bh->num_pages;
+
+	lockdep_assert_held(&bh->balloon_lock);
+	virtio_cwrite_le(bh->vdev, struct virtio_balloon_config, actual,
+			 &actual);
+}
+
 static unsigned int bh_fill(struct bh_dev *bh, size_t num)
 {
 	unsigned int done;
@@ -92,8 +110,10 @@ static unsigned int bh_fill(struct bh_dev *bh, size_t num)
 			adjust_managed_page_count(page, -1);
 	}
 	done = bh->num_pfns;
-	if (done)
+	if (done) {
 		bh_tell_host(bh, bh->inflate_vq);
+		bh_update_actual(bh);
+	}
 	mutex_unlock(&bh->balloon_lock);
 	atomic64_add(done, &bh->st.inflated);
 	return done;
@@ -106,7 +126,9 @@ static unsigned int bh_fill(struct bh_dev *bh, size_t num)
  *
  * With MUST_TELL_HOST the host must hear of the pages before the guest
  * touches them, so the deflate message always goes out before the pages
- * are freed (harmless when the feature is off).
+ * are freed (harmless when the feature is off).  Pages that compaction has
+ * isolated for migration cannot be taken now: fewer (possibly none) come
+ * back, and the caller retries.
  *
  * Return: the number of 4 KiB pages deflated.
  */
@@ -137,9 +159,26 @@ unsigned int bh_leak(struct bh_dev *bh, size_t num)
 		list_del(&page->lru);
 		put_page(page);		/* the balloon's reference */
 	}
+	if (done)
+		bh_update_actual(bh);
 	mutex_unlock(&bh->balloon_lock);
 	atomic64_add(done, &bh->st.deflated);
 	return done;
+}
+
+/**
+ * bh_leak_all - give the whole balloon back (device removal)
+ * @bh: the device, its work items already cancelled
+ *
+ * Pages isolated by compaction come back to the balloon list (migrated or
+ * put back) soon after; wait for them rather than leave pages that would
+ * point at a freed device.
+ */
+void bh_leak_all(struct bh_dev *bh)
+{
+	while (READ_ONCE(bh->num_pages))
+		if (!bh_leak(bh, BH_PFNS_MAX))
+			msleep(BH_ISOLATED_MS);
 }
 
 static s64 bh_towards_target(struct bh_dev *bh)
@@ -153,26 +192,23 @@ static s64 bh_towards_target(struct bh_dev *bh)
 	return (s64)target - bh->num_pages;
 }
 
-void bh_update_actual(struct bh_dev *bh)
-{
-	u32 actual = bh->num_pages;
-
-	virtio_cwrite_le(bh->vdev, struct virtio_balloon_config, actual,
-			 &actual);
-}
-
 void bh_size_work(struct work_struct *work)
 {
 	struct bh_dev *bh = container_of(work, struct bh_dev, size_work);
 	s64 diff = bh_towards_target(bh);
+	unsigned int done;
 
 	if (!diff)
 		return;
-	if (diff > 0)
+	if (diff > 0) {
 		diff -= bh_fill(bh, diff);
-	else
-		diff += bh_leak(bh, -diff);
-	bh_update_actual(bh);
+	} else {
+		done = bh_leak(bh, -diff);
+		/* Every page left is isolated: let compaction finish. */
+		if (!done)
+			msleep(BH_ISOLATED_MS);
+		diff += done;
+	}
 	/* One message per pass; come back for the rest. */
 	if (diff)
 		bh_queue(bh, work);
@@ -187,7 +223,6 @@ int bh_oom_notify(struct notifier_block *nb, unsigned long dummy, void *parm)
 	n = bh_leak(bh, BH_OOM_PAGES) / BH_PAGES_PER_PAGE;
 	atomic64_add(n * BH_PAGES_PER_PAGE, &bh->st.oom_deflated);
 	*freed += n;
-	bh_update_actual(bh);
 	return NOTIFY_OK;
 }
 

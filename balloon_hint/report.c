@@ -23,21 +23,23 @@ static int bh_report(struct page_reporting_dev_info *pr,
 	u64 bytes = 0;
 	int err;
 
+	for_each_sg(sg, s, nents, i)
+		bytes += s->length;
+	/* Off the free lists (out of MemFree) until we return. */
+	atomic64_set(&bh->report_inflight, bytes);
 	/*
 	 * Indirect descriptors are off (see bh_validate) and we wait for each
 	 * report, so the queue is empty and adding allocates nothing.
 	 */
 	err = virtqueue_add_inbuf(vq, sg, nents, bh, GFP_NOWAIT | __GFP_NOWARN);
-	if (err)
-		return err;
-	virtqueue_kick(vq);
-	wait_event(bh->acked, virtqueue_get_buf(vq, &len));
-
-	for_each_sg(sg, s, nents, i)
-		bytes += s->length;
-	atomic64_inc(&bh->st.reports);
-	atomic64_add(bytes, &bh->st.reported_bytes);
-	return 0;
+	if (!err) {
+		virtqueue_kick(vq);
+		wait_event(bh->acked, virtqueue_get_buf(vq, &len));
+		atomic64_inc(&bh->st.reports);
+		atomic64_add(bytes, &bh->st.reported_bytes);
+	}
+	atomic64_set(&bh->report_inflight, 0);
+	return err;
 }
 
 int bh_report_register(struct bh_dev *bh)

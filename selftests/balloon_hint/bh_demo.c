@@ -17,10 +17,10 @@ int main(void)
 	bh_host(fd, resp, BH_QMP("balloon", "\"value\":%llu"),
 		1792 * BH_MIB);
 	printf("host target 1792 MiB: balloon holds %lld MiB\n",
-	       bh_wait_stat_ge("balloon_pages", 65536, 30) * 4096 / (long long)BH_MIB);
+	       bh_wait_stat_ge("balloon_pages", 65536, 60) * 4096 / (long long)BH_MIB);
 	bh_host(fd, resp, BH_QMP("balloon", "\"value\":%llu"),
 		2048 * BH_MIB);
-	bh_wait_stat_le("balloon_pages", 0, 30);
+	bh_wait_stat_le("balloon_pages", 0, 60);
 
 	p = bh_fill(512 * BH_MIB);
 	if (p)
@@ -29,7 +29,7 @@ int main(void)
 		printf("migration failed\n");
 		return 1;
 	}
-	bh_wait_stat_le("held_pages", 0, 10);
+	bh_wait_stat_le("held_pages", 0, 60);
 	printf("migration: %llu MiB sent, %llu normal, %llu duplicate pages, %llu ms\n",
 	       m.transferred / BH_MIB, m.normal, m.duplicate, m.total_ms);
 	printf("hinting: %lld rounds, %lld MiB hinted, %lld re-hinted blocks, ",

@@ -29,6 +29,9 @@
 #define BH_RELEASE_S	60
 /* A round "holds memory" from this many pages on. */
 #define BH_HELD_MIN	(64 * BH_MB / BH_PAGE)
+/* Bounds on waits for the driver (generous: the host may be loaded). */
+#define BH_DONE_S	30
+#define BH_ROUND_S	90
 
 FIXTURE(hint) {
 	int fd;
@@ -109,7 +112,7 @@ static void *bh_sampler(void *arg)
 
 	while (!__atomic_load_n(&smp->stop, __ATOMIC_ACQUIRE)) {
 		held = bh_stat("held_pages");
-		drop = smp->memfree - bh_meminfo("MemFree");
+		drop = smp->memfree - bh_memfree();
 		/* Trust the pair only if held did not move meanwhile. */
 		if (held > smp->max_held && bh_stat("held_pages") == held) {
 			smp->max_held = held;
@@ -126,7 +129,7 @@ static void *bh_sampler(void *arg)
  * back; MemFree returns; what the statistics say matches what the guest
  * and the host saw.
  */
-TEST_F_TIMEOUT(hint, migrate_round, 150)
+TEST_F_TIMEOUT(hint, migrate_round, 300)
 {
 	long long rounds0 = bh_stat("rounds"), done0 = bh_stat("done_seen");
 	long long ids0 = bh_stat("cmd_ids"), hinted0 = bh_stat("bytes_hinted");
@@ -143,8 +146,7 @@ TEST_F_TIMEOUT(hint, migrate_round, 150)
 
 	ASSERT_EQ(0, bh_make_free_memory(variant->fragmented, &raw, &kept))
 		TH_LOG("could not dirty and free memory");
-	usleep(200000);
-	memfree = bh_meminfo("MemFree");
+	memfree = bh_memfree();
 
 	smp.memfree = memfree;
 	ASSERT_EQ(0, pthread_create(&sampler, NULL, bh_sampler, &smp));
@@ -159,7 +161,7 @@ TEST_F_TIMEOUT(hint, migrate_round, 150)
 	TH_LOG("migration: %s", resp);
 	ASSERT_EQ(0, vmk_json_u64(resp, "dirty-sync-count", &syncs));
 
-	EXPECT_LT(done0, bh_wait_stat_ge("done_seen", done0 + 1, 10))
+	EXPECT_LT(done0, bh_wait_stat_ge("done_seen", done0 + 1, BH_DONE_S))
 		TH_LOG("no DONE seen after the migration completed");
 	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BH_RELEASE_S))
 		TH_LOG("pages still held after DONE");
@@ -195,7 +197,8 @@ TEST_F_TIMEOUT(hint, migrate_round, 150)
 		EXPECT_LT(o9 + 64, bh_stat("blocks_order_9"))
 			TH_LOG("fragmented memory was not hinted at order 9");
 
-	EXPECT_LE(memfree - BH_SLACK, bh_meminfo("MemFree"))
+	EXPECT_LE(memfree - BH_SLACK,
+		  bh_wait_memfree_ge(memfree - BH_SLACK, BH_RELEASE_S))
 		TH_LOG("MemFree did not return to its pre-migration level");
 	if (raw)
 		munmap(raw, kept);
@@ -215,7 +218,7 @@ FIXTURE_SETUP(round)
 		TH_LOG("balloon_hint is not bound to the balloon device");
 	ASSERT_EQ(0, bh_wait_stat_le("held_pages", 0, BH_RELEASE_S))
 		TH_LOG("pages held before the test");
-	self->memfree0 = bh_meminfo("MemFree");
+	self->memfree0 = bh_memfree();
 }
 
 FIXTURE_TEARDOWN(round)
@@ -233,24 +236,22 @@ FIXTURE_TEARDOWN(round)
 }
 
 /*
- * Start a throttled migration and wait until the round holds memory and
- * stops growing; returns the pages held (or -1).
+ * Start a throttled migration and wait until the driver has ended its
+ * round (stop marker sent: every free block it could take is held);
+ * returns the pages held (or -1).  The migration is too slow to reach its
+ * next dirty sync, so the round's id stays current until the test cancels.
  */
 static long long bh_open_round(struct __test_metadata *_metadata, int fd)
 {
-	long long held, prev = -1;
-	double end;
+	long long stops0 = bh_stat("stops_sent"), held;
 
 	if (bh_set_bandwidth(fd, BH_SLOW_BW) || bh_migrate_start(fd)) {
 		TH_LOG("could not start a throttled migration");
 		return -1;
 	}
-	held = bh_wait_stat_ge("held_pages", BH_HELD_MIN, 30);
-	for (end = bh_now() + 10; held != prev && bh_now() < end;) {
-		prev = held;
-		usleep(300000);
-		held = bh_stat("held_pages");
-	}
+	if (bh_wait_stat_ge("stops_sent", stops0 + 1, BH_ROUND_S) <= stops0)
+		TH_LOG("the round did not end within %d s", BH_ROUND_S);
+	held = bh_stat("held_pages");
 	TH_LOG("round open: %lld MiB held", held * BH_PAGE / BH_MB);
 	bh_log_stats("round open");
 	return held;
@@ -261,41 +262,44 @@ static long long bh_open_round(struct __test_metadata *_metadata, int fd)
  * (any config change makes the driver read it again): everything comes
  * back once, nothing is counted twice.
  */
-TEST_F_TIMEOUT(round, cancel_and_done_twice, 150)
+TEST_F_TIMEOUT(round, cancel_and_done_twice, 300)
 {
-	long long done0 = bh_stat("done_seen"), held, memfree, done1;
+	long long done0 = bh_stat("done_seen"), held, memfree, done1, reads;
 	long long ret0 = bh_stat("returned_done");
 	char resp[BH_RESP_LEN];
 	unsigned long long actual;
 
 	held = bh_open_round(_metadata, self->fd);
 	ASSERT_LE(BH_HELD_MIN, held) TH_LOG("no round held memory");
-	memfree = bh_meminfo("MemFree");
+	memfree = bh_memfree();
 	EXPECT_GT(BH_SLACK, llabs(self->memfree0 - memfree - held * BH_PAGE))
 		TH_LOG("MemFree fell by %lld MiB, held %lld MiB",
 		       (self->memfree0 - memfree) / BH_MB,
 		       held * BH_PAGE / BH_MB);
 
 	ASSERT_EQ(0, bh_migrate_cancel(self->fd)) TH_LOG("cancel failed");
-	EXPECT_LT(done0, bh_wait_stat_ge("done_seen", done0 + 1, 10))
+	EXPECT_LT(done0, bh_wait_stat_ge("done_seen", done0 + 1, BH_DONE_S))
 		TH_LOG("no DONE after cancel");
 	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BH_RELEASE_S))
 		TH_LOG("pages still held after DONE");
 	EXPECT_LE(held, bh_stat("returned_done") - ret0)
 		TH_LOG("DONE returned fewer pages than were held");
-	EXPECT_LE(self->memfree0 - BH_SLACK, bh_meminfo("MemFree"))
+	EXPECT_LE(self->memfree0 - BH_SLACK,
+		  bh_wait_memfree_ge(self->memfree0 - BH_SLACK, BH_RELEASE_S))
 		TH_LOG("MemFree did not come back after DONE");
 
 	/* An unchanged balloon target is a config change: DONE again. */
 	done1 = bh_stat("done_seen");
 	ret0 = bh_stat("returned_done");
+	reads = bh_stat("cmd_id_reads");
 	ASSERT_EQ(0, bh_host(self->fd, resp,
 			     "{\"op\":\"qmp\",\"cmd\":\"query-balloon\"}"));
 	ASSERT_EQ(0, vmk_json_u64(resp, "actual", &actual));
 	ASSERT_EQ(0, bh_host(self->fd, resp,
 			     BH_QMP("balloon", "\"value\":%llu"), actual))
 		TH_LOG("balloon command: %s", resp);
-	usleep(500000);
+	ASSERT_LT(reads, bh_wait_stat_ge("cmd_id_reads", reads + 1, BH_DONE_S))
+		TH_LOG("the driver did not read the command id again");
 	EXPECT_EQ(done1, bh_stat("done_seen")) TH_LOG("DONE handled twice");
 	EXPECT_EQ(ret0, bh_stat("returned_done"))
 		TH_LOG("pages returned twice");
@@ -307,7 +311,7 @@ TEST_F_TIMEOUT(round, cancel_and_done_twice, 150)
  * A program allocating most of RAM while the round holds nearly all free
  * memory must not be OOM-killed: the shrinker hands held blocks back.
  */
-TEST_F_TIMEOUT(round, pressure_mid_round, 150)
+TEST_F_TIMEOUT(round, pressure_mid_round, 300)
 {
 	long long shr0 = bh_stat("returned_shrinker");
 	size_t want = self->memfree0 * 3 / 4;
@@ -341,8 +345,62 @@ TEST_F_TIMEOUT(round, pressure_mid_round, 150)
 		TH_LOG("pages still held after DONE");
 }
 
+/*
+ * Config changes while a round runs do not end it.  Once QEMU has taken
+ * the start marker its config shows STOP for the rest of the round, so a
+ * driver that re-reads config on any change (here: the host repeating an
+ * unchanged balloon target) and takes STOP for the end of the round stops
+ * after a few MiB.  Changes are sent until the round ends; at least one
+ * must land while it runs, else the attempt is repeated.
+ */
+TEST_F_TIMEOUT(round, config_change_mid_round, 300)
+{
+	long long changed0 = bh_stat("id_changed_mid_round");
+	long long rounds0, stops0, held = 0, landed = 0;
+	unsigned long long actual;
+	char resp[BH_RESP_LEN];
+	int attempt;
+	double end;
+
+	ASSERT_EQ(0, bh_host(self->fd, resp,
+			     "{\"op\":\"qmp\",\"cmd\":\"query-balloon\"}"));
+	ASSERT_EQ(0, vmk_json_u64(resp, "actual", &actual));
+	for (attempt = 0; attempt < 3 && !landed; attempt++) {
+		ASSERT_EQ(0, bh_wait_stat_le("held_pages", 0, BH_RELEASE_S))
+			TH_LOG("pages held before the round");
+		rounds0 = bh_stat("rounds");
+		stops0 = bh_stat("stops_sent");
+		ASSERT_EQ(0, bh_set_bandwidth(self->fd, BH_SLOW_BW));
+		ASSERT_EQ(0, bh_migrate_start(self->fd));
+		for (end = bh_now() + BH_ROUND_S;
+		     bh_stat("stops_sent") == stops0 && bh_now() < end;) {
+			ASSERT_EQ(0, bh_host(self->fd, resp,
+					     BH_QMP("balloon", "\"value\":%llu"),
+					     actual))
+				TH_LOG("balloon command: %s", resp);
+			/* Sent while the round had begun and not ended. */
+			if (bh_stat("rounds") > rounds0 &&
+			    bh_stat("stops_sent") == stops0)
+				landed++;
+		}
+		held = bh_stat("held_pages");
+		TH_LOG("attempt %d: %lld config changes mid-round, %lld MiB held",
+		       attempt + 1, landed, held * BH_PAGE / BH_MB);
+		bh_log_stats("round ended");
+		ASSERT_EQ(0, bh_migrate_cancel(self->fd));
+	}
+	ASSERT_LT(0, landed) TH_LOG("no config change landed mid-round");
+	EXPECT_LT(self->memfree0 / 2, held * BH_PAGE)
+		TH_LOG("the round ended early: %lld MiB held of %lld MiB free",
+		       held * BH_PAGE / BH_MB, self->memfree0 / BH_MB);
+	EXPECT_EQ(changed0, bh_stat("id_changed_mid_round"))
+		TH_LOG("an unchanged id was taken for a new one");
+	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BH_RELEASE_S))
+		TH_LOG("pages still held after DONE");
+}
+
 /* Unloading the module mid-round frees every held page. */
-TEST_F_TIMEOUT(round, unload_mid_round, 150)
+TEST_F_TIMEOUT(round, unload_mid_round, 300)
 {
 	long long held;
 
@@ -350,7 +408,9 @@ TEST_F_TIMEOUT(round, unload_mid_round, 150)
 	ASSERT_LE(BH_HELD_MIN, held) TH_LOG("no round held memory");
 
 	ASSERT_EQ(0, system("rmmod balloon_hint")) TH_LOG("rmmod failed");
-	EXPECT_LE(self->memfree0 - BH_SLACK, bh_meminfo("MemFree"))
+	/* Freed before rmmod returns; the wait covers the per-CPU lists. */
+	EXPECT_LE(self->memfree0 - BH_SLACK,
+		  bh_wait_memfree_ge(self->memfree0 - BH_SLACK, 10))
 		TH_LOG("held pages not freed on unload");
 	ASSERT_EQ(0, bh_migrate_cancel(self->fd));
 	ASSERT_EQ(0, system("insmod /lib/vmk/modules/balloon_hint.ko"))

@@ -97,6 +97,46 @@ static inline double bh_now(void)
 }
 
 /*
+ * Free memory in bytes: MemFree plus the free blocks free page reporting
+ * has taken off the free lists for the host right now (64-128 MiB while a
+ * report is under way, for tens of seconds after a large free; longer
+ * when the host is slow to answer).  Sampled when no report started or
+ * ended meanwhile; with the driver absent, MemFree alone.
+ */
+static inline long long bh_memfree(void)
+{
+	long long rep, inflight, mem;
+	int tries;
+
+	for (tries = 0; tries < 500; tries++) {
+		rep = bh_stat("reports");
+		inflight = bh_stat("report_inflight_bytes");
+		mem = bh_meminfo("MemFree");
+		if (rep < 0 || inflight < 0)
+			return mem;
+		if (rep == bh_stat("reports") &&
+		    inflight == bh_stat("report_inflight_bytes"))
+			return mem + inflight;
+		usleep(2000);
+	}
+	return mem;
+}
+
+/* Wait until bh_memfree() is at least @min bytes; returns the last value. */
+static inline long long bh_wait_memfree_ge(long long min, double seconds)
+{
+	double end = bh_now() + seconds;
+	long long v;
+
+	for (;;) {
+		v = bh_memfree();
+		if (v >= min || bh_now() > end)
+			return v;
+		usleep(50000);
+	}
+}
+
+/*
  * Map @bytes of anonymous memory and write a non-zero pattern in every
  * page, so that each page is a "normal" page for migration.
  */

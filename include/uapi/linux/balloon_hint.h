@@ -20,8 +20,10 @@
  * Balloon:
  *
  * - ``features``: virtio feature bits negotiated with the device.
- * - ``balloon_pages``: 4 KiB pages in the balloon now (the "actual" the
- *   host reads).
+ * - ``balloon_pages``: 4 KiB pages in the balloon now.  The "actual" the
+ *   host reads (QMP query-balloon) follows once the inflate or deflate
+ *   message carrying the last change has been answered: wait for the
+ *   host's value, not for this one, to know what the host sees.
  * - ``inflated``, ``deflated``: 4 KiB pages ever given to / taken back
  *   from the host; ``oom_deflated``: of those deflated, how many by the
  *   OOM notifier (DEFLATE_ON_OOM); ``migrated``: ballooned pages moved by
@@ -34,9 +36,13 @@
  * - ``held_pages``: pages allocated for hinting and not yet returned.
  * - ``rounds``: rounds answered with a start marker; ``cmd_ids``: new
  *   command ids seen (a round is skipped when the previous start marker is
- *   still unused after hint_stall_ms); ``stop_seen``, ``done_seen``: STOP
- *   and DONE values seen.
- * - ``id_changed_mid_round``: rounds cut short because the id changed;
+ *   still unused after hint_stall_ms); ``cmd_id_reads``: times the id was
+ *   read from config (once per config change); ``stop_seen``,
+ *   ``done_seen``: STOP and DONE values seen between rounds (STOP read
+ *   during a round does not end it: QEMU shows STOP for as long as a round
+ *   runs); ``stops_sent``: rounds ended with a stop marker.
+ * - ``id_changed_mid_round``: rounds a newer id replaced before they had
+ *   hinted everything (the new id's round starts at once);
  *   ``pressure_stops``: rounds cut short because the shrinker ran;
  *   ``vq_full``: times the free page virtqueue had no room;
  *   ``host_stalls``: rounds abandoned because the host returned no
@@ -58,6 +64,10 @@
  *
  * - ``reporting``: 1 when registered with the page reporting core;
  *   ``reports``: scatterlists reported; ``reported_bytes``: their size.
+ * - ``report_inflight_bytes``: size of the report the host is handling
+ *   now (0 when none).  The core takes those free blocks off the free
+ *   lists until the host is done (up to 32 blocks of pageblock order or
+ *   more), so MemFree is lower by this much meanwhile.
  */
 
 #endif /* _UAPI_LINUX_BALLOON_HINT_H */
