@@ -5,14 +5,15 @@
  * Order of work, so that a bad image or a clash never leaves the process
  * changed:
  *
- *  1. load and validate the whole image (image.c); with
- *     CKPT_RESTORE_VERIFY_FIRST or CKPT_RESTORE_LAZY also every checksum;
+ *  1. load and validate the header and metadata (image.c); with
+ *     CKPT_RESTORE_VERIFY_FIRST also every chunk checksum;
  *  2. open every file the VMAs need (paths with the caller's credentials,
  *     new shmem files, lazy state files);
  *  3. check that nothing is mapped where any VMA goes (-EEXIST);
  *  4. map each VMA with MAP_FIXED_NOREPLACE and its final protection;
  *  5. fill eager VMAs run by run: pin the destination pages, read the run
- *     straight into them with one vfs_iter_read() and check its checksum.
+ *     straight into them with one vfs_iter_read() and check the checksum
+ *     of each of its chunks.  Lazy VMAs check a chunk on its first fault.
  *
  * Any failure in 4 or 5 unmaps exactly the VMAs this call mapped.
  *
@@ -28,7 +29,6 @@
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
-#include <linux/xxhash.h>
 #include <vmemkit/page_array.h>
 
 #include "ckpt_restore.h"
@@ -201,8 +201,8 @@ static int ckpt_fill_private(struct ckpt_rctx *c, u64 run)
 		ret = got < 0 ? got : -EIO;
 		goto out_release;
 	}
-	if (ckpt_csum_bvec(c->bv, r->nr_pages) != r->csum)
-		ret = -EBADMSG;
+	ret = ckpt_check_chunks_bvec(c->img.csums + r->chunk, c->bv,
+				     r->nr_pages);
 out_release:
 	vmk_page_array_release(&c->pa, true);
 	return ret;
@@ -221,8 +221,10 @@ static int ckpt_fill_shared(struct ckpt_rctx *c, const struct ckpt_image_vma *v,
 	ret = ckpt_read_full(c->img.file, c->buf, len, c->img.run_pos[run]);
 	if (ret)
 		return ret;
-	if (xxh64(c->buf, len, 0) != r->csum)
-		return -EBADMSG;
+	ret = ckpt_check_chunks_buf(c->img.csums + r->chunk, c->buf,
+				    r->nr_pages);
+	if (ret)
+		return ret;
 	put = kernel_write(shm, c->buf, len, &pos);
 	if (put != len)
 		return put < 0 ? put : -EIO;
@@ -320,7 +322,7 @@ int ckpt_restore(struct ckpt_restore *arg)
 	ret = ckpt_image_load(&c->img, file);
 	if (ret)
 		goto out_free_ctx;
-	if (arg->flags & (CKPT_RESTORE_LAZY | CKPT_RESTORE_VERIFY_FIRST)) {
+	if (arg->flags & CKPT_RESTORE_VERIFY_FIRST) {
 		ret = ckpt_image_verify_runs(&c->img);
 		if (ret)
 			goto out_free_image;
