@@ -28,6 +28,7 @@
 #include <linux/bvec.h>
 #include <linux/file.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uio.h>
@@ -53,6 +54,8 @@ struct ckpt_lazy_run {
 /**
  * struct ckpt_lazy - state of one lazily restored VMA
  * @lock: protects @image
+ * @install_lock: serialises installing run pages in @mm with setting their
+ *	bits in @installed, so a set bit always means "was installed"
  * @image: the image file; NULL once no fault can need it any more
  * @mm: the restoring mm, only compared, never dereferenced
  * @forked: a child got a copy of the VMA; keep @image until release
@@ -67,6 +70,7 @@ struct ckpt_lazy_run {
 struct ckpt_lazy {
 	spinlock_t lock;	/* protects image */
 	struct file *image;
+	struct mutex install_lock;	/* protects installed, in mm */
 	struct mm_struct *mm;
 	bool forked;
 	unsigned long base_pgoff;
@@ -175,7 +179,10 @@ static int ckpt_lazy_read_chunk(struct ckpt_lazy *lz, struct file *image,
  * Install page @i of the run at its address in @vma, if that lies in @vma
  * (a split may have put it in another VMA) and, in the restoring mm, if it
  * was never installed before (a page discarded after its first touch reads
- * back as zeroes).  Return: 0, 1 if skipped, or vm_insert_page()'s error.
+ * back as zeroes).  In the restoring mm the caller holds install_lock: a
+ * racing fault then sees the bit only once the page is really in, and
+ * never mistakes a page being installed for a discarded one.
+ * Return: 0, 1 if skipped or already present, or vm_insert_page()'s error.
  */
 static int ckpt_lazy_install(struct vm_area_struct *vma, struct ckpt_lazy *lz,
 			     const struct ckpt_lazy_run *run, unsigned long i,
@@ -185,24 +192,24 @@ static int ckpt_lazy_install(struct vm_area_struct *vma, struct ckpt_lazy *lz,
 	unsigned long bit = run->bit + i;
 	int ret;
 
+	if (owner)
+		lockdep_assert_held(&lz->install_lock);
 	if (pgoff < vma->vm_pgoff || pgoff - vma->vm_pgoff >= vma_pages(vma))
 		return 1;
 	addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
-	/* Claim the page first, so that two racing faults install it once. */
-	if (owner && test_and_set_bit(bit, lz->installed))
+	if (owner && test_bit(bit, lz->installed))
 		return 1;
 	ret = vm_insert_page(vma, addr, page);
 	if (!ret)
 		atomic_long_inc(&ckpt_stats.lazy_fills);
-	if (!owner)
-		return ret == -EBUSY ? 1 : ret;
-	if (ret && ret != -EBUSY) {
-		clear_bit(bit, lz->installed);
+	if (ret == -EBUSY)
+		ret = 1;
+	if (!owner || ret < 0)
 		return ret;
-	}
+	set_bit(bit, lz->installed);
 	if (atomic_long_dec_and_test(&lz->remaining) && !READ_ONCE(lz->forked))
 		ckpt_lazy_drop_image(lz);
-	return 0;
+	return ret;
 }
 
 /* First touch of a page of @run: fill and install its whole chunk. */
@@ -228,6 +235,8 @@ static vm_fault_t ckpt_lazy_fill(struct vm_fault *vmf, struct ckpt_lazy *lz,
 	ret = ckpt_lazy_read_chunk(lz, image, run, k, pages, n);
 	if (ret)
 		goto out_put_pages;
+	if (owner)
+		mutex_lock(&lz->install_lock);
 	for (i = 0; i < n; i++) {
 		err = ckpt_lazy_install(vmf->vma, lz, run, first + i, pages[i],
 					owner);
@@ -235,6 +244,8 @@ static vm_fault_t ckpt_lazy_fill(struct vm_fault *vmf, struct ckpt_lazy *lz,
 		if (err < 0 && first + i == rel)
 			ret = err;
 	}
+	if (owner)
+		mutex_unlock(&lz->install_lock);
 
 out_put_pages:
 	while (i--)
@@ -303,6 +314,7 @@ static int ckpt_lazy_release(struct inode *inode, struct file *file)
 	struct ckpt_lazy *lz = file->private_data;
 
 	ckpt_lazy_drop_image(lz);
+	mutex_destroy(&lz->install_lock);
 	kvfree(lz->csums);
 	kvfree(lz->installed);
 	kvfree(lz);
@@ -367,6 +379,7 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 		memcpy(lz->csums, img->csums + img->runs[first_run].chunk,
 		       chunks * sizeof(*lz->csums));
 	spin_lock_init(&lz->lock);
+	mutex_init(&lz->install_lock);
 	lz->mm = current->mm;
 	lz->base_pgoff = v->start >> PAGE_SHIFT;
 	lz->nr_pages = (v->end - v->start) >> PAGE_SHIFT;
