@@ -55,7 +55,7 @@ struct ckpt_rvma {
  * @rv: one entry per image VMA
  * @pa: destination pages of the current run
  * @bv: bio_vec table over @pa
- * @buf: bounce buffer of one run, for shared VMAs only
+ * @buf: bounce buffer of one run, allocated only if there are shared VMAs
  */
 struct ckpt_rctx {
 	struct ckpt_image img;
@@ -263,6 +263,16 @@ static int ckpt_fill(struct ckpt_rctx *c, u64 *nr_pages)
 	return 0;
 }
 
+static bool ckpt_has_shared(const struct ckpt_image *img)
+{
+	u32 i;
+
+	for (i = 0; i < img->hdr.nr_vmas; i++)
+		if (img->vmas[i].kind == CKPT_VMA_SHARED)
+			return true;
+	return false;
+}
+
 static void ckpt_unmap_all(struct ckpt_rctx *c)
 {
 	const struct ckpt_image_vma *v;
@@ -331,10 +341,20 @@ int ckpt_restore(struct ckpt_restore *arg)
 	c->rv = kvcalloc(max(c->img.hdr.nr_vmas, 1U), sizeof(*c->rv),
 			 GFP_KERNEL_ACCOUNT);
 	c->bv = kvmalloc_array(CKPT_MAX_RUN_PAGES, sizeof(*c->bv), GFP_KERNEL);
-	c->buf = kvmalloc(CKPT_BATCH_BYTES, GFP_KERNEL);
-	if (!c->rv || !c->bv || !c->buf) {
+	if (!c->rv || !c->bv) {
 		ret = -ENOMEM;
 		goto out_free_bufs;
+	}
+	/*
+	 * The bounce buffer is one whole batch: allocate it only when a
+	 * shared VMA needs it, since a lazy restore is otherwise O(metadata).
+	 */
+	if (ckpt_has_shared(&c->img)) {
+		c->buf = kvmalloc(CKPT_BATCH_BYTES, GFP_KERNEL);
+		if (!c->buf) {
+			ret = -ENOMEM;
+			goto out_free_bufs;
+		}
 	}
 
 	ret = ckpt_prepare(c, arg->flags);
