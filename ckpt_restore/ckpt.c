@@ -221,6 +221,30 @@ static const char *kind_name(__u32 kind)
 	return "?";
 }
 
+/* Check every chunk of @r, whose contents start at *@pos; count the bad. */
+static __u64 bad_chunks(int fd, const struct ckpt_uimage *u,
+			const struct ckpt_image_run *r, char *buf, __u64 *pos)
+{
+	__u64 bad = 0, k, n;
+	size_t len;
+
+	if (r->nr_pages > CKPT_MAX_RUN_PAGES ||
+	    r->chunk > u->hdr.nr_chunks ||
+	    u->hdr.nr_chunks - r->chunk < (r->nr_pages + CKPT_CHUNK_PAGES - 1) / CKPT_CHUNK_PAGES)
+		return 1;
+	for (k = 0; k * CKPT_CHUNK_PAGES < r->nr_pages; k++) {
+		n = r->nr_pages - k * CKPT_CHUNK_PAGES;
+		if (n > CKPT_CHUNK_PAGES)
+			n = CKPT_CHUNK_PAGES;
+		len = n * u->hdr.page_size;
+		if (pread(fd, buf, len, *pos) != (ssize_t)len ||
+		    ckpt_xxh64(buf, len) != u->csums[r->chunk + k])
+			bad++;
+		*pos += len;
+	}
+	return bad;
+}
+
 static int cmd_info(int argc, char **argv)
 {
 	struct ckpt_image_header h;
@@ -246,10 +270,21 @@ static int cmd_info(int argc, char **argv)
 	}
 	h = u.hdr;
 	h.header_csum = 0;
-	printf("image v%u, page size %u, %u VMAs, %llu runs, %llu pages\n",
+	if (u.hdr.version != CKPT_IMAGE_VERSION ||
+	    u.hdr.chunk_pages != CKPT_CHUNK_PAGES) {
+		fprintf(stderr,
+			"ckpt: %s: image version %u with %u-page chunks; this tool reads version %u with %u-page chunks\n",
+			argv[0], u.hdr.version, u.hdr.chunk_pages,
+			CKPT_IMAGE_VERSION, CKPT_CHUNK_PAGES);
+		ckpt_uimage_free(&u);
+		return 1;
+	}
+	printf("image v%u, page size %u, %u VMAs, %llu runs, %llu pages, ",
 	       u.hdr.version, u.hdr.page_size, u.hdr.nr_vmas,
 	       (unsigned long long)u.hdr.nr_runs,
 	       (unsigned long long)u.hdr.nr_pages);
+	printf("%llu chunks of up to %u pages\n",
+	       (unsigned long long)u.hdr.nr_chunks, u.hdr.chunk_pages);
 	printf("header checksum %s, metadata checksum %s\n",
 	       ckpt_xxh64(&h, sizeof(h)) == u.hdr.header_csum ? "ok" : "BAD",
 	       ckpt_xxh64(u.meta, u.hdr.meta_size) == u.hdr.meta_csum ?
@@ -268,18 +303,11 @@ static int cmd_info(int argc, char **argv)
 			       (unsigned long long)v->pgoff * u.hdr.page_size);
 		printf("\n");
 	}
-	buf = malloc((size_t)CKPT_MAX_RUN_PAGES * u.hdr.page_size);
+	buf = malloc((size_t)CKPT_CHUNK_PAGES * u.hdr.page_size);
 	pos = u.hdr.data_offset;
-	for (i = 0; buf && i < u.hdr.nr_runs; i++) {
-		size_t len = (size_t)u.runs[i].nr_pages * u.hdr.page_size;
-
-		if (u.runs[i].nr_pages > CKPT_MAX_RUN_PAGES ||
-		    pread(fd, buf, len, pos) != (ssize_t)len ||
-		    ckpt_xxh64(buf, len) != u.runs[i].csum)
-			bad++;
-		pos += len;
-	}
-	printf("runs with a bad checksum: %llu\n", (unsigned long long)bad);
+	for (i = 0; buf && i < u.hdr.nr_runs; i++)
+		bad += bad_chunks(fd, &u, &u.runs[i], buf, &pos);
+	printf("chunks with a bad checksum: %llu\n", (unsigned long long)bad);
 	free(buf);
 	ckpt_uimage_free(&u);
 	return bad ? 1 : 0;

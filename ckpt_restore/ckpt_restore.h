@@ -28,7 +28,9 @@
  * @restores_undone: CKPT_RESTORE calls that unmapped what they had mapped
  * @lazy_live: lazy VMA states alive (one per lazily restored VMA)
  * @lazy_images: lazy states still holding their image file
- * @lazy_fills: pages read from an image by the lazy fault handler
+ * @lazy_fills: pages read from an image and installed by the lazy fault
+ *	handler
+ * @lazy_bad_chunks: chunks the lazy fault handler found corrupted (SIGBUS)
  */
 struct ckpt_stats {
 	atomic_long_t dumps;
@@ -37,6 +39,7 @@ struct ckpt_stats {
 	atomic_long_t lazy_live;
 	atomic_long_t lazy_images;
 	atomic_long_t lazy_fills;
+	atomic_long_t lazy_bad_chunks;
 };
 
 extern struct ckpt_stats ckpt_stats;
@@ -48,6 +51,7 @@ extern struct ckpt_stats ckpt_stats;
  * @meta: the metadata area, one allocation of @hdr.meta_size bytes
  * @vmas: the VMA table inside @meta
  * @runs: the run table inside @meta
+ * @csums: the chunk checksum table inside @meta
  * @strings: the path strings inside @meta
  * @run_pos: file offset of each run's contents
  *
@@ -59,6 +63,7 @@ struct ckpt_image {
 	void *meta;
 	const struct ckpt_image_vma *vmas;
 	const struct ckpt_image_run *runs;
+	const u64 *csums;
 	const char *strings;
 	u64 *run_pos;
 };
@@ -68,6 +73,15 @@ void ckpt_image_free(struct ckpt_image *img);
 int ckpt_image_verify_runs(const struct ckpt_image *img);
 int ckpt_read_full(struct file *file, void *buf, size_t len, loff_t pos);
 u64 ckpt_csum_bvec(const struct bio_vec *bv, unsigned int nr);
+int ckpt_check_chunks_bvec(const u64 *csums, const struct bio_vec *bv,
+			   unsigned int nr);
+int ckpt_check_chunks_buf(const u64 *csums, const void *buf, unsigned int nr);
+
+/* Chunks of a run of @nr_pages pages. */
+static inline unsigned int ckpt_run_chunks(u32 nr_pages)
+{
+	return DIV_ROUND_UP(nr_pages, CKPT_CHUNK_PAGES);
+}
 
 int ckpt_dump(struct ckpt_dump *arg);
 int ckpt_restore(struct ckpt_restore *arg);

@@ -108,6 +108,7 @@ static inline __u64 ckpt_xxh64(const void *buf, size_t len)
  * @meta: the metadata area (@hdr.meta_size bytes)
  * @vmas: VMA table inside @meta
  * @runs: run table inside @meta
+ * @csums: chunk checksum table inside @meta
  * @strings: paths inside @meta
  */
 struct ckpt_uimage {
@@ -115,6 +116,7 @@ struct ckpt_uimage {
 	unsigned char *meta;
 	struct ckpt_image_vma *vmas;
 	struct ckpt_image_run *runs;
+	__u64 *csums;
 	char *strings;
 };
 
@@ -142,11 +144,13 @@ static inline int ckpt_uimage_read(int fd, struct ckpt_uimage *u)
 		return -EINVAL;
 	if (u->hdr.magic != CKPT_IMAGE_MAGIC ||
 	    u->hdr.nr_vmas > CKPT_MAX_VMAS || u->hdr.nr_runs > CKPT_MAX_RUNS ||
+	    u->hdr.nr_chunks > (__u64)CKPT_MAX_RUNS * CKPT_MAX_RUN_PAGES ||
 	    u->hdr.meta_offset > (__u64)st.st_size ||
 	    u->hdr.meta_size > (__u64)st.st_size - u->hdr.meta_offset)
 		return -EINVAL;
 	sz = u->hdr.nr_vmas * sizeof(*u->vmas) +
-	     u->hdr.nr_runs * sizeof(*u->runs);
+	     u->hdr.nr_runs * sizeof(*u->runs) +
+	     u->hdr.nr_chunks * sizeof(*u->csums);
 	if (sz > u->hdr.meta_size)
 		return -EINVAL;
 	u->meta = malloc(u->hdr.meta_size + 1);
@@ -160,7 +164,8 @@ static inline int ckpt_uimage_read(int fd, struct ckpt_uimage *u)
 	}
 	u->vmas = (void *)u->meta;
 	u->runs = (void *)(u->vmas + u->hdr.nr_vmas);
-	u->strings = (void *)(u->runs + u->hdr.nr_runs);
+	u->csums = (void *)(u->runs + u->hdr.nr_runs);
+	u->strings = (void *)(u->csums + u->hdr.nr_chunks);
 	return 0;
 }
 

@@ -115,6 +115,7 @@ static void ckpt_debugfs_init(void)
 		{ "lazy_live", &ckpt_stats.lazy_live },
 		{ "lazy_images", &ckpt_stats.lazy_images },
 		{ "lazy_fills", &ckpt_stats.lazy_fills },
+		{ "lazy_bad_chunks", &ckpt_stats.lazy_bad_chunks },
 	};
 	unsigned int i;
 

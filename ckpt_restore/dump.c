@@ -57,6 +57,9 @@ struct ckpt_dvma {
  * @nr_runs: entries used in @runs
  * @max_runs: entries allocated in @runs
  * @nr_pages: pages written so far
+ * @csums: chunk checksums of the runs written so far
+ * @nr_chunks: entries used in @csums
+ * @max_chunks: entries allocated in @csums
  * @strings: path strings
  * @strings_size: bytes used in @strings
  * @pages: one batch of target pages
@@ -77,6 +80,9 @@ struct ckpt_dctx {
 	u64 nr_runs;
 	u64 max_runs;
 	u64 nr_pages;
+	u64 *csums;
+	u64 nr_chunks;
+	u64 max_chunks;
 	char *strings;
 	u64 strings_size;
 	struct page **pages;
@@ -237,12 +243,22 @@ out_unlock:
 	return ret;
 }
 
-static int ckpt_add_run(struct ckpt_dctx *c, u64 start, u32 nr, u32 vma,
-			u64 csum)
+/* Make room for one more run and its chunk checksums. */
+static int ckpt_grow_tables(struct ckpt_dctx *c)
 {
 	struct ckpt_image_run *runs;
+	u64 *csums;
 	u64 max;
 
+	if (c->max_chunks - c->nr_chunks < ckpt_run_chunks(CKPT_MAX_RUN_PAGES)) {
+		max = max(c->max_chunks * 2, 1024ULL);
+		csums = kvrealloc(c->csums, max * sizeof(*csums),
+				  GFP_KERNEL_ACCOUNT);
+		if (!csums)
+			return -ENOMEM;
+		c->csums = csums;
+		c->max_chunks = max;
+	}
 	if (c->nr_runs == c->max_runs) {
 		if (c->max_runs == CKPT_MAX_RUNS)
 			return -EFBIG;
@@ -254,10 +270,6 @@ static int ckpt_add_run(struct ckpt_dctx *c, u64 start, u32 nr, u32 vma,
 		c->runs = runs;
 		c->max_runs = max;
 	}
-	c->runs[c->nr_runs++] = (struct ckpt_image_run) {
-		.start = start, .nr_pages = nr, .vma = vma, .csum = csum,
-	};
-	c->nr_pages += nr;
 	return 0;
 }
 
@@ -266,17 +278,29 @@ static int ckpt_write_run(struct ckpt_dctx *c, u64 start, u32 nr, u32 vma)
 {
 	size_t len = (size_t)nr << PAGE_SHIFT;
 	struct iov_iter iter;
+	u32 i, n;
 	ssize_t put;
-	u64 csum;
+	int ret;
 
 	if (!nr)
 		return 0;
-	csum = ckpt_csum_bvec(c->bv, nr);
+	ret = ckpt_grow_tables(c);
+	if (ret)
+		return ret;
 	iov_iter_bvec(&iter, ITER_SOURCE, c->bv, nr, len);
 	put = vfs_iter_write(c->out, &iter, &c->pos, 0);
 	if (put != len)
 		return put < 0 ? put : -EIO;
-	return ckpt_add_run(c, start, nr, vma, csum);
+	c->runs[c->nr_runs++] = (struct ckpt_image_run) {
+		.start = start, .nr_pages = nr, .vma = vma,
+		.chunk = c->nr_chunks,
+	};
+	for (i = 0; i < nr; i += n) {
+		n = min_t(u32, nr - i, CKPT_CHUNK_PAGES);
+		c->csums[c->nr_chunks++] = ckpt_csum_bvec(c->bv + i, n);
+	}
+	c->nr_pages += nr;
+	return 0;
 }
 
 /* Write out the pending run, if any. */
@@ -503,6 +527,9 @@ static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg)
 	}
 	ret = ckpt_write_all(c, c->runs, c->nr_runs * sizeof(*c->runs), &st);
 	if (!ret)
+		ret = ckpt_write_all(c, c->csums,
+				     c->nr_chunks * sizeof(*c->csums), &st);
+	if (!ret)
 		ret = ckpt_write_all(c, c->strings, c->strings_size, &st);
 	if (ret)
 		return ret;
@@ -517,8 +544,10 @@ static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg)
 		.header_size = sizeof(*h),
 		.page_size = PAGE_SIZE,
 		.nr_vmas = c->nr_vmas,
+		.chunk_pages = CKPT_CHUNK_PAGES,
 		.nr_runs = c->nr_runs,
 		.nr_pages = c->nr_pages,
+		.nr_chunks = c->nr_chunks,
 		.data_offset = PAGE_SIZE,
 		.data_size = data_end - PAGE_SIZE,
 		.meta_offset = data_end,
@@ -657,6 +686,7 @@ out_free:
 	kvfree(c->bv);
 	kvfree(c->pages);
 	kvfree(c->strings);
+	kvfree(c->csums);
 	kvfree(c->runs);
 	kvfree(c->vmas);
 	if (c->out)

@@ -65,6 +65,49 @@ u64 ckpt_csum_bvec(const struct bio_vec *bv, unsigned int nr)
 	return xxh64_digest(&st);
 }
 
+/**
+ * ckpt_check_chunks_bvec() - check the chunks of pages against their checksums
+ * @csums: the checksum of each chunk, in order
+ * @bv: the pages, one whole page per entry, from a chunk boundary on
+ * @nr: entries in @bv; the last chunk may be shorter than CKPT_CHUNK_PAGES
+ *
+ * Return: 0, or -EBADMSG if any chunk does not match.
+ */
+int ckpt_check_chunks_bvec(const u64 *csums, const struct bio_vec *bv,
+			   unsigned int nr)
+{
+	unsigned int i, n;
+
+	for (i = 0; i < nr; i += n) {
+		n = min_t(unsigned int, nr - i, CKPT_CHUNK_PAGES);
+		if (ckpt_csum_bvec(bv + i, n) != csums[i / CKPT_CHUNK_PAGES])
+			return -EBADMSG;
+	}
+	return 0;
+}
+
+/**
+ * ckpt_check_chunks_buf() - ckpt_check_chunks_bvec() for a linear buffer
+ * @csums: the checksum of each chunk, in order
+ * @buf: @nr pages of contents, from a chunk boundary on
+ * @nr: pages in @buf
+ *
+ * Return: 0, or -EBADMSG if any chunk does not match.
+ */
+int ckpt_check_chunks_buf(const u64 *csums, const void *buf, unsigned int nr)
+{
+	unsigned int i, n;
+
+	for (i = 0; i < nr; i += n) {
+		n = min_t(unsigned int, nr - i, CKPT_CHUNK_PAGES);
+		if (xxh64(buf + ((size_t)i << PAGE_SHIFT),
+			  (size_t)n << PAGE_SHIFT, 0) !=
+		    csums[i / CKPT_CHUNK_PAGES])
+			return -EBADMSG;
+	}
+	return 0;
+}
+
 static int ckpt_check_header(const struct ckpt_image_header *h, loff_t isize)
 {
 	struct ckpt_image_header tmp = *h;
@@ -76,19 +119,21 @@ static int ckpt_check_header(const struct ckpt_image_header *h, loff_t isize)
 	tmp.header_csum = 0;
 	if (xxh64(&tmp, sizeof(tmp), 0) != h->header_csum)
 		return -EBADMSG;
-	if (h->flags || h->reserved)
+	if (h->flags || h->chunk_pages != CKPT_CHUNK_PAGES)
 		return -EINVAL;
 	if (h->nr_vmas > CKPT_MAX_VMAS || h->nr_runs > CKPT_MAX_RUNS ||
 	    h->strings_size > CKPT_MAX_STRINGS)
 		return -EFBIG;
-	/* Both bounded above, so neither product can overflow. */
+	/* All bounded above, so no product can overflow. */
 	if (h->nr_pages > h->nr_runs * CKPT_MAX_RUN_PAGES ||
-	    h->nr_pages < h->nr_runs)
+	    h->nr_pages < h->nr_runs ||
+	    h->nr_chunks > h->nr_runs * ckpt_run_chunks(CKPT_MAX_RUN_PAGES) ||
+	    h->nr_chunks < h->nr_runs)
 		return -EINVAL;
 	data_size = h->nr_pages << PAGE_SHIFT;
 	meta_size = h->nr_vmas * sizeof(struct ckpt_image_vma) +
 		    h->nr_runs * sizeof(struct ckpt_image_run) +
-		    h->strings_size;
+		    h->nr_chunks * sizeof(u64) + h->strings_size;
 	if (h->data_size != data_size || h->meta_size != meta_size ||
 	    h->data_offset != PAGE_SIZE)
 		return -EINVAL;
@@ -142,7 +187,7 @@ static int ckpt_check_vma(const struct ckpt_image *img,
 static int ckpt_check_runs(struct ckpt_image *img)
 {
 	const struct ckpt_image_header *h = &img->hdr;
-	u64 prev_end = 0, pos = h->data_offset, pages = 0, i;
+	u64 prev_end = 0, pos = h->data_offset, pages = 0, chunks = 0, i;
 	const struct ckpt_image_run *r;
 	const struct ckpt_image_vma *v;
 	u64 len;
@@ -152,7 +197,8 @@ static int ckpt_check_runs(struct ckpt_image *img)
 		if (r->nr_pages > CKPT_MAX_RUN_PAGES)
 			return -EFBIG;
 		if (!r->nr_pages || r->vma >= h->nr_vmas ||
-		    !PAGE_ALIGNED(r->start) || r->start < prev_end)
+		    !PAGE_ALIGNED(r->start) || r->start < prev_end ||
+		    r->chunk != chunks)
 			return -EINVAL;
 		v = &img->vmas[r->vma];
 		len = (u64)r->nr_pages << PAGE_SHIFT;
@@ -161,9 +207,10 @@ static int ckpt_check_runs(struct ckpt_image *img)
 		img->run_pos[i] = pos;
 		pos += len;
 		pages += r->nr_pages;
+		chunks += ckpt_run_chunks(r->nr_pages);
 		prev_end = r->start + len;
 	}
-	return pages == h->nr_pages ? 0 : -EINVAL;
+	return pages == h->nr_pages && chunks == h->nr_chunks ? 0 : -EINVAL;
 }
 
 /**
@@ -218,7 +265,8 @@ int ckpt_image_load(struct ckpt_image *img, struct file *file)
 	}
 	img->vmas = img->meta;
 	img->runs = (const void *)(img->vmas + h->nr_vmas);
-	img->strings = (const void *)(img->runs + h->nr_runs);
+	img->csums = (const void *)(img->runs + h->nr_runs);
+	img->strings = (const void *)(img->csums + h->nr_chunks);
 
 	for (i = 0; i < h->nr_vmas; i++) {
 		ret = ckpt_check_vma(img, &img->vmas[i], prev_end);
@@ -253,7 +301,7 @@ void ckpt_image_free(struct ckpt_image *img)
 }
 
 /**
- * ckpt_image_verify_runs() - check every run's checksum
+ * ckpt_image_verify_runs() - check every chunk's checksum
  * @img: a loaded image
  *
  * Reads all page contents once through a bounce buffer of one batch.
@@ -276,12 +324,11 @@ int ckpt_image_verify_runs(const struct ckpt_image *img)
 	for (i = 0; i < img->hdr.nr_runs; i++) {
 		len = (size_t)img->runs[i].nr_pages << PAGE_SHIFT;
 		ret = ckpt_read_full(img->file, buf, len, img->run_pos[i]);
+		if (!ret)
+			ret = ckpt_check_chunks_buf(img->csums + img->runs[i].chunk,
+						    buf, img->runs[i].nr_pages);
 		if (ret)
 			break;
-		if (xxh64(buf, len, 0) != img->runs[i].csum) {
-			ret = -EBADMSG;
-			break;
-		}
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			break;

@@ -3,11 +3,18 @@
  * Lazily restored VMAs: post-copy restore without a userfaultfd daemon.
  *
  * A lazy VMA is a private mapping of an anonymous-inode file whose
- * private_data is a struct ckpt_lazy.  Its fault handler allocates a page,
- * reads the page's contents from the image (or leaves it zero when the page
- * is in no run), and installs it with vm_insert_page().  The mapping is
- * private, so a write fault then copies the page into an ordinary anonymous
- * page, exactly as for a private file mapping.
+ * private_data is a struct ckpt_lazy.  A fault on a page of a run reads the
+ * whole checksummed chunk holding it (CKPT_CHUNK_PAGES pages) from the image
+ * into new pages, checks the chunk's checksum, and installs every page of
+ * the chunk with vm_insert_page(); a mismatch or a read error gives SIGBUS
+ * and installs nothing, so corrupted contents never become visible.  A page
+ * in no run is installed as a new zero page.  The mapping is private, so a
+ * write fault then copies the page into an ordinary anonymous page, exactly
+ * as for a private file mapping.
+ *
+ * The restore call checked all metadata; the contents are checked here,
+ * one chunk at a time, so the call costs nothing per page of contents and
+ * a first touch reads and checks at most one chunk.
  *
  * The image file is held until every page covered by a run has been
  * installed once in the restoring mm, or until the last VMA using the state
@@ -20,8 +27,8 @@
 #include <linux/anon_inodes.h>
 #include <linux/bvec.h>
 #include <linux/file.h>
-#include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uio.h>
@@ -34,17 +41,21 @@
  * @nr: number of pages
  * @bit: index of its first page in &ckpt_lazy.installed
  * @pos: file offset of its contents
+ * @chunk: index of its first chunk's checksum in &ckpt_lazy.csums
  */
 struct ckpt_lazy_run {
 	unsigned long first;
 	unsigned int nr;
 	unsigned long bit;
 	loff_t pos;
+	unsigned long chunk;
 };
 
 /**
  * struct ckpt_lazy - state of one lazily restored VMA
  * @lock: protects @image
+ * @install_lock: serialises installing run pages in @mm with setting their
+ *	bits in @installed, so a set bit always means "was installed"
  * @image: the image file; NULL once no fault can need it any more
  * @mm: the restoring mm, only compared, never dereferenced
  * @forked: a child got a copy of the VMA; keep @image until release
@@ -52,18 +63,21 @@ struct ckpt_lazy_run {
  * @nr_pages: pages of the VMA
  * @remaining: covered pages not yet installed once in @mm
  * @installed: bitmap of covered pages installed once in @mm
+ * @csums: checksum of each chunk of the VMA's runs, in run order
  * @nr_runs: entries in @runs
  * @runs: the VMA's runs, sorted by @first
  */
 struct ckpt_lazy {
 	spinlock_t lock;	/* protects image */
 	struct file *image;
+	struct mutex install_lock;	/* protects installed, in mm */
 	struct mm_struct *mm;
 	bool forked;
 	unsigned long base_pgoff;
 	unsigned long nr_pages;
 	atomic_long_t remaining;
 	unsigned long *installed;
+	u64 *csums;
 	unsigned int nr_runs;
 	struct ckpt_lazy_run runs[] __counted_by(nr_runs);
 };
@@ -116,76 +130,156 @@ static struct file *ckpt_lazy_get_image(struct ckpt_lazy *lz)
 	return image;
 }
 
-static int ckpt_lazy_read(struct file *image, struct page *page, loff_t pos)
+/* Install a new zero page: a page in no run, or one discarded after use. */
+static vm_fault_t ckpt_lazy_zero(struct vm_fault *vmf)
 {
-	struct bio_vec bv;
-	struct iov_iter iter;
-	ssize_t ret;
+	struct page *page;
+	int ret;
 
-	bvec_set_page(&bv, page, PAGE_SIZE, 0);
-	iov_iter_bvec(&iter, ITER_DEST, &bv, 1, PAGE_SIZE);
-	ret = vfs_iter_read(image, &iter, &pos, 0);
-	if (ret < 0)
+	page = alloc_page(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT);
+	if (!page)
+		return VM_FAULT_OOM;
+	ret = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK, page);
+	put_page(page);
+	/* -EBUSY: another thread installed this page first. */
+	if (!ret || ret == -EBUSY)
+		return VM_FAULT_NOPAGE;
+	return ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+}
+
+/* Read chunk @k of @run into @pages and check it against its checksum. */
+static int ckpt_lazy_read_chunk(struct ckpt_lazy *lz, struct file *image,
+				const struct ckpt_lazy_run *run, unsigned int k,
+				struct page **pages, unsigned int n)
+{
+	struct bio_vec bv[CKPT_CHUNK_PAGES];
+	size_t len = (size_t)n << PAGE_SHIFT;
+	struct iov_iter iter;
+	unsigned int i;
+	ssize_t got;
+	loff_t pos;
+
+	for (i = 0; i < n; i++)
+		bvec_set_page(&bv[i], pages[i], PAGE_SIZE, 0);
+	pos = run->pos + ((loff_t)k * CKPT_CHUNK_PAGES << PAGE_SHIFT);
+	iov_iter_bvec(&iter, ITER_DEST, bv, n, len);
+	got = vfs_iter_read(image, &iter, &pos, 0);
+	if (got < 0)
+		return got;
+	if (got != len)
+		return -EIO;
+	if (ckpt_csum_bvec(bv, n) != lz->csums[run->chunk + k]) {
+		atomic_long_inc(&ckpt_stats.lazy_bad_chunks);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/*
+ * Install page @i of the run at its address in @vma, if that lies in @vma
+ * (a split may have put it in another VMA) and, in the restoring mm, if it
+ * was never installed before (a page discarded after its first touch reads
+ * back as zeroes).  In the restoring mm the caller holds install_lock: a
+ * racing fault then sees the bit only once the page is really in, and
+ * never mistakes a page being installed for a discarded one.
+ * Return: 0, 1 if skipped or already present, or vm_insert_page()'s error.
+ */
+static int ckpt_lazy_install(struct vm_area_struct *vma, struct ckpt_lazy *lz,
+			     const struct ckpt_lazy_run *run, unsigned long i,
+			     struct page *page, bool owner)
+{
+	unsigned long pgoff = lz->base_pgoff + run->first + i, addr;
+	unsigned long bit = run->bit + i;
+	int ret;
+
+	if (owner)
+		lockdep_assert_held(&lz->install_lock);
+	if (pgoff < vma->vm_pgoff || pgoff - vma->vm_pgoff >= vma_pages(vma))
+		return 1;
+	addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
+	if (owner && test_bit(bit, lz->installed))
+		return 1;
+	ret = vm_insert_page(vma, addr, page);
+	if (!ret)
+		atomic_long_inc(&ckpt_stats.lazy_fills);
+	if (ret == -EBUSY)
+		ret = 1;
+	if (!owner || ret < 0)
 		return ret;
-	return ret == PAGE_SIZE ? 0 : -EIO;
+	set_bit(bit, lz->installed);
+	if (atomic_long_dec_and_test(&lz->remaining) && !READ_ONCE(lz->forked))
+		ckpt_lazy_drop_image(lz);
+	return ret;
+}
+
+/* First touch of a page of @run: fill and install its whole chunk. */
+static vm_fault_t ckpt_lazy_fill(struct vm_fault *vmf, struct ckpt_lazy *lz,
+				 const struct ckpt_lazy_run *run,
+				 unsigned long rel, struct file *image)
+{
+	unsigned int k = rel / CKPT_CHUNK_PAGES, n, i;
+	unsigned long first = (unsigned long)k * CKPT_CHUNK_PAGES;
+	bool owner = vmf->vma->vm_mm == lz->mm;
+	struct page *pages[CKPT_CHUNK_PAGES];
+	int ret = 0, err;
+
+	n = min_t(unsigned long, run->nr - first, CKPT_CHUNK_PAGES);
+	for (i = 0; i < n; i++) {
+		/* Every byte is read from the image: no need to zero. */
+		pages[i] = alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT);
+		if (!pages[i]) {
+			ret = -ENOMEM;
+			goto out_put_pages;
+		}
+	}
+	ret = ckpt_lazy_read_chunk(lz, image, run, k, pages, n);
+	if (ret)
+		goto out_put_pages;
+	if (owner)
+		mutex_lock(&lz->install_lock);
+	for (i = 0; i < n; i++) {
+		err = ckpt_lazy_install(vmf->vma, lz, run, first + i, pages[i],
+					owner);
+		/* Only the faulting page's failure fails the fault. */
+		if (err < 0 && first + i == rel)
+			ret = err;
+	}
+	if (owner)
+		mutex_unlock(&lz->install_lock);
+
+out_put_pages:
+	while (i--)
+		put_page(pages[i]);
+	if (!ret)
+		return VM_FAULT_NOPAGE;
+	return ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 }
 
 static vm_fault_t ckpt_lazy_fault(struct vm_fault *vmf)
 {
-	struct vm_area_struct *vma = vmf->vma;
-	struct ckpt_lazy *lz = vma->vm_file->private_data;
-	bool owner = vma->vm_mm == lz->mm, filled = false;
+	struct ckpt_lazy *lz = vmf->vma->vm_file->private_data;
+	bool owner = vmf->vma->vm_mm == lz->mm;
 	const struct ckpt_lazy_run *run;
-	unsigned long idx, bit = 0;
-	struct file *image = NULL;
-	struct page *page;
-	int ret;
+	struct file *image;
+	unsigned long idx;
+	vm_fault_t ret;
 
 	idx = vmf->pgoff - lz->base_pgoff;
 	run = ckpt_lazy_find(lz, idx);
-	if (run) {
-		bit = run->bit + (idx - run->first);
-		if (!owner || !test_bit(bit, lz->installed))
-			image = ckpt_lazy_get_image(lz);
+	if (run && (!owner ||
+		    !test_bit(run->bit + (idx - run->first), lz->installed))) {
+		image = ckpt_lazy_get_image(lz);
+		if (image) {
+			ret = ckpt_lazy_fill(vmf, lz, run, idx - run->first,
+					     image);
+			fput(image);
+			return ret;
+		}
+		/* The last page went in and the image was dropped: retry. */
+		if (owner)
+			return VM_FAULT_NOPAGE;
 	}
-
-	page = alloc_page(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT);
-	if (!page) {
-		ret = -ENOMEM;
-		goto out_put_image;
-	}
-	if (image) {
-		ret = ckpt_lazy_read(image, page,
-				     run->pos + ((loff_t)(idx - run->first) << PAGE_SHIFT));
-		if (ret)
-			goto out_put_page;
-		filled = true;
-	} else if (run && owner && !test_bit(bit, lz->installed)) {
-		/* Someone installed the last page and dropped the image. */
-		ret = -EAGAIN;
-		goto out_put_page;
-	}
-
-	ret = vm_insert_page(vma, vmf->address & PAGE_MASK, page);
-	if (!ret && filled) {
-		atomic_long_inc(&ckpt_stats.lazy_fills);
-		if (owner && !test_and_set_bit(bit, lz->installed) &&
-		    atomic_long_dec_and_test(&lz->remaining) &&
-		    !READ_ONCE(lz->forked))
-			ckpt_lazy_drop_image(lz);
-	}
-	/* -EBUSY: another thread installed this page first. */
-	if (ret == -EBUSY)
-		ret = -EAGAIN;
-
-out_put_page:
-	put_page(page);
-out_put_image:
-	if (image)
-		fput(image);
-	if (ret == -EAGAIN || !ret)
-		return VM_FAULT_NOPAGE;
-	return ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	return ckpt_lazy_zero(vmf);
 }
 
 static void ckpt_lazy_open(struct vm_area_struct *vma)
@@ -220,6 +314,8 @@ static int ckpt_lazy_release(struct inode *inode, struct file *file)
 	struct ckpt_lazy *lz = file->private_data;
 
 	ckpt_lazy_drop_image(lz);
+	mutex_destroy(&lz->install_lock);
+	kvfree(lz->csums);
 	kvfree(lz->installed);
 	kvfree(lz);
 	atomic_long_dec(&ckpt_stats.lazy_live);
@@ -234,7 +330,7 @@ static const struct file_operations ckpt_lazy_fops = {
 
 /**
  * ckpt_lazy_file_create() - the file to map a VMA of @img lazily
- * @img: a loaded and verified image
+ * @img: a loaded image; contents are checked chunk by chunk on fault
  * @vma: index of a CKPT_VMA_ANON VMA
  * @first_run: index of the VMA's first run
  * @nr_runs: number of its runs
@@ -250,7 +346,7 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 {
 	const struct ckpt_image_vma *v = &img->vmas[vma];
 	const struct ckpt_image_run *r;
-	unsigned long covered = 0;
+	unsigned long covered = 0, chunks = 0;
 	struct ckpt_lazy *lz;
 	struct file *file;
 	unsigned int i;
@@ -265,16 +361,25 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 		lz->runs[i].nr = r->nr_pages;
 		lz->runs[i].bit = covered;
 		lz->runs[i].pos = img->run_pos[first_run + i];
+		lz->runs[i].chunk = chunks;
 		covered += r->nr_pages;
+		chunks += ckpt_run_chunks(r->nr_pages);
 	}
 	/* covered <= CKPT_MAX_RUNS * CKPT_MAX_RUN_PAGES bits, checked. */
 	lz->installed = kvcalloc(BITS_TO_LONGS(max(covered, 1UL)),
 				 sizeof(unsigned long), GFP_KERNEL_ACCOUNT);
-	if (!lz->installed) {
+	/* The runs' chunks are consecutive in the image's checksum table. */
+	lz->csums = kvmalloc_array(max(chunks, 1UL), sizeof(*lz->csums),
+				   GFP_KERNEL_ACCOUNT);
+	if (!lz->installed || !lz->csums) {
 		file = ERR_PTR(-ENOMEM);
 		goto err_free;
 	}
+	if (nr_runs)
+		memcpy(lz->csums, img->csums + img->runs[first_run].chunk,
+		       chunks * sizeof(*lz->csums));
 	spin_lock_init(&lz->lock);
+	mutex_init(&lz->install_lock);
 	lz->mm = current->mm;
 	lz->base_pgoff = v->start >> PAGE_SHIFT;
 	lz->nr_pages = (v->end - v->start) >> PAGE_SHIFT;
@@ -293,8 +398,9 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 err_put_image:
 	if (lz->image)
 		fput(lz->image);
-	kvfree(lz->installed);
 err_free:
+	kvfree(lz->csums);
+	kvfree(lz->installed);
 	kvfree(lz);
 	return file;
 }

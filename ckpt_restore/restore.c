@@ -5,14 +5,15 @@
  * Order of work, so that a bad image or a clash never leaves the process
  * changed:
  *
- *  1. load and validate the whole image (image.c); with
- *     CKPT_RESTORE_VERIFY_FIRST or CKPT_RESTORE_LAZY also every checksum;
+ *  1. load and validate the header and metadata (image.c); with
+ *     CKPT_RESTORE_VERIFY_FIRST also every chunk checksum;
  *  2. open every file the VMAs need (paths with the caller's credentials,
  *     new shmem files, lazy state files);
  *  3. check that nothing is mapped where any VMA goes (-EEXIST);
  *  4. map each VMA with MAP_FIXED_NOREPLACE and its final protection;
  *  5. fill eager VMAs run by run: pin the destination pages, read the run
- *     straight into them with one vfs_iter_read() and check its checksum.
+ *     straight into them with one vfs_iter_read() and check the checksum
+ *     of each of its chunks.  Lazy VMAs check a chunk on its first fault.
  *
  * Any failure in 4 or 5 unmaps exactly the VMAs this call mapped.
  *
@@ -28,7 +29,6 @@
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
-#include <linux/xxhash.h>
 #include <vmemkit/page_array.h>
 
 #include "ckpt_restore.h"
@@ -55,7 +55,7 @@ struct ckpt_rvma {
  * @rv: one entry per image VMA
  * @pa: destination pages of the current run
  * @bv: bio_vec table over @pa
- * @buf: bounce buffer of one run, for shared VMAs only
+ * @buf: bounce buffer of one run, allocated only if there are shared VMAs
  */
 struct ckpt_rctx {
 	struct ckpt_image img;
@@ -201,8 +201,8 @@ static int ckpt_fill_private(struct ckpt_rctx *c, u64 run)
 		ret = got < 0 ? got : -EIO;
 		goto out_release;
 	}
-	if (ckpt_csum_bvec(c->bv, r->nr_pages) != r->csum)
-		ret = -EBADMSG;
+	ret = ckpt_check_chunks_bvec(c->img.csums + r->chunk, c->bv,
+				     r->nr_pages);
 out_release:
 	vmk_page_array_release(&c->pa, true);
 	return ret;
@@ -221,8 +221,10 @@ static int ckpt_fill_shared(struct ckpt_rctx *c, const struct ckpt_image_vma *v,
 	ret = ckpt_read_full(c->img.file, c->buf, len, c->img.run_pos[run]);
 	if (ret)
 		return ret;
-	if (xxh64(c->buf, len, 0) != r->csum)
-		return -EBADMSG;
+	ret = ckpt_check_chunks_buf(c->img.csums + r->chunk, c->buf,
+				    r->nr_pages);
+	if (ret)
+		return ret;
 	put = kernel_write(shm, c->buf, len, &pos);
 	if (put != len)
 		return put < 0 ? put : -EIO;
@@ -259,6 +261,16 @@ static int ckpt_fill(struct ckpt_rctx *c, u64 *nr_pages)
 		}
 	}
 	return 0;
+}
+
+static bool ckpt_has_shared(const struct ckpt_image *img)
+{
+	u32 i;
+
+	for (i = 0; i < img->hdr.nr_vmas; i++)
+		if (img->vmas[i].kind == CKPT_VMA_SHARED)
+			return true;
+	return false;
 }
 
 static void ckpt_unmap_all(struct ckpt_rctx *c)
@@ -320,7 +332,7 @@ int ckpt_restore(struct ckpt_restore *arg)
 	ret = ckpt_image_load(&c->img, file);
 	if (ret)
 		goto out_free_ctx;
-	if (arg->flags & (CKPT_RESTORE_LAZY | CKPT_RESTORE_VERIFY_FIRST)) {
+	if (arg->flags & CKPT_RESTORE_VERIFY_FIRST) {
 		ret = ckpt_image_verify_runs(&c->img);
 		if (ret)
 			goto out_free_image;
@@ -329,10 +341,20 @@ int ckpt_restore(struct ckpt_restore *arg)
 	c->rv = kvcalloc(max(c->img.hdr.nr_vmas, 1U), sizeof(*c->rv),
 			 GFP_KERNEL_ACCOUNT);
 	c->bv = kvmalloc_array(CKPT_MAX_RUN_PAGES, sizeof(*c->bv), GFP_KERNEL);
-	c->buf = kvmalloc(CKPT_BATCH_BYTES, GFP_KERNEL);
-	if (!c->rv || !c->bv || !c->buf) {
+	if (!c->rv || !c->bv) {
 		ret = -ENOMEM;
 		goto out_free_bufs;
+	}
+	/*
+	 * The bounce buffer is one whole batch: allocate it only when a
+	 * shared VMA needs it, since a lazy restore is otherwise O(metadata).
+	 */
+	if (ckpt_has_shared(&c->img)) {
+		c->buf = kvmalloc(CKPT_BATCH_BYTES, GFP_KERNEL);
+		if (!c->buf) {
+			ret = -ENOMEM;
+			goto out_free_bufs;
+		}
 	}
 
 	ret = ckpt_prepare(c, arg->flags);

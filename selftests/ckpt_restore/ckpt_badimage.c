@@ -151,7 +151,7 @@ enum mutation {
 	VMA_KERNEL, VMA_UNALIGNED, VMA_KIND, VMA_RESERVED, VMA_PROT,
 	RUN_WRONG_VMA, RUN_OVERLAP, RUN_EMPTY, HUGE_VMAS, HUGE_RUNS,
 	HUGE_STRINGS, HUGE_RUN, PATH_LONG, DATA_FIRST, DATA_LAST, BAD_PATH,
-	CLASH,
+	CLASH, CHUNK_PAGES, CHUNK_INDEX, CHUNK_COUNT, HUGE_CHUNKS, CHUNK_CSUM,
 };
 
 FIXTURE(bad) {
@@ -286,8 +286,34 @@ FIXTURE_VARIANT_ADD(bad, corrupt_last_run_verify_first) {
 	.m = DATA_LAST, .err = EBADMSG, .flags = CKPT_RESTORE_VERIFY_FIRST,
 };
 
+/* The last run is in the shared VMA, which lazy mode fills eagerly. */
 FIXTURE_VARIANT_ADD(bad, corrupt_last_run_lazy) {
 	.m = DATA_LAST, .err = EBADMSG, .flags = CKPT_RESTORE_LAZY,
+};
+
+FIXTURE_VARIANT_ADD(bad, corrupt_first_run_lazy_verify_first) {
+	.m = DATA_FIRST, .err = EBADMSG,
+	.flags = CKPT_RESTORE_LAZY | CKPT_RESTORE_VERIFY_FIRST,
+};
+
+FIXTURE_VARIANT_ADD(bad, wrong_chunk_size) {
+	.m = CHUNK_PAGES, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, wrong_chunk_index) {
+	.m = CHUNK_INDEX, .err = EINVAL, .flags = CKPT_RESTORE_LAZY,
+};
+
+FIXTURE_VARIANT_ADD(bad, wrong_chunk_count) {
+	.m = CHUNK_COUNT, .err = EINVAL, .flags = CKPT_RESTORE_LAZY,
+};
+
+FIXTURE_VARIANT_ADD(bad, huge_chunk_count) {
+	.m = HUGE_CHUNKS, .err = EINVAL, .flags = CKPT_RESTORE_LAZY,
+};
+
+FIXTURE_VARIANT_ADD(bad, chunk_checksum) {
+	.m = CHUNK_CSUM, .err = EBADMSG,
 };
 
 FIXTURE_SETUP(bad)
@@ -430,6 +456,29 @@ TEST_F(bad, refused_and_unchanged)
 		ASSERT_EQ(CKPT_VMA_FILE, u.vmas[2].kind);
 		u.strings[u.vmas[2].path_offset + u.vmas[2].path_len - 1] ^= 1;
 		break;
+	case CHUNK_PAGES:
+		u.hdr.chunk_pages = 2 * CKPT_CHUNK_PAGES;
+		break;
+	case CHUNK_INDEX:
+		u.runs[1].chunk++;
+		break;
+	case CHUNK_COUNT:
+		/*
+		 * Drop the last checksum: header, tables and file length
+		 * agree, but the runs need one chunk more.
+		 */
+		memmove(u.strings - sizeof(__u64), u.strings,
+			u.hdr.strings_size);
+		u.hdr.nr_chunks--;
+		u.hdr.meta_size -= sizeof(__u64);
+		ASSERT_EQ(0, ftruncate(self->img, st.st_size - sizeof(__u64)));
+		break;
+	case HUGE_CHUNKS:
+		u.hdr.nr_chunks = 1ULL << 40;
+		break;
+	case CHUNK_CSUM:
+		u.csums[0] ^= 1;
+		break;
 	case CLASH:
 		self->clash = mmap((void *)(uintptr_t)u.vmas[3].start, PG,
 				   PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS |
@@ -564,30 +613,74 @@ TEST(bad_arguments)
 	close(dev);
 }
 
+/* Is file offset @off inside the contents of a run of an anonymous VMA? */
+static int in_lazy_contents(const struct ckpt_uimage *u, off_t off)
+{
+	__u64 pos = u->hdr.data_offset, len, i;
+
+	for (i = 0; i < u->hdr.nr_runs; i++) {
+		len = (__u64)u->runs[i].nr_pages * PG;
+		if ((__u64)off >= pos && (__u64)off < pos + len)
+			return u->vmas[u->runs[i].vma].kind == CKPT_VMA_ANON;
+		pos += len;
+	}
+	return 0;
+}
+
+/* A lazy restore that must succeed; undo it.  Returns its -errno. */
+static int lazy_restore_unmap(const struct src *s, int img)
+{
+	struct ckpt_restore r;
+	int ret = ckpt_do_restore(s->dev, img, CKPT_RESTORE_LAZY, &r);
+
+	if (!ret)
+		munmap(s->base, SRC_PAGES * PG);
+	return ret;
+}
+
 /*
  * Random single-byte flips anywhere and truncations at random lengths.
- * Every one must fail and leave the process unchanged.  Returns failures.
+ * Every one must fail and leave the process unchanged, except that a lazy
+ * restore succeeds when only an anonymous VMA's contents changed (their
+ * chunks are checked on first touch; ckpt_lazy tests that).  Returns
+ * failures.
  */
 static int fuzz(const struct src *s, unsigned int iterations, unsigned int seed)
 {
-	int img, ret, failures = 0;
+	int img, ret, failures = 0, lazy, truncated;
+	struct ckpt_uimage u;
 	unsigned int i;
 	struct stat st;
 	off_t off;
 
+	if (ckpt_uimage_read(s->orig, &u))
+		return 1;
 	srand(seed);
 	for (i = 0; i < iterations; i++) {
 		img = copy_image(s);
 		if (img < 0 || fstat(img, &st))
 			return failures + 1;
 		off = rand() % st.st_size;
-		if (rand() % 8 == 0) {
+		truncated = rand() % 8 == 0;
+		if (truncated) {
 			if (ftruncate(img, off))
 				failures++;
 		} else {
 			flip(img, off);
 		}
-		ret = restore_unchanged(s, img, i % 3 ? 0 : CKPT_RESTORE_LAZY);
+		lazy = i % 3 == 0;
+		/* Lazy mode checks an anonymous VMA's contents on first touch. */
+		if (lazy && !truncated && in_lazy_contents(&u, off)) {
+			ret = lazy_restore_unmap(s, img);
+			close(img);
+			if (ret) {
+				fprintf(stderr, "# iteration %u: offset %lld: lazy restore: %s\n",
+					i, (long long)off, strerror(-ret));
+				failures++;
+			}
+			continue;
+		}
+		ret = restore_unchanged(s, img, lazy ? CKPT_RESTORE_LAZY : 0);
 		close(img);
 		if (ret == 1 || ret == 0 ||
 		    (ret != -EINVAL && ret != -EBADMSG && ret != -EFBIG)) {
@@ -597,6 +690,7 @@ static int fuzz(const struct src *s, unsigned int iterations, unsigned int seed)
 			failures++;
 		}
 	}
+	ckpt_uimage_free(&u);
 	return failures;
 }
 

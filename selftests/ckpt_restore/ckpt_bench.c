@@ -13,8 +13,9 @@
 #include "ckpt_test.h"
 
 #define REGION		(1024UL * 1024 * 1024)
-#define REPEAT		5
+#define REPEAT		3
 #define TOUCHES		16
+#define SMALL		(CKPT_CHUNK_PAGES * PG)
 
 static void die(const char *what)
 {
@@ -23,12 +24,12 @@ static void die(const char *what)
 }
 
 /* Every page non-zero and different, as in a real working set. */
-static void fill(char *base)
+static void fill(char *base, size_t len)
 {
 	size_t off;
 
-	memset(base, 0x5a, REGION);
-	for (off = 0; off < REGION; off += PG)
+	memset(base, 0x5a, len);
+	for (off = 0; off < len; off += PG)
 		*(__u64 *)(base + off) = off;
 }
 
@@ -43,8 +44,14 @@ static int check(const char *base)
 	return 0;
 }
 
-/* CRIU's way: map the VMA, then preadv every run into place. */
-static double restore_preadv(int img, const struct ckpt_uimage *u, char *base)
+/*
+ * CRIU's way: map the VMA, then preadv every run into place.  With
+ * @t_populate, the VMA is first populated with MADV_POPULATE_WRITE (fault,
+ * allocate and zero every page) and that time is returned there, so the
+ * baseline's two costs show apart.
+ */
+static double restore_preadv(int img, const struct ckpt_uimage *u, char *base,
+			     double *t_populate)
 {
 	static struct iovec iov[1024];
 	__u64 i, pos = u->hdr.data_offset;
@@ -57,6 +64,12 @@ static double restore_preadv(int img, const struct ckpt_uimage *u, char *base)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p != base)
 		die("mmap");
+	if (t_populate) {
+		if (madvise(base, REGION, MADV_POPULATE_WRITE))
+			die("MADV_POPULATE_WRITE");
+		*t_populate = ckpt_now() - t;
+		t = ckpt_now();
+	}
 	for (i = 0; i < u->hdr.nr_runs; i++) {
 		iov[n].iov_base = (void *)(uintptr_t)u->runs[i].start;
 		iov[n].iov_len = (size_t)u->runs[i].nr_pages * PG;
@@ -73,6 +86,22 @@ static double restore_preadv(int img, const struct ckpt_uimage *u, char *base)
 	return ckpt_now() - t;
 }
 
+/* AnonHugePages of this process, in KiB: are the restored pages THPs? */
+static long thp_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "AnonHugePages: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
 static void report(const char *name, double value, const char *unit,
 		   const char *extra)
 {
@@ -80,20 +109,73 @@ static void report(const char *name, double value, const char *unit,
 	       name, value, unit, extra ? extra : "");
 }
 
+/*
+ * Lazy restore of the image in @img (a dump of [base, base + len)): the
+ * call itself reads only metadata; the first touch of a page reads and
+ * checks one chunk.  Time to first access is the call plus one touch.
+ */
+static void lazy_bench(int dev, int img, char *base, size_t len,
+		       const char *size)
+{
+	double t_call[REPEAT], t_first[REPEAT], t_access[REPEAT];
+	double touch[REPEAT * TOUCHES], worst = 0, t;
+	struct ckpt_restore r;
+	char name[64], extra[64];
+	size_t off;
+	int i, k;
+
+	for (i = 0; i < REPEAT; i++) {
+		t = ckpt_now();
+		if (ckpt_do_restore(dev, img, CKPT_RESTORE_LAZY, &r))
+			die("lazy CKPT_RESTORE");
+		t_call[i] = ckpt_now() - t;
+		for (k = 0; k < TOUCHES; k++) {
+			off = ((size_t)rand() % (len / PG)) * PG;
+			t = ckpt_now();
+			if (*(const __u64 *)(base + off) != off)
+				die("lazy contents");
+			touch[i * TOUCHES + k] = ckpt_now() - t;
+			if (touch[i * TOUCHES + k] > worst)
+				worst = touch[i * TOUCHES + k];
+		}
+		t_first[i] = touch[i * TOUCHES];
+		t_access[i] = t_call[i] + t_first[i];
+		munmap(base, len);
+	}
+	printf("lazy %s: restore call %.1f us, first touch %.1f us, %s %.1f us\n",
+	       size, ckpt_median(t_call, REPEAT) * 1e6,
+	       ckpt_median(t_first, REPEAT) * 1e6, "time to first access",
+	       ckpt_median(t_access, REPEAT) * 1e6);
+	printf("lazy %s: %d random touches: median %.1f us, worst %.1f us\n",
+	       size, REPEAT * TOUCHES, ckpt_median(touch, REPEAT * TOUCHES) * 1e6,
+	       worst * 1e6);
+	snprintf(name, sizeof(name), "ckpt_lazy_call_%s_us", size);
+	report(name, ckpt_median(t_call, REPEAT) * 1e6, "us", NULL);
+	snprintf(name, sizeof(name), "ckpt_lazy_first_touch_%s_us", size);
+	report(name, ckpt_median(t_first, REPEAT) * 1e6, "us", NULL);
+	snprintf(name, sizeof(name), "ckpt_lazy_touch_%s_us", size);
+	snprintf(extra, sizeof(extra), ",\"worst_us\":%.1f", worst * 1e6);
+	report(name, ckpt_median(touch, REPEAT * TOUCHES) * 1e6, "us", extra);
+	snprintf(name, sizeof(name), "ckpt_lazy_first_access_%s_us", size);
+	report(name, ckpt_median(t_access, REPEAT) * 1e6, "us", NULL);
+}
+
 int main(void)
 {
-	double t_ckpt[REPEAT], t_pre[REPEAT], t_lazy[REPEAT], first[TOUCHES];
-	double t_dump, worst = 0, ratio;
+	double t_ckpt[REPEAT], t_pre[REPEAT], t_pop[REPEAT], t_copy[REPEAT];
+	long thp_ckpt = 0, thp_pre = 0;
+	double t_dump, ratio;
 	struct ckpt_restore r;
 	struct ckpt_uimage u;
 	struct ckpt_dump d;
 	char extra[160];
-	int dev, img, i;
-	char *base;
+	int dev, img, img_small, i;
+	char *base, *small;
 
 	dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
 	img = ckpt_tmpfile();
-	if (dev < 0 || img < 0)
+	img_small = ckpt_tmpfile();
+	if (dev < 0 || img < 0 || img_small < 0)
 		die("open");
 	base = ckpt_free_range(REGION + (2UL << 20));
 	if (!base)
@@ -103,7 +185,7 @@ int main(void)
 	if (mmap(base, REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE |
 		 MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != base)
 		die("mmap");
-	fill(base);
+	fill(base, REGION);
 
 	t_dump = ckpt_now();
 	if (ckpt_dump_range(dev, img, -1, base, REGION, &d))
@@ -124,16 +206,22 @@ int main(void)
 		if (ckpt_do_restore(dev, img, 0, &r))
 			die("CKPT_RESTORE");
 		t_ckpt[i] = ckpt_now() - t;
+		thp_ckpt = thp_kib();
 		if (check(base))
 			die("ckpt restore contents");
 		munmap(base, REGION);
 
-		t_pre[i] = restore_preadv(img, &u, base);
+		t_pre[i] = restore_preadv(img, &u, base, NULL);
+		thp_pre = thp_kib();
 		if (check(base))
 			die("preadv restore contents");
 		munmap(base, REGION);
-		printf("run %d: ckpt_restore %.3f s, mmap+preadv %.3f s\n", i,
-		       t_ckpt[i], t_pre[i]);
+
+		t_copy[i] = restore_preadv(img, &u, base, &t_pop[i]);
+		munmap(base, REGION);
+		printf("run %d: ckpt_restore %.3f s, mmap+preadv %.3f s %s %.3f %s %.3f s)\n",
+		       i, t_ckpt[i], t_pre[i], "(populate", t_pop[i],
+		       "s, then preadv", t_copy[i]);
 	}
 	ratio = ckpt_median(t_pre, REPEAT) / ckpt_median(t_ckpt, REPEAT);
 	printf("restore 1 GiB: ckpt_restore %.3f s (%.0f MiB/s), %s %.3f s (%.0f MiB/s): %.2fx\n",
@@ -144,36 +232,26 @@ int main(void)
 		 ckpt_median(t_pre, REPEAT), ratio);
 	report("ckpt_restore_1g_s", ckpt_median(t_ckpt, REPEAT), "s", extra);
 	report("preadv_restore_1g_s", ckpt_median(t_pre, REPEAT), "s", NULL);
+	printf("baseline apart: populate %.3f s, preadv into populated %.3f s\n",
+	       ckpt_median(t_pop, REPEAT), ckpt_median(t_copy, REPEAT));
+	printf("THP after restore: ckpt %ld KiB, preadv %ld KiB\n", thp_ckpt,
+	       thp_pre);
+	report("populate_1g_s", ckpt_median(t_pop, REPEAT), "s", NULL);
+	report("preadv_populated_1g_s", ckpt_median(t_copy, REPEAT), "s", NULL);
+	snprintf(extra, sizeof(extra), ",\"preadv_kib\":%ld", thp_pre);
+	report("ckpt_restore_thp_kib", thp_ckpt, "KiB", extra);
 
-	/* Lazy: the call verifies every checksum; first touch reads 1 page. */
-	for (i = 0; i < REPEAT; i++) {
-		double t = ckpt_now();
-		int k;
-
-		if (ckpt_do_restore(dev, img, CKPT_RESTORE_LAZY, &r))
-			die("lazy CKPT_RESTORE");
-		t_lazy[i] = ckpt_now() - t;
-		for (k = 0; k < TOUCHES; k++) {
-			size_t off = ((size_t)rand() % (REGION / PG)) * PG;
-			const __u64 *p = (const __u64 *)(base + off);
-
-			t = ckpt_now();
-			if (*p != off)
-				die("lazy contents");
-			first[k] = ckpt_now() - t;
-			if (first[k] > worst)
-				worst = first[k];
-		}
-		munmap(base, REGION);
-	}
-	printf("lazy restore call %.3f s (checks every run first); %s %.1f us, worst %.1f us\n",
-	       ckpt_median(t_lazy, REPEAT), "first touch median",
-	       ckpt_median(first, TOUCHES) * 1e6,
-	       worst * 1e6);
-	report("ckpt_lazy_restore_call_1g_s", ckpt_median(t_lazy, REPEAT), "s", NULL);
-	snprintf(extra, sizeof(extra), ",\"worst_us\":%.1f", worst * 1e6);
-	report("ckpt_lazy_first_touch_us", ckpt_median(first, TOUCHES) * 1e6, "us",
-	       extra);
+	lazy_bench(dev, img, base, REGION, "1g");
+	small = ckpt_free_range(SMALL);
+	if (!small || mmap(small, SMALL, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+			   MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != small)
+		die("mmap");
+	fill(small, SMALL);
+	if (ckpt_dump_range(dev, img_small, -1, small, SMALL, &d))
+		die("CKPT_DUMP");
+	munmap(small, SMALL);
+	lazy_bench(dev, img_small, small, SMALL, "64k");
+	close(img_small);
 	ckpt_uimage_free(&u);
 	close(img);
 	close(dev);

@@ -4,9 +4,13 @@
  * handler.  Data must be right on first touch from several threads at
  * once, writes must land in private copies, the image must stay referenced
  * (even closed and unlinked) until every page was touched or the VMA is
- * unmapped, and fork must not lose untouched pages.
+ * unmapped, and fork must not lose untouched pages.  Contents are checked
+ * one chunk at a time on first touch: a corrupted chunk gives SIGBUS for
+ * its pages only.
  */
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -220,6 +224,107 @@ TEST_F(lazy, dump_lazy_vma)
 			bad++;
 	EXPECT_EQ(0, bad) TH_LOG("pages differ after lazy -> dump -> restore");
 	close(img);
+}
+
+#define CH_PAGES	(16 * CKPT_CHUNK_PAGES)	/* one run of 16 chunks */
+#define BAD_CHUNK	5
+
+static sigjmp_buf bus_jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(bus_jmp, 1);
+}
+
+/* Read one byte of @p; 1 if that raised SIGBUS. */
+static int touch_sigbus(const char *p)
+{
+	if (sigsetjmp(bus_jmp, 1))
+		return 1;
+	(void)__atomic_load_n(p, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/*
+ * One byte of chunk BAD_CHUNK is flipped in the image.  The lazy restore
+ * call does not read contents, so it succeeds; the first touch of a chunk
+ * installs all of its pages; every page of the bad chunk gives SIGBUS, on
+ * every touch, and every other chunk reads back right.  Eager restores
+ * refuse the same image.
+ */
+TEST(lazy_corrupt_chunk_sigbus)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old_sa;
+	long live0, fills0, bad0;
+	struct ckpt_restore r;
+	struct ckpt_dump d;
+	unsigned long i;
+	unsigned char c;
+	int dev, img, bad_pages = 0, wrong = 0;
+	off_t off;
+	char *base;
+
+	dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
+	img = ckpt_tmpfile();
+	ASSERT_LE(0, dev);
+	ASSERT_LE(0, img);
+	live0 = ckpt_stat("lazy_live");
+	base = mmap(NULL, CH_PAGES * PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, base);
+	for (i = 0; i < CH_PAGES; i++)
+		ckpt_fill_page(base + i * PG, i);
+	ASSERT_EQ(0, ckpt_dump_range(dev, img, -1, base, CH_PAGES * PG, &d));
+	ASSERT_EQ(1, d.nr_runs) TH_LOG("one run of %d pages expected", CH_PAGES);
+	ASSERT_EQ(0, munmap(base, CH_PAGES * PG));
+
+	off = PG + (BAD_CHUNK * CKPT_CHUNK_PAGES + 3) * PG + 123;
+	ASSERT_EQ(1, pread(img, &c, 1, off));
+	c ^= 0x20;
+	ASSERT_EQ(1, pwrite(img, &c, 1, off));
+
+	EXPECT_EQ(-EBADMSG, ckpt_do_restore(dev, img, 0, &r))
+		TH_LOG("eager restore must check every chunk");
+	EXPECT_EQ(-EBADMSG, ckpt_do_restore(dev, img,
+					    CKPT_RESTORE_LAZY |
+					    CKPT_RESTORE_VERIFY_FIRST, &r));
+
+	fills0 = ckpt_stat("lazy_fills");
+	bad0 = ckpt_stat("lazy_bad_chunks");
+	ASSERT_EQ(0, ckpt_do_restore(dev, img, CKPT_RESTORE_LAZY, &r))
+		TH_LOG("lazy restore reads no contents: %s", strerror(errno));
+	EXPECT_EQ(CH_PAGES, r.nr_lazy_pages);
+	EXPECT_EQ(fills0, ckpt_stat("lazy_fills"));
+
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, &old_sa));
+	/* A good chunk: one fault installs all of its pages. */
+	EXPECT_TRUE(ckpt_page_matches(base + 2 * PG, 2));
+	EXPECT_EQ(fills0 + CKPT_CHUNK_PAGES, ckpt_stat("lazy_fills"))
+		TH_LOG("the whole chunk goes in on first touch");
+	for (i = 0; i < CKPT_CHUNK_PAGES; i++)
+		bad_pages += touch_sigbus(base + (BAD_CHUNK * CKPT_CHUNK_PAGES + i) * PG);
+	EXPECT_EQ(CKPT_CHUNK_PAGES, bad_pages)
+		TH_LOG("every page of the bad chunk must raise SIGBUS");
+	EXPECT_EQ(bad0 + CKPT_CHUNK_PAGES, ckpt_stat("lazy_bad_chunks"))
+		TH_LOG("one failed check per touch, nothing installed");
+	for (i = 0; i < CH_PAGES; i++) {
+		if (i / CKPT_CHUNK_PAGES == BAD_CHUNK)
+			continue;
+		if (touch_sigbus(base + i * PG) ||
+		    !ckpt_page_matches(base + i * PG, i))
+			wrong++;
+	}
+	EXPECT_EQ(0, wrong) TH_LOG("pages of good chunks wrong or SIGBUS");
+	EXPECT_EQ(1, touch_sigbus(base + BAD_CHUNK * CKPT_CHUNK_PAGES * PG))
+		TH_LOG("the bad chunk stays bad");
+	ASSERT_EQ(0, sigaction(SIGBUS, &old_sa, NULL));
+	EXPECT_EQ(fills0 + CH_PAGES - CKPT_CHUNK_PAGES, ckpt_stat("lazy_fills"));
+
+	ASSERT_EQ(0, munmap(base, CH_PAGES * PG));
+	EXPECT_EQ(live0, ckpt_stat("lazy_live"))
+		TH_LOG("lazy state and image must go with the mapping");
+	close(img);
+	close(dev);
 }
 
 TEST_HARNESS_MAIN

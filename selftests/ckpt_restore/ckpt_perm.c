@@ -232,7 +232,7 @@ TEST_F(perm, ckpt_tool)
 		 self->target, img, range);
 	ASSERT_EQ(0, system(cmd)) TH_LOG("%s", cmd);
 	snprintf(cmd, sizeof(cmd), "./ckpt info %s | grep -q '%s'", img,
-		 "runs with a bad checksum: 0");
+		 "chunks with a bad checksum: 0");
 	ASSERT_EQ(0, system(cmd)) TH_LOG("ckpt info must accept the image");
 	/* The restored process shows the VMA; CMD sees it via CKPT_PID. */
 	snprintf(cmd, sizeof(cmd), "./ckpt restore %s -- sh -c '%s \"^%s %s'",

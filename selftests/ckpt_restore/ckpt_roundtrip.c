@@ -290,9 +290,16 @@ TEST_F_TIMEOUT(rt, dump_unmap_restore, 120)
 		TH_LOG("image holds %llu pages, want %lu: %s",
 		       (unsigned long long)d.nr_pages, self->want_pages,
 		       "untouched or zero pages must cost nothing");
-	meta = d.nr_vmas * sizeof(struct ckpt_image_vma) +
-	       d.nr_runs * sizeof(struct ckpt_image_run);
 	ASSERT_EQ(0, pread(self->img, &h, sizeof(h), 0) != sizeof(h));
+	/* One checksum per chunk: at most one partial chunk per run. */
+	EXPECT_LE(h.nr_chunks, d.nr_runs + d.nr_pages / CKPT_CHUNK_PAGES)
+		TH_LOG("%llu chunks for %llu runs of %llu pages",
+		       (unsigned long long)h.nr_chunks,
+		       (unsigned long long)d.nr_runs,
+		       (unsigned long long)d.nr_pages);
+	meta = d.nr_vmas * sizeof(struct ckpt_image_vma) +
+	       d.nr_runs * sizeof(struct ckpt_image_run) +
+	       h.nr_chunks * sizeof(__u64);
 	EXPECT_EQ(PG + self->want_pages * PG + meta + h.strings_size,
 		  d.image_size) TH_LOG("image size is header + pages + tables");
 	EXPECT_EQ(d.image_size, (__u64)lseek(self->img, 0, SEEK_END));

@@ -20,6 +20,7 @@
  *                                          run order, PAGE_SIZE per page
  *   [meta_offset, meta_offset + meta_size) nr_vmas x struct ckpt_image_vma,
  *                                          then nr_runs x struct ckpt_image_run,
+ *                                          then nr_chunks x __u64 checksums,
  *                                          then strings_size bytes of paths
  *
  * data_offset is one page (the header page) and meta_offset ==
@@ -39,8 +40,17 @@
  * mapped (private copies) are in runs; the rest come from the file again.
  *
  * Checksums are XXH64 with seed 0: @header_csum over the header with the
- * field itself zero, @meta_csum over the whole metadata area, and each run's
- * @csum over its page contents.
+ * field itself zero, @meta_csum over the whole metadata area, and one
+ * checksum per chunk of page contents.  A run is cut into chunks of
+ * CKPT_CHUNK_PAGES pages from its first page on (the last chunk may be
+ * shorter); run i has DIV_ROUND_UP(nr_pages, CKPT_CHUNK_PAGES) chunks whose
+ * checksums start at index @chunk of the checksum table, right after those
+ * of run i - 1.  Chunks bound what one check must read: an eager restore
+ * checks each chunk as it lands, and a lazy restore checks a chunk the
+ * first time a fault needs one of its pages, so the restore call itself
+ * reads only the metadata.
+ *
+ * Version 1 images (one checksum per run) are refused with EINVAL.
  */
 
 /**
@@ -56,8 +66,12 @@
  *   extended), unsorted or overlapping VMAs or runs, addresses outside the
  *   user address space, runs outside their VMA, unknown VMA kind or prot bits.
  *   CKPT_DUMP: the output file is not empty or not seekable.
- * - ``EBADMSG``: a checksum does not match (header, metadata or a run).
- *   The restore undoes every mapping it made.
+ * - ``EBADMSG``: a checksum does not match (header, metadata or a chunk of
+ *   page contents).  The restore undoes every mapping it made.
+ * - ``SIGBUS`` (not an errno): in a lazily restored VMA, a chunk whose
+ *   contents do not match their checksum, or cannot be read, when a fault
+ *   first needs it.  Every access to a page of that chunk raises SIGBUS
+ *   while the chunk is not installed; other chunks are unaffected.
  * - ``EFBIG``: a count or size beyond this module's limits (CKPT_MAX_VMAS,
  *   CKPT_MAX_RUNS, CKPT_MAX_PATH, CKPT_MAX_STRINGS, CKPT_MAX_RANGES,
  *   CKPT_MAX_RUN_PAGES).
@@ -82,8 +96,11 @@
 #define CKPT_MAX_RANGES		1024
 #define CKPT_MAX_STRINGS	(1U << 24)
 
+/* Pages per checksummed chunk: what a lazy first touch reads and checks. */
+#define CKPT_CHUNK_PAGES	16
+
 #define CKPT_IMAGE_MAGIC	0x54504b434b4d56ULL	/* "VMKCKPT" */
-#define CKPT_IMAGE_VERSION	1
+#define CKPT_IMAGE_VERSION	2
 
 /**
  * struct ckpt_image_header - first bytes of an image
@@ -93,13 +110,14 @@
  * @page_size: page size of the dumping machine; must equal the restorer's
  * @flags: none defined, must be zero
  * @nr_vmas: entries in the VMA table, at most CKPT_MAX_VMAS
- * @reserved: must be zero
+ * @chunk_pages: pages per checksummed chunk: CKPT_CHUNK_PAGES
  * @nr_runs: entries in the run table, at most CKPT_MAX_RUNS
  * @nr_pages: pages over all runs; data_size == nr_pages * page_size
+ * @nr_chunks: entries in the checksum table: the chunks of all runs
  * @data_offset: file offset of the page contents: the page size
  * @data_size: bytes of page contents
  * @meta_offset: file offset of the metadata, == data_offset + data_size
- * @meta_size: bytes of metadata: the two tables plus @strings_size
+ * @meta_size: bytes of metadata: the three tables plus @strings_size
  * @strings_size: bytes of path strings at the end of the metadata
  * @meta_csum: XXH64 of the metadata area
  * @header_csum: XXH64 of this header with @header_csum zero
@@ -111,9 +129,10 @@ struct ckpt_image_header {
 	__u32 page_size;
 	__u32 flags;
 	__u32 nr_vmas;
-	__u32 reserved;
+	__u32 chunk_pages;
 	__u64 nr_runs;
 	__u64 nr_pages;
+	__u64 nr_chunks;
 	__u64 data_offset;
 	__u64 data_size;
 	__u64 meta_offset;
@@ -166,13 +185,14 @@ struct ckpt_image_vma {
  * @start: first address, page aligned
  * @nr_pages: 1 to CKPT_MAX_RUN_PAGES
  * @vma: index of the VMA holding the whole run
- * @csum: XXH64 of the run's page contents
+ * @chunk: index of the checksum of the run's first chunk in the checksum
+ *	table: the number of chunks of all earlier runs
  */
 struct ckpt_image_run {
 	__u64 start;
 	__u32 nr_pages;
 	__u32 vma;
-	__u64 csum;
+	__u64 chunk;
 };
 
 /**
@@ -228,21 +248,24 @@ struct ckpt_dump {
 
 /* CKPT_RESTORE flags */
 #define CKPT_RESTORE_LAZY	(1U << 0)	/* fill anonymous VMAs on first touch */
-#define CKPT_RESTORE_VERIFY_FIRST (1U << 1)	/* check run checksums before mapping */
+#define CKPT_RESTORE_VERIFY_FIRST (1U << 1)	/* check all checksums before mapping */
 
 /**
  * struct ckpt_restore - argument of CKPT_RESTORE
  * @size: sizeof(struct ckpt_restore); larger sizes are accepted when the
  *	unknown trailing bytes are zero
- * @flags: CKPT_RESTORE_* flags.  By default every run's checksum is checked
- *	as it is read into place and any mismatch undoes the whole restore.
- *	CKPT_RESTORE_VERIFY_FIRST checks them all before the first mapping
- *	(one more read of the image).  CKPT_RESTORE_LAZY implies it: private
- *	 anonymous VMAs are then mapped with a fault handler
- *	that reads each page from the image on first touch (they show as
- *	"anon_inode:[ckpt_lazy]" in /proc/PID/maps); the image file stays
+ * @flags: CKPT_RESTORE_* flags.  By default every chunk's checksum is
+ *	checked as it is read into place and any mismatch undoes the whole
+ *	restore.  CKPT_RESTORE_VERIFY_FIRST checks them all before the first
+ *	mapping (one more read of the image).  With CKPT_RESTORE_LAZY, private
+ *	anonymous VMAs are mapped with a fault handler that, on the first
+ *	touch of a chunk, reads the whole chunk from the image, checks its
+ *	checksum and installs its pages (SIGBUS on a mismatch, see Errors);
+ *	the call itself reads and checks only the header and metadata, so its
+ *	cost does not depend on the size of the page contents.  Such VMAs show
+ *	as "anon_inode:[ckpt_lazy]" in /proc/PID/maps; the image file stays
  *	referenced until every page of such a VMA was touched once or the VMA
- *	is unmapped.
+ *	is unmapped.  Other VMAs are filled and checked as without the flag.
  * @image_fd: the image, open for reading, seekable
  * @reserved: must be zero
  * @nr_vmas: out: VMAs mapped
