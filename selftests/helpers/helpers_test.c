@@ -19,6 +19,7 @@
 
 #include "kselftest_harness.h"
 #include "vmk_helpers_test.h"
+#include "vmk_sys.h"
 
 #define PG 4096ULL
 #define U64_MAX ((__u64)~0ULL)
@@ -280,22 +281,6 @@ TEST_F(helpers, iova_check_errnos)
 				     U64_MAX - PG + 1, 2 * PG, PG));
 }
 
-/* Locked memory of this process, in pages, from /proc/self/status. */
-static long vmlck_pages(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb < 0 ? -1 : kb / 4;
-}
-
 static int pin(int fd, void *addr, __u64 nr, __u32 flags)
 {
 	struct vmk_ht_pin p = { .uaddr = (uintptr_t)addr, .nr_pages = nr,
@@ -356,7 +341,7 @@ FIXTURE_TEARDOWN(pages)
 
 TEST_F(pages, pin_copy_charge_release)
 {
-	long base = vmlck_pages();
+	long base = vmk_vmlck_pages();
 	unsigned char *tmp = malloc(3 * PG);
 	__u64 offs[] = { 0, 1, PG - 3, self->st.chunk_pages * PG - 17,
 			    (self->npages - 3) * PG + 5 };
@@ -371,7 +356,7 @@ TEST_F(pages, pin_copy_charge_release)
 	ASSERT_EQ(self->npages, st.nr_pages);
 	ASSERT_EQ(self->npages, st.nr_charged);
 	ASSERT_EQ(4, st.nr_chunks);
-	ASSERT_EQ(base + (long)self->npages, vmlck_pages());
+	ASSERT_EQ(base + (long)self->npages, vmk_vmlck_pages());
 
 	/* Reads through kmap see exactly what userspace wrote. */
 	for (i = 0; i < 5; i++) {
@@ -395,7 +380,7 @@ TEST_F(pages, pin_copy_charge_release)
 	ASSERT_EQ(0, st.nr_pages);
 	ASSERT_EQ(0, st.nr_charged);
 	ASSERT_EQ(0, st.nr_chunks);
-	ASSERT_EQ(base, vmlck_pages());
+	ASSERT_EQ(base, vmk_vmlck_pages());
 	free(tmp);
 }
 
@@ -417,7 +402,7 @@ TEST_F(pages, appends_keep_order)
 
 TEST_F(pages, partial_fault_pins_nothing)
 {
-	long base = vmlck_pages();
+	long base = vmk_vmlck_pages();
 
 	/* Punch a hole: the pin must fail there and undo the pages before. */
 	ASSERT_EQ(0, munmap(self->buf + 600 * PG, PG));
@@ -426,9 +411,9 @@ TEST_F(pages, partial_fault_pins_nothing)
 			 VMK_HT_PIN_WRITE | VMK_HT_PIN_CHARGE));
 	ASSERT_EQ(100, state(self->fd).nr_pages);
 	ASSERT_EQ(100, state(self->fd).nr_charged);
-	ASSERT_EQ(base + 100, vmlck_pages());
+	ASSERT_EQ(base + 100, vmk_vmlck_pages());
 	ASSERT_EQ(0, ioctl(self->fd, VMK_HT_RELEASE));
-	ASSERT_EQ(base, vmlck_pages());
+	ASSERT_EQ(base, vmk_vmlck_pages());
 }
 
 TEST_F(pages, bad_arguments)
@@ -455,19 +440,19 @@ TEST_F(pages, rlimit_memlock_enforced)
 		if (setrlimit(RLIMIT_MEMLOCK, &rl) || setgid(65534) ||
 		    setuid(65534))
 			_exit(10);
-		base = vmlck_pages();
+		base = vmk_vmlck_pages();
 		if (pin(self->fd, self->buf, 17, VMK_HT_PIN_CHARGE) != -ENOMEM)
 			_exit(11);
-		if (state(self->fd).nr_pages || vmlck_pages() != base)
+		if (state(self->fd).nr_pages || vmk_vmlck_pages() != base)
 			_exit(12);
 		if (pin(self->fd, self->buf, 16, VMK_HT_PIN_CHARGE))
 			_exit(13);
-		if (vmlck_pages() != base + 16)
+		if (vmk_vmlck_pages() != base + 16)
 			_exit(14);
 		/* Uncharged pins are not limited. */
 		if (pin(self->fd, self->buf + 16 * PG, 64, 0))
 			_exit(15);
-		if (ioctl(self->fd, VMK_HT_RELEASE) || vmlck_pages() != base)
+		if (ioctl(self->fd, VMK_HT_RELEASE) || vmk_vmlck_pages() != base)
 			_exit(16);
 		_exit(0);
 	}

@@ -47,8 +47,8 @@ FIXTURE_SETUP(hooks)
 {
 	ma_probe_init();
 	ASSERT_EQ(0, ma_set_backend("test"));
-	ASSERT_EQ(0, ma_write(MA_TEST_DIR "fail_nth", "0"));
-	ASSERT_EQ(0, ma_write(MA_TEST_DIR "delay_ms", "0"));
+	ASSERT_EQ(0, vmk_write_file(MA_TEST_DIR "fail_nth", "0"));
+	ASSERT_EQ(0, vmk_write_file(MA_TEST_DIR "delay_ms", "0"));
 	self->pg = ma_page();
 	self->fd = ma_create(OBJ_PAGES * self->pg, variant->flags);
 	ASSERT_LE(0, self->fd) TH_LOG("MEMATTR_CREATE: %s", strerror(-self->fd));
@@ -57,8 +57,8 @@ FIXTURE_SETUP(hooks)
 FIXTURE_TEARDOWN(hooks)
 {
 	close(self->fd);
-	ma_write(MA_TEST_DIR "fail_nth", "0");
-	ma_write(MA_TEST_DIR "delay_ms", "0");
+	vmk_write_file(MA_TEST_DIR "fail_nth", "0");
+	vmk_write_file(MA_TEST_DIR "delay_ms", "0");
 	ma_set_backend("sw_rmp");
 }
 
@@ -113,7 +113,7 @@ TEST_F(hooks, rollback_when_prepare_fails)
 	c0 = get_calls();
 
 	/* To shared over [0, 32): four changing runs; the third prepare fails. */
-	ASSERT_EQ(0, ma_write(MA_TEST_DIR "fail_nth", "3"));
+	ASSERT_EQ(0, vmk_write_file(MA_TEST_DIR "fail_nth", "3"));
 	EXPECT_EQ(-EIO, ma_set_pages(self->fd, 0, 32, 0));
 	c1 = get_calls();
 	EXPECT_EQ(c0.prepare + 3, c1.prepare) TH_LOG("prepare calls");
@@ -128,7 +128,7 @@ TEST_F(hooks, rollback_when_prepare_fails)
 		TH_LOG("attributes changed by a failed conversion");
 
 	/* Failing the first prepare aborts nothing; then it goes through. */
-	ASSERT_EQ(0, ma_write(MA_TEST_DIR "fail_nth", "1"));
+	ASSERT_EQ(0, vmk_write_file(MA_TEST_DIR "fail_nth", "1"));
 	EXPECT_EQ(-EIO, ma_set_pages(self->fd, 0, 32, MA_PRIVATE));
 	EXPECT_EQ(c1.abort, ma_test_calls("abort"));
 	EXPECT_EQ(MA_PRIVATE, ma_page_attrs(self->fd, 2));
@@ -148,7 +148,7 @@ TEST_F(hooks, rollback_leaves_mappings_usable)
 	ASSERT_NE(MAP_FAILED, map);
 	p = (__u64 *)(map + 5 * self->pg);
 	*p = 99;
-	ASSERT_EQ(0, ma_write(MA_TEST_DIR "fail_nth", "1"));
+	ASSERT_EQ(0, vmk_write_file(MA_TEST_DIR "fail_nth", "1"));
 	EXPECT_EQ(-EIO, ma_set_pages(self->fd, 4, 4, MA_PRIVATE));
 	EXPECT_EQ(0, ma_probe_read(p, &v)) TH_LOG("page stayed shared but SIGBUS");
 	EXPECT_EQ(99, v) TH_LOG("failed conversion lost data");
@@ -185,7 +185,7 @@ static void start_slow(struct __test_metadata *_metadata, pthread_t *thr,
 {
 	long long prepares = ma_test_calls("prepare");
 
-	ASSERT_EQ(0, ma_write(MA_TEST_DIR "delay_ms", delay_ms));
+	ASSERT_EQ(0, vmk_write_file(MA_TEST_DIR "delay_ms", delay_ms));
 	ASSERT_EQ(0, pthread_create(thr, NULL, convert_thread, a));
 	while (ma_test_calls("prepare") == prepares)
 		usleep(1000);

@@ -19,6 +19,8 @@
 
 #include <linux/memattr.h>
 
+#include "vmk_sys.h"
+
 #define MA_DEV		"/dev/memattr"
 #define MA_STATS	"/sys/kernel/debug/memattr/stats"
 #define MA_TEST_DIR	"/sys/kernel/debug/memattr/test/"
@@ -126,23 +128,10 @@ static inline long long ma_test_calls(const char *key)
 	return ma_counter(MA_TEST_DIR "calls", key);
 }
 
-/* Write @val to @path; returns 0 or -errno. */
-static inline int ma_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -EIO;
-}
-
 /* Select the backend of objects created from now on. */
 static inline int ma_set_backend(const char *name)
 {
-	return ma_write(MA_BACKEND, name);
+	return vmk_write_file(MA_BACKEND, name);
 }
 
 /*

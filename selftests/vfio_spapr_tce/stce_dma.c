@@ -151,11 +151,11 @@ TEST_F(dma, disable_or_window_removal_stops_dma)
 	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->dst, IOVA_DST,
 			      STCE_PAGE, VFIO_DMA_MAP_FLAG_WRITE));
 	ASSERT_EQ(0, edu_dma(&self->d, IOVA_SRC, false, EDU_DMA_LEN));
-	lck = stce_vmlck_pages();
+	lck = vmk_vmlck_pages();
 
 	if (variant->type == VFIO_SPAPR_TCE_IOMMU) {
 		ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_DISABLE));
-		EXPECT_EQ(lck - 2, stce_vmlck_pages())
+		EXPECT_EQ(lck - 2, vmk_vmlck_pages())
 			TH_LOG("DISABLE did not un-charge the two mapped pages");
 		EXPECT_EQ(-EPERM, stce_map(self->c, (uintptr_t)self->dst,
 					   IOVA_DST, STCE_PAGE,
@@ -164,7 +164,7 @@ TEST_F(dma, disable_or_window_removal_stops_dma)
 	} else {
 		rm.start_addr = 0;
 		ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
-		EXPECT_EQ(lck, stce_vmlck_pages())
+		EXPECT_EQ(lck, vmk_vmlck_pages())
 			TH_LOG("registered memory must stay charged");
 		EXPECT_EQ(-ERANGE, stce_map(self->c, (uintptr_t)self->dst,
 					    IOVA_DST, STCE_PAGE,

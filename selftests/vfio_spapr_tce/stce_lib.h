@@ -26,6 +26,8 @@
 #include <unistd.h>
 #include <linux/vfio.h>
 
+#include "vmk_sys.h"
+
 #define STCE_DEBUGFS	"/sys/kernel/debug/vfio_spapr_tce/"
 #define EDU_BUF		0x40000ULL
 #define EDU_DMA_LEN	2048		/* below edu's 4096-byte abort */
@@ -41,56 +43,13 @@ struct stce_dev {
 	__u64 cfg;
 };
 
-static inline int stce_write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -EIO;
-}
-
-static inline long stce_read_long(const char *path)
-{
-	char buf[64] = "";
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	return strtol(buf, NULL, 0);
-}
-
 /* A module-wide debugfs counter (pinned_pages, nr_containers, ...). */
 static inline long stce_counter(const char *name)
 {
 	char path[128];
 
 	snprintf(path, sizeof(path), STCE_DEBUGFS "%s", name);
-	return stce_read_long(path);
-}
-
-/* VmLck of this process in pages (the mm's locked_vm), or -1. */
-static inline long stce_vmlck_pages(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb < 0 ? -1 : kb / 4;
+	return vmk_read_long(path);
 }
 
 /* BDFs of the edu devices (1234:11e8), bound to vfio-pci; returns count. */
@@ -111,10 +70,10 @@ static inline int stce_find_edus(char bdfs[][32], int max)
 			continue;
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor",
 			 de->d_name);
-		ven = stce_read_long(path);
+		ven = vmk_read_long(path);
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device",
 			 de->d_name);
-		dev = stce_read_long(path);
+		dev = vmk_read_long(path);
 		if (ven != 0x1234 || dev != 0x11e8)
 			continue;
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver",
@@ -128,15 +87,15 @@ static inline int stce_find_edus(char bdfs[][32], int max)
 				snprintf(path, sizeof(path),
 					 "/sys/bus/pci/devices/%s/driver/unbind",
 					 de->d_name);
-				stce_write_file(path, de->d_name);
+				vmk_write_file(path, de->d_name);
 			}
 			snprintf(path, sizeof(path),
 				 "/sys/bus/pci/devices/%s/driver_override",
 				 de->d_name);
-			if (stce_write_file(path, "vfio-pci"))
+			if (vmk_write_file(path, "vfio-pci"))
 				continue;
-			if (stce_write_file("/sys/bus/pci/drivers_probe",
-					    de->d_name))
+			if (vmk_write_file("/sys/bus/pci/drivers_probe",
+					   de->d_name))
 				continue;
 		}
 		snprintf(bdfs[n++], 32, "%.31s", de->d_name);

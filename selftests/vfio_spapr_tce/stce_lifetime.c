@@ -57,7 +57,7 @@ FIXTURE_SETUP(life)
 	ASSERT_LE(0, self->c);
 	self->buf = stce_buf(NPAGES * STCE_PAGE);
 	ASSERT_NE(NULL, self->buf);
-	self->vmlck0 = stce_vmlck_pages();
+	self->vmlck0 = vmk_vmlck_pages();
 	ASSERT_LE(0, self->vmlck0);
 }
 
@@ -68,7 +68,7 @@ FIXTURE_TEARDOWN(life)
 		close(self->c);
 	EXPECT_EQ(0, stce_counter("pinned_pages"));
 	EXPECT_EQ(0, stce_counter("nr_containers"));
-	EXPECT_EQ(self->vmlck0, stce_vmlck_pages())
+	EXPECT_EQ(self->vmlck0, vmk_vmlck_pages())
 		TH_LOG("locked_vm not returned after closing everything");
 }
 
@@ -85,27 +85,27 @@ TEST_F(life, locked_vm_is_exact)
 {
 	if (variant->type == VFIO_SPAPR_TCE_IOMMU)
 		ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_ENABLE));
-	EXPECT_EQ(self->vmlck0, stce_vmlck_pages())
+	EXPECT_EQ(self->vmlck0, vmk_vmlck_pages())
 		TH_LOG("nothing is charged before pages are pinned");
 	ASSERT_EQ(0, pin(self->c, variant->type, self->buf, 6, IOVA));
 	ASSERT_EQ(0, pin(self->c, variant->type, self->buf + 8 * STCE_PAGE, 4,
 			 IOVA + 8 * STCE_PAGE));
-	EXPECT_EQ(self->vmlck0 + 10, stce_vmlck_pages());
+	EXPECT_EQ(self->vmlck0 + 10, vmk_vmlck_pages());
 	EXPECT_EQ(10, stce_counter("pinned_pages"));
 	if (variant->type == VFIO_SPAPR_TCE_IOMMU) {
 		ASSERT_EQ(0, stce_unmap(self->c, IOVA + 2 * STCE_PAGE,
 					3 * STCE_PAGE));
-		EXPECT_EQ(self->vmlck0 + 7, stce_vmlck_pages())
+		EXPECT_EQ(self->vmlck0 + 7, vmk_vmlck_pages())
 			TH_LOG("a partial UNMAP returns exactly its pages");
 	} else {
 		/* mapping registered memory charges nothing more */
 		ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->buf, IOVA,
 				      6 * STCE_PAGE, VFIO_DMA_MAP_FLAG_READ));
-		EXPECT_EQ(self->vmlck0 + 10, stce_vmlck_pages());
+		EXPECT_EQ(self->vmlck0 + 10, vmk_vmlck_pages());
 		ASSERT_EQ(0, stce_unmap(self->c, IOVA, 6 * STCE_PAGE));
 		ASSERT_EQ(0, stce_reg(self->c, false, (uintptr_t)self->buf,
 				      6 * STCE_PAGE));
-		EXPECT_EQ(self->vmlck0 + 4, stce_vmlck_pages());
+		EXPECT_EQ(self->vmlck0 + 4, vmk_vmlck_pages());
 	}
 	/* the teardown closes with the rest still pinned */
 }
@@ -135,14 +135,14 @@ TEST_F(life, rlimit_memlock_enforced)
 	}
 	EXPECT_EQ(-ENOMEM, pin(self->c, variant->type, self->buf, 9, IOVA))
 		TH_LOG("9 pages pinned under an 8-page limit");
-	EXPECT_EQ(self->vmlck0, stce_vmlck_pages());
+	EXPECT_EQ(self->vmlck0, vmk_vmlck_pages());
 	EXPECT_EQ(0, stce_counter("pinned_pages"));
 	ASSERT_EQ(0, pin(self->c, variant->type, self->buf, 8, IOVA));
-	EXPECT_EQ(self->vmlck0 + 8, stce_vmlck_pages());
+	EXPECT_EQ(self->vmlck0 + 8, vmk_vmlck_pages());
 	EXPECT_EQ(-ENOMEM, pin(self->c, variant->type,
 			       self->buf + 8 * STCE_PAGE, 1,
 			       IOVA + 8 * STCE_PAGE));
-	EXPECT_EQ(self->vmlck0 + 8, stce_vmlck_pages());
+	EXPECT_EQ(self->vmlck0 + 8, vmk_vmlck_pages());
 }
 
 /* Container fd first, then the device and group with mappings live. */
@@ -177,7 +177,7 @@ TEST_F(life, group_leaves_with_live_mappings)
 	EXPECT_EQ(0, stce_counter("pinned_pages"))
 		TH_LOG("detaching the last group must unpin everything");
 	EXPECT_EQ(0, stce_counter("nr_containers"));
-	EXPECT_EQ(self->vmlck0, stce_vmlck_pages());
+	EXPECT_EQ(self->vmlck0, vmk_vmlck_pages());
 	EXPECT_EQ(-1, ioctl(self->c, VFIO_IOMMU_MAP_DMA, NULL))
 		TH_LOG("a container without groups has no IOMMU");
 }

@@ -50,7 +50,7 @@ FIXTURE_SETUP(uapi)
 				      NPAGES * STCE_PAGE));
 	}
 	self->pinned = stce_counter("pinned_pages");
-	self->vmlck = stce_vmlck_pages();
+	self->vmlck = vmk_vmlck_pages();
 }
 
 FIXTURE_TEARDOWN(uapi)
@@ -66,7 +66,7 @@ FIXTURE_TEARDOWN(uapi)
 	do {								\
 		ASSERT_EQ(self->pinned, stce_counter("pinned_pages"))	\
 			TH_LOG("a rejected call left pages pinned");	\
-		ASSERT_EQ(self->vmlck, stce_vmlck_pages())		\
+		ASSERT_EQ(self->vmlck, vmk_vmlck_pages())		\
 			TH_LOG("a rejected call left locked_vm charged"); \
 	} while (0)
 
