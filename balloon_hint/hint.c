@@ -83,21 +83,27 @@ static unsigned int bh_hint_reclaim(struct bh_dev *bh)
 	return n;
 }
 
-/*
- * Make room for one more descriptor, keeping one back for the stop marker
- * when @reserve.  Waits for the host at most bh_hint_stall_ms.
- */
-static int bh_hint_room(struct bh_dev *bh, bool reserve)
+static bool bh_hint_has_room(struct bh_dev *bh, unsigned int need)
 {
-	unsigned int need = reserve ? 2 : 1, waited = 0;
+	return bh->hint_vq->num_free >= need;
+}
 
-	bh_hint_reclaim(bh);
-	if (bh->hint_vq->num_free >= need)
-		return 0;
-	atomic64_inc(&bh->st.vq_full);
-	virtqueue_kick(bh->hint_vq);
-	atomic64_inc(&bh->st.kicks);
-	while (bh->hint_vq->num_free < need) {
+static bool bh_hint_start_used(struct bh_dev *bh, unsigned int unused)
+{
+	return !bh->start_inflight;
+}
+
+/*
+ * Wait until @done(@bh, @arg) holds, taking back used buffers meanwhile.
+ * Waits for the host at most bh_hint_stall_ms.
+ */
+static int bh_hint_wait(struct bh_dev *bh,
+			bool (*done)(struct bh_dev *bh, unsigned int arg),
+			unsigned int arg)
+{
+	unsigned int waited = 0;
+
+	while (!done(bh, arg)) {
 		if (READ_ONCE(bh->hint_removing))
 			return -ESHUTDOWN;
 		if (waited >= bh_hint_stall_ms) {
@@ -112,24 +118,27 @@ static int bh_hint_room(struct bh_dev *bh, bool reserve)
 	return 0;
 }
 
-static int bh_hint_wait_start_used(struct bh_dev *bh)
+/*
+ * Make room for one more descriptor, keeping one back for the stop marker
+ * when @reserve.
+ */
+static int bh_hint_room(struct bh_dev *bh, bool reserve)
 {
-	unsigned int waited = 0;
+	unsigned int need = reserve ? 2 : 1;
 
 	bh_hint_reclaim(bh);
-	while (bh->start_inflight) {
-		if (READ_ONCE(bh->hint_removing))
-			return -ESHUTDOWN;
-		if (waited >= bh_hint_stall_ms) {
-			atomic64_inc(&bh->st.host_stalls);
-			return -ETIMEDOUT;
-		}
-		wait_event_timeout(bh->hint_wait, READ_ONCE(bh->hint_removing) ||
-				   bh_hint_reclaim(bh),
-				   msecs_to_jiffies(BH_STALL_STEP_MS));
-		waited += BH_STALL_STEP_MS;
-	}
-	return 0;
+	if (bh_hint_has_room(bh, need))
+		return 0;
+	atomic64_inc(&bh->st.vq_full);
+	virtqueue_kick(bh->hint_vq);
+	atomic64_inc(&bh->st.kicks);
+	return bh_hint_wait(bh, bh_hint_has_room, need);
+}
+
+static int bh_hint_wait_start_used(struct bh_dev *bh)
+{
+	bh_hint_reclaim(bh);
+	return bh_hint_wait(bh, bh_hint_start_used, 0);
 }
 
 static int bh_hint_marker(struct bh_dev *bh, __virtio32 *marker)

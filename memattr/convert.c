@@ -50,17 +50,6 @@ static void memattr_changes_free(struct memattr_changes *ch)
 		kvfree(ch->v);
 }
 
-bool memattr_gfn_inflight(struct memattr_obj *obj, u64 gfn)
-{
-	struct memattr_inflight *in;
-
-	lockdep_assert_held(&obj->lock);
-	list_for_each_entry(in, &obj->inflight, node)
-		if (vmk_gfn_range_contains(&in->range, gfn))
-			return true;
-	return false;
-}
-
 static bool memattr_range_inflight_locked(struct memattr_obj *obj,
 					  const struct vmk_gfn_range *range)
 {
@@ -71,6 +60,13 @@ static bool memattr_range_inflight_locked(struct memattr_obj *obj,
 		if (vmk_gfn_range_overlaps(&in->range, range))
 			return true;
 	return false;
+}
+
+bool memattr_gfn_inflight(struct memattr_obj *obj, u64 gfn)
+{
+	struct vmk_gfn_range one = { .start = gfn, .end = gfn + 1 };
+
+	return memattr_range_inflight_locked(obj, &one);
 }
 
 static bool memattr_range_inflight(struct memattr_obj *obj,

@@ -160,16 +160,24 @@ err_clear:
 }
 
 /*
- * Find the window of a request and check it against it.  Return the index
- * of the first TCE, or a negative errno: -ERANGE outside every window,
- * -EINVAL for an empty or unaligned request.
+ * The checks MAP_DMA and UNMAP_DMA share, under c->lock: the caller's mm
+ * owns the container, a v1 container is enabled, and the request lies in
+ * one window.  Return the index of the first TCE, or a negative errno:
+ * -EPERM (another mm, v1 not enabled), -ESRCH (no mm), -ERANGE outside
+ * every window, -EINVAL for an empty or unaligned request.
  */
 static long stce_request(struct stce_container *c, u64 iova, u64 size,
 			 struct stce_window **wp)
 {
-	struct stce_window *w = stce_window_find(c, iova);
+	struct stce_window *w;
 	int ret;
 
+	ret = stce_mm_check(c);
+	if (ret)
+		return ret;
+	if (!c->v2 && !c->enabled)
+		return -EPERM;
+	w = stce_window_find(c, iova);
 	if (!w)
 		return size ? -ERANGE : -EINVAL;
 	ret = vmk_iova_check(&w->win, iova, size, 1ULL << w->page_shift);
@@ -200,12 +208,6 @@ static long stce_map_dma(struct stce_container *c, unsigned long arg)
 		perm |= STCE_TCE_WRITE;
 
 	mutex_lock(&c->lock);
-	ret = stce_mm_check(c);
-	if (ret)
-		goto out_unlock;
-	ret = -EPERM;
-	if (!c->v2 && !c->enabled)
-		goto out_unlock;
 	first = stce_request(c, p.iova, p.size, &w);
 	if (first < 0) {
 		ret = first;
@@ -247,12 +249,6 @@ static long stce_unmap_dma(struct stce_container *c, unsigned long arg)
 		return -EINVAL;
 
 	mutex_lock(&c->lock);
-	ret = stce_mm_check(c);
-	if (ret)
-		goto out_unlock;
-	ret = -EPERM;
-	if (!c->v2 && !c->enabled)
-		goto out_unlock;
 	first = stce_request(c, p.iova, p.size, &w);
 	if (first < 0) {
 		ret = first;
