@@ -164,14 +164,16 @@ static int memattr_collect_changes(struct memattr_obj *obj,
 }
 
 /*
- * Remove @range from every user mapping.  A fault that checked the
- * attributes before the range went in flight may still be installing its
- * PTE: it holds the folio lock until the PTE is in, so taking each cached
- * folio's lock once waits it out, and the unmap that follows removes it.
- * Faults starting later see the range in flight and do not map it.
+ * Lock each folio of @range in the object's page cache in turn, calling
+ * @fn (if any) on it while it is locked.  Locking alone waits out a fault
+ * that is installing a PTE for the folio: faults hold the folio lock until
+ * the PTE is in.
  */
-static void memattr_zap(struct memattr_obj *obj,
-			const struct vmk_gfn_range *range)
+static void memattr_walk_folios(struct memattr_obj *obj,
+				const struct vmk_gfn_range *range,
+				void (*fn)(struct memattr_obj *obj,
+					   struct folio *folio,
+					   const struct vmk_gfn_range *range))
 {
 	pgoff_t index = range->start;
 	struct folio_batch fbatch;
@@ -181,12 +183,29 @@ static void memattr_zap(struct memattr_obj *obj,
 	while (filemap_get_folios(obj->mapping, &index, range->end - 1,
 				  &fbatch)) {
 		for (i = 0; i < folio_batch_count(&fbatch); i++) {
-			folio_lock(fbatch.folios[i]);
-			folio_unlock(fbatch.folios[i]);
+			struct folio *folio = fbatch.folios[i];
+
+			folio_lock(folio);
+			if (fn)
+				fn(obj, folio, range);
+			folio_unlock(folio);
 		}
 		folio_batch_release(&fbatch);
 		cond_resched();
 	}
+}
+
+/*
+ * Remove @range from every user mapping.  A fault that checked the
+ * attributes before the range went in flight may still be installing its
+ * PTE: waiting for each cached folio's lock once waits it out, and the
+ * unmap that follows removes it.  Faults starting later see the range in
+ * flight and do not map it.
+ */
+static void memattr_zap(struct memattr_obj *obj,
+			const struct vmk_gfn_range *range)
+{
+	memattr_walk_folios(obj, range, NULL);
 	unmap_mapping_pages(obj->mapping, range->start,
 			    vmk_gfn_range_nr(range), false);
 }
@@ -217,23 +236,7 @@ static void memattr_zero_folio(struct memattr_obj *obj, struct folio *folio,
 static void memattr_zero(struct memattr_obj *obj,
 			 const struct vmk_gfn_range *range)
 {
-	pgoff_t index = range->start;
-	struct folio_batch fbatch;
-	unsigned int i;
-
-	folio_batch_init(&fbatch);
-	while (filemap_get_folios(obj->mapping, &index, range->end - 1,
-				  &fbatch)) {
-		for (i = 0; i < folio_batch_count(&fbatch); i++) {
-			struct folio *folio = fbatch.folios[i];
-
-			folio_lock(folio);
-			memattr_zero_folio(obj, folio, range);
-			folio_unlock(folio);
-		}
-		folio_batch_release(&fbatch);
-		cond_resched();
-	}
+	memattr_walk_folios(obj, range, memattr_zero_folio);
 }
 
 static int memattr_hook_prepare(struct memattr_obj *obj,
