@@ -29,7 +29,11 @@
  */
 static long long bh_held_slack(long long held_bytes)
 {
-	return held_bytes / 16 > BH_SLACK ? held_bytes / 16 : BH_SLACK;
+	long long slack = held_bytes / 16;
+
+	if (slack < BH_SLACK)
+		slack = BH_SLACK;
+	return slack;
 }
 
 /*
