@@ -258,19 +258,30 @@ static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, unsigned int *pending)
 			err = bh_hint_should_stop(bh, id);
 			if (err)
 				return err;
+			/*
+			 * Room first: a block allocated for a queue that
+			 * stays full would be held without ever being hinted.
+			 */
+			err = bh_hint_room(bh, true);
+			if (err)
+				return err;
 			page = alloc_pages(BH_HINT_GFP, order);
 			if (!page) {
 				atomic64_inc(&bh->st.alloc_fail_order[order]);
 				break;
 			}
 			set_page_private(page, order);
+			err = bh_hint_add(bh, page, pending);
+			if (err) {
+				set_page_private(page, 0);
+				__free_pages(page, order);
+				return err;
+			}
+			/* Only now can the shrinker or DONE free it. */
 			spin_lock(&bh->hint_lock);
 			list_add_tail(&page->lru, &bh->hint_list);
 			atomic_long_add(1L << order, &bh->hint_held);
 			spin_unlock(&bh->hint_lock);
-			err = bh_hint_add(bh, page, pending);
-			if (err)
-				return err;
 			atomic64_inc(&bh->st.blocks_order[order]);
 			atomic64_add(PAGE_SIZE << order, &bh->st.bytes_hinted);
 		}
