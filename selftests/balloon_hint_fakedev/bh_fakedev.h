@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * Test-only fake virtio balloon device (bh_fakedev.ko), shared by the
+ * module and the tests of selftests/balloon_hint_fakedev.  Not a stable
+ * interface.
+ *
+ * The module plays the host side of one virtio balloon device on the real
+ * virtio bus, so that balloon_hint probes it like any other.  A test drives
+ * it through two debugfs files in BFD_DEBUGFS_DIR:
+ *
+ * BFD_CONTROL_FILE takes one command per write(), words separated by
+ * single spaces, numbers in decimal or 0x-hex:
+ *
+ * - ``create FEATURES QSIZE``: register a device offering the
+ *   VIRTIO_BALLOON_F_* bits in FEATURES (a mask of BFD_FEATURES; -EINVAL
+ *   otherwise) with a free page virtqueue of QSIZE entries (a power of two
+ *   from BFD_QSIZE_MIN to BFD_QSIZE_MAX).  -EEXIST if one exists.
+ * - ``remove``: unregister the device (the driver's remove runs first).
+ * - ``cmd_id ID``: write ID to free_page_hint_cmd_id and raise a config
+ *   change (ID 1 is DONE, 0 is STOP).
+ * - ``mode QUEUE MODE``: QUEUE is inflate, deflate or hint; MODE is
+ *   ``consume`` (use each buffer at once, and give back any held ones),
+ *   ``hold`` (take buffers off the ring and never return them: a host
+ *   that stopped answering) or ``ignore`` (leave them in the ring: the
+ *   queue fills up).
+ * - ``trigger N ID``: once N more free page blocks have arrived, write ID
+ *   to the command id and raise a config change (a new id, or DONE, while
+ *   the driver is still allocating).  One shot; N from 1.
+ *
+ * Every command fails with -ENODEV when no device exists (but create),
+ * and changes nothing when it fails.
+ *
+ * BFD_COUNTERS_FILE reads one "name value" line per counter, values in
+ * decimal (see bh_fakedev.c for their meaning).  BFD_MARKERS_FILE reads
+ * the markers seen on the free page virtqueue since create, oldest first,
+ * one per line: "start ID" or "stop" (at most BFD_MARKERS_MAX; the
+ * ``markers_lost`` counter says how many did not fit).
+ */
+#ifndef _BH_FAKEDEV_H
+#define _BH_FAKEDEV_H
+
+#define BFD_DEBUGFS_DIR		"/sys/kernel/debug/bh_fakedev"
+#define BFD_CONTROL_FILE	BFD_DEBUGFS_DIR "/control"
+#define BFD_COUNTERS_FILE	BFD_DEBUGFS_DIR "/counters"
+#define BFD_MARKERS_FILE	BFD_DEBUGFS_DIR "/markers"
+
+/*
+ * Balloon features the fake device can offer: MUST_TELL_HOST (bit 0),
+ * STATS_VQ (1), DEFLATE_ON_OOM (2), FREE_PAGE_HINT (3), PAGE_POISON (4).
+ * Not REPORTING: free page reporting is not emulated.
+ */
+#define BFD_F_STATS_VQ		0x02ULL
+#define BFD_F_FREE_PAGE_HINT	0x08ULL
+#define BFD_FEATURES		0x1fULL
+
+#define BFD_QSIZE_MIN		4
+#define BFD_QSIZE_MAX		1024
+#define BFD_MARKERS_MAX		256
+
+#endif /* _BH_FAKEDEV_H */
