@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * balloon_hint against a fake host that answers at once: a normal round,
+ * a new command id while the driver is still allocating, DONE in the middle
+ * of a round, DONE with no round, DONE twice, and DONE before the host took
+ * the start marker.  Each checks what the device saw on the free page
+ * virtqueue against the driver's statistics and /proc/meminfo.
+ */
+#include "kselftest_harness.h"
+#include "bfd_util.h"
+
+#define BFD_QSIZE	128
+/* Blocks the fake host takes before it changes the id or writes DONE. */
+#define BFD_TRIGGER	8
+
+FIXTURE(round) {
+	long long memfree0;
+	char markers[1024];
+};
+
+FIXTURE_SETUP(round)
+{
+	/* A setup that failed earlier skipped its teardown. */
+	bfd_ctl("remove");
+	ASSERT_EQ(0, bfd_ctl("create 0x%llx %u",
+			     BFD_F_FREE_PAGE_HINT | BFD_F_STATS_VQ, BFD_QSIZE))
+		TH_LOG("could not create the fake balloon device");
+	ASSERT_EQ(1, bfd_counter("bound"))
+		TH_LOG("balloon_hint did not bind the fake device");
+	ASSERT_EQ(0, bh_stat("rounds")) TH_LOG("no fresh driver statistics");
+	self->memfree0 = bh_memfree();
+}
+
+FIXTURE_TEARDOWN(round)
+{
+	bfd_ctl("remove");
+}
+
+TEST_F_TIMEOUT(round, normal, 120)
+{
+	long long held, drop, features = bfd_counter("features");
+
+	EXPECT_TRUE(bfd_counter("status") & 4) TH_LOG("no DRIVER_OK");
+	EXPECT_TRUE((features >> 32) & 1) TH_LOG("VERSION_1 not negotiated");
+	EXPECT_TRUE(features & BFD_F_FREE_PAGE_HINT)
+		TH_LOG("FREE_PAGE_HINT not negotiated");
+	EXPECT_EQ(1, bfd_counter("stats_bufs"))
+		TH_LOG("the stats buffer was not primed at probe");
+	EXPECT_EQ(0, bfd_counter("inflate_pfns"))
+		TH_LOG("inflated with no target");
+
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
+	ASSERT_LE(1, bh_wait_stat_ge("stops_sent", 1, BFD_WAIT_S))
+		TH_LOG("the round did not end");
+	ASSERT_LE(1, bfd_wait_counter_ge("stop_markers", 1))
+		TH_LOG("the host saw no stop marker");
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+	bh_log_stats("after the round");
+
+	bfd_markers(self->markers, sizeof(self->markers));
+	EXPECT_STREQ("start 2147483649|stop", self->markers);
+	EXPECT_EQ(BFD_ID, bh_stat("hint_cmd_id")) TH_LOG("id not seen");
+	EXPECT_EQ(1, bh_stat("rounds")) TH_LOG("not one round");
+	EXPECT_EQ(0, bfd_counter("stale_starts"))
+		TH_LOG("start marker carried another id");
+	EXPECT_EQ(0, bh_stat("host_stalls")) TH_LOG("stalled on a good host");
+	EXPECT_EQ(bh_stat("bytes_hinted"), bfd_counter("hint_bytes"))
+		TH_LOG("bytes seen by the host differ from bytes_hinted");
+	EXPECT_EQ(bfd_counter("hint_seen"), bfd_counter("hint_used"))
+		TH_LOG("the host did not return every buffer");
+	bfd_check_clean(_metadata);
+
+	held = bh_stat("held_pages");
+	EXPECT_LT(64 * BFD_MB / BFD_PAGE, held) TH_LOG("hardly anything held");
+	drop = self->memfree0 - bh_memfree();
+	EXPECT_GT(BFD_SLACK, llabs(drop - held * BFD_PAGE))
+		TH_LOG("MemFree fell by %lld MiB, held is %lld MiB",
+		       drop / BFD_MB, held * BFD_PAGE / BFD_MB);
+
+	bfd_done_frees_all(_metadata, self->memfree0);
+	EXPECT_EQ(held, bh_stat("returned_done"))
+		TH_LOG("DONE returned another number of pages than held");
+}
+
+TEST_F_TIMEOUT(round, id_change_while_allocating, 120)
+{
+	ASSERT_EQ(0, bfd_ctl("trigger %u %u", BFD_TRIGGER, BFD_ID + 1))
+		TH_LOG("trigger");
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
+	ASSERT_LE(2, bh_wait_stat_ge("stops_sent", 2, BFD_WAIT_S))
+		TH_LOG("the two rounds did not end");
+	ASSERT_LE(2, bfd_wait_counter_ge("stop_markers", 2))
+		TH_LOG("the host saw fewer than two stop markers");
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+	bh_log_stats("after the id change");
+
+	bfd_markers(self->markers, sizeof(self->markers));
+	EXPECT_STREQ("start 2147483649|stop|start 2147483650|stop",
+		     self->markers);
+	EXPECT_EQ(1, bfd_counter("triggers")) TH_LOG("the id never changed");
+	EXPECT_EQ(1, bh_stat("id_changed_mid_round"))
+		TH_LOG("the driver did not see the id change mid-round");
+	EXPECT_EQ(2, bh_stat("rounds")) TH_LOG("not two rounds");
+	EXPECT_EQ(2, bh_stat("cmd_ids")) TH_LOG("not two ids");
+	EXPECT_EQ(BFD_ID + 1, bh_stat("hint_cmd_id")) TH_LOG("new id unseen");
+	/* The old round's blocks count again for the new id, once each. */
+	EXPECT_LE(BFD_TRIGGER, bh_stat("rehinted_blocks"))
+		TH_LOG("held blocks not hinted again for the new id");
+	bfd_check_clean(_metadata);
+	EXPECT_EQ(bfd_hinted_pages(), bh_stat("held_pages") +
+		  bh_stat("returned_shrinker"))
+		TH_LOG("a block counted twice in held_pages");
+	bfd_done_frees_all(_metadata, self->memfree0);
+}
+
+TEST_F_TIMEOUT(round, done_while_allocating, 120)
+{
+	ASSERT_EQ(0, bfd_ctl("trigger %u %u", BFD_TRIGGER, BFD_DONE))
+		TH_LOG("trigger");
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
+	ASSERT_LE(1, bh_wait_stat_ge("done_seen", 1, BFD_WAIT_S))
+		TH_LOG("the driver did not see DONE");
+	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BFD_WAIT_S))
+		TH_LOG("pages still held after DONE");
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+	bh_log_stats("after DONE mid-round");
+
+	bfd_markers(self->markers, sizeof(self->markers));
+	EXPECT_STREQ("start 2147483649|stop", self->markers);
+	EXPECT_EQ(1, bfd_counter("triggers")) TH_LOG("DONE never written");
+	EXPECT_EQ(1, bh_stat("stops_sent")) TH_LOG("round not ended once");
+	EXPECT_LT(0, bh_stat("returned_done")) TH_LOG("DONE returned nothing");
+	bfd_check_clean(_metadata);
+	EXPECT_LE(self->memfree0 - BFD_SLACK,
+		  bh_wait_memfree_ge(self->memfree0 - BFD_SLACK, BFD_WAIT_S))
+		TH_LOG("MemFree did not come back after DONE");
+}
+
+TEST_F_TIMEOUT(round, done_without_round_and_twice, 120)
+{
+	long long reads = bh_stat("cmd_id_reads"), returned;
+
+	/* DONE before any start marker: nothing to give back. */
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_DONE)) TH_LOG("cmd_id DONE");
+	ASSERT_LE(reads + 1, bh_wait_stat_ge("cmd_id_reads", reads + 1,
+					     BFD_WAIT_S))
+		TH_LOG("the driver did not read the id");
+	EXPECT_EQ(1, bh_wait_stat_ge("done_seen", 1, BFD_WAIT_S))
+		TH_LOG("DONE not seen once");
+	EXPECT_EQ(0, bh_stat("rounds")) TH_LOG("a round started on DONE");
+	EXPECT_EQ(0, bh_stat("held_pages")) TH_LOG("pages held on DONE");
+	EXPECT_EQ(0, bfd_counter("start_markers")) TH_LOG("a start marker");
+
+	/* DONE again: read, and ignored. */
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_DONE)) TH_LOG("cmd_id DONE");
+	ASSERT_LE(reads + 2, bh_wait_stat_ge("cmd_id_reads", reads + 2,
+					     BFD_WAIT_S))
+		TH_LOG("the driver did not read the id again");
+	EXPECT_EQ(1, bh_stat("done_seen")) TH_LOG("second DONE acted on");
+
+	/* A real round, DONE, then DONE once more. */
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
+	ASSERT_LE(1, bh_wait_stat_ge("stops_sent", 1, BFD_WAIT_S))
+		TH_LOG("the round did not end");
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+	bfd_done_frees_all(_metadata, self->memfree0);
+	returned = bh_stat("returned_done");
+	reads = bh_stat("cmd_id_reads");
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_DONE)) TH_LOG("cmd_id DONE");
+	ASSERT_LE(reads + 1, bh_wait_stat_ge("cmd_id_reads", reads + 1,
+					     BFD_WAIT_S))
+		TH_LOG("the driver did not read the id");
+	EXPECT_EQ(2, bh_stat("done_seen")) TH_LOG("repeated DONE acted on");
+	EXPECT_EQ(returned, bh_stat("returned_done"))
+		TH_LOG("repeated DONE returned pages again");
+	EXPECT_EQ(0, bh_stat("held_pages")) TH_LOG("pages held");
+	bfd_check_clean(_metadata);
+}
+
+TEST_F_TIMEOUT(round, done_before_host_took_start, 120)
+{
+	/* The host looks at nothing: the start marker stays in the ring. */
+	ASSERT_EQ(0, bfd_ctl("mode hint ignore")) TH_LOG("mode");
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
+	ASSERT_LT(0, bh_wait_stat_ge("held_pages", 1, BFD_WAIT_S))
+		TH_LOG("the driver hinted nothing");
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_DONE)) TH_LOG("cmd_id DONE");
+	ASSERT_LE(1, bh_wait_stat_ge("done_seen", 1, BFD_WAIT_S))
+		TH_LOG("the driver did not see DONE");
+	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BFD_WAIT_S))
+		TH_LOG("pages still held after DONE");
+	EXPECT_EQ(0, bfd_counter("hint_seen"))
+		TH_LOG("the host took buffers while ignoring the queue");
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+
+	/* The host wakes up: it finds a round for an id that is over. */
+	ASSERT_EQ(0, bfd_ctl("mode hint consume")) TH_LOG("mode");
+	ASSERT_LE(1, bfd_wait_counter_ge("stop_markers", 1))
+		TH_LOG("the host saw no stop marker");
+	bh_log_stats("after late consumption");
+	bfd_markers(self->markers, sizeof(self->markers));
+	EXPECT_STREQ("start 2147483649|stop", self->markers);
+	EXPECT_EQ(1, bfd_counter("stale_starts"))
+		TH_LOG("the late start marker should carry the old id");
+	EXPECT_EQ(0, bh_stat("held_pages")) TH_LOG("pages held again");
+	EXPECT_EQ(1, bh_stat("rounds")) TH_LOG("not one round");
+	bfd_check_clean(_metadata);
+	EXPECT_LE(self->memfree0 - BFD_SLACK,
+		  bh_wait_memfree_ge(self->memfree0 - BFD_SLACK, BFD_WAIT_S))
+		TH_LOG("MemFree did not come back after DONE");
+}
+
+TEST(control_rejects_bad_input)
+{
+	EXPECT_EQ(-ENODEV, bfd_ctl("cmd_id 5")) TH_LOG("no device yet");
+	EXPECT_EQ(-ENODEV, bfd_ctl("remove")) TH_LOG("no device yet");
+	EXPECT_EQ(-EINVAL, bfd_ctl("create 0x20 64"))
+		TH_LOG("REPORTING is not emulated");
+	EXPECT_EQ(-EINVAL, bfd_ctl("create 0x8 48")) TH_LOG("qsize 48");
+	EXPECT_EQ(-EINVAL, bfd_ctl("create 0x8 2048")) TH_LOG("qsize 2048");
+	EXPECT_EQ(-EINVAL, bfd_ctl("create 0x8")) TH_LOG("missing qsize");
+	EXPECT_EQ(-EINVAL, bfd_ctl("create 0x8 64 1")) TH_LOG("extra word");
+	EXPECT_EQ(-EINVAL, bfd_ctl("launch")) TH_LOG("unknown verb");
+	EXPECT_EQ(0, bfd_counter("present")) TH_LOG("a bad create made one");
+
+	ASSERT_EQ(0, bfd_ctl("create 0x8 64")) TH_LOG("create");
+	EXPECT_EQ(-EEXIST, bfd_ctl("create 0x8 64")) TH_LOG("second device");
+	EXPECT_EQ(-EINVAL, bfd_ctl("mode stats consume")) TH_LOG("stats mode");
+	EXPECT_EQ(-EINVAL, bfd_ctl("mode hint eat")) TH_LOG("unknown mode");
+	EXPECT_EQ(-EINVAL, bfd_ctl("trigger 0 5")) TH_LOG("trigger after 0");
+	EXPECT_EQ(-EINVAL, bfd_ctl("cmd_id 5x")) TH_LOG("junk number");
+	EXPECT_EQ(-EINVAL, bfd_ctl("cmd_id  5")) TH_LOG("double space");
+	EXPECT_EQ(0, bfd_counter("config_changes"))
+		TH_LOG("a rejected command changed the device");
+	EXPECT_EQ(0, bfd_ctl("remove")) TH_LOG("remove");
+	EXPECT_EQ(0, bfd_counter("present")) TH_LOG("device still there");
+}
+
+TEST_HARNESS_MAIN

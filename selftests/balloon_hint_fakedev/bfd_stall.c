@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * balloon_hint against a fake host that stops answering: one that takes
+ * the free page buffers and never returns them (hold), and one that never
+ * looks at the queue, so that it fills up (ignore).  Either way the driver
+ * must stop adding, end the round cleanly, keep what it holds accounted
+ * for, and give it all back on DONE, to the shrinker, or on device removal;
+ * and it must start a new round once the host answers again.
+ */
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "bfd_util.h"
+
+/* Small, so that the queue is full long before memory runs out. */
+#define BFD_QSIZE	32
+
+FIXTURE(stall) {
+	long long memfree0, held;
+	char markers[1024];
+};
+
+FIXTURE_VARIANT(stall) {
+	const char *mode;
+};
+
+/* The host takes each buffer and never gives it back. */
+FIXTURE_VARIANT_ADD(stall, hold) {
+	.mode = "hold",
+};
+
+/* The host never takes a buffer: the ring fills up. */
+FIXTURE_VARIANT_ADD(stall, full) {
+	.mode = "ignore",
+};
+
+/* A round for BFD_ID that the host leaves hanging. */
+FIXTURE_SETUP(stall)
+{
+	/* A setup that failed earlier skipped its teardown. */
+	bfd_ctl("remove");
+	ASSERT_EQ(0, bfd_ctl("create 0x%llx %u", BFD_F_FREE_PAGE_HINT,
+			     BFD_QSIZE))
+		TH_LOG("could not create the fake balloon device");
+	ASSERT_EQ(1, bfd_counter("bound"))
+		TH_LOG("balloon_hint did not bind the fake device");
+	ASSERT_EQ(0, bfd_ctl("mode hint %s", variant->mode)) TH_LOG("mode");
+	self->memfree0 = bh_memfree();
+
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
+	ASSERT_LE(1, bh_wait_stat_ge("host_stalls", 1, BFD_WAIT_S))
+		TH_LOG("the driver did not notice the host stopped");
+	ASSERT_LE(1, bh_wait_stat_ge("stops_sent", 1, BFD_WAIT_S))
+		TH_LOG("the round was not ended with a stop marker");
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+	bh_log_stats("stalled");
+
+	self->held = bh_stat("held_pages");
+}
+
+FIXTURE_TEARDOWN(stall)
+{
+	bfd_ctl("remove");
+}
+
+/* What the fixture's hanging round must look like. */
+static void bfd_check_stalled(struct __test_metadata *_metadata,
+			      long long memfree0, long long held,
+			      const char *mode)
+{
+	long long drop;
+
+	EXPECT_LE(1, bh_stat("vq_full")) TH_LOG("the queue never ran full");
+	/* Every entry but the start and stop markers' holds a block. */
+	EXPECT_EQ(BFD_QSIZE - 2, bfd_driver_blocks())
+		TH_LOG("the driver did not fill the queue, or overfilled it");
+	EXPECT_EQ(1, bh_stat("rounds")) TH_LOG("not one round");
+	EXPECT_EQ(bfd_hinted_pages(), held)
+		TH_LOG("held_pages differs from pages allocated");
+	drop = memfree0 - bh_memfree();
+	EXPECT_GT(BFD_SLACK, llabs(drop - held * BFD_PAGE))
+		TH_LOG("MemFree fell by %lld MiB, held is %lld MiB",
+		       drop / BFD_MB, held * BFD_PAGE / BFD_MB);
+	if (!strcmp(mode, "hold")) {
+		EXPECT_EQ(BFD_QSIZE, bfd_counter("hint_held"))
+			TH_LOG("the host does not hold every buffer");
+		EXPECT_EQ(0, bfd_counter("hint_used"))
+			TH_LOG("the host returned buffers");
+	} else {
+		EXPECT_EQ(0, bfd_counter("hint_seen"))
+			TH_LOG("the host took buffers");
+	}
+}
+
+static void bfd_memfree_back(struct __test_metadata *_metadata,
+			     long long memfree0)
+{
+	EXPECT_LE(memfree0 - BFD_SLACK,
+		  bh_wait_memfree_ge(memfree0 - BFD_SLACK, BFD_WAIT_S))
+		TH_LOG("MemFree did not come back");
+}
+
+/* DONE frees all; a new id waits for the host; it answers again later. */
+TEST_F_TIMEOUT(stall, done_then_host_answers, 120)
+{
+	bfd_check_stalled(_metadata, self->memfree0, self->held,
+			  variant->mode);
+	bfd_done_frees_all(_metadata, self->memfree0);
+	EXPECT_EQ(self->held, bh_stat("returned_done"))
+		TH_LOG("DONE returned another number of pages than held");
+
+	/* The old start marker is still out: no new round meanwhile. */
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID + 1)) TH_LOG("cmd_id");
+	ASSERT_LE(2, bh_wait_stat_ge("host_stalls", 2, BFD_WAIT_S))
+		TH_LOG("the driver did not give up on the stuck start marker");
+	EXPECT_EQ(1, bh_stat("rounds")) TH_LOG("a round over a stuck marker");
+	EXPECT_EQ(0, bh_stat("held_pages")) TH_LOG("allocated for a stuck host");
+
+	/* The host answers: everything comes back, and a round works. */
+	ASSERT_EQ(0, bfd_ctl("mode hint consume")) TH_LOG("mode");
+	ASSERT_LE(2, bfd_wait_counter_ge("stop_markers", 1) +
+		  bfd_wait_counter_ge("start_markers", 1))
+		TH_LOG("the host did not take the old markers");
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID + 2)) TH_LOG("cmd_id");
+	ASSERT_LE(2, bh_wait_stat_ge("stops_sent", 2, BFD_WAIT_S))
+		TH_LOG("no round once the host answered");
+	ASSERT_LE(2, bfd_wait_counter_ge("stop_markers", 2))
+		TH_LOG("the host saw no second stop marker");
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+	bfd_markers(self->markers, sizeof(self->markers));
+	EXPECT_STREQ("start 2147483649|stop|start 2147483651|stop",
+		     self->markers);
+	EXPECT_EQ(2, bh_stat("rounds")) TH_LOG("not two rounds");
+	EXPECT_LT(0, bh_stat("held_pages")) TH_LOG("second round held nothing");
+	bfd_check_clean(_metadata);
+	bfd_done_frees_all(_metadata, self->memfree0);
+}
+
+/* drop_caches runs every shrinker: the driver's gives back everything. */
+TEST_F_TIMEOUT(stall, shrinker, 120)
+{
+	bfd_check_stalled(_metadata, self->memfree0, self->held,
+			  variant->mode);
+	ASSERT_EQ(0, bfd_drop_slab()) TH_LOG("drop_caches");
+	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BFD_WAIT_S))
+		TH_LOG("the shrinker left pages held");
+	EXPECT_EQ(self->held, bh_stat("returned_shrinker"))
+		TH_LOG("the shrinker returned another number of pages");
+	EXPECT_EQ(bfd_hinted_pages(), bfd_accounted_pages())
+		TH_LOG("held + returned pages differ from pages allocated");
+	bfd_memfree_back(_metadata, self->memfree0);
+}
+
+/*
+ * A program allocating nearly all memory that was free before the round:
+ * reclaim reaches the shrinker, and the program is not OOM-killed.
+ */
+TEST_F_TIMEOUT(stall, memory_pressure, 120)
+{
+	size_t len = self->memfree0 - 48 * BFD_MB;
+	int status;
+	pid_t pid;
+
+	bfd_check_stalled(_metadata, self->memfree0, self->held,
+			  variant->mode);
+	pid = fork();
+	ASSERT_LE(0, pid) TH_LOG("fork");
+	if (!pid) {
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		size_t i;
+
+		if (p == MAP_FAILED)
+			_exit(2);
+		for (i = 0; i < len; i += BFD_PAGE)
+			p[i] = 1;
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0)) TH_LOG("waitpid");
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("the allocating program failed (status %#x)", status);
+	bh_log_stats("after pressure");
+	EXPECT_LT(0, bh_stat("returned_shrinker"))
+		TH_LOG("memory pressure did not reach the shrinker");
+	EXPECT_EQ(bfd_hinted_pages(), bfd_accounted_pages())
+		TH_LOG("held + returned pages differ from pages allocated");
+	EXPECT_LE(self->memfree0 - BFD_SLACK,
+		  bh_memfree() + bh_stat("held_pages") * BFD_PAGE)
+		TH_LOG("memory lost beyond what is still held");
+}
+
+/* Removal while the host holds everything: all pages come back. */
+TEST_F_TIMEOUT(stall, device_removal, 120)
+{
+	bfd_check_stalled(_metadata, self->memfree0, self->held,
+			  variant->mode);
+	ASSERT_EQ(0, bfd_ctl("remove")) TH_LOG("remove");
+	EXPECT_EQ(0, bfd_counter("present")) TH_LOG("device still there");
+	EXPECT_EQ(-1, bh_stat("held_pages")) TH_LOG("driver still bound");
+	bfd_memfree_back(_metadata, self->memfree0);
+}
+
+TEST_HARNESS_MAIN

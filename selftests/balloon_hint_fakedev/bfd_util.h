@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers for the tests of balloon_hint against the fake balloon device:
+ * its control and counter files (bh_fakedev.h), and the driver's own
+ * statistics and /proc/meminfo through ../balloon_hint/bh_util.h.
+ */
+#ifndef BFD_UTIL_H
+#define BFD_UTIL_H
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
+
+#include "../balloon_hint/bh_util.h"
+#include "bh_fakedev.h"
+
+#define BFD_MB		(1024LL * 1024)
+#define BFD_PAGE	4096LL
+/* First command id of a round, as QEMU numbers them. */
+#define BFD_ID		0x80000001U
+#define BFD_DONE	1U
+/*
+ * The driver is loaded with hint_stall_ms=BFD_STALL_MS (collection.conf,
+ * and bfd_load_driver()): how long it waits for a host that took nothing.
+ */
+#define BFD_STALL_MS	300
+#define BFD_DRIVER_KO	"/lib/vmk/modules/balloon_hint.ko"
+#define BFD_DRIVER_ARGS	"hint_stall_ms=300"
+/*
+ * MemFree wanders a little on its own (slabs, the test's own pages, the
+ * page tables and rings of a new device): how far it may stay below its
+ * level before a round once the driver gave everything back.
+ */
+#define BFD_SLACK	(24 * BFD_MB)
+/* Bound on every wait for the driver or the device (the host is shared). */
+#define BFD_WAIT_S	30
+
+/* Run one control command (printf-style); 0 or -errno. */
+static inline int bfd_ctl(const char *fmt, ...) __printf(1, 2);
+static inline int bfd_ctl(const char *fmt, ...)
+{
+	char cmd[128];
+	va_list ap;
+	ssize_t n;
+	int fd, err = 0;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	fd = open(BFD_CONTROL_FILE, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, cmd, strlen(cmd));
+	if (n < 0)
+		err = -errno;
+	else if (n != (ssize_t)strlen(cmd))
+		err = -EIO;
+	close(fd);
+	return err;
+}
+
+/* Device counter @name, or -1 when absent. */
+static inline long long bfd_counter(const char *name)
+{
+	char key[64];
+	long long val, ret = -1;
+	FILE *f = fopen(BFD_COUNTERS_FILE, "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			ret = val;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+static inline long long bfd_wait_counter_ge(const char *name, long long min)
+{
+	double end = bh_now() + BFD_WAIT_S;
+	long long v;
+
+	for (;;) {
+		v = bfd_counter(name);
+		if (v >= min || bh_now() > end)
+			return v;
+		usleep(10000);
+	}
+}
+
+/* The marker log, one "start ID" or "stop" per line, joined by '|'. */
+static inline void bfd_markers(char *out, size_t len)
+{
+	char line[64];
+	size_t n = 0;
+	FILE *f = fopen(BFD_MARKERS_FILE, "r");
+
+	out[0] = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f) && n < len) {
+		line[strcspn(line, "\n")] = 0;
+		n += snprintf(out + n, len - n, "%s%s", n ? "|" : "", line);
+	}
+	fclose(f);
+}
+
+/* Pages the driver allocated for hinting, ever (from bytes_hinted). */
+static inline long long bfd_hinted_pages(void)
+{
+	return bh_stat("bytes_hinted") / BFD_PAGE;
+}
+
+/* held + returned by DONE, shrinker and removal: every page allocated. */
+static inline long long bfd_accounted_pages(void)
+{
+	return bh_stat("held_pages") + bh_stat("returned_done") +
+	       bh_stat("returned_shrinker") + bh_stat("returned_remove");
+}
+
+/* Free page blocks hinted: first hints (per order) plus hints again. */
+static inline long long bfd_driver_blocks(void)
+{
+	char name[32];
+	long long n = 0, v;
+	int order;
+
+	for (order = 0; order < 16; order++) {
+		snprintf(name, sizeof(name), "blocks_order_%d", order);
+		v = bh_stat(name);
+		if (v < 0)
+			break;
+		n += v;
+	}
+	return n + bh_stat("rehinted_blocks");
+}
+
+/* Wait until the driver stopped touching the free page virtqueue. */
+static inline bool bfd_wait_quiet(void)
+{
+	double end = bh_now() + BFD_WAIT_S;
+	long long kicks = -2, v;
+
+	while (bh_now() < end) {
+		usleep(4 * BFD_STALL_MS * 1000);
+		v = bh_stat("kicks");
+		if (v == kicks)
+			return true;
+		kicks = v;
+	}
+	return false;
+}
+
+static inline int bfd_load_driver(void)
+{
+	int fd = open(BFD_DRIVER_KO, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, BFD_DRIVER_ARGS, 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static inline bool bfd_driver_loaded(void)
+{
+	return access("/sys/module/balloon_hint", F_OK) == 0;
+}
+
+/* Shrink every slab cache and shrinker, balloon_hint's included. */
+static inline int bfd_drop_slab(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "2", 1) != 1)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/*
+ * Checks shared by the test programs (which include kselftest_harness.h
+ * first).
+ */
+/* The host saw what the driver says it hinted, and nothing odd. */
+static inline void bfd_check_clean(struct __test_metadata *_metadata)
+{
+	EXPECT_EQ(bfd_driver_blocks(), bfd_counter("hint_blocks"))
+		TH_LOG("the host saw another number of blocks than the driver hinted");
+	EXPECT_EQ(0, bfd_counter("dup_blocks"))
+		TH_LOG("a block was hinted twice in one round");
+	EXPECT_EQ(0, bfd_counter("outside_round"))
+		TH_LOG("a block came outside start/stop markers");
+	EXPECT_EQ(0, bfd_counter("bad_buffers"))
+		TH_LOG("malformed buffer on the free page virtqueue");
+	EXPECT_EQ(0, bfd_counter("ring_errors")) TH_LOG("malformed ring");
+	EXPECT_EQ(bfd_hinted_pages(), bfd_accounted_pages())
+		TH_LOG("held + returned pages differ from pages allocated");
+}
+
+/* DONE: the driver gives back every held page and MemFree comes back. */
+static inline void bfd_done_frees_all(struct __test_metadata *_metadata,
+				      long long memfree0)
+{
+	long long done = bh_stat("done_seen");
+
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_DONE)) TH_LOG("cmd_id DONE");
+	EXPECT_LE(done + 1, bh_wait_stat_ge("done_seen", done + 1, BFD_WAIT_S))
+		TH_LOG("the driver did not see DONE");
+	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BFD_WAIT_S))
+		TH_LOG("pages still held after DONE");
+	EXPECT_EQ(bfd_hinted_pages(), bh_stat("returned_done") +
+		  bh_stat("returned_shrinker"))
+		TH_LOG("not every hinted page came back by DONE or shrinker");
+	EXPECT_LE(memfree0 - BFD_SLACK,
+		  bh_wait_memfree_ge(memfree0 - BFD_SLACK, BFD_WAIT_S))
+		TH_LOG("MemFree did not come back after DONE");
+}
+
+#endif /* BFD_UTIL_H */
