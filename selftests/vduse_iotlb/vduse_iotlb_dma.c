@@ -378,4 +378,30 @@ TEST_F(dma, bad_unmap)
 	ASSERT_EQ(0, vit_unmap(self->cl, map, 0)) TH_LOG("the real unmap works");
 }
 
+/*
+ * The benchmark op: VIT_TEST_F_SPLIT gives the map half apart within the
+ * total, leaves no mapping behind, and bad flags are refused.
+ */
+TEST_F(dma, bench_op)
+{
+	struct vit_test_cmd c = { .op = VIT_TEST_BENCH, .length = 2 * VIT_PAGE + 3,
+				  .dir = variant->dir, .count = 8,
+				  .flags = VIT_TEST_F_SPLIT };
+	struct vduse_iotlb_info info;
+
+	ASSERT_EQ(0, vit_op(self->cl, &c)) TH_LOG("split benchmark");
+	ASSERT_LT(0, c.out_map_ns) TH_LOG("map half not timed");
+	ASSERT_LT(c.out_map_ns, c.out_ns) TH_LOG("map half exceeds the total");
+	ASSERT_EQ(0, vit_info(self->ctl, self->id, &info));
+	ASSERT_EQ(0, info.out_mappings) TH_LOG("benchmark left mappings");
+
+	c.flags = VIT_TEST_F_SPLIT | VIT_TEST_F_MEMCPY;
+	ASSERT_EQ(-EINVAL, vit_op(self->cl, &c)) TH_LOG("memcpy has no halves");
+	c.flags = VIT_TEST_F_SKIP_SYNC;
+	ASSERT_EQ(-EINVAL, vit_op(self->cl, &c)) TH_LOG("flag foreign to the op");
+	c.flags = 0;
+	c.count = 0;
+	ASSERT_EQ(-EINVAL, vit_op(self->cl, &c)) TH_LOG("zero iterations");
+}
+
 TEST_HARNESS_MAIN
