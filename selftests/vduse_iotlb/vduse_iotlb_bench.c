@@ -5,7 +5,9 @@
  * in the same guest; then 4 KiB map+unmap from two mappers on two vCPUs,
  * per-slot locking against the seed's single global spinlock
  * (vduse_iotlb.bench_global_lock=1, sampled when a domain is created).
- * Figures are medians over ROUNDS alternating bursts (see below).
+ * Figures are medians over ROUNDS alternating bursts (see below).  Each
+ * map+unmap figure also gives the time of the map and of the unmap half,
+ * from a third burst per round that times the halves apart.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -20,15 +22,15 @@
  * what it compares, ROUNDS times, and reports the median of the ratios of
  * adjacent bursts.
  */
-#define ROUNDS		7
+#define ROUNDS		9
 #define BURST_NS	40000000ULL	/* one timed burst */
 #define MAPPER_BURSTS	2		/* a two-mapper run: 2 bursts each */
 
 /* One human line and one VMK-BENCH line per figure. */
 #define HUMAN_FMT \
-	"map+unmap %6llu B %-13s %9.0f ops/s %6.2f GB/s, memcpy %6.2f GB/s, ratio %.2f\n"
+	"map+unmap %6llu B %-13s %9.0f ops/s %6.2f GB/s, memcpy %6.2f GB/s, ratio %.2f (map %.2f us, unmap %.2f us)\n"
 #define JSON_FMT \
-	"VMK-BENCH {\"name\":\"vduse_iotlb.map_unmap.%s.%llu\",\"ops_per_s\":%.0f,\"gb_per_s\":%.3f,\"memcpy_gb_per_s\":%.3f,\"ratio_vs_memcpy\":%.3f}\n"
+	"VMK-BENCH {\"name\":\"vduse_iotlb.map_unmap.%s.%llu\",\"ops_per_s\":%.0f,\"gb_per_s\":%.3f,\"memcpy_gb_per_s\":%.3f,\"ratio_vs_memcpy\":%.3f,\"map_ns\":%.0f,\"unmap_ns\":%.0f}\n"
 #define HUMAN2_FMT \
 	"2 mappers, 4 KiB to_device: per-slot locks %.0f ops/s, global spinlock %.0f ops/s, ratio %.2f\n"
 #define JSON2_FMT \
@@ -43,14 +45,23 @@ static int die(const char *what)
 	exit(1);
 }
 
-static __u64 bench(int cl, __u64 len, __u32 dir, __u32 flags, __u64 count)
+/* Nanoseconds @count operations took; with VIT_TEST_F_SPLIT, *@map_ns. */
+static __u64 bench_split(int cl, __u64 len, __u32 dir, __u32 flags,
+			 __u64 count, __u64 *map_ns)
 {
 	struct vit_test_cmd c = { .op = VIT_TEST_BENCH, .length = len,
 				  .dir = dir, .flags = flags, .count = count };
 
 	if (vit_op(cl, &c))
 		die("VIT_TEST_BENCH");
+	if (map_ns)
+		*map_ns = c.out_map_ns;
 	return c.out_ns ? c.out_ns : 1;
+}
+
+static __u64 bench(int cl, __u64 len, __u32 dir, __u32 flags, __u64 count)
+{
+	return bench_split(cl, len, dir, flags, count, NULL);
 }
 
 /* Iterations of one kind of operation that take about BURST_NS. */
@@ -82,24 +93,39 @@ struct figure {
 	double op_ns;		/* median ns per map+unmap */
 	double mc_ns;		/* median ns per memcpy */
 	double ratio;		/* median of the per-round memcpy/op ratios */
+	double map_ns;		/* median ns per map, timed apart */
+	double unmap_ns;	/* median ns per unmap, timed apart */
 };
 
-/* memcpy and map+unmap of @len bytes in @dir, in alternating bursts. */
+/*
+ * memcpy and map+unmap of @len bytes in @dir, in alternating bursts (which
+ * of the two goes first flips every round), then a burst timing the map
+ * and unmap halves apart.
+ */
 static void measure(int cl, __u64 len, __u32 dir, struct figure *f)
 {
 	__u64 n_mc = calibrate(cl, len, 0, VIT_TEST_F_MEMCPY);
 	__u64 n_op = calibrate(cl, len, dir, 0);
-	double op[ROUNDS], mc[ROUNDS], r[ROUNDS];
+	double op[ROUNDS], mc[ROUNDS], r[ROUNDS], map[ROUNDS], unmap[ROUNDS];
+	__u64 ns, map_ns;
 	int k;
 
 	for (k = 0; k < ROUNDS; k++) {
+		if (k & 1)
+			op[k] = (double)bench(cl, len, dir, 0, n_op) / n_op;
 		mc[k] = (double)bench(cl, len, 0, VIT_TEST_F_MEMCPY, n_mc) / n_mc;
-		op[k] = (double)bench(cl, len, dir, 0, n_op) / n_op;
+		if (!(k & 1))
+			op[k] = (double)bench(cl, len, dir, 0, n_op) / n_op;
 		r[k] = mc[k] / op[k];
+		ns = bench_split(cl, len, dir, VIT_TEST_F_SPLIT, n_op, &map_ns);
+		map[k] = (double)map_ns / n_op;
+		unmap[k] = (double)(ns - map_ns) / n_op;
 	}
 	f->op_ns = median(op);
 	f->mc_ns = median(mc);
 	f->ratio = median(r);
+	f->map_ns = median(map);
+	f->unmap_ns = median(unmap);
 }
 
 /* A domain created with bench_global_lock set to @global. */
@@ -185,9 +211,11 @@ int main(void)
 		for (d = 0; d < 3; d++) {
 			measure(cl, sizes[s], d, &f);
 			printf(HUMAN_FMT, sizes[s], dir_names[d], 1e9 / f.op_ns,
-			       sizes[s] / f.op_ns, sizes[s] / f.mc_ns, f.ratio);
+			       sizes[s] / f.op_ns, sizes[s] / f.mc_ns, f.ratio,
+			       f.map_ns / 1e3, f.unmap_ns / 1e3);
 			printf(JSON_FMT, dir_names[d], sizes[s], 1e9 / f.op_ns,
-			       sizes[s] / f.op_ns, sizes[s] / f.mc_ns, f.ratio);
+			       sizes[s] / f.op_ns, sizes[s] / f.mc_ns, f.ratio,
+			       f.map_ns, f.unmap_ns);
 		}
 	}
 

@@ -102,6 +102,82 @@ TEST_F_TIMEOUT(dma, integrity, 120)
 	}
 }
 
+/*
+ * First wrong byte of a kernel buffer filled with seed @a, of which the
+ * device's bytes (seed @b, indexed from the start of the mapping's first
+ * bounce page) should have come back into [@off, @off + @len) if @copied;
+ * -1 if none.
+ */
+static long vit_copy_back_wrong(const __u8 *k, __u64 buflen, __u64 off,
+				__u64 len, __u64 a, __u64 b, int copied)
+{
+	__u64 i;
+	__u8 want;
+
+	for (i = 0; i < buflen; i++) {
+		if (copied && i >= off && i < off + len)
+			want = vit_pattern(b, i - off + off % VIT_PAGE);
+		else
+			want = vit_pattern(a, i);
+		if (k[i] != want)
+			return (long)i;
+	}
+	return -1;
+}
+
+/*
+ * The copy back moves exactly the mapped bytes: the device scribbles over
+ * every byte of the bounce pages, the kernel buffer gets the mapped range
+ * and nothing around it.  Every length from 1 to 17 bytes (each tail a
+ * copy routine may handle apart) plus page-crossing ones, at offsets that
+ * start a page, sit just after its start and cross into the next one; at
+ * unmap and at sync_for_cpu.
+ */
+TEST_F(dma, copy_back_in_bounds)
+{
+	static const __u64 lens[] = { 4095, 4096, 4097, 8191 };
+	static const __u64 offs[] = { 0, 1, VIT_PAGE - 3 };
+	__u64 buflen = 4 * VIT_PAGE, len, off, iova, span, base;
+	__u32 dir = variant->dir;
+	int buf, map, copied, at_sync;
+	unsigned int l, o;
+	long bad;
+
+	copied = dir != VIT_DIR_TO_DEVICE;
+	buf = vit_buf(self->cl, buflen, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	for (at_sync = 0; at_sync < 2; at_sync++) {
+		for (l = 1; l < 18 + ARRAY_SIZE(lens); l++) {
+			for (o = 0; o < ARRAY_SIZE(offs); o++) {
+				len = l < 18 ? l : lens[l - 18];
+				off = offs[o];
+				ASSERT_EQ(0, vit_fill(self->cl, buf, 0, buflen, 40 + l));
+				map = vit_map(self->cl, buf, off, len, dir, 0, &iova);
+				ASSERT_LE(0, map) TH_LOG("map %llu@%llu", len, off);
+				base = iova & ~(VIT_PAGE - 1);
+				span = (iova + len + VIT_PAGE - 1) / VIT_PAGE * VIT_PAGE - base;
+				vit_put_pattern(self->dev + base, span, 90 + l);
+				if (at_sync) {
+					ASSERT_EQ(0, vit_sync(self->cl, map, 0, len, dir,
+							      VIT_TEST_F_FOR_CPU));
+					ASSERT_EQ(0, vit_unmap(self->cl, map,
+							       VIT_TEST_F_SKIP_SYNC));
+				} else {
+					ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
+				}
+				ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 0,
+						    buflen, self->tmp));
+				bad = vit_copy_back_wrong(self->tmp, buflen, off, len,
+							  40 + l, 90 + l, copied);
+				ASSERT_EQ(-1, bad)
+					TH_LOG("%s: kernel byte %ld wrong after %llu@%llu",
+					       at_sync ? "sync_for_cpu" : "unmap",
+					       bad, len, off);
+			}
+		}
+	}
+}
+
 /* A fresh bounce page shows zeroes around a partial mapping. */
 TEST_F(dma, fresh_page_zero_outside)
 {
@@ -300,6 +376,32 @@ TEST_F(dma, bad_unmap)
 		ASSERT_EQ(-1, vit_check(self->dev + iova, 2 * VIT_PAGE - 8, 4))
 			TH_LOG("mapping damaged by refused unmaps");
 	ASSERT_EQ(0, vit_unmap(self->cl, map, 0)) TH_LOG("the real unmap works");
+}
+
+/*
+ * The benchmark op: VIT_TEST_F_SPLIT gives the map half apart within the
+ * total, leaves no mapping behind, and bad flags are refused.
+ */
+TEST_F(dma, bench_op)
+{
+	struct vit_test_cmd c = { .op = VIT_TEST_BENCH, .length = 2 * VIT_PAGE + 3,
+				  .dir = variant->dir, .count = 8,
+				  .flags = VIT_TEST_F_SPLIT };
+	struct vduse_iotlb_info info;
+
+	ASSERT_EQ(0, vit_op(self->cl, &c)) TH_LOG("split benchmark");
+	ASSERT_LT(0, c.out_map_ns) TH_LOG("map half not timed");
+	ASSERT_LT(c.out_map_ns, c.out_ns) TH_LOG("map half exceeds the total");
+	ASSERT_EQ(0, vit_info(self->ctl, self->id, &info));
+	ASSERT_EQ(0, info.out_mappings) TH_LOG("benchmark left mappings");
+
+	c.flags = VIT_TEST_F_SPLIT | VIT_TEST_F_MEMCPY;
+	ASSERT_EQ(-EINVAL, vit_op(self->cl, &c)) TH_LOG("memcpy has no halves");
+	c.flags = VIT_TEST_F_SKIP_SYNC;
+	ASSERT_EQ(-EINVAL, vit_op(self->cl, &c)) TH_LOG("flag foreign to the op");
+	c.flags = 0;
+	c.count = 0;
+	ASSERT_EQ(-EINVAL, vit_op(self->cl, &c)) TH_LOG("zero iterations");
 }
 
 TEST_HARNESS_MAIN

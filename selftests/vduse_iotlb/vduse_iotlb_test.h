@@ -36,7 +36,10 @@
  *                      error
  * @VIT_TEST_BENCH: @count times either memcpy() of @length bytes
  *                  (VIT_TEST_F_MEMCPY) or dma_map_page() + dma_unmap_page()
- *                  of @length bytes with @dir; @out_ns is the time taken
+ *                  of @length bytes with @dir; @out_ns is the time taken.
+ *                  VIT_TEST_F_SPLIT times each map and each unmap apart:
+ *                  @out_ns is then the sum of those times and @out_map_ns
+ *                  the part spent in dma_map_page()
  */
 enum vit_test_op {
 	VIT_TEST_ATTACH = 1,
@@ -56,6 +59,7 @@ enum vit_test_op {
 #define VIT_TEST_F_SKIP_SYNC	0x1U
 #define VIT_TEST_F_FOR_CPU	0x2U
 #define VIT_TEST_F_MEMCPY	0x4U
+#define VIT_TEST_F_SPLIT	0x8U
 
 /* enum dma_data_direction values */
 #define VIT_DIR_BIDIRECTIONAL	0
@@ -82,6 +86,7 @@ enum vit_test_op {
  * @out_ns: nanoseconds a benchmark took
  * @out_id: id of a new buffer or mapping
  * @__pad2: must be 0
+ * @out_map_ns: nanoseconds of a VIT_TEST_F_SPLIT benchmark spent mapping
  */
 struct vit_test_cmd {
 	__u32 op;
@@ -99,6 +104,7 @@ struct vit_test_cmd {
 	__u64 out_ns;
 	__u32 out_id;
 	__u32 __pad2;
+	__u64 out_map_ns;
 };
 
 #define VIT_TEST_IOCTL _IOWR(0xB7, 0xF0, struct vit_test_cmd)
