@@ -140,6 +140,30 @@ struct memattr_store_txn {
 };
 
 /*
+ * Append [start, end) with @attrs to the @n runs in @runs, merging with the
+ * last one if they are equal and touch.  False if that needs a new run and
+ * @max are in use.
+ */
+static inline bool memattr_runs_push(struct memattr_attr_run *runs,
+				     unsigned int *n, unsigned int max,
+				     u64 start, u64 end, u64 attrs)
+{
+	struct memattr_attr_run *last = *n ? &runs[*n - 1] : NULL;
+
+	if (last && last->range.end == start && last->attrs == attrs) {
+		last->range.end = end;
+		return true;
+	}
+	if (*n == max)
+		return false;
+	runs[*n].range.start = start;
+	runs[*n].range.end = end;
+	runs[*n].attrs = attrs;
+	(*n)++;
+	return true;
+}
+
+/*
  * The attribute store: store_mt.c keeps one maple tree entry per run,
  * store_xa.c one xarray entry per GFN.  All of them are called with
  * @obj->tree_mutex held, except load (@obj->lock is enough); the range
