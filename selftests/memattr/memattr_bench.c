@@ -10,7 +10,8 @@
  *               converted (fault retries; target 0)
  *
  * Attribute-state memory is the growth of the objects in use in the
- * maple_node and radix_tree_node slabs while the attributes are set.
+ * memattr_leaf (range store) and radix_tree_node (per-GFN xarray)
+ * slabs while the attributes are set.
  */
 #include <pthread.h>
 #include <sys/mman.h>
@@ -48,7 +49,9 @@ static long long read_ll(const char *path)
  */
 static long long slab_bytes(void)
 {
-	static const char * const caches[] = { "maple_node", "radix_tree_node" };
+	static const char * const caches[] = {
+		"memattr_leaf", "radix_tree_node"
+	};
 	char objects[128], size[128];
 	long long total = 0;
 	unsigned int i;
