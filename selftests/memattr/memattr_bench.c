@@ -154,13 +154,19 @@ static struct result bench_stripes(int per_gfn, __u64 stripe)
 	return r;
 }
 
+/* Attribute-state bytes per store entry. */
+static double per_entry(struct result r)
+{
+	return r.entries > 0 ? (double)r.bytes / r.entries : 0;
+}
+
 static void report(const char *name, const char *what, struct result rng,
 		   struct result gfn, const char *target)
 {
-	printf("%s: range %.1f us/conversion (%lld entries, %lld KiB), ",
-	       what, rng.us, rng.entries, rng.bytes / 1024);
-	printf("per-GFN %.1f us/conversion (%lld entries, %lld KiB), ",
-	       gfn.us, gfn.entries, gfn.bytes / 1024);
+	printf("%s: range %.1f us/conversion (%lld entries, %lld KiB, %.0f B each), ",
+	       what, rng.us, rng.entries, rng.bytes / 1024, per_entry(rng));
+	printf("per-GFN %.1f us/conversion (%lld entries, %lld KiB, %.0f B each), ",
+	       gfn.us, gfn.entries, gfn.bytes / 1024, per_entry(gfn));
 	printf("per-GFN/range time %.2fx\n", gfn.us / rng.us);
 	printf("VMK-BENCH {\"name\":\"memattr_%s\",\"unit\":\"us_per_conversion\",",
 	       name);
@@ -171,6 +177,8 @@ static void report(const char *name, const char *what, struct result rng,
 	       rng.entries, gfn.entries);
 	printf("\"range_state_bytes\":%lld,\"per_gfn_state_bytes\":%lld,",
 	       rng.bytes, gfn.bytes);
+	printf("\"range_bytes_per_entry\":%.1f,\"per_gfn_bytes_per_entry\":%.1f,",
+	       per_entry(rng), per_entry(gfn));
 	printf("\"target\":\"%s\"}\n", target);
 	fflush(stdout);
 }
