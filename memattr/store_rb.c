@@ -68,6 +68,7 @@ static struct kmem_cache *memattr_leaf_cache;
 
 int memattr_rb_init(void)
 {
+	BUILD_BUG_ON(sizeof(struct memattr_leaf) > 512);
 	/*
 	 * Not merged with other caches of its size, so that
 	 * /sys/kernel/slab/memattr_leaf is the range store's memory alone.
@@ -282,7 +283,10 @@ static struct memattr_pos memattr_insert(struct memattr_obj *obj,
 	if (leaf->nr == MEMATTR_LEAF_RUNS) {
 		other = memattr_leaf_add(obj, leaf);
 		if (i == MEMATTR_LEAF_RUNS) {
-			/* Adding in order: leave this leaf full. */
+			/*
+			 * After the last run of a full leaf: leave it full,
+			 * so runs added in order fill every leaf.
+			 */
 			leaf = other;
 			i = 0;
 		} else {
