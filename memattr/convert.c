@@ -288,13 +288,13 @@ static int memattr_store_reserve(struct memattr_obj *obj,
 				 struct memattr_store_txn *txn)
 {
 	return obj->per_gfn ? memattr_xa_reserve(obj, txn) :
-			      memattr_mt_reserve(obj, txn);
+			      memattr_rb_reserve(obj, txn);
 }
 
 /*
  * Reserve the store update, run the commit hooks, update the store and bump
- * the invalidation sequence.  All or nothing: -ENOMEM leaves the store as it
- * was.
+ * the invalidation sequence, then let the range store free what it removed,
+ * outside the spinlock.  All or nothing: -ENOMEM leaves the store as it was.
  */
 static int memattr_commit(struct memattr_obj *obj,
 			  const struct memattr_changes *ch,
@@ -315,9 +315,11 @@ static int memattr_commit(struct memattr_obj *obj,
 	for (i = 0; obj->backend && i < ch->nr; i++)
 		memattr_hook_commit(obj, &ch->v[i]);
 	if (!obj->per_gfn)
-		memattr_mt_apply(obj, txn);
+		memattr_rb_apply(obj, txn);
 	obj->seq++;
 	spin_unlock(&obj->lock);
+	if (!obj->per_gfn)
+		memattr_rb_release(obj, txn);
 out_unlock:
 	mutex_unlock(&obj->tree_mutex);
 	return ret;

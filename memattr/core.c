@@ -150,6 +150,9 @@ static int __init memattr_init(void)
 {
 	int ret;
 
+	ret = memattr_rb_init();
+	if (ret)
+		return ret;
 	memattr_debugfs = debugfs_create_dir("memattr", NULL);
 	debugfs_create_file("stats", 0400, memattr_debugfs, NULL,
 			    &memattr_stats_fops);
@@ -171,6 +174,7 @@ err_sw_rmp:
 	memattr_sw_rmp_exit();
 err_debugfs:
 	debugfs_remove_recursive(memattr_debugfs);
+	memattr_rb_exit();
 	return ret;
 }
 
@@ -180,6 +184,7 @@ static void __exit memattr_exit(void)
 	memattr_test_backend_exit();
 	memattr_sw_rmp_exit();
 	debugfs_remove_recursive(memattr_debugfs);
+	memattr_rb_exit();
 }
 
 module_init(memattr_init);

@@ -8,8 +8,8 @@
 #include <linux/atomic.h>
 #include <linux/fs.h>
 #include <linux/list.h>
-#include <linux/maple_tree.h>
 #include <linux/mutex.h>
+#include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/xarray.h>
@@ -27,24 +27,27 @@ struct memattr_inflight {
 	struct list_head node;
 };
 
+struct memattr_leaf;
+
 /**
  * struct memattr_obj - a guest-memory object
  * @nr_gfns: size of the object in pages; GFNs [0, @nr_gfns) are valid
  * @per_gfn: attributes live in @xa, one entry per private GFN, instead of
- *	in @mt, one entry per private run
+ *	in @runs, one node per private run
  * @mapping: the object's page cache (the anon inode's own mapping)
- * @tree_mutex: serialises writers of the attribute store (@mt or @xa) and
- *	lets sleeping readers (GET, run collection) walk it
- * @lock: protects @inflight, @seq and, in range mode, @mt against the fault
- *	path; @mt is only written with both @tree_mutex and @lock held.  This
- *	is "the conversion lock" of <vmemkit/memattr.h>.
- * @mt: private runs in range mode: [first, last] GFN -> xa_mk_value(attrs);
- *	shared GFNs have no entry.  Non-RCU, externally locked (see @lock).
- * @mas: range mode: the writers' maple state, under @tree_mutex.  Between
- *	conversions it keeps the nodes preallocated but not used (at most a
- *	tree height's worth), so a conversion allocates only what it consumes.
+ * @tree_mutex: serialises writers of the attribute store (@runs or @xa) and
+ *	lets sleeping readers (GET, run collection) walk it; protects @spare
+ *	and @nr_spare
+ * @lock: protects @inflight, @seq and, in range mode, @runs against the
+ *	fault path; @runs is only written with both @tree_mutex and @lock
+ *	held.  This is "the conversion lock" of <vmemkit/memattr.h>.
+ * @runs: private runs in range mode, in leaves of consecutive runs keyed
+ *	by their first GFN; shared GFNs have no run (see store_rb.c)
+ * @spare: range mode: leaves reserved for the next store; kept from one
+ *	conversion to the next
+ * @nr_spare: leaves on @spare
  * @xa: private GFNs in per-GFN mode: gfn -> xa_mk_value(attrs)
- * @nr_entries: entries in @mt or @xa; under @tree_mutex
+ * @nr_entries: entries in @runs or @xa; under @tree_mutex
  * @seq: invalidation sequence, bumped by every committed conversion
  * @inflight: &struct memattr_inflight of the conversions under way
  * @inflight_wq: woken when a conversion ends
@@ -58,8 +61,9 @@ struct memattr_obj {
 
 	struct mutex tree_mutex;	/* see kernel-doc above */
 	spinlock_t lock;		/* see kernel-doc above */
-	struct maple_tree mt;
-	struct ma_state mas;
+	struct rb_root runs;
+	struct memattr_leaf *spare;
+	unsigned int nr_spare;
 	struct xarray xa;
 	u64 nr_entries;
 
@@ -126,35 +130,60 @@ bool memattr_gfn_inflight(struct memattr_obj *obj, u64 gfn);
  * struct memattr_store_txn - an attribute store update being made
  * @range: GFNs to set
  * @attrs: their new attributes
- * @first: range mode: first GFN stored, @range widened over an equal
- *	neighbour
- * @last: range mode: last GFN stored (inclusive), likewise
- * @delta: change in the number of store entries once applied
+ * @delta: per-GFN mode: change in the number of store entries once applied
+ * @removed: range mode: leaves apply took out of the tree, for release
  */
 struct memattr_store_txn {
 	struct vmk_gfn_range range;
 	u64 attrs;
-	u64 first;
-	u64 last;
 	s64 delta;
+	struct memattr_leaf *removed;
 };
 
 /*
- * The attribute store: store_mt.c keeps one maple tree entry per run,
- * store_xa.c one xarray entry per GFN.  All of them are called with
- * @obj->tree_mutex held, except load (@obj->lock is enough); the range
- * store's apply also needs @obj->lock.  reserve either fails with nothing
- * changed or must be followed by apply.  collect fills @runs with up to @max
- * maximal runs of @range, in order from @range->start, and returns how many
- * it filled.
+ * Append [start, end) with @attrs to the @n runs in @runs, merging with the
+ * last one if they are equal and touch.  False if that needs a new run and
+ * @max are in use.
  */
-u64 memattr_mt_load(struct memattr_obj *obj, u64 gfn);
-unsigned int memattr_mt_collect(struct memattr_obj *obj,
+static inline bool memattr_runs_push(struct memattr_attr_run *runs,
+				     unsigned int *n, unsigned int max,
+				     u64 start, u64 end, u64 attrs)
+{
+	struct memattr_attr_run *last = *n ? &runs[*n - 1] : NULL;
+
+	if (last && last->range.end == start && last->attrs == attrs) {
+		last->range.end = end;
+		return true;
+	}
+	if (*n == max)
+		return false;
+	runs[*n].range.start = start;
+	runs[*n].range.end = end;
+	runs[*n].attrs = attrs;
+	(*n)++;
+	return true;
+}
+
+/*
+ * The attribute store: store_rb.c keeps the private runs in an rbtree,
+ * store_xa.c one xarray entry per private GFN.  All of them are called with
+ * @obj->tree_mutex held, except load (@obj->lock is enough); the range
+ * store's apply also needs @obj->lock, and its release must follow apply
+ * once @obj->lock is dropped.  reserve either fails with the attributes
+ * unchanged or must be followed by apply.  collect fills @runs with up to
+ * @max maximal runs of @range, in order from @range->start, and returns how
+ * many it filled.
+ */
+int memattr_rb_init(void);
+void memattr_rb_exit(void);
+u64 memattr_rb_load(struct memattr_obj *obj, u64 gfn);
+unsigned int memattr_rb_collect(struct memattr_obj *obj,
 				const struct vmk_gfn_range *range,
 				struct memattr_attr_run *runs, unsigned int max);
-int memattr_mt_reserve(struct memattr_obj *obj, struct memattr_store_txn *txn);
-void memattr_mt_apply(struct memattr_obj *obj, struct memattr_store_txn *txn);
-void memattr_mt_destroy(struct memattr_obj *obj);
+int memattr_rb_reserve(struct memattr_obj *obj, struct memattr_store_txn *txn);
+void memattr_rb_apply(struct memattr_obj *obj, struct memattr_store_txn *txn);
+void memattr_rb_release(struct memattr_obj *obj, struct memattr_store_txn *txn);
+void memattr_rb_destroy(struct memattr_obj *obj);
 
 u64 memattr_xa_load(struct memattr_obj *obj, u64 gfn);
 unsigned int memattr_xa_collect(struct memattr_obj *obj,
@@ -167,7 +196,7 @@ void memattr_xa_destroy(struct memattr_obj *obj);
 static inline u64 memattr_store_load(struct memattr_obj *obj, u64 gfn)
 {
 	return obj->per_gfn ? memattr_xa_load(obj, gfn) :
-			      memattr_mt_load(obj, gfn);
+			      memattr_rb_load(obj, gfn);
 }
 
 static inline unsigned int
@@ -175,7 +204,7 @@ memattr_store_collect(struct memattr_obj *obj, const struct vmk_gfn_range *range
 		      struct memattr_attr_run *runs, unsigned int max)
 {
 	return obj->per_gfn ? memattr_xa_collect(obj, range, runs, max) :
-			      memattr_mt_collect(obj, range, runs, max);
+			      memattr_rb_collect(obj, range, runs, max);
 }
 
 /* sw_rmp.c, test_backend.c */

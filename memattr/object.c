@@ -137,7 +137,7 @@ static void memattr_obj_free(struct memattr_obj *obj)
 	if (obj->per_gfn)
 		memattr_xa_destroy(obj);
 	else
-		memattr_mt_destroy(obj);
+		memattr_rb_destroy(obj);
 	if (obj->backend) {
 		obj->backend->ops->detach(obj->backend_priv);
 		memattr_backend_put(obj->backend);
@@ -174,9 +174,7 @@ static struct memattr_obj *memattr_obj_alloc(u64 nr_gfns, bool per_gfn)
 	obj->per_gfn = per_gfn;
 	mutex_init(&obj->tree_mutex);
 	spin_lock_init(&obj->lock);
-	mt_init_flags(&obj->mt, MT_FLAGS_LOCK_EXTERN);
-	mt_set_external_lock(&obj->mt, &obj->tree_mutex);
-	mas_init(&obj->mas, &obj->mt, 0);
+	obj->runs = RB_ROOT;
 	xa_init(&obj->xa);
 	INIT_LIST_HEAD(&obj->inflight);
 	init_waitqueue_head(&obj->inflight_wq);

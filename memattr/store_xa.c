@@ -22,25 +22,6 @@ u64 memattr_xa_load(struct memattr_obj *obj, u64 gfn)
 	return entry ? xa_to_value(entry) : 0;
 }
 
-/* Append [start, end) with @attrs, merging with the last run.  False: full. */
-static bool memattr_xa_push(struct memattr_attr_run *runs, unsigned int *n,
-			    unsigned int max, u64 start, u64 end, u64 attrs)
-{
-	struct memattr_attr_run *last = *n ? &runs[*n - 1] : NULL;
-
-	if (last && last->range.end == start && last->attrs == attrs) {
-		last->range.end = end;
-		return true;
-	}
-	if (*n == max)
-		return false;
-	runs[*n].range.start = start;
-	runs[*n].range.end = end;
-	runs[*n].attrs = attrs;
-	(*n)++;
-	return true;
-}
-
 unsigned int memattr_xa_collect(struct memattr_obj *obj,
 				const struct vmk_gfn_range *range,
 				struct memattr_attr_run *runs, unsigned int max)
@@ -58,13 +39,13 @@ unsigned int memattr_xa_collect(struct memattr_obj *obj,
 		if (xas_retry(&xas, entry))
 			continue;
 		if (xas.xa_index > gfn &&
-		    !memattr_xa_push(runs, &n, max, gfn, xas.xa_index, 0)) {
+		    !memattr_runs_push(runs, &n, max, gfn, xas.xa_index, 0)) {
 			full = true;
 			break;
 		}
 		gfn = xas.xa_index;
-		if (!memattr_xa_push(runs, &n, max, gfn, gfn + 1,
-				     xa_to_value(entry))) {
+		if (!memattr_runs_push(runs, &n, max, gfn, gfn + 1,
+				       xa_to_value(entry))) {
 			full = true;
 			break;
 		}
@@ -77,7 +58,7 @@ unsigned int memattr_xa_collect(struct memattr_obj *obj,
 	 * it would paint the GFNs not looked at shared.
 	 */
 	if (!full && gfn < range->end)
-		memattr_xa_push(runs, &n, max, gfn, range->end, 0);
+		memattr_runs_push(runs, &n, max, gfn, range->end, 0);
 	return n;
 }
 

@@ -10,7 +10,8 @@
  *               converted (fault retries; target 0)
  *
  * Attribute-state memory is the growth of the objects in use in the
- * maple_node and radix_tree_node slabs while the attributes are set.
+ * memattr_leaf (range store) and radix_tree_node (per-GFN xarray)
+ * slabs while the attributes are set.
  */
 #include <pthread.h>
 #include <sys/mman.h>
@@ -48,7 +49,9 @@ static long long read_ll(const char *path)
  */
 static long long slab_bytes(void)
 {
-	static const char * const caches[] = { "maple_node", "radix_tree_node" };
+	static const char * const caches[] = {
+		"memattr_leaf", "radix_tree_node"
+	};
 	char objects[128], size[128];
 	long long total = 0;
 	unsigned int i;
@@ -151,13 +154,19 @@ static struct result bench_stripes(int per_gfn, __u64 stripe)
 	return r;
 }
 
+/* Attribute-state bytes per store entry. */
+static double per_entry(struct result r)
+{
+	return r.entries > 0 ? (double)r.bytes / r.entries : 0;
+}
+
 static void report(const char *name, const char *what, struct result rng,
 		   struct result gfn, const char *target)
 {
-	printf("%s: range %.1f us/conversion (%lld entries, %lld KiB), ",
-	       what, rng.us, rng.entries, rng.bytes / 1024);
-	printf("per-GFN %.1f us/conversion (%lld entries, %lld KiB), ",
-	       gfn.us, gfn.entries, gfn.bytes / 1024);
+	printf("%s: range %.1f us/conversion (%lld entries, %lld KiB, %.0f B each), ",
+	       what, rng.us, rng.entries, rng.bytes / 1024, per_entry(rng));
+	printf("per-GFN %.1f us/conversion (%lld entries, %lld KiB, %.0f B each), ",
+	       gfn.us, gfn.entries, gfn.bytes / 1024, per_entry(gfn));
 	printf("per-GFN/range time %.2fx\n", gfn.us / rng.us);
 	printf("VMK-BENCH {\"name\":\"memattr_%s\",\"unit\":\"us_per_conversion\",",
 	       name);
@@ -168,6 +177,8 @@ static void report(const char *name, const char *what, struct result rng,
 	       rng.entries, gfn.entries);
 	printf("\"range_state_bytes\":%lld,\"per_gfn_state_bytes\":%lld,",
 	       rng.bytes, gfn.bytes);
+	printf("\"range_bytes_per_entry\":%.1f,\"per_gfn_bytes_per_entry\":%.1f,",
+	       per_entry(rng), per_entry(gfn));
 	printf("\"target\":\"%s\"}\n", target);
 	fflush(stdout);
 }

@@ -212,6 +212,98 @@ TEST_F(uapi, random_conversions_match_model)
 	free(runs);
 }
 
+/* Set [first, first + nr) to @attrs in the object and in @model. */
+static int set_model(int fd, char *model, __u64 first, __u64 nr, __u64 attrs)
+{
+	memset(model + first, !!attrs, nr);
+	return ma_set_pages(fd, first, nr, attrs);
+}
+
+#define CHECK_MODEL() check_model(_metadata, fd, model, runs,		\
+				  variant->count, base, variant->flags)
+
+/*
+ * Patterns that reach every way the range store reshapes its leaves of runs
+ * (20 runs a leaf): runs added in order (leaves left full) and in reverse
+ * order between the runs of full leaves (split in halves), neighbours merged
+ * on both sides, a run split in the middle, conversions removing whole
+ * leaves of runs, removals leaving leaves nearly empty (folded into a
+ * neighbour), and full leaves handing a run to a neighbour with room.  GET
+ * and the entry count must match a model after each pattern; the per-GFN
+ * store must match it too.
+ */
+TEST_F(uapi, leaf_patterns_match_model)
+{
+	static char model[MODEL_PAGES];
+	struct memattr_run *runs = calloc(MODEL_PAGES, sizeof(*runs));
+	long long base = ma_stat(variant->count);
+	__u64 p, nr;
+	int fd, k;
+
+	ASSERT_NE(NULL, runs);
+	fd = ma_create(MODEL_PAGES * self->pg, variant->flags);
+	ASSERT_LE(0, fd) TH_LOG("MEMATTR_CREATE: %s", strerror(-fd));
+
+	for (p = 0; p < MODEL_PAGES; p += 4)
+		ASSERT_EQ(0, set_model(fd, model, p, 1, MA_PRIVATE));
+	CHECK_MODEL();
+	for (k = MODEL_PAGES - 6; k >= 0; k -= 8)
+		ASSERT_EQ(0, set_model(fd, model, k, 1, MA_PRIVATE));
+	CHECK_MODEL();
+	/* Both neighbours merge: [p, p + 3) for p = 0 mod 8. */
+	for (p = 1; p < MODEL_PAGES; p += 8)
+		ASSERT_EQ(0, set_model(fd, model, p, 1, MA_PRIVATE));
+	CHECK_MODEL();
+	/* Split in the middle: [p, p + 1) and [p + 2, p + 3) again. */
+	for (p = 1; p < MODEL_PAGES; p += 8)
+		ASSERT_EQ(0, set_model(fd, model, p, 1, 0));
+	CHECK_MODEL();
+	/* One run over several leaves of runs, then a hole in its middle. */
+	ASSERT_EQ(0, set_model(fd, model, 3, 700, MA_PRIVATE));
+	CHECK_MODEL();
+	ASSERT_EQ(0, set_model(fd, model, 350, 1, 0));
+	CHECK_MODEL();
+	/* Remove hundreds of runs and whole leaves at once. */
+	ASSERT_EQ(0, set_model(fd, model, 701, 1200, 0));
+	CHECK_MODEL();
+	/* Stripes again, then holes leaving leaves nearly empty. */
+	for (p = 0; p < MODEL_PAGES; p += 2)
+		ASSERT_EQ(0, set_model(fd, model, p, 1, MA_PRIVATE));
+	for (p = 0; p + 48 <= MODEL_PAGES; p += 48)
+		ASSERT_EQ(0, set_model(fd, model, p + 5, 36, 0));
+	CHECK_MODEL();
+	for (p = 7; p < MODEL_PAGES; p += 97) {
+		nr = 60 - p % 50;
+		if (p + nr > MODEL_PAGES)
+			nr = MODEL_PAGES - p;
+		ASSERT_EQ(0, set_model(fd, model, p, nr, p & 1 ? MA_PRIVATE : 0));
+	}
+	CHECK_MODEL();
+
+	/*
+	 * A full leaf hands a run to a neighbour with room.  In-order stripes
+	 * fill leaves of 20 runs: pages 0-76, 80-156, 160-236, 240-316...  The
+	 * first leaf loses its last 5 runs, then a run goes just before the
+	 * second leaf's first.  The third leaf's last run grows to 3 pages and
+	 * the fourth leaf loses 3 runs, then a hole splits that grown run.
+	 */
+	ASSERT_EQ(0, set_model(fd, model, 0, MODEL_PAGES, 0));
+	for (p = 0; p < MODEL_PAGES; p += 4)
+		ASSERT_EQ(0, set_model(fd, model, p, 1, MA_PRIVATE));
+	ASSERT_EQ(0, set_model(fd, model, 60, 20, 0));
+	ASSERT_EQ(0, set_model(fd, model, 78, 1, MA_PRIVATE));
+	CHECK_MODEL();
+	ASSERT_EQ(0, set_model(fd, model, 237, 2, MA_PRIVATE));
+	ASSERT_EQ(0, set_model(fd, model, 244, 12, 0));
+	ASSERT_EQ(0, set_model(fd, model, 237, 1, 0));
+	CHECK_MODEL();
+	ASSERT_EQ(0, set_model(fd, model, 0, MODEL_PAGES, 0));
+	CHECK_MODEL();
+	close(fd);
+	EXPECT_EQ(base, ma_stat(variant->count)) TH_LOG("entries left after close");
+	free(runs);
+}
+
 TEST_F(uapi, get_on_every_boundary)
 {
 	/* Private [4, 8) and the last page. */
