@@ -51,8 +51,9 @@ extern struct ckpt_stats ckpt_stats;
  * @meta: the metadata area, one allocation of @hdr.meta_size bytes
  * @vmas: the VMA table inside @meta
  * @runs: the run table inside @meta
- * @csums: the chunk checksum table inside @meta
  * @strings: the path strings inside @meta
+ * @csums_pos: file offset of the chunk checksum table, which is not read
+ *	with the metadata but a few entries at a time with the chunks
  * @run_pos: file offset of each run's contents
  *
  * Every field was checked by ckpt_image_load(); nothing here changes later.
@@ -63,19 +64,24 @@ struct ckpt_image {
 	void *meta;
 	const struct ckpt_image_vma *vmas;
 	const struct ckpt_image_run *runs;
-	const u64 *csums;
 	const char *strings;
+	loff_t csums_pos;
 	u64 *run_pos;
 };
 
 int ckpt_image_load(struct ckpt_image *img, struct file *file);
 void ckpt_image_free(struct ckpt_image *img);
+int ckpt_image_read_csums(const struct ckpt_image *img, u64 chunk,
+			  unsigned int n, u64 *csums);
 int ckpt_image_verify_runs(const struct ckpt_image *img);
 int ckpt_read_full(struct file *file, void *buf, size_t len, loff_t pos);
 u64 ckpt_csum_bvec(const struct bio_vec *bv, unsigned int nr);
 int ckpt_check_chunks_bvec(const u64 *csums, const struct bio_vec *bv,
 			   unsigned int nr);
 int ckpt_check_chunks_buf(const u64 *csums, const void *buf, unsigned int nr);
+
+/* Chunks of the longest run. */
+#define CKPT_RUN_MAX_CHUNKS	DIV_ROUND_UP(CKPT_MAX_RUN_PAGES, CKPT_CHUNK_PAGES)
 
 /* Chunks of a run of @nr_pages pages. */
 static inline unsigned int ckpt_run_chunks(u32 nr_pages)

@@ -133,13 +133,15 @@ static int ckpt_check_header(const struct ckpt_image_header *h, loff_t isize)
 	data_size = h->nr_pages << PAGE_SHIFT;
 	meta_size = h->nr_vmas * sizeof(struct ckpt_image_vma) +
 		    h->nr_runs * sizeof(struct ckpt_image_run) +
-		    h->nr_chunks * sizeof(u64) + h->strings_size;
+		    h->strings_size;
 	if (h->data_size != data_size || h->meta_size != meta_size ||
 	    h->data_offset != PAGE_SIZE)
 		return -EINVAL;
+	/* The file holds every run's contents and every chunk's checksum. */
 	if (check_add_overflow(h->data_offset, data_size, &end) ||
 	    h->meta_offset != end ||
 	    check_add_overflow(end, meta_size, &end) ||
+	    check_add_overflow(end, h->nr_chunks * sizeof(u64), &end) ||
 	    end > LLONG_MAX || end != (u64)isize)
 		return -EINVAL;
 	return 0;
@@ -218,8 +220,10 @@ static int ckpt_check_runs(struct ckpt_image *img)
  * @img: filled on success; free with ckpt_image_free()
  * @file: the image, a regular file open for reading
  *
- * Run contents are not read here: their checksums are checked by
- * ckpt_image_verify_runs() or as they are read into place.
+ * Neither run contents nor chunk checksums are read here, so the cost is
+ * that of the VMA and run tables: each chunk is checked against its
+ * checksum, read with it, by ckpt_image_verify_runs(), as it is read into
+ * place, or on a lazy first touch.
  *
  * Return: 0 or a negative errno as listed in the uAPI header.
  */
@@ -265,8 +269,8 @@ int ckpt_image_load(struct ckpt_image *img, struct file *file)
 	}
 	img->vmas = img->meta;
 	img->runs = (const void *)(img->vmas + h->nr_vmas);
-	img->csums = (const void *)(img->runs + h->nr_runs);
-	img->strings = (const void *)(img->csums + h->nr_chunks);
+	img->strings = (const void *)(img->runs + h->nr_runs);
+	img->csums_pos = h->meta_offset + h->meta_size;
 
 	for (i = 0; i < h->nr_vmas; i++) {
 		ret = ckpt_check_vma(img, &img->vmas[i], prev_end);
@@ -301,6 +305,23 @@ void ckpt_image_free(struct ckpt_image *img)
 }
 
 /**
+ * ckpt_image_read_csums() - read the checksums of @n chunks
+ * @img: a loaded image
+ * @chunk: index of the first chunk in the checksum table
+ * @n: chunks; @chunk + @n must not exceed the header's nr_chunks
+ * @csums: filled with @n checksums
+ *
+ * Return: 0, -EINVAL if the image was truncated since it was loaded, or the
+ * read error.
+ */
+int ckpt_image_read_csums(const struct ckpt_image *img, u64 chunk,
+			  unsigned int n, u64 *csums)
+{
+	return ckpt_read_full(img->file, csums, n * sizeof(*csums),
+			      img->csums_pos + chunk * sizeof(*csums));
+}
+
+/**
  * ckpt_image_verify_runs() - check every chunk's checksum
  * @img: a loaded image
  *
@@ -311,6 +332,8 @@ void ckpt_image_free(struct ckpt_image *img)
  */
 int ckpt_image_verify_runs(const struct ckpt_image *img)
 {
+	u64 csums[CKPT_RUN_MAX_CHUNKS];
+	const struct ckpt_image_run *r;
 	size_t len;
 	void *buf;
 	u64 i;
@@ -322,11 +345,15 @@ int ckpt_image_verify_runs(const struct ckpt_image *img)
 	if (!buf)
 		return -ENOMEM;
 	for (i = 0; i < img->hdr.nr_runs; i++) {
-		len = (size_t)img->runs[i].nr_pages << PAGE_SHIFT;
-		ret = ckpt_read_full(img->file, buf, len, img->run_pos[i]);
+		r = &img->runs[i];
+		len = (size_t)r->nr_pages << PAGE_SHIFT;
+		ret = ckpt_image_read_csums(img, r->chunk,
+					    ckpt_run_chunks(r->nr_pages), csums);
 		if (!ret)
-			ret = ckpt_check_chunks_buf(img->csums + img->runs[i].chunk,
-						    buf, img->runs[i].nr_pages);
+			ret = ckpt_read_full(img->file, buf, len,
+					     img->run_pos[i]);
+		if (!ret)
+			ret = ckpt_check_chunks_buf(csums, buf, r->nr_pages);
 		if (ret)
 			break;
 		if (fatal_signal_pending(current)) {

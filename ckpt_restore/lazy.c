@@ -5,16 +5,19 @@
  * A lazy VMA is a private mapping of an anonymous-inode file whose
  * private_data is a struct ckpt_lazy.  A fault on a page of a run reads the
  * whole checksummed chunk holding it (CKPT_CHUNK_PAGES pages) from the image
- * into new pages, checks the chunk's checksum, and installs every page of
- * the chunk with vm_insert_page(); a mismatch or a read error gives SIGBUS
- * and installs nothing, so corrupted contents never become visible.  A page
+ * into new pages, reads the chunk's checksum from the image's checksum
+ * table, checks it, and installs every page of the chunk with
+ * vm_insert_page(); a mismatch or a read error gives SIGBUS and installs
+ * nothing, so corrupted contents never become visible.  A page
  * in no run is installed as a new zero page.  The mapping is private, so a
  * write fault then copies the page into an ordinary anonymous page, exactly
  * as for a private file mapping.
  *
- * The restore call checked all metadata; the contents are checked here,
- * one chunk at a time, so the call costs nothing per page of contents and
- * a first touch reads and checks at most one chunk.
+ * The restore call checked all metadata (header, VMA and run tables, and
+ * that the file holds every run and every checksum) but read neither
+ * contents nor checksums; both are read and checked here, one chunk at a
+ * time, so the call costs nothing per page of contents and a first touch
+ * reads and checks one chunk and its checksum.
  *
  * The image file is held until every page covered by a run has been
  * installed once in the restoring mm, or until the last VMA using the state
@@ -41,7 +44,7 @@
  * @nr: number of pages
  * @bit: index of its first page in &ckpt_lazy.installed
  * @pos: file offset of its contents
- * @chunk: index of its first chunk's checksum in &ckpt_lazy.csums
+ * @chunk: index of its first chunk's checksum in the image's checksum table
  */
 struct ckpt_lazy_run {
 	unsigned long first;
@@ -63,7 +66,7 @@ struct ckpt_lazy_run {
  * @nr_pages: pages of the VMA
  * @remaining: covered pages not yet installed once in @mm
  * @installed: bitmap of covered pages installed once in @mm
- * @csums: checksum of each chunk of the VMA's runs, in run order
+ * @csums_pos: file offset of the image's chunk checksum table
  * @nr_runs: entries in @runs
  * @runs: the VMA's runs, sorted by @first
  */
@@ -77,7 +80,7 @@ struct ckpt_lazy {
 	unsigned long nr_pages;
 	atomic_long_t remaining;
 	unsigned long *installed;
-	u64 *csums;
+	loff_t csums_pos;
 	unsigned int nr_runs;
 	struct ckpt_lazy_run runs[] __counted_by(nr_runs);
 };
@@ -147,7 +150,10 @@ static vm_fault_t ckpt_lazy_zero(struct vm_fault *vmf)
 	return ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 }
 
-/* Read chunk @k of @run into @pages and check it against its checksum. */
+/*
+ * Read chunk @k of @run into @pages and check it against its checksum, read
+ * from the checksum table.
+ */
 static int ckpt_lazy_read_chunk(struct ckpt_lazy *lz, struct file *image,
 				const struct ckpt_lazy_run *run, unsigned int k,
 				struct page **pages, unsigned int n)
@@ -158,6 +164,8 @@ static int ckpt_lazy_read_chunk(struct ckpt_lazy *lz, struct file *image,
 	unsigned int i;
 	ssize_t got;
 	loff_t pos;
+	u64 csum;
+	int ret;
 
 	for (i = 0; i < n; i++)
 		bvec_set_page(&bv[i], pages[i], PAGE_SIZE, 0);
@@ -168,7 +176,11 @@ static int ckpt_lazy_read_chunk(struct ckpt_lazy *lz, struct file *image,
 		return got;
 	if (got != len)
 		return -EIO;
-	if (ckpt_csum_bvec(bv, n) != lz->csums[run->chunk + k]) {
+	ret = ckpt_read_full(image, &csum, sizeof(csum),
+			     lz->csums_pos + (run->chunk + k) * sizeof(csum));
+	if (ret)
+		return ret == -EINVAL ? -EIO : ret;
+	if (ckpt_csum_bvec(bv, n) != csum) {
 		atomic_long_inc(&ckpt_stats.lazy_bad_chunks);
 		return -EBADMSG;
 	}
@@ -315,7 +327,6 @@ static int ckpt_lazy_release(struct inode *inode, struct file *file)
 
 	ckpt_lazy_drop_image(lz);
 	mutex_destroy(&lz->install_lock);
-	kvfree(lz->csums);
 	kvfree(lz->installed);
 	kvfree(lz);
 	atomic_long_dec(&ckpt_stats.lazy_live);
@@ -346,7 +357,7 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 {
 	const struct ckpt_image_vma *v = &img->vmas[vma];
 	const struct ckpt_image_run *r;
-	unsigned long covered = 0, chunks = 0;
+	unsigned long covered = 0;
 	struct ckpt_lazy *lz;
 	struct file *file;
 	unsigned int i;
@@ -361,23 +372,17 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 		lz->runs[i].nr = r->nr_pages;
 		lz->runs[i].bit = covered;
 		lz->runs[i].pos = img->run_pos[first_run + i];
-		lz->runs[i].chunk = chunks;
+		lz->runs[i].chunk = r->chunk;
 		covered += r->nr_pages;
-		chunks += ckpt_run_chunks(r->nr_pages);
 	}
 	/* covered <= CKPT_MAX_RUNS * CKPT_MAX_RUN_PAGES bits, checked. */
 	lz->installed = kvcalloc(BITS_TO_LONGS(max(covered, 1UL)),
 				 sizeof(unsigned long), GFP_KERNEL_ACCOUNT);
-	/* The runs' chunks are consecutive in the image's checksum table. */
-	lz->csums = kvmalloc_array(max(chunks, 1UL), sizeof(*lz->csums),
-				   GFP_KERNEL_ACCOUNT);
-	if (!lz->installed || !lz->csums) {
+	if (!lz->installed) {
 		file = ERR_PTR(-ENOMEM);
 		goto err_free;
 	}
-	if (nr_runs)
-		memcpy(lz->csums, img->csums + img->runs[first_run].chunk,
-		       chunks * sizeof(*lz->csums));
+	lz->csums_pos = img->csums_pos;
 	spin_lock_init(&lz->lock);
 	mutex_init(&lz->install_lock);
 	lz->mm = current->mm;
@@ -399,7 +404,6 @@ err_put_image:
 	if (lz->image)
 		fput(lz->image);
 err_free:
-	kvfree(lz->csums);
 	kvfree(lz->installed);
 	kvfree(lz);
 	return file;

@@ -11,9 +11,10 @@
  *     new shmem files, lazy state files);
  *  3. check that nothing is mapped where any VMA goes (-EEXIST);
  *  4. map each VMA with MAP_FIXED_NOREPLACE and its final protection;
- *  5. fill eager VMAs run by run: pin the destination pages, read the run
- *     straight into them with one vfs_iter_read() and check the checksum
- *     of each of its chunks.  Lazy VMAs check a chunk on its first fault.
+ *  5. fill eager VMAs run by run: read the run's chunk checksums, pin the
+ *     destination pages, read the run straight into them with one
+ *     vfs_iter_read() and check each chunk.  Lazy VMAs read and check a
+ *     chunk and its checksum on its first fault.
  *
  * Any failure in 4 or 5 unmaps exactly the VMAs this call mapped.
  *
@@ -56,6 +57,7 @@ struct ckpt_rvma {
  * @pa: destination pages of the current run
  * @bv: bio_vec table over @pa
  * @buf: bounce buffer of one run, allocated only if there are shared VMAs
+ * @csums: chunk checksums of the current run
  */
 struct ckpt_rctx {
 	struct ckpt_image img;
@@ -63,6 +65,7 @@ struct ckpt_rctx {
 	struct vmk_page_array pa;
 	struct bio_vec *bv;
 	void *buf;
+	u64 csums[CKPT_RUN_MAX_CHUNKS];
 };
 
 static struct file *ckpt_open_path(const struct ckpt_image *img,
@@ -188,6 +191,10 @@ static int ckpt_fill_private(struct ckpt_rctx *c, u64 run)
 	ssize_t got;
 	int ret;
 
+	ret = ckpt_image_read_csums(&c->img, r->chunk,
+				    ckpt_run_chunks(r->nr_pages), c->csums);
+	if (ret)
+		return ret;
 	ret = vmk_page_array_pin_user(&c->pa, r->start, r->nr_pages,
 				      FOLL_WRITE | FOLL_FORCE, false);
 	if (ret)
@@ -201,8 +208,7 @@ static int ckpt_fill_private(struct ckpt_rctx *c, u64 run)
 		ret = got < 0 ? got : -EIO;
 		goto out_release;
 	}
-	ret = ckpt_check_chunks_bvec(c->img.csums + r->chunk, c->bv,
-				     r->nr_pages);
+	ret = ckpt_check_chunks_bvec(c->csums, c->bv, r->nr_pages);
 out_release:
 	vmk_page_array_release(&c->pa, true);
 	return ret;
@@ -218,11 +224,13 @@ static int ckpt_fill_shared(struct ckpt_rctx *c, const struct ckpt_image_vma *v,
 	ssize_t put;
 	int ret;
 
-	ret = ckpt_read_full(c->img.file, c->buf, len, c->img.run_pos[run]);
-	if (ret)
-		return ret;
-	ret = ckpt_check_chunks_buf(c->img.csums + r->chunk, c->buf,
-				    r->nr_pages);
+	ret = ckpt_image_read_csums(&c->img, r->chunk,
+				    ckpt_run_chunks(r->nr_pages), c->csums);
+	if (!ret)
+		ret = ckpt_read_full(c->img.file, c->buf, len,
+				     c->img.run_pos[run]);
+	if (!ret)
+		ret = ckpt_check_chunks_buf(c->csums, c->buf, r->nr_pages);
 	if (ret)
 		return ret;
 	put = kernel_write(shm, c->buf, len, &pos);

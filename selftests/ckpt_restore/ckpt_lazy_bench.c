@@ -104,13 +104,13 @@ static char *build_hole_image(int img, size_t len)
 	h->data_offset = PG;
 	h->data_size = len;
 	h->meta_offset = PG + len;
-	h->meta_size = sizeof(*v) + nr_runs * sizeof(*r) + nr_chunks * 8;
+	h->meta_size = sizeof(*v) + nr_runs * sizeof(*r);
 	u.meta = calloc(1, h->meta_size);
-	if (!u.meta)
+	u.csums = calloc(nr_chunks, sizeof(*u.csums));
+	if (!u.meta || !u.csums)
 		die("calloc");
 	v = (void *)u.meta;
 	r = (void *)(v + 1);
-	u.csums = (void *)(r + nr_runs);
 	v->start = (uintptr_t)base;
 	v->end = (uintptr_t)base + len;
 	/* Read-only: a private writable VMA this big would fail overcommit. */
@@ -125,7 +125,7 @@ static char *build_hole_image(int img, size_t len)
 	for (i = 0; i < nr_chunks; i++)
 		u.csums[i] = zero_csum;
 	ckpt_uimage_reseal(&u);
-	if (ftruncate(img, h->meta_offset + h->meta_size) ||
+	if (ftruncate(img, h->meta_offset + h->meta_size + nr_chunks * 8) ||
 	    ckpt_uimage_write(img, &u))
 		die("write image");
 	ckpt_uimage_free(&u);
