@@ -8,7 +8,9 @@
  * into new pages, reads the chunk's checksum from the image's checksum
  * table, checks it, and installs every page of the chunk with
  * vm_insert_page(); a mismatch or a read error gives SIGBUS and installs
- * nothing, so corrupted contents never become visible.  A page
+ * nothing, so corrupted contents never become visible.  Short reads are
+ * continued until the chunk is whole; only a read error or the end of the
+ * file (an image truncated after the restore) gives up.  A page
  * in no run is installed as a new zero page.  The mapping is private, so a
  * write fault then copies the page into an ordinary anonymous page, exactly
  * as for a private file mapping.
@@ -32,6 +34,7 @@
 #include <linux/file.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uio.h>
@@ -152,7 +155,9 @@ static vm_fault_t ckpt_lazy_zero(struct vm_fault *vmf)
 
 /*
  * Read chunk @k of @run into @pages and check it against its checksum, read
- * from the checksum table.
+ * from the checksum table.  A short read is continued where it stopped, as
+ * a filesystem may return less than asked without an error; reaching the
+ * end of the file means the image was truncated after the restore.
  */
 static int ckpt_lazy_read_chunk(struct ckpt_lazy *lz, struct file *image,
 				const struct ckpt_lazy_run *run, unsigned int k,
@@ -171,11 +176,13 @@ static int ckpt_lazy_read_chunk(struct ckpt_lazy *lz, struct file *image,
 		bvec_set_page(&bv[i], pages[i], PAGE_SIZE, 0);
 	pos = run->pos + ((loff_t)k * CKPT_CHUNK_PAGES << PAGE_SHIFT);
 	iov_iter_bvec(&iter, ITER_DEST, bv, n, len);
-	got = vfs_iter_read(image, &iter, &pos, 0);
-	if (got < 0)
-		return got;
-	if (got != len)
-		return -EIO;
+	while (iov_iter_count(&iter)) {
+		got = vfs_iter_read(image, &iter, &pos, 0);
+		if (got < 0)
+			return got;
+		if (!got)
+			return -EIO;
+	}
 	ret = ckpt_read_full(image, &csum, sizeof(csum),
 			     lz->csums_pos + (run->chunk + k) * sizeof(csum));
 	if (ret)
@@ -245,6 +252,11 @@ static vm_fault_t ckpt_lazy_fill(struct vm_fault *vmf, struct ckpt_lazy *lz,
 		}
 	}
 	ret = ckpt_lazy_read_chunk(lz, image, run, k, pages, n);
+	/* Interrupted by a fatal signal: the task dies, no SIGBUS needed. */
+	if (ret && fatal_signal_pending(current)) {
+		ret = 0;
+		goto out_put_pages;
+	}
 	if (ret)
 		goto out_put_pages;
 	if (owner)

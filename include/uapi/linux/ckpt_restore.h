@@ -75,9 +75,11 @@
  *   page contents).  The restore undoes every mapping it made.
  * - ``SIGBUS`` (not an errno): in a lazily restored VMA, a chunk whose
  *   contents do not match their checksum (either may be the corrupted one),
- *   or cannot be read, when a fault first needs it.  Every access to a page
- *   of that chunk raises SIGBUS while the chunk is not installed; other
- *   chunks are unaffected.
+ *   or that cannot be read (a read error, or the image was truncated after
+ *   the restore; short reads are continued), when a fault first needs it.
+ *   Every access to a page of that chunk raises SIGBUS while the chunk is
+ *   not installed, and is tried afresh each time; other chunks are
+ *   unaffected.
  * - ``EFBIG``: a count or size beyond this module's limits (CKPT_MAX_VMAS,
  *   CKPT_MAX_RUNS, CKPT_MAX_PATH, CKPT_MAX_STRINGS, CKPT_MAX_RANGES,
  *   CKPT_MAX_RUN_PAGES).
