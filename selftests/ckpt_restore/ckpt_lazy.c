@@ -246,6 +246,31 @@ static int touch_sigbus(const char *p)
 }
 
 /*
+ * Fill CH_PAGES pages, dump them into @img as one run and unmap them.
+ * Returns where they were, or NULL.
+ */
+static char *dump_one_run(int dev, int img)
+{
+	struct ckpt_dump d;
+	unsigned long i;
+	char *base;
+
+	base = mmap(NULL, CH_PAGES * PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED)
+		return NULL;
+	for (i = 0; i < CH_PAGES; i++)
+		ckpt_fill_page(base + i * PG, i);
+	if (ckpt_dump_range(dev, img, -1, base, CH_PAGES * PG, &d) ||
+	    d.nr_runs != 1) {
+		munmap(base, CH_PAGES * PG);
+		return NULL;
+	}
+	munmap(base, CH_PAGES * PG);
+	return base;
+}
+
+/*
  * One byte of chunk BAD_CHUNK is flipped in the image.  The lazy restore
  * call does not read contents, so it succeeds; the first touch of a chunk
  * installs all of its pages; every page of the bad chunk gives SIGBUS, on
@@ -257,7 +282,6 @@ TEST(lazy_corrupt_chunk_sigbus)
 	struct sigaction sa = { .sa_handler = on_sigbus }, old_sa;
 	long live0, fills0, bad0;
 	struct ckpt_restore r;
-	struct ckpt_dump d;
 	unsigned long i;
 	unsigned char c;
 	int dev, img, bad_pages = 0, wrong = 0;
@@ -269,14 +293,8 @@ TEST(lazy_corrupt_chunk_sigbus)
 	ASSERT_LE(0, dev);
 	ASSERT_LE(0, img);
 	live0 = ckpt_stat("lazy_live");
-	base = mmap(NULL, CH_PAGES * PG, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, base);
-	for (i = 0; i < CH_PAGES; i++)
-		ckpt_fill_page(base + i * PG, i);
-	ASSERT_EQ(0, ckpt_dump_range(dev, img, -1, base, CH_PAGES * PG, &d));
-	ASSERT_EQ(1, d.nr_runs) TH_LOG("one run of %d pages expected", CH_PAGES);
-	ASSERT_EQ(0, munmap(base, CH_PAGES * PG));
+	base = dump_one_run(dev, img);
+	ASSERT_NE(NULL, base) TH_LOG("dump of one run of %d pages", CH_PAGES);
 
 	off = PG + (BAD_CHUNK * CKPT_CHUNK_PAGES + 3) * PG + 123;
 	ASSERT_EQ(1, pread(img, &c, 1, off));
@@ -342,7 +360,6 @@ TEST(lazy_image_truncated_after_restore)
 	struct sigaction sa = { .sa_handler = on_sigbus }, old_sa;
 	long fills0, images0;
 	struct ckpt_restore r;
-	struct ckpt_dump d;
 	int dev, img, wrong = 0;
 	unsigned long i;
 	struct stat st;
@@ -352,14 +369,8 @@ TEST(lazy_image_truncated_after_restore)
 	img = ckpt_tmpfile();
 	ASSERT_LE(0, dev);
 	ASSERT_LE(0, img);
-	base = mmap(NULL, CH_PAGES * PG, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, base);
-	for (i = 0; i < CH_PAGES; i++)
-		ckpt_fill_page(base + i * PG, i);
-	ASSERT_EQ(0, ckpt_dump_range(dev, img, -1, base, CH_PAGES * PG, &d));
-	ASSERT_EQ(1, d.nr_runs) TH_LOG("one run of %d pages expected", CH_PAGES);
-	ASSERT_EQ(0, munmap(base, CH_PAGES * PG));
+	base = dump_one_run(dev, img);
+	ASSERT_NE(NULL, base) TH_LOG("dump of one run of %d pages", CH_PAGES);
 
 	images0 = ckpt_stat("lazy_images");
 	ASSERT_EQ(0, ckpt_do_restore(dev, img, CKPT_RESTORE_LAZY, &r))
