@@ -230,6 +230,7 @@ static int ckpt_check_runs(struct ckpt_image *img)
 int ckpt_image_load(struct ckpt_image *img, struct file *file)
 {
 	struct ckpt_image_header *h = &img->hdr;
+	struct ckpt_tables *t;
 	u64 prev_end = 0, i;
 	void *page;
 	int ret;
@@ -252,22 +253,28 @@ int ckpt_image_load(struct ckpt_image *img, struct file *file)
 	if (ret)
 		return ret;
 
+	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+	if (!t)
+		return -ENOMEM;
+	refcount_set(&t->ref, 1);
+	img->tables = t;
 	/* Bounded by the limits checked above and by the file's length. */
-	img->meta = kvmalloc(max_t(u64, h->meta_size, 1), GFP_KERNEL_ACCOUNT);
-	img->run_pos = kvmalloc_array(max_t(u64, h->nr_runs, 1),
-				      sizeof(*img->run_pos), GFP_KERNEL_ACCOUNT);
-	if (!img->meta || !img->run_pos) {
+	t->meta = kvmalloc(max_t(u64, h->meta_size, 1), GFP_KERNEL_ACCOUNT);
+	t->run_pos = kvmalloc_array(max_t(u64, h->nr_runs, 1),
+				    sizeof(*t->run_pos), GFP_KERNEL_ACCOUNT);
+	if (!t->meta || !t->run_pos) {
 		ret = -ENOMEM;
 		goto err_free;
 	}
-	ret = ckpt_read_full(file, img->meta, h->meta_size, h->meta_offset);
+	ret = ckpt_read_full(file, t->meta, h->meta_size, h->meta_offset);
 	if (ret)
 		goto err_free;
-	if (xxh64(img->meta, h->meta_size, 0) != h->meta_csum) {
+	if (xxh64(t->meta, h->meta_size, 0) != h->meta_csum) {
 		ret = -EBADMSG;
 		goto err_free;
 	}
-	img->vmas = img->meta;
+	img->run_pos = t->run_pos;
+	img->vmas = t->meta;
 	img->runs = (const void *)(img->vmas + h->nr_vmas);
 	img->strings = (const void *)(img->runs + h->nr_runs);
 	img->csums_pos = h->meta_offset + h->meta_size;
@@ -285,10 +292,34 @@ int ckpt_image_load(struct ckpt_image *img, struct file *file)
 	return 0;
 
 err_free:
-	kvfree(img->run_pos);
-	kvfree(img->meta);
+	ckpt_tables_put(t);
 	memset(img, 0, sizeof(*img));
 	return ret;
+}
+
+/**
+ * ckpt_tables_get() - take a reference on an image's tables
+ * @t: tables of a loaded image
+ *
+ * Return: @t.
+ */
+struct ckpt_tables *ckpt_tables_get(struct ckpt_tables *t)
+{
+	refcount_inc(&t->ref);
+	return t;
+}
+
+/**
+ * ckpt_tables_put() - drop a reference; the last frees the tables
+ * @t: the tables
+ */
+void ckpt_tables_put(struct ckpt_tables *t)
+{
+	if (!refcount_dec_and_test(&t->ref))
+		return;
+	kvfree(t->run_pos);
+	kvfree(t->meta);
+	kfree(t);
 }
 
 /**
@@ -297,8 +328,8 @@ err_free:
  */
 void ckpt_image_free(struct ckpt_image *img)
 {
-	kvfree(img->run_pos);
-	kvfree(img->meta);
+	if (img->tables)
+		ckpt_tables_put(img->tables);
 	if (img->file)
 		fput(img->file);
 	memset(img, 0, sizeof(*img));
