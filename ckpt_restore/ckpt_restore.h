@@ -48,9 +48,10 @@ extern struct ckpt_stats ckpt_stats;
 /**
  * struct ckpt_tables - an image's validated metadata, shared read-only
  * @ref: held by the loaded image and by each lazy VMA state using it
- * @meta: the metadata area, one allocation of &ckpt_image_header.meta_size
- *	bytes: VMA table, run table, paths
- * @run_pos: file offset of each run's contents
+ * @meta: the metadata area (&ckpt_image_header.meta_size bytes: VMA table,
+ *	run table, paths), inside @data after @run_pos
+ * @run_pos: file offset of each run's contents, at the start of @data
+ * @data: @run_pos, then @meta, in the same allocation
  *
  * Lazy VMA states keep a reference instead of copying their runs, so a
  * lazy restore neither copies nor frees anything per run.  Nothing in it
@@ -60,6 +61,7 @@ struct ckpt_tables {
 	refcount_t ref;
 	void *meta;
 	u64 *run_pos;
+	u64 data[];
 };
 
 /**

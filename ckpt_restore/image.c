@@ -229,43 +229,41 @@ static int ckpt_check_runs(struct ckpt_image *img)
  */
 int ckpt_image_load(struct ckpt_image *img, struct file *file)
 {
+	const size_t pad = PAGE_SIZE - sizeof(img->hdr);
 	struct ckpt_image_header *h = &img->hdr;
 	struct ckpt_tables *t;
 	u64 prev_end = 0, i;
-	void *page;
 	int ret;
 
 	memset(img, 0, sizeof(*img));
 	if (!S_ISREG(file_inode(file)->i_mode))
 		return -EINVAL;
-	page = (void *)__get_free_page(GFP_KERNEL);
-	if (!page)
-		return -ENOMEM;
-	/* The header page: the header, then zeroes no checksum covers. */
-	ret = ckpt_read_full(file, page, PAGE_SIZE, 0);
-	if (!ret && memchr_inv(page + sizeof(*h), 0, PAGE_SIZE - sizeof(*h)))
-		ret = -EINVAL;
-	memcpy(h, page, sizeof(*h));
-	free_page((unsigned long)page);
+	ret = ckpt_read_full(file, h, sizeof(*h), 0);
 	if (ret)
 		return ret;
 	ret = ckpt_check_header(h, i_size_read(file_inode(file)));
 	if (ret)
 		return ret;
 
-	t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
+	/*
+	 * One allocation, bounded by the limits checked above and by the
+	 * file's length: the run offsets, then the metadata area, which
+	 * first holds the rest of the header page to check that it is zero.
+	 */
+	t = kvmalloc(struct_size(t, data, h->nr_runs) +
+		     max_t(u64, h->meta_size, pad), GFP_KERNEL_ACCOUNT);
 	if (!t)
 		return -ENOMEM;
 	refcount_set(&t->ref, 1);
+	t->run_pos = t->data;
+	t->meta = t->data + h->nr_runs;
 	img->tables = t;
-	/* Bounded by the limits checked above and by the file's length. */
-	t->meta = kvmalloc(max_t(u64, h->meta_size, 1), GFP_KERNEL_ACCOUNT);
-	t->run_pos = kvmalloc_array(max_t(u64, h->nr_runs, 1),
-				    sizeof(*t->run_pos), GFP_KERNEL_ACCOUNT);
-	if (!t->meta || !t->run_pos) {
-		ret = -ENOMEM;
+	/* The header page: the header, then zeroes no checksum covers. */
+	ret = ckpt_read_full(file, t->meta, pad, sizeof(*h));
+	if (!ret && memchr_inv(t->meta, 0, pad))
+		ret = -EINVAL;
+	if (ret)
 		goto err_free;
-	}
 	ret = ckpt_read_full(file, t->meta, h->meta_size, h->meta_offset);
 	if (ret)
 		goto err_free;
@@ -315,11 +313,8 @@ struct ckpt_tables *ckpt_tables_get(struct ckpt_tables *t)
  */
 void ckpt_tables_put(struct ckpt_tables *t)
 {
-	if (!refcount_dec_and_test(&t->ref))
-		return;
-	kvfree(t->run_pos);
-	kvfree(t->meta);
-	kfree(t);
+	if (refcount_dec_and_test(&t->ref))
+		kvfree(t);
 }
 
 /**
