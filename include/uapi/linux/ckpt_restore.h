@@ -270,11 +270,13 @@ struct ckpt_dump {
  *	anonymous VMAs are mapped with a fault handler that, on the first
  *	touch of a chunk, reads the whole chunk from the image, checks its
  *	checksum and installs its pages (SIGBUS on a mismatch, see Errors);
- *	the call itself reads and checks only the header and metadata, so its
- *	cost does not depend on the size of the page contents.  Such VMAs show
- *	as "anon_inode:[ckpt_lazy]" in /proc/PID/maps; the image file stays
- *	referenced until every page of such a VMA was touched once or the VMA
- *	is unmapped.  Other VMAs are filled and checked as without the flag.
+ *	the call itself reads and checks only the header, the VMA and run
+ *	tables and the paths (neither contents nor the checksum table), so
+ *	its cost grows with the number of VMAs and runs, not with the size of
+ *	the page contents.  Such VMAs show as "anon_inode:[ckpt_lazy]" in
+ *	/proc/PID/maps; the image file stays referenced until every page of
+ *	such a VMA was touched once or the VMA is unmapped.  Other VMAs are
+ *	filled and checked as without the flag.
  * @image_fd: the image, open for reading, seekable
  * @reserved: must be zero
  * @nr_vmas: out: VMAs mapped
