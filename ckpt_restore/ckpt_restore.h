@@ -15,6 +15,7 @@
 #include <linux/bvec.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/refcount.h>
 #include <linux/types.h>
 #include <linux/ckpt_restore.h>
 
@@ -45,37 +46,64 @@ struct ckpt_stats {
 extern struct ckpt_stats ckpt_stats;
 
 /**
+ * struct ckpt_tables - an image's validated metadata, shared read-only
+ * @ref: held by the loaded image and by each lazy VMA state using it
+ * @meta: the metadata area (&ckpt_image_header.meta_size bytes: VMA table,
+ *	run table, paths), inside @data after @run_pos
+ * @run_pos: file offset of each run's contents, at the start of @data
+ * @data: @run_pos, then @meta, in the same allocation
+ *
+ * Lazy VMA states keep a reference instead of copying their runs, so a
+ * lazy restore neither copies nor frees anything per run.  Nothing in it
+ * changes once ckpt_image_load() returned.
+ */
+struct ckpt_tables {
+	refcount_t ref;
+	void *meta;
+	u64 *run_pos;
+	u64 data[];
+};
+
+/**
  * struct ckpt_image - a validated image, ready to restore
  * @file: the image file (a reference is held)
  * @hdr: the header
- * @meta: the metadata area, one allocation of @hdr.meta_size bytes
- * @vmas: the VMA table inside @meta
- * @runs: the run table inside @meta
- * @csums: the chunk checksum table inside @meta
- * @strings: the path strings inside @meta
- * @run_pos: file offset of each run's contents
+ * @tables: the metadata area and run offsets (a reference is held)
+ * @vmas: the VMA table inside the metadata area
+ * @runs: the run table inside the metadata area
+ * @strings: the path strings inside the metadata area
+ * @csums_pos: file offset of the chunk checksum table, which is not read
+ *	with the metadata but a few entries at a time with the chunks
+ * @run_pos: file offset of each run's contents, in @tables
  *
  * Every field was checked by ckpt_image_load(); nothing here changes later.
  */
 struct ckpt_image {
 	struct file *file;
 	struct ckpt_image_header hdr;
-	void *meta;
+	struct ckpt_tables *tables;
 	const struct ckpt_image_vma *vmas;
 	const struct ckpt_image_run *runs;
-	const u64 *csums;
 	const char *strings;
+	loff_t csums_pos;
 	u64 *run_pos;
 };
 
 int ckpt_image_load(struct ckpt_image *img, struct file *file);
+struct ckpt_tables *ckpt_tables_get(struct ckpt_tables *t);
+void ckpt_tables_put(struct ckpt_tables *t);
 void ckpt_image_free(struct ckpt_image *img);
+int ckpt_image_read_csums(const struct ckpt_image *img, u64 chunk,
+			  unsigned int n, u64 *csums);
 int ckpt_image_verify_runs(const struct ckpt_image *img);
 int ckpt_read_full(struct file *file, void *buf, size_t len, loff_t pos);
 u64 ckpt_csum_bvec(const struct bio_vec *bv, unsigned int nr);
 int ckpt_check_chunks_bvec(const u64 *csums, const struct bio_vec *bv,
 			   unsigned int nr);
 int ckpt_check_chunks_buf(const u64 *csums, const void *buf, unsigned int nr);
+
+/* Chunks of the longest run. */
+#define CKPT_RUN_MAX_CHUNKS	DIV_ROUND_UP(CKPT_MAX_RUN_PAGES, CKPT_CHUNK_PAGES)
 
 /* Chunks of a run of @nr_pages pages. */
 static inline unsigned int ckpt_run_chunks(u32 nr_pages)

@@ -108,16 +108,17 @@ static inline __u64 ckpt_xxh64(const void *buf, size_t len)
  * @meta: the metadata area (@hdr.meta_size bytes)
  * @vmas: VMA table inside @meta
  * @runs: run table inside @meta
- * @csums: chunk checksum table inside @meta
  * @strings: paths inside @meta
+ * @csums: chunk checksum table (@hdr.nr_chunks entries), which follows the
+ *	metadata area in the file and is not covered by @hdr.meta_csum
  */
 struct ckpt_uimage {
 	struct ckpt_image_header hdr;
 	unsigned char *meta;
 	struct ckpt_image_vma *vmas;
 	struct ckpt_image_run *runs;
-	__u64 *csums;
 	char *strings;
+	__u64 *csums;
 };
 
 /* Recompute both metadata checksums after a test edited the tables. */
@@ -128,14 +129,22 @@ static inline void ckpt_uimage_reseal(struct ckpt_uimage *u)
 	u->hdr.header_csum = ckpt_xxh64(&u->hdr, sizeof(u->hdr));
 }
 
+static inline void ckpt_uimage_free(struct ckpt_uimage *u)
+{
+	free(u->meta);
+	free(u->csums);
+	u->meta = NULL;
+	u->csums = NULL;
+}
+
 /*
- * Read header and metadata of the image in @fd; sizes are sanity checked
+ * Read header, metadata and checksum table of the image in @fd; sizes are sanity checked
  * only as far as needed to read them.  Returns 0 or -errno.
  */
 static inline int ckpt_uimage_read(int fd, struct ckpt_uimage *u)
 {
 	struct stat st;
-	__u64 sz;
+	__u64 sz, csz;
 
 	memset(u, 0, sizeof(*u));
 	if (fstat(fd, &st))
@@ -149,40 +158,45 @@ static inline int ckpt_uimage_read(int fd, struct ckpt_uimage *u)
 	    u->hdr.meta_size > (__u64)st.st_size - u->hdr.meta_offset)
 		return -EINVAL;
 	sz = u->hdr.nr_vmas * sizeof(*u->vmas) +
-	     u->hdr.nr_runs * sizeof(*u->runs) +
-	     u->hdr.nr_chunks * sizeof(*u->csums);
-	if (sz > u->hdr.meta_size)
+	     u->hdr.nr_runs * sizeof(*u->runs);
+	csz = u->hdr.nr_chunks * sizeof(*u->csums);
+	if (sz > u->hdr.meta_size ||
+	    csz > (__u64)st.st_size - u->hdr.meta_offset - u->hdr.meta_size)
 		return -EINVAL;
 	u->meta = malloc(u->hdr.meta_size + 1);
-	if (!u->meta)
+	u->csums = malloc(csz + 1);
+	if (!u->meta || !u->csums) {
+		ckpt_uimage_free(u);
 		return -ENOMEM;
+	}
 	if (pread(fd, u->meta, u->hdr.meta_size, u->hdr.meta_offset) !=
-	    (ssize_t)u->hdr.meta_size) {
-		free(u->meta);
-		u->meta = NULL;
+	    (ssize_t)u->hdr.meta_size ||
+	    pread(fd, u->csums, csz, u->hdr.meta_offset + u->hdr.meta_size) !=
+	    (ssize_t)csz) {
+		ckpt_uimage_free(u);
 		return -EINVAL;
 	}
 	u->vmas = (void *)u->meta;
 	u->runs = (void *)(u->vmas + u->hdr.nr_vmas);
-	u->csums = (void *)(u->runs + u->hdr.nr_runs);
-	u->strings = (void *)(u->csums + u->hdr.nr_chunks);
+	u->strings = (void *)(u->runs + u->hdr.nr_runs);
 	return 0;
 }
 
-/* Write header and metadata back to @fd at their offsets; 0 or -errno. */
+/*
+ * Write header, metadata and checksum table back to @fd at the offsets the
+ * header gives; 0 or -errno.
+ */
 static inline int ckpt_uimage_write(int fd, const struct ckpt_uimage *u)
 {
+	ssize_t csz = u->hdr.nr_chunks * sizeof(*u->csums);
+
 	if (pwrite(fd, &u->hdr, sizeof(u->hdr), 0) != sizeof(u->hdr) ||
 	    pwrite(fd, u->meta, u->hdr.meta_size, u->hdr.meta_offset) !=
-	    (ssize_t)u->hdr.meta_size)
+	    (ssize_t)u->hdr.meta_size ||
+	    pwrite(fd, u->csums, csz, u->hdr.meta_offset + u->hdr.meta_size) !=
+	    csz)
 		return -EIO;
 	return 0;
-}
-
-static inline void ckpt_uimage_free(struct ckpt_uimage *u)
-{
-	free(u->meta);
-	u->meta = NULL;
 }
 
 #endif /* CKPT_USER_H */

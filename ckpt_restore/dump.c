@@ -493,6 +493,7 @@ static int ckpt_collect_paths(struct ckpt_dctx *c)
 	return ret;
 }
 
+/* Append @buf to the image, hashing it into @st unless that is NULL. */
 static int ckpt_write_all(struct ckpt_dctx *c, const void *buf, size_t len,
 			  struct xxh64_state *st)
 {
@@ -500,19 +501,23 @@ static int ckpt_write_all(struct ckpt_dctx *c, const void *buf, size_t len,
 
 	if (!len)
 		return 0;
-	xxh64_update(st, buf, len);
+	if (st)
+		xxh64_update(st, buf, len);
 	put = kernel_write(c->out, buf, len, &c->pos);
 	if (put != len)
 		return put < 0 ? put : -EIO;
 	return 0;
 }
 
-/* Tables after the contents, then the header at offset 0. */
+/*
+ * After the contents: the tables (covered by meta_csum), then the chunk
+ * checksums; then the header at offset 0.
+ */
 static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg)
 {
 	struct ckpt_image_header *h;
 	struct xxh64_state st;
-	u64 data_end = c->pos;
+	u64 data_end = c->pos, meta_end;
 	loff_t zero = 0;
 	ssize_t put;
 	u32 i;
@@ -527,10 +532,12 @@ static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg)
 	}
 	ret = ckpt_write_all(c, c->runs, c->nr_runs * sizeof(*c->runs), &st);
 	if (!ret)
-		ret = ckpt_write_all(c, c->csums,
-				     c->nr_chunks * sizeof(*c->csums), &st);
-	if (!ret)
 		ret = ckpt_write_all(c, c->strings, c->strings_size, &st);
+	meta_end = c->pos;
+	/* Each chunk checksum is checked with its chunk, not with the tables. */
+	if (!ret)
+		ret = ckpt_write_all(c, c->csums,
+				     c->nr_chunks * sizeof(*c->csums), NULL);
 	if (ret)
 		return ret;
 
@@ -551,7 +558,7 @@ static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg)
 		.data_offset = PAGE_SIZE,
 		.data_size = data_end - PAGE_SIZE,
 		.meta_offset = data_end,
-		.meta_size = c->pos - data_end,
+		.meta_size = meta_end - data_end,
 		.strings_size = c->strings_size,
 		.meta_csum = xxh64_digest(&st),
 	};

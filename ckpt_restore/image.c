@@ -133,13 +133,15 @@ static int ckpt_check_header(const struct ckpt_image_header *h, loff_t isize)
 	data_size = h->nr_pages << PAGE_SHIFT;
 	meta_size = h->nr_vmas * sizeof(struct ckpt_image_vma) +
 		    h->nr_runs * sizeof(struct ckpt_image_run) +
-		    h->nr_chunks * sizeof(u64) + h->strings_size;
+		    h->strings_size;
 	if (h->data_size != data_size || h->meta_size != meta_size ||
 	    h->data_offset != PAGE_SIZE)
 		return -EINVAL;
+	/* The file holds every run's contents and every chunk's checksum. */
 	if (check_add_overflow(h->data_offset, data_size, &end) ||
 	    h->meta_offset != end ||
 	    check_add_overflow(end, meta_size, &end) ||
+	    check_add_overflow(end, h->nr_chunks * sizeof(u64), &end) ||
 	    end > LLONG_MAX || end != (u64)isize)
 		return -EINVAL;
 	return 0;
@@ -218,55 +220,62 @@ static int ckpt_check_runs(struct ckpt_image *img)
  * @img: filled on success; free with ckpt_image_free()
  * @file: the image, a regular file open for reading
  *
- * Run contents are not read here: their checksums are checked by
- * ckpt_image_verify_runs() or as they are read into place.
+ * Neither run contents nor chunk checksums are read here, so the cost is
+ * that of the VMA and run tables: each chunk is checked against its
+ * checksum, read with it, by ckpt_image_verify_runs(), as it is read into
+ * place, or on a lazy first touch.
  *
  * Return: 0 or a negative errno as listed in the uAPI header.
  */
 int ckpt_image_load(struct ckpt_image *img, struct file *file)
 {
+	const size_t pad = PAGE_SIZE - sizeof(img->hdr);
 	struct ckpt_image_header *h = &img->hdr;
+	struct ckpt_tables *t;
 	u64 prev_end = 0, i;
-	void *page;
 	int ret;
 
 	memset(img, 0, sizeof(*img));
 	if (!S_ISREG(file_inode(file)->i_mode))
 		return -EINVAL;
-	page = (void *)__get_free_page(GFP_KERNEL);
-	if (!page)
-		return -ENOMEM;
-	/* The header page: the header, then zeroes no checksum covers. */
-	ret = ckpt_read_full(file, page, PAGE_SIZE, 0);
-	if (!ret && memchr_inv(page + sizeof(*h), 0, PAGE_SIZE - sizeof(*h)))
-		ret = -EINVAL;
-	memcpy(h, page, sizeof(*h));
-	free_page((unsigned long)page);
+	ret = ckpt_read_full(file, h, sizeof(*h), 0);
 	if (ret)
 		return ret;
 	ret = ckpt_check_header(h, i_size_read(file_inode(file)));
 	if (ret)
 		return ret;
 
-	/* Bounded by the limits checked above and by the file's length. */
-	img->meta = kvmalloc(max_t(u64, h->meta_size, 1), GFP_KERNEL_ACCOUNT);
-	img->run_pos = kvmalloc_array(max_t(u64, h->nr_runs, 1),
-				      sizeof(*img->run_pos), GFP_KERNEL_ACCOUNT);
-	if (!img->meta || !img->run_pos) {
-		ret = -ENOMEM;
-		goto err_free;
-	}
-	ret = ckpt_read_full(file, img->meta, h->meta_size, h->meta_offset);
+	/*
+	 * One allocation, bounded by the limits checked above and by the
+	 * file's length: the run offsets, then the metadata area, which
+	 * first holds the rest of the header page to check that it is zero.
+	 */
+	t = kvmalloc(struct_size(t, data, h->nr_runs) +
+		     max_t(u64, h->meta_size, pad), GFP_KERNEL_ACCOUNT);
+	if (!t)
+		return -ENOMEM;
+	refcount_set(&t->ref, 1);
+	t->run_pos = t->data;
+	t->meta = t->data + h->nr_runs;
+	img->tables = t;
+	/* The header page: the header, then zeroes no checksum covers. */
+	ret = ckpt_read_full(file, t->meta, pad, sizeof(*h));
+	if (!ret && memchr_inv(t->meta, 0, pad))
+		ret = -EINVAL;
 	if (ret)
 		goto err_free;
-	if (xxh64(img->meta, h->meta_size, 0) != h->meta_csum) {
+	ret = ckpt_read_full(file, t->meta, h->meta_size, h->meta_offset);
+	if (ret)
+		goto err_free;
+	if (xxh64(t->meta, h->meta_size, 0) != h->meta_csum) {
 		ret = -EBADMSG;
 		goto err_free;
 	}
-	img->vmas = img->meta;
+	img->run_pos = t->run_pos;
+	img->vmas = t->meta;
 	img->runs = (const void *)(img->vmas + h->nr_vmas);
-	img->csums = (const void *)(img->runs + h->nr_runs);
-	img->strings = (const void *)(img->csums + h->nr_chunks);
+	img->strings = (const void *)(img->runs + h->nr_runs);
+	img->csums_pos = h->meta_offset + h->meta_size;
 
 	for (i = 0; i < h->nr_vmas; i++) {
 		ret = ckpt_check_vma(img, &img->vmas[i], prev_end);
@@ -281,10 +290,31 @@ int ckpt_image_load(struct ckpt_image *img, struct file *file)
 	return 0;
 
 err_free:
-	kvfree(img->run_pos);
-	kvfree(img->meta);
+	ckpt_tables_put(t);
 	memset(img, 0, sizeof(*img));
 	return ret;
+}
+
+/**
+ * ckpt_tables_get() - take a reference on an image's tables
+ * @t: tables of a loaded image
+ *
+ * Return: @t.
+ */
+struct ckpt_tables *ckpt_tables_get(struct ckpt_tables *t)
+{
+	refcount_inc(&t->ref);
+	return t;
+}
+
+/**
+ * ckpt_tables_put() - drop a reference; the last frees the tables
+ * @t: the tables
+ */
+void ckpt_tables_put(struct ckpt_tables *t)
+{
+	if (refcount_dec_and_test(&t->ref))
+		kvfree(t);
 }
 
 /**
@@ -293,11 +323,28 @@ err_free:
  */
 void ckpt_image_free(struct ckpt_image *img)
 {
-	kvfree(img->run_pos);
-	kvfree(img->meta);
+	if (img->tables)
+		ckpt_tables_put(img->tables);
 	if (img->file)
 		fput(img->file);
 	memset(img, 0, sizeof(*img));
+}
+
+/**
+ * ckpt_image_read_csums() - read the checksums of @n chunks
+ * @img: a loaded image
+ * @chunk: index of the first chunk in the checksum table
+ * @n: chunks; @chunk + @n must not exceed the header's nr_chunks
+ * @csums: filled with @n checksums
+ *
+ * Return: 0, -EINVAL if the image was truncated since it was loaded, or the
+ * read error.
+ */
+int ckpt_image_read_csums(const struct ckpt_image *img, u64 chunk,
+			  unsigned int n, u64 *csums)
+{
+	return ckpt_read_full(img->file, csums, n * sizeof(*csums),
+			      img->csums_pos + chunk * sizeof(*csums));
 }
 
 /**
@@ -311,6 +358,8 @@ void ckpt_image_free(struct ckpt_image *img)
  */
 int ckpt_image_verify_runs(const struct ckpt_image *img)
 {
+	u64 csums[CKPT_RUN_MAX_CHUNKS];
+	const struct ckpt_image_run *r;
 	size_t len;
 	void *buf;
 	u64 i;
@@ -322,11 +371,15 @@ int ckpt_image_verify_runs(const struct ckpt_image *img)
 	if (!buf)
 		return -ENOMEM;
 	for (i = 0; i < img->hdr.nr_runs; i++) {
-		len = (size_t)img->runs[i].nr_pages << PAGE_SHIFT;
-		ret = ckpt_read_full(img->file, buf, len, img->run_pos[i]);
+		r = &img->runs[i];
+		len = (size_t)r->nr_pages << PAGE_SHIFT;
+		ret = ckpt_image_read_csums(img, r->chunk,
+					    ckpt_run_chunks(r->nr_pages), csums);
 		if (!ret)
-			ret = ckpt_check_chunks_buf(img->csums + img->runs[i].chunk,
-						    buf, img->runs[i].nr_pages);
+			ret = ckpt_read_full(img->file, buf, len,
+					     img->run_pos[i]);
+		if (!ret)
+			ret = ckpt_check_chunks_buf(csums, buf, r->nr_pages);
 		if (ret)
 			break;
 		if (fatal_signal_pending(current)) {

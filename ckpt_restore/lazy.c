@@ -5,16 +5,21 @@
  * A lazy VMA is a private mapping of an anonymous-inode file whose
  * private_data is a struct ckpt_lazy.  A fault on a page of a run reads the
  * whole checksummed chunk holding it (CKPT_CHUNK_PAGES pages) from the image
- * into new pages, checks the chunk's checksum, and installs every page of
- * the chunk with vm_insert_page(); a mismatch or a read error gives SIGBUS
- * and installs nothing, so corrupted contents never become visible.  A page
+ * into new pages, reads the chunk's checksum from the image's checksum
+ * table, checks it, and installs every page of the chunk with
+ * vm_insert_page(); a mismatch or a read error gives SIGBUS and installs
+ * nothing, so corrupted contents never become visible.  Short reads are
+ * continued until the chunk is whole; only a read error or the end of the
+ * file (an image truncated after the restore) gives up.  A page
  * in no run is installed as a new zero page.  The mapping is private, so a
  * write fault then copies the page into an ordinary anonymous page, exactly
  * as for a private file mapping.
  *
- * The restore call checked all metadata; the contents are checked here,
- * one chunk at a time, so the call costs nothing per page of contents and
- * a first touch reads and checks at most one chunk.
+ * The restore call checked all metadata (header, VMA and run tables, and
+ * that the file holds every run and every checksum) but read neither
+ * contents nor checksums; both are read and checked here, one chunk at a
+ * time, so the call costs nothing per page of contents and a first touch
+ * reads and checks one chunk and its checksum.
  *
  * The image file is held until every page covered by a run has been
  * installed once in the restoring mm, or until the last VMA using the state
@@ -25,30 +30,35 @@
  * either process.
  */
 #include <linux/anon_inodes.h>
+#include <linux/bitmap.h>
 #include <linux/bvec.h>
 #include <linux/file.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uio.h>
+#include <linux/xarray.h>
 
 #include "ckpt_restore.h"
 
 /**
- * struct ckpt_lazy_run - one image run of the VMA
+ * struct ckpt_lazy_run - one image run of the VMA, as a fault needs it
+ * @idx: its index in &ckpt_lazy.runs
  * @first: index of its first page, relative to the VMA's start
  * @nr: number of pages
- * @bit: index of its first page in &ckpt_lazy.installed
  * @pos: file offset of its contents
- * @chunk: index of its first chunk's checksum in &ckpt_lazy.csums
+ * @chunk: index of its first chunk's checksum in the image's checksum table
+ *
+ * Built on the stack from the shared tables by ckpt_lazy_find().
  */
 struct ckpt_lazy_run {
+	unsigned int idx;
 	unsigned long first;
 	unsigned int nr;
-	unsigned long bit;
 	loff_t pos;
-	unsigned long chunk;
+	u64 chunk;
 };
 
 /**
@@ -62,10 +72,14 @@ struct ckpt_lazy_run {
  * @base_pgoff: vm_pgoff of the VMA's first page (its address in pages)
  * @nr_pages: pages of the VMA
  * @remaining: covered pages not yet installed once in @mm
- * @installed: bitmap of covered pages installed once in @mm
- * @csums: checksum of each chunk of the VMA's runs, in run order
+ * @installed: for each run with a page installed once in @mm, by index in
+ *	@runs, a bitmap of its pages installed once; allocated on first touch,
+ *	so creating the state costs nothing per page or per run
+ * @tables: the image's tables, shared with the other lazy VMAs of the image
+ * @runs: the VMA's runs inside @tables, sorted by address
+ * @run_pos: file offset of the contents of each of @runs, inside @tables
  * @nr_runs: entries in @runs
- * @runs: the VMA's runs, sorted by @first
+ * @csums_pos: file offset of the image's chunk checksum table
  */
 struct ckpt_lazy {
 	spinlock_t lock;	/* protects image */
@@ -76,10 +90,12 @@ struct ckpt_lazy {
 	unsigned long base_pgoff;
 	unsigned long nr_pages;
 	atomic_long_t remaining;
-	unsigned long *installed;
-	u64 *csums;
+	struct xarray installed;
+	struct ckpt_tables *tables;
+	const struct ckpt_image_run *runs;
+	const u64 *run_pos;
 	unsigned int nr_runs;
-	struct ckpt_lazy_run runs[] __counted_by(nr_runs);
+	loff_t csums_pos;
 };
 
 static const struct vm_operations_struct ckpt_lazy_vm_ops;
@@ -89,21 +105,64 @@ bool ckpt_vma_is_lazy(const struct vm_area_struct *vma)
 	return vma->vm_ops == &ckpt_lazy_vm_ops;
 }
 
-static const struct ckpt_lazy_run *ckpt_lazy_find(const struct ckpt_lazy *lz,
-						  unsigned long idx)
+/* Find the run holding page @idx of the VMA; false if it is in none. */
+static bool ckpt_lazy_find(const struct ckpt_lazy *lz, unsigned long idx,
+			   struct ckpt_lazy_run *run)
 {
+	unsigned long pgoff = lz->base_pgoff + idx, first;
 	unsigned int lo = 0, hi = lz->nr_runs, mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (idx < lz->runs[mid].first)
+		first = lz->runs[mid].start >> PAGE_SHIFT;
+		if (pgoff < first) {
 			hi = mid;
-		else if (idx >= lz->runs[mid].first + lz->runs[mid].nr)
+		} else if (pgoff - first >= lz->runs[mid].nr_pages) {
 			lo = mid + 1;
-		else
-			return &lz->runs[mid];
+		} else {
+			*run = (struct ckpt_lazy_run) {
+				.idx = mid,
+				.first = first - lz->base_pgoff,
+				.nr = lz->runs[mid].nr_pages,
+				.pos = lz->run_pos[mid],
+				.chunk = lz->runs[mid].chunk,
+			};
+			return true;
+		}
 	}
-	return NULL;
+	return false;
+}
+
+/* Was page @i of @run installed once in the restoring mm? */
+static bool ckpt_lazy_was_installed(struct ckpt_lazy *lz,
+				    const struct ckpt_lazy_run *run,
+				    unsigned long i)
+{
+	unsigned long *bits = xa_load(&lz->installed, run->idx);
+
+	return bits && test_bit(i, bits);
+}
+
+/* The bitmap of @run's installed pages, allocated on first use. */
+static unsigned long *ckpt_lazy_bits(struct ckpt_lazy *lz,
+				     const struct ckpt_lazy_run *run)
+{
+	unsigned long *bits;
+	void *old;
+
+	lockdep_assert_held(&lz->install_lock);
+	bits = xa_load(&lz->installed, run->idx);
+	if (bits)
+		return bits;
+	bits = bitmap_zalloc(CKPT_MAX_RUN_PAGES, GFP_KERNEL_ACCOUNT);
+	if (!bits)
+		return NULL;
+	old = xa_store(&lz->installed, run->idx, bits, GFP_KERNEL_ACCOUNT);
+	if (xa_is_err(old)) {
+		bitmap_free(bits);
+		return NULL;
+	}
+	return bits;
 }
 
 static void ckpt_lazy_drop_image(struct ckpt_lazy *lz)
@@ -147,7 +206,12 @@ static vm_fault_t ckpt_lazy_zero(struct vm_fault *vmf)
 	return ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 }
 
-/* Read chunk @k of @run into @pages and check it against its checksum. */
+/*
+ * Read chunk @k of @run into @pages and check it against its checksum, read
+ * from the checksum table.  A short read is continued where it stopped, as
+ * a filesystem may return less than asked without an error; reaching the
+ * end of the file means the image was truncated after the restore.
+ */
 static int ckpt_lazy_read_chunk(struct ckpt_lazy *lz, struct file *image,
 				const struct ckpt_lazy_run *run, unsigned int k,
 				struct page **pages, unsigned int n)
@@ -158,17 +222,25 @@ static int ckpt_lazy_read_chunk(struct ckpt_lazy *lz, struct file *image,
 	unsigned int i;
 	ssize_t got;
 	loff_t pos;
+	u64 csum;
+	int ret;
 
 	for (i = 0; i < n; i++)
 		bvec_set_page(&bv[i], pages[i], PAGE_SIZE, 0);
 	pos = run->pos + ((loff_t)k * CKPT_CHUNK_PAGES << PAGE_SHIFT);
 	iov_iter_bvec(&iter, ITER_DEST, bv, n, len);
-	got = vfs_iter_read(image, &iter, &pos, 0);
-	if (got < 0)
-		return got;
-	if (got != len)
-		return -EIO;
-	if (ckpt_csum_bvec(bv, n) != lz->csums[run->chunk + k]) {
+	while (iov_iter_count(&iter)) {
+		got = vfs_iter_read(image, &iter, &pos, 0);
+		if (got < 0)
+			return got;
+		if (!got)
+			return -EIO;
+	}
+	ret = ckpt_read_full(image, &csum, sizeof(csum),
+			     lz->csums_pos + (run->chunk + k) * sizeof(csum));
+	if (ret)
+		return ret == -EINVAL ? -EIO : ret;
+	if (ckpt_csum_bvec(bv, n) != csum) {
 		atomic_long_inc(&ckpt_stats.lazy_bad_chunks);
 		return -EBADMSG;
 	}
@@ -181,32 +253,32 @@ static int ckpt_lazy_read_chunk(struct ckpt_lazy *lz, struct file *image,
  * was never installed before (a page discarded after its first touch reads
  * back as zeroes).  In the restoring mm the caller holds install_lock: a
  * racing fault then sees the bit only once the page is really in, and
- * never mistakes a page being installed for a discarded one.
+ * never mistakes a page being installed for a discarded one.  @bits is the
+ * run's bitmap in the restoring mm, NULL in another mm.
  * Return: 0, 1 if skipped or already present, or vm_insert_page()'s error.
  */
 static int ckpt_lazy_install(struct vm_area_struct *vma, struct ckpt_lazy *lz,
 			     const struct ckpt_lazy_run *run, unsigned long i,
-			     struct page *page, bool owner)
+			     struct page *page, unsigned long *bits)
 {
 	unsigned long pgoff = lz->base_pgoff + run->first + i, addr;
-	unsigned long bit = run->bit + i;
 	int ret;
 
-	if (owner)
+	if (bits)
 		lockdep_assert_held(&lz->install_lock);
 	if (pgoff < vma->vm_pgoff || pgoff - vma->vm_pgoff >= vma_pages(vma))
 		return 1;
 	addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
-	if (owner && test_bit(bit, lz->installed))
+	if (bits && test_bit(i, bits))
 		return 1;
 	ret = vm_insert_page(vma, addr, page);
 	if (!ret)
 		atomic_long_inc(&ckpt_stats.lazy_fills);
 	if (ret == -EBUSY)
 		ret = 1;
-	if (!owner || ret < 0)
+	if (!bits || ret < 0)
 		return ret;
-	set_bit(bit, lz->installed);
+	set_bit(i, bits);
 	if (atomic_long_dec_and_test(&lz->remaining) && !READ_ONCE(lz->forked))
 		ckpt_lazy_drop_image(lz);
 	return ret;
@@ -221,6 +293,7 @@ static vm_fault_t ckpt_lazy_fill(struct vm_fault *vmf, struct ckpt_lazy *lz,
 	unsigned long first = (unsigned long)k * CKPT_CHUNK_PAGES;
 	bool owner = vmf->vma->vm_mm == lz->mm;
 	struct page *pages[CKPT_CHUNK_PAGES];
+	unsigned long *bits = NULL;
 	int ret = 0, err;
 
 	n = min_t(unsigned long, run->nr - first, CKPT_CHUNK_PAGES);
@@ -233,13 +306,25 @@ static vm_fault_t ckpt_lazy_fill(struct vm_fault *vmf, struct ckpt_lazy *lz,
 		}
 	}
 	ret = ckpt_lazy_read_chunk(lz, image, run, k, pages, n);
+	/* Interrupted by a fatal signal: the task dies, no SIGBUS needed. */
+	if (ret && fatal_signal_pending(current)) {
+		ret = 0;
+		goto out_put_pages;
+	}
 	if (ret)
 		goto out_put_pages;
-	if (owner)
+	if (owner) {
 		mutex_lock(&lz->install_lock);
+		bits = ckpt_lazy_bits(lz, run);
+		if (!bits) {
+			mutex_unlock(&lz->install_lock);
+			ret = -ENOMEM;
+			goto out_put_pages;
+		}
+	}
 	for (i = 0; i < n; i++) {
 		err = ckpt_lazy_install(vmf->vma, lz, run, first + i, pages[i],
-					owner);
+					bits);
 		/* Only the faulting page's failure fails the fault. */
 		if (err < 0 && first + i == rel)
 			ret = err;
@@ -259,18 +344,17 @@ static vm_fault_t ckpt_lazy_fault(struct vm_fault *vmf)
 {
 	struct ckpt_lazy *lz = vmf->vma->vm_file->private_data;
 	bool owner = vmf->vma->vm_mm == lz->mm;
-	const struct ckpt_lazy_run *run;
+	struct ckpt_lazy_run run;
 	struct file *image;
 	unsigned long idx;
 	vm_fault_t ret;
 
 	idx = vmf->pgoff - lz->base_pgoff;
-	run = ckpt_lazy_find(lz, idx);
-	if (run && (!owner ||
-		    !test_bit(run->bit + (idx - run->first), lz->installed))) {
+	if (ckpt_lazy_find(lz, idx, &run) &&
+	    (!owner || !ckpt_lazy_was_installed(lz, &run, idx - run.first))) {
 		image = ckpt_lazy_get_image(lz);
 		if (image) {
-			ret = ckpt_lazy_fill(vmf, lz, run, idx - run->first,
+			ret = ckpt_lazy_fill(vmf, lz, &run, idx - run.first,
 					     image);
 			fput(image);
 			return ret;
@@ -312,12 +396,15 @@ static int ckpt_lazy_mmap(struct file *file, struct vm_area_struct *vma)
 static int ckpt_lazy_release(struct inode *inode, struct file *file)
 {
 	struct ckpt_lazy *lz = file->private_data;
+	unsigned long *bits, idx;
 
 	ckpt_lazy_drop_image(lz);
+	xa_for_each(&lz->installed, idx, bits)
+		bitmap_free(bits);
+	xa_destroy(&lz->installed);
+	ckpt_tables_put(lz->tables);
 	mutex_destroy(&lz->install_lock);
-	kvfree(lz->csums);
-	kvfree(lz->installed);
-	kvfree(lz);
+	kfree(lz);
 	atomic_long_dec(&ckpt_stats.lazy_live);
 	return 0;
 }
@@ -336,7 +423,10 @@ static const struct file_operations ckpt_lazy_fops = {
  * @nr_runs: number of its runs
  *
  * The caller maps the file MAP_PRIVATE at the VMA's address with the
- * address as file offset, then drops its reference.
+ * address as file offset, then drops its reference.  The state refers to
+ * the image's tables rather than copying the VMA's runs, and allocates a
+ * run's bitmap of installed pages on its first touch: its cost does not
+ * depend on the size of the image.
  *
  * Return: the file, or an ERR_PTR.
  */
@@ -345,39 +435,24 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 				   unsigned int nr_runs)
 {
 	const struct ckpt_image_vma *v = &img->vmas[vma];
-	const struct ckpt_image_run *r;
-	unsigned long covered = 0, chunks = 0;
+	unsigned int last = first_run + nr_runs - 1;
+	unsigned long covered = 0;
 	struct ckpt_lazy *lz;
 	struct file *file;
-	unsigned int i;
 
-	lz = kvzalloc(struct_size(lz, runs, nr_runs), GFP_KERNEL_ACCOUNT);
+	lz = kzalloc(sizeof(*lz), GFP_KERNEL_ACCOUNT);
 	if (!lz)
 		return ERR_PTR(-ENOMEM);
-	lz->nr_runs = nr_runs;
-	for (i = 0; i < nr_runs; i++) {
-		r = &img->runs[first_run + i];
-		lz->runs[i].first = (r->start - v->start) >> PAGE_SHIFT;
-		lz->runs[i].nr = r->nr_pages;
-		lz->runs[i].bit = covered;
-		lz->runs[i].pos = img->run_pos[first_run + i];
-		lz->runs[i].chunk = chunks;
-		covered += r->nr_pages;
-		chunks += ckpt_run_chunks(r->nr_pages);
-	}
-	/* covered <= CKPT_MAX_RUNS * CKPT_MAX_RUN_PAGES bits, checked. */
-	lz->installed = kvcalloc(BITS_TO_LONGS(max(covered, 1UL)),
-				 sizeof(unsigned long), GFP_KERNEL_ACCOUNT);
-	/* The runs' chunks are consecutive in the image's checksum table. */
-	lz->csums = kvmalloc_array(max(chunks, 1UL), sizeof(*lz->csums),
-				   GFP_KERNEL_ACCOUNT);
-	if (!lz->installed || !lz->csums) {
-		file = ERR_PTR(-ENOMEM);
-		goto err_free;
-	}
+	/* The contents of a VMA's runs are consecutive in the image. */
 	if (nr_runs)
-		memcpy(lz->csums, img->csums + img->runs[first_run].chunk,
-		       chunks * sizeof(*lz->csums));
+		covered = ((img->run_pos[last] - img->run_pos[first_run]) >>
+			   PAGE_SHIFT) + img->runs[last].nr_pages;
+	lz->tables = ckpt_tables_get(img->tables);
+	lz->runs = img->runs + first_run;
+	lz->run_pos = img->run_pos + first_run;
+	lz->nr_runs = nr_runs;
+	lz->csums_pos = img->csums_pos;
+	xa_init(&lz->installed);
 	spin_lock_init(&lz->lock);
 	mutex_init(&lz->install_lock);
 	lz->mm = current->mm;
@@ -398,9 +473,7 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 err_put_image:
 	if (lz->image)
 		fput(lz->image);
-err_free:
-	kvfree(lz->csums);
-	kvfree(lz->installed);
-	kvfree(lz);
+	ckpt_tables_put(lz->tables);
+	kfree(lz);
 	return file;
 }

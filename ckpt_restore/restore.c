@@ -11,9 +11,10 @@
  *     new shmem files, lazy state files);
  *  3. check that nothing is mapped where any VMA goes (-EEXIST);
  *  4. map each VMA with MAP_FIXED_NOREPLACE and its final protection;
- *  5. fill eager VMAs run by run: pin the destination pages, read the run
- *     straight into them with one vfs_iter_read() and check the checksum
- *     of each of its chunks.  Lazy VMAs check a chunk on its first fault.
+ *  5. fill eager VMAs run by run: read the run's chunk checksums, pin the
+ *     destination pages, read the run straight into them with one
+ *     vfs_iter_read() and check each chunk.  Lazy VMAs read and check a
+ *     chunk and its checksum on its first fault.
  *
  * Any failure in 4 or 5 unmaps exactly the VMAs this call mapped.
  *
@@ -54,8 +55,9 @@ struct ckpt_rvma {
  * @img: the validated image
  * @rv: one entry per image VMA
  * @pa: destination pages of the current run
- * @bv: bio_vec table over @pa
- * @buf: bounce buffer of one run, allocated only if there are shared VMAs
+ * @bv: bio_vec table over @pa, allocated only for eager private VMAs
+ * @buf: bounce buffer of one run, allocated only for eager shared VMAs
+ * @csums: chunk checksums of the current run
  */
 struct ckpt_rctx {
 	struct ckpt_image img;
@@ -63,6 +65,7 @@ struct ckpt_rctx {
 	struct vmk_page_array pa;
 	struct bio_vec *bv;
 	void *buf;
+	u64 csums[CKPT_RUN_MAX_CHUNKS];
 };
 
 static struct file *ckpt_open_path(const struct ckpt_image *img,
@@ -80,22 +83,37 @@ static struct file *ckpt_open_path(const struct ckpt_image *img,
 	return file;
 }
 
+/* Index of the first run at or after @addr: runs are sorted by address. */
+static u64 ckpt_run_at(const struct ckpt_image *img, u64 addr)
+{
+	u64 lo = 0, hi = img->hdr.nr_runs, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (img->runs[mid].start < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* Step 2: everything that can fail for want of a file, before any mapping. */
 static int ckpt_prepare(struct ckpt_rctx *c, u32 flags)
 {
 	const struct ckpt_image *img = &c->img;
 	const struct ckpt_image_vma *v;
 	struct ckpt_rvma *rv;
-	u64 run = 0;
+	u64 runs = 0;
 	u32 i;
 
 	for (i = 0; i < img->hdr.nr_vmas; i++) {
 		v = &img->vmas[i];
 		rv = &c->rv[i];
-		rv->first_run = run;
-		while (run < img->hdr.nr_runs && img->runs[run].vma == i)
-			run++;
-		rv->nr_runs = run - rv->first_run;
+		/* Found by address, not by a walk of every run. */
+		rv->first_run = ckpt_run_at(img, v->start);
+		rv->nr_runs = ckpt_run_at(img, v->end) - rv->first_run;
+		runs += rv->nr_runs;
 
 		switch (v->kind) {
 		case CKPT_VMA_FILE:
@@ -121,7 +139,7 @@ static int ckpt_prepare(struct ckpt_rctx *c, u32 flags)
 		}
 	}
 	/* Runs are sorted and inside their VMAs, so each VMA took its own. */
-	return run == img->hdr.nr_runs ? 0 : -EINVAL;
+	return runs == img->hdr.nr_runs ? 0 : -EINVAL;
 }
 
 /* Step 3: refuse before mapping anything if any VMA would clash. */
@@ -188,6 +206,10 @@ static int ckpt_fill_private(struct ckpt_rctx *c, u64 run)
 	ssize_t got;
 	int ret;
 
+	ret = ckpt_image_read_csums(&c->img, r->chunk,
+				    ckpt_run_chunks(r->nr_pages), c->csums);
+	if (ret)
+		return ret;
 	ret = vmk_page_array_pin_user(&c->pa, r->start, r->nr_pages,
 				      FOLL_WRITE | FOLL_FORCE, false);
 	if (ret)
@@ -201,8 +223,7 @@ static int ckpt_fill_private(struct ckpt_rctx *c, u64 run)
 		ret = got < 0 ? got : -EIO;
 		goto out_release;
 	}
-	ret = ckpt_check_chunks_bvec(c->img.csums + r->chunk, c->bv,
-				     r->nr_pages);
+	ret = ckpt_check_chunks_bvec(c->csums, c->bv, r->nr_pages);
 out_release:
 	vmk_page_array_release(&c->pa, true);
 	return ret;
@@ -218,11 +239,13 @@ static int ckpt_fill_shared(struct ckpt_rctx *c, const struct ckpt_image_vma *v,
 	ssize_t put;
 	int ret;
 
-	ret = ckpt_read_full(c->img.file, c->buf, len, c->img.run_pos[run]);
-	if (ret)
-		return ret;
-	ret = ckpt_check_chunks_buf(c->img.csums + r->chunk, c->buf,
-				    r->nr_pages);
+	ret = ckpt_image_read_csums(&c->img, r->chunk,
+				    ckpt_run_chunks(r->nr_pages), c->csums);
+	if (!ret)
+		ret = ckpt_read_full(c->img.file, c->buf, len,
+				     c->img.run_pos[run]);
+	if (!ret)
+		ret = ckpt_check_chunks_buf(c->csums, c->buf, r->nr_pages);
 	if (ret)
 		return ret;
 	put = kernel_write(shm, c->buf, len, &pos);
@@ -263,13 +286,17 @@ static int ckpt_fill(struct ckpt_rctx *c, u64 *nr_pages)
 	return 0;
 }
 
-static bool ckpt_has_shared(const struct ckpt_image *img)
+/* Has an eager VMA, shared or not as @shared says, runs to fill? */
+static bool ckpt_eager_runs(const struct ckpt_rctx *c, bool shared)
 {
+	bool is_shared;
 	u32 i;
 
-	for (i = 0; i < img->hdr.nr_vmas; i++)
-		if (img->vmas[i].kind == CKPT_VMA_SHARED)
+	for (i = 0; i < c->img.hdr.nr_vmas; i++) {
+		is_shared = c->img.vmas[i].kind == CKPT_VMA_SHARED;
+		if (!c->rv[i].lazy && c->rv[i].nr_runs && is_shared == shared)
 			return true;
+	}
 	return false;
 }
 
@@ -304,6 +331,7 @@ static void ckpt_put_files(struct ckpt_rctx *c)
  */
 int ckpt_restore(struct ckpt_restore *arg)
 {
+	bool need_bv, need_buf;
 	struct ckpt_rctx *c;
 	struct file *file;
 	u64 nr_pages = 0;
@@ -337,29 +365,31 @@ int ckpt_restore(struct ckpt_restore *arg)
 		if (ret)
 			goto out_free_image;
 	}
-	/* Bounded by CKPT_MAX_VMAS and CKPT_MAX_RUN_PAGES, checked. */
+	/* Bounded by CKPT_MAX_VMAS, checked. */
 	c->rv = kvcalloc(max(c->img.hdr.nr_vmas, 1U), sizeof(*c->rv),
 			 GFP_KERNEL_ACCOUNT);
-	c->bv = kvmalloc_array(CKPT_MAX_RUN_PAGES, sizeof(*c->bv), GFP_KERNEL);
-	if (!c->rv || !c->bv) {
+	if (!c->rv) {
 		ret = -ENOMEM;
 		goto out_free_bufs;
 	}
-	/*
-	 * The bounce buffer is one whole batch: allocate it only when a
-	 * shared VMA needs it, since a lazy restore is otherwise O(metadata).
-	 */
-	if (ckpt_has_shared(&c->img)) {
-		c->buf = kvmalloc(CKPT_BATCH_BYTES, GFP_KERNEL);
-		if (!c->buf) {
-			ret = -ENOMEM;
-			goto out_free_bufs;
-		}
-	}
-
 	ret = ckpt_prepare(c, arg->flags);
 	if (ret)
 		goto out_put_files;
+	/*
+	 * Buffers of one batch, only for the eager VMAs that need them: a
+	 * lazy restore reads no contents and allocates nothing per batch.
+	 */
+	need_bv = ckpt_eager_runs(c, false);
+	need_buf = ckpt_eager_runs(c, true);
+	if (need_bv)
+		c->bv = kvmalloc_array(CKPT_MAX_RUN_PAGES, sizeof(*c->bv),
+				       GFP_KERNEL);
+	if (need_buf)
+		c->buf = kvmalloc(CKPT_BATCH_BYTES, GFP_KERNEL);
+	if ((need_bv && !c->bv) || (need_buf && !c->buf)) {
+		ret = -ENOMEM;
+		goto out_put_files;
+	}
 	ret = ckpt_check_free(&c->img);
 	if (ret)
 		goto out_put_files;

@@ -152,6 +152,7 @@ enum mutation {
 	RUN_WRONG_VMA, RUN_OVERLAP, RUN_EMPTY, HUGE_VMAS, HUGE_RUNS,
 	HUGE_STRINGS, HUGE_RUN, PATH_LONG, DATA_FIRST, DATA_LAST, BAD_PATH,
 	CLASH, CHUNK_PAGES, CHUNK_INDEX, CHUNK_COUNT, HUGE_CHUNKS, CHUNK_CSUM,
+	OLD_VERSION,
 };
 
 FIXTURE(bad) {
@@ -178,6 +179,11 @@ FIXTURE_VARIANT_ADD(bad, truncated_header) {
 	.m = TRUNC_HEADER, .err = EINVAL,
 };
 
+/* Lazy mode reads no checksum, but the file must hold all of them. */
+FIXTURE_VARIANT_ADD(bad, truncated_by_one_lazy) {
+	.m = TRUNC_ONE, .err = EINVAL, .flags = CKPT_RESTORE_LAZY,
+};
+
 FIXTURE_VARIANT_ADD(bad, extended) {
 	.m = EXTEND, .err = EINVAL,
 };
@@ -188,6 +194,11 @@ FIXTURE_VARIANT_ADD(bad, wrong_magic) {
 
 FIXTURE_VARIANT_ADD(bad, wrong_version) {
 	.m = VERSION, .err = EINVAL,
+};
+
+/* Version 2 kept the checksum table inside the metadata area. */
+FIXTURE_VARIANT_ADD(bad, version_2) {
+	.m = OLD_VERSION, .err = EINVAL, .flags = CKPT_RESTORE_LAZY,
 };
 
 FIXTURE_VARIANT_ADD(bad, wrong_page_size) {
@@ -377,6 +388,9 @@ TEST_F(bad, refused_and_unchanged)
 	case VERSION:
 		u.hdr.version = CKPT_IMAGE_VERSION + 1;
 		break;
+	case OLD_VERSION:
+		u.hdr.version = 2;
+		break;
 	case PAGE_SZ:
 		u.hdr.page_size = 65536;
 		break;
@@ -467,14 +481,16 @@ TEST_F(bad, refused_and_unchanged)
 		 * Drop the last checksum: header, tables and file length
 		 * agree, but the runs need one chunk more.
 		 */
-		memmove(u.strings - sizeof(__u64), u.strings,
-			u.hdr.strings_size);
 		u.hdr.nr_chunks--;
-		u.hdr.meta_size -= sizeof(__u64);
 		ASSERT_EQ(0, ftruncate(self->img, st.st_size - sizeof(__u64)));
 		break;
 	case HUGE_CHUNKS:
+		/* Only the header changes: there is no such checksum table. */
 		u.hdr.nr_chunks = 1ULL << 40;
+		ckpt_uimage_reseal(&u);
+		ASSERT_EQ(sizeof(u.hdr),
+			  pwrite(self->img, &u.hdr, sizeof(u.hdr), 0));
+		reseal = -1;
 		break;
 	case CHUNK_CSUM:
 		u.csums[0] ^= 1;
@@ -613,14 +629,22 @@ TEST(bad_arguments)
 	close(dev);
 }
 
-/* Is file offset @off inside the contents of a run of an anonymous VMA? */
+/*
+ * Is file offset @off inside the contents of a run of an anonymous VMA, or
+ * inside the checksum of one of its chunks?  A lazy restore reads neither.
+ */
 static int in_lazy_contents(const struct ckpt_uimage *u, off_t off)
 {
-	__u64 pos = u->hdr.data_offset, len, i;
+	__u64 pos = u->hdr.data_offset, len, i, csum, nr;
 
 	for (i = 0; i < u->hdr.nr_runs; i++) {
 		len = (__u64)u->runs[i].nr_pages * PG;
-		if ((__u64)off >= pos && (__u64)off < pos + len)
+		csum = u->hdr.meta_offset + u->hdr.meta_size +
+		       u->runs[i].chunk * sizeof(__u64);
+		nr = (u->runs[i].nr_pages + CKPT_CHUNK_PAGES - 1) /
+		     CKPT_CHUNK_PAGES;
+		if (((__u64)off >= pos && (__u64)off < pos + len) ||
+		    ((__u64)off >= csum && (__u64)off < csum + nr * sizeof(__u64)))
 			return u->vmas[u->runs[i].vma].kind == CKPT_VMA_ANON;
 		pos += len;
 	}
@@ -641,8 +665,9 @@ static int lazy_restore_unmap(const struct src *s, int img)
 /*
  * Random single-byte flips anywhere and truncations at random lengths.
  * Every one must fail and leave the process unchanged, except that a lazy
- * restore succeeds when only an anonymous VMA's contents changed (their
- * chunks are checked on first touch; ckpt_lazy tests that).  Returns
+ * restore succeeds when only an anonymous VMA's contents or their chunk
+ * checksums changed (chunks are checked on first touch; ckpt_lazy tests
+ * that).  Returns
  * failures.
  */
 static int fuzz(const struct src *s, unsigned int iterations, unsigned int seed)

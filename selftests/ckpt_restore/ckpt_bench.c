@@ -3,7 +3,7 @@
  * Restore of a 1 GiB anonymous region whose image sits in the page cache
  * (tmpfs): CKPT_RESTORE against the userspace method CRIU uses (mmap the
  * region, then preadv the page runs into place), both in this guest; plus
- * dump time, image size, and the lazy mode's time to first access.
+ * dump time and image size.  ckpt_lazy_bench measures lazy restores.
  *
  * Prints VMK-BENCH lines; ratios are against the preadv baseline measured
  * here, never absolute times.
@@ -14,8 +14,6 @@
 
 #define REGION		(1024UL * 1024 * 1024)
 #define REPEAT		3
-#define TOUCHES		16
-#define SMALL		(CKPT_CHUNK_PAGES * PG)
 
 static void die(const char *what)
 {
@@ -109,57 +107,6 @@ static void report(const char *name, double value, const char *unit,
 	       name, value, unit, extra ? extra : "");
 }
 
-/*
- * Lazy restore of the image in @img (a dump of [base, base + len)): the
- * call itself reads only metadata; the first touch of a page reads and
- * checks one chunk.  Time to first access is the call plus one touch.
- */
-static void lazy_bench(int dev, int img, char *base, size_t len,
-		       const char *size)
-{
-	double t_call[REPEAT], t_first[REPEAT], t_access[REPEAT];
-	double touch[REPEAT * TOUCHES], worst = 0, t;
-	struct ckpt_restore r;
-	char name[64], extra[64];
-	size_t off;
-	int i, k;
-
-	for (i = 0; i < REPEAT; i++) {
-		t = ckpt_now();
-		if (ckpt_do_restore(dev, img, CKPT_RESTORE_LAZY, &r))
-			die("lazy CKPT_RESTORE");
-		t_call[i] = ckpt_now() - t;
-		for (k = 0; k < TOUCHES; k++) {
-			off = ((size_t)rand() % (len / PG)) * PG;
-			t = ckpt_now();
-			if (*(const __u64 *)(base + off) != off)
-				die("lazy contents");
-			touch[i * TOUCHES + k] = ckpt_now() - t;
-			if (touch[i * TOUCHES + k] > worst)
-				worst = touch[i * TOUCHES + k];
-		}
-		t_first[i] = touch[i * TOUCHES];
-		t_access[i] = t_call[i] + t_first[i];
-		munmap(base, len);
-	}
-	printf("lazy %s: restore call %.1f us, first touch %.1f us, %s %.1f us\n",
-	       size, ckpt_median(t_call, REPEAT) * 1e6,
-	       ckpt_median(t_first, REPEAT) * 1e6, "time to first access",
-	       ckpt_median(t_access, REPEAT) * 1e6);
-	printf("lazy %s: %d random touches: median %.1f us, worst %.1f us\n",
-	       size, REPEAT * TOUCHES, ckpt_median(touch, REPEAT * TOUCHES) * 1e6,
-	       worst * 1e6);
-	snprintf(name, sizeof(name), "ckpt_lazy_call_%s_us", size);
-	report(name, ckpt_median(t_call, REPEAT) * 1e6, "us", NULL);
-	snprintf(name, sizeof(name), "ckpt_lazy_first_touch_%s_us", size);
-	report(name, ckpt_median(t_first, REPEAT) * 1e6, "us", NULL);
-	snprintf(name, sizeof(name), "ckpt_lazy_touch_%s_us", size);
-	snprintf(extra, sizeof(extra), ",\"worst_us\":%.1f", worst * 1e6);
-	report(name, ckpt_median(touch, REPEAT * TOUCHES) * 1e6, "us", extra);
-	snprintf(name, sizeof(name), "ckpt_lazy_first_access_%s_us", size);
-	report(name, ckpt_median(t_access, REPEAT) * 1e6, "us", NULL);
-}
-
 int main(void)
 {
 	double t_ckpt[REPEAT], t_pre[REPEAT], t_pop[REPEAT], t_copy[REPEAT];
@@ -169,13 +116,12 @@ int main(void)
 	struct ckpt_uimage u;
 	struct ckpt_dump d;
 	char extra[160];
-	int dev, img, img_small, i;
-	char *base, *small;
+	int dev, img, i;
+	char *base;
 
 	dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
 	img = ckpt_tmpfile();
-	img_small = ckpt_tmpfile();
-	if (dev < 0 || img < 0 || img_small < 0)
+	if (dev < 0 || img < 0)
 		die("open");
 	base = ckpt_free_range(REGION + (2UL << 20));
 	if (!base)
@@ -241,17 +187,6 @@ int main(void)
 	snprintf(extra, sizeof(extra), ",\"preadv_kib\":%ld", thp_pre);
 	report("ckpt_restore_thp_kib", thp_ckpt, "KiB", extra);
 
-	lazy_bench(dev, img, base, REGION, "1g");
-	small = ckpt_free_range(SMALL);
-	if (!small || mmap(small, SMALL, PROT_READ | PROT_WRITE, MAP_PRIVATE |
-			   MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != small)
-		die("mmap");
-	fill(small, SMALL);
-	if (ckpt_dump_range(dev, img_small, -1, small, SMALL, &d))
-		die("CKPT_DUMP");
-	munmap(small, SMALL);
-	lazy_bench(dev, img_small, small, SMALL, "64k");
-	close(img_small);
 	ckpt_uimage_free(&u);
 	close(img);
 	close(dev);

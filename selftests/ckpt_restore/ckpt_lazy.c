@@ -246,6 +246,31 @@ static int touch_sigbus(const char *p)
 }
 
 /*
+ * Fill CH_PAGES pages, dump them into @img as one run and unmap them.
+ * Returns where they were, or NULL.
+ */
+static char *dump_one_run(int dev, int img)
+{
+	struct ckpt_dump d;
+	unsigned long i;
+	char *base;
+
+	base = mmap(NULL, CH_PAGES * PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED)
+		return NULL;
+	for (i = 0; i < CH_PAGES; i++)
+		ckpt_fill_page(base + i * PG, i);
+	if (ckpt_dump_range(dev, img, -1, base, CH_PAGES * PG, &d) ||
+	    d.nr_runs != 1) {
+		munmap(base, CH_PAGES * PG);
+		return NULL;
+	}
+	munmap(base, CH_PAGES * PG);
+	return base;
+}
+
+/*
  * One byte of chunk BAD_CHUNK is flipped in the image.  The lazy restore
  * call does not read contents, so it succeeds; the first touch of a chunk
  * installs all of its pages; every page of the bad chunk gives SIGBUS, on
@@ -257,7 +282,6 @@ TEST(lazy_corrupt_chunk_sigbus)
 	struct sigaction sa = { .sa_handler = on_sigbus }, old_sa;
 	long live0, fills0, bad0;
 	struct ckpt_restore r;
-	struct ckpt_dump d;
 	unsigned long i;
 	unsigned char c;
 	int dev, img, bad_pages = 0, wrong = 0;
@@ -269,14 +293,8 @@ TEST(lazy_corrupt_chunk_sigbus)
 	ASSERT_LE(0, dev);
 	ASSERT_LE(0, img);
 	live0 = ckpt_stat("lazy_live");
-	base = mmap(NULL, CH_PAGES * PG, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, base);
-	for (i = 0; i < CH_PAGES; i++)
-		ckpt_fill_page(base + i * PG, i);
-	ASSERT_EQ(0, ckpt_dump_range(dev, img, -1, base, CH_PAGES * PG, &d));
-	ASSERT_EQ(1, d.nr_runs) TH_LOG("one run of %d pages expected", CH_PAGES);
-	ASSERT_EQ(0, munmap(base, CH_PAGES * PG));
+	base = dump_one_run(dev, img);
+	ASSERT_NE(NULL, base) TH_LOG("dump of one run of %d pages", CH_PAGES);
 
 	off = PG + (BAD_CHUNK * CKPT_CHUNK_PAGES + 3) * PG + 123;
 	ASSERT_EQ(1, pread(img, &c, 1, off));
@@ -323,6 +341,72 @@ TEST(lazy_corrupt_chunk_sigbus)
 	ASSERT_EQ(0, munmap(base, CH_PAGES * PG));
 	EXPECT_EQ(live0, ckpt_stat("lazy_live"))
 		TH_LOG("lazy state and image must go with the mapping");
+	close(img);
+	close(dev);
+}
+
+#define TRUNC_CHUNK	9
+
+/*
+ * The image shrinks after a lazy restore, ending inside chunk TRUNC_CHUNK:
+ * reading that chunk comes up short and then hits the end of the file,
+ * later chunks are gone, and so is the checksum table, so every first
+ * touch raises SIGBUS and installs nothing.  Each touch reads afresh: once
+ * the image is whole again every page reads back right and the image is
+ * released after the last one.
+ */
+TEST(lazy_image_truncated_after_restore)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old_sa;
+	long fills0, images0;
+	struct ckpt_restore r;
+	int dev, img, wrong = 0;
+	unsigned long i;
+	struct stat st;
+	char *base, *orig;
+
+	dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
+	img = ckpt_tmpfile();
+	ASSERT_LE(0, dev);
+	ASSERT_LE(0, img);
+	base = dump_one_run(dev, img);
+	ASSERT_NE(NULL, base) TH_LOG("dump of one run of %d pages", CH_PAGES);
+
+	images0 = ckpt_stat("lazy_images");
+	ASSERT_EQ(0, ckpt_do_restore(dev, img, CKPT_RESTORE_LAZY, &r))
+		TH_LOG("lazy restore: %s", strerror(errno));
+	/* A copy of the image, allocated once its range is taken again. */
+	ASSERT_EQ(0, fstat(img, &st));
+	orig = malloc(st.st_size);
+	ASSERT_NE(NULL, orig);
+	ASSERT_EQ(st.st_size, pread(img, orig, st.st_size, 0));
+	fills0 = ckpt_stat("lazy_fills");
+	ASSERT_EQ(0, ftruncate(img, PG + (TRUNC_CHUNK * CKPT_CHUNK_PAGES + 3) *
+			       PG + 100));
+
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, &old_sa));
+	EXPECT_EQ(1, touch_sigbus(base + (TRUNC_CHUNK * CKPT_CHUNK_PAGES + 1) * PG))
+		TH_LOG("a chunk cut by the end of the file must raise SIGBUS");
+	EXPECT_EQ(1, touch_sigbus(base))
+		TH_LOG("a whole chunk whose checksum is gone must raise SIGBUS");
+	EXPECT_EQ(1, touch_sigbus(base + (CH_PAGES - 1) * PG))
+		TH_LOG("a chunk past the end of the file must raise SIGBUS");
+	EXPECT_EQ(fills0, ckpt_stat("lazy_fills"))
+		TH_LOG("nothing of an unreadable chunk may be installed");
+
+	ASSERT_EQ(st.st_size, pwrite(img, orig, st.st_size, 0));
+	for (i = 0; i < CH_PAGES; i++)
+		if (touch_sigbus(base + i * PG) ||
+		    !ckpt_page_matches(base + i * PG, i))
+			wrong++;
+	ASSERT_EQ(0, sigaction(SIGBUS, &old_sa, NULL));
+	EXPECT_EQ(0, wrong) TH_LOG("pages wrong or SIGBUS after the image came back");
+	EXPECT_EQ(fills0 + CH_PAGES, ckpt_stat("lazy_fills"));
+	EXPECT_EQ(images0, ckpt_stat("lazy_images"))
+		TH_LOG("the image goes once every page is in");
+
+	ASSERT_EQ(0, munmap(base, CH_PAGES * PG));
+	free(orig);
 	close(img);
 	close(dev);
 }

@@ -20,14 +20,15 @@
  *                                          run order, PAGE_SIZE per page
  *   [meta_offset, meta_offset + meta_size) nr_vmas x struct ckpt_image_vma,
  *                                          then nr_runs x struct ckpt_image_run,
- *                                          then nr_chunks x __u64 checksums,
  *                                          then strings_size bytes of paths
+ *   [meta_offset + meta_size, + nr_chunks * 8)
+ *                                          nr_chunks x __u64 chunk checksums
  *
  * data_offset is one page (the header page) and meta_offset ==
  * data_offset + data_size;
- * the file ends exactly at meta_offset + meta_size.  Keeping page contents
+ * the file ends exactly after the checksum table.  Keeping page contents
  * page aligned lets a restore read them straight into the target pages and
- * lets the lazy fault handler read one page with one aligned read.
+ * lets the lazy fault handler read one chunk with one aligned read.
  *
  * VMAs are sorted by address, do not overlap, are page aligned and lie in
  * the user address space.  Runs are sorted by address, do not overlap, and
@@ -40,17 +41,21 @@
  * mapped (private copies) are in runs; the rest come from the file again.
  *
  * Checksums are XXH64 with seed 0: @header_csum over the header with the
- * field itself zero, @meta_csum over the whole metadata area, and one
- * checksum per chunk of page contents.  A run is cut into chunks of
+ * field itself zero, @meta_csum over the metadata area (VMA table, run
+ * table, paths; not the checksum table), and one checksum per chunk of page
+ * contents.  A run is cut into chunks of
  * CKPT_CHUNK_PAGES pages from its first page on (the last chunk may be
  * shorter); run i has DIV_ROUND_UP(nr_pages, CKPT_CHUNK_PAGES) chunks whose
  * checksums start at index @chunk of the checksum table, right after those
- * of run i - 1.  Chunks bound what one check must read: an eager restore
- * checks each chunk as it lands, and a lazy restore checks a chunk the
- * first time a fault needs one of its pages, so the restore call itself
- * reads only the metadata.
+ * of run i - 1.  A chunk's checksum is read and checked together with the
+ * chunk (a wrong checksum is a mismatch like wrong contents), so the
+ * restore call need not read the checksum table: an eager restore checks
+ * each chunk as it lands, and a lazy restore reads and checks a chunk and
+ * its checksum the first time a fault needs one of its pages; its call
+ * reads only the header, the VMA and run tables and the paths.
  *
- * Version 1 images (one checksum per run) are refused with EINVAL.
+ * Version 1 (one checksum per run) and version 2 (checksum table inside
+ * the metadata area) images are refused with EINVAL.
  */
 
 /**
@@ -69,9 +74,12 @@
  * - ``EBADMSG``: a checksum does not match (header, metadata or a chunk of
  *   page contents).  The restore undoes every mapping it made.
  * - ``SIGBUS`` (not an errno): in a lazily restored VMA, a chunk whose
- *   contents do not match their checksum, or cannot be read, when a fault
- *   first needs it.  Every access to a page of that chunk raises SIGBUS
- *   while the chunk is not installed; other chunks are unaffected.
+ *   contents do not match their checksum (either may be the corrupted one),
+ *   or that cannot be read (a read error, or the image was truncated after
+ *   the restore; short reads are continued), when a fault first needs it.
+ *   Every access to a page of that chunk raises SIGBUS while the chunk is
+ *   not installed, and is tried afresh each time; other chunks are
+ *   unaffected.
  * - ``EFBIG``: a count or size beyond this module's limits (CKPT_MAX_VMAS,
  *   CKPT_MAX_RUNS, CKPT_MAX_PATH, CKPT_MAX_STRINGS, CKPT_MAX_RANGES,
  *   CKPT_MAX_RUN_PAGES).
@@ -100,7 +108,7 @@
 #define CKPT_CHUNK_PAGES	16
 
 #define CKPT_IMAGE_MAGIC	0x54504b434b4d56ULL	/* "VMKCKPT" */
-#define CKPT_IMAGE_VERSION	2
+#define CKPT_IMAGE_VERSION	3
 
 /**
  * struct ckpt_image_header - first bytes of an image
@@ -117,9 +125,10 @@
  * @data_offset: file offset of the page contents: the page size
  * @data_size: bytes of page contents
  * @meta_offset: file offset of the metadata, == data_offset + data_size
- * @meta_size: bytes of metadata: the three tables plus @strings_size
+ * @meta_size: bytes of metadata: the VMA and run tables plus @strings_size;
+ *	the checksum table follows it
  * @strings_size: bytes of path strings at the end of the metadata
- * @meta_csum: XXH64 of the metadata area
+ * @meta_csum: XXH64 of the metadata area (without the checksum table)
  * @header_csum: XXH64 of this header with @header_csum zero
  */
 struct ckpt_image_header {
@@ -261,11 +270,13 @@ struct ckpt_dump {
  *	anonymous VMAs are mapped with a fault handler that, on the first
  *	touch of a chunk, reads the whole chunk from the image, checks its
  *	checksum and installs its pages (SIGBUS on a mismatch, see Errors);
- *	the call itself reads and checks only the header and metadata, so its
- *	cost does not depend on the size of the page contents.  Such VMAs show
- *	as "anon_inode:[ckpt_lazy]" in /proc/PID/maps; the image file stays
- *	referenced until every page of such a VMA was touched once or the VMA
- *	is unmapped.  Other VMAs are filled and checked as without the flag.
+ *	the call itself reads and checks only the header, the VMA and run
+ *	tables and the paths (neither contents nor the checksum table), so
+ *	its cost grows with the number of VMAs and runs, not with the size of
+ *	the page contents.  Such VMAs show as "anon_inode:[ckpt_lazy]" in
+ *	/proc/PID/maps; the image file stays referenced until every page of
+ *	such a VMA was touched once or the VMA is unmapped.  Other VMAs are
+ *	filled and checked as without the flag.
  * @image_fd: the image, open for reading, seekable
  * @reserved: must be zero
  * @nr_vmas: out: VMAs mapped

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Lazy restore: time to first access (the CKPT_RESTORE_LAZY call plus the
+ * first touch of one page) for images of several sizes.
+ *
+ * 64 KiB and 1 GiB images are real dumps of filled memory, the image in
+ * tmpfs (the page cache).  Larger images would not fit in the guest twice
+ * (region plus image), so they are built here: one anonymous VMA covered
+ * by runs of CKPT_MAX_RUN_PAGES pages, page contents a hole of the tmpfs
+ * file (every page reads back as zeroes, as a page cache read) and a
+ * checksum per chunk of zeroes.  Their metadata (run and checksum tables)
+ * is exactly that of a dense dump of the same size, which is what the
+ * restore call reads; only the first touch reads a hole instead of data.
+ *
+ * Prints every run and VMK-BENCH lines with the median of each figure.
+ */
+#include "ckpt_test.h"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define REPEAT		5
+#define TOUCHES		8
+#define RUN_BYTES	((size_t)CKPT_MAX_RUN_PAGES * PG)
+#define CHUNK_BYTES	((size_t)CKPT_CHUNK_PAGES * PG)
+
+static void die(const char *what)
+{
+	fprintf(stderr, "ckpt_lazy_bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void report(const char *name, double value, const char *unit,
+		   const char *extra)
+{
+	printf("VMK-BENCH {\"name\":\"%s\",\"value\":%.6f,\"unit\":\"%s\"%s}\n",
+	       name, value, unit, extra ? extra : "");
+}
+
+/* Every page non-zero and different, as in a real working set. */
+static void fill(char *base, size_t len)
+{
+	size_t off;
+
+	memset(base, 0x5a, len);
+	for (off = 0; off < len; off += PG)
+		*(__u64 *)(base + off) = off;
+}
+
+/* A real dump of @len bytes of filled memory at a free, 2 MiB aligned place. */
+static char *dump_real(int dev, int img, size_t len)
+{
+	struct ckpt_dump d;
+	char *base;
+
+	base = ckpt_free_range(len + (2UL << 20));
+	if (!base)
+		die("address space");
+	base = (char *)(((uintptr_t)base + (2UL << 20) - 1) & ~((2UL << 20) - 1));
+	if (mmap(base, len, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+		 MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != base)
+		die("mmap");
+	fill(base, len);
+	if (ckpt_dump_range(dev, img, -1, base, len, &d))
+		die("CKPT_DUMP");
+	munmap(base, len);
+	return base;
+}
+
+/*
+ * An image of one anonymous VMA of @len bytes (a multiple of RUN_BYTES),
+ * every page in a run, contents a hole of the file: see the top comment.
+ */
+static char *build_hole_image(int img, size_t len)
+{
+	__u64 nr_runs = len / RUN_BYTES, nr_chunks, i, zero_csum;
+	struct ckpt_image_header *h;
+	struct ckpt_image_vma *v;
+	struct ckpt_image_run *r;
+	struct ckpt_uimage u;
+	void *zero;
+	char *base;
+
+	base = ckpt_free_range(len + (2UL << 20));
+	if (!base)
+		die("address space");
+	base = (char *)(((uintptr_t)base + (2UL << 20) - 1) & ~((2UL << 20) - 1));
+	zero = calloc(1, CHUNK_BYTES);
+	if (!zero)
+		die("calloc");
+	zero_csum = ckpt_xxh64(zero, CHUNK_BYTES);
+	free(zero);
+
+	memset(&u, 0, sizeof(u));
+	nr_chunks = nr_runs * (CKPT_MAX_RUN_PAGES / CKPT_CHUNK_PAGES);
+	h = &u.hdr;
+	h->magic = CKPT_IMAGE_MAGIC;
+	h->version = CKPT_IMAGE_VERSION;
+	h->header_size = sizeof(*h);
+	h->page_size = PG;
+	h->nr_vmas = 1;
+	h->chunk_pages = CKPT_CHUNK_PAGES;
+	h->nr_runs = nr_runs;
+	h->nr_pages = len / PG;
+	h->nr_chunks = nr_chunks;
+	h->data_offset = PG;
+	h->data_size = len;
+	h->meta_offset = PG + len;
+	h->meta_size = sizeof(*v) + nr_runs * sizeof(*r);
+	u.meta = calloc(1, h->meta_size);
+	u.csums = calloc(nr_chunks, sizeof(*u.csums));
+	if (!u.meta || !u.csums)
+		die("calloc");
+	v = (void *)u.meta;
+	r = (void *)(v + 1);
+	v->start = (uintptr_t)base;
+	v->end = (uintptr_t)base + len;
+	/* Read-only: a private writable VMA this big would fail overcommit. */
+	v->prot = PROT_READ;
+	v->kind = CKPT_VMA_ANON;
+	for (i = 0; i < nr_runs; i++) {
+		r[i].start = (uintptr_t)base + i * RUN_BYTES;
+		r[i].nr_pages = CKPT_MAX_RUN_PAGES;
+		r[i].vma = 0;
+		r[i].chunk = i * (CKPT_MAX_RUN_PAGES / CKPT_CHUNK_PAGES);
+	}
+	for (i = 0; i < nr_chunks; i++)
+		u.csums[i] = zero_csum;
+	ckpt_uimage_reseal(&u);
+	if (ftruncate(img, h->meta_offset + h->meta_size + nr_chunks * 8) ||
+	    ckpt_uimage_write(img, &u))
+		die("write image");
+	ckpt_uimage_free(&u);
+	return base;
+}
+
+/*
+ * Lazy restore of @img (an image of [base, base + len)) REPEAT times: the
+ * call, then TOUCHES touches of random pages, the first of which is the
+ * first access.  @zero: the contents are zeroes, else the fill() pattern.
+ */
+static void lazy_bench(int dev, int img, char *base, size_t len,
+		       const char *size, int zero)
+{
+	double t_call[REPEAT], t_first[REPEAT], t_access[REPEAT], t;
+	struct ckpt_restore r;
+	char name[64], extra[256];
+	size_t off, used;
+	int i, k;
+
+	for (i = 0; i < REPEAT; i++) {
+		t = ckpt_now();
+		if (ckpt_do_restore(dev, img, CKPT_RESTORE_LAZY, &r))
+			die("lazy CKPT_RESTORE");
+		t_call[i] = ckpt_now() - t;
+		for (k = 0; k < TOUCHES; k++) {
+			off = ((size_t)rand() % (len / PG)) * PG;
+			t = ckpt_now();
+			if (*(const __u64 *)(base + off) != (zero ? 0 : off))
+				die("lazy contents");
+			t = ckpt_now() - t;
+			if (!k)
+				t_first[i] = t;
+		}
+		t_access[i] = t_call[i] + t_first[i];
+		printf("lazy %s run %d: call %.1f us, first touch %.1f us, %s %.1f us\n",
+		       size, i, t_call[i] * 1e6, t_first[i] * 1e6,
+		       "time to first access", t_access[i] * 1e6);
+		munmap(base, len);
+	}
+	used = snprintf(extra, sizeof(extra), ",\"runs_us\":[");
+	for (i = 0; i < REPEAT; i++)
+		used += snprintf(extra + used, sizeof(extra) - used, "%s%.1f",
+				 i ? "," : "", t_access[i] * 1e6);
+	snprintf(extra + used, sizeof(extra) - used, "],\"synthetic\":%s",
+		 zero ? "true" : "false");
+	snprintf(name, sizeof(name), "ckpt_lazy_call_%s_us", size);
+	report(name, ckpt_median(t_call, REPEAT) * 1e6, "us", NULL);
+	snprintf(name, sizeof(name), "ckpt_lazy_first_touch_%s_us", size);
+	report(name, ckpt_median(t_first, REPEAT) * 1e6, "us", NULL);
+	snprintf(name, sizeof(name), "ckpt_lazy_first_access_%s_us", size);
+	report(name, ckpt_median(t_access, REPEAT) * 1e6, "us", extra);
+}
+
+int main(void)
+{
+	static const struct {
+		const char *name;
+		size_t len;
+	} hole[] = {
+		{ "16g", 16UL << 30 },
+		{ "256g", 256UL << 30 },
+	};
+	char *base;
+	int dev, img;
+	unsigned int i;
+
+	dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		die("/dev/ckpt");
+
+	img = ckpt_tmpfile();
+	if (img < 0)
+		die("image file");
+	base = dump_real(dev, img, CHUNK_BYTES);
+	lazy_bench(dev, img, base, CHUNK_BYTES, "64k", 0);
+	close(img);
+
+	img = ckpt_tmpfile();
+	if (img < 0)
+		die("image file");
+	base = dump_real(dev, img, 1UL << 30);
+	lazy_bench(dev, img, base, 1UL << 30, "1g", 0);
+	close(img);
+
+	for (i = 0; i < ARRAY_SIZE(hole); i++) {
+		img = ckpt_tmpfile();
+		if (img < 0)
+			die("image file");
+		base = build_hole_image(img, hole[i].len);
+		lazy_bench(dev, img, base, hole[i].len, hole[i].name, 1);
+		close(img);
+	}
+	close(dev);
+	return 0;
+}
