@@ -51,7 +51,9 @@
  *   ``alloc_fail_order_N``: allocations of order N that found no block
  *   (the driver then tries order N-1, down to hint_min_order);
  *   ``bytes_hinted``: bytes of those first hints; ``rehinted_blocks``:
- *   held blocks hinted again in a later round.
+ *   held blocks hinted again in a later round; ``helper_blocks``: first
+ *   hints allocated by the round's helper on a second CPU (module
+ *   parameter hint_helper).
  * - ``kicks``: notifications sent on the free page virtqueue.
  * - ``returned_done``, ``returned_shrinker``, ``returned_remove``: pages
  *   given back to the allocator because the host wrote DONE, because of
