@@ -57,6 +57,7 @@ struct bh_stats {
 	atomic64_t bytes_hinted;
 	atomic64_t rehinted_blocks;
 	atomic64_t helper_blocks;
+	atomic64_t report_hinted_bytes;
 	atomic64_t kicks;
 	atomic64_t stops_sent;
 	atomic64_t returned_done;
@@ -119,11 +120,14 @@ struct bh_dev {
 	__virtio32 cmd_id_active;
 	__virtio32 cmd_id_stop;
 	/*
-	 * Protects hint_vq, start_inflight and hint_pending (blocks added
-	 * since the last kick) while hint_helper_work runs beside hint_work.
+	 * Protects hint_vq, start_inflight, hint_open (between our start
+	 * and stop markers) and hint_pending (blocks added since the last
+	 * kick): hint_helper_work and free page reporting add to hint_vq
+	 * beside hint_work.
 	 */
 	struct mutex hint_vq_lock;
 	bool start_inflight;
+	bool hint_open;
 	unsigned int hint_pending;
 	struct workqueue_struct *hint_helper_wq;
 	struct work_struct hint_helper_work;
@@ -172,6 +176,8 @@ void bh_hint_vq_done(struct virtqueue *vq);
 int bh_hint_shrinker_register(struct bh_dev *bh);
 void bh_hint_shrinker_unregister(struct bh_dev *bh);
 void bh_hint_stop(struct bh_dev *bh);
+void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
+		      unsigned int nents);
 unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,
 			      atomic64_t *counter);
 

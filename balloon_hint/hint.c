@@ -24,6 +24,10 @@
  *     (bh_hint_helper).  Allocation costs about as much as zeroing the
  *     block (init_on_alloc), QEMU sends whatever it reaches before the
  *     hint, and a hint round is otherwise bound to one CPU;
+ *   - free blocks that page reporting takes off the free lists while a
+ *     round is open are hinted too (bh_hint_reported): they cost no
+ *     allocation and no zeroing, and they are often the memory freed
+ *     last, whose old contents QEMU would otherwise send;
  *   - each new round re-hints the blocks already held.  Allocation zeroes a
  *     block under init_on_alloc (Debian's default) and there is no way for
  *     a module to allocate without it, so the first hint of a block dirties
@@ -159,6 +163,7 @@ static int bh_hint_marker(struct bh_dev *bh, __virtio32 *marker)
 	int err;
 
 	mutex_lock(&bh->hint_vq_lock);
+	bh->hint_open = false;
 	err = bh_hint_room(bh, false);
 	if (err)
 		goto out_unlock;
@@ -169,8 +174,10 @@ static int bh_hint_marker(struct bh_dev *bh, __virtio32 *marker)
 	virtqueue_kick(bh->hint_vq);
 	atomic64_inc(&bh->st.kicks);
 	bh->hint_pending = 0;
-	if (marker == &bh->cmd_id_active)
+	if (marker == &bh->cmd_id_active) {
 		bh->start_inflight = true;
+		bh->hint_open = true;
+	}
 out_unlock:
 	mutex_unlock(&bh->hint_vq_lock);
 	return err;
@@ -232,6 +239,53 @@ static int bh_hint_should_stop(struct bh_dev *bh, u32 id)
 		return -ECANCELED;
 	atomic64_inc(&bh->st.id_changed_mid_round);
 	return -EAGAIN;
+}
+
+/**
+ * bh_hint_reported - hint blocks free page reporting isolated
+ * @bh: the device
+ * @sgl: the blocks, as handed to the reporting callback
+ * @nents: how many
+ *
+ * The blocks are free and off the free lists now, so while a round is
+ * open (after our start marker for the current id) a hint for them is
+ * true; the host needs only their address, and any write after they go
+ * back to the free lists is caught by its next dirty sync.  Best effort:
+ * whatever finds no room in the virtqueue is not hinted.
+ */
+void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
+		      unsigned int nents)
+{
+	struct scatterlist *s, one;
+	unsigned int i, n = 0;
+	u64 bytes = 0;
+
+	if (!bh->hint_vq)
+		return;
+	mutex_lock(&bh->hint_vq_lock);
+	if (!bh->hint_open)
+		goto out_unlock;
+	bh_hint_reclaim(bh);
+	for_each_sg(sgl, s, nents, i) {
+		/* Keep a descriptor for the stop marker. */
+		if (!bh_hint_has_room(bh, 2))
+			break;
+		sg_init_table(&one, 1);
+		sg_set_page(&one, sg_page(s), s->length, s->offset);
+		if (virtqueue_add_inbuf(bh->hint_vq, &one, 1, sg_page(s),
+					GFP_KERNEL))
+			break;
+		bytes += s->length;
+		n++;
+	}
+	if (n) {
+		virtqueue_kick(bh->hint_vq);
+		atomic64_inc(&bh->st.kicks);
+		bh->hint_pending = 0;
+		atomic64_add(bytes, &bh->st.report_hinted_bytes);
+	}
+out_unlock:
+	mutex_unlock(&bh->hint_vq_lock);
 }
 
 /*
