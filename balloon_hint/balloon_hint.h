@@ -56,6 +56,8 @@ struct bh_stats {
 	atomic64_t blocks_order[BH_NR_ORDERS];
 	atomic64_t bytes_hinted;
 	atomic64_t rehinted_blocks;
+	atomic64_t helper_blocks;
+	atomic64_t report_hinted_bytes;
 	atomic64_t kicks;
 	atomic64_t stops_sent;
 	atomic64_t returned_done;
@@ -100,11 +102,13 @@ struct bh_dev {
 	struct virtio_balloon_stat stats[VIRTIO_BALLOON_S_NR];
 
 	/*
-	 * Free page hinting.  hint_vq, cmd_id_active, cmd_id_stop,
-	 * start_inflight and hint_last_id belong to hint_work alone (a work
-	 * item never runs twice at once) and to remove, which runs after
-	 * hint_work is cancelled.  cmd_id_received caches the id in config:
-	 * written by hint_work only, re-read when config_changed set
+	 * Free page hinting.  cmd_id_active, cmd_id_stop and hint_last_id
+	 * belong to hint_work alone (a work item never runs twice at once)
+	 * and to remove, which runs after hint_work is cancelled.  While a
+	 * round allocates, hint_helper_work (queued and flushed by hint_work)
+	 * allocates blocks on another CPU; the two share hint_vq under
+	 * hint_vq_lock.  cmd_id_received caches the id in config: written by
+	 * the round's workers, re-read when config_changed set
 	 * BH_CMD_ID_STALE in hint_flags.
 	 */
 	spinlock_t hint_lock;		/* protects hint_list */
@@ -115,7 +119,21 @@ struct bh_dev {
 	bool hint_removing;		/* set once by remove; read by hint_work */
 	__virtio32 cmd_id_active;
 	__virtio32 cmd_id_stop;
+	/*
+	 * Protects hint_vq, start_inflight, hint_open (between our start
+	 * and stop markers) and hint_pending (blocks added since the last
+	 * kick): hint_helper_work and free page reporting add to hint_vq
+	 * beside hint_work.
+	 */
+	struct mutex hint_vq_lock;
 	bool start_inflight;
+	bool hint_open;
+	unsigned int hint_pending;
+	struct workqueue_struct *hint_helper_wq;
+	struct work_struct hint_helper_work;
+	u32 hint_helper_id;		/* the round the helper works for */
+	int hint_helper_err;		/* why the helper stopped */
+	bool hint_helper_quit;		/* hint_work ended the round early */
 	u32 hint_last_id;
 	u32 cmd_id_received;
 	unsigned long hint_flags;
@@ -134,6 +152,7 @@ extern unsigned int bh_hint_min_order;
 extern unsigned int bh_hint_batch;
 extern bool bh_hint_rehint;
 extern unsigned int bh_hint_stall_ms;
+extern bool bh_hint_helper;
 
 /* core.c */
 void bh_queue(struct bh_dev *bh, struct work_struct *work);
@@ -152,10 +171,13 @@ int bh_oom_notify(struct notifier_block *nb, unsigned long dummy, void *parm);
 /* hint.c: free page hinting and its shrinker */
 u32 bh_hint_cmd_id(struct bh_dev *bh);
 void bh_hint_work(struct work_struct *work);
+void bh_hint_helper_work(struct work_struct *work);
 void bh_hint_vq_done(struct virtqueue *vq);
 int bh_hint_shrinker_register(struct bh_dev *bh);
 void bh_hint_shrinker_unregister(struct bh_dev *bh);
 void bh_hint_stop(struct bh_dev *bh);
+void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
+		      unsigned int nents);
 unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,
 			      atomic64_t *counter);
 

@@ -38,6 +38,11 @@ module_param_named(hint_stall_ms, bh_hint_stall_ms, uint, 0444);
 MODULE_PARM_DESC(hint_stall_ms,
 		 "end a hint round when the host returns no buffer for this long");
 
+bool bh_hint_helper = true;
+module_param_named(hint_helper, bh_hint_helper, bool, 0444);
+MODULE_PARM_DESC(hint_helper,
+		 "allocate hint blocks on a second CPU too during a round");
+
 static bool bh_report_enable = true;
 module_param_named(report, bh_report_enable, bool, 0444);
 MODULE_PARM_DESC(report, "use free page reporting when the device offers it");
@@ -147,6 +152,8 @@ static int bh_probe(struct virtio_device *vdev)
 	spin_lock_init(&bh->hint_lock);
 	INIT_LIST_HEAD(&bh->hint_list);
 	init_waitqueue_head(&bh->hint_wait);
+	mutex_init(&bh->hint_vq_lock);
+	INIT_WORK(&bh->hint_helper_work, bh_hint_helper_work);
 	INIT_WORK(&bh->size_work, bh_size_work);
 	INIT_WORK(&bh->stats_work, bh_stats_work);
 	INIT_WORK(&bh->hint_work, bh_hint_work);
@@ -159,10 +166,21 @@ static int bh_probe(struct virtio_device *vdev)
 		err = -ENOMEM;
 		goto err_free_bh;
 	}
+	/*
+	 * Not freezable: hint_work waits for the helper it queued.  Reclaim
+	 * safe, as hint_work's queue is.
+	 */
+	bh->hint_helper_wq = alloc_workqueue("balloon_hint_helper/%s",
+					     WQ_UNBOUND | WQ_MEM_RECLAIM, 1,
+					     dev_name(&vdev->dev));
+	if (!bh->hint_helper_wq) {
+		err = -ENOMEM;
+		goto err_destroy_wq;
+	}
 
 	err = bh_init_vqs(bh);
 	if (err)
-		goto err_destroy_wq;
+		goto err_destroy_helper_wq;
 
 	if (bh->stats_vq) {
 		err = bh_stats_prime(bh);
@@ -221,6 +239,8 @@ err_unregister_shrinker:
 err_del_vqs:
 	virtio_reset_device(vdev);
 	vdev->config->del_vqs(vdev);
+err_destroy_helper_wq:
+	destroy_workqueue(bh->hint_helper_wq);
 err_destroy_wq:
 	destroy_workqueue(bh->wq);
 err_free_bh:
@@ -261,6 +281,7 @@ static void bh_remove(struct virtio_device *vdev)
 	if (held)
 		dev_info(&vdev->dev, "released %lu hinted pages on removal\n",
 			 held);
+	destroy_workqueue(bh->hint_helper_wq);
 	destroy_workqueue(bh->wq);
 	kfree(bh);
 }

@@ -31,6 +31,8 @@ static const struct {
 	{ "host_stalls", offsetof(struct bh_stats, host_stalls) },
 	{ "bytes_hinted", offsetof(struct bh_stats, bytes_hinted) },
 	{ "rehinted_blocks", offsetof(struct bh_stats, rehinted_blocks) },
+	{ "helper_blocks", offsetof(struct bh_stats, helper_blocks) },
+	{ "report_hinted_bytes", offsetof(struct bh_stats, report_hinted_bytes) },
 	{ "kicks", offsetof(struct bh_stats, kicks) },
 	{ "stops_sent", offsetof(struct bh_stats, stops_sent) },
 	{ "returned_done", offsetof(struct bh_stats, returned_done) },

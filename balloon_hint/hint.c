@@ -20,6 +20,14 @@
  *   - orders fall back from MAX_PAGE_ORDER to bh_hint_min_order (pageblock
  *     order by default), so a fragmented guest still hints;
  *   - bh_hint_batch blocks per kick instead of one;
+ *   - a helper on a second CPU allocates blocks beside the round's work
+ *     (bh_hint_helper).  Allocation costs about as much as zeroing the
+ *     block (init_on_alloc), QEMU sends whatever it reaches before the
+ *     hint, and a hint round is otherwise bound to one CPU;
+ *   - free blocks that page reporting takes off the free lists while a
+ *     round is open are hinted too (bh_hint_reported): they cost no
+ *     allocation and no zeroing, and they are often the memory freed
+ *     last, whose old contents QEMU would otherwise send;
  *   - each new round re-hints the blocks already held.  Allocation zeroes a
  *     block under init_on_alloc (Debian's default) and there is no way for
  *     a module to allocate without it, so the first hint of a block dirties
@@ -75,6 +83,7 @@ static unsigned int bh_hint_reclaim(struct bh_dev *bh)
 	unsigned int len, n = 0;
 	void *token;
 
+	lockdep_assert_held(&bh->hint_vq_lock);
 	while ((token = virtqueue_get_buf(bh->hint_vq, &len))) {
 		if (token == &bh->cmd_id_active)
 			bh->start_inflight = false;
@@ -95,7 +104,8 @@ static bool bh_hint_start_used(struct bh_dev *bh, unsigned int unused)
 
 /*
  * Wait until @done(@bh, @arg) holds, taking back used buffers meanwhile.
- * Waits for the host at most bh_hint_stall_ms.
+ * Waits for the host at most bh_hint_stall_ms, holding hint_vq_lock: the
+ * other worker of the round could not add a buffer meanwhile either.
  */
 static int bh_hint_wait(struct bh_dev *bh,
 			bool (*done)(struct bh_dev *bh, unsigned int arg),
@@ -137,49 +147,66 @@ static int bh_hint_room(struct bh_dev *bh, bool reserve)
 
 static int bh_hint_wait_start_used(struct bh_dev *bh)
 {
+	int err;
+
+	mutex_lock(&bh->hint_vq_lock);
 	bh_hint_reclaim(bh);
-	return bh_hint_wait(bh, bh_hint_start_used, 0);
+	err = bh_hint_wait(bh, bh_hint_start_used, 0);
+	mutex_unlock(&bh->hint_vq_lock);
+	return err;
 }
 
+/* Queue a marker and kick (with the blocks still pending, if any). */
 static int bh_hint_marker(struct bh_dev *bh, __virtio32 *marker)
 {
 	struct scatterlist sg;
 	int err;
 
+	mutex_lock(&bh->hint_vq_lock);
+	bh->hint_open = false;
 	err = bh_hint_room(bh, false);
 	if (err)
-		return err;
+		goto out_unlock;
 	sg_init_one(&sg, marker, sizeof(*marker));
 	err = virtqueue_add_outbuf(bh->hint_vq, &sg, 1, marker, GFP_KERNEL);
 	if (err)
-		return err;
+		goto out_unlock;
 	virtqueue_kick(bh->hint_vq);
 	atomic64_inc(&bh->st.kicks);
-	return 0;
+	bh->hint_pending = 0;
+	if (marker == &bh->cmd_id_active) {
+		bh->start_inflight = true;
+		bh->hint_open = true;
+	}
+out_unlock:
+	mutex_unlock(&bh->hint_vq_lock);
+	return err;
 }
 
 /* Queue one block; kick once per bh_hint_batch blocks. */
-static int bh_hint_add(struct bh_dev *bh, struct page *page,
-		       unsigned int *pending)
+static int bh_hint_add(struct bh_dev *bh, struct page *page)
 {
 	unsigned int order = page_private(page);
 	struct scatterlist sg;
 	int err;
 
+	mutex_lock(&bh->hint_vq_lock);
 	err = bh_hint_room(bh, true);
 	if (err)
-		return err;
+		goto out_unlock;
 	sg_init_table(&sg, 1);
 	sg_set_page(&sg, page, PAGE_SIZE << order, 0);
 	err = virtqueue_add_inbuf(bh->hint_vq, &sg, 1, page, GFP_KERNEL);
 	if (err)
-		return err;
-	if (++*pending >= bh_hint_batch) {
+		goto out_unlock;
+	if (++bh->hint_pending >= bh_hint_batch) {
 		virtqueue_kick(bh->hint_vq);
 		atomic64_inc(&bh->st.kicks);
-		*pending = 0;
+		bh->hint_pending = 0;
 	}
-	return 0;
+out_unlock:
+	mutex_unlock(&bh->hint_vq_lock);
+	return err;
 }
 
 /*
@@ -214,12 +241,59 @@ static int bh_hint_should_stop(struct bh_dev *bh, u32 id)
 	return -EAGAIN;
 }
 
+/**
+ * bh_hint_reported - hint blocks free page reporting isolated
+ * @bh: the device
+ * @sgl: the blocks, as handed to the reporting callback
+ * @nents: how many
+ *
+ * The blocks are free and off the free lists now, so while a round is
+ * open (after our start marker for the current id) a hint for them is
+ * true; the host needs only their address, and any write after they go
+ * back to the free lists is caught by its next dirty sync.  Best effort:
+ * whatever finds no room in the virtqueue is not hinted.
+ */
+void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
+		      unsigned int nents)
+{
+	struct scatterlist *s, one;
+	unsigned int i, n = 0;
+	u64 bytes = 0;
+
+	if (!bh->hint_vq)
+		return;
+	mutex_lock(&bh->hint_vq_lock);
+	if (!bh->hint_open)
+		goto out_unlock;
+	bh_hint_reclaim(bh);
+	for_each_sg(sgl, s, nents, i) {
+		/* Keep a descriptor for the stop marker. */
+		if (!bh_hint_has_room(bh, 2))
+			break;
+		sg_init_table(&one, 1);
+		sg_set_page(&one, sg_page(s), s->length, s->offset);
+		if (virtqueue_add_inbuf(bh->hint_vq, &one, 1, sg_page(s),
+					GFP_KERNEL))
+			break;
+		bytes += s->length;
+		n++;
+	}
+	if (n) {
+		virtqueue_kick(bh->hint_vq);
+		atomic64_inc(&bh->st.kicks);
+		bh->hint_pending = 0;
+		atomic64_add(bytes, &bh->st.report_hinted_bytes);
+	}
+out_unlock:
+	mutex_unlock(&bh->hint_vq_lock);
+}
+
 /*
  * Hint the blocks held from earlier rounds again.  Each is picked under
  * hint_lock, so it was still held after the current id was issued; should
  * the shrinker free it right after, the hint is still true.
  */
-static int bh_hint_rehint_held(struct bh_dev *bh, u32 id, unsigned int *pending)
+static int bh_hint_rehint_held(struct bh_dev *bh, u32 id)
 {
 	long left = atomic_long_read(&bh->hint_held);
 	struct page *page;
@@ -238,7 +312,7 @@ static int bh_hint_rehint_held(struct bh_dev *bh, u32 id, unsigned int *pending)
 		if (!page)
 			return 0;
 		left -= 1L << page_private(page);
-		err = bh_hint_add(bh, page, pending);
+		err = bh_hint_add(bh, page);
 		if (err)
 			return err;
 		atomic64_inc(&bh->st.rehinted_blocks);
@@ -246,8 +320,11 @@ static int bh_hint_rehint_held(struct bh_dev *bh, u32 id, unsigned int *pending)
 	return 0;
 }
 
-/* Allocate free blocks, largest order first, and hint them. */
-static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, unsigned int *pending)
+/*
+ * Allocate free blocks, largest order first, and hint them.  The helper
+ * (@helper) also stops, with 0, once hint_work ended the round.
+ */
+static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, bool helper)
 {
 	unsigned int order = MAX_PAGE_ORDER + 1;
 	struct page *page;
@@ -255,14 +332,9 @@ static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, unsigned int *pending)
 
 	while (order-- > bh_hint_min_order) {
 		for (;;) {
+			if (helper && READ_ONCE(bh->hint_helper_quit))
+				return 0;
 			err = bh_hint_should_stop(bh, id);
-			if (err)
-				return err;
-			/*
-			 * Room first: a block allocated for a queue that
-			 * stays full would be held without ever being hinted.
-			 */
-			err = bh_hint_room(bh, true);
 			if (err)
 				return err;
 			page = alloc_pages(BH_HINT_GFP, order);
@@ -271,7 +343,12 @@ static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, unsigned int *pending)
 				break;
 			}
 			set_page_private(page, order);
-			err = bh_hint_add(bh, page, pending);
+			/*
+			 * Queued first: a block the queue refuses (the host
+			 * stopped answering) would be held without ever
+			 * having been hinted.
+			 */
+			err = bh_hint_add(bh, page);
 			if (err) {
 				set_page_private(page, 0);
 				__free_pages(page, order);
@@ -284,6 +361,8 @@ static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, unsigned int *pending)
 			spin_unlock(&bh->hint_lock);
 			atomic64_inc(&bh->st.blocks_order[order]);
 			atomic64_add(PAGE_SIZE << order, &bh->st.bytes_hinted);
+			if (helper)
+				atomic64_inc(&bh->st.helper_blocks);
 		}
 	}
 	return 0;
@@ -333,13 +412,45 @@ unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,
 	return freed;
 }
 
+void bh_hint_helper_work(struct work_struct *work)
+{
+	struct bh_dev *bh = container_of(work, struct bh_dev,
+					 hint_helper_work);
+
+	bh->hint_helper_err = bh_hint_new_blocks(bh, bh->hint_helper_id, true);
+}
+
+/*
+ * New blocks for @id, from this CPU and, when there is another one, from
+ * hint_helper_work on it (on hint_helper_wq, which is not freezable: it
+ * runs only while we wait for it here).
+ */
+static int bh_hint_new_blocks_all(struct bh_dev *bh, u32 id)
+{
+	bool helper = bh_hint_helper && num_online_cpus() > 1;
+	int err;
+
+	if (helper) {
+		bh->hint_helper_id = id;
+		bh->hint_helper_err = 0;
+		WRITE_ONCE(bh->hint_helper_quit, false);
+		queue_work(bh->hint_helper_wq, &bh->hint_helper_work);
+	}
+	err = bh_hint_new_blocks(bh, id, false);
+	if (!helper)
+		return err;
+	if (err)
+		WRITE_ONCE(bh->hint_helper_quit, true);
+	flush_work(&bh->hint_helper_work);
+	return err ?: bh->hint_helper_err;
+}
+
 /*
  * One round for @id: start marker, held blocks, new blocks, stop marker.
  * Returns why the blocks ended (-EAGAIN: a new id is waiting) or 0.
  */
 static int bh_hint_one_round(struct bh_dev *bh, u32 id)
 {
-	unsigned int pending = 0;
 	int err;
 
 	/* The previous start marker must be used before we rewrite it. */
@@ -354,12 +465,11 @@ static int bh_hint_one_round(struct bh_dev *bh, u32 id)
 	err = bh_hint_marker(bh, &bh->cmd_id_active);
 	if (err)
 		return err;
-	bh->start_inflight = true;
 
 	if (bh_hint_rehint)
-		err = bh_hint_rehint_held(bh, id, &pending);
+		err = bh_hint_rehint_held(bh, id);
 	if (!err)
-		err = bh_hint_new_blocks(bh, id, &pending);
+		err = bh_hint_new_blocks_all(bh, id);
 
 	if (READ_ONCE(bh->hint_removing))
 		return -ESHUTDOWN;
@@ -388,7 +498,9 @@ void bh_hint_work(struct work_struct *work)
 	if (id == VIRTIO_BALLOON_CMD_ID_DONE) {
 		bh->hint_last_id = id;
 		atomic64_inc(&bh->st.done_seen);
+		mutex_lock(&bh->hint_vq_lock);
 		bh_hint_reclaim(bh);
+		mutex_unlock(&bh->hint_vq_lock);
 		bh_hint_release(bh, ULONG_MAX, &bh->st.returned_done);
 		return;
 	}

@@ -25,6 +25,8 @@ static int bh_report(struct page_reporting_dev_info *pr,
 
 	for_each_sg(sg, s, nents, i)
 		bytes += s->length;
+	/* Free now: worth a hint if the host is collecting them. */
+	bh_hint_reported(bh, sg, nents);
 	/* Off the free lists (out of MemFree) until we return. */
 	atomic64_set(&bh->report_inflight, bytes);
 	/*

@@ -4,7 +4,9 @@
  * (balloon_hint, the in-tree virtio_balloon, or none), measured by the
  * host: fill 1.5 GiB with a non-zero pattern and free it, then migrate at
  * QEMU's default bandwidth; then the same with the freed memory scattered
- * in 2 MiB pieces between pieces still in use.
+ * in 2 MiB pieces between pieces still in use.  With balloon_hint, the
+ * driver's counters (blocks per order, rounds, re-hints, helper blocks)
+ * follow each figure, to tell what was hinted.
  */
 #include "bh_common_migrate.h"
 
@@ -59,6 +61,7 @@ int main(void)
 	if (bh_migrate(fd, &m))
 		return 1;
 	bb_report("plain", drv, &m, hinted0);
+	bh_log_stats("after the plain migration");
 	/* Let DONE arrive and the hinted memory go back before round two. */
 	sleep(3);
 	if (bh_stat("held_pages") > 0)
@@ -79,6 +82,7 @@ int main(void)
 	if (bh_migrate(fd, &m))
 		return 1;
 	bb_report("fragmented", drv, &m, hinted0);
+	bh_log_stats("after the fragmented migration");
 	munmap(raw, len);
 	close(fd);
 	return 0;

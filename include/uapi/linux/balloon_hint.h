@@ -51,7 +51,12 @@
  *   ``alloc_fail_order_N``: allocations of order N that found no block
  *   (the driver then tries order N-1, down to hint_min_order);
  *   ``bytes_hinted``: bytes of those first hints; ``rehinted_blocks``:
- *   held blocks hinted again in a later round.
+ *   held blocks hinted again in a later round; ``helper_blocks``: first
+ *   hints allocated by the round's helper on a second CPU (module
+ *   parameter hint_helper).
+ * - ``report_hinted_bytes``: bytes of blocks that free page reporting
+ *   isolated while a round was open, hinted as well (they are not held,
+ *   so they count neither in ``bytes_hinted`` nor in ``held_pages``).
  * - ``kicks``: notifications sent on the free page virtqueue.
  * - ``returned_done``, ``returned_shrinker``, ``returned_remove``: pages
  *   given back to the allocator because the host wrote DONE, because of
