@@ -21,6 +21,7 @@
 #include "kselftest.h"
 
 #include "vmk_host.h"
+#include "vmk_sys.h"
 
 #define BH_MIB		(1024ULL * 1024)
 #define BH_RESP_LEN	4096
@@ -49,23 +50,11 @@ static inline int bh_stats_path(char *path, size_t len)
 /* Value of counter @name, or -1 when the driver or the counter is absent. */
 static inline long long bh_stat(const char *name)
 {
-	char path[512], key[64];
-	long long val, ret = -1;
-	FILE *f;
+	char path[512];
 
 	if (bh_stats_path(path, sizeof(path)))
 		return -1;
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", key, &val) == 2) {
-		if (!strcmp(key, name)) {
-			ret = val;
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
+	return vmk_read_key(path, name);
 }
 
 /* A /proc/meminfo field in bytes, or -1. */

@@ -62,20 +62,7 @@ static inline int bfd_ctl(const char *fmt, ...)
 /* Device counter @name, or -1 when absent. */
 static inline long long bfd_counter(const char *name)
 {
-	char key[64];
-	long long val, ret = -1;
-	FILE *f = fopen(BFD_COUNTERS_FILE, "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", key, &val) == 2) {
-		if (!strcmp(key, name)) {
-			ret = val;
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
+	return vmk_read_key(BFD_COUNTERS_FILE, name);
 }
 
 static inline long long bfd_wait_counter_ge(const char *name, long long min)

@@ -42,6 +42,28 @@ static inline long vmk_read_long(const char *path)
 	return strtol(buf, NULL, 0);
 }
 
+/*
+ * The value of @key in @path, a file of "key value" lines (debugfs
+ * statistics), or -1 when the file or the key is absent.
+ */
+static inline long long vmk_read_key(const char *path, const char *key)
+{
+	char name[64];
+	long long val, ret = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", name, &val) == 2) {
+		if (!strcmp(name, key)) {
+			ret = val;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
 /* VmLck of this process in 4 KiB pages (the mm's locked_vm), or -1. */
 static inline long vmk_vmlck_pages(void)
 {

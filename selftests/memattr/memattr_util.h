@@ -99,33 +99,14 @@ static inline __s64 ma_page_attrs(int fd, __u64 pgno)
 	return nr == 1 ? (__s64)run.attributes : -EIO;
 }
 
-/* Value of "key N" in a debugfs file of such lines, or -1. */
-static inline long long ma_counter(const char *path, const char *key)
-{
-	char name[64];
-	long long val;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", name, &val) == 2) {
-		if (!strcmp(name, key)) {
-			fclose(f);
-			return val;
-		}
-	}
-	fclose(f);
-	return -1;
-}
-
 static inline long long ma_stat(const char *key)
 {
-	return ma_counter(MA_STATS, key);
+	return vmk_read_key(MA_STATS, key);
 }
 
 static inline long long ma_test_calls(const char *key)
 {
-	return ma_counter(MA_TEST_DIR "calls", key);
+	return vmk_read_key(MA_TEST_DIR "calls", key);
 }
 
 /* Select the backend of objects created from now on. */

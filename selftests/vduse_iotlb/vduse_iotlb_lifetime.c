@@ -40,7 +40,7 @@ FIXTURE_SETUP(life)
 	__u64 iova = 0;
 	int buf;
 
-	ASSERT_EQ(0, vit_stat(VIT_GLOBAL_STATS, "domains"))
+	ASSERT_EQ(0, vmk_read_key(VIT_GLOBAL_STATS, "domains"))
 		TH_LOG("a domain is left over from an earlier test");
 	self->ctl = open(VIT_CTL, O_RDWR);
 	ASSERT_LE(0, self->ctl);
@@ -84,7 +84,7 @@ TEST_F(life, release_in_any_order)
 	unsigned int i, k;
 
 	for (i = 0; i < NR_HOLDERS; i++) {
-		ASSERT_EQ(1, vit_stat(VIT_GLOBAL_STATS, "domains"))
+		ASSERT_EQ(1, vmk_read_key(VIT_GLOBAL_STATS, "domains"))
 			TH_LOG("domain died before its last holder (%s next)",
 			       holder_names[variant->order[i]]);
 		/* The client's coherent buffer lives as long as the client. */
@@ -112,10 +112,10 @@ TEST_F(life, release_in_any_order)
 			break;
 		}
 	}
-	ASSERT_EQ(0, vit_stat(VIT_GLOBAL_STATS, "domains"))
+	ASSERT_EQ(0, vmk_read_key(VIT_GLOBAL_STATS, "domains"))
 		TH_LOG("domain outlived every holder");
 	for (k = 0; k < ARRAY_SIZE(live); k++)
-		EXPECT_EQ(0, vit_stat(VIT_GLOBAL_STATS, live[k]))
+		EXPECT_EQ(0, vmk_read_key(VIT_GLOBAL_STATS, live[k]))
 			TH_LOG("%s leaked", live[k]);
 }
 

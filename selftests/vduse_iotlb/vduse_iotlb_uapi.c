@@ -55,7 +55,7 @@ TEST_F(ctl, bad_layout)
 		EXPECT_EQ(-EINVAL, vit_create(self->ctl, bad_layouts[i].iova_limit,
 					      bad_layouts[i].bounce, &id, &dfd))
 			TH_LOG("%s", bad_layouts[i].what);
-	EXPECT_EQ(0, vit_stat(VIT_GLOBAL_STATS, "domains"))
+	EXPECT_EQ(0, vmk_read_key(VIT_GLOBAL_STATS, "domains"))
 		TH_LOG("a refused create left a domain");
 }
 
@@ -83,7 +83,7 @@ TEST_F(ctl, bad_struct)
 	EXPECT_EQ(-E2BIG, vit_ioctl(self->ctl, VDUSE_IOTLB_CREATE, &big))
 		TH_LOG("unknown non-zero trailing bytes");
 	EXPECT_EQ(-ENOTTY, vit_ioctl(self->ctl, _IO(VDUSE_IOTLB_TYPE, 0x7f), &c));
-	EXPECT_EQ(0, vit_stat(VIT_GLOBAL_STATS, "domains"));
+	EXPECT_EQ(0, vmk_read_key(VIT_GLOBAL_STATS, "domains"));
 
 	/* Zero trailing bytes are fine: a newer userspace on an older kernel. */
 	big.tail = 0;
@@ -108,19 +108,19 @@ TEST_F(ctl, info_destroy)
 	EXPECT_EQ(VIT_PAGE, info.out_page_size);
 	EXPECT_EQ(0, info.out_mappings);
 	EXPECT_EQ(0, info.out_kernel_pages) TH_LOG("bounce pages are allocated lazily");
-	EXPECT_EQ(2, vit_stat(VIT_GLOBAL_STATS, "domains"));
+	EXPECT_EQ(2, vmk_read_key(VIT_GLOBAL_STATS, "domains"));
 
 	EXPECT_EQ(-ENOENT, vit_info(self->ctl, 1000, &info));
 	EXPECT_EQ(0, vit_destroy(self->ctl, id));
 	EXPECT_EQ(-ENOENT, vit_info(self->ctl, id, &info)) TH_LOG("id gone after destroy");
 	EXPECT_EQ(-ENOENT, vit_destroy(self->ctl, id)) TH_LOG("double destroy");
 	/* The domain fd still holds the domain. */
-	EXPECT_EQ(2, vit_stat(VIT_GLOBAL_STATS, "domains"));
+	EXPECT_EQ(2, vmk_read_key(VIT_GLOBAL_STATS, "domains"));
 	close(dfd);
-	EXPECT_EQ(1, vit_stat(VIT_GLOBAL_STATS, "domains"));
+	EXPECT_EQ(1, vmk_read_key(VIT_GLOBAL_STATS, "domains"));
 	close(dfd2);
 	EXPECT_EQ(0, vit_destroy(self->ctl, id2));
-	EXPECT_EQ(0, vit_stat(VIT_GLOBAL_STATS, "domains"));
+	EXPECT_EQ(0, vmk_read_key(VIT_GLOBAL_STATS, "domains"));
 }
 
 /* Drop CAP_IPC_LOCK so that RLIMIT_MEMLOCK applies to this process. */

@@ -22,6 +22,7 @@
 #include <linux/vduse_iotlb.h>
 #include "kselftest.h"
 #include "vduse_iotlb_test.h"
+#include "vmk_sys.h"
 
 #define VIT_CTL "/dev/vduse_iotlb"
 #define VIT_CLIENT "/dev/vduse_iotlb_test"
@@ -169,22 +170,6 @@ static inline void vit_put_pattern(__u8 *p, __u64 len, __u64 seed)
 
 	for (i = 0; i < len; i++)
 		p[i] = vit_pattern(seed, i);
-}
-
-/* A counter of a debugfs stats file ("name value" lines), or -1. */
-static inline long long vit_stat(const char *path, const char *name)
-{
-	char key[64];
-	long long v, ret = -1;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", key, &v) == 2)
-		if (!strcmp(key, name))
-			ret = v;
-	fclose(f);
-	return ret;
 }
 
 /* Touching a page of the domain mapping: SIGBUS becomes a return value. */
