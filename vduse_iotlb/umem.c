@@ -115,6 +115,8 @@ int vit_umem_register(struct vduse_iotlb_domain *dom, u64 iova, u64 length,
 			list_add(&old->lru, &freed);
 			nr_kernel++;
 		}
+		/* A large region: view_lock is a rwsem, so we may. */
+		cond_resched();
 	}
 	up_write(&dom->view_lock);
 	list_add(&u->node, &dom->umems);
@@ -177,6 +179,7 @@ int vit_umem_deregister(struct vduse_iotlb_domain *dom, u64 iova, u64 length)
 		page = list_first_entry(&fresh, struct page, lru);
 		list_del(&page->lru);
 		vit_slot_switch(dom, first + i, page, false);
+		cond_resched();
 	}
 	list_del(&u->node);
 	mutex_unlock(&dom->umem_lock);
