@@ -28,12 +28,13 @@ static int page_ok(const char *base, unsigned long i)
 }
 
 /*
- * Open /dev/ckpt and a new image file, map LR_VMA pages at a free place,
- * fill pages [LR_FIRST, @last), dump the VMA into the image and unmap it.
+ * Open /dev/ckpt and a new image file, map LR_VMA pages at a free place
+ * (shared anonymous memory if @shared, else private), fill pages
+ * [LR_FIRST, @last), dump the VMA into the image and unmap it.
  * Returns 0 or -errno.
  */
 static int lr_setup(int *dev, int *img, char **base, unsigned long last,
-		    struct ckpt_dump *d)
+		    bool shared, struct ckpt_dump *d)
 {
 	unsigned long i;
 	int ret;
@@ -44,8 +45,8 @@ static int lr_setup(int *dev, int *img, char **base, unsigned long last,
 	if (*dev < 0 || *img < 0 || !*base)
 		return -ENODEV;
 	if (mmap(*base, LR_VMA * PG, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-		 -1, 0) != *base)
+		 (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS |
+		 MAP_FIXED_NOREPLACE, -1, 0) != *base)
 		return -errno;
 	for (i = LR_FIRST; i < last; i++)
 		ckpt_fill_page(*base + i * PG, i);
@@ -71,7 +72,7 @@ FIXTURE(longrun) {
 FIXTURE_SETUP(longrun)
 {
 	int ret = lr_setup(&self->dev, &self->img, &self->base,
-			   LR_FIRST + LR_PAGES, &self->d);
+			   LR_FIRST + LR_PAGES, false, &self->d);
 
 	ASSERT_EQ(0, ret) TH_LOG("dump of one long run: %s", strerror(-ret));
 }
@@ -91,6 +92,7 @@ FIXTURE(lrmode) {
 
 FIXTURE_VARIANT(lrmode) {
 	unsigned int flags;
+	bool shared;
 };
 
 FIXTURE_VARIANT_ADD(lrmode, eager) {
@@ -105,10 +107,15 @@ FIXTURE_VARIANT_ADD(lrmode, lazy) {
 	.flags = CKPT_RESTORE_LAZY,
 };
 
+/* Shared memory is filled through the shmem file, batch by batch too. */
+FIXTURE_VARIANT_ADD(lrmode, shared) {
+	.flags = 0, .shared = true,
+};
+
 FIXTURE_SETUP(lrmode)
 {
 	int ret = lr_setup(&self->dev, &self->img, &self->base,
-			   LR_FIRST + LR_PAGES, &self->d);
+			   LR_FIRST + LR_PAGES, variant->shared, &self->d);
 
 	ASSERT_EQ(0, ret) TH_LOG("dump of one long run: %s", strerror(-ret));
 }
@@ -307,7 +314,8 @@ FIXTURE_VARIANT_ADD(lrbad, version_3) {
 FIXTURE_SETUP(lrbad)
 {
 	struct ckpt_dump d;
-	int ret = lr_setup(&self->dev, &self->img, &self->base, LR_VMA, &d);
+	int ret = lr_setup(&self->dev, &self->img, &self->base, LR_VMA,
+			   false, &d);
 
 	ASSERT_EQ(0, ret) TH_LOG("dump of one long run: %s", strerror(-ret));
 }
