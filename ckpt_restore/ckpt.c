@@ -225,12 +225,12 @@ static const char *kind_name(__u32 kind)
 static __u64 bad_chunks(int fd, const struct ckpt_uimage *u,
 			const struct ckpt_image_run *r, char *buf, __u64 *pos)
 {
-	__u64 bad = 0, k, n;
+	__u64 bad = 0, k, n, chunks;
 	size_t len;
 
-	if (r->nr_pages > CKPT_MAX_RUN_PAGES ||
-	    r->chunk > u->hdr.nr_chunks ||
-	    u->hdr.nr_chunks - r->chunk < (r->nr_pages + CKPT_CHUNK_PAGES - 1) / CKPT_CHUNK_PAGES)
+	/* A run may be long, but its chunks must be in the table read. */
+	chunks = r->nr_pages / CKPT_CHUNK_PAGES + !!(r->nr_pages % CKPT_CHUNK_PAGES);
+	if (r->chunk > u->hdr.nr_chunks || u->hdr.nr_chunks - r->chunk < chunks)
 		return 1;
 	for (k = 0; k * CKPT_CHUNK_PAGES < r->nr_pages; k++) {
 		n = r->nr_pages - k * CKPT_CHUNK_PAGES;

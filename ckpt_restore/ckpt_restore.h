@@ -19,8 +19,15 @@
 #include <linux/types.h>
 #include <linux/ckpt_restore.h>
 
-/* Largest run in bytes; also the unit of every batched read and write. */
-#define CKPT_BATCH_BYTES	(CKPT_MAX_RUN_PAGES * PAGE_SIZE)
+/*
+ * Pages per batch: the unit of every batched read, write and checksum
+ * check.  A run of the image may be much longer and is then processed
+ * batch by batch; a batch starts on a chunk boundary of its run.
+ */
+#define CKPT_BATCH_PAGES	512
+#define CKPT_BATCH_BYTES	(CKPT_BATCH_PAGES * PAGE_SIZE)
+#define CKPT_BATCH_CHUNKS	(CKPT_BATCH_PAGES / CKPT_CHUNK_PAGES)
+static_assert(CKPT_BATCH_PAGES % CKPT_CHUNK_PAGES == 0);
 
 /**
  * struct ckpt_stats - debugfs counters; tests read them to prove no leaks
@@ -102,13 +109,10 @@ int ckpt_check_chunks_bvec(const u64 *csums, const struct bio_vec *bv,
 			   unsigned int nr);
 int ckpt_check_chunks_buf(const u64 *csums, const void *buf, unsigned int nr);
 
-/* Chunks of the longest run. */
-#define CKPT_RUN_MAX_CHUNKS	DIV_ROUND_UP(CKPT_MAX_RUN_PAGES, CKPT_CHUNK_PAGES)
-
-/* Chunks of a run of @nr_pages pages. */
-static inline unsigned int ckpt_run_chunks(u32 nr_pages)
+/* Chunks of a run (or a batch of a run) of @nr_pages pages. */
+static inline u64 ckpt_run_chunks(u64 nr_pages)
 {
-	return DIV_ROUND_UP(nr_pages, CKPT_CHUNK_PAGES);
+	return DIV_ROUND_UP_ULL(nr_pages, CKPT_CHUNK_PAGES);
 }
 
 int ckpt_dump(struct ckpt_dump *arg);

@@ -153,7 +153,7 @@ static inline int ckpt_uimage_read(int fd, struct ckpt_uimage *u)
 		return -EINVAL;
 	if (u->hdr.magic != CKPT_IMAGE_MAGIC ||
 	    u->hdr.nr_vmas > CKPT_MAX_VMAS || u->hdr.nr_runs > CKPT_MAX_RUNS ||
-	    u->hdr.nr_chunks > (__u64)CKPT_MAX_RUNS * CKPT_MAX_RUN_PAGES ||
+	    u->hdr.nr_chunks > (__u64)st.st_size / sizeof(*u->csums) ||
 	    u->hdr.meta_offset > (__u64)st.st_size ||
 	    u->hdr.meta_size > (__u64)st.st_size - u->hdr.meta_offset)
 		return -EINVAL;

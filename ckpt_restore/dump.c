@@ -9,6 +9,11 @@
  * Pages are written straight from the target's pages with vfs_iter_write().
  * No lock is held while the image file is written.
  *
+ * A run is every stretch of consecutive kept pages of a VMA, however long:
+ * it stays open across batches (each batch's part is written when the
+ * batch ends, as its pages are released then) and the checksum of its open
+ * chunk is carried over, so a densely filled VMA becomes one run.
+ *
  * File layout (see the uAPI header): the header page, page contents, then
  * the VMA table, the run table and the paths.  The header is written last.
  */
@@ -63,9 +68,14 @@ struct ckpt_dvma {
  * @strings: path strings
  * @strings_size: bytes used in @strings
  * @pages: one batch of target pages
- * @bv: bio_vec table over the pending run
+ * @bv: bio_vec table over the pages of the pending run in the current
+ *	batch, not yet written
+ * @bv_nr: entries used in @bv
  * @run_start: address of the pending run's first page
- * @run_nr: pages in the pending run
+ * @run_nr: pages in the pending run, written or in @bv
+ * @run_chunk: index in @csums of the pending run's first chunk
+ * @chunk_st: checksum state of the pending run's open chunk
+ * @chunk_nr: pages hashed into @chunk_st
  * @bounce: one batch of kernel pages, for shared VMAs
  * @bounce_bv: bio_vec table over all of @bounce
  */
@@ -87,8 +97,12 @@ struct ckpt_dctx {
 	u64 strings_size;
 	struct page **pages;
 	struct bio_vec *bv;
+	u32 bv_nr;
 	u64 run_start;
-	u32 run_nr;
+	u64 run_nr;
+	u64 run_chunk;
+	struct xxh64_state chunk_st;
+	u32 chunk_nr;
 	struct vmk_page_array bounce;
 	struct bio_vec *bounce_bv;
 };
@@ -243,14 +257,13 @@ out_unlock:
 	return ret;
 }
 
-/* Make room for one more run and its chunk checksums. */
-static int ckpt_grow_tables(struct ckpt_dctx *c)
+/* Append a chunk checksum, growing the table as needed. */
+static int ckpt_push_csum(struct ckpt_dctx *c, u64 csum)
 {
-	struct ckpt_image_run *runs;
 	u64 *csums;
 	u64 max;
 
-	if (c->max_chunks - c->nr_chunks < ckpt_run_chunks(CKPT_MAX_RUN_PAGES)) {
+	if (c->nr_chunks == c->max_chunks) {
 		max = max(c->max_chunks * 2, 1024ULL);
 		csums = kvrealloc(c->csums, max * sizeof(*csums),
 				  GFP_KERNEL_ACCOUNT);
@@ -259,6 +272,16 @@ static int ckpt_grow_tables(struct ckpt_dctx *c)
 		c->csums = csums;
 		c->max_chunks = max;
 	}
+	c->csums[c->nr_chunks++] = csum;
+	return 0;
+}
+
+/* Append a run entry, growing the table as needed. */
+static int ckpt_push_run(struct ckpt_dctx *c, const struct ckpt_image_run *r)
+{
+	struct ckpt_image_run *runs;
+	u64 max;
+
 	if (c->nr_runs == c->max_runs) {
 		if (c->max_runs == CKPT_MAX_RUNS)
 			return -EFBIG;
@@ -270,61 +293,94 @@ static int ckpt_grow_tables(struct ckpt_dctx *c)
 		c->runs = runs;
 		c->max_runs = max;
 	}
+	c->runs[c->nr_runs++] = *r;
 	return 0;
-}
-
-/* Write the pages of @c->bv[0..nr) as one run starting at @start. */
-static int ckpt_write_run(struct ckpt_dctx *c, u64 start, u32 nr, u32 vma)
-{
-	size_t len = (size_t)nr << PAGE_SHIFT;
-	struct iov_iter iter;
-	u32 i, n;
-	ssize_t put;
-	int ret;
-
-	if (!nr)
-		return 0;
-	ret = ckpt_grow_tables(c);
-	if (ret)
-		return ret;
-	iov_iter_bvec(&iter, ITER_SOURCE, c->bv, nr, len);
-	put = vfs_iter_write(c->out, &iter, &c->pos, 0);
-	if (put != len)
-		return put < 0 ? put : -EIO;
-	c->runs[c->nr_runs++] = (struct ckpt_image_run) {
-		.start = start, .nr_pages = nr, .vma = vma,
-		.chunk = c->nr_chunks,
-	};
-	for (i = 0; i < nr; i += n) {
-		n = min_t(u32, nr - i, CKPT_CHUNK_PAGES);
-		c->csums[c->nr_chunks++] = ckpt_csum_bvec(c->bv + i, n);
-	}
-	c->nr_pages += nr;
-	return 0;
-}
-
-/* Write out the pending run, if any. */
-static int ckpt_run_end(struct ckpt_dctx *c, u32 idx)
-{
-	u32 nr = c->run_nr;
-
-	c->run_nr = 0;
-	return ckpt_write_run(c, c->run_start, nr, idx);
 }
 
 /*
- * Offer the next page of a batch: a kept page extends the pending run, any
- * other ends it.  The caller ends the run with its batch, whose pages it
- * holds, so a run never exceeds CKPT_MAX_RUN_PAGES.
+ * Write the pending run's pages of the current batch and hash them into
+ * its chunks; the caller releases the batch's pages afterwards.
+ */
+static int ckpt_run_flush(struct ckpt_dctx *c)
+{
+	size_t len = (size_t)c->bv_nr << PAGE_SHIFT;
+	struct iov_iter iter;
+	ssize_t put;
+	void *va;
+	u32 i;
+	int ret;
+
+	if (!c->bv_nr)
+		return 0;
+	iov_iter_bvec(&iter, ITER_SOURCE, c->bv, c->bv_nr, len);
+	put = vfs_iter_write(c->out, &iter, &c->pos, 0);
+	if (put != len)
+		return put < 0 ? put : -EIO;
+	for (i = 0; i < c->bv_nr; i++) {
+		va = kmap_local_page(c->bv[i].bv_page);
+		xxh64_update(&c->chunk_st, va, PAGE_SIZE);
+		kunmap_local(va);
+		if (++c->chunk_nr < CKPT_CHUNK_PAGES)
+			continue;
+		ret = ckpt_push_csum(c, xxh64_digest(&c->chunk_st));
+		if (ret)
+			return ret;
+		xxh64_reset(&c->chunk_st, 0);
+		c->chunk_nr = 0;
+	}
+	c->bv_nr = 0;
+	return 0;
+}
+
+/* Write out the pending run of VMA @idx, if any, and close it. */
+static int ckpt_run_end(struct ckpt_dctx *c, u32 idx)
+{
+	struct ckpt_image_run r = {
+		.start = c->run_start, .nr_pages = c->run_nr,
+		.chunk = c->run_chunk, .vma = idx,
+	};
+	int ret;
+
+	if (!c->run_nr)
+		return 0;
+	ret = ckpt_run_flush(c);
+	if (!ret && c->chunk_nr)
+		ret = ckpt_push_csum(c, xxh64_digest(&c->chunk_st));
+	if (!ret)
+		ret = ckpt_push_run(c, &r);
+	if (ret)
+		return ret;
+	c->nr_pages += c->run_nr;
+	c->run_nr = 0;
+	c->chunk_nr = 0;
+	return 0;
+}
+
+/*
+ * Offer the next page of a batch: a kept page extends the pending run if it
+ * directly follows it, else starts a new one; any other page ends it.  The
+ * caller calls ckpt_run_flush() at the end of each batch, whose pages it
+ * holds until then, and ckpt_run_end() at the end of the VMA.
  */
 static int ckpt_run_page(struct ckpt_dctx *c, u32 idx, u64 addr,
 			 struct page *page, bool keep)
 {
-	if (!keep)
-		return ckpt_run_end(c, idx);
-	if (!c->run_nr)
+	int ret;
+
+	if (!keep ||
+	    (c->run_nr && addr != c->run_start + (c->run_nr << PAGE_SHIFT))) {
+		ret = ckpt_run_end(c, idx);
+		if (ret || !keep)
+			return ret;
+	}
+	if (!c->run_nr) {
 		c->run_start = addr;
-	bvec_set_page(&c->bv[c->run_nr++], page, PAGE_SIZE, 0);
+		c->run_chunk = c->nr_chunks;
+		xxh64_reset(&c->chunk_st, 0);
+		c->chunk_nr = 0;
+	}
+	bvec_set_page(&c->bv[c->bv_nr++], page, PAGE_SIZE, 0);
+	c->run_nr++;
 	return 0;
 }
 
@@ -355,7 +411,7 @@ static int ckpt_dump_private(struct ckpt_dctx *c, u32 idx)
 			return -EINTR;
 		locked = 1;
 		got = get_user_pages_remote(c->mm, addr,
-					    min_t(u64, CKPT_MAX_RUN_PAGES,
+					    min_t(u64, CKPT_BATCH_PAGES,
 						  (d->iv.end - addr) >> PAGE_SHIFT),
 					    FOLL_DUMP | FOLL_FORCE, c->pages,
 					    &locked);
@@ -363,6 +419,9 @@ static int ckpt_dump_private(struct ckpt_dctx *c, u32 idx)
 			mmap_read_unlock(c->mm);
 		if (got == -EFAULT) {
 			/* A hole, the zero page, or beyond the file's end. */
+			ret = ckpt_run_end(c, idx);
+			if (ret)
+				return ret;
 			addr += PAGE_SIZE;
 			cond_resched();
 			continue;
@@ -379,14 +438,14 @@ static int ckpt_dump_private(struct ckpt_dctx *c, u32 idx)
 					    keep);
 		}
 		if (!ret)
-			ret = ckpt_run_end(c, idx);
+			ret = ckpt_run_flush(c);
 		for (i = 0; i < got; i++)
 			put_page(c->pages[i]);
 		if (ret)
 			return ret;
 		addr += (u64)got << PAGE_SHIFT;
 	}
-	return 0;
+	return ckpt_run_end(c, idx);
 }
 
 /* Shared VMAs: read the shmem file itself, which never allocates holes. */
@@ -426,14 +485,14 @@ static int ckpt_dump_shared(struct ckpt_dctx *c, u32 idx)
 					    !ckpt_page_zero(page));
 		}
 		if (!ret)
-			ret = ckpt_run_end(c, idx);
+			ret = ckpt_run_flush(c);
 		if (ret)
 			return ret;
 		fpos = d->file_off + (addr + want - d->iv.start);
 		addr += want;
 		cond_resched();
 	}
-	return 0;
+	return ckpt_run_end(c, idx);
 }
 
 static int ckpt_alloc_buffers(struct ckpt_dctx *c)
@@ -441,10 +500,10 @@ static int ckpt_alloc_buffers(struct ckpt_dctx *c)
 	struct page *page;
 	u32 i;
 
-	c->pages = kvmalloc_array(CKPT_MAX_RUN_PAGES, sizeof(*c->pages),
+	c->pages = kvmalloc_array(CKPT_BATCH_PAGES, sizeof(*c->pages),
 				  GFP_KERNEL);
-	c->bv = kvmalloc_array(CKPT_MAX_RUN_PAGES, sizeof(*c->bv), GFP_KERNEL);
-	c->bounce_bv = kvmalloc_array(CKPT_MAX_RUN_PAGES, sizeof(*c->bv),
+	c->bv = kvmalloc_array(CKPT_BATCH_PAGES, sizeof(*c->bv), GFP_KERNEL);
+	c->bounce_bv = kvmalloc_array(CKPT_BATCH_PAGES, sizeof(*c->bv),
 				      GFP_KERNEL);
 	if (!c->pages || !c->bv || !c->bounce_bv)
 		return -ENOMEM;
@@ -452,7 +511,7 @@ static int ckpt_alloc_buffers(struct ckpt_dctx *c)
 		if (c->vmas[i].iv.kind != CKPT_VMA_SHARED)
 			continue;
 		/* Shared VMAs need the bounce pages; allocate them once. */
-		while (c->bounce.nr_pages < CKPT_MAX_RUN_PAGES) {
+		while (c->bounce.nr_pages < CKPT_BATCH_PAGES) {
 			page = alloc_page(GFP_KERNEL);
 			if (!page)
 				return -ENOMEM;

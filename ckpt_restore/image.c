@@ -124,10 +124,16 @@ static int ckpt_check_header(const struct ckpt_image_header *h, loff_t isize)
 	if (h->nr_vmas > CKPT_MAX_VMAS || h->nr_runs > CKPT_MAX_RUNS ||
 	    h->strings_size > CKPT_MAX_STRINGS)
 		return -EFBIG;
-	/* All bounded above, so no product can overflow. */
-	if (h->nr_pages > h->nr_runs * CKPT_MAX_RUN_PAGES ||
+	/*
+	 * A run has no length limit but its VMA, so the pages are bounded by
+	 * the user address space (runs do not overlap) and the chunks, of at
+	 * least one page each, by the pages.  With these bounds no product
+	 * below can overflow; the file's length then bounds them for real.
+	 */
+	if (h->nr_pages > TASK_SIZE >> PAGE_SHIFT ||
 	    h->nr_pages < h->nr_runs ||
-	    h->nr_chunks > h->nr_runs * ckpt_run_chunks(CKPT_MAX_RUN_PAGES) ||
+	    h->nr_chunks > h->nr_pages ||
+	    h->nr_chunks < ckpt_run_chunks(h->nr_pages) ||
 	    h->nr_chunks < h->nr_runs)
 		return -EINVAL;
 	data_size = h->nr_pages << PAGE_SHIFT;
@@ -196,16 +202,16 @@ static int ckpt_check_runs(struct ckpt_image *img)
 
 	for (i = 0; i < h->nr_runs; i++) {
 		r = &img->runs[i];
-		if (r->nr_pages > CKPT_MAX_RUN_PAGES)
-			return -EFBIG;
-		if (!r->nr_pages || r->vma >= h->nr_vmas ||
+		if (!r->nr_pages || r->vma >= h->nr_vmas || r->reserved ||
 		    !PAGE_ALIGNED(r->start) || r->start < prev_end ||
 		    r->chunk != chunks)
 			return -EINVAL;
 		v = &img->vmas[r->vma];
-		len = (u64)r->nr_pages << PAGE_SHIFT;
-		if (r->start < v->start || len > v->end - r->start)
+		/* Inside the VMA, compared in pages: no shift can overflow. */
+		if (r->start < v->start ||
+		    r->nr_pages > (v->end - r->start) >> PAGE_SHIFT)
 			return -EINVAL;
+		len = r->nr_pages << PAGE_SHIFT;
 		img->run_pos[i] = pos;
 		pos += len;
 		pages += r->nr_pages;
@@ -358,11 +364,11 @@ int ckpt_image_read_csums(const struct ckpt_image *img, u64 chunk,
  */
 int ckpt_image_verify_runs(const struct ckpt_image *img)
 {
-	u64 csums[CKPT_RUN_MAX_CHUNKS];
+	u64 csums[CKPT_BATCH_CHUNKS];
 	const struct ckpt_image_run *r;
-	size_t len;
+	unsigned int n;
+	u64 i, off;
 	void *buf;
-	u64 i;
 	int ret = 0;
 
 	if (!img->hdr.nr_runs)
@@ -372,22 +378,27 @@ int ckpt_image_verify_runs(const struct ckpt_image *img)
 		return -ENOMEM;
 	for (i = 0; i < img->hdr.nr_runs; i++) {
 		r = &img->runs[i];
-		len = (size_t)r->nr_pages << PAGE_SHIFT;
-		ret = ckpt_image_read_csums(img, r->chunk,
-					    ckpt_run_chunks(r->nr_pages), csums);
-		if (!ret)
-			ret = ckpt_read_full(img->file, buf, len,
-					     img->run_pos[i]);
-		if (!ret)
-			ret = ckpt_check_chunks_buf(csums, buf, r->nr_pages);
-		if (ret)
-			break;
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
-			break;
+		/* A long run, batch by batch; each starts on a chunk boundary. */
+		for (off = 0; off < r->nr_pages; off += n) {
+			n = min_t(u64, r->nr_pages - off, CKPT_BATCH_PAGES);
+			ret = ckpt_image_read_csums(img,
+						    r->chunk + off / CKPT_CHUNK_PAGES,
+						    ckpt_run_chunks(n), csums);
+			if (!ret)
+				ret = ckpt_read_full(img->file, buf,
+						     (size_t)n << PAGE_SHIFT,
+						     img->run_pos[i] +
+						     (off << PAGE_SHIFT));
+			if (!ret)
+				ret = ckpt_check_chunks_buf(csums, buf, n);
+			if (!ret && fatal_signal_pending(current))
+				ret = -EINTR;
+			if (ret)
+				goto out_free;
+			cond_resched();
 		}
-		cond_resched();
 	}
+out_free:
 	kvfree(buf);
 	return ret;
 }

@@ -45,18 +45,16 @@
 
 /**
  * struct ckpt_lazy_run - one image run of the VMA, as a fault needs it
- * @idx: its index in &ckpt_lazy.runs
  * @first: index of its first page, relative to the VMA's start
- * @nr: number of pages
+ * @nr: number of pages; a run may span its whole VMA
  * @pos: file offset of its contents
  * @chunk: index of its first chunk's checksum in the image's checksum table
  *
  * Built on the stack from the shared tables by ckpt_lazy_find().
  */
 struct ckpt_lazy_run {
-	unsigned int idx;
 	unsigned long first;
-	unsigned int nr;
+	unsigned long nr;
 	loff_t pos;
 	u64 chunk;
 };
@@ -72,9 +70,11 @@ struct ckpt_lazy_run {
  * @base_pgoff: vm_pgoff of the VMA's first page (its address in pages)
  * @nr_pages: pages of the VMA
  * @remaining: covered pages not yet installed once in @mm
- * @installed: for each run with a page installed once in @mm, by index in
- *	@runs, a bitmap of its pages installed once; allocated on first touch,
- *	so creating the state costs nothing per page or per run
+ * @installed: for each group of CKPT_LAZY_GROUP_PAGES pages of the VMA
+ *	(by VMA-relative page index / CKPT_LAZY_GROUP_PAGES) with a page
+ *	installed once in @mm, a bitmap of its pages installed once; allocated
+ *	on first touch of the group, so creating the state costs nothing per
+ *	page or per run, and no allocation grows with a run's length
  * @tables: the image's tables, shared with the other lazy VMAs of the image
  * @runs: the VMA's runs inside @tables, sorted by address
  * @run_pos: file offset of the contents of each of @runs, inside @tables
@@ -97,6 +97,10 @@ struct ckpt_lazy {
 	unsigned int nr_runs;
 	loff_t csums_pos;
 };
+
+/* Pages per bitmap of installed pages; a chunk spans at most two groups. */
+#define CKPT_LAZY_GROUP_PAGES	CKPT_BATCH_PAGES
+static_assert(CKPT_LAZY_GROUP_PAGES >= CKPT_CHUNK_PAGES);
 
 static const struct vm_operations_struct ckpt_lazy_vm_ops;
 
@@ -121,7 +125,6 @@ static bool ckpt_lazy_find(const struct ckpt_lazy *lz, unsigned long idx,
 			lo = mid + 1;
 		} else {
 			*run = (struct ckpt_lazy_run) {
-				.idx = mid,
 				.first = first - lz->base_pgoff,
 				.nr = lz->runs[mid].nr_pages,
 				.pos = lz->run_pos[mid],
@@ -133,31 +136,30 @@ static bool ckpt_lazy_find(const struct ckpt_lazy *lz, unsigned long idx,
 	return false;
 }
 
-/* Was page @i of @run installed once in the restoring mm? */
-static bool ckpt_lazy_was_installed(struct ckpt_lazy *lz,
-				    const struct ckpt_lazy_run *run,
-				    unsigned long i)
+/* Was page @idx of the VMA installed once in the restoring mm? */
+static bool ckpt_lazy_was_installed(struct ckpt_lazy *lz, unsigned long idx)
 {
-	unsigned long *bits = xa_load(&lz->installed, run->idx);
+	unsigned long *bits;
 
-	return bits && test_bit(i, bits);
+	bits = xa_load(&lz->installed, idx / CKPT_LAZY_GROUP_PAGES);
+	return bits && test_bit(idx % CKPT_LAZY_GROUP_PAGES, bits);
 }
 
-/* The bitmap of @run's installed pages, allocated on first use. */
-static unsigned long *ckpt_lazy_bits(struct ckpt_lazy *lz,
-				     const struct ckpt_lazy_run *run)
+/* The bitmap of the group holding page @idx of the VMA, made on first use. */
+static unsigned long *ckpt_lazy_bits(struct ckpt_lazy *lz, unsigned long idx)
 {
+	unsigned long group = idx / CKPT_LAZY_GROUP_PAGES;
 	unsigned long *bits;
 	void *old;
 
 	lockdep_assert_held(&lz->install_lock);
-	bits = xa_load(&lz->installed, run->idx);
+	bits = xa_load(&lz->installed, group);
 	if (bits)
 		return bits;
-	bits = bitmap_zalloc(CKPT_MAX_RUN_PAGES, GFP_KERNEL_ACCOUNT);
+	bits = bitmap_zalloc(CKPT_LAZY_GROUP_PAGES, GFP_KERNEL_ACCOUNT);
 	if (!bits)
 		return NULL;
-	old = xa_store(&lz->installed, run->idx, bits, GFP_KERNEL_ACCOUNT);
+	old = xa_store(&lz->installed, group, bits, GFP_KERNEL_ACCOUNT);
 	if (xa_is_err(old)) {
 		bitmap_free(bits);
 		return NULL;
@@ -213,7 +215,7 @@ static vm_fault_t ckpt_lazy_zero(struct vm_fault *vmf)
  * end of the file means the image was truncated after the restore.
  */
 static int ckpt_lazy_read_chunk(struct ckpt_lazy *lz, struct file *image,
-				const struct ckpt_lazy_run *run, unsigned int k,
+				const struct ckpt_lazy_run *run, unsigned long k,
 				struct page **pages, unsigned int n)
 {
 	struct bio_vec bv[CKPT_CHUNK_PAGES];
@@ -254,7 +256,7 @@ static int ckpt_lazy_read_chunk(struct ckpt_lazy *lz, struct file *image,
  * back as zeroes).  In the restoring mm the caller holds install_lock: a
  * racing fault then sees the bit only once the page is really in, and
  * never mistakes a page being installed for a discarded one.  @bits is the
- * run's bitmap in the restoring mm, NULL in another mm.
+ * bitmap of the page's group in the restoring mm, NULL in another mm.
  * Return: 0, 1 if skipped or already present, or vm_insert_page()'s error.
  */
 static int ckpt_lazy_install(struct vm_area_struct *vma, struct ckpt_lazy *lz,
@@ -262,6 +264,7 @@ static int ckpt_lazy_install(struct vm_area_struct *vma, struct ckpt_lazy *lz,
 			     struct page *page, unsigned long *bits)
 {
 	unsigned long pgoff = lz->base_pgoff + run->first + i, addr;
+	unsigned long bit = (run->first + i) % CKPT_LAZY_GROUP_PAGES;
 	int ret;
 
 	if (bits)
@@ -269,7 +272,7 @@ static int ckpt_lazy_install(struct vm_area_struct *vma, struct ckpt_lazy *lz,
 	if (pgoff < vma->vm_pgoff || pgoff - vma->vm_pgoff >= vma_pages(vma))
 		return 1;
 	addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
-	if (bits && test_bit(i, bits))
+	if (bits && test_bit(bit, bits))
 		return 1;
 	ret = vm_insert_page(vma, addr, page);
 	if (!ret)
@@ -278,7 +281,7 @@ static int ckpt_lazy_install(struct vm_area_struct *vma, struct ckpt_lazy *lz,
 		ret = 1;
 	if (!bits || ret < 0)
 		return ret;
-	set_bit(i, bits);
+	set_bit(bit, bits);
 	if (atomic_long_dec_and_test(&lz->remaining) && !READ_ONCE(lz->forked))
 		ckpt_lazy_drop_image(lz);
 	return ret;
@@ -289,11 +292,11 @@ static vm_fault_t ckpt_lazy_fill(struct vm_fault *vmf, struct ckpt_lazy *lz,
 				 const struct ckpt_lazy_run *run,
 				 unsigned long rel, struct file *image)
 {
-	unsigned int k = rel / CKPT_CHUNK_PAGES, n, i;
-	unsigned long first = (unsigned long)k * CKPT_CHUNK_PAGES;
+	unsigned long k = rel / CKPT_CHUNK_PAGES, first = k * CKPT_CHUNK_PAGES;
+	unsigned long *bits[2] = { NULL, NULL }, idx = run->first + first;
 	bool owner = vmf->vma->vm_mm == lz->mm;
 	struct page *pages[CKPT_CHUNK_PAGES];
-	unsigned long *bits = NULL;
+	unsigned int n, i;
 	int ret = 0, err;
 
 	n = min_t(unsigned long, run->nr - first, CKPT_CHUNK_PAGES);
@@ -314,17 +317,22 @@ static vm_fault_t ckpt_lazy_fill(struct vm_fault *vmf, struct ckpt_lazy *lz,
 	if (ret)
 		goto out_put_pages;
 	if (owner) {
+		/* The groups of the chunk's first and last page, maybe one. */
 		mutex_lock(&lz->install_lock);
-		bits = ckpt_lazy_bits(lz, run);
-		if (!bits) {
+		bits[0] = ckpt_lazy_bits(lz, idx);
+		bits[1] = bits[0] ? ckpt_lazy_bits(lz, idx + n - 1) : NULL;
+		if (!bits[1]) {
 			mutex_unlock(&lz->install_lock);
 			ret = -ENOMEM;
 			goto out_put_pages;
 		}
 	}
 	for (i = 0; i < n; i++) {
+		bool later = (idx + i) / CKPT_LAZY_GROUP_PAGES !=
+			     idx / CKPT_LAZY_GROUP_PAGES;
+
 		err = ckpt_lazy_install(vmf->vma, lz, run, first + i, pages[i],
-					bits);
+					bits[later]);
 		/* Only the faulting page's failure fails the fault. */
 		if (err < 0 && first + i == rel)
 			ret = err;
@@ -351,7 +359,7 @@ static vm_fault_t ckpt_lazy_fault(struct vm_fault *vmf)
 
 	idx = vmf->pgoff - lz->base_pgoff;
 	if (ckpt_lazy_find(lz, idx, &run) &&
-	    (!owner || !ckpt_lazy_was_installed(lz, &run, idx - run.first))) {
+	    (!owner || !ckpt_lazy_was_installed(lz, idx))) {
 		image = ckpt_lazy_get_image(lz);
 		if (image) {
 			ret = ckpt_lazy_fill(vmf, lz, &run, idx - run.first,
@@ -424,9 +432,9 @@ static const struct file_operations ckpt_lazy_fops = {
  *
  * The caller maps the file MAP_PRIVATE at the VMA's address with the
  * address as file offset, then drops its reference.  The state refers to
- * the image's tables rather than copying the VMA's runs, and allocates a
- * run's bitmap of installed pages on its first touch: its cost does not
- * depend on the size of the image.
+ * the image's tables rather than copying the VMA's runs, and allocates the
+ * bitmap of installed pages of a group of pages on its first touch: its
+ * cost does not depend on the size of the image or of a run.
  *
  * Return: the file, or an ERR_PTR.
  */

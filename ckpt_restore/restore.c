@@ -11,10 +11,10 @@
  *     new shmem files, lazy state files);
  *  3. check that nothing is mapped where any VMA goes (-EEXIST);
  *  4. map each VMA with MAP_FIXED_NOREPLACE and its final protection;
- *  5. fill eager VMAs run by run: read the run's chunk checksums, pin the
- *     destination pages, read the run straight into them with one
- *     vfs_iter_read() and check each chunk.  Lazy VMAs read and check a
- *     chunk and its checksum on its first fault.
+ *  5. fill eager VMAs run by run, a long run batch by batch: read the
+ *     batch's chunk checksums, pin the destination pages, read the batch
+ *     straight into them with one vfs_iter_read() and check each chunk.
+ *     Lazy VMAs read and check a chunk and its checksum on its first fault.
  *
  * Any failure in 4 or 5 unmaps exactly the VMAs this call mapped.
  *
@@ -54,10 +54,10 @@ struct ckpt_rvma {
  * struct ckpt_rctx - one CKPT_RESTORE call
  * @img: the validated image
  * @rv: one entry per image VMA
- * @pa: destination pages of the current run
+ * @pa: destination pages of the current batch
  * @bv: bio_vec table over @pa, allocated only for eager private VMAs
- * @buf: bounce buffer of one run, allocated only for eager shared VMAs
- * @csums: chunk checksums of the current run
+ * @buf: bounce buffer of one batch, allocated only for eager shared VMAs
+ * @csums: chunk checksums of the current batch
  */
 struct ckpt_rctx {
 	struct ckpt_image img;
@@ -65,7 +65,7 @@ struct ckpt_rctx {
 	struct vmk_page_array pa;
 	struct bio_vec *bv;
 	void *buf;
-	u64 csums[CKPT_RUN_MAX_CHUNKS];
+	u64 csums[CKPT_BATCH_CHUNKS];
 };
 
 static struct file *ckpt_open_path(const struct ckpt_image *img,
@@ -196,56 +196,63 @@ static int ckpt_map_one(const struct ckpt_image_vma *v, struct ckpt_rvma *rv)
 	return 0;
 }
 
-/* Read one run straight into the pinned destination pages. */
-static int ckpt_fill_private(struct ckpt_rctx *c, u64 run)
+/*
+ * Read @n pages of @run from page @off on (a batch, starting on a chunk
+ * boundary) straight into the pinned destination pages.
+ */
+static int ckpt_fill_private(struct ckpt_rctx *c, u64 run, u64 off,
+			     unsigned int n)
 {
 	const struct ckpt_image_run *r = &c->img.runs[run];
-	size_t len = (size_t)r->nr_pages << PAGE_SHIFT;
-	loff_t pos = c->img.run_pos[run];
+	loff_t pos = c->img.run_pos[run] + (off << PAGE_SHIFT);
+	size_t len = (size_t)n << PAGE_SHIFT;
 	struct iov_iter iter;
 	ssize_t got;
 	int ret;
 
-	ret = ckpt_image_read_csums(&c->img, r->chunk,
-				    ckpt_run_chunks(r->nr_pages), c->csums);
+	ret = ckpt_image_read_csums(&c->img, r->chunk + off / CKPT_CHUNK_PAGES,
+				    ckpt_run_chunks(n), c->csums);
 	if (ret)
 		return ret;
-	ret = vmk_page_array_pin_user(&c->pa, r->start, r->nr_pages,
-				      FOLL_WRITE | FOLL_FORCE, false);
+	ret = vmk_page_array_pin_user(&c->pa, r->start + (off << PAGE_SHIFT),
+				      n, FOLL_WRITE | FOLL_FORCE, false);
 	if (ret)
 		return ret;
-	ret = vmk_page_array_bvec(&c->pa, 0, r->nr_pages, c->bv);
+	ret = vmk_page_array_bvec(&c->pa, 0, n, c->bv);
 	if (ret)
 		goto out_release;
-	iov_iter_bvec(&iter, ITER_DEST, c->bv, r->nr_pages, len);
+	iov_iter_bvec(&iter, ITER_DEST, c->bv, n, len);
 	got = vfs_iter_read(c->img.file, &iter, &pos, 0);
 	if (got != len) {
 		ret = got < 0 ? got : -EIO;
 		goto out_release;
 	}
-	ret = ckpt_check_chunks_bvec(c->csums, c->bv, r->nr_pages);
+	ret = ckpt_check_chunks_bvec(c->csums, c->bv, n);
 out_release:
 	vmk_page_array_release(&c->pa, true);
 	return ret;
 }
 
-/* Shared VMAs: copy each run into the new shmem file through a bounce buffer. */
+/*
+ * Shared VMAs: copy a batch of a run (as for ckpt_fill_private()) into the
+ * new shmem file through a bounce buffer.
+ */
 static int ckpt_fill_shared(struct ckpt_rctx *c, const struct ckpt_image_vma *v,
-			    struct file *shm, u64 run)
+			    struct file *shm, u64 run, u64 off, unsigned int n)
 {
 	const struct ckpt_image_run *r = &c->img.runs[run];
-	size_t len = (size_t)r->nr_pages << PAGE_SHIFT;
-	loff_t pos = r->start - v->start;
+	loff_t pos = r->start + (off << PAGE_SHIFT) - v->start;
+	size_t len = (size_t)n << PAGE_SHIFT;
 	ssize_t put;
 	int ret;
 
-	ret = ckpt_image_read_csums(&c->img, r->chunk,
-				    ckpt_run_chunks(r->nr_pages), c->csums);
+	ret = ckpt_image_read_csums(&c->img, r->chunk + off / CKPT_CHUNK_PAGES,
+				    ckpt_run_chunks(n), c->csums);
 	if (!ret)
 		ret = ckpt_read_full(c->img.file, c->buf, len,
-				     c->img.run_pos[run]);
+				     c->img.run_pos[run] + (off << PAGE_SHIFT));
 	if (!ret)
-		ret = ckpt_check_chunks_buf(c->csums, c->buf, r->nr_pages);
+		ret = ckpt_check_chunks_buf(c->csums, c->buf, n);
 	if (ret)
 		return ret;
 	put = kernel_write(shm, c->buf, len, &pos);
@@ -254,33 +261,48 @@ static int ckpt_fill_shared(struct ckpt_rctx *c, const struct ckpt_image_vma *v,
 	return 0;
 }
 
+/* Step 5 for one run, batch by batch. */
+static int ckpt_fill_run(struct ckpt_rctx *c, u32 vma, u64 run, u64 *nr_pages)
+{
+	const struct ckpt_image_run *r = &c->img.runs[run];
+	unsigned int n;
+	u64 off;
+	int ret;
+
+	for (off = 0; off < r->nr_pages; off += n) {
+		n = min_t(u64, r->nr_pages - off, CKPT_BATCH_PAGES);
+		if (c->img.vmas[vma].kind == CKPT_VMA_SHARED)
+			ret = ckpt_fill_shared(c, &c->img.vmas[vma],
+					       c->rv[vma].file, run, off, n);
+		else
+			ret = ckpt_fill_private(c, run, off, n);
+		if (ret)
+			return ret;
+		*nr_pages += n;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
 /* Step 5: fill every eager VMA, run by run. */
 static int ckpt_fill(struct ckpt_rctx *c, u64 *nr_pages)
 {
-	const struct ckpt_image *img = &c->img;
-	const struct ckpt_image_vma *v;
 	struct ckpt_rvma *rv;
 	u64 run;
 	u32 i;
 	int ret;
 
-	for (i = 0; i < img->hdr.nr_vmas; i++) {
-		v = &img->vmas[i];
+	for (i = 0; i < c->img.hdr.nr_vmas; i++) {
 		rv = &c->rv[i];
 		if (rv->lazy)
 			continue;
 		for (run = rv->first_run; run < rv->first_run + rv->nr_runs;
 		     run++) {
-			if (v->kind == CKPT_VMA_SHARED)
-				ret = ckpt_fill_shared(c, v, rv->file, run);
-			else
-				ret = ckpt_fill_private(c, run);
+			ret = ckpt_fill_run(c, i, run, nr_pages);
 			if (ret)
 				return ret;
-			*nr_pages += img->runs[run].nr_pages;
-			if (fatal_signal_pending(current))
-				return -EINTR;
-			cond_resched();
 		}
 	}
 	return 0;
@@ -382,7 +404,7 @@ int ckpt_restore(struct ckpt_restore *arg)
 	need_bv = ckpt_eager_runs(c, false);
 	need_buf = ckpt_eager_runs(c, true);
 	if (need_bv)
-		c->bv = kvmalloc_array(CKPT_MAX_RUN_PAGES, sizeof(*c->bv),
+		c->bv = kvmalloc_array(CKPT_BATCH_PAGES, sizeof(*c->bv),
 				       GFP_KERNEL);
 	if (need_buf)
 		c->buf = kvmalloc(CKPT_BATCH_BYTES, GFP_KERNEL);

@@ -9,8 +9,6 @@
  * its pages only.
  */
 #include <pthread.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -229,22 +227,6 @@ TEST_F(lazy, dump_lazy_vma)
 #define CH_PAGES	(16 * CKPT_CHUNK_PAGES)	/* one run of 16 chunks */
 #define BAD_CHUNK	5
 
-static sigjmp_buf bus_jmp;
-
-static void on_sigbus(int sig)
-{
-	siglongjmp(bus_jmp, 1);
-}
-
-/* Read one byte of @p; 1 if that raised SIGBUS. */
-static int touch_sigbus(const char *p)
-{
-	if (sigsetjmp(bus_jmp, 1))
-		return 1;
-	(void)__atomic_load_n(p, __ATOMIC_RELAXED);
-	return 0;
-}
-
 /*
  * Fill CH_PAGES pages, dump them into @img as one run and unmap them.
  * Returns where they were, or NULL.
@@ -279,7 +261,7 @@ static char *dump_one_run(int dev, int img)
  */
 TEST(lazy_corrupt_chunk_sigbus)
 {
-	struct sigaction sa = { .sa_handler = on_sigbus }, old_sa;
+	struct sigaction sa = { .sa_handler = ckpt_on_sigbus }, old_sa;
 	long live0, fills0, bad0;
 	struct ckpt_restore r;
 	unsigned long i;
@@ -320,7 +302,7 @@ TEST(lazy_corrupt_chunk_sigbus)
 	EXPECT_EQ(fills0 + CKPT_CHUNK_PAGES, ckpt_stat("lazy_fills"))
 		TH_LOG("the whole chunk goes in on first touch");
 	for (i = 0; i < CKPT_CHUNK_PAGES; i++)
-		bad_pages += touch_sigbus(base + (BAD_CHUNK * CKPT_CHUNK_PAGES + i) * PG);
+		bad_pages += ckpt_touch_sigbus(base + (BAD_CHUNK * CKPT_CHUNK_PAGES + i) * PG);
 	EXPECT_EQ(CKPT_CHUNK_PAGES, bad_pages)
 		TH_LOG("every page of the bad chunk must raise SIGBUS");
 	EXPECT_EQ(bad0 + CKPT_CHUNK_PAGES, ckpt_stat("lazy_bad_chunks"))
@@ -328,12 +310,12 @@ TEST(lazy_corrupt_chunk_sigbus)
 	for (i = 0; i < CH_PAGES; i++) {
 		if (i / CKPT_CHUNK_PAGES == BAD_CHUNK)
 			continue;
-		if (touch_sigbus(base + i * PG) ||
+		if (ckpt_touch_sigbus(base + i * PG) ||
 		    !ckpt_page_matches(base + i * PG, i))
 			wrong++;
 	}
 	EXPECT_EQ(0, wrong) TH_LOG("pages of good chunks wrong or SIGBUS");
-	EXPECT_EQ(1, touch_sigbus(base + BAD_CHUNK * CKPT_CHUNK_PAGES * PG))
+	EXPECT_EQ(1, ckpt_touch_sigbus(base + BAD_CHUNK * CKPT_CHUNK_PAGES * PG))
 		TH_LOG("the bad chunk stays bad");
 	ASSERT_EQ(0, sigaction(SIGBUS, &old_sa, NULL));
 	EXPECT_EQ(fills0 + CH_PAGES - CKPT_CHUNK_PAGES, ckpt_stat("lazy_fills"));
@@ -357,7 +339,7 @@ TEST(lazy_corrupt_chunk_sigbus)
  */
 TEST(lazy_image_truncated_after_restore)
 {
-	struct sigaction sa = { .sa_handler = on_sigbus }, old_sa;
+	struct sigaction sa = { .sa_handler = ckpt_on_sigbus }, old_sa;
 	long fills0, images0;
 	struct ckpt_restore r;
 	int dev, img, wrong = 0;
@@ -385,18 +367,18 @@ TEST(lazy_image_truncated_after_restore)
 			       PG + 100));
 
 	ASSERT_EQ(0, sigaction(SIGBUS, &sa, &old_sa));
-	EXPECT_EQ(1, touch_sigbus(base + (TRUNC_CHUNK * CKPT_CHUNK_PAGES + 1) * PG))
+	EXPECT_EQ(1, ckpt_touch_sigbus(base + (TRUNC_CHUNK * CKPT_CHUNK_PAGES + 1) * PG))
 		TH_LOG("a chunk cut by the end of the file must raise SIGBUS");
-	EXPECT_EQ(1, touch_sigbus(base))
+	EXPECT_EQ(1, ckpt_touch_sigbus(base))
 		TH_LOG("a whole chunk whose checksum is gone must raise SIGBUS");
-	EXPECT_EQ(1, touch_sigbus(base + (CH_PAGES - 1) * PG))
+	EXPECT_EQ(1, ckpt_touch_sigbus(base + (CH_PAGES - 1) * PG))
 		TH_LOG("a chunk past the end of the file must raise SIGBUS");
 	EXPECT_EQ(fills0, ckpt_stat("lazy_fills"))
 		TH_LOG("nothing of an unreadable chunk may be installed");
 
 	ASSERT_EQ(st.st_size, pwrite(img, orig, st.st_size, 0));
 	for (i = 0; i < CH_PAGES; i++)
-		if (touch_sigbus(base + i * PG) ||
+		if (ckpt_touch_sigbus(base + i * PG) ||
 		    !ckpt_page_matches(base + i * PG, i))
 			wrong++;
 	ASSERT_EQ(0, sigaction(SIGBUS, &old_sa, NULL));

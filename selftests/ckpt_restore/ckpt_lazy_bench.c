@@ -6,11 +6,12 @@
  * 64 KiB and 1 GiB images are real dumps of filled memory, the image in
  * tmpfs (the page cache).  Larger images would not fit in the guest twice
  * (region plus image), so they are built here: one anonymous VMA covered
- * by runs of CKPT_MAX_RUN_PAGES pages, page contents a hole of the tmpfs
- * file (every page reads back as zeroes, as a page cache read) and a
- * checksum per chunk of zeroes.  Their metadata (run and checksum tables)
- * is exactly that of a dense dump of the same size, which is what the
- * restore call reads; only the first touch reads a hole instead of data.
+ * by one run (as CKPT_DUMP writes a densely filled VMA), page contents a
+ * hole of the tmpfs file (every page reads back as zeroes, as a page cache
+ * read) and a checksum per chunk of zeroes.  Their metadata (run and
+ * checksum tables) is exactly that of a dense dump of the same size, which
+ * is what the restore call reads; only the first touch reads a hole
+ * instead of data.
  *
  * Prints every run and VMK-BENCH lines with the median of each figure.
  */
@@ -19,7 +20,6 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define REPEAT		5
 #define TOUCHES		8
-#define RUN_BYTES	((size_t)CKPT_MAX_RUN_PAGES * PG)
 #define CHUNK_BYTES	((size_t)CKPT_CHUNK_PAGES * PG)
 
 static void die(const char *what)
@@ -66,12 +66,13 @@ static char *dump_real(int dev, int img, size_t len)
 }
 
 /*
- * An image of one anonymous VMA of @len bytes (a multiple of RUN_BYTES),
- * every page in a run, contents a hole of the file: see the top comment.
+ * An image of one anonymous VMA of @len bytes (a multiple of CHUNK_BYTES),
+ * every page in its one run, contents a hole of the file: see the top
+ * comment.
  */
 static char *build_hole_image(int img, size_t len)
 {
-	__u64 nr_runs = len / RUN_BYTES, nr_chunks, i, zero_csum;
+	__u64 nr_runs = 1, nr_chunks, i, zero_csum;
 	struct ckpt_image_header *h;
 	struct ckpt_image_vma *v;
 	struct ckpt_image_run *r;
@@ -90,7 +91,7 @@ static char *build_hole_image(int img, size_t len)
 	free(zero);
 
 	memset(&u, 0, sizeof(u));
-	nr_chunks = nr_runs * (CKPT_MAX_RUN_PAGES / CKPT_CHUNK_PAGES);
+	nr_chunks = len / CHUNK_BYTES;
 	h = &u.hdr;
 	h->magic = CKPT_IMAGE_MAGIC;
 	h->version = CKPT_IMAGE_VERSION;
@@ -116,12 +117,10 @@ static char *build_hole_image(int img, size_t len)
 	/* Read-only: a private writable VMA this big would fail overcommit. */
 	v->prot = PROT_READ;
 	v->kind = CKPT_VMA_ANON;
-	for (i = 0; i < nr_runs; i++) {
-		r[i].start = (uintptr_t)base + i * RUN_BYTES;
-		r[i].nr_pages = CKPT_MAX_RUN_PAGES;
-		r[i].vma = 0;
-		r[i].chunk = i * (CKPT_MAX_RUN_PAGES / CKPT_CHUNK_PAGES);
-	}
+	r->start = (uintptr_t)base;
+	r->nr_pages = len / PG;
+	r->vma = 0;
+	r->chunk = 0;
 	for (i = 0; i < nr_chunks; i++)
 		u.csums[i] = zero_csum;
 	ckpt_uimage_reseal(&u);

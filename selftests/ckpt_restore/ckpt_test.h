@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,24 @@
 
 #define PG 4096UL
 #define CKPT_DEBUGFS "/sys/kernel/debug/ckpt_restore/"
+
+/* Where ckpt_on_sigbus() returns to: set by ckpt_touch_sigbus(). */
+static sigjmp_buf ckpt_bus_jmp;
+
+/* SIGBUS handler for ckpt_touch_sigbus(); install it with sigaction(). */
+static inline void ckpt_on_sigbus(int sig)
+{
+	siglongjmp(ckpt_bus_jmp, 1);
+}
+
+/* Read one byte of @p; 1 if that raised SIGBUS. */
+static inline int ckpt_touch_sigbus(const char *p)
+{
+	if (sigsetjmp(ckpt_bus_jmp, 1))
+		return 1;
+	(void)__atomic_load_n(p, __ATOMIC_RELAXED);
+	return 0;
+}
 
 /* A new, empty, unnamed image file in /tmp (tmpfs: the page cache). */
 static inline int ckpt_tmpfile(void)

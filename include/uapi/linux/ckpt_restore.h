@@ -33,7 +33,11 @@
  * VMAs are sorted by address, do not overlap, are page aligned and lie in
  * the user address space.  Runs are sorted by address, do not overlap, and
  * each lies entirely inside the VMA it names.  The contents of run i start
- * at data_offset plus PAGE_SIZE times the pages of runs 0..i-1.
+ * at data_offset plus PAGE_SIZE times the pages of runs 0..i-1.  A run has
+ * no length limit but its VMA: CKPT_DUMP writes each stretch of consecutive
+ * kept pages of a VMA as one run, so a densely filled VMA is one run
+ * however large, and the run table grows with the number of VMAs and
+ * holes, not with the size of the contents.
  *
  * Pages that were never touched, that map the zero page, or that hold only
  * zeroes in an anonymous VMA are not in any run: they cost no bytes and read
@@ -54,8 +58,9 @@
  * its checksum the first time a fault needs one of its pages; its call
  * reads only the header, the VMA and run tables and the paths.
  *
- * Version 1 (one checksum per run) and version 2 (checksum table inside
- * the metadata area) images are refused with EINVAL.
+ * Version 1 (one checksum per run), version 2 (checksum table inside the
+ * metadata area) and version 3 (runs of at most 512 pages, 32-bit run
+ * length) images are refused with EINVAL.
  */
 
 /**
@@ -69,7 +74,9 @@
  *   non-zero bytes after the header in the header page,
  *   a file whose length differs from what the header says (truncated or
  *   extended), unsorted or overlapping VMAs or runs, addresses outside the
- *   user address space, runs outside their VMA, unknown VMA kind or prot bits.
+ *   user address space, runs outside their VMA, unknown VMA kind or prot bits,
+ *   header counts that disagree with the run table (pages, chunks) or that
+ *   the file's length cannot hold.
  *   CKPT_DUMP: the output file is not empty or not seekable.
  * - ``EBADMSG``: a checksum does not match (header, metadata or a chunk of
  *   page contents).  The restore undoes every mapping it made.
@@ -81,8 +88,7 @@
  *   not installed, and is tried afresh each time; other chunks are
  *   unaffected.
  * - ``EFBIG``: a count or size beyond this module's limits (CKPT_MAX_VMAS,
- *   CKPT_MAX_RUNS, CKPT_MAX_PATH, CKPT_MAX_STRINGS, CKPT_MAX_RANGES,
- *   CKPT_MAX_RUN_PAGES).
+ *   CKPT_MAX_RUNS, CKPT_MAX_PATH, CKPT_MAX_STRINGS, CKPT_MAX_RANGES).
  * - ``EEXIST``: CKPT_RESTORE: something is already mapped where the image
  *   wants a VMA.  Nothing is mapped.
  * - ``EPERM``: CKPT_DUMP of another process that the caller is not
@@ -99,7 +105,6 @@
 /* Limits a valid image stays within; bigger counts fail with -EFBIG. */
 #define CKPT_MAX_VMAS		65536
 #define CKPT_MAX_RUNS		(1U << 20)
-#define CKPT_MAX_RUN_PAGES	512
 #define CKPT_MAX_PATH		4096
 #define CKPT_MAX_RANGES		1024
 #define CKPT_MAX_STRINGS	(1U << 24)
@@ -108,7 +113,7 @@
 #define CKPT_CHUNK_PAGES	16
 
 #define CKPT_IMAGE_MAGIC	0x54504b434b4d56ULL	/* "VMKCKPT" */
-#define CKPT_IMAGE_VERSION	3
+#define CKPT_IMAGE_VERSION	4
 
 /**
  * struct ckpt_image_header - first bytes of an image
@@ -120,8 +125,11 @@
  * @nr_vmas: entries in the VMA table, at most CKPT_MAX_VMAS
  * @chunk_pages: pages per checksummed chunk: CKPT_CHUNK_PAGES
  * @nr_runs: entries in the run table, at most CKPT_MAX_RUNS
- * @nr_pages: pages over all runs; data_size == nr_pages * page_size
- * @nr_chunks: entries in the checksum table: the chunks of all runs
+ * @nr_pages: pages over all runs, at least @nr_runs; data_size ==
+ *	nr_pages * page_size
+ * @nr_chunks: entries in the checksum table: the sum over all runs of
+ *	DIV_ROUND_UP(run pages, CKPT_CHUNK_PAGES); at least @nr_runs, at
+ *	most @nr_pages
  * @data_offset: file offset of the page contents: the page size
  * @data_size: bytes of page contents
  * @meta_offset: file offset of the metadata, == data_offset + data_size
@@ -192,16 +200,18 @@ struct ckpt_image_vma {
 /**
  * struct ckpt_image_run - pages [start, start + nr_pages * page size)
  * @start: first address, page aligned
- * @nr_pages: 1 to CKPT_MAX_RUN_PAGES
- * @vma: index of the VMA holding the whole run
+ * @nr_pages: at least 1; no other limit than the run's VMA
  * @chunk: index of the checksum of the run's first chunk in the checksum
  *	table: the number of chunks of all earlier runs
+ * @vma: index of the VMA holding the whole run
+ * @reserved: must be zero
  */
 struct ckpt_image_run {
 	__u64 start;
-	__u32 nr_pages;
-	__u32 vma;
+	__u64 nr_pages;
 	__u64 chunk;
+	__u32 vma;
+	__u32 reserved;
 };
 
 /**
