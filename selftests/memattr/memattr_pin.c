@@ -11,7 +11,9 @@
  * changed (attributes, hooks, data); once unpinned the same conversion
  * works; pins outside the range and conversions to shared are unaffected;
  * a private page cannot be pinned; and under a race between pinning and
- * converting, no page is ever private while pinned.
+ * converting, no page is ever private while pinned.  O_DIRECT writes from
+ * the mapping to a loop device pin the pages for the I/O only: conversions
+ * racing with them are refused while the I/O is in flight, at once.
  */
 #include <pthread.h>
 #include <sys/mman.h>
@@ -20,6 +22,7 @@
 #include <time.h>
 
 #include <linux/io_uring.h>
+#include <linux/loop.h>
 
 #include "kselftest_harness.h"
 #include "memattr_util.h"
@@ -30,6 +33,7 @@
 #define RACE_PINS	200
 #define RACE_SECONDS	20
 #define PIN_HOLD_US	500
+#define DIO_WRITES	2000
 
 /* A ring with no submissions: only its buffer registrations matter. */
 static int ring_setup(void)
@@ -308,6 +312,97 @@ TEST_F_TIMEOUT(pin, never_private_while_pinned, 90)
 	EXPECT_LT(0, pins) TH_LOG("the race never pinned");
 	EXPECT_LT(0, r.to_private) TH_LOG("the race never converted");
 	EXPECT_LT(0, r.busy) TH_LOG("no conversion met a pin: race not exercised");
+}
+
+/*
+ * A loop device over a memfd of @size bytes, opened O_DIRECT; its fd or
+ * -errno.  The device lets go of the memfd when cleared.
+ */
+static int loop_open(size_t size)
+{
+	struct loop_config cfg;
+	char path[32];
+	int ctl, bfd, fd, nr, ret;
+
+	bfd = memfd_create("memattr_pin", MFD_CLOEXEC);
+	if (bfd < 0)
+		return -errno;
+	if (ftruncate(bfd, size)) {
+		ret = -errno;
+		goto out_close_backing;
+	}
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0) {
+		ret = -errno;
+		goto out_close_backing;
+	}
+	nr = ioctl(ctl, LOOP_CTL_GET_FREE);
+	ret = nr < 0 ? -errno : 0;
+	close(ctl);
+	if (ret)
+		goto out_close_backing;
+	snprintf(path, sizeof(path), "/dev/loop%d", nr);
+	fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto out_close_backing;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.fd = bfd;
+	if (ioctl(fd, LOOP_CONFIGURE, &cfg)) {
+		ret = -errno;
+		close(fd);
+		goto out_close_backing;
+	}
+	ret = fd;
+out_close_backing:
+	close(bfd);
+	return ret;
+}
+
+/*
+ * O_DIRECT writes from the mapping pin the pages (FOLL_PIN, not
+ * long-term) until the loop device has the data.  Conversions racing with
+ * them only succeed or fail with EBUSY, and some do fail: the short pins
+ * are seen and refused, not waited for.  Writes fail with EFAULT when a
+ * page is private.
+ */
+TEST_F_TIMEOUT(pin, odirect_pins_refuse_at_once, 90)
+{
+	struct race r = { .fd = self->fd };
+	size_t len = PIN_NR * self->pg;
+	int lfd, done = 0, efault = 0, bad = 0;
+	time_t end = time(NULL) + RACE_SECONDS;
+	pthread_t t;
+	ssize_t n;
+
+	lfd = loop_open(len);
+	ASSERT_LE(0, lfd) TH_LOG("loop device: %s", strerror(-lfd));
+	ASSERT_EQ((ssize_t)len, pwrite(lfd, self->map + PIN_FIRST * self->pg,
+				       len, 0))
+		TH_LOG("O_DIRECT write from a shared page: %s", strerror(errno));
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, convert_loop, &r));
+	while (done + efault < DIO_WRITES && time(NULL) < end) {
+		n = pwrite(lfd, self->map + PIN_FIRST * self->pg, len, 0);
+		if (n == (ssize_t)len)
+			done++;
+		else if (n < 0 && errno == EFAULT)
+			efault++;
+		else
+			bad++;
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ioctl(lfd, LOOP_CLR_FD);
+	close(lfd);
+	TH_LOG("%d writes, %d hit a private page; %d conversions to private, %d refused",
+	       done, efault, r.to_private, r.busy);
+	EXPECT_EQ(0, bad) TH_LOG("O_DIRECT writes failing other than EFAULT");
+	EXPECT_EQ(0, r.errors) TH_LOG("conversions failing other than EBUSY");
+	EXPECT_LT(0, done) TH_LOG("no O_DIRECT write went through");
+	EXPECT_LT(0, r.to_private) TH_LOG("the race never converted");
+	EXPECT_LT(0, r.busy) TH_LOG("no conversion met an O_DIRECT pin");
 }
 
 TEST_HARNESS_MAIN
