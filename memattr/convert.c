@@ -165,34 +165,37 @@ static int memattr_collect_changes(struct memattr_obj *obj,
 
 /*
  * Lock each folio of @range in the object's page cache in turn, calling
- * @fn (if any) on it while it is locked.  Locking alone waits out a fault
- * that is installing a PTE for the folio: faults hold the folio lock until
- * the PTE is in.
+ * @fn (if any) on it while it is locked; stop early, returning true, at the
+ * first folio @fn returns true for.  Locking alone waits out a fault that
+ * is installing a PTE for the folio: faults hold the folio lock until the
+ * PTE is in.
  */
-static void memattr_walk_folios(struct memattr_obj *obj,
+static bool memattr_walk_folios(struct memattr_obj *obj,
 				const struct vmk_gfn_range *range,
-				void (*fn)(struct memattr_obj *obj,
+				bool (*fn)(struct memattr_obj *obj,
 					   struct folio *folio,
 					   const struct vmk_gfn_range *range))
 {
 	pgoff_t index = range->start;
 	struct folio_batch fbatch;
+	bool stop = false;
 	unsigned int i;
 
 	folio_batch_init(&fbatch);
-	while (filemap_get_folios(obj->mapping, &index, range->end - 1,
-				  &fbatch)) {
-		for (i = 0; i < folio_batch_count(&fbatch); i++) {
+	while (!stop && filemap_get_folios(obj->mapping, &index,
+					   range->end - 1, &fbatch)) {
+		for (i = 0; i < folio_batch_count(&fbatch) && !stop; i++) {
 			struct folio *folio = fbatch.folios[i];
 
 			folio_lock(folio);
 			if (fn)
-				fn(obj, folio, range);
+				stop = fn(obj, folio, range);
 			folio_unlock(folio);
 		}
 		folio_batch_release(&fbatch);
 		cond_resched();
 	}
+	return stop;
 }
 
 /*
@@ -210,7 +213,7 @@ static void memattr_zap(struct memattr_obj *obj,
 			    vmk_gfn_range_nr(range), false);
 }
 
-static void memattr_zero_folio(struct memattr_obj *obj, struct folio *folio,
+static bool memattr_zero_folio(struct memattr_obj *obj, struct folio *folio,
 			       const struct vmk_gfn_range *range)
 {
 	struct vmk_gfn_range fr = {
@@ -221,7 +224,7 @@ static void memattr_zero_folio(struct memattr_obj *obj, struct folio *folio,
 	u64 gfn;
 
 	if (!vmk_gfn_range_intersect(&fr, range, &zr))
-		return;
+		return false;
 	if (obj->backend && obj->backend->ops->host_access) {
 		spin_lock(&obj->lock);
 		for (gfn = zr.start; gfn < zr.end; gfn++)
@@ -230,6 +233,7 @@ static void memattr_zero_folio(struct memattr_obj *obj, struct folio *folio,
 	}
 	folio_zero_range(folio, (zr.start - fr.start) << PAGE_SHIFT,
 			 vmk_gfn_range_nr(&zr) << PAGE_SHIFT);
+	return false;
 }
 
 /* Zero the cached pages of @range: it was private, nothing maps it. */
@@ -237,6 +241,37 @@ static void memattr_zero(struct memattr_obj *obj,
 			 const struct vmk_gfn_range *range)
 {
 	memattr_walk_folios(obj, range, memattr_zero_folio);
+}
+
+static bool memattr_folio_pinned(struct memattr_obj *obj, struct folio *folio,
+				 const struct vmk_gfn_range *range)
+{
+	return folio_maybe_dma_pinned(folio);
+}
+
+/*
+ * Whether a user pinned (pin_user_pages(), FOLL_PIN) a page of @range, which
+ * is in flight and zapped.  Unmapping does not drop a pin: the pinning user
+ * (io_uring fixed buffers, O_DIRECT, VFIO) would keep access to the page
+ * after it turned private, so the conversion must not happen.
+ *
+ * No pin can appear after this look: the range has no PTE left, GUP-fast
+ * gives up without a PTE and slow GUP faults, and faults on the range wait
+ * for the conversion (and then, the range private, fail).  A pin taken by
+ * GUP-fast just before the zap is seen: GUP-fast takes the pin, then reads
+ * the PTE again with a full barrier in between, while the zap clears the
+ * PTE with an atomic exchange before this read; either GUP-fast finds the
+ * PTE gone and drops the pin, or this finds the pin.  The former can make
+ * this see a pin that is about to go: a spurious -EBUSY, which a retry
+ * cures.  So can a small folio with 1024 ordinary references
+ * (folio_maybe_dma_pinned() is fuzzy for those).  Plain references
+ * (FOLL_GET: ptrace, process_vm_readv(), /proc/pid/mem) are not pins and do
+ * not block: they are short kernel accesses, not device access.
+ */
+static bool memattr_range_pinned(struct memattr_obj *obj,
+				 const struct vmk_gfn_range *range)
+{
+	return memattr_walk_folios(obj, range, memattr_folio_pinned);
 }
 
 static int memattr_hook_prepare(struct memattr_obj *obj,
@@ -346,9 +381,25 @@ int memattr_set_attributes(struct memattr_obj *obj,
 	if (!ch.nr)
 		goto out_done;
 
-	if (to_private)
+	if (to_private) {
 		for (i = 0; i < ch.nr; i++)
 			memattr_zap(obj, &ch.v[i].range);
+		/*
+		 * The point of no return: a pinned page refuses the whole
+		 * call, at once, before any hook ran.  The kernel cannot tell
+		 * a pin that ends in a millisecond (O_DIRECT) from one held
+		 * for hours (io_uring fixed buffers, VFIO), and waiting here
+		 * would hold the range in flight, stalling every fault on it;
+		 * the VMM knows what I/O it has under way and retries.
+		 */
+		for (i = 0; i < ch.nr; i++) {
+			if (memattr_range_pinned(obj, &ch.v[i].range)) {
+				atomic64_inc(&memattr_stats.pinned_busy);
+				ret = -EBUSY;
+				goto out_free;
+			}
+		}
+	}
 
 	for (; obj->backend && prepared < ch.nr; prepared++) {
 		ret = memattr_hook_prepare(obj, &ch.v[prepared]);

@@ -97,6 +97,7 @@ static int memattr_stats_show(struct seq_file *m, void *unused)
 
 	seq_printf(m, "objects %lld\n", atomic64_read(&s->objects));
 	seq_printf(m, "conversions %lld\n", atomic64_read(&s->conversions));
+	seq_printf(m, "pinned_busy %lld\n", atomic64_read(&s->pinned_busy));
 	seq_printf(m, "pages_converted %lld\n",
 		   atomic64_read(&s->pages_converted));
 	seq_printf(m, "runs %lld\n", atomic64_read(&s->runs));

@@ -85,6 +85,7 @@ struct memattr_attr_run {
  * struct memattr_stats - module-wide counters, shown in debugfs
  * @objects: live objects
  * @conversions: successful SET_ATTRIBUTES calls
+ * @pinned_busy: conversions to private refused (-EBUSY) for a pinned page
  * @pages_converted: pages whose attributes changed
  * @runs: entries in the range stores of all live objects
  * @gfn_entries: entries in the per-GFN stores of all live objects
@@ -98,6 +99,7 @@ struct memattr_attr_run {
 struct memattr_stats {
 	atomic64_t objects;
 	atomic64_t conversions;
+	atomic64_t pinned_busy;
 	atomic64_t pages_converted;
 	atomic64_t runs;
 	atomic64_t gfn_entries;

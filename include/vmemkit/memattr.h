@@ -22,6 +22,9 @@
  * - A run going shared -> private is unmapped from every user mapping before
  *   prepare() is called, and no fault can map it again until the conversion
  *   has ended.
+ * - No page of a run going shared -> private is pinned (pin_user_pages())
+ *   when prepare() is called: a pinned page fails the whole call with -EBUSY
+ *   after the unmap and before any hook, so no pin outlives the conversion.
  * - Pages of a run going private -> shared are zeroed after finish()
  *   returned (the host touches them only once the backend made them shared
  *   again).

@@ -13,19 +13,6 @@
 
 #define OBJ_PAGES 64
 
-struct calls {
-	long long prepare, abort, commit, finish, prepared;
-};
-
-static struct calls get_calls(void)
-{
-	return (struct calls){
-		ma_test_calls("prepare"), ma_test_calls("abort"),
-		ma_test_calls("commit"), ma_test_calls("finish"),
-		ma_test_calls("prepared"),
-	};
-}
-
 FIXTURE(hooks) {
 	int fd;
 	__u64 pg;
@@ -73,14 +60,14 @@ static int make_pattern(int fd)
 
 TEST_F(hooks, one_call_per_changing_run)
 {
-	struct calls c0, c1;
+	struct ma_calls c0, c1;
 
 	ASSERT_EQ(0, make_pattern(self->fd));
-	c0 = get_calls();
+	c0 = ma_get_calls();
 	ASSERT_LE(0, c0.prepare) TH_LOG("test backend counters missing");
 	/* [0, 24) to private: four shared runs change, four private do not. */
 	ASSERT_EQ(0, ma_set_pages(self->fd, 0, 24, MA_PRIVATE));
-	c1 = get_calls();
+	c1 = ma_get_calls();
 	EXPECT_EQ(c0.prepare + 4, c1.prepare);
 	EXPECT_EQ(c0.commit + 4, c1.commit);
 	EXPECT_EQ(c0.finish + 4, c1.finish);
@@ -88,13 +75,13 @@ TEST_F(hooks, one_call_per_changing_run)
 	EXPECT_EQ(0, c1.prepared) TH_LOG("prepared pages left over");
 	/* Nothing changes: no hook at all. */
 	ASSERT_EQ(0, ma_set_pages(self->fd, 4, 16, MA_PRIVATE));
-	c0 = get_calls();
+	c0 = ma_get_calls();
 	EXPECT_EQ(c1.prepare, c0.prepare);
 	EXPECT_EQ(c1.commit, c0.commit);
 	EXPECT_EQ(c1.finish, c0.finish);
 	/* Back to shared in one run. */
 	ASSERT_EQ(0, ma_set_pages(self->fd, 0, OBJ_PAGES, 0));
-	c1 = get_calls();
+	c1 = ma_get_calls();
 	EXPECT_EQ(c0.prepare + 1, c1.prepare);
 	EXPECT_EQ(c0.finish + 1, c1.finish);
 }
@@ -104,18 +91,18 @@ TEST_F(hooks, rollback_when_prepare_fails)
 	struct memattr_run before[16], after[16];
 	__u32 nb = 16, na = 16;
 	long long conversions;
-	struct calls c0, c1;
+	struct ma_calls c0, c1;
 	int more;
 
 	ASSERT_EQ(0, make_pattern(self->fd));
 	ASSERT_EQ(0, ma_get(self->fd, 0, OBJ_PAGES * self->pg, before, &nb, &more));
 	conversions = ma_stat("conversions");
-	c0 = get_calls();
+	c0 = ma_get_calls();
 
 	/* To shared over [0, 32): four changing runs; the third prepare fails. */
 	ASSERT_EQ(0, vmk_write_file(MA_TEST_DIR "fail_nth", "3"));
 	EXPECT_EQ(-EIO, ma_set_pages(self->fd, 0, 32, 0));
-	c1 = get_calls();
+	c1 = ma_get_calls();
 	EXPECT_EQ(c0.prepare + 3, c1.prepare) TH_LOG("prepare calls");
 	EXPECT_EQ(c0.abort + 2, c1.abort) TH_LOG("the two prepared runs not aborted");
 	EXPECT_EQ(c0.commit, c1.commit) TH_LOG("commit ran after a failed prepare");

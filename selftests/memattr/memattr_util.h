@@ -109,6 +109,20 @@ static inline long long ma_test_calls(const char *key)
 	return vmk_read_key(MA_TEST_DIR "calls", key);
 }
 
+/* The test backend's hook counters, and the pages it holds prepared. */
+struct ma_calls {
+	long long prepare, abort, commit, finish, prepared;
+};
+
+static inline struct ma_calls ma_get_calls(void)
+{
+	return (struct ma_calls){
+		ma_test_calls("prepare"), ma_test_calls("abort"),
+		ma_test_calls("commit"), ma_test_calls("finish"),
+		ma_test_calls("prepared"),
+	};
+}
+
 /* Select the backend of objects created from now on. */
 static inline int ma_set_backend(const char *name)
 {

@@ -29,6 +29,15 @@
  * ioctl returns.  Converting private pages back to shared zeroes them: data
  * they held before is never visible again.
  *
+ * A page that a user pinned through a mapping (pin_user_pages(): io_uring
+ * fixed buffers, O_DIRECT I/O in progress, VFIO DMA mappings) stays
+ * reachable through the pin when its mappings go, so it cannot become
+ * private: a conversion to private of a range holding such a page fails with
+ * ``EBUSY`` and changes nothing.  The kernel does not wait for the pin to go,
+ * even a short one such as O_DIRECT's: finish or cancel the I/O, unregister
+ * the buffer or remove the DMA mapping, then retry.  Private pages cannot be
+ * pinned (they are not mapped), so converting to shared never fails this way.
+ *
  * Every ioctl checks all of its input before it changes anything; a failing
  * call leaves the object as it was.  Errors:
  *
@@ -41,6 +50,10 @@
  *   larger than the kernel knows whose extra bytes are not zero.
  * - ``ENOMEM``: out of memory for the object or for the attribute store.
  * - ``EFAULT``: a user pointer could not be read or written.
+ * - ``EBUSY``: %MEMATTR_SET_ATTRIBUTES to private over a page pinned through a
+ *   mapping of the object (see above); nothing was changed, though the
+ *   range's user mappings may have been removed (they fault back in).  A
+ *   pin being dropped at that very moment can also cause it: retry.
  * - ``EINTR``: a fatal signal arrived while waiting for an overlapping
  *   conversion to finish; nothing was changed.
  * - ``EPERM``: open() of ``/dev/memattr`` by a caller without
@@ -98,7 +111,8 @@ struct memattr_create {
  *
  * The layout, and the meaning of the PRIVATE bit, are those of KVM's
  * &struct kvm_memory_attributes.  The conversion is all or nothing: on any
- * error no page changed attributes.
+ * error no page changed attributes.  Converting to private fails with
+ * ``EBUSY`` while a page of the range is pinned (pin_user_pages()).
  */
 struct memattr_attributes {
 	__u64 address;

@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * memattr and pinned pages.  The pin is an io_uring fixed buffer over a
+ * mapping of the object, registered with raw syscalls: io_uring pins the
+ * pages with pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM) and holds them
+ * until the buffer is unregistered.  That registration succeeds at all shows
+ * long-term pins of this mapping are allowed (no dirty tracking: no
+ * page_mkwrite, a backing device without writeback).
+ *
+ * A pinned page refuses conversion to private with EBUSY and nothing
+ * changed (attributes, hooks, data); once unpinned the same conversion
+ * works; pins outside the range and conversions to shared are unaffected;
+ * a private page cannot be pinned; and under a race between pinning and
+ * converting, no page is ever private while pinned.  O_DIRECT writes from
+ * the mapping to a loop device pin the pages for the I/O only: conversions
+ * racing with them are refused while the I/O is in flight, at once.
+ */
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include <linux/io_uring.h>
+#include <linux/loop.h>
+
+#include "kselftest_harness.h"
+#include "memattr_util.h"
+
+#define OBJ_PAGES	16
+#define PIN_FIRST	4
+#define PIN_NR		2
+#define RACE_PINS	200
+#define RACE_SECONDS	20
+#define PIN_HOLD_US	500
+#define DIO_WRITES	2000
+
+/* A ring with no submissions: only its buffer registrations matter. */
+static int ring_setup(void)
+{
+	struct io_uring_params p;
+	long fd;
+
+	memset(&p, 0, sizeof(p));
+	fd = syscall(__NR_io_uring_setup, 4, &p);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* Register [addr, addr + len) as the ring's fixed buffer: pins its pages. */
+static int ring_pin(int ring, void *addr, size_t len)
+{
+	struct iovec iov = { .iov_base = addr, .iov_len = len };
+
+	if (syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS,
+		    &iov, 1))
+		return -errno;
+	return 0;
+}
+
+static int ring_unpin(int ring)
+{
+	if (syscall(__NR_io_uring_register, ring, IORING_UNREGISTER_BUFFERS,
+		    NULL, 0))
+		return -errno;
+	return 0;
+}
+
+FIXTURE(pin) {
+	int fd;
+	int ring;
+	__u64 pg;
+	unsigned char *map;
+};
+
+FIXTURE_VARIANT(pin) {
+	__u32 flags;
+};
+
+FIXTURE_VARIANT_ADD(pin, range) {
+	.flags = 0,
+};
+
+FIXTURE_VARIANT_ADD(pin, per_gfn) {
+	.flags = MEMATTR_CREATE_PER_GFN,
+};
+
+FIXTURE_SETUP(pin)
+{
+	unsigned int i;
+
+	self->ring = -1;
+	self->map = MAP_FAILED;
+	ma_probe_init();
+	ASSERT_EQ(0, ma_set_backend("test"));
+	ASSERT_EQ(0, vmk_write_file(MA_TEST_DIR "fail_nth", "0"));
+	self->pg = ma_page();
+	self->fd = ma_create(OBJ_PAGES * self->pg, variant->flags);
+	ASSERT_LE(0, self->fd) TH_LOG("MEMATTR_CREATE: %s", strerror(-self->fd));
+	self->map = mmap(NULL, OBJ_PAGES * self->pg, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, self->map) TH_LOG("mmap: %s", strerror(errno));
+	/* Page i holds i + 1 in every byte. */
+	for (i = 0; i < OBJ_PAGES; i++)
+		memset(self->map + i * self->pg, i + 1, self->pg);
+	self->ring = ring_setup();
+	ASSERT_LE(0, self->ring)
+		TH_LOG("io_uring_setup: %s (kernel.io_uring_disabled?)",
+		       strerror(-self->ring));
+}
+
+FIXTURE_TEARDOWN(pin)
+{
+	if (self->ring >= 0)
+		close(self->ring);
+	if (self->map != MAP_FAILED)
+		munmap(self->map, OBJ_PAGES * self->pg);
+	close(self->fd);
+	ma_set_backend("sw_rmp");
+}
+
+/* Page @i's first byte through the mapping @map, or -1 on SIGBUS. */
+static int read_byte(const unsigned char *map, unsigned int i)
+{
+	__u64 v;
+
+	if (ma_probe_read((const __u64 *)(map + i * ma_page()), &v))
+		return -1;
+	return v & 0xff;
+}
+
+/* The attributes of the whole object @fd as one run with @attrs. */
+static int one_run(int fd, __u64 attrs)
+{
+	struct memattr_run runs[4];
+	__u32 nr = 4;
+	int more;
+
+	if (ma_get(fd, 0, OBJ_PAGES * ma_page(), runs, &nr, &more))
+		return 0;
+	return nr == 1 && !more && runs[0].address == 0 &&
+	       runs[0].size == OBJ_PAGES * ma_page() &&
+	       runs[0].attributes == attrs;
+}
+
+TEST_F(pin, pinned_page_refuses_private)
+{
+	long long busy, conversions;
+	struct ma_calls c0, c1;
+	unsigned int i;
+
+	ASSERT_EQ(0, ring_pin(self->ring, self->map + PIN_FIRST * self->pg,
+			      PIN_NR * self->pg))
+		TH_LOG("IORING_REGISTER_BUFFERS on a memattr mapping refused");
+	busy = ma_stat("pinned_busy");
+	conversions = ma_stat("conversions");
+	ASSERT_LE(0, busy) TH_LOG("debugfs pinned_busy missing");
+	c0 = ma_get_calls();
+
+	EXPECT_EQ(-EBUSY, ma_set_pages(self->fd, 0, OBJ_PAGES, MA_PRIVATE))
+		TH_LOG("whole object to private with two pages pinned");
+	EXPECT_EQ(-EBUSY, ma_set_pages(self->fd, PIN_FIRST + 1, 1, MA_PRIVATE))
+		TH_LOG("the second pinned page alone to private");
+
+	EXPECT_TRUE(one_run(self->fd, 0)) TH_LOG("attributes changed by a refused call");
+	c1 = ma_get_calls();
+	EXPECT_EQ(c0.prepare, c1.prepare) TH_LOG("prepare ran for a refused call");
+	EXPECT_EQ(c0.commit, c1.commit) TH_LOG("commit ran for a refused call");
+	EXPECT_EQ(c0.finish, c1.finish) TH_LOG("finish ran for a refused call");
+	EXPECT_EQ(c0.abort, c1.abort) TH_LOG("abort ran for a refused call");
+	EXPECT_EQ(busy + 2, ma_stat("pinned_busy"));
+	EXPECT_EQ(conversions, ma_stat("conversions"));
+	/* The zapped pages fault back in with their data. */
+	for (i = 0; i < OBJ_PAGES; i++)
+		EXPECT_EQ((int)i + 1, read_byte(self->map, i))
+			TH_LOG("page %u after the refused conversion", i);
+
+	ASSERT_EQ(0, ring_unpin(self->ring));
+	EXPECT_EQ(0, ma_set_pages(self->fd, 0, OBJ_PAGES, MA_PRIVATE))
+		TH_LOG("to private once unpinned");
+	EXPECT_TRUE(one_run(self->fd, MA_PRIVATE));
+	c0 = ma_get_calls();
+	EXPECT_EQ(c1.prepare + 1, c0.prepare);
+	EXPECT_EQ(c1.commit + 1, c0.commit);
+	EXPECT_EQ(-1, read_byte(self->map, PIN_FIRST)) TH_LOG("private page mapped");
+	EXPECT_EQ(busy + 2, ma_stat("pinned_busy"));
+}
+
+TEST_F(pin, pins_outside_range_do_not_block)
+{
+	long long busy = ma_stat("pinned_busy");
+	struct memattr_run runs[4];
+	__u32 nr = 4;
+	int more;
+
+	ASSERT_EQ(0, ring_pin(self->ring, self->map + PIN_FIRST * self->pg,
+			      PIN_NR * self->pg));
+	EXPECT_EQ(0, ma_set_pages(self->fd, 0, PIN_FIRST, MA_PRIVATE))
+		TH_LOG("range just below the pinned pages");
+	EXPECT_EQ(0, ma_set_pages(self->fd, PIN_FIRST + PIN_NR,
+				  OBJ_PAGES - PIN_FIRST - PIN_NR, MA_PRIVATE))
+		TH_LOG("range just above the pinned pages");
+	ASSERT_EQ(0, ma_get(self->fd, 0, OBJ_PAGES * self->pg, runs, &nr, &more));
+	ASSERT_EQ(3, nr);
+	EXPECT_EQ(MA_PRIVATE, runs[0].attributes);
+	EXPECT_EQ(PIN_FIRST * self->pg, runs[1].address);
+	EXPECT_EQ(PIN_NR * self->pg, runs[1].size);
+	EXPECT_EQ(0, runs[1].attributes);
+	EXPECT_EQ(MA_PRIVATE, runs[2].attributes);
+	EXPECT_EQ(PIN_FIRST + 1, read_byte(self->map, PIN_FIRST));
+	EXPECT_EQ(-1, read_byte(self->map, PIN_FIRST - 1));
+	EXPECT_EQ(busy, ma_stat("pinned_busy"));
+	EXPECT_EQ(0, ring_unpin(self->ring));
+}
+
+TEST_F(pin, private_to_shared_unaffected)
+{
+	ASSERT_EQ(0, ma_set_pages(self->fd, 8, 8, MA_PRIVATE));
+	ASSERT_EQ(0, ring_pin(self->ring, self->map + PIN_FIRST * self->pg,
+			      PIN_NR * self->pg));
+	EXPECT_EQ(0, ma_set_pages(self->fd, 0, OBJ_PAGES, 0))
+		TH_LOG("to shared over a range holding pinned shared pages");
+	EXPECT_TRUE(one_run(self->fd, 0));
+	EXPECT_EQ(0, read_byte(self->map, 8)) TH_LOG("private->shared did not zero");
+	EXPECT_EQ(PIN_FIRST + 1, read_byte(self->map, PIN_FIRST));
+	EXPECT_EQ(0, ring_unpin(self->ring));
+}
+
+TEST_F(pin, private_page_cannot_be_pinned)
+{
+	ASSERT_EQ(0, ma_set_pages(self->fd, PIN_FIRST + 1, 1, MA_PRIVATE));
+	EXPECT_EQ(-EFAULT, ring_pin(self->ring,
+				    self->map + PIN_FIRST * self->pg,
+				    PIN_NR * self->pg))
+		TH_LOG("a buffer over a private page was registered");
+	EXPECT_EQ(0, ring_pin(self->ring, self->map + PIN_FIRST * self->pg,
+			      self->pg))
+		TH_LOG("the shared page next to it");
+	EXPECT_EQ(0, ring_unpin(self->ring));
+}
+
+struct race {
+	int fd;
+	int stop;
+	int to_private, busy, errors;
+};
+
+/* Flip the pinned pages between private and shared until told to stop. */
+static void *convert_loop(void *arg)
+{
+	struct race *r = arg;
+	int ret;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		ret = ma_set_pages(r->fd, PIN_FIRST, PIN_NR, MA_PRIVATE);
+		if (!ret)
+			r->to_private++;
+		else if (ret == -EBUSY)
+			r->busy++;
+		else
+			r->errors++;
+		if (ma_set_pages(r->fd, PIN_FIRST, PIN_NR, 0))
+			r->errors++;
+	}
+	return NULL;
+}
+
+/*
+ * One thread converts while this one pins: whenever a pin is held, GET must
+ * show both pages shared.  Bounded by pins and by time (TCG is slow and a
+ * registration waits for the ring to quiesce).
+ */
+TEST_F_TIMEOUT(pin, never_private_while_pinned, 90)
+{
+	struct race r = { .fd = self->fd };
+	int pins = 0, bad = 0, ret;
+	time_t end = time(NULL) + RACE_SECONDS;
+	unsigned int i;
+	pthread_t t;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, convert_loop, &r));
+	while (pins < RACE_PINS && time(NULL) < end) {
+		ret = ring_pin(self->ring, self->map + PIN_FIRST * self->pg,
+			       PIN_NR * self->pg);
+		if (ret == -EFAULT)
+			continue;	/* a page was private */
+		if (ret) {
+			bad++;
+			break;
+		}
+		pins++;
+		/*
+		 * Right after pinning, and after a sleep that lets the
+		 * converter run (single-threaded TCG only switches vCPUs
+		 * now and then).
+		 */
+		for (i = 0; i < 2; i++) {
+			if (ma_page_attrs(self->fd, PIN_FIRST) ||
+			    ma_page_attrs(self->fd, PIN_FIRST + 1))
+				bad++;
+			if (!i)
+				usleep(PIN_HOLD_US);
+		}
+		if (ring_unpin(self->ring))
+			bad++;
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	TH_LOG("%d pins, %d conversions to private, %d refused", pins,
+	       r.to_private, r.busy);
+	EXPECT_EQ(0, bad) TH_LOG("a pinned page was private (or a call failed)");
+	EXPECT_EQ(0, r.errors) TH_LOG("conversions failing other than EBUSY");
+	EXPECT_LT(0, pins) TH_LOG("the race never pinned");
+	EXPECT_LT(0, r.to_private) TH_LOG("the race never converted");
+	EXPECT_LT(0, r.busy) TH_LOG("no conversion met a pin: race not exercised");
+}
+
+/*
+ * A loop device over a memfd of @size bytes, opened O_DIRECT; its fd or
+ * -errno.  The device lets go of the memfd when cleared.
+ */
+static int loop_open(size_t size)
+{
+	struct loop_config cfg;
+	char path[32];
+	int ctl, bfd, fd, nr, ret;
+
+	bfd = memfd_create("memattr_pin", MFD_CLOEXEC);
+	if (bfd < 0)
+		return -errno;
+	if (ftruncate(bfd, size)) {
+		ret = -errno;
+		goto out_close_backing;
+	}
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0) {
+		ret = -errno;
+		goto out_close_backing;
+	}
+	nr = ioctl(ctl, LOOP_CTL_GET_FREE);
+	ret = nr < 0 ? -errno : 0;
+	close(ctl);
+	if (ret)
+		goto out_close_backing;
+	snprintf(path, sizeof(path), "/dev/loop%d", nr);
+	fd = open(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto out_close_backing;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.fd = bfd;
+	if (ioctl(fd, LOOP_CONFIGURE, &cfg)) {
+		ret = -errno;
+		close(fd);
+		goto out_close_backing;
+	}
+	ret = fd;
+out_close_backing:
+	close(bfd);
+	return ret;
+}
+
+/*
+ * O_DIRECT writes from the mapping pin the pages (FOLL_PIN, not
+ * long-term) until the loop device has the data.  Conversions racing with
+ * them only succeed or fail with EBUSY, and some do fail: the short pins
+ * are seen and refused, not waited for.  Writes fail with EFAULT when a
+ * page is private.
+ */
+TEST_F_TIMEOUT(pin, odirect_pins_refuse_at_once, 90)
+{
+	struct race r = { .fd = self->fd };
+	size_t len = PIN_NR * self->pg;
+	int lfd, done = 0, efault = 0, bad = 0;
+	time_t end = time(NULL) + RACE_SECONDS;
+	pthread_t t;
+	ssize_t n;
+
+	lfd = loop_open(len);
+	ASSERT_LE(0, lfd) TH_LOG("loop device: %s", strerror(-lfd));
+	ASSERT_EQ((ssize_t)len, pwrite(lfd, self->map + PIN_FIRST * self->pg,
+				       len, 0))
+		TH_LOG("O_DIRECT write from a shared page: %s", strerror(errno));
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, convert_loop, &r));
+	while (done + efault < DIO_WRITES && time(NULL) < end) {
+		n = pwrite(lfd, self->map + PIN_FIRST * self->pg, len, 0);
+		if (n == (ssize_t)len)
+			done++;
+		else if (n < 0 && errno == EFAULT)
+			efault++;
+		else
+			bad++;
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ioctl(lfd, LOOP_CLR_FD);
+	close(lfd);
+	TH_LOG("%d writes, %d hit a private page; %d conversions to private, %d refused",
+	       done, efault, r.to_private, r.busy);
+	EXPECT_EQ(0, bad) TH_LOG("O_DIRECT writes failing other than EFAULT");
+	EXPECT_EQ(0, r.errors) TH_LOG("conversions failing other than EBUSY");
+	EXPECT_LT(0, done) TH_LOG("no O_DIRECT write went through");
+	EXPECT_LT(0, r.to_private) TH_LOG("the race never converted");
+	EXPECT_LT(0, r.busy) TH_LOG("no conversion met an O_DIRECT pin");
+}
+
+TEST_HARNESS_MAIN
