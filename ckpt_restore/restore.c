@@ -14,6 +14,10 @@
  *  5. fill eager VMAs run by run, a long run batch by batch: read the
  *     batch's chunk checksums, pin the destination pages, read the batch
  *     straight into them with one vfs_iter_read() and check each chunk.
+ *     A private batch's chunks are checked (and its pages unpinned) by a
+ *     work item on another CPU while the next batch is pinned and read;
+ *     every work item is waited for before step 5 returns, so a mismatch
+ *     unwinds as any other failure.
  *     Lazy VMAs read and check a chunk and its checksum on its first fault.
  *
  * Any failure in 4 or 5 unmaps exactly the VMAs this call mapped.
@@ -30,6 +34,7 @@
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <linux/workqueue.h>
 #include <vmemkit/page_array.h>
 
 #include "ckpt_restore.h"
@@ -51,19 +56,45 @@ struct ckpt_rvma {
 };
 
 /**
+ * struct ckpt_pbatch - one batch of an eager private VMA, read and checked
+ * @work: checks the chunks, then unpins the pages (ckpt_pbatch_check())
+ * @pa: the pinned destination pages
+ * @bv: bio_vec table over @pa
+ * @csums: chunk checksums of the batch
+ * @nr: pages in the batch
+ * @ret: the check's result, 0 or -EBADMSG
+ * @queued: @work was queued and not yet waited for
+ *
+ * Ownership: while @queued, @work owns @pa, @bv, @csums, @nr and @ret and
+ * the restoring task touches none of them; ckpt_pbatch_wait() hands them
+ * back (flush_work() orders the worker's writes before the task's reads).
+ * @queued itself is only used by the restoring task.
+ */
+struct ckpt_pbatch {
+	struct work_struct work;
+	struct vmk_page_array pa;
+	struct bio_vec *bv;
+	u64 csums[CKPT_BATCH_CHUNKS];
+	unsigned int nr;
+	int ret;
+	bool queued;
+};
+
+/**
  * struct ckpt_rctx - one CKPT_RESTORE call
  * @img: the validated image
  * @rv: one entry per image VMA
- * @pa: destination pages of the current batch
- * @bv: bio_vec table over @pa, allocated only for eager private VMAs
+ * @pb: two private batches, used in turn: one is checked while the next is
+ *      read; their @bv allocated only for eager private VMAs
+ * @next_pb: index in @pb of the next private batch to fill
  * @buf: bounce buffer of one batch, allocated only for eager shared VMAs
- * @csums: chunk checksums of the current batch
+ * @csums: chunk checksums of the current shared batch
  */
 struct ckpt_rctx {
 	struct ckpt_image img;
 	struct ckpt_rvma *rv;
-	struct vmk_page_array pa;
-	struct bio_vec *bv;
+	struct ckpt_pbatch pb[2];
+	unsigned int next_pb;
 	void *buf;
 	u64 csums[CKPT_BATCH_CHUNKS];
 };
@@ -196,40 +227,80 @@ static int ckpt_map_one(const struct ckpt_image_vma *v, struct ckpt_rvma *rv)
 	return 0;
 }
 
+/* Work item of a read private batch: check its chunks, then unpin it. */
+static void ckpt_pbatch_check(struct work_struct *work)
+{
+	struct ckpt_pbatch *b = container_of(work, struct ckpt_pbatch, work);
+
+	b->ret = ckpt_check_chunks_bvec(b->csums, b->bv, b->nr);
+	vmk_page_array_release(&b->pa, true);
+}
+
+/* Wait for @b's check if it is queued; its result, 0 if none. */
+static int ckpt_pbatch_wait(struct ckpt_pbatch *b)
+{
+	if (!b->queued)
+		return 0;
+	flush_work(&b->work);
+	b->queued = false;
+	return b->ret;
+}
+
+/* Wait for every queued check; the first failure among them, or 0. */
+static int ckpt_pbatch_wait_all(struct ckpt_rctx *c)
+{
+	int ret0 = ckpt_pbatch_wait(&c->pb[0]);
+	int ret1 = ckpt_pbatch_wait(&c->pb[1]);
+
+	return ret0 ?: ret1;
+}
+
 /*
  * Read @n pages of @run from page @off on (a batch, starting on a chunk
- * boundary) straight into the pinned destination pages.
+ * boundary) straight into the pinned destination pages, and queue the
+ * check of their chunks.  The batch before this one may still be checked
+ * meanwhile; the one before that is waited for here, as its buffers are
+ * reused.
  */
 static int ckpt_fill_private(struct ckpt_rctx *c, u64 run, u64 off,
 			     unsigned int n)
 {
 	const struct ckpt_image_run *r = &c->img.runs[run];
 	loff_t pos = c->img.run_pos[run] + (off << PAGE_SHIFT);
+	struct ckpt_pbatch *b = &c->pb[c->next_pb];
 	size_t len = (size_t)n << PAGE_SHIFT;
 	struct iov_iter iter;
 	ssize_t got;
 	int ret;
 
-	ret = ckpt_image_read_csums(&c->img, r->chunk + off / CKPT_CHUNK_PAGES,
-				    ckpt_run_chunks(n), c->csums);
+	ret = ckpt_pbatch_wait(b);
 	if (ret)
 		return ret;
-	ret = vmk_page_array_pin_user(&c->pa, r->start + (off << PAGE_SHIFT),
+	ret = ckpt_image_read_csums(&c->img, r->chunk + off / CKPT_CHUNK_PAGES,
+				    ckpt_run_chunks(n), b->csums);
+	if (ret)
+		return ret;
+	ret = vmk_page_array_pin_user(&b->pa, r->start + (off << PAGE_SHIFT),
 				      n, FOLL_WRITE | FOLL_FORCE, false);
 	if (ret)
 		return ret;
-	ret = vmk_page_array_bvec(&c->pa, 0, n, c->bv);
+	ret = vmk_page_array_bvec(&b->pa, 0, n, b->bv);
 	if (ret)
 		goto out_release;
-	iov_iter_bvec(&iter, ITER_DEST, c->bv, n, len);
+	iov_iter_bvec(&iter, ITER_DEST, b->bv, n, len);
 	got = vfs_iter_read(c->img.file, &iter, &pos, 0);
 	if (got != len) {
 		ret = got < 0 ? got : -EIO;
 		goto out_release;
 	}
-	ret = ckpt_check_chunks_bvec(c->csums, c->bv, n);
+	b->nr = n;
+	b->queued = true;
+	queue_work(system_unbound_wq, &b->work);
+	c->next_pb ^= 1;
+	return 0;
+
 out_release:
-	vmk_page_array_release(&c->pa, true);
+	vmk_page_array_release(&b->pa, true);
 	return ret;
 }
 
@@ -286,15 +357,19 @@ static int ckpt_fill_run(struct ckpt_rctx *c, u32 vma, u64 run, u64 *nr_pages)
 	return 0;
 }
 
-/* Step 5: fill every eager VMA, run by run. */
+/*
+ * Step 5: fill every eager VMA, run by run.  Returns only once every
+ * private batch's check is done and its pages unpinned, on success and on
+ * failure alike.
+ */
 static int ckpt_fill(struct ckpt_rctx *c, u64 *nr_pages)
 {
 	struct ckpt_rvma *rv;
+	int ret = 0, check;
 	u64 run;
 	u32 i;
-	int ret;
 
-	for (i = 0; i < c->img.hdr.nr_vmas; i++) {
+	for (i = 0; i < c->img.hdr.nr_vmas && !ret; i++) {
 		rv = &c->rv[i];
 		if (rv->lazy)
 			continue;
@@ -302,10 +377,11 @@ static int ckpt_fill(struct ckpt_rctx *c, u64 *nr_pages)
 		     run++) {
 			ret = ckpt_fill_run(c, i, run, nr_pages);
 			if (ret)
-				return ret;
+				break;
 		}
 	}
-	return 0;
+	check = ckpt_pbatch_wait_all(c);
+	return ret ?: check;
 }
 
 /* Has an eager VMA, shared or not as @shared says, runs to fill? */
@@ -377,7 +453,10 @@ int ckpt_restore(struct ckpt_restore *arg)
 		ret = -ENOMEM;
 		goto out_fput;
 	}
-	vmk_page_array_init(&c->pa, VMK_PA_PINNED);
+	for (i = 0; i < ARRAY_SIZE(c->pb); i++) {
+		INIT_WORK(&c->pb[i].work, ckpt_pbatch_check);
+		vmk_page_array_init(&c->pb[i].pa, VMK_PA_PINNED);
+	}
 
 	ret = ckpt_image_load(&c->img, file);
 	if (ret)
@@ -403,12 +482,13 @@ int ckpt_restore(struct ckpt_restore *arg)
 	 */
 	need_bv = ckpt_eager_runs(c, false);
 	need_buf = ckpt_eager_runs(c, true);
-	if (need_bv)
-		c->bv = kvmalloc_array(CKPT_BATCH_PAGES, sizeof(*c->bv),
-				       GFP_KERNEL);
+	for (i = 0; i < ARRAY_SIZE(c->pb) && need_bv; i++)
+		c->pb[i].bv = kvmalloc_array(CKPT_BATCH_PAGES,
+					     sizeof(*c->pb[i].bv), GFP_KERNEL);
 	if (need_buf)
 		c->buf = kvmalloc(CKPT_BATCH_BYTES, GFP_KERNEL);
-	if ((need_bv && !c->bv) || (need_buf && !c->buf)) {
+	if ((need_bv && (!c->pb[0].bv || !c->pb[1].bv)) ||
+	    (need_buf && !c->buf)) {
 		ret = -ENOMEM;
 		goto out_put_files;
 	}
@@ -440,7 +520,8 @@ out_put_files:
 	ckpt_put_files(c);
 out_free_bufs:
 	kvfree(c->buf);
-	kvfree(c->bv);
+	kvfree(c->pb[1].bv);
+	kvfree(c->pb[0].bv);
 	kvfree(c->rv);
 out_free_image:
 	ckpt_image_free(&c->img);

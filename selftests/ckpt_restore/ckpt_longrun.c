@@ -231,6 +231,37 @@ TEST_F(lrmode, corrupt_chunk)
 }
 
 /*
+ * One byte flipped in a chunk of the run's first batch.  An eager private
+ * restore checks a batch while it reads the next one, so this mismatch is
+ * found while the third batch is being prepared and the second batch's
+ * check may still be running: it must still fail with EBADMSG and leave
+ * /proc/self/maps as it was.
+ */
+TEST_F(longrun, corrupt_first_batch)
+{
+	long undone0 = ckpt_stat("restores_undone");
+	struct ckpt_restore r;
+	unsigned char c;
+	size_t a, b;
+	off_t off;
+
+	off = PG + (3 * CKPT_CHUNK_PAGES + 9) * PG + 1000;
+	ASSERT_EQ(1, pread(self->img, &c, 1, off));
+	c ^= 0x80;
+	ASSERT_EQ(1, pwrite(self->img, &c, 1, off));
+
+	a = ckpt_read_maps(maps_before, sizeof(maps_before));
+	EXPECT_EQ(-EBADMSG, ckpt_do_restore(self->dev, self->img, 0, &r))
+		TH_LOG("a bad chunk in the first of three batches");
+	b = ckpt_read_maps(maps_after, sizeof(maps_after));
+	EXPECT_EQ(a, b);
+	EXPECT_EQ(0, memcmp(maps_before, maps_after, a))
+		TH_LOG("the process must be as before the call");
+	EXPECT_EQ(undone0 + 1, ckpt_stat("restores_undone"))
+		TH_LOG("the fill was undone");
+}
+
+/*
  * Lazy install bitmaps are kept per group of pages of the VMA, not per run.
  * The chunk holding VMA pages 499..514 spans two groups: after its first
  * touch a page of either group, discarded, must read back as zeroes (it was
