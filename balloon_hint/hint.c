@@ -263,7 +263,8 @@ void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
 	if (!bh->hint_vq)
 		return;
 	mutex_lock(&bh->hint_vq_lock);
-	if (!bh->hint_open)
+	/* Not once removal began: the round it belonged to is over. */
+	if (!bh->hint_open || READ_ONCE(bh->hint_removing))
 		goto out_unlock;
 	bh_hint_reclaim(bh);
 	for_each_sg(sgl, s, nents, i) {
