@@ -33,7 +33,9 @@
 #define RACE_PINS	200
 #define RACE_SECONDS	20
 #define PIN_HOLD_US	500
-#define DIO_WRITES	2000
+#define DIO_ENOUGH	20	/* of writes, conversions done and refused */
+#define DIO_SHARED_US	200
+#define PIN_SHARED_US	50
 
 /* A ring with no submissions: only its buffer registrations matter. */
 static int ring_setup(void)
@@ -241,10 +243,15 @@ TEST_F(pin, private_page_cannot_be_pinned)
 struct race {
 	int fd;
 	int stop;
+	unsigned int shared_us;	/* pause after each return to shared */
 	int to_private, busy, errors;
 };
 
-/* Flip the pinned pages between private and shared until told to stop. */
+/*
+ * Flip the pinned pages between private and shared until told to stop,
+ * pausing @shared_us in the shared state when asked to, so that the other
+ * thread gets to use the pages at all under single-threaded TCG.
+ */
 static void *convert_loop(void *arg)
 {
 	struct race *r = arg;
@@ -253,13 +260,15 @@ static void *convert_loop(void *arg)
 	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
 		ret = ma_set_pages(r->fd, PIN_FIRST, PIN_NR, MA_PRIVATE);
 		if (!ret)
-			r->to_private++;
+			__atomic_fetch_add(&r->to_private, 1, __ATOMIC_RELAXED);
 		else if (ret == -EBUSY)
-			r->busy++;
+			__atomic_fetch_add(&r->busy, 1, __ATOMIC_RELAXED);
 		else
 			r->errors++;
 		if (ma_set_pages(r->fd, PIN_FIRST, PIN_NR, 0))
 			r->errors++;
+		if (r->shared_us)
+			usleep(r->shared_us);
 	}
 	return NULL;
 }
@@ -271,7 +280,7 @@ static void *convert_loop(void *arg)
  */
 TEST_F_TIMEOUT(pin, never_private_while_pinned, 90)
 {
-	struct race r = { .fd = self->fd };
+	struct race r = { .fd = self->fd, .shared_us = PIN_SHARED_US };
 	int pins = 0, bad = 0, ret;
 	time_t end = time(NULL) + RACE_SECONDS;
 	unsigned int i;
@@ -312,6 +321,14 @@ TEST_F_TIMEOUT(pin, never_private_while_pinned, 90)
 	EXPECT_LT(0, pins) TH_LOG("the race never pinned");
 	EXPECT_LT(0, r.to_private) TH_LOG("the race never converted");
 	EXPECT_LT(0, r.busy) TH_LOG("no conversion met a pin: race not exercised");
+}
+
+/* Have @done writes and @r's conversions shown every outcome often enough? */
+static bool dio_race_seen(struct race *r, int done)
+{
+	return done >= DIO_ENOUGH &&
+	       __atomic_load_n(&r->busy, __ATOMIC_RELAXED) >= DIO_ENOUGH &&
+	       __atomic_load_n(&r->to_private, __ATOMIC_RELAXED) >= DIO_ENOUGH;
 }
 
 /*
@@ -365,11 +382,13 @@ out_close_backing:
  * long-term) until the loop device has the data.  Conversions racing with
  * them only succeed or fail with EBUSY, and some do fail: the short pins
  * are seen and refused, not waited for.  Writes fail with EFAULT when a
- * page is private.
+ * page is private.  The converter pauses while shared so that writes get
+ * through; the race runs until every outcome was seen often enough, or
+ * for RACE_SECONDS.
  */
 TEST_F_TIMEOUT(pin, odirect_pins_refuse_at_once, 90)
 {
-	struct race r = { .fd = self->fd };
+	struct race r = { .fd = self->fd, .shared_us = DIO_SHARED_US };
 	size_t len = PIN_NR * self->pg;
 	int lfd, done = 0, efault = 0, bad = 0;
 	time_t end = time(NULL) + RACE_SECONDS;
@@ -383,7 +402,7 @@ TEST_F_TIMEOUT(pin, odirect_pins_refuse_at_once, 90)
 		TH_LOG("O_DIRECT write from a shared page: %s", strerror(errno));
 
 	ASSERT_EQ(0, pthread_create(&t, NULL, convert_loop, &r));
-	while (done + efault < DIO_WRITES && time(NULL) < end) {
+	while (time(NULL) < end && !dio_race_seen(&r, done)) {
 		n = pwrite(lfd, self->map + PIN_FIRST * self->pg, len, 0);
 		if (n == (ssize_t)len)
 			done++;
