@@ -25,10 +25,13 @@ static int bh_report(struct page_reporting_dev_info *pr,
 
 	for_each_sg(sg, s, nents, i)
 		bytes += s->length;
+	/*
+	 * Off the free lists (out of MemFree) until we return, and already
+	 * while the hint below waits for the hint queue.
+	 */
+	atomic64_set(&bh->report_inflight, bytes);
 	/* Free now: worth a hint if the host is collecting them. */
 	bh_hint_reported(bh, sg, nents);
-	/* Off the free lists (out of MemFree) until we return. */
-	atomic64_set(&bh->report_inflight, bytes);
 	/*
 	 * Indirect descriptors are off (see bh_validate) and we wait for each
 	 * report, so the queue is empty and adding allocates nothing.
