@@ -162,6 +162,8 @@ TEST_F_TIMEOUT(hint, migrate_round, 300)
 	ASSERT_EQ(0, bh_make_free_memory(variant->fragmented, &raw, &kept))
 		TH_LOG("could not dirty and free memory");
 	memfree = bh_memfree();
+	TH_LOG("free before: MemFree %lld MiB, per-CPU lists %lld MiB",
+	       bh_meminfo("MemFree") / BH_MB, bh_pcp_bytes() / BH_MB);
 
 	smp.memfree = memfree;
 	ASSERT_EQ(0, pthread_create(&sampler, NULL, bh_sampler, &smp));
