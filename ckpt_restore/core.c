@@ -116,6 +116,8 @@ static void ckpt_debugfs_init(void)
 		{ "lazy_images", &ckpt_stats.lazy_images },
 		{ "lazy_fills", &ckpt_stats.lazy_fills },
 		{ "lazy_bad_chunks", &ckpt_stats.lazy_bad_chunks },
+		{ "fill_pages", &ckpt_stats.fill_pages },
+		{ "fill_pages_helper", &ckpt_stats.fill_pages_helper },
 	};
 	unsigned int i;
 

@@ -11,13 +11,16 @@
  *     new shmem files, lazy state files);
  *  3. check that nothing is mapped where any VMA goes (-EEXIST);
  *  4. map each VMA with MAP_FIXED_NOREPLACE and its final protection;
- *  5. fill eager VMAs run by run, a long run batch by batch: read the
- *     batch's chunk checksums, pin the destination pages, read the batch
- *     straight into them with one vfs_iter_read() and check each chunk.
- *     A private batch's chunks are checked (and its pages unpinned) by a
- *     work item on another CPU while the next batch is pinned and read;
- *     every work item is waited for before step 5 returns, so a mismatch
- *     unwinds as any other failure.
+ *  5. fill eager VMAs, a long run batch by batch: read the batch's chunk
+ *     checksums, pin (and so populate) the destination pages, read the
+ *     batch straight into them with one vfs_iter_read() and check each
+ *     chunk.  Private batches are shared out between the restoring task
+ *     and one helper work item on another CPU, each taking the next batch
+ *     in image order when it is done with its last, so populating, copying
+ *     and checking are split over two CPUs.  The error of the first
+ *     failing batch in image order is returned, and the helper is waited
+ *     for before step 5 returns, on success and failure alike.  Shared
+ *     VMAs are filled afterwards by the task alone.
  *     Lazy VMAs read and check a chunk and its checksum on its first fault.
  *
  * Any failure in 4 or 5 unmaps exactly the VMAs this call mapped.
@@ -27,9 +30,11 @@
  * protection from the start and no mprotect() is needed afterwards.
  */
 #include <linux/bvec.h>
+#include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/mutex.h>
 #include <linux/sched/signal.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
@@ -56,45 +61,73 @@ struct ckpt_rvma {
 };
 
 /**
- * struct ckpt_pbatch - one batch of an eager private VMA, read and checked
- * @work: checks the chunks, then unpins the pages (ckpt_pbatch_check())
- * @pa: the pinned destination pages
- * @bv: bio_vec table over @pa
- * @csums: chunk checksums of the batch
- * @nr: pages in the batch
- * @ret: the check's result, 0 or -EBADMSG
- * @queued: @work was queued and not yet waited for
+ * struct ckpt_filler - what one filler of private batches works with
+ * @pa: the pinned destination pages of its current batch
+ * @bv: bio_vec table over @pa, CKPT_BATCH_PAGES entries
+ * @csums: chunk checksums of its current batch
+ * @nr_pages: pages it filled
  *
- * Ownership: while @queued, @work owns @pa, @bv, @csums, @nr and @ret and
- * the restoring task touches none of them; ckpt_pbatch_wait() hands them
- * back (flush_work() orders the worker's writes before the task's reads).
- * @queued itself is only used by the restoring task.
+ * There are two fillers, the restoring task and the helper work item; each
+ * touches only its own.
  */
-struct ckpt_pbatch {
-	struct work_struct work;
+struct ckpt_filler {
 	struct vmk_page_array pa;
 	struct bio_vec *bv;
 	u64 csums[CKPT_BATCH_CHUNKS];
-	unsigned int nr;
-	int ret;
-	bool queued;
+	u64 nr_pages;
+};
+
+/**
+ * struct ckpt_batch - one batch of a run, as handed out to a filler
+ * @run: index of the run
+ * @off: first page of the batch in the run, on a chunk boundary
+ * @n: pages in the batch
+ * @seq: number of the batch in image order
+ */
+struct ckpt_batch {
+	u64 run;
+	u64 off;
+	unsigned int n;
+	u64 seq;
 };
 
 /**
  * struct ckpt_rctx - one CKPT_RESTORE call
  * @img: the validated image
  * @rv: one entry per image VMA
- * @pb: two private batches, used in turn: one is checked while the next is
- *      read; their @bv allocated only for eager private VMAs
- * @next_pb: index in @pb of the next private batch to fill
+ * @mm: the restoring task's mm, which both fillers pin in (the task waits
+ *	for the helper before returning, so it stays alive)
+ * @cred: the restoring task's credentials, which the helper reads with
+ * @helper: the helper filler's work item (ckpt_fill_helper())
+ * @fl: the fillers: [0] the restoring task, [1] the helper; their @bv
+ *	allocated only for eager private VMAs
+ * @lock: protects @vma, @run, @off, @seq, @err and @err_seq while the
+ *	helper may run; after flush_work() of @helper the task reads them
+ *	without it
+ * @vma: VMA of @run
+ * @run: run of the next private batch to hand out
+ * @off: first page of that batch in @run
+ * @seq: number of the next batch to hand out
+ * @err: error of the first failing batch (lowest @err_seq), or 0; once
+ *	set no more batches are handed out
+ * @err_seq: that batch's number
  * @buf: bounce buffer of one batch, allocated only for eager shared VMAs
  * @csums: chunk checksums of the current shared batch
  */
 struct ckpt_rctx {
 	struct ckpt_image img;
 	struct ckpt_rvma *rv;
-	struct ckpt_pbatch pb[2];
-	unsigned int next_pb;
+	struct mm_struct *mm;
+	const struct cred *cred;
+	struct work_struct helper;
+	struct ckpt_filler fl[2];
+	struct mutex lock; /* hands out batches: @vma to @err_seq */
+	u32 vma;
+	u64 run;
+	u64 off;
+	u64 seq;
+	int err;
+	u64 err_seq;
 	void *buf;
 	u64 csums[CKPT_BATCH_CHUNKS];
 };
@@ -227,85 +260,142 @@ static int ckpt_map_one(const struct ckpt_image_vma *v, struct ckpt_rvma *rv)
 	return 0;
 }
 
-/* Work item of a read private batch: check its chunks, then unpin it. */
-static void ckpt_pbatch_check(struct work_struct *work)
+/* Is VMA @i filled here by the private fillers? */
+static bool ckpt_private_eager(const struct ckpt_rctx *c, u32 i)
 {
-	struct ckpt_pbatch *b = container_of(work, struct ckpt_pbatch, work);
-
-	b->ret = ckpt_check_chunks_bvec(b->csums, b->bv, b->nr);
-	vmk_page_array_release(&b->pa, true);
-}
-
-/* Wait for @b's check if it is queued; its result, 0 if none. */
-static int ckpt_pbatch_wait(struct ckpt_pbatch *b)
-{
-	if (!b->queued)
-		return 0;
-	flush_work(&b->work);
-	b->queued = false;
-	return b->ret;
-}
-
-/* Wait for every queued check; the first failure among them, or 0. */
-static int ckpt_pbatch_wait_all(struct ckpt_rctx *c)
-{
-	int ret0 = ckpt_pbatch_wait(&c->pb[0]);
-	int ret1 = ckpt_pbatch_wait(&c->pb[1]);
-
-	return ret0 ?: ret1;
+	return !c->rv[i].lazy && c->img.vmas[i].kind != CKPT_VMA_SHARED;
 }
 
 /*
- * Read @n pages of @run from page @off on (a batch, starting on a chunk
- * boundary) straight into the pinned destination pages, and queue the
- * check of their chunks.  The batch before this one may still be checked
- * meanwhile; the one before that is waited for here, as its buffers are
- * reused.
+ * Hand out the next private batch in image order, unless a batch failed
+ * or none is left.  Every run lies in exactly one VMA and each VMA's runs
+ * follow each other (ckpt_prepare() checked), so one walk over the runs,
+ * skipping those of other VMAs, visits every private batch once.
  */
-static int ckpt_fill_private(struct ckpt_rctx *c, u64 run, u64 off,
-			     unsigned int n)
+static bool ckpt_next_batch(struct ckpt_rctx *c, struct ckpt_batch *bt)
 {
-	const struct ckpt_image_run *r = &c->img.runs[run];
-	loff_t pos = c->img.run_pos[run] + (off << PAGE_SHIFT);
-	struct ckpt_pbatch *b = &c->pb[c->next_pb];
-	size_t len = (size_t)n << PAGE_SHIFT;
+	const struct ckpt_rvma *rv;
+	bool found = false;
+	u64 left;
+
+	mutex_lock(&c->lock);
+	while (!c->err && c->run < c->img.hdr.nr_runs) {
+		rv = &c->rv[c->vma];
+		if (c->run >= rv->first_run + rv->nr_runs) {
+			c->vma++;
+			continue;
+		}
+		if (!ckpt_private_eager(c, c->vma)) {
+			c->run = rv->first_run + rv->nr_runs;
+			continue;
+		}
+		left = c->img.runs[c->run].nr_pages - c->off;
+		if (!left) {
+			c->run++;
+			c->off = 0;
+			continue;
+		}
+		bt->run = c->run;
+		bt->off = c->off;
+		bt->n = min_t(u64, left, CKPT_BATCH_PAGES);
+		bt->seq = c->seq++;
+		c->off += bt->n;
+		found = true;
+		break;
+	}
+	mutex_unlock(&c->lock);
+	return found;
+}
+
+/* Record that batch @seq failed with @err; the first batch's error wins. */
+static void ckpt_batch_failed(struct ckpt_rctx *c, u64 seq, int err)
+{
+	mutex_lock(&c->lock);
+	if (!c->err || seq < c->err_seq) {
+		c->err = err;
+		c->err_seq = seq;
+	}
+	mutex_unlock(&c->lock);
+}
+
+/*
+ * Fill one private batch: read its chunk checksums, pin (fault in) its
+ * destination pages in the restoring task's mm, read it straight into
+ * them and check its chunks.  The pages are unpinned before returning.
+ */
+static int ckpt_fill_batch(struct ckpt_rctx *c, struct ckpt_filler *f,
+			   const struct ckpt_batch *bt)
+{
+	const struct ckpt_image_run *r = &c->img.runs[bt->run];
+	loff_t pos = c->img.run_pos[bt->run] + (bt->off << PAGE_SHIFT);
+	size_t len = (size_t)bt->n << PAGE_SHIFT;
 	struct iov_iter iter;
 	ssize_t got;
 	int ret;
 
-	ret = ckpt_pbatch_wait(b);
+	ret = ckpt_image_read_csums(&c->img,
+				    r->chunk + bt->off / CKPT_CHUNK_PAGES,
+				    ckpt_run_chunks(bt->n), f->csums);
 	if (ret)
 		return ret;
-	ret = ckpt_image_read_csums(&c->img, r->chunk + off / CKPT_CHUNK_PAGES,
-				    ckpt_run_chunks(n), b->csums);
+	ret = vmk_page_array_pin_remote(&f->pa, c->mm,
+					r->start + (bt->off << PAGE_SHIFT),
+					bt->n, FOLL_WRITE | FOLL_FORCE);
 	if (ret)
 		return ret;
-	ret = vmk_page_array_pin_user(&b->pa, r->start + (off << PAGE_SHIFT),
-				      n, FOLL_WRITE | FOLL_FORCE, false);
-	if (ret)
-		return ret;
-	ret = vmk_page_array_bvec(&b->pa, 0, n, b->bv);
+	ret = vmk_page_array_bvec(&f->pa, 0, bt->n, f->bv);
 	if (ret)
 		goto out_release;
-	iov_iter_bvec(&iter, ITER_DEST, b->bv, n, len);
+	iov_iter_bvec(&iter, ITER_DEST, f->bv, bt->n, len);
 	got = vfs_iter_read(c->img.file, &iter, &pos, 0);
 	if (got != len) {
 		ret = got < 0 ? got : -EIO;
 		goto out_release;
 	}
-	b->nr = n;
-	b->queued = true;
-	queue_work(system_unbound_wq, &b->work);
-	c->next_pb ^= 1;
-	return 0;
+	ret = ckpt_check_chunks_bvec(f->csums, f->bv, bt->n);
 
 out_release:
-	vmk_page_array_release(&b->pa, true);
+	vmk_page_array_release(&f->pa, true);
 	return ret;
 }
 
 /*
- * Shared VMAs: copy a batch of a run (as for ckpt_fill_private()) into the
+ * Fill private batches until none is left or one failed.  Only the
+ * restoring task (@task) sees its own fatal signals; the helper stops once
+ * the task has recorded -EINTR.
+ */
+static void ckpt_fill_batches(struct ckpt_rctx *c, struct ckpt_filler *f,
+			      bool task)
+{
+	struct ckpt_batch bt;
+	int ret;
+
+	while (ckpt_next_batch(c, &bt)) {
+		ret = ckpt_fill_batch(c, f, &bt);
+		if (!ret && task && fatal_signal_pending(current))
+			ret = -EINTR;
+		if (ret)
+			ckpt_batch_failed(c, bt.seq, ret);
+		else
+			f->nr_pages += bt.n;
+		cond_resched();
+	}
+	atomic_long_add(f->nr_pages, &ckpt_stats.fill_pages);
+}
+
+/* The helper filler, on another CPU, with the restoring task's creds. */
+static void ckpt_fill_helper(struct work_struct *work)
+{
+	struct ckpt_rctx *c = container_of(work, struct ckpt_rctx, helper);
+	const struct cred *old = override_creds(c->cred);
+
+	ckpt_fill_batches(c, &c->fl[1], false);
+	revert_creds(old);
+	atomic_long_add(c->fl[1].nr_pages, &ckpt_stats.fill_pages_helper);
+}
+
+/*
+ * Shared VMAs: copy a batch of a run (as for ckpt_fill_batch()) into the
  * new shmem file through a bounce buffer.
  */
 static int ckpt_fill_shared(struct ckpt_rctx *c, const struct ckpt_image_vma *v,
@@ -332,56 +422,56 @@ static int ckpt_fill_shared(struct ckpt_rctx *c, const struct ckpt_image_vma *v,
 	return 0;
 }
 
-/* Step 5 for one run, batch by batch. */
-static int ckpt_fill_run(struct ckpt_rctx *c, u32 vma, u64 run, u64 *nr_pages)
+/* Step 5 for the shared VMAs, run by run, batch by batch. */
+static int ckpt_fill_shared_vmas(struct ckpt_rctx *c, u64 *nr_pages)
 {
-	const struct ckpt_image_run *r = &c->img.runs[run];
+	const struct ckpt_image_run *r;
 	unsigned int n;
-	u64 off;
+	u64 run, off;
 	int ret;
+	u32 i;
 
-	for (off = 0; off < r->nr_pages; off += n) {
-		n = min_t(u64, r->nr_pages - off, CKPT_BATCH_PAGES);
-		if (c->img.vmas[vma].kind == CKPT_VMA_SHARED)
-			ret = ckpt_fill_shared(c, &c->img.vmas[vma],
-					       c->rv[vma].file, run, off, n);
-		else
-			ret = ckpt_fill_private(c, run, off, n);
-		if (ret)
-			return ret;
-		*nr_pages += n;
-		if (fatal_signal_pending(current))
-			return -EINTR;
-		cond_resched();
+	for (i = 0; i < c->img.hdr.nr_vmas; i++) {
+		if (c->img.vmas[i].kind != CKPT_VMA_SHARED)
+			continue;
+		for (run = c->rv[i].first_run;
+		     run < c->rv[i].first_run + c->rv[i].nr_runs; run++) {
+			r = &c->img.runs[run];
+			for (off = 0; off < r->nr_pages; off += n) {
+				n = min_t(u64, r->nr_pages - off,
+					  CKPT_BATCH_PAGES);
+				ret = ckpt_fill_shared(c, &c->img.vmas[i],
+						       c->rv[i].file, run, off,
+						       n);
+				if (ret)
+					return ret;
+				*nr_pages += n;
+				if (fatal_signal_pending(current))
+					return -EINTR;
+				cond_resched();
+			}
+		}
 	}
 	return 0;
 }
 
 /*
- * Step 5: fill every eager VMA, run by run.  Returns only once every
- * private batch's check is done and its pages unpinned, on success and on
- * failure alike.
+ * Step 5: fill every eager VMA, the private ones by the task and the helper
+ * together.  Returns only once the helper is done and every pin is
+ * dropped, on success and on failure alike.
  */
 static int ckpt_fill(struct ckpt_rctx *c, u64 *nr_pages)
 {
-	struct ckpt_rvma *rv;
-	int ret = 0, check;
-	u64 run;
-	u32 i;
-
-	for (i = 0; i < c->img.hdr.nr_vmas && !ret; i++) {
-		rv = &c->rv[i];
-		if (rv->lazy)
-			continue;
-		for (run = rv->first_run; run < rv->first_run + rv->nr_runs;
-		     run++) {
-			ret = ckpt_fill_run(c, i, run, nr_pages);
-			if (ret)
-				break;
-		}
+	if (c->fl[0].bv) {
+		queue_work(system_unbound_wq, &c->helper);
+		ckpt_fill_batches(c, &c->fl[0], true);
+		flush_work(&c->helper);
+		/* flush_work() ordered the helper's writes before these. */
+		if (c->err)
+			return c->err;
+		*nr_pages += c->fl[0].nr_pages + c->fl[1].nr_pages;
 	}
-	check = ckpt_pbatch_wait_all(c);
-	return ret ?: check;
+	return ckpt_fill_shared_vmas(c, nr_pages);
 }
 
 /* Has an eager VMA, shared or not as @shared says, runs to fill? */
@@ -453,10 +543,12 @@ int ckpt_restore(struct ckpt_restore *arg)
 		ret = -ENOMEM;
 		goto out_fput;
 	}
-	for (i = 0; i < ARRAY_SIZE(c->pb); i++) {
-		INIT_WORK(&c->pb[i].work, ckpt_pbatch_check);
-		vmk_page_array_init(&c->pb[i].pa, VMK_PA_PINNED);
-	}
+	c->mm = current->mm;
+	c->cred = current_cred();
+	INIT_WORK(&c->helper, ckpt_fill_helper);
+	mutex_init(&c->lock);
+	for (i = 0; i < ARRAY_SIZE(c->fl); i++)
+		vmk_page_array_init(&c->fl[i].pa, VMK_PA_PINNED);
 
 	ret = ckpt_image_load(&c->img, file);
 	if (ret)
@@ -482,12 +574,12 @@ int ckpt_restore(struct ckpt_restore *arg)
 	 */
 	need_bv = ckpt_eager_runs(c, false);
 	need_buf = ckpt_eager_runs(c, true);
-	for (i = 0; i < ARRAY_SIZE(c->pb) && need_bv; i++)
-		c->pb[i].bv = kvmalloc_array(CKPT_BATCH_PAGES,
-					     sizeof(*c->pb[i].bv), GFP_KERNEL);
+	for (i = 0; i < ARRAY_SIZE(c->fl) && need_bv; i++)
+		c->fl[i].bv = kvmalloc_array(CKPT_BATCH_PAGES,
+					     sizeof(*c->fl[i].bv), GFP_KERNEL);
 	if (need_buf)
 		c->buf = kvmalloc(CKPT_BATCH_BYTES, GFP_KERNEL);
-	if ((need_bv && (!c->pb[0].bv || !c->pb[1].bv)) ||
+	if ((need_bv && (!c->fl[0].bv || !c->fl[1].bv)) ||
 	    (need_buf && !c->buf)) {
 		ret = -ENOMEM;
 		goto out_put_files;
@@ -520,12 +612,13 @@ out_put_files:
 	ckpt_put_files(c);
 out_free_bufs:
 	kvfree(c->buf);
-	kvfree(c->pb[1].bv);
-	kvfree(c->pb[0].bv);
+	kvfree(c->fl[1].bv);
+	kvfree(c->fl[0].bv);
 	kvfree(c->rv);
 out_free_image:
 	ckpt_image_free(&c->img);
 out_free_ctx:
+	mutex_destroy(&c->lock);
 	kfree(c);
 out_fput:
 	fput(file);

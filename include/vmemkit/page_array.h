@@ -269,6 +269,81 @@ err_unpin:
 }
 
 /**
+ * vmk_page_array_pin_remote() - pin pages of a given mm and append them
+ * @pa: a VMK_PA_PINNED array
+ * @mm: the mm to pin in; the caller keeps it alive (say, its task is
+ *	blocked waiting for the caller) and may be a worker with no mm
+ * @uaddr: page-aligned user address of the first page
+ * @nr_pages: how many pages to pin; non-zero
+ * @gup_flags: FOLL_WRITE, FOLL_FORCE, ... (FOLL_PIN is implied)
+ *
+ * vmk_page_array_pin_user() for a task other than the owner of @mm: pins
+ * with pin_user_pages_remote() under mmap_read_lock(@mm), one chunk per
+ * call, faulting pages in as needed.  The caller must not hold @mm's
+ * mmap_lock.  Charges nothing to any locked_vm.
+ *
+ * Return: 0 with all pages appended, or a negative errno with the array
+ * unchanged: -EINVAL for a bad address or count, -ENOMEM out of memory,
+ * -EINTR on a fatal signal of the calling task, -EFAULT (or the GUP error)
+ * if a page cannot be pinned.
+ */
+static inline int vmk_page_array_pin_remote(struct vmk_page_array *pa,
+					    struct mm_struct *mm,
+					    unsigned long uaddr,
+					    unsigned long nr_pages,
+					    unsigned int gup_flags)
+{
+	unsigned long old_nr = pa->nr_pages, done = 0, end;
+	struct vmk_page_chunk *c;
+	unsigned int want;
+	int locked;
+	long got;
+	int ret;
+
+	might_sleep();
+	if (pa->kind != VMK_PA_PINNED || !nr_pages ||
+	    !PAGE_ALIGNED(uaddr) || nr_pages > (ULONG_MAX >> PAGE_SHIFT) ||
+	    check_add_overflow(uaddr, nr_pages << PAGE_SHIFT, &end))
+		return -EINVAL;
+	while (done < nr_pages) {
+		c = vmk_page_array_tail(pa, GFP_KERNEL_ACCOUNT);
+		if (!c) {
+			ret = -ENOMEM;
+			goto err_unpin;
+		}
+		want = min_t(unsigned long, nr_pages - done,
+			     VMK_PA_CHUNK_PAGES - c->nr);
+		if (mmap_read_lock_killable(mm)) {
+			ret = -EINTR;
+			goto err_free_tail;
+		}
+		locked = 1;
+		got = pin_user_pages_remote(mm, uaddr + (done << PAGE_SHIFT),
+					    want, gup_flags, c->pages + c->nr,
+					    &locked);
+		if (locked)
+			mmap_read_unlock(mm);
+		if (got <= 0) {
+			ret = got ? (int)got : -EFAULT;
+			goto err_free_tail;
+		}
+		c->nr += got;
+		pa->nr_pages += got;
+		done += got;
+	}
+	return 0;
+
+err_free_tail:
+	if (!c->nr) {
+		list_del(&c->node);
+		free_page((unsigned long)c);
+	}
+err_unpin:
+	vmk_page_array_truncate(pa, old_nr, false);
+	return ret;
+}
+
+/**
  * vmk_page_array_add() - append a kernel page, taking over one reference
  * @pa: a VMK_PA_REFS array
  * @page: the page; the caller's reference moves to the array on success

@@ -128,8 +128,9 @@ static int criu_round(double *t_dump, double *t_restore, __u64 *bytes)
 }
 
 static int ckpt_round(int dev, double *t_dump, double *t_restore,
-		      __u64 *bytes)
+		      __u64 *bytes, double *helper_share)
 {
+	long fill0, helper0;
 	struct ckpt_dump d;
 	unsigned long addr;
 	int img, pidfd, status, p[2];
@@ -157,6 +158,8 @@ static int ckpt_round(int dev, double *t_dump, double *t_restore,
 	/* A fresh process restores the hog's region into itself. */
 	if (pipe(p))
 		die("pipe");
+	fill0 = ckpt_stat("fill_pages");
+	helper0 = ckpt_stat("fill_pages_helper");
 	t = ckpt_now();
 	child = fork();
 	if (!child) {
@@ -174,6 +177,9 @@ static int ckpt_round(int dev, double *t_dump, double *t_restore,
 	*t_restore = ckpt_now() - t;
 	close(p[0]);
 	waitpid(child, NULL, 0);
+	/* Share of the pages the helper work item filled, not the task. */
+	*helper_share = (double)(ckpt_stat("fill_pages_helper") - helper0) /
+			(ckpt_stat("fill_pages") - fill0);
 	close(img);
 	return 0;
 }
@@ -187,7 +193,7 @@ static void report(const char *name, double seconds, const char *extra)
 int main(void)
 {
 	char extra[128];
-	double cd[REPEAT], cr[REPEAT], kd[REPEAT], kr[REPEAT];
+	double cd[REPEAT], cr[REPEAT], kd[REPEAT], kr[REPEAT], share;
 	__u64 cbytes = 0, kbytes = 0;
 	int dev, i;
 
@@ -202,9 +208,10 @@ int main(void)
 	for (i = 0; i < REPEAT; i++) {
 		if (criu_round(&cd[i], &cr[i], &cbytes))
 			die("criu round");
-		ckpt_round(dev, &kd[i], &kr[i], &kbytes);
-		printf("run %d: criu dump %.3f s restore %.3f s; ckpt dump %.3f s restore %.3f s\n",
+		ckpt_round(dev, &kd[i], &kr[i], &kbytes, &share);
+		printf("run %d: criu dump %.3f s restore %.3f s; ckpt dump %.3f s restore %.3f s",
 		       i, cd[i], cr[i], kd[i], kr[i]);
+		printf(" (helper filled %.0f%% of the pages)\n", 100 * share);
 	}
 	printf("1 GiB process: criu restore %.3f s, ckpt_restore %.3f s (%.2fx)\n",
 	       ckpt_median(cr, REPEAT), ckpt_median(kr, REPEAT),
