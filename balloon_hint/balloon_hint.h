@@ -115,6 +115,7 @@ struct bh_dev {
 	struct list_head hint_list;	/* held blocks, order in page->private */
 	atomic_long_t hint_held;	/* pages on hint_list */
 	atomic_t hint_pressure;		/* the shrinker ran during this round */
+	atomic_t hint_cut;		/* why this round's blocks ended early */
 	wait_queue_head_t hint_wait;	/* hint_vq callback */
 	bool hint_removing;		/* set once by remove; read by hint_work */
 	__virtio32 cmd_id_active;

@@ -210,6 +210,17 @@ out_unlock:
 }
 
 /*
+ * Cut the round short for @why, counting it in @counter once per round:
+ * both hinting CPUs see the same cause.
+ */
+static int bh_hint_cut(struct bh_dev *bh, int why, atomic64_t *counter)
+{
+	if (!atomic_cmpxchg(&bh->hint_cut, 0, why))
+		atomic64_inc(counter);
+	return why;
+}
+
+/*
  * Why the current round must end, or 0 to go on: -EAGAIN for a new id (a
  * new round follows), -ECANCELED for DONE (bh_hint_work handles it next).
  *
@@ -228,17 +239,14 @@ static int bh_hint_should_stop(struct bh_dev *bh, u32 id)
 
 	if (READ_ONCE(bh->hint_removing))
 		return -ESHUTDOWN;
-	if (atomic_read(&bh->hint_pressure)) {
-		atomic64_inc(&bh->st.pressure_stops);
-		return -ENOMEM;
-	}
+	if (atomic_read(&bh->hint_pressure))
+		return bh_hint_cut(bh, -ENOMEM, &bh->st.pressure_stops);
 	now = bh_hint_cmd_id(bh);
 	if (now == id || now == VIRTIO_BALLOON_CMD_ID_STOP)
 		return 0;
 	if (now == VIRTIO_BALLOON_CMD_ID_DONE)
 		return -ECANCELED;
-	atomic64_inc(&bh->st.id_changed_mid_round);
-	return -EAGAIN;
+	return bh_hint_cut(bh, -EAGAIN, &bh->st.id_changed_mid_round);
 }
 
 /**
@@ -462,6 +470,7 @@ static int bh_hint_one_round(struct bh_dev *bh, u32 id)
 	bh->hint_last_id = id;
 	atomic64_inc(&bh->st.rounds);
 	atomic_set(&bh->hint_pressure, 0);
+	atomic_set(&bh->hint_cut, 0);
 	bh->cmd_id_active = cpu_to_virtio32(bh->vdev, id);
 	err = bh_hint_marker(bh, &bh->cmd_id_active);
 	if (err)
