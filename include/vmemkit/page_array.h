@@ -202,6 +202,84 @@ static inline void vmk_page_array_uncharge(struct vmk_page_array *pa,
 	}
 }
 
+/*
+ * Pin @nr_pages user pages from @uaddr on and append them: of the current
+ * mm with pin_user_pages_fast() if @mm is NULL, else of @mm with
+ * pin_user_pages_remote() under its mmap_read_lock.  One chunk per call.
+ * 0, or a negative errno with the array unchanged.
+ */
+static inline int __vmk_page_array_pin(struct vmk_page_array *pa,
+				       struct mm_struct *mm,
+				       unsigned long uaddr,
+				       unsigned long nr_pages,
+				       unsigned int gup_flags)
+{
+	unsigned long old_nr = pa->nr_pages, done = 0;
+	struct vmk_page_chunk *c;
+	unsigned int want;
+	int locked;
+	long got;
+	int ret;
+
+	while (done < nr_pages) {
+		c = vmk_page_array_tail(pa, GFP_KERNEL_ACCOUNT);
+		if (!c) {
+			ret = -ENOMEM;
+			goto err_unpin;
+		}
+		want = min_t(unsigned long, nr_pages - done,
+			     VMK_PA_CHUNK_PAGES - c->nr);
+		if (!mm) {
+			got = pin_user_pages_fast(uaddr + (done << PAGE_SHIFT),
+						  want, gup_flags,
+						  c->pages + c->nr);
+		} else {
+			if (mmap_read_lock_killable(mm)) {
+				ret = -EINTR;
+				goto err_free_tail;
+			}
+			locked = 1;
+			got = pin_user_pages_remote(mm,
+						    uaddr + (done << PAGE_SHIFT),
+						    want, gup_flags,
+						    c->pages + c->nr, &locked);
+			if (locked)
+				mmap_read_unlock(mm);
+		}
+		if (got <= 0) {
+			ret = got ? (int)got : -EFAULT;
+			goto err_free_tail;
+		}
+		c->nr += got;
+		pa->nr_pages += got;
+		done += got;
+	}
+	return 0;
+
+err_free_tail:
+	if (!c->nr) {
+		list_del(&c->node);
+		free_page((unsigned long)c);
+	}
+err_unpin:
+	vmk_page_array_truncate(pa, old_nr, false);
+	return ret;
+}
+
+/* May @pa take @nr_pages pins from @uaddr on?  0 or -EINVAL. */
+static inline int vmk_page_array_pin_check(const struct vmk_page_array *pa,
+					   unsigned long uaddr,
+					   unsigned long nr_pages)
+{
+	unsigned long end;
+
+	if (pa->kind != VMK_PA_PINNED || !nr_pages ||
+	    !PAGE_ALIGNED(uaddr) || nr_pages > (ULONG_MAX >> PAGE_SHIFT) ||
+	    check_add_overflow(uaddr, nr_pages << PAGE_SHIFT, &end))
+		return -EINVAL;
+	return 0;
+}
+
 /**
  * vmk_page_array_pin_user() - pin user pages and append them
  * @pa: a VMK_PA_PINNED array
@@ -221,49 +299,19 @@ static inline int vmk_page_array_pin_user(struct vmk_page_array *pa,
 					  unsigned long nr_pages,
 					  unsigned int gup_flags, bool charge)
 {
-	unsigned long old_nr = pa->nr_pages, done = 0, end;
-	struct vmk_page_chunk *c;
-	unsigned int want;
 	int ret;
 
 	might_sleep();
-	if (pa->kind != VMK_PA_PINNED || !nr_pages ||
-	    !PAGE_ALIGNED(uaddr) || nr_pages > (ULONG_MAX >> PAGE_SHIFT) ||
-	    check_add_overflow(uaddr, nr_pages << PAGE_SHIFT, &end))
-		return -EINVAL;
+	ret = vmk_page_array_pin_check(pa, uaddr, nr_pages);
+	if (ret)
+		return ret;
 	if (charge) {
 		ret = vmk_page_array_charge(pa, nr_pages);
 		if (ret)
 			return ret;
 	}
-	while (done < nr_pages) {
-		c = vmk_page_array_tail(pa, GFP_KERNEL_ACCOUNT);
-		if (!c) {
-			ret = -ENOMEM;
-			goto err_unpin;
-		}
-		want = min_t(unsigned long, nr_pages - done,
-			     VMK_PA_CHUNK_PAGES - c->nr);
-		ret = pin_user_pages_fast(uaddr + (done << PAGE_SHIFT), want,
-					  gup_flags, c->pages + c->nr);
-		if (ret <= 0) {
-			ret = ret ? ret : -EFAULT;
-			goto err_free_tail;
-		}
-		c->nr += ret;
-		pa->nr_pages += ret;
-		done += ret;
-	}
-	return 0;
-
-err_free_tail:
-	if (!c->nr) {
-		list_del(&c->node);
-		free_page((unsigned long)c);
-	}
-err_unpin:
-	vmk_page_array_truncate(pa, old_nr, false);
-	if (charge)
+	ret = __vmk_page_array_pin(pa, NULL, uaddr, nr_pages, gup_flags);
+	if (ret && charge)
 		vmk_page_array_uncharge(pa, nr_pages);
 	return ret;
 }
@@ -293,54 +341,13 @@ static inline int vmk_page_array_pin_remote(struct vmk_page_array *pa,
 					    unsigned long nr_pages,
 					    unsigned int gup_flags)
 {
-	unsigned long old_nr = pa->nr_pages, done = 0, end;
-	struct vmk_page_chunk *c;
-	unsigned int want;
-	int locked;
-	long got;
 	int ret;
 
 	might_sleep();
-	if (pa->kind != VMK_PA_PINNED || !nr_pages ||
-	    !PAGE_ALIGNED(uaddr) || nr_pages > (ULONG_MAX >> PAGE_SHIFT) ||
-	    check_add_overflow(uaddr, nr_pages << PAGE_SHIFT, &end))
-		return -EINVAL;
-	while (done < nr_pages) {
-		c = vmk_page_array_tail(pa, GFP_KERNEL_ACCOUNT);
-		if (!c) {
-			ret = -ENOMEM;
-			goto err_unpin;
-		}
-		want = min_t(unsigned long, nr_pages - done,
-			     VMK_PA_CHUNK_PAGES - c->nr);
-		if (mmap_read_lock_killable(mm)) {
-			ret = -EINTR;
-			goto err_free_tail;
-		}
-		locked = 1;
-		got = pin_user_pages_remote(mm, uaddr + (done << PAGE_SHIFT),
-					    want, gup_flags, c->pages + c->nr,
-					    &locked);
-		if (locked)
-			mmap_read_unlock(mm);
-		if (got <= 0) {
-			ret = got ? (int)got : -EFAULT;
-			goto err_free_tail;
-		}
-		c->nr += got;
-		pa->nr_pages += got;
-		done += got;
-	}
-	return 0;
-
-err_free_tail:
-	if (!c->nr) {
-		list_del(&c->node);
-		free_page((unsigned long)c);
-	}
-err_unpin:
-	vmk_page_array_truncate(pa, old_nr, false);
-	return ret;
+	ret = vmk_page_array_pin_check(pa, uaddr, nr_pages);
+	if (ret)
+		return ret;
+	return __vmk_page_array_pin(pa, mm, uaddr, nr_pages, gup_flags);
 }
 
 /**
