@@ -149,6 +149,7 @@ TEST_F_TIMEOUT(hint, migrate_round, 300)
 	long long rounds0 = bh_stat("rounds"), done0 = bh_stat("done_seen");
 	long long ids0 = bh_stat("cmd_ids"), hinted0 = bh_stat("bytes_hinted");
 	long long o9 = bh_stat("blocks_order_9");
+	long long helper0 = bh_stat("helper_blocks");
 	long long ret0 = bh_stat("returned_done") + bh_stat("returned_shrinker");
 	long long memfree, hinted, ids, returned;
 	unsigned long long syncs;
@@ -211,6 +212,11 @@ TEST_F_TIMEOUT(hint, migrate_round, 300)
 		  llabs(smp.drop_at_max - smp.max_held * BH_PAGE))
 		TH_LOG("MemFree drop %lld vs held %lld bytes", smp.drop_at_max,
 		       smp.max_held * BH_PAGE);
+	/* hint_helper (default on) allocates from the second CPU too. */
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1 &&
+	    bh_param_bool("hint_helper") == 1)
+		EXPECT_LT(helper0, bh_stat("helper_blocks"))
+			TH_LOG("the second CPU hinted no block");
 	if (variant->fragmented)
 		EXPECT_LT(o9 + 64, bh_stat("blocks_order_9"))
 			TH_LOG("fragmented memory was not hinted at order 9");

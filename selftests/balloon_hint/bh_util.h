@@ -283,6 +283,23 @@ static inline void bh_log_stats(const char *when)
 	fprintf(stderr, "# stats %s:%s\n", when, line);
 }
 
+/* A bool parameter of balloon_hint.ko: 1 (Y), 0 (N), or -1. */
+static inline int bh_param_bool(const char *name)
+{
+	char path[256], c = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/balloon_hint/parameters/%s",
+		 name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, " %c", &c) != 1)
+		c = 0;
+	fclose(f);
+	return c == 'Y' ? 1 : c == 'N' ? 0 : -1;
+}
+
 /* Wait until counter @name satisfies val >= @min; returns the value. */
 static inline long long bh_wait_stat_ge(const char *name, long long min,
 					double seconds)
