@@ -6,6 +6,8 @@
  * the start marker.  Each checks what the device saw on the free page
  * virtqueue against the driver's statistics and /proc/meminfo.
  */
+#include <pthread.h>
+
 #include "kselftest_harness.h"
 #include "bfd_util.h"
 
@@ -110,6 +112,63 @@ TEST_F_TIMEOUT(round, id_change_while_allocating, 120)
 	EXPECT_EQ(bfd_hinted_pages(), bh_stat("held_pages") +
 		  bh_stat("returned_shrinker"))
 		TH_LOG("a block counted twice in held_pages");
+	bfd_done_frees_all(_metadata, self->memfree0);
+}
+
+/* drop_caches in a loop: memory pressure for as long as @stop is 0. */
+struct bfd_dropper {
+	int stop;
+	int drops;
+};
+
+static void *bfd_drop_loop(void *arg)
+{
+	struct bfd_dropper *d = arg;
+
+	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE) &&
+	       !bfd_drop_slab())
+		__atomic_add_fetch(&d->drops, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * Memory pressure while the driver is still allocating: the shrinker
+ * takes blocks back, the round is cut short (one stop marker, no second
+ * round), pressure_stops counts it once, and every page is accounted for.
+ * (Whether the second hinting CPU is still allocating when the pressure
+ * comes is up to the scheduler; the once-per-round counting both CPUs
+ * share is pinned down by id_change_while_allocating.)
+ */
+TEST_F_TIMEOUT(round, pressure_while_allocating, 120)
+{
+	struct bfd_dropper d = {};
+	long long stops;
+	pthread_t t;
+	int err;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, bfd_drop_loop, &d));
+	while (!__atomic_load_n(&d.drops, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&d.stop, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	err = bfd_ctl("cmd_id %u", BFD_ID);
+	stops = err ? 0 : bh_wait_stat_ge("stops_sent", 1, BFD_WAIT_S);
+	__atomic_store_n(&d.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, err) TH_LOG("cmd_id");
+	ASSERT_LT(0, d.drops) TH_LOG("drop_caches failed");
+	ASSERT_LE(1, stops) TH_LOG("the round did not end");
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+	bh_log_stats("after pressure mid-round");
+	TH_LOG("%d drop_caches runs during the round", d.drops);
+
+	bfd_markers(self->markers, sizeof(self->markers));
+	EXPECT_STREQ("start 2147483649|stop", self->markers);
+	EXPECT_EQ(1, bh_stat("rounds")) TH_LOG("not one round");
+	EXPECT_LT(0, bh_stat("returned_shrinker"))
+		TH_LOG("the shrinker took nothing back");
+	EXPECT_EQ(1, bh_stat("pressure_stops"))
+		TH_LOG("the round cut short by pressure counted otherwise than once");
+	bfd_check_clean(_metadata);
 	bfd_done_frees_all(_metadata, self->memfree0);
 }
 
