@@ -1,89 +1,282 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Migration cost with whatever balloon driver the collection loaded
- * (balloon_hint, the in-tree virtio_balloon, or none), measured by the
- * host: fill 1.5 GiB with a non-zero pattern and free it, then migrate at
- * QEMU's default bandwidth; then the same with the freed memory scattered
- * in 2 MiB pieces between pieces still in use.  With balloon_hint, the
- * driver's counters (blocks per order, rounds, re-hints, helper blocks)
- * follow each figure, to tell what was hinted.
+ * Migration cost with balloon_hint, the in-tree virtio_balloon and no
+ * driver, in one guest: the bench loads and unloads the drivers itself
+ * and measures each case with each driver in every round (the order of
+ * the drivers turns from round to round), as the host sees it
+ * (query-migrate), then prints medians and balloon_hint's ratios against
+ * the in-tree driver.
+ *
+ * Cases, each at QEMU's default bandwidth:
+ *   plain:       1.5 GiB filled with a non-zero pattern, then freed;
+ *   fragmented:  the same 1.5 GiB in 2 MiB (THP) pieces, every other piece
+ *                freed: free memory lies in 2 MiB pieces that cannot merge
+ *                into MAX_PAGE_ORDER blocks, and the 768 MiB still in use
+ *                keeps its pattern (every driver must send it);
+ *   frag_zeroed: as fragmented, but the pieces kept in use are cleared
+ *                before the migration (memory a program holds but has not
+ *                written), so every driver sends them as zero pages and
+ *                the difference is what happens to the freed pieces.
  */
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
+
 #include "bh_common_migrate.h"
 
 #define BB_FILL		(1536ULL * BH_MIB)
 #define BB_CHUNK	(2ULL * BH_MIB)
+#define BB_ROUNDS	3
 
-/* MiB first hinted by balloon_hint since @since (-1 for other drivers). */
-static long long bb_hinted_mib(long long since)
+enum { BB_NONE, BB_INTREE, BB_HINT, BB_NR_DRV };
+
+static const struct {
+	const char *name;	/* as in /sys/bus/virtio/drivers, or "none" */
+	const char *ko;		/* NULL: nothing to load */
+} bb_drv[BB_NR_DRV] = {
+	[BB_NONE] = { "none", NULL },
+	[BB_INTREE] = { "virtio_balloon", "/lib/vmk/kmods/virtio_balloon.ko" },
+	[BB_HINT] = { "balloon_hint", "/lib/vmk/modules/balloon_hint.ko" },
+};
+
+enum { BB_PLAIN, BB_FRAG, BB_FRAG_ZEROED, BB_NR_CASE };
+
+static const char *const bb_case[BB_NR_CASE] = {
+	[BB_PLAIN] = "plain",
+	[BB_FRAG] = "fragmented",
+	[BB_FRAG_ZEROED] = "frag_zeroed",
+};
+
+static struct bh_mig bb_res[BB_NR_CASE][BB_NR_DRV][BB_ROUNDS];
+
+/* Wait up to 30 s for @drv to be the driver of the balloon device. */
+static int bb_wait_bound(int drv)
 {
-	long long now = bh_stat("bytes_hinted");
+	double end = bh_now() + 30;
 
-	return now < 0 ? -1 : (now - since) / (long long)BH_MIB;
+	while (strcmp(bh_driver_name(), bb_drv[drv].name)) {
+		if (bh_now() > end)
+			return -ETIMEDOUT;
+		usleep(20000);
+	}
+	return 0;
 }
 
-static void bb_report(const char *name, const char *drv, struct bh_mig *m,
-		      long long hinted0)
+static int bb_load(int drv)
 {
-	printf("%-10s %-15s %6llu MiB sent %8llu normal %8llu duplicate %7llu ms\n",
-	       name, drv, m->transferred / BH_MIB, m->normal, m->duplicate,
-	       m->total_ms);
-	printf("VMK-BENCH {\"name\":\"balloon_migrate_%s\",\"driver\":\"%s\",",
-	       name, drv);
-	printf("\"transferred_mib\":%llu,\"normal_pages\":%llu,",
-	       m->transferred / BH_MIB, m->normal);
-	printf("\"duplicate_pages\":%llu,\"total_ms\":%llu,", m->duplicate,
-	       m->total_ms);
-	printf("\"hinted_mib\":%lld}\n", bb_hinted_mib(hinted0));
+	int fd, err = 0;
+
+	if (!bb_drv[drv].ko)
+		return bb_wait_bound(drv);
+	fd = open(bb_drv[drv].ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (syscall(SYS_finit_module, fd, "", 0))
+		err = -errno;
+	close(fd);
+	return err ?: bb_wait_bound(drv);
+}
+
+static int bb_unload(int drv)
+{
+	if (!bb_drv[drv].ko)
+		return 0;
+	if (syscall(SYS_delete_module, bb_drv[drv].name, O_NONBLOCK))
+		return -errno;
+	return bb_wait_bound(BB_NONE);
+}
+
+/* Let DONE arrive and the hinted memory go back before the next case. */
+static void bb_settle(void)
+{
+	sleep(3);
+	if (bh_stat("held_pages") > 0)
+		bh_wait_stat_le("held_pages", 0, 60);
+}
+
+/*
+ * Dirty and free memory as case @c wants; returns the mapping still in
+ * use (to unmap after the migration) in @raw/@len, or NULL/0.
+ */
+static int bb_prepare(int c, char **raw, size_t *len)
+{
+	size_t off;
+	char *p;
+
+	*raw = NULL;
+	*len = 0;
+	if (c == BB_PLAIN) {
+		p = bh_fill(BB_FILL);
+		if (!p)
+			return -ENOMEM;
+		munmap(p, BB_FILL);
+		return 0;
+	}
+	*len = BB_FILL + BB_CHUNK;
+	*raw = mmap(NULL, *len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*raw == MAP_FAILED) {
+		*raw = NULL;
+		return -ENOMEM;
+	}
+	p = (char *)(((unsigned long)*raw + BB_CHUNK - 1) & ~(BB_CHUNK - 1));
+	madvise(p, BB_FILL, MADV_HUGEPAGE);
+	for (off = 0; off < BB_FILL; off += 4096)
+		memset(p + off, 0x5a ^ (int)(off >> 12), 64);
+	for (off = 0; off < BB_FILL; off += 2 * BB_CHUNK) {
+		munmap(p + off, BB_CHUNK);
+		if (c == BB_FRAG_ZEROED)
+			memset(p + off + BB_CHUNK, 0, BB_CHUNK);
+	}
+	return 0;
+}
+
+static int bb_measure(int fd, int c, int drv, int round)
+{
+	struct bh_mig *m = &bb_res[c][drv][round];
+	long long hinted0;
+	char when[96];
+	size_t len;
+	char *raw;
+	int err;
+
+	err = bb_prepare(c, &raw, &len);
+	if (err)
+		return err;
+	sleep(1);
+	hinted0 = bh_stat("bytes_hinted");
+	err = bh_migrate(fd, m);
+	if (raw)
+		munmap(raw, len);
+	if (err)
+		return err;
+	printf("round %d %-11s %-15s %5llu MiB sent %7llu normal %7llu duplicate %6llu ms",
+	       round + 1, bb_case[c], bb_drv[drv].name, m->transferred / BH_MIB,
+	       m->normal, m->duplicate, m->total_ms);
+	if (hinted0 >= 0)
+		printf(" (%lld MiB hinted)",
+		       (bh_stat("bytes_hinted") - hinted0) / (long long)BH_MIB);
+	printf("\n");
+	fflush(stdout);
+	snprintf(when, sizeof(when), "after round %d %s", round + 1, bb_case[c]);
+	bh_log_stats(when);
+	bb_settle();
+	return 0;
+}
+
+static int bb_cmp(const void *a, const void *b)
+{
+	unsigned long long x = *(const unsigned long long *)a;
+	unsigned long long y = *(const unsigned long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median over the rounds of the field at @off of struct bh_mig. */
+static double bb_median(int c, int drv, size_t off)
+{
+	unsigned long long v[BB_ROUNDS];
+	int r;
+
+	for (r = 0; r < BB_ROUNDS; r++)
+		v[r] = *(unsigned long long *)((char *)&bb_res[c][drv][r] + off);
+	qsort(v, BB_ROUNDS, sizeof(v[0]), bb_cmp);
+	return BB_ROUNDS % 2 ? v[BB_ROUNDS / 2] :
+	       (v[BB_ROUNDS / 2 - 1] + v[BB_ROUNDS / 2]) / 2.0;
+}
+
+/* balloon_hint's median of a field over @base's, for case @c. */
+static double bb_ratio(int c, size_t off, int base)
+{
+	double b = bb_median(c, base, off);
+
+	return b ? bb_median(c, BB_HINT, off) / b : 0;
+}
+
+static void bb_summary(void)
+{
+	const size_t sent = offsetof(struct bh_mig, transferred);
+	const size_t dup = offsetof(struct bh_mig, duplicate);
+	const size_t normal = offsetof(struct bh_mig, normal);
+	const size_t ms = offsetof(struct bh_mig, total_ms);
+	double rs, rd, rt;
+	int c, d;
+
+	printf("medians of %d rounds:\n", BB_ROUNDS);
+	for (c = 0; c < BB_NR_CASE; c++) {
+		for (d = 0; d < BB_NR_DRV; d++) {
+			printf("VMK-BENCH {\"name\":\"balloon_migrate_%s\",",
+			       bb_case[c]);
+			printf("\"driver\":\"%s\",\"transferred_mib\":%.0f,",
+			       bb_drv[d].name, bb_median(c, d, sent) / BH_MIB);
+			printf("\"normal_pages\":%.0f,\"duplicate_pages\":%.0f,",
+			       bb_median(c, d, normal), bb_median(c, d, dup));
+			printf("\"total_ms\":%.0f}\n", bb_median(c, d, ms));
+		}
+		rs = bb_ratio(c, sent, BB_INTREE);
+		rd = bb_ratio(c, dup, BB_INTREE);
+		rt = bb_ratio(c, ms, BB_INTREE);
+		printf("%-11s balloon_hint / virtio_balloon: sent %.2fx, ",
+		       bb_case[c], rs);
+		printf("duplicate pages %.2fx, time %.2fx; ", rd, rt);
+		printf("/ no driver: sent %.2fx\n", bb_ratio(c, sent, BB_NONE));
+		printf("VMK-BENCH {\"name\":\"balloon_migrate_%s_ratio\",",
+		       bb_case[c]);
+		printf("\"driver\":\"balloon_hint/virtio_balloon\",");
+		printf("\"transferred\":%.3f,\"duplicate_pages\":%.3f,", rs, rd);
+		printf("\"total_ms\":%.3f}\n", rt);
+	}
 	fflush(stdout);
 }
 
 int main(void)
 {
-	const char *drv = bh_driver_name();
-	size_t len = BB_FILL + BB_CHUNK, off;
-	long long hinted0;
-	struct bh_mig m;
-	char *raw, *p;
-	int fd;
+	/* Driver order per round; each driver goes first once. */
+	static const int order[BB_ROUNDS][BB_NR_DRV] = {
+		{ BB_INTREE, BB_NONE, BB_HINT },
+		{ BB_HINT, BB_INTREE, BB_NONE },
+		{ BB_NONE, BB_HINT, BB_INTREE },
+	};
+	int fd, r, i, c, drv, err;
 
 	fd = vmk_host_open();
 	if (fd < 0) {
-		printf("no host channel\n");
+		printf("no host channel: %s\n", strerror(-fd));
 		return 1;
 	}
-
-	p = bh_fill(BB_FILL);
-	if (!p)
+	/* The collection loads virtio_balloon at boot. */
+	err = bb_unload(BB_INTREE);
+	if (err) {
+		printf("unloading virtio_balloon: %s\n", strerror(-err));
 		return 1;
-	munmap(p, BB_FILL);
-	sleep(1);
-	hinted0 = bh_stat("bytes_hinted");
-	if (bh_migrate(fd, &m))
-		return 1;
-	bb_report("plain", drv, &m, hinted0);
-	bh_log_stats("after the plain migration");
-	/* Let DONE arrive and the hinted memory go back before round two. */
-	sleep(3);
-	if (bh_stat("held_pages") > 0)
-		bh_wait_stat_le("held_pages", 0, 60);
-
-	raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (raw == MAP_FAILED)
-		return 1;
-	p = (char *)(((unsigned long)raw + BB_CHUNK - 1) & ~(BB_CHUNK - 1));
-	madvise(p, BB_FILL, MADV_HUGEPAGE);
-	for (off = 0; off < BB_FILL; off += 4096)
-		memset(p + off, 0x5a ^ (int)(off >> 12), 64);
-	for (off = 0; off < BB_FILL; off += 2 * BB_CHUNK)
-		munmap(p + off, BB_CHUNK);
-	sleep(1);
-	hinted0 = bh_stat("bytes_hinted");
-	if (bh_migrate(fd, &m))
-		return 1;
-	bb_report("fragmented", drv, &m, hinted0);
-	bh_log_stats("after the fragmented migration");
-	munmap(raw, len);
+	}
+	for (r = 0; r < BB_ROUNDS; r++) {
+		for (i = 0; i < BB_NR_DRV; i++) {
+			drv = order[r][i];
+			err = bb_load(drv);
+			if (err) {
+				printf("loading %s: %s\n", bb_drv[drv].name,
+				       strerror(-err));
+				return 1;
+			}
+			for (c = 0; c < BB_NR_CASE && !err; c++)
+				err = bb_measure(fd, c, drv, r);
+			if (err) {
+				printf("round %d, %s, %s: %s\n", r + 1,
+				       bb_case[c - 1], bb_drv[drv].name,
+				       strerror(-err));
+				return 1;
+			}
+			err = bb_unload(drv);
+			if (err) {
+				printf("unloading %s: %s\n", bb_drv[drv].name,
+				       strerror(-err));
+				return 1;
+			}
+		}
+	}
+	bb_summary();
 	close(fd);
 	return 0;
 }
