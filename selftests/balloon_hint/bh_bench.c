@@ -5,7 +5,9 @@
  * and measures each case with each driver in every round (the order of
  * the drivers turns from round to round), as the host sees it
  * (query-migrate), then prints medians and balloon_hint's ratios against
- * the in-tree driver.
+ * the in-tree driver.  balloon_hint also runs with hint_rehint=0, to show
+ * what hinting held blocks again in later rounds buys against the zeroing
+ * init_on_alloc does; the collections boot with and without it.
  *
  * Cases, each at QEMU's default bandwidth:
  *   plain:       1.5 GiB filled with a non-zero pattern, then freed;
@@ -29,15 +31,23 @@
 #define BB_CHUNK	(2ULL * BH_MIB)
 #define BB_ROUNDS	3
 
-enum { BB_NONE, BB_INTREE, BB_HINT, BB_NR_DRV };
+enum { BB_NONE, BB_INTREE, BB_HINT, BB_HINT_NOREHINT, BB_NR_DRV };
+
+#define BB_HINT_KO	"/lib/vmk/modules/balloon_hint.ko"
 
 static const struct {
+	const char *label;	/* in the figures */
 	const char *name;	/* as in /sys/bus/virtio/drivers, or "none" */
 	const char *ko;		/* NULL: nothing to load */
+	const char *params;
 } bb_drv[BB_NR_DRV] = {
-	[BB_NONE] = { "none", NULL },
-	[BB_INTREE] = { "virtio_balloon", "/lib/vmk/kmods/virtio_balloon.ko" },
-	[BB_HINT] = { "balloon_hint", "/lib/vmk/modules/balloon_hint.ko" },
+	[BB_NONE] = { "none", "none", NULL, "" },
+	[BB_INTREE] = { "virtio_balloon", "virtio_balloon",
+			"/lib/vmk/kmods/virtio_balloon.ko", "" },
+	[BB_HINT] = { "balloon_hint", "balloon_hint", BB_HINT_KO, "" },
+	/* What re-hinting held blocks in later rounds buys. */
+	[BB_HINT_NOREHINT] = { "balloon_hint,rehint=0", "balloon_hint",
+			       BB_HINT_KO, "hint_rehint=0" },
 };
 
 enum { BB_PLAIN, BB_FRAG, BB_FRAG_ZEROED, BB_NR_CASE };
@@ -72,7 +82,7 @@ static int bb_load(int drv)
 	fd = open(bb_drv[drv].ko, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (syscall(SYS_finit_module, fd, "", 0))
+	if (syscall(SYS_finit_module, fd, bb_drv[drv].params, 0))
 		err = -errno;
 	close(fd);
 	return err ?: bb_wait_bound(drv);
@@ -152,7 +162,7 @@ static int bb_measure(int fd, int c, int drv, int round)
 	if (err)
 		return err;
 	printf("round %d %-11s %-15s %5llu MiB sent %7llu normal %7llu duplicate %6llu ms",
-	       round + 1, bb_case[c], bb_drv[drv].name, m->transferred / BH_MIB,
+	       round + 1, bb_case[c], bb_drv[drv].label, m->transferred / BH_MIB,
 	       m->normal, m->duplicate, m->total_ms);
 	if (hinted0 >= 0)
 		printf(" (%lld MiB hinted)",
@@ -186,12 +196,27 @@ static double bb_median(int c, int drv, size_t off)
 	       (v[BB_ROUNDS / 2 - 1] + v[BB_ROUNDS / 2]) / 2.0;
 }
 
-/* balloon_hint's median of a field over @base's, for case @c. */
-static double bb_ratio(int c, size_t off, int base)
+/* @drv's median of a field over @base's, for case @c. */
+static double bb_ratio(int c, size_t off, int drv, int base)
 {
 	double b = bb_median(c, base, off);
 
-	return b ? bb_median(c, BB_HINT, off) / b : 0;
+	return b ? bb_median(c, drv, off) / b : 0;
+}
+
+/* "init_on_alloc=0" when the guest was booted so, else Debian's default. */
+static const char *bb_boot(void)
+{
+	static char line[4096];
+	FILE *f = fopen("/proc/cmdline", "r");
+	bool off = false;
+
+	if (f) {
+		if (fgets(line, sizeof(line), f))
+			off = strstr(line, "init_on_alloc=0");
+		fclose(f);
+	}
+	return off ? "init_on_alloc=0" : "init_on_alloc=1";
 }
 
 static void bb_summary(void)
@@ -200,29 +225,38 @@ static void bb_summary(void)
 	const size_t dup = offsetof(struct bh_mig, duplicate);
 	const size_t normal = offsetof(struct bh_mig, normal);
 	const size_t ms = offsetof(struct bh_mig, total_ms);
+	const char *boot = bb_boot();
 	double rs, rd, rt;
 	int c, d;
 
-	printf("medians of %d rounds:\n", BB_ROUNDS);
+	printf("medians of %d rounds, %s:\n", BB_ROUNDS, boot);
 	for (c = 0; c < BB_NR_CASE; c++) {
 		for (d = 0; d < BB_NR_DRV; d++) {
 			printf("VMK-BENCH {\"name\":\"balloon_migrate_%s\",",
 			       bb_case[c]);
+			printf("\"boot\":\"%s\",", boot);
 			printf("\"driver\":\"%s\",\"transferred_mib\":%.0f,",
-			       bb_drv[d].name, bb_median(c, d, sent) / BH_MIB);
+			       bb_drv[d].label, bb_median(c, d, sent) / BH_MIB);
 			printf("\"normal_pages\":%.0f,\"duplicate_pages\":%.0f,",
 			       bb_median(c, d, normal), bb_median(c, d, dup));
 			printf("\"total_ms\":%.0f}\n", bb_median(c, d, ms));
 		}
-		rs = bb_ratio(c, sent, BB_INTREE);
-		rd = bb_ratio(c, dup, BB_INTREE);
-		rt = bb_ratio(c, ms, BB_INTREE);
+		rs = bb_ratio(c, sent, BB_HINT, BB_INTREE);
+		rd = bb_ratio(c, dup, BB_HINT, BB_INTREE);
+		rt = bb_ratio(c, ms, BB_HINT, BB_INTREE);
 		printf("%-11s balloon_hint / virtio_balloon: sent %.2fx, ",
 		       bb_case[c], rs);
 		printf("duplicate pages %.2fx, time %.2fx; ", rd, rt);
-		printf("/ no driver: sent %.2fx\n", bb_ratio(c, sent, BB_NONE));
+		printf("/ no driver: sent %.2fx\n",
+		       bb_ratio(c, sent, BB_HINT, BB_NONE));
+		printf("%-11s balloon_hint with hint_rehint=0 / balloon_hint: ",
+		       bb_case[c]);
+		printf("sent %.2fx, duplicate pages %.2fx\n",
+		       bb_ratio(c, sent, BB_HINT_NOREHINT, BB_HINT),
+		       bb_ratio(c, dup, BB_HINT_NOREHINT, BB_HINT));
 		printf("VMK-BENCH {\"name\":\"balloon_migrate_%s_ratio\",",
 		       bb_case[c]);
+		printf("\"boot\":\"%s\",", boot);
 		printf("\"driver\":\"balloon_hint/virtio_balloon\",");
 		printf("\"transferred\":%.3f,\"duplicate_pages\":%.3f,", rs, rd);
 		printf("\"total_ms\":%.3f}\n", rt);
@@ -232,11 +266,11 @@ static void bb_summary(void)
 
 int main(void)
 {
-	/* Driver order per round; each driver goes first once. */
+	/* Driver order per round, turned from round to round. */
 	static const int order[BB_ROUNDS][BB_NR_DRV] = {
-		{ BB_INTREE, BB_NONE, BB_HINT },
-		{ BB_HINT, BB_INTREE, BB_NONE },
-		{ BB_NONE, BB_HINT, BB_INTREE },
+		{ BB_INTREE, BB_NONE, BB_HINT, BB_HINT_NOREHINT },
+		{ BB_HINT, BB_HINT_NOREHINT, BB_INTREE, BB_NONE },
+		{ BB_NONE, BB_HINT_NOREHINT, BB_HINT, BB_INTREE },
 	};
 	int fd, r, i, c, drv, err;
 
@@ -256,7 +290,7 @@ int main(void)
 			drv = order[r][i];
 			err = bb_load(drv);
 			if (err) {
-				printf("loading %s: %s\n", bb_drv[drv].name,
+				printf("loading %s: %s\n", bb_drv[drv].label,
 				       strerror(-err));
 				return 1;
 			}
@@ -264,13 +298,13 @@ int main(void)
 				err = bb_measure(fd, c, drv, r);
 			if (err) {
 				printf("round %d, %s, %s: %s\n", r + 1,
-				       bb_case[c - 1], bb_drv[drv].name,
+				       bb_case[c - 1], bb_drv[drv].label,
 				       strerror(-err));
 				return 1;
 			}
 			err = bb_unload(drv);
 			if (err) {
-				printf("unloading %s: %s\n", bb_drv[drv].name,
+				printf("unloading %s: %s\n", bb_drv[drv].label,
 				       strerror(-err));
 				return 1;
 			}
