@@ -111,6 +111,7 @@ static void bb_settle(void)
  */
 static int bb_prepare(int c, char **raw, size_t *len)
 {
+	long long thp0, thp;
 	size_t off;
 	char *p;
 
@@ -131,9 +132,22 @@ static int bb_prepare(int c, char **raw, size_t *len)
 		return -ENOMEM;
 	}
 	p = (char *)(((unsigned long)*raw + BB_CHUNK - 1) & ~(BB_CHUNK - 1));
+	thp0 = bh_meminfo("AnonHugePages");
 	madvise(p, BB_FILL, MADV_HUGEPAGE);
 	for (off = 0; off < BB_FILL; off += 4096)
 		memset(p + off, 0x5a ^ (int)(off >> 12), 64);
+	/*
+	 * The case rests on the pieces being THPs: freeing every other 4 KiB
+	 * run of small pages would leave no 2 MiB piece free.
+	 */
+	thp = bh_meminfo("AnonHugePages") - thp0;
+	if (thp0 < 0 || thp < (long long)(BB_FILL * 9 / 10)) {
+		printf("only %lld MiB of the %llu MiB fill are THPs: no 2 MiB pieces\n",
+		       thp / (long long)BH_MIB, BB_FILL / BH_MIB);
+		munmap(*raw, *len);
+		*raw = NULL;
+		return -EOPNOTSUPP;
+	}
 	for (off = 0; off < BB_FILL; off += 2 * BB_CHUNK) {
 		munmap(p + off, BB_CHUNK);
 		if (c == BB_FRAG_ZEROED)
