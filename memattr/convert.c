@@ -11,9 +11,9 @@
  */
 #include <linux/mm.h>
 #include <linux/pagemap.h>
-#include <linux/pagevec.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <vmemkit/compat.h>
 
 #include "internal.h"
 
