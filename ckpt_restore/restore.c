@@ -36,10 +36,10 @@
 #include <linux/mman.h>
 #include <linux/mutex.h>
 #include <linux/sched/signal.h>
-#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/workqueue.h>
+#include <vmemkit/compat.h>
 #include <vmemkit/page_array.h>
 
 #include "ckpt_restore.h"
@@ -184,8 +184,8 @@ static int ckpt_prepare(struct ckpt_rctx *c, u32 flags)
 			rv->file = ckpt_open_path(img, v);
 			break;
 		case CKPT_VMA_SHARED:
-			rv->file = shmem_file_setup("dev/zero", v->end - v->start,
-						    0);
+			rv->file = vmk_shmem_file_setup("dev/zero",
+							v->end - v->start);
 			break;
 		case CKPT_VMA_ANON:
 			if (!(flags & CKPT_RESTORE_LAZY))
