@@ -6,23 +6,29 @@
  */
 #include <linux/dma-map-ops.h>
 #include <linux/scatterlist.h>
+#include <vmemkit/compat.h>
 
 #include "vduse_iotlb.h"
 
-static dma_addr_t vit_map_page(struct device *dev, struct page *page,
-			       unsigned long offset, size_t size,
-			       enum dma_data_direction dir,
+/*
+ * MMIO has no struct page to bounce from and a device may not see it
+ * through a bounce domain at all: refuse it.
+ */
+static dma_addr_t vit_map_phys(struct device *dev, phys_addr_t phys,
+			       size_t size, enum dma_data_direction dir,
 			       unsigned long attrs)
 {
 	dma_addr_t iova;
 
-	if (vduse_iotlb_map_page(vit_dev_to_dom(dev), page, offset, size, dir,
-				 attrs, &iova))
+	if (attrs & VMK_DMA_ATTR_MMIO)
+		return DMA_MAPPING_ERROR;
+	if (vduse_iotlb_map_page(vit_dev_to_dom(dev), pfn_to_page(PHYS_PFN(phys)),
+				 offset_in_page(phys), size, dir, attrs, &iova))
 		return DMA_MAPPING_ERROR;
 	return iova;
 }
 
-static void vit_unmap_page(struct device *dev, dma_addr_t iova, size_t size,
+static void vit_unmap_phys(struct device *dev, dma_addr_t iova, size_t size,
 			   enum dma_data_direction dir, unsigned long attrs)
 {
 	int ret = vduse_iotlb_unmap_page(vit_dev_to_dom(dev), iova, size, dir,
@@ -31,6 +37,26 @@ static void vit_unmap_page(struct device *dev, dma_addr_t iova, size_t size,
 	if (ret)
 		dev_err_ratelimited(dev, "unmap of %pad+%zu: %d\n", &iova, size,
 				    ret);
+}
+
+/* The page-based entry points of kernels without .map_phys. */
+static __maybe_unused dma_addr_t vit_map_page(struct device *dev,
+					      struct page *page,
+					      unsigned long offset,
+					      size_t size,
+					      enum dma_data_direction dir,
+					      unsigned long attrs)
+{
+	return vit_map_phys(dev, page_to_phys(page) + offset, size, dir,
+			    attrs);
+}
+
+static __maybe_unused void vit_unmap_page(struct device *dev, dma_addr_t iova,
+					  size_t size,
+					  enum dma_data_direction dir,
+					  unsigned long attrs)
+{
+	vit_unmap_phys(dev, iova, size, dir, attrs);
 }
 
 static void vit_sync_for_cpu(struct device *dev, dma_addr_t iova,
@@ -63,7 +89,7 @@ static void vit_unmap_sg(struct device *dev, struct scatterlist *sgl,
 	int i;
 
 	for_each_sg(sgl, sg, nents, i)
-		vit_unmap_page(dev, sg_dma_address(sg), sg_dma_len(sg), dir,
+		vit_unmap_phys(dev, sg_dma_address(sg), sg_dma_len(sg), dir,
 			       attrs);
 }
 
@@ -136,8 +162,13 @@ static size_t vit_max_mapping_size(struct device *dev)
 const struct dma_map_ops vit_dma_ops = {
 	.alloc = vit_alloc,
 	.free = vit_free,
+#if VMK_DMA_HAS_MAP_PHYS
+	.map_phys = vit_map_phys,
+	.unmap_phys = vit_unmap_phys,
+#else
 	.map_page = vit_map_page,
 	.unmap_page = vit_unmap_page,
+#endif
 	.map_sg = vit_map_sg,
 	.unmap_sg = vit_unmap_sg,
 	.sync_single_for_cpu = vit_sync_for_cpu,

@@ -65,7 +65,7 @@ TEST_F_TIMEOUT(dma, integrity, 120)
 {
 	__u32 dir = variant->dir;
 	int buf, map;
-	__u64 iova;
+	__u64 iova = 0;
 	unsigned int s, o;
 	long bad;
 
@@ -137,7 +137,7 @@ TEST_F(dma, copy_back_in_bounds)
 {
 	static const __u64 lens[] = { 4095, 4096, 4097, 8191 };
 	static const __u64 offs[] = { 0, 1, VIT_PAGE - 3 };
-	__u64 buflen = 4 * VIT_PAGE, len, off, iova, span, base;
+	__u64 buflen = 4 * VIT_PAGE, len, off, iova = 0, span, base;
 	__u32 dir = variant->dir;
 	int buf, map, copied, at_sync;
 	unsigned int l, o;
@@ -182,7 +182,7 @@ TEST_F(dma, copy_back_in_bounds)
 TEST_F(dma, fresh_page_zero_outside)
 {
 	__u8 *page;
-	__u64 iova;
+	__u64 iova = 0;
 	int buf, map, i;
 
 	buf = vit_buf(self->cl, VIT_PAGE, VIT_TEST_BUF_ALLOC);
@@ -207,7 +207,7 @@ TEST_F(dma, fresh_page_zero_outside)
 TEST_F(dma, sync)
 {
 	__u32 dir = variant->dir;
-	__u64 iova, len = 3 * VIT_PAGE + 5;
+	__u64 iova = 0, len = 3 * VIT_PAGE + 5;
 	int buf, map;
 
 	buf = vit_buf(self->cl, 4 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
@@ -247,7 +247,7 @@ TEST_F(dma, sync)
 /* DMA_ATTR_SKIP_CPU_SYNC skips the copy at map and at unmap. */
 TEST_F(dma, skip_cpu_sync)
 {
-	__u64 iova;
+	__u64 iova = 0;
 	int buf, map;
 
 	buf = vit_buf(self->cl, 2 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
@@ -296,7 +296,7 @@ TEST_F(dma, coherent_shared)
 /* Only live mappings and allocations are visible; the rest is SIGBUS. */
 TEST_F(dma, sigbus_outside_mappings)
 {
-	__u64 iova;
+	__u64 iova = 0;
 	int buf, map;
 
 	ASSERT_EQ(-1, vit_probe(self->dev + VIT_PAGE)) TH_LOG("unmapped streaming IOVA");
@@ -320,7 +320,7 @@ TEST_F(dma, sigbus_outside_mappings)
 /* Running out of IOVA fails the map cleanly and recovers after unmaps. */
 TEST_F(dma, iova_exhaustion)
 {
-	__u64 iova;
+	__u64 iova = 0;
 	int buf, maps[32], n, m, i;
 
 	buf = vit_buf(self->cl, 64 << 10, VIT_TEST_BUF_ALLOC);
@@ -350,7 +350,7 @@ TEST_F(dma, iova_exhaustion)
 TEST_F(dma, bad_unmap)
 {
 	struct vit_test_cmd c = { .op = VIT_TEST_RAW_UNMAP, .dir = variant->dir };
-	__u64 iova;
+	__u64 iova = 0;
 	int buf, map;
 
 	c.offset = 16 * VIT_PAGE;

@@ -55,7 +55,7 @@ FIXTURE_TEARDOWN(umem)
 TEST_F(umem, switch_keeps_inflight_data)
 {
 	struct vduse_iotlb_info info;
-	__u64 iova_out, iova_in, len = 3 * VIT_PAGE + 333;
+	__u64 iova_out = 0, iova_in = 0, len = 3 * VIT_PAGE + 333;
 	int buf_out, buf_in, m_out, m_in;
 
 	buf_out = vit_buf(self->cl, 4 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
@@ -121,7 +121,7 @@ static void shrink_slabs(struct __test_metadata *_metadata)
 TEST_F(umem, shrinker_reclaims_idle_pages)
 {
 	struct vduse_iotlb_info before, after;
-	__u64 iova, live_iova;
+	__u64 iova = 0, live_iova = 0;
 	int buf, map, live, i;
 
 	buf = vit_buf(self->cl, 256 << 10, VIT_TEST_BUF_ALLOC);
