@@ -13,7 +13,6 @@
 #define BALLOON_HINT_PRIV_H
 
 #include <linux/atomic.h>
-#include <linux/balloon_compaction.h>
 #include <linux/debugfs.h>
 #include <linux/mmzone.h>
 #include <linux/mutex.h>
@@ -25,6 +24,7 @@
 #include <linux/virtio_balloon.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <vmemkit/compat.h>
 
 /* The device speaks in 4 KiB pages whatever PAGE_SIZE is. */
 #define BH_PAGES_PER_PAGE	(PAGE_SIZE >> VIRTIO_BALLOON_PFN_SHIFT)

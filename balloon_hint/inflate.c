@@ -83,8 +83,8 @@ static void bh_update_actual(struct bh_dev *bh)
 
 static unsigned int bh_fill(struct bh_dev *bh, size_t num)
 {
+	struct page *page, *next;
 	unsigned int done;
-	struct page *page;
 	LIST_HEAD(pages);
 	size_t n;
 
@@ -97,17 +97,16 @@ static unsigned int bh_fill(struct bh_dev *bh, size_t num)
 			msleep(BH_OUT_OF_PUFF_MS);
 			break;
 		}
-		balloon_page_push(&pages, page);
+		list_add(&page->lru, &pages);
 	}
 
 	mutex_lock(&bh->balloon_lock);
 	bh->num_pfns = 0;
-	while ((page = balloon_page_pop(&pages))) {
-		balloon_page_enqueue(&bh->b_dev_info, page);
+	list_for_each_entry_safe(page, next, &pages, lru) {
+		list_del(&page->lru);
+		vmk_balloon_enqueue(&bh->b_dev_info, page, bh_adjust_managed(bh));
 		bh_set_pfns(bh, page);
 		bh->num_pages += BH_PAGES_PER_PAGE;
-		if (bh_adjust_managed(bh))
-			adjust_managed_page_count(page, -1);
 	}
 	done = bh->num_pfns;
 	if (done) {
@@ -154,10 +153,9 @@ unsigned int bh_leak(struct bh_dev *bh, size_t num)
 	if (done)
 		bh_tell_host(bh, bh->deflate_vq);
 	list_for_each_entry_safe(page, next, &pages, lru) {
-		if (bh_adjust_managed(bh))
-			adjust_managed_page_count(page, 1);
 		list_del(&page->lru);
-		put_page(page);		/* the balloon's reference */
+		/* Drops the balloon's reference. */
+		vmk_balloon_release(page, bh_adjust_managed(bh));
 	}
 	if (done)
 		bh_update_actual(bh);
@@ -226,33 +224,23 @@ int bh_oom_notify(struct notifier_block *nb, unsigned long dummy, void *parm)
 	return NOTIFY_OK;
 }
 
-#ifdef CONFIG_BALLOON_COMPACTION
 /*
  * Compaction moves a ballooned page: the host learns of the new page
  * (inflate) before it forgets the old one (deflate), so it never sees the
  * balloon shrink.  Returns -EAGAIN rather than wait for an inflate or
- * deflate in progress; compaction will retry.
+ * deflate in progress; compaction will retry.  The balloon list and the
+ * page references are the balloon core's business where it does them
+ * (see <vmemkit/compat.h>).
  */
 static int bh_migratepage(struct balloon_dev_info *info, struct page *newpage,
 			  struct page *page, enum migrate_mode mode)
 {
 	struct bh_dev *bh = container_of(info, struct bh_dev, b_dev_info);
-	unsigned long flags;
 
 	if (!mutex_trylock(&bh->balloon_lock))
 		return -EAGAIN;
 
-	get_page(newpage);	/* the balloon's reference */
-	if (bh_adjust_managed(bh) && page_zone(page) != page_zone(newpage)) {
-		adjust_managed_page_count(page, 1);
-		adjust_managed_page_count(newpage, -1);
-	}
-
-	spin_lock_irqsave(&info->pages_lock, flags);
-	balloon_page_insert(info, newpage);
-	info->isolated_pages--;
-	spin_unlock_irqrestore(&info->pages_lock, flags);
-
+	vmk_balloon_migrate_insert(info, newpage, page, bh_adjust_managed(bh));
 	bh->num_pfns = 0;
 	bh_set_pfns(bh, newpage);
 	bh_tell_host(bh, bh->inflate_vq);
@@ -261,20 +249,15 @@ static int bh_migratepage(struct balloon_dev_info *info, struct page *newpage,
 	bh_tell_host(bh, bh->deflate_vq);
 	mutex_unlock(&bh->balloon_lock);
 
-	balloon_page_finalize(page);
-	put_page(page);		/* the balloon's reference */
+	vmk_balloon_migrate_release(page);
 	atomic64_inc(&bh->st.migrated);
-	return MIGRATEPAGE_SUCCESS;
+	return 0;
 }
-#endif
 
 void bh_balloon_init(struct bh_dev *bh)
 {
 	mutex_init(&bh->balloon_lock);
-	balloon_devinfo_init(&bh->b_dev_info);
-#ifdef CONFIG_BALLOON_COMPACTION
-	bh->b_dev_info.migratepage = bh_migratepage;
-#endif
+	vmk_balloon_init(&bh->b_dev_info, bh_migratepage, bh_adjust_managed(bh));
 	bh->oom_nb.notifier_call = bh_oom_notify;
 }
 
