@@ -1,56 +1,117 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # vmemkit top-level Makefile.  See README.md; `make help` lists the targets.
+#
+# Two ways to pick the kernel:
+#   KDIR=<build dir>   the developer's path: build (and `make load`) against
+#                      that kernel's build tree; nothing is installed or
+#                      downloaded, and any distribution with make and gcc works.
+#   KERNEL=lts|latest|<tree>  the test set-up (default latest): scripts/setup
+#                      makes the kernel ready in $(VMK_CACHE) and describes
+#                      it in $(VMK_CACHE)/<name>.mk for the build and the
+#                      guest runner.
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 
-# scripts/setup writes the chosen Debian 6.12 kernel's paths here.
--include $(TOP)/.cache/kernel.mk
-
-KDIR ?= $(VMK_KDIR)
-KSRC ?= $(VMK_KSRC)
-KVER ?= $(VMK_KVER)
-export KSRC KVER
+VMK_CACHE ?= /var/cache/vmemkit
+export VMK_CACHE
 
 PYTHON ?= python3
 VMTEST := $(PYTHON) $(TOP)/scripts/vmtest
 
+# Goals that never need the test set-up, and `make load`, which loads into
+# the running kernel and so builds against it unless told otherwise.
+NOSETUP_GOALS := dkms-install dkms-uninstall unload help
+ifneq ($(filter load,$(MAKECMDGOALS)),)
+KDIR ?= /lib/modules/$(shell uname -r)/build
+endif
+
+ifneq ($(origin KDIR),undefined)
+VMK_DEV := 1
+KMK :=
+else ifneq ($(MAKECMDGOALS),)
+ifeq ($(filter-out $(NOSETUP_GOALS),$(MAKECMDGOALS)),)
+VMK_DEV := 1
+KMK :=
+endif
+endif
+
+ifeq ($(VMK_DEV),)
+KERNEL ?= latest
+ifneq ($(filter lts latest,$(KERNEL)),)
+KMK := $(VMK_CACHE)/$(KERNEL).mk
+KSETUP := $(KERNEL)
+KMK_DEPS :=
+else
+KTREE := $(abspath $(KERNEL))
+ifeq ($(wildcard $(KTREE)/Makefile),)
+$(error KERNEL=$(KERNEL) is not lts, latest or a kernel tree)
+endif
+KMK := $(VMK_CACHE)/trees/$(subst /,_,$(KTREE)).mk
+KSETUP := $(KTREE)
+# A rebuilt kernel gets its modules installed again.
+KMK_DEPS := $(KTREE)/arch/x86/boot/bzImage
+endif
+-include $(KMK)
+KDIR := $(VMK_KDIR)
+KSRC ?= $(VMK_KSRC)
+endif
+export VMK_KERNEL_MK := $(KMK)
+
+# Kernels whose kbuild tools need a newer userland build in a build root.
+KRUN := $(if $(VMK_BUILDROOT),$(TOP)/scripts/in-root $(VMK_BUILDROOT))
+
 # Module builds are warning-free under W=1; `make check` adds sparse.
 W ?= 1
-KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) W=$(W) VMK_KSRC=$(KSRC)
+KMAKE = $(KRUN) $(MAKE) -C $(KDIR) M=$(TOP) W=$(W) $(if $(KSRC),VMK_KSRC=$(KSRC))
 
-.PHONY: all modules selftests setup run shell test bench check load unload \
-	clean help FORCE
+.PHONY: all modules selftests setup run shell test test-all bench check \
+	load unload clean help FORCE
 
 all: modules
 
-$(TOP)/.cache/kernel.mk:
-	@$(TOP)/scripts/setup
+ifneq ($(KMK),)
+$(KMK): $(KMK_DEPS)
+	@$(TOP)/scripts/setup $(KSETUP)
+endif
 
 setup:
-	@$(TOP)/scripts/setup
+	@$(TOP)/scripts/setup $(KSETUP)
 
-modules: $(TOP)/.cache/kernel.mk
+tools:
+	@$(TOP)/scripts/setup --quiet --tools
+
+modules: $(KMK)
 	@test -n "$(KDIR)" || { echo "KDIR is not set; run make setup" >&2; exit 1; }
-	$(KMAKE) modules
+	+$(KMAKE) modules
 
-selftests: $(TOP)/.cache/kernel.mk
-	$(MAKE) -C $(TOP)/selftests KSRC=$(KSRC)
+selftests: $(KMK)
+	@test -n "$(KSRC)" || { echo "selftests need KSRC= (a kernel source tree) or KERNEL=" >&2; exit 1; }
+	+$(MAKE) -C $(TOP)/selftests KSRC=$(KSRC)
 
-run: modules selftests
+# Guest targets need the test set-up's description of the kernel.
+guest-ready: $(KMK)
+	@test -z "$(VMK_DEV)" || { echo "guest targets take KERNEL=lts|latest|<tree>, not KDIR=" >&2; exit 1; }
+	@$(TOP)/scripts/setup --quiet --tools
+
+run: guest-ready modules selftests
 	$(VMTEST) run
 
-shell: modules selftests
+shell: guest-ready modules selftests
 	$(VMTEST) shell
 
-test: modules selftests
+test: guest-ready modules selftests
 	$(VMTEST) test $(T)
 
-bench: modules selftests
+bench: guest-ready modules selftests
 	$(VMTEST) bench $(T)
 
-check: $(TOP)/.cache/kernel.mk
-	$(TOP)/scripts/check
+# Every kernel of the matrix, one after the other; see scripts/test-all.
+test-all:
+	$(TOP)/scripts/test-all $(if $(T),T="$(T)")
+
+check: $(KMK)
+	KDIR=$(KDIR) KSRC=$(KSRC) KRUN="$(KRUN)" $(TOP)/scripts/check
 
 load: modules
 	$(TOP)/scripts/load-modules load
@@ -59,24 +120,27 @@ unload:
 	$(TOP)/scripts/load-modules unload
 
 clean:
-	-$(KMAKE) clean
-	$(MAKE) -C $(TOP)/selftests clean
-	rm -rf $(TOP)/build
+	-$(if $(KDIR),$(KMAKE) clean)
+	$(if $(KSRC),$(MAKE) -C $(TOP)/selftests KSRC=$(KSRC) clean)
+	rm -rf $(TOP)/build $(TOP)/out
 
 help:
+	@echo "make [KERNEL=lts|latest|<tree>]  build the modules (default KERNEL=latest)"
+	@echo "make KDIR=<build dir>  build against your own kernel; nothing is installed"
 	@echo "make run        boot a guest with all five modules and show each at work"
 	@echo "make shell      interactive guest shell with the modules loaded"
 	@echo "make test [T=collection[:test]]  run the kselftest collections in guests"
-	@echo "make bench      run the benchmarks in a guest (out/bench.json)"
+	@echo "make test-all   make test on every kernel of the matrix (what CI runs)"
+	@echo "make bench      run the benchmarks in a guest (out/<kernel>/bench.json)"
 	@echo "make check      checkpatch --strict, sparse and W=1 over the tree"
 	@echo "make load|unload  insmod/rmmod on the running kernel (KDIR=...)"
-	@echo "make setup      install packages and unpack the kernel source"
+	@echo "make setup      install packages and prepare the kernel in $(VMK_CACHE)"
 
 # Upstream series check (slow: see scripts/check-series) and DKMS packaging
-# (scripts/README-dkms.md).  KVER/KSRC pick the kernel and its source.
-.PHONY: check-series dkms-install dkms-uninstall
-check-series: $(TOP)/.cache/kernel.mk
+# (scripts/README-dkms.md).  DKMS builds for the running kernel by default.
+.PHONY: check-series dkms-install dkms-uninstall tools guest-ready
+check-series: $(KMK)
 	$(TOP)/scripts/check-series $(M)
 
-dkms-install dkms-uninstall: $(TOP)/.cache/kernel.mk
+dkms-install dkms-uninstall:
 	KVER="$(KVER)" KSRC="$(KSRC)" $(TOP)/scripts/dkms $(@:dkms-%=%)
