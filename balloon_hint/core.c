@@ -141,7 +141,7 @@ static int bh_probe(struct virtio_device *vdev)
 	if (!vdev->config->get)
 		return -EINVAL;
 
-	bh = kzalloc(sizeof(*bh), GFP_KERNEL);
+	bh = kzalloc_obj(*bh, GFP_KERNEL);
 	if (!bh)
 		return -ENOMEM;
 	vdev->priv = bh;

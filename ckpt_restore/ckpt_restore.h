@@ -18,6 +18,7 @@
 #include <linux/refcount.h>
 #include <linux/types.h>
 #include <linux/ckpt_restore.h>
+#include <vmemkit/compat.h>
 
 /*
  * Pages per batch: the unit of every batched read, write and checksum

@@ -692,7 +692,7 @@ int ckpt_dump(struct ckpt_dump *arg)
 		return -EINVAL;
 	if (arg->nr_ranges > CKPT_MAX_RANGES)
 		return -EFBIG;
-	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	c = kzalloc_obj(*c, GFP_KERNEL);
 	if (!c)
 		return -ENOMEM;
 	vmk_page_array_init(&c->bounce, VMK_PA_REFS);

@@ -448,7 +448,7 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 	struct ckpt_lazy *lz;
 	struct file *file;
 
-	lz = kzalloc(sizeof(*lz), GFP_KERNEL_ACCOUNT);
+	lz = kzalloc_obj(*lz, GFP_KERNEL_ACCOUNT);
 	if (!lz)
 		return ERR_PTR(-ENOMEM);
 	/* The contents of a VMA's runs are consecutive in the image. */

@@ -538,7 +538,7 @@ int ckpt_restore(struct ckpt_restore *arg)
 		ret = -EBADF;
 		goto out_fput;
 	}
-	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	c = kzalloc_obj(*c, GFP_KERNEL);
 	if (!c) {
 		ret = -ENOMEM;
 		goto out_fput;

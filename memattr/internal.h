@@ -14,6 +14,7 @@
 #include <linux/wait.h>
 #include <linux/xarray.h>
 #include <uapi/linux/memattr.h>
+#include <vmemkit/compat.h>
 #include <vmemkit/gfn_range.h>
 #include <vmemkit/memattr.h>
 

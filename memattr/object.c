@@ -167,7 +167,7 @@ static struct memattr_obj *memattr_obj_alloc(u64 nr_gfns, bool per_gfn)
 	struct memattr_obj *obj;
 	int ret;
 
-	obj = kzalloc(sizeof(*obj), GFP_KERNEL_ACCOUNT);
+	obj = kzalloc_obj(*obj, GFP_KERNEL_ACCOUNT);
 	if (!obj)
 		return ERR_PTR(-ENOMEM);
 	obj->nr_gfns = nr_gfns;

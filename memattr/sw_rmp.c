@@ -53,7 +53,7 @@ static void *sw_rmp_attach(u64 nr_gfns)
 {
 	struct sw_rmp *rmp;
 
-	rmp = kzalloc(sizeof(*rmp), GFP_KERNEL_ACCOUNT);
+	rmp = kzalloc_obj(*rmp, GFP_KERNEL_ACCOUNT);
 	if (!rmp)
 		return ERR_PTR(-ENOMEM);
 	spin_lock_init(&rmp->lock);

@@ -31,7 +31,7 @@ struct test_backend_obj {
 
 static void *test_attach(u64 nr_gfns)
 {
-	struct test_backend_obj *t = kzalloc(sizeof(*t), GFP_KERNEL);
+	struct test_backend_obj *t = kzalloc_obj(*t, GFP_KERNEL);
 
 	if (!t)
 		return ERR_PTR(-ENOMEM);

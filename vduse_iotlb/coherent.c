@@ -64,7 +64,7 @@ void *vduse_iotlb_alloc_coherent(struct vduse_iotlb_domain *dom, size_t size,
 	npages = size >> PAGE_SHIFT;
 	gfp |= __GFP_NOWARN;
 
-	c = kmalloc(sizeof(*c), gfp);
+	c = kmalloc_obj(*c, gfp);
 	if (!c)
 		return NULL;
 	c->size = size;

@@ -88,7 +88,7 @@ struct vduse_iotlb_domain *vduse_iotlb_domain_create(u64 iova_limit,
 	if (ret)
 		return ERR_PTR(ret);
 
-	dom = kzalloc(sizeof(*dom), GFP_KERNEL);
+	dom = kzalloc_obj(*dom, GFP_KERNEL);
 	if (!dom)
 		return ERR_PTR(-ENOMEM);
 	dom->stats = alloc_percpu(struct vit_stats);

@@ -201,7 +201,7 @@ static int vit_open(struct inode *inode, struct file *file)
 {
 	struct vit_ctx *ctx;
 
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	ctx = kzalloc_obj(*ctx, GFP_KERNEL);
 	if (!ctx)
 		return -ENOMEM;
 	xa_init_flags(&ctx->domains, XA_FLAGS_ALLOC);

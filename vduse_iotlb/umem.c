@@ -89,7 +89,7 @@ int vit_umem_register(struct vduse_iotlb_domain *dom, u64 iova, u64 length,
 	if (!PAGE_ALIGNED(uaddr))
 		return -EINVAL;
 
-	u = kzalloc(sizeof(*u), GFP_KERNEL_ACCOUNT);
+	u = kzalloc_obj(*u, GFP_KERNEL_ACCOUNT);
 	if (!u)
 		return -ENOMEM;
 	u->first = first;

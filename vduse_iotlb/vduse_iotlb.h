@@ -49,6 +49,7 @@
 #include <linux/xarray.h>
 
 #include <vmemkit/iova.h>
+#include <vmemkit/compat.h>
 #include <vmemkit/page_array.h>
 #include <vmemkit/vduse_iotlb.h>
 

@@ -176,7 +176,7 @@ int stce_attach_group(void *iommu_data, struct iommu_group *iommu_group,
 		goto out_unlock;
 
 	ret = -ENOMEM;
-	g = kzalloc(sizeof(*g), GFP_KERNEL_ACCOUNT);
+	g = kzalloc_obj(*g, GFP_KERNEL_ACCOUNT);
 	if (!g)
 		goto out_unlock;
 	g->iommu_group = iommu_group;

@@ -60,7 +60,7 @@ int stce_mem_register(struct stce_container *c, u64 ua, u64 size)
 			return -EBUSY;
 	}
 
-	mem = kzalloc(sizeof(*mem), GFP_KERNEL_ACCOUNT);
+	mem = kzalloc_obj(*mem, GFP_KERNEL_ACCOUNT);
 	if (!mem)
 		return -ENOMEM;
 	mem->ua = ua;

@@ -16,6 +16,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
+#include <vmemkit/compat.h>
 #include <vmemkit/iova.h>
 #include <vmemkit/page_array.h>
 

@@ -11,6 +11,8 @@
  * its own for these.
  *
  * Differences handled here:
+ *   - 7.x allocates single objects with kmalloc_obj()/kzalloc_obj() (and
+ *     its checkpatch asks for them); older kernels get the same macros;
  *   - <linux/pagevec.h> became <linux/folio_batch.h>;
  *   - shmem_file_setup() takes vma_flags_t instead of unsigned long;
  *   - dma_map_ops: .map_phys/.unmap_phys replace .map_page/.unmap_page,
@@ -26,11 +28,17 @@
 #include <linux/dma-mapping.h>
 #include <linux/mm.h>
 #include <linux/shmem_fs.h>
+#include <linux/slab.h>
 
 #if __has_include("linux/folio_batch.h")
 #include <linux/folio_batch.h>
 #else
 #include <linux/pagevec.h>
+#endif
+
+#ifndef kzalloc_obj
+#define kmalloc_obj(P, GFP)	kmalloc(sizeof(P), GFP)
+#define kzalloc_obj(P, GFP)	kzalloc(sizeof(P), GFP)
 #endif
 
 /**

@@ -16,6 +16,7 @@
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
+#include <vmemkit/compat.h>
 
 #include "fakedev.h"
 
@@ -199,7 +200,7 @@ static int bfd_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 			goto err_del_vqs;
 		}
 		num = i == BFD_VQ_HINT ? bfd->hint_qsize : BFD_QSIZE_BALLOON;
-		q = kzalloc(sizeof(*q), GFP_KERNEL);
+		q = kzalloc_obj(*q, GFP_KERNEL);
 		if (!q) {
 			err = -ENOMEM;
 			goto err_del_vqs;
@@ -478,7 +479,7 @@ struct bfd_dev *bfd_create(struct device *parent, u64 features,
 	struct bfd_dev *bfd;
 	int err;
 
-	bfd = kzalloc(sizeof(*bfd), GFP_KERNEL);
+	bfd = kzalloc_obj(*bfd, GFP_KERNEL);
 	if (!bfd)
 		return ERR_PTR(-ENOMEM);
 	spin_lock_init(&bfd->cfg_lock);

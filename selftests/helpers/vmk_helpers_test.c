@@ -15,6 +15,7 @@
 #include <linux/uaccess.h>
 
 #include <vmemkit/gfn_range.h>
+#include <vmemkit/compat.h>
 #include <vmemkit/iova.h>
 #include <vmemkit/page_array.h>
 
@@ -200,7 +201,7 @@ static int vmk_ht_open(struct inode *inode, struct file *file)
 {
 	struct vmk_ht_file *f;
 
-	f = kzalloc(sizeof(*f), GFP_KERNEL);
+	f = kzalloc_obj(*f, GFP_KERNEL);
 	if (!f)
 		return -ENOMEM;
 	mutex_init(&f->lock);

@@ -15,6 +15,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
+#include <vmemkit/compat.h>
 #include <vmemkit/vduse_iotlb.h>
 
 #include "vduse_iotlb_test.h"
@@ -94,7 +95,7 @@ static int vt_buf_alloc(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 
 	if (!cmd->length || cmd->length > VIT_TEST_MAX_BUF)
 		return -EINVAL;
-	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+	buf = kzalloc_obj(*buf, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
 	buf->size = cmd->length;
@@ -132,7 +133,7 @@ static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 		return -EINVAL;
 	if (cmd->flags & VIT_TEST_F_SKIP_SYNC)
 		attrs |= DMA_ATTR_SKIP_CPU_SYNC;
-	map = kzalloc(sizeof(*map), GFP_KERNEL);
+	map = kzalloc_obj(*map, GFP_KERNEL);
 	if (!map)
 		return -ENOMEM;
 	map->buf = buf;
@@ -378,7 +379,7 @@ static int vt_open(struct inode *inode, struct file *file)
 {
 	struct vt_ctx *ctx;
 
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	ctx = kzalloc_obj(*ctx, GFP_KERNEL);
 	if (!ctx)
 		return -ENOMEM;
 	mutex_init(&ctx->lock);
