@@ -18,7 +18,14 @@
  *   - the balloon page API (<linux/balloon_compaction.h> became
  *     <linux/balloon.h>): the core now adjusts the managed page count,
  *     inserts the new page and releases the old one on migration, and the
- *     per-device pages_lock is gone.
+ *     per-device pages_lock is gone;
+ *   - kzalloc_obj() for one zeroed object, which the newer checkpatch asks
+ *     for (vmk_kzalloc_obj()).
+ *
+ * One difference needs no helper: pseudo filesystems (anon_inode) became
+ * noexec (SB_I_NOEXEC), so mmap(PROT_EXEC) of an anon-inode file fails
+ * with EPERM.  ckpt_restore maps its lazy files without PROT_EXEC on every
+ * kernel and makes the VMA executable itself (ckpt_restore/README.md).
  */
 #ifndef _VMEMKIT_COMPAT_H
 #define _VMEMKIT_COMPAT_H
@@ -48,6 +55,19 @@ static inline struct file *vmk_shmem_file_setup(const char *name, loff_t size)
 	return shmem_file_setup(name, size, 0);
 #endif
 }
+
+/**
+ * vmk_kzalloc_obj() - one zeroed object of the type of @p
+ * @p: an object (say *ptr) or a type
+ * @gfp: allocation flags
+ *
+ * Return: the object, or NULL.
+ */
+#ifdef kzalloc_obj
+#define vmk_kzalloc_obj(p, gfp)	kzalloc_obj(p, gfp)
+#else
+#define vmk_kzalloc_obj(p, gfp)	kzalloc(sizeof(p), gfp)
+#endif
 
 /*
  * Streaming DMA ops: where the kernel has .map_phys/.unmap_phys
