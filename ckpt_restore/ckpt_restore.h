@@ -127,6 +127,7 @@ int ckpt_restore(struct ckpt_restore *arg);
 struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 				   unsigned int vma, unsigned int first_run,
 				   unsigned int nr_runs);
+void ckpt_lazy_allow_exec(struct file *file);
 bool ckpt_vma_is_lazy(const struct vm_area_struct *vma);
 
 #endif /* _CKPT_RESTORE_H */

@@ -28,6 +28,21 @@
  * copied into a child by fork() the image is kept until the state is freed,
  * so that pages never touched before the fork are still filled from it in
  * either process.
+ *
+ * Exec: the file lives on the anon_inode pseudo filesystem, which kernels
+ * from 7.x on make noexec (SB_I_NOEXEC), so do_mmap() refuses PROT_EXEC on
+ * it and clears VM_MAYEXEC.  The restore therefore never asks for
+ * PROT_EXEC on this file, on any kernel: it first proves with an ordinary
+ * anonymous mapping of the same address, length and protection that the
+ * caller may have executable anonymous memory there (every check the
+ * kernel makes for that: LSM, MDWE, arch), then maps the file without
+ * PROT_EXEC, and ckpt_lazy_mmap() sets VM_EXEC on that one mapping while
+ * the VMA is being created, before anything can fault in it; the core
+ * computes the page protection and the VMA accounting from the flags
+ * ->mmap() leaves.  The restore's mapping gets VM_MAYEXEC as anonymous
+ * memory has it, so a later mprotect() goes through the usual checks; any
+ * other mapping of the file (say through /proc/PID/map_files) gets no
+ * exec at all.
  */
 #include <linux/anon_inodes.h>
 #include <linux/bitmap.h>
@@ -40,6 +55,7 @@
 #include <linux/spinlock.h>
 #include <linux/uio.h>
 #include <linux/xarray.h>
+#include <vmemkit/compat.h>
 
 #include "ckpt_restore.h"
 
@@ -67,6 +83,9 @@ struct ckpt_lazy_run {
  * @image: the image file; NULL once no fault can need it any more
  * @mm: the restoring mm, only compared, never dereferenced
  * @forked: a child got a copy of the VMA; keep @image until release
+ * @first_map: the next ->mmap() is the restore's own mapping of the VMA
+ * @exec: the restore proved the caller may execute there: make its
+ *	mapping executable (ckpt_lazy_allow_exec())
  * @base_pgoff: vm_pgoff of the VMA's first page (its address in pages)
  * @nr_pages: pages of the VMA
  * @remaining: covered pages not yet installed once in @mm
@@ -87,6 +106,8 @@ struct ckpt_lazy {
 	struct mutex install_lock;	/* protects installed, in mm */
 	struct mm_struct *mm;
 	bool forked;
+	bool first_map;
+	bool exec;
 	unsigned long base_pgoff;
 	unsigned long nr_pages;
 	atomic_long_t remaining;
@@ -388,6 +409,14 @@ static const struct vm_operations_struct ckpt_lazy_vm_ops = {
 	.fault = ckpt_lazy_fault,
 };
 
+/*
+ * Called under the mmap write lock while the VMA is created: nothing can
+ * fault in it yet, and the core derives vm_page_prot and the exec/data
+ * accounting from the flags left here.  Only the restore's own mapping
+ * (the first) may be executable, and only if the restore allowed it; it
+ * was asked for without PROT_EXEC, so the exec bits are set here, on every
+ * kernel alike, whether or not the pseudo filesystem is noexec.
+ */
 static int ckpt_lazy_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct ckpt_lazy *lz = file->private_data;
@@ -396,6 +425,17 @@ static int ckpt_lazy_mmap(struct file *file, struct vm_area_struct *vma)
 	    vma->vm_pgoff - lz->base_pgoff > lz->nr_pages ||
 	    vma_pages(vma) > lz->nr_pages - (vma->vm_pgoff - lz->base_pgoff))
 		return -EINVAL;
+	if (!lz->first_map && vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	if (lz->first_map) {
+		lz->first_map = false;
+		/* READ_IMPLIES_EXEC may have added VM_EXEC: the image decides. */
+		if (!lz->exec)
+			vm_flags_clear(vma, VM_EXEC);
+		vm_flags_set(vma, lz->exec ? VM_EXEC | VM_MAYEXEC : VM_MAYEXEC);
+	} else {
+		vm_flags_clear(vma, VM_MAYEXEC);
+	}
 	vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND);
 	vma->vm_ops = &ckpt_lazy_vm_ops;
 	return 0;
@@ -464,6 +504,7 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 	spin_lock_init(&lz->lock);
 	mutex_init(&lz->install_lock);
 	lz->mm = current->mm;
+	lz->first_map = true;
 	lz->base_pgoff = v->start >> PAGE_SHIFT;
 	lz->nr_pages = (v->end - v->start) >> PAGE_SHIFT;
 	atomic_long_set(&lz->remaining, covered);
@@ -484,4 +525,19 @@ err_put_image:
 	ckpt_tables_put(lz->tables);
 	kfree(lz);
 	return file;
+}
+
+/**
+ * ckpt_lazy_allow_exec() - make the restore's mapping of @file executable
+ * @file: from ckpt_lazy_file_create(), not mapped yet
+ *
+ * Only after the caller was shown to be allowed executable anonymous
+ * memory with the VMA's protection at the VMA's address: the restore then
+ * maps @file without PROT_EXEC and ckpt_lazy_mmap() adds VM_EXEC.
+ */
+void ckpt_lazy_allow_exec(struct file *file)
+{
+	struct ckpt_lazy *lz = file->private_data;
+
+	lz->exec = true;
 }

@@ -10,7 +10,10 @@
  *  2. open every file the VMAs need (paths with the caller's credentials,
  *     new shmem files, lazy state files);
  *  3. check that nothing is mapped where any VMA goes (-EEXIST);
- *  4. map each VMA with MAP_FIXED_NOREPLACE and its final protection;
+ *  4. map each VMA with MAP_FIXED_NOREPLACE and its final protection (an
+ *     executable lazy VMA is first mapped and unmapped as anonymous memory
+ *     to prove the caller may execute there, then mapped without
+ *     PROT_EXEC and made executable by lazy.c);
  *  5. fill eager VMAs, a long run batch by batch: read the batch's chunk
  *     checksums, pin (and so populate) the destination pages, read the
  *     batch straight into them with one vfs_iter_read() and check each
@@ -226,10 +229,43 @@ static int ckpt_check_free(const struct ckpt_image *img)
 	return ret;
 }
 
+/*
+ * May the caller have private anonymous memory with @v's protection at
+ * @v's place?  security_mmap_file() is not exported and the kernel's
+ * answer also depends on MDWE and the architecture, so ask the kernel
+ * itself: map exactly what an eager restore of @v would map, then unmap
+ * it.  An executable lazy VMA is allowed only where this succeeds: lazy
+ * restore grants no exec that eager restore would not.  The unmap fails
+ * only on a fatal signal; @rv->mapped then leaves it to the undo.
+ */
+static int ckpt_may_map_anon(const struct ckpt_image_vma *v,
+			     struct ckpt_rvma *rv)
+{
+	unsigned long len = v->end - v->start, addr;
+	int ret;
+
+	addr = vm_mmap(NULL, v->start, len, v->prot,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, 0);
+	if (IS_ERR_VALUE(addr))
+		return (int)addr;
+	rv->mapped = true;
+	if (WARN_ON_ONCE(addr != v->start)) {
+		vm_munmap(addr, len);
+		rv->mapped = false;
+		return -EINVAL;
+	}
+	ret = vm_munmap(addr, len);
+	if (!ret)
+		rv->mapped = false;
+	return ret;
+}
+
 /* Step 4 for one VMA; MAP_FIXED_NOREPLACE still catches a racing mmap. */
 static int ckpt_map_one(const struct ckpt_image_vma *v, struct ckpt_rvma *rv)
 {
 	unsigned long len = v->end - v->start, flags, addr, off = 0;
+	unsigned long prot = v->prot;
+	int ret;
 
 	flags = MAP_FIXED_NOREPLACE;
 	switch (v->kind) {
@@ -237,6 +273,18 @@ static int ckpt_map_one(const struct ckpt_image_vma *v, struct ckpt_rvma *rv)
 		if (rv->lazy) {
 			flags |= MAP_PRIVATE;
 			off = v->start;
+			/*
+			 * The lazy file is on a pseudo filesystem, noexec on
+			 * newer kernels: never map it with PROT_EXEC, let
+			 * ckpt_lazy_mmap() add VM_EXEC once allowed.
+			 */
+			if (prot & PROT_EXEC) {
+				ret = ckpt_may_map_anon(v, rv);
+				if (ret)
+					return ret;
+				ckpt_lazy_allow_exec(rv->file);
+				prot &= ~PROT_EXEC;
+			}
 		} else {
 			flags |= MAP_PRIVATE | MAP_ANONYMOUS;
 		}
@@ -249,7 +297,7 @@ static int ckpt_map_one(const struct ckpt_image_vma *v, struct ckpt_rvma *rv)
 		flags |= MAP_SHARED;
 		break;
 	}
-	addr = vm_mmap(rv->file, v->start, len, v->prot, flags, off);
+	addr = vm_mmap(rv->file, v->start, len, prot, flags, off);
 	if (IS_ERR_VALUE(addr))
 		return (int)addr;
 	if (WARN_ON_ONCE(addr != v->start)) {

@@ -21,6 +21,11 @@
  *     <linux/balloon.h>): the core now adjusts the managed page count,
  *     inserts the new page and releases the old one on migration, and the
  *     per-device pages_lock is gone.
+ *
+ * One difference needs no helper: pseudo filesystems (anon_inode) became
+ * noexec (SB_I_NOEXEC), so mmap(PROT_EXEC) of an anon-inode file fails
+ * with EPERM.  ckpt_restore maps its lazy files without PROT_EXEC on every
+ * kernel and makes the VMA executable itself (ckpt_restore/README.md).
  */
 #ifndef _VMEMKIT_COMPAT_H
 #define _VMEMKIT_COMPAT_H

@@ -9,6 +9,7 @@
  * its pages only.
  */
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -390,6 +391,203 @@ TEST(lazy_image_truncated_after_restore)
 	ASSERT_EQ(0, munmap(base, CH_PAGES * PG));
 	free(orig);
 	close(img);
+	close(dev);
+}
+
+/*
+ * Executable VMAs: the lazy file lives on a pseudo filesystem, which newer
+ * kernels make noexec, yet a lazily restored executable VMA must come back
+ * executable exactly as an eager one does: same permissions in maps, same
+ * contents, and code that runs, first touched by an instruction fetch.
+ */
+#define EX_PAGES	20	/* two chunks */
+#define EX_FN2		(17 * PG + 0x100)	/* a function in the second chunk */
+#define RW		(PROT_READ | PROT_WRITE)
+#define RX		(PROT_READ | PROT_EXEC)
+#define RWX		(PROT_READ | PROT_WRITE | PROT_EXEC)
+
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE			65
+#define PR_MDWE_REFUSE_EXEC_GAIN	1UL
+#endif
+
+/* x86-64: mov eax, @v; ret */
+static void put_ret(char *p, int v)
+{
+	p[0] = (char)0xb8;
+	memcpy(p + 1, &v, sizeof(v));
+	p[5] = (char)0xc3;
+}
+
+static int call_at(const char *p)
+{
+	return ((int (*)(void))p)();
+}
+
+/* A region of @pages pages with @prot, a function returning 42 at its start. */
+static char *exec_region(size_t pages, int prot)
+{
+	char *p = mmap(NULL, pages * PG, RW, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	size_t i;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	for (i = 0; i < pages; i++)
+		ckpt_fill_page(p + i * PG, i);
+	put_ret(p, 42);
+	if (pages * PG > EX_FN2)
+		put_ret(p + EX_FN2, 7);
+	if (mprotect(p, pages * PG, prot)) {
+		munmap(p, pages * PG);
+		return NULL;
+	}
+	return p;
+}
+
+FIXTURE(exec) {
+	int dev;
+	int img;
+	char *base;
+	size_t len;
+	char *saved;
+	char maps_before[512];
+	char maps_after[512];
+};
+
+FIXTURE_VARIANT(exec) {
+	int prot;		/* of the dumped VMA */
+	unsigned int flags;	/* CKPT_RESTORE_* */
+};
+
+FIXTURE_VARIANT_ADD(exec, rwx_lazy) { .prot = RWX, .flags = CKPT_RESTORE_LAZY };
+FIXTURE_VARIANT_ADD(exec, rx_lazy) { .prot = RX, .flags = CKPT_RESTORE_LAZY };
+FIXTURE_VARIANT_ADD(exec, rw_lazy) { .prot = RW, .flags = CKPT_RESTORE_LAZY };
+FIXTURE_VARIANT_ADD(exec, rwx_eager) { .prot = RWX };
+FIXTURE_VARIANT_ADD(exec, rx_eager) { .prot = RX };
+FIXTURE_VARIANT_ADD(exec, rw_eager) { .prot = RW };
+
+FIXTURE_SETUP(exec)
+{
+	struct ckpt_dump d;
+
+	self->dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->dev);
+	self->img = ckpt_tmpfile();
+	ASSERT_LE(0, self->img);
+	self->len = EX_PAGES * PG;
+	self->base = exec_region(EX_PAGES, variant->prot);
+	ASSERT_NE(NULL, self->base);
+	self->saved = malloc(self->len);
+	ASSERT_NE(NULL, self->saved);
+	memcpy(self->saved, self->base, self->len);
+	ckpt_maps_in(self->base, self->len, self->maps_before,
+		     sizeof(self->maps_before), 0);
+	ASSERT_EQ(0, ckpt_dump_range(self->dev, self->img, -1, self->base,
+				     self->len, &d));
+	ASSERT_EQ(1, d.nr_vmas);
+	ASSERT_EQ(EX_PAGES, d.nr_pages);
+	ASSERT_EQ(0, munmap(self->base, self->len));
+}
+
+FIXTURE_TEARDOWN(exec)
+{
+	munmap(self->base, self->len);
+	free(self->saved);
+	close(self->img);
+	close(self->dev);
+}
+
+TEST_F(exec, restore_and_run)
+{
+	int lazy = !!(variant->flags & CKPT_RESTORE_LAZY);
+	int exec = !!(variant->prot & PROT_EXEC);
+	struct ckpt_restore r;
+	char paths[512];
+	int ret;
+
+	ret = ckpt_do_restore(self->dev, self->img, variant->flags, &r);
+	ASSERT_EQ(0, ret) TH_LOG("restore: %s", strerror(-ret));
+	EXPECT_EQ(lazy, r.nr_lazy_vmas);
+	EXPECT_EQ(lazy ? 0 : EX_PAGES, r.nr_pages);
+
+	ckpt_maps_in(self->base, self->len, self->maps_after,
+		     sizeof(self->maps_after), 0);
+	EXPECT_STREQ(self->maps_before, self->maps_after);
+	ckpt_maps_in(self->base, self->len, paths, sizeof(paths), 1);
+	EXPECT_EQ(lazy, !!strstr(paths, "anon_inode:[ckpt_lazy]"))
+		TH_LOG("%s", paths);
+
+	if (exec) {
+		/* Lazy: the first touch of each chunk is an instruction fetch. */
+		EXPECT_EQ(7, call_at(self->base + EX_FN2));
+		EXPECT_EQ(42, call_at(self->base));
+	}
+	EXPECT_EQ(0, memcmp(self->saved, self->base, self->len))
+		TH_LOG("contents differ after restore");
+
+	if (variant->prot == RWX) {
+		/* A write copies the page; the copy is executable too. */
+		put_ret(self->base + 3 * PG, 99);
+		EXPECT_EQ(99, call_at(self->base + 3 * PG));
+	}
+	/* VM_MAYEXEC as for anonymous memory: mprotect() can give it back. */
+	ASSERT_EQ(0, mprotect(self->base, self->len, PROT_READ));
+	ASSERT_EQ(0, mprotect(self->base, self->len, variant->prot | PROT_EXEC))
+		TH_LOG("mprotect(PROT_EXEC): %s", strerror(errno));
+	EXPECT_EQ(42, call_at(self->base));
+	EXPECT_EQ(7, call_at(self->base + EX_FN2));
+}
+
+/*
+ * Under MDWE (no write+exec, no exec gained) a lazy restore grants no exec
+ * that an eager one would not: a read-write-exec VMA is refused by both
+ * with the same errno and nothing mapped, read-exec is allowed and runs,
+ * and making it writable and executable afterwards is refused.
+ */
+TEST(exec_lazy_mdwe)
+{
+	char *rwx, *rx, maps[512];
+	int dev, img_rwx, img_rx, eager, lazy;
+	struct ckpt_restore r;
+	struct ckpt_dump d;
+
+	dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev);
+	img_rwx = ckpt_tmpfile();
+	img_rx = ckpt_tmpfile();
+	ASSERT_LE(0, img_rwx);
+	ASSERT_LE(0, img_rx);
+	rwx = exec_region(2, RWX);
+	rx = exec_region(2, RX);
+	ASSERT_NE(NULL, rwx);
+	ASSERT_NE(NULL, rx);
+	ASSERT_EQ(0, ckpt_dump_range(dev, img_rwx, -1, rwx, 2 * PG, &d));
+	ASSERT_EQ(0, ckpt_dump_range(dev, img_rx, -1, rx, 2 * PG, &d));
+	ASSERT_EQ(0, munmap(rwx, 2 * PG));
+	ASSERT_EQ(0, munmap(rx, 2 * PG));
+
+	if (prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0))
+		SKIP(return, "no MDWE: %s", strerror(errno));
+
+	eager = ckpt_do_restore(dev, img_rwx, 0, &r);
+	lazy = ckpt_do_restore(dev, img_rwx, CKPT_RESTORE_LAZY, &r);
+	EXPECT_EQ(-EACCES, eager);
+	EXPECT_EQ(eager, lazy) TH_LOG("lazy: %s", strerror(-lazy));
+	ckpt_maps_in(rwx, 2 * PG, maps, sizeof(maps), 0);
+	EXPECT_STREQ("", maps);
+
+	ASSERT_EQ(0, ckpt_do_restore(dev, img_rx, CKPT_RESTORE_LAZY, &r));
+	EXPECT_EQ(1, r.nr_lazy_vmas);
+	EXPECT_EQ(42, call_at(rx));
+	EXPECT_EQ(-1, mprotect(rx, 2 * PG, RWX));
+	EXPECT_EQ(EACCES, errno);
+	ckpt_maps_in(rx, 2 * PG, maps, sizeof(maps), 0);
+	EXPECT_NE(NULL, strstr(maps, " r-xp ")) TH_LOG("%s", maps);
+
+	munmap(rx, 2 * PG);
+	close(img_rx);
+	close(img_rwx);
 	close(dev);
 }
 

@@ -285,7 +285,11 @@ struct ckpt_dump {
  *	its cost grows with the number of VMAs and runs, not with the size of
  *	the page contents.  Such VMAs show as "anon_inode:[ckpt_lazy]" in
  *	/proc/PID/maps; the image file stays referenced until every page of
- *	such a VMA was touched once or the VMA is unmapped.  Other VMAs are
+ *	such a VMA was touched once or the VMA is unmapped.  An executable
+ *	VMA is restored lazily, and executable, only where the caller may
+ *	map executable anonymous memory with the VMA's protection, as an
+ *	eager restore would (otherwise that mapping's errno, e.g. EACCES
+ *	under MDWE, with nothing mapped).  Other VMAs are
  *	filled and checked as without the flag.
  * @image_fd: the image, open for reading, seekable
  * @reserved: must be zero
