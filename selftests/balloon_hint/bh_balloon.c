@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The balloon proper, driven by the host over QMP: inflate and deflate to a
- * target set with the "balloon" command, and the stats virtqueue read back
- * through QOM (guest-stats).
+ * target set with the "balloon" command, ballooned pages migrated by
+ * compaction, and the stats virtqueue read back through QOM (guest-stats).
  */
 #include "kselftest_harness.h"
 #include "bh_util.h"
+
+#include <linux/virtio_balloon.h>
 
 #define BH_QOM	"/machine/peripheral/balloon0"
 /* QOM arguments naming a property of the balloon device. */
@@ -126,6 +128,101 @@ TEST_F_TIMEOUT(balloon, target_too_low, 300)
 		TH_LOG("balloon did not deflate");
 	EXPECT_EQ(self->ram, bh_wait_actual(self->fd, self->ram, 60))
 		TH_LOG("host still sees part of the balloon");
+}
+
+/* VIRTIO_BALLOON_F_DEFLATE_ON_OOM, as the driver negotiated it. */
+static int bh_deflate_on_oom(void)
+{
+	long long features = bh_stat("features");
+
+	if (features < 0)
+		return -1;
+	return !!(features & (1LL << VIRTIO_BALLOON_F_DEFLATE_ON_OOM));
+}
+
+/*
+ * Memory in use with every other 4 KiB page free: an order-0 allocation
+ * (a balloon page) takes one of the holes, so the balloon lies all over
+ * the zone, below free memory that compaction moves pages into.
+ */
+static char *bh_fragment(size_t bytes)
+{
+	char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t i;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	/* 4 KiB pages, not THPs whose holes would stay inside them. */
+	madvise(p, bytes, MADV_NOHUGEPAGE);
+	for (i = 0; i < bytes; i += 4096)
+		memset(p + i, 0x5a ^ (int)(i >> 12), 64);
+	for (i = 4096; i < bytes; i += 2 * 4096)
+		madvise(p + i, 4096, MADV_DONTNEED);
+	return p;
+}
+
+/*
+ * Compaction migrates ballooned pages through the driver, and the
+ * balloon's books stay exact: with the balloon inflated among fragmented
+ * memory that is then freed, compact_memory moves balloon pages (the
+ * driver's "migrated" grows), MemTotal stays what the inflate made it,
+ * and after a full deflate MemTotal is to the page what it was before,
+ * with the host seeing the whole guest again.  Without DEFLATE_ON_OOM
+ * (QEMU's default, this profile) ballooned pages leave MemTotal; with it
+ * MemTotal would not move at all.
+ */
+TEST_F_TIMEOUT(balloon, compaction_migrates, 180)
+{
+	long long pages = 128 * BH_MIB / 4096, target = self->ram - 128 * BH_MIB;
+	long long total0, inflated_total, mig0, mig = 0, left;
+	size_t frag = 512 * BH_MIB;
+	int doo, runs;
+	char *p;
+
+	doo = bh_deflate_on_oom();
+	ASSERT_LE(0, doo) TH_LOG("no features in the driver's stats");
+	TH_LOG("DEFLATE_ON_OOM %s", doo ? "negotiated" : "not negotiated");
+	total0 = bh_meminfo("MemTotal") / 4096;
+	mig0 = bh_stat("migrated");
+
+	p = bh_fragment(frag);
+	ASSERT_NE(NULL, p) TH_LOG("mmap %zu: %s", frag, strerror(errno));
+	ASSERT_EQ(0, bh_balloon_to(self->fd, target)) TH_LOG("QMP balloon failed");
+	left = bh_wait_stat_ge("balloon_pages", pages, 60);
+	munmap(p, frag);
+	ASSERT_EQ(pages, left) TH_LOG("balloon did not reach the host's target");
+	ASSERT_EQ(target, bh_wait_actual(self->fd, target, 60))
+		TH_LOG("host sees a different balloon size");
+	inflated_total = total0 - (doo ? 0 : pages);
+	EXPECT_EQ(inflated_total, bh_meminfo("MemTotal") / 4096)
+		TH_LOG("MemTotal after inflate");
+
+	for (runs = 0; runs < 5 && mig <= 0; runs++) {
+		ASSERT_EQ(0, vmk_write_file("/proc/sys/vm/compact_memory", "1"));
+		mig = bh_stat("migrated") - mig0;
+	}
+	TH_LOG("%lld balloon pages migrated in %d compaction(s)", mig, runs);
+	bh_log_stats("after compaction");
+	EXPECT_LT(0, mig) TH_LOG("compaction migrated no balloon page");
+	EXPECT_EQ(pages, bh_stat("balloon_pages"));
+	EXPECT_EQ(inflated_total, bh_meminfo("MemTotal") / 4096)
+		TH_LOG("MemTotal moved while pages were migrated");
+
+	ASSERT_EQ(0, bh_balloon_to(self->fd, self->ram));
+	ASSERT_EQ(0, bh_wait_stat_le("balloon_pages", 0, 60))
+		TH_LOG("balloon did not deflate");
+	/*
+	 * MemTotal only once the host sees the whole guest: balloon_pages
+	 * drops before the deflate message goes out, and on 6.12 the driver
+	 * gives the managed pages back after the host answered it (on 7.3
+	 * the core does at dequeue), so right after balloon_pages reaches 0
+	 * MemTotal may still lack up to one message's 256 pages.
+	 */
+	EXPECT_EQ(self->ram, bh_wait_actual(self->fd, self->ram, 60))
+		TH_LOG("host still sees part of the balloon");
+	EXPECT_EQ(total0, bh_meminfo("MemTotal") / 4096)
+		TH_LOG("MemTotal after deflate, in pages (was %lld)", total0);
 }
 
 /* The statistics QEMU last received, from QOM; 0 or -errno. */
