@@ -5,8 +5,9 @@
  * Debian kernel, 7.3 at the time of writing).
  *
  * Each difference is detected by what the kernel's own headers provide (a
- * header, a macro that came with the new API), never by a version number,
- * so a distribution kernel with a backport gets the right side.  A module
+ * header, tested in the top-level Kbuild as VMK_HAVE_*; a macro that came
+ * with the new API), never by a version number, so a distribution kernel
+ * with a backport gets the right side.  A module
  * includes this header and calls the vmk_ helpers; it carries no #if of
  * its own for these.
  *
@@ -35,7 +36,7 @@
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 
-#if __has_include("linux/folio_batch.h")
+#ifdef VMK_HAVE_FOLIO_BATCH_H
 #include <linux/folio_batch.h>
 #else
 #include <linux/pagevec.h>
@@ -86,7 +87,7 @@ static inline struct file *vmk_shmem_file_setup(const char *name, loff_t size)
  * one.  Whatever the kernel's balloon core does by itself, the helpers
  * leave out; whatever it leaves to the driver, they do.
  */
-#if __has_include("linux/balloon.h")
+#ifdef VMK_HAVE_BALLOON_H
 #include <linux/balloon.h>
 
 #define VMK_BALLOON_MIGRATION	IS_ENABLED(CONFIG_BALLOON_MIGRATION)
