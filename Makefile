@@ -70,7 +70,10 @@ KMAKE = $(KRUN) $(MAKE) -C $(KDIR) M=$(TOP) W=$(W) $(if $(KSRC),VMK_KSRC=$(KSRC)
 
 all: modules
 
-ifneq ($(KMK),)
+$(VMK_CACHE)/lts.mk $(VMK_CACHE)/latest.mk:
+	@$(TOP)/scripts/setup $(basename $(notdir $@))
+
+ifneq ($(KTREE),)
 $(KMK): $(KMK_DEPS)
 	@$(TOP)/scripts/setup $(KSETUP)
 endif
@@ -139,8 +142,10 @@ help:
 # Upstream series check (slow: see scripts/check-series) and DKMS packaging
 # (scripts/README-dkms.md).  DKMS builds for the running kernel by default.
 .PHONY: check-series dkms-install dkms-uninstall tools guest-ready
-check-series: $(KMK)
-	$(TOP)/scripts/check-series $(M)
+# The series are taken against Debian's 6.12 unless KERNEL= says otherwise.
+SERIES_MK := $(if $(filter command line environment,$(origin KERNEL)),$(KMK),$(VMK_CACHE)/lts.mk)
+check-series: $(SERIES_MK)
+	VMK_KERNEL_MK=$(SERIES_MK) $(TOP)/scripts/check-series $(M)
 
 dkms-install dkms-uninstall:
 	KVER="$(KVER)" KSRC="$(KSRC)" $(TOP)/scripts/dkms $(@:dkms-%=%)
