@@ -3,7 +3,8 @@
  * Streaming and coherent DMA through a domain, with this program playing
  * the device through the domain file: data integrity in every direction,
  * zeroed bounce pages, sync semantics, DMA_ATTR_SKIP_CPU_SYNC, coherent
- * sharing, SIGBUS outside mappings, IOVA exhaustion and bad unmaps.
+ * sharing, SIGBUS outside mappings, IOVA exhaustion, bad unmaps and
+ * refused MMIO mappings.
  */
 #include "kselftest_harness.h"
 #include "vit_util.h"
@@ -376,6 +377,69 @@ TEST_F(dma, bad_unmap)
 		ASSERT_EQ(-1, vit_check(self->dev + iova, 2 * VIT_PAGE - 8, 4))
 			TH_LOG("mapping damaged by refused unmaps");
 	ASSERT_EQ(0, vit_unmap(self->cl, map, 0)) TH_LOG("the real unmap works");
+}
+
+/*
+ * MMIO has no page to bounce from: dma_map_resource() (DMA_ATTR_MMIO on
+ * 7.x, no .map_resource op on 6.12) gets DMA_MAPPING_ERROR, and the domain
+ * is left as it was: no mapping, no bounce page, no byte copied, a live
+ * mapping still intact, and ordinary maps still work.
+ */
+TEST_F(dma, map_resource_refused)
+{
+	struct vit_test_cmd c = { .op = VIT_TEST_MAP_RESOURCE,
+				  .dir = variant->dir };
+	struct vduse_iotlb_info before, after;
+	__u32 dir = variant->dir;
+	__u64 iova = 0, iova2 = 0;
+	int buf, map, map2;
+
+	buf = vit_buf(self->cl, 4 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, VIT_PAGE, 11));
+	ASSERT_EQ(0, vit_fill(self->cl, buf, VIT_PAGE, 3 * VIT_PAGE, 12));
+	map = vit_map(self->cl, buf, 0, VIT_PAGE, dir, 0, &iova);
+	ASSERT_LE(0, map) TH_LOG("a live mapping before the refused ones");
+	ASSERT_EQ(0, vit_info(self->ctl, self->id, &before));
+	ASSERT_EQ(1, before.out_mappings);
+
+	c.id = buf;
+	c.offset = VIT_PAGE;
+	c.length = VIT_PAGE;
+	ASSERT_EQ(-ENOSPC, vit_op(self->cl, &c))
+		TH_LOG("dma_map_resource() of a page got IOVA 0x%llx", c.out_iova);
+	c.offset = 2 * VIT_PAGE - 100;
+	c.length = 200;
+	ASSERT_EQ(-ENOSPC, vit_op(self->cl, &c))
+		TH_LOG("dma_map_resource() across pages got IOVA 0x%llx",
+		       c.out_iova);
+
+	ASSERT_EQ(0, vit_info(self->ctl, self->id, &after));
+	ASSERT_EQ(before.out_mappings, after.out_mappings)
+		TH_LOG("refused MMIO maps changed the mapping count");
+	ASSERT_EQ(before.out_kernel_pages + before.out_reclaimed,
+		  after.out_kernel_pages + after.out_reclaimed)
+		TH_LOG("refused MMIO maps allocated bounce pages");
+	ASSERT_EQ(before.out_user_pages, after.out_user_pages);
+	ASSERT_EQ(before.out_coherent_pages, after.out_coherent_pages);
+	ASSERT_EQ(before.out_bytes_to_dev, after.out_bytes_to_dev)
+		TH_LOG("refused MMIO maps copied to the device");
+	ASSERT_EQ(before.out_bytes_from_dev, after.out_bytes_from_dev)
+		TH_LOG("refused MMIO maps copied from the device");
+	if (dir != VIT_DIR_FROM_DEVICE)
+		ASSERT_EQ(-1, vit_check(self->dev + iova, VIT_PAGE, 11))
+			TH_LOG("live mapping damaged by refused MMIO maps");
+
+	/* The same bytes map normally through the page API. */
+	map2 = vit_map(self->cl, buf, VIT_PAGE, VIT_PAGE, dir, 0, &iova2);
+	ASSERT_LE(0, map2) TH_LOG("ordinary map after refused MMIO maps");
+	ASSERT_EQ(0, vit_info(self->ctl, self->id, &after));
+	ASSERT_EQ(2, after.out_mappings);
+	if (dir != VIT_DIR_FROM_DEVICE)
+		ASSERT_EQ(-1, vit_check(self->dev + iova2, VIT_PAGE, 12))
+			TH_LOG("device misses the ordinary mapping's data");
+	ASSERT_EQ(0, vit_unmap(self->cl, map2, 0));
+	ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
 }
 
 /*

@@ -160,6 +160,30 @@ err_free_map:
 	return ret;
 }
 
+/*
+ * Map buffer bytes by physical address as a resource (MMIO): a bounce
+ * domain has no page to bounce MMIO from, so the mapping must fail and
+ * leave the domain unchanged.  Should it succeed, it is unmapped at once
+ * and its IOVA reported.
+ */
+static int vt_map_resource(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	struct vt_buf *buf = vt_buf_get(ctx, cmd);
+	phys_addr_t phys;
+	dma_addr_t iova;
+
+	if (!buf || buf->coherent || !cmd->length || cmd->flags ||
+	    cmd->dir > DMA_FROM_DEVICE)
+		return -EINVAL;
+	phys = virt_to_phys(buf->vaddr) + cmd->offset;
+	iova = dma_map_resource(ctx->dev, phys, cmd->length, cmd->dir, 0);
+	if (dma_mapping_error(ctx->dev, iova))
+		return -ENOSPC;
+	dma_unmap_resource(ctx->dev, iova, cmd->length, cmd->dir, 0);
+	cmd->out_iova = iova;
+	return 0;
+}
+
 static void vt_unmap(struct vt_ctx *ctx, struct vt_map *map,
 		     unsigned long attrs)
 {
@@ -349,6 +373,8 @@ static int vt_dispatch(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 					      cmd->dir, 0);
 	case VIT_TEST_BENCH:
 		return vt_bench(ctx, cmd);
+	case VIT_TEST_MAP_RESOURCE:
+		return vt_map_resource(ctx, cmd);
 	default:
 		return -EINVAL;
 	}

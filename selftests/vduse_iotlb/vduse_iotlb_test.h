@@ -40,6 +40,13 @@
  *                  VIT_TEST_F_SPLIT times each map and each unmap apart:
  *                  @out_ns is then the sum of those times and @out_map_ns
  *                  the part spent in dma_map_page()
+ * @VIT_TEST_MAP_RESOURCE: dma_map_resource() of the physical address of
+ *                         buffer @id bytes [@offset, @offset + @length)
+ *                         with direction @dir, as if it were MMIO: the
+ *                         domain must refuse it.  -ENOSPC when
+ *                         dma_mapping_error() says it was refused; 0 when
+ *                         it was mapped, with @out_iova the IOVA it got
+ *                         (already unmapped with dma_unmap_resource())
  */
 enum vit_test_op {
 	VIT_TEST_ATTACH = 1,
@@ -54,6 +61,7 @@ enum vit_test_op {
 	VIT_TEST_COH_ALLOC,
 	VIT_TEST_RAW_UNMAP,
 	VIT_TEST_BENCH,
+	VIT_TEST_MAP_RESOURCE,
 };
 
 #define VIT_TEST_F_SKIP_SYNC	0x1U
