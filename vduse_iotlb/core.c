@@ -65,6 +65,17 @@ static int __init vit_init(void)
 {
 	int ret;
 
+	/*
+	 * A domain is reached through its device's DMA ops.  A kernel built
+	 * without per-device DMA ops (x86 without GART_IOMMU or XEN) ignores
+	 * set_dma_ops() and would map the domain's users straight to memory,
+	 * the device's view bypassed: refuse to load there.
+	 */
+	if (!IS_ENABLED(CONFIG_ARCH_HAS_DMA_OPS)) {
+		pr_err("vduse_iotlb: this kernel has no per-device DMA ops (CONFIG_ARCH_HAS_DMA_OPS)\n");
+		return -EOPNOTSUPP;
+	}
+
 	ret = iova_cache_get();
 	if (ret)
 		return ret;
