@@ -73,7 +73,14 @@ TEST_F_TIMEOUT(round, normal, 120)
 	bfd_check_clean(_metadata);
 
 	held = bh_stat("held_pages");
-	EXPECT_LT(64 * BFD_MB / BFD_PAGE, held) TH_LOG("hardly anything held");
+	/*
+	 * The round held most of this small guest: kswapd may already have
+	 * had the shrinker give some back (MemFree then rose by as much).
+	 */
+	if (held + bh_stat("returned_shrinker") <= 64 * BFD_MB / BFD_PAGE)
+		bh_log_stats("with hardly anything held");
+	EXPECT_LT(64 * BFD_MB / BFD_PAGE, held + bh_stat("returned_shrinker"))
+		TH_LOG("hardly anything held");
 	drop = self->memfree0 - bh_memfree();
 	EXPECT_GT(BFD_SLACK, llabs(drop - held * BFD_PAGE))
 		TH_LOG("MemFree fell by %lld MiB, held is %lld MiB",
