@@ -101,7 +101,7 @@ shell: guest-ready modules selftests
 	$(VMTEST) shell
 
 test: guest-ready modules selftests
-	$(VMTEST) test $(T)
+	$(VMTEST) test $(if $(filter-out 0,$(JSON)),--json) $(T)
 
 bench: guest-ready modules selftests
 	$(VMTEST) bench $(T)
