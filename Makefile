@@ -104,7 +104,7 @@ shell: guest-ready modules selftests
 	$(VMTEST) shell
 
 test: guest-ready modules selftests
-	$(VMTEST) test $(T)
+	$(VMTEST) test $(if $(filter-out 0,$(JSON)),--json) $(T)
 
 bench: guest-ready modules selftests
 	$(VMTEST) bench $(T)
@@ -132,7 +132,8 @@ help:
 	@echo "make KDIR=<build dir>  build against your own kernel; nothing is installed"
 	@echo "make run        boot a guest with all five modules and show each at work"
 	@echo "make shell      interactive guest shell with the modules loaded"
-	@echo "make test [T=collection[:test]]  run the kselftest collections in guests"
+	@echo "make test [T=collection[:test]] [JSON=1]  run the kselftest collections in guests"
+	@echo "                (KTAP; JSON=1 also writes out/<kernel>/results.json)"
 	@echo "make test-all   make test on every kernel of the matrix (what CI runs)"
 	@echo "make bench      run the benchmarks in a guest (out/<kernel>/bench.json)"
 	@echo "make check      checkpatch --strict, sparse and W=1 over the tree"

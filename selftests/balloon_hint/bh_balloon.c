@@ -8,6 +8,9 @@
 #include "bh_util.h"
 
 #include <linux/virtio_balloon.h>
+#include "vmk_require.h"
+
+VMK_REQUIRE(BALLOON_HINT_DEBUGFS_DIR)
 
 #define BH_QOM	"/machine/peripheral/balloon0"
 /* QOM arguments naming a property of the balloon device. */

@@ -10,9 +10,12 @@
 
 #include "kselftest_harness.h"
 #include "bh_util.h"
+#include "vmk_require.h"
 
 #define BH_KO		"/lib/vmk/modules/balloon_hint.ko"
 #define BH_INTREE_KO	"/lib/vmk/kmods/virtio_balloon.ko"
+
+VMK_REQUIRE(BH_KO, "/sys/bus/virtio/drivers/virtio_balloon")
 
 /* finit_module() of @path; 0 or -errno. */
 static int bh_load(const char *path)

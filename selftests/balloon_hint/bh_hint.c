@@ -12,6 +12,9 @@
 
 #include "kselftest_harness.h"
 #include "bh_util.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE(BALLOON_HINT_DEBUGFS_DIR)
 
 /* Signed, so that comparisons with -1 ("absent") mean what they say. */
 #define BH_MB		((long long)BH_MIB)

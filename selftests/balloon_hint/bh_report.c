@@ -5,6 +5,9 @@
  */
 #include "kselftest_harness.h"
 #include "bh_util.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE(BALLOON_HINT_DEBUGFS_DIR)
 
 #define BH_REPORT_FILL	(768ULL * BH_MIB)
 

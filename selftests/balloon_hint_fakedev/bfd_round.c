@@ -10,6 +10,9 @@
 
 #include "kselftest_harness.h"
 #include "bfd_util.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE(BFD_DEBUGFS_DIR)
 
 #define BFD_QSIZE	128
 /* Blocks the fake host takes before it changes the id or writes DONE. */

@@ -11,6 +11,9 @@
 
 #include "kselftest_harness.h"
 #include "bfd_util.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE(BFD_DEBUGFS_DIR)
 
 /* Small, so that the queue is full long before memory runs out. */
 #define BFD_QSIZE	32

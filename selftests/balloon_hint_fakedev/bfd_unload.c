@@ -9,6 +9,9 @@
  */
 #include "kselftest_harness.h"
 #include "bfd_util.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE(BFD_DEBUGFS_DIR)
 
 FIXTURE(unload) {
 	long long memfree0;

@@ -9,6 +9,9 @@
 
 #include "kselftest_harness.h"
 #include "ckpt_test.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE("/dev/ckpt")
 
 #define SRC_PAGES	32
 #define CANARY_PAGES	4

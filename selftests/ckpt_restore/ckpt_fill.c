@@ -11,6 +11,9 @@
 
 #include "kselftest_harness.h"
 #include "ckpt_test.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE("/dev/ckpt")
 
 #define FB_BATCH	512			/* CKPT_BATCH_PAGES */
 #define FB_BATCHES	8

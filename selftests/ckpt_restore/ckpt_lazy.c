@@ -14,6 +14,9 @@
 
 #include "kselftest_harness.h"
 #include "ckpt_test.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE("/dev/ckpt")
 
 #define LZ_PAGES	1024	/* 4 MiB */
 #define NR_THREADS	4

@@ -11,6 +11,9 @@
 
 #include "kselftest_harness.h"
 #include "ckpt_test.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE("/dev/ckpt")
 
 #define LR_VMA		1400	/* pages of the VMA */
 #define LR_FIRST	3	/* first filled page */

@@ -10,6 +10,9 @@
 
 #include "kselftest_harness.h"
 #include "ckpt_test.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE("/dev/ckpt")
 
 #define T_PAGES 8
 

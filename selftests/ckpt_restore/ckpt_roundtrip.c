@@ -7,6 +7,9 @@
  */
 #include "kselftest_harness.h"
 #include "ckpt_test.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE("/dev/ckpt")
 
 enum shape {
 	SPARSE_1G,

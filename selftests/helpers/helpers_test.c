@@ -20,10 +20,13 @@
 #include "kselftest_harness.h"
 #include "vmk_helpers_test.h"
 #include "vmk_sys.h"
+#include "vmk_require.h"
 
 #define PG 4096ULL
 #define U64_MAX ((__u64)~0ULL)
 #define DEV "/dev/vmk_helpers_test"
+
+VMK_REQUIRE(DEV)
 
 static int dev_open(void)
 {

@@ -10,6 +10,9 @@
 
 #include "kselftest_harness.h"
 #include "memattr_util.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE(MA_DEV)
 
 #define OBJ_PAGES 64
 

@@ -26,6 +26,9 @@
 
 #include "kselftest_harness.h"
 #include "memattr_util.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE(MA_DEV)
 
 #define OBJ_PAGES	16
 #define PIN_FIRST	4

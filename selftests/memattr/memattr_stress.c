@@ -23,6 +23,9 @@
 
 #include "kselftest_harness.h"
 #include "memattr_util.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE(MA_DEV)
 
 #define NR_PAGES	256	/* converted: two halves, one per converter */
 #define NR_QUIET	64	/* never converted, after them */

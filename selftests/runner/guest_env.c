@@ -12,6 +12,9 @@
 
 #include "kselftest_harness.h"
 #include "vmk_host.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE("/sys/module/vmk_runner_test")
 
 static int read_file(const char *path, char *buf, size_t len)
 {

@@ -7,6 +7,9 @@
  */
 #include "kselftest_harness.h"
 #include "vit_util.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE(VIT_CTL, VIT_CLIENT)
 
 #define BOUNCE		(256 * VIT_PAGE)	/* 1 MiB */
 #define IOVA_LIMIT	((2UL << 20) - 1)

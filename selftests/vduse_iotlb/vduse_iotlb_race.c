@@ -19,6 +19,9 @@
 
 #include "kselftest_harness.h"
 #include "vit_util.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE(VIT_CTL, VIT_CLIENT)
 
 #define BOUNCE		(64 * VIT_PAGE)		/* small: slots are reused */
 #define IOVA_LIMIT	((1UL << 20) - 1)

@@ -10,6 +10,9 @@
 
 #include "kselftest_harness.h"
 #include "vit_util.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE(VIT_CTL, VIT_CLIENT)
 
 #define MiB (1024ULL * 1024)
 

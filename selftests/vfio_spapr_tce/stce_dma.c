@@ -8,6 +8,9 @@
  */
 #include "kselftest_harness.h"
 #include "stce_lib.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE("/dev/vfio/vfio", STCE_DEBUGFS)
 
 #define IOVA_SRC	0x10000ULL
 #define IOVA_DST	0x20000ULL

@@ -11,6 +11,9 @@
 
 #include "kselftest_harness.h"
 #include "stce_lib.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE("/dev/vfio/vfio", STCE_DEBUGFS)
 
 #define NPAGES	16
 #define IOVA	0x100000ULL
