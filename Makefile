@@ -6,7 +6,7 @@
 #   KDIR=<build dir>   the developer's path: build (and `make load`) against
 #                      that kernel's build tree; nothing is installed or
 #                      downloaded, and any distribution with make and gcc works.
-#   KERNEL=lts|latest|<tree>  the test set-up (default latest): scripts/setup
+#   KERNEL=lts|latest|debug|<tree>  the test set-up (default latest): scripts/setup
 #                      makes the kernel ready in $(VMK_CACHE) and describes
 #                      it in $(VMK_CACHE)/<name>.mk for the build and the
 #                      guest runner.
@@ -42,10 +42,15 @@ ifneq ($(filter lts latest,$(KERNEL)),)
 KMK := $(VMK_CACHE)/$(KERNEL).mk
 KSETUP := $(KERNEL)
 KMK_DEPS :=
+else ifeq ($(KERNEL),debug)
+KMK := $(VMK_CACHE)/debug.mk
+KSETUP := debug
+# A changed config builds (or picks) the debug kernel of that config.
+KMK_DEPS := $(TOP)/scripts/kconfig/guest.config $(TOP)/scripts/kconfig/debug.config
 else
 KTREE := $(abspath $(KERNEL))
 ifeq ($(wildcard $(KTREE)/Makefile),)
-$(error KERNEL=$(KERNEL) is not lts, latest or a kernel tree)
+$(error KERNEL=$(KERNEL) is not lts, latest, debug or a kernel tree)
 endif
 KMK := $(VMK_CACHE)/trees/$(subst /,_,$(KTREE)).mk
 KSETUP := $(KTREE)
@@ -73,7 +78,7 @@ all: modules
 $(VMK_CACHE)/lts.mk $(VMK_CACHE)/latest.mk:
 	@$(TOP)/scripts/setup $(basename $(notdir $@))
 
-ifneq ($(KTREE),)
+ifneq ($(KMK_DEPS),)
 $(KMK): $(KMK_DEPS)
 	@$(TOP)/scripts/setup $(KSETUP)
 endif
@@ -94,7 +99,7 @@ selftests: $(KMK)
 
 # Guest targets need the test set-up's description of the kernel.
 guest-ready: $(KMK)
-	@test -z "$(VMK_DEV)" || { echo "guest targets take KERNEL=lts|latest|<tree>, not KDIR=" >&2; exit 1; }
+	@test -z "$(VMK_DEV)" || { echo "guest targets take KERNEL=lts|latest|debug|<tree>, not KDIR=" >&2; exit 1; }
 	@$(TOP)/scripts/setup --quiet --tools
 
 run: guest-ready modules selftests
@@ -128,7 +133,7 @@ clean:
 	rm -rf $(TOP)/build $(TOP)/out
 
 help:
-	@echo "make [KERNEL=lts|latest|<tree>]  build the modules (default KERNEL=latest)"
+	@echo "make [KERNEL=lts|latest|debug|<tree>]  build the modules (default KERNEL=latest)"
 	@echo "make KDIR=<build dir>  build against your own kernel; nothing is installed"
 	@echo "make run        boot a guest with all five modules and show each at work"
 	@echo "make shell      interactive guest shell with the modules loaded"
