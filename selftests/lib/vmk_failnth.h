@@ -77,7 +77,7 @@ static inline int vmk_failnth_knob(const char *attr, const char *knob,
 static inline int vmk_failnth_open(struct vmk_failnth *fn)
 {
 	static const char *const attrs[] = {
-		"failslab", "fail_page_alloc", "fail_usercopy",
+		"failslab", "fail_page_alloc", "fail_usercopy", NULL,
 	};
 	unsigned int i;
 	int err;
@@ -89,7 +89,7 @@ static inline int vmk_failnth_open(struct vmk_failnth *fn)
 			 strerror(errno));
 		return -1;
 	}
-	for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+	for (i = 0; attrs[i]; i++) {
 		err = vmk_failnth_knob(attrs[i], "probability", "0");
 		if (!err)
 			err = vmk_failnth_knob(attrs[i], "verbose", "0");
