@@ -293,6 +293,7 @@ TEST_F_TIMEOUT(round, cancel_and_done_twice, 300)
 {
 	long long done0 = bh_stat("done_seen"), held, memfree, done1, reads;
 	long long ret0 = bh_stat("returned_done");
+	long long shrunk0 = bh_stat("returned_shrinker");
 	char resp[BH_RESP_LEN];
 	unsigned long long actual;
 
@@ -310,8 +311,14 @@ TEST_F_TIMEOUT(round, cancel_and_done_twice, 300)
 		TH_LOG("no DONE after cancel");
 	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BH_RELEASE_S))
 		TH_LOG("pages still held after DONE");
-	EXPECT_LE(held, bh_stat("returned_done") - ret0)
-		TH_LOG("DONE returned fewer pages than were held");
+	/*
+	 * What was held comes back through DONE, or earlier through the
+	 * shrinker when the guest is short of memory (the debug kernel's
+	 * KASAN quarantine makes it so): either way, all of it.
+	 */
+	EXPECT_LE(held, bh_stat("returned_done") - ret0 +
+		  bh_stat("returned_shrinker") - shrunk0)
+		TH_LOG("DONE and the shrinker returned fewer pages than were held");
 	EXPECT_LE(self->memfree0 - BH_SLACK,
 		  bh_wait_memfree_ge(self->memfree0 - BH_SLACK, BH_RELEASE_S))
 		TH_LOG("MemFree did not come back after DONE");
