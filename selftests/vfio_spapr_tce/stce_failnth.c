@@ -146,9 +146,53 @@ struct sweep {
 	struct vmk_failnth fn;
 	int c;			/* the container, or -1 */
 	__u8 *buf;
-	__u64 iova;		/* map: this step's IOVA */
+	__u64 iova;		/* map: this step's IOVA; v2: the window's */
+	bool v1;		/* the container is VFIO_SPAPR_TCE_IOMMU */
 	struct state s0;	/* what a failed call must leave as it was */
 };
+
+/*
+ * The calls that undo (UNMAP_DMA, UNREGISTER_MEMORY, TCE_REMOVE): each
+ * step first does what the call undoes; a failed call must leave it all
+ * in place and working (@check), a successful one must leave s0.
+ */
+struct undo_op {
+	const char *name;
+	int (*redo)(struct sweep *sw);	/* 0 or -errno */
+	int (*undo)(struct sweep *sw);	/* 0 or -errno */
+	void (*check)(struct __test_metadata *_metadata, struct sweep *sw,
+		      int n);
+};
+
+static void undo_sweep(struct __test_metadata *_metadata, struct sweep *sw,
+		       const struct undo_op *op)
+{
+	int n, ret, injected;
+	char why[128];
+
+	for (n = 1; n < VMK_FAILNTH_MAX; n++) {
+		ASSERT_EQ(0, op->redo(sw));
+		vmk_failnth_arm(&sw->fn, n);
+		ret = op->undo(sw);
+		injected = vmk_failnth_disarm(&sw->fn);
+		if (!injected)
+			ASSERT_EQ(0, ret)
+				TH_LOG("%s without injection: %s", op->name,
+				       strerror(-ret));
+		if (ret) {
+			ASSERT_TRUE(injected_errno(-ret))
+				TH_LOG("n=%d: %s failed with %s, not ENOMEM/EFAULT",
+				       n, op->name, strerror(-ret));
+			op->check(_metadata, sw, n);
+			ASSERT_EQ(0, op->undo(sw));
+		}
+		ASSERT_TRUE(state_is(&sw->s0, NULL, why, sizeof(why)))
+			TH_LOG("n=%d: after %s %s", n, op->name, why);
+		if (!injected)
+			break;
+	}
+	vmk_failnth_report(op->name, n - 1);
+}
 
 /*
  * Open fail-nth and the group of the first edu device (and of the second
@@ -215,6 +259,7 @@ FIXTURE_SETUP(map)
 
 	if (!sweep_open(_metadata, sw, false))
 		return;
+	sw->v1 = variant->type == VFIO_SPAPR_TCE_IOMMU;
 	sw->c = stce_container_open(&sw->d, variant->type);
 	ASSERT_LE(0, sw->c) TH_LOG("VFIO_SET_IOMMU: %s", strerror(-sw->c));
 	ASSERT_EQ(0, stce_dev_open(&sw->d));
@@ -263,13 +308,13 @@ static void dma_probe(struct __test_metadata *_metadata, struct sweep *sw,
 
 /* The step's mapping is there: TCEs in use, pins, charges and DMA. */
 static void check_mapped(struct __test_metadata *_metadata, struct sweep *sw,
-			 bool v1, int n)
+			 int n)
 {
 	struct state d = { .tces = NPAGES };
 	int landed, untouched;
 	char why[128];
 
-	if (v1) {
+	if (sw->v1) {
 		d.pinned = NPAGES;
 		d.vmlck = NPAGES;
 	} else {
@@ -285,7 +330,6 @@ static void check_mapped(struct __test_metadata *_metadata, struct sweep *sw,
 TEST_F(map, sweep)
 {
 	const __u32 rw = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
-	bool v1 = variant->type == VFIO_SPAPR_TCE_IOMMU;
 	struct sweep *sw = &self->sw;
 	__u64 va = (uintptr_t)sw->buf + STCE_PAGE, size = NPAGES * STCE_PAGE;
 	int n, ret, injected, landed, untouched;
@@ -300,7 +344,7 @@ TEST_F(map, sweep)
 			ASSERT_EQ(0, ret)
 				TH_LOG("MAP_DMA without injection: %s",
 				       strerror(-ret));
-			check_mapped(_metadata, sw, v1, n);
+			check_mapped(_metadata, sw, n);
 			ASSERT_EQ(0, stce_unmap(sw->c, sw->iova, size));
 			break;
 		}
@@ -323,12 +367,12 @@ TEST_F(map, sweep)
 				       strerror(errno));
 		}
 		/* mapped, by the injected call (absorbed) or the retry */
-		check_mapped(_metadata, sw, v1, n);
+		check_mapped(_metadata, sw, n);
 		ASSERT_EQ(0, stce_unmap(sw->c, sw->iova, size));
 		ASSERT_TRUE(state_is(&sw->s0, NULL, why, sizeof(why)))
 			TH_LOG("n=%d: after UNMAP_DMA %s", n, why);
 	}
-	vmk_failnth_report(v1 ? "map_dma_v1" : "map_dma_v2", n - 1);
+	vmk_failnth_report(sw->v1 ? "map_dma_v1" : "map_dma_v2", n - 1);
 	ASSERT_TRUE(state_is(&sw->s0, NULL, why, sizeof(why)))
 		TH_LOG("after the sweep: %s", why);
 	dma_probe(_metadata, sw, &landed, &untouched);
@@ -336,7 +380,35 @@ TEST_F(map, sweep)
 		TH_LOG("DMA still lands after the final UNMAP_DMA");
 }
 
-/* v2 only: REGISTER_MEMORY and TCE_CREATE. */
+static int map_step(struct sweep *sw)
+{
+	return stce_map(sw->c, (uintptr_t)sw->buf + STCE_PAGE, sw->iova,
+			NPAGES * STCE_PAGE,
+			VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
+}
+
+static int unmap_step(struct sweep *sw)
+{
+	return stce_unmap(sw->c, sw->iova, NPAGES * STCE_PAGE);
+}
+
+/* A failed UNMAP_DMA leaves the whole mapping in place and working. */
+TEST_F(map, unmap_sweep)
+{
+	struct undo_op op = {
+		.name = self->sw.v1 ? "unmap_dma_v1" : "unmap_dma_v2",
+		.redo = map_step, .undo = unmap_step, .check = check_mapped,
+	};
+	int landed, untouched;
+
+	self->sw.iova = MAP_IOVA(1);
+	undo_sweep(_metadata, &self->sw, &op);
+	dma_probe(_metadata, &self->sw, &landed, &untouched);
+	ASSERT_EQ(2, untouched)
+		TH_LOG("DMA still lands after UNMAP_DMA");
+}
+
+/* v2 only: REGISTER_MEMORY, TCE_CREATE and what undoes them. */
 FIXTURE(v2) {
 	struct sweep sw;
 };
@@ -419,6 +491,39 @@ TEST_F(v2, register_memory_two_chunks)
 		       "register_memory_two_chunks");
 }
 
+static int reg_step(struct sweep *sw)
+{
+	return stce_reg(sw->c, true, (uintptr_t)sw->buf, NPAGES * STCE_PAGE);
+}
+
+static int unreg_step(struct sweep *sw)
+{
+	return stce_reg(sw->c, false, (uintptr_t)sw->buf, NPAGES * STCE_PAGE);
+}
+
+static void check_registered(struct __test_metadata *_metadata,
+			     struct sweep *sw, int n)
+{
+	struct state reg = { .pinned = NPAGES, .vmlck = NPAGES, .mems = 1 };
+	char why[128];
+
+	ASSERT_TRUE(state_is(&sw->s0, &reg, why, sizeof(why)))
+		TH_LOG("n=%d: a failed UNREGISTER left %s", n, why);
+	EXPECT_EQ(-EBUSY, reg_step(sw))
+		TH_LOG("n=%d: the region is no longer registered", n);
+}
+
+/* A failed UNREGISTER_MEMORY leaves the region registered and charged. */
+TEST_F(v2, unregister_memory)
+{
+	const struct undo_op op = {
+		.name = "unregister_memory", .redo = reg_step,
+		.undo = unreg_step, .check = check_registered,
+	};
+
+	undo_sweep(_metadata, &self->sw, &op);
+}
+
 static int tce_create(int c, __u64 *start)
 {
 	struct vfio_iommu_spapr_tce_create cr = {
@@ -490,6 +595,40 @@ TEST_F(v2, tce_create)
 	vmk_failnth_report("tce_create", n - 1);
 	ASSERT_TRUE(state_is(&sw->s0, NULL, why, sizeof(why)))
 		TH_LOG("after the sweep: %s", why);
+}
+
+static int create_step(struct sweep *sw)
+{
+	return tce_create(sw->c, &sw->iova);
+}
+
+static int remove_step(struct sweep *sw)
+{
+	return tce_remove(sw->c, sw->iova);
+}
+
+static void check_window(struct __test_metadata *_metadata, struct sweep *sw,
+			 int n)
+{
+	struct state win = { .windows = 1 };
+	char why[128];
+	__u64 start;
+
+	ASSERT_TRUE(state_is(&sw->s0, &win, why, sizeof(why)))
+		TH_LOG("n=%d: a failed TCE_REMOVE left %s", n, why);
+	EXPECT_EQ(-ENOSPC, tce_create(sw->c, &start))
+		TH_LOG("n=%d: the window is gone after a failed TCE_REMOVE", n);
+}
+
+/* A failed TCE_REMOVE leaves the window in place. */
+TEST_F(v2, tce_remove)
+{
+	const struct undo_op op = {
+		.name = "tce_remove", .redo = create_step,
+		.undo = remove_step, .check = check_window,
+	};
+
+	undo_sweep(_metadata, &self->sw, &op);
 }
 
 /*
