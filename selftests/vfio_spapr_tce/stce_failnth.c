@@ -284,26 +284,33 @@ FIXTURE_TEARDOWN(map)
 }
 
 /*
- * An edu write to the first and to the last IOVA of the step: how many of
- * the two pages got the device's bytes (*@landed) and how many kept every
- * byte (*@untouched).
+ * An edu write to the first and to the last IOVA of the step from each
+ * open device: how many of those writes reached their page (*@landed)
+ * and left it all as it was (*@untouched).  Returns how many were made.
  */
-static void dma_probe(struct __test_metadata *_metadata, struct sweep *sw,
-		      int *landed, int *untouched)
+static int dma_probe(struct __test_metadata *_metadata, struct sweep *sw,
+		     int *landed, int *untouched)
 {
 	__u64 off[2] = { 0, (NPAGES - 1) * STCE_PAGE };
+	struct stce_dev *devs[2] = { &sw->d, &sw->d1 };
 	__u8 *dst = sw->buf + STCE_PAGE;
-	int i;
+	int i, k, probes = 0;
 
 	*landed = 0;
 	*untouched = 0;
-	memset(dst, 0x5a, NPAGES * STCE_PAGE);
-	for (i = 0; i < 2; i++) {
-		EXPECT_EQ(0, edu_dma(&sw->d, sw->iova + off[i], true,
-				     EDU_DMA_LEN));
-		*landed += !memcmp(dst + off[i], sw->buf, EDU_DMA_LEN);
-		*untouched += stce_all_bytes(dst + off[i], STCE_PAGE, 0x5a);
+	for (k = 0; k < 2; k++) {
+		if (devs[k]->dev_fd < 0)
+			continue;
+		for (i = 0; i < 2; i++, probes++) {
+			memset(dst, 0x5a, NPAGES * STCE_PAGE);
+			EXPECT_EQ(0, edu_dma(devs[k], sw->iova + off[i], true,
+					     EDU_DMA_LEN));
+			*landed += !memcmp(dst + off[i], sw->buf, EDU_DMA_LEN);
+			*untouched += stce_all_bytes(dst, NPAGES * STCE_PAGE,
+						     0x5a);
+		}
 	}
+	return probes;
 }
 
 /* The step's mapping is there: TCEs in use, pins, charges and DMA. */
@@ -311,7 +318,7 @@ static void check_mapped(struct __test_metadata *_metadata, struct sweep *sw,
 			 int n)
 {
 	struct state d = { .tces = NPAGES };
-	int landed, untouched;
+	int probes, landed, untouched;
 	char why[128];
 
 	if (sw->v1) {
@@ -322,17 +329,17 @@ static void check_mapped(struct __test_metadata *_metadata, struct sweep *sw,
 	}
 	ASSERT_TRUE(state_is(&sw->s0, &d, why, sizeof(why)))
 		TH_LOG("n=%d: after a successful MAP_DMA %s", n, why);
-	dma_probe(_metadata, sw, &landed, &untouched);
-	ASSERT_EQ(2, landed)
+	probes = dma_probe(_metadata, sw, &landed, &untouched);
+	ASSERT_EQ(probes, landed)
 		TH_LOG("n=%d: edu DMA through the new mapping did not land", n);
 }
 
-TEST_F(map, sweep)
+static void sweep_map(struct __test_metadata *_metadata, struct sweep *sw,
+		      const char *name)
 {
 	const __u32 rw = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
-	struct sweep *sw = &self->sw;
 	__u64 va = (uintptr_t)sw->buf + STCE_PAGE, size = NPAGES * STCE_PAGE;
-	int n, ret, injected, landed, untouched;
+	int n, ret, injected, probes, landed, untouched;
 	char why[128];
 
 	for (n = 1; n < VMK_FAILNTH_MAX; n++) {
@@ -354,8 +361,8 @@ TEST_F(map, sweep)
 				       n, strerror(-ret));
 			ASSERT_TRUE(state_is(&sw->s0, NULL, why, sizeof(why)))
 				TH_LOG("n=%d: a failed MAP_DMA left %s", n, why);
-			dma_probe(_metadata, sw, &landed, &untouched);
-			ASSERT_EQ(2, untouched)
+			probes = dma_probe(_metadata, sw, &landed, &untouched);
+			ASSERT_EQ(probes, untouched)
 				TH_LOG("n=%d: a failed MAP_DMA left an IOMMU entry",
 				       n);
 			EXPECT_EQ(-ENOENT, stce_unmap(sw->c, sw->iova, size))
@@ -372,12 +379,18 @@ TEST_F(map, sweep)
 		ASSERT_TRUE(state_is(&sw->s0, NULL, why, sizeof(why)))
 			TH_LOG("n=%d: after UNMAP_DMA %s", n, why);
 	}
-	vmk_failnth_report(sw->v1 ? "map_dma_v1" : "map_dma_v2", n - 1);
+	vmk_failnth_report(name, n - 1);
 	ASSERT_TRUE(state_is(&sw->s0, NULL, why, sizeof(why)))
 		TH_LOG("after the sweep: %s", why);
-	dma_probe(_metadata, sw, &landed, &untouched);
-	ASSERT_EQ(2, untouched)
+	probes = dma_probe(_metadata, sw, &landed, &untouched);
+	ASSERT_EQ(probes, untouched)
 		TH_LOG("DMA still lands after the final UNMAP_DMA");
+}
+
+TEST_F(map, sweep)
+{
+	sweep_map(_metadata, &self->sw,
+		  self->sw.v1 ? "map_dma_v1" : "map_dma_v2");
 }
 
 static int map_step(struct sweep *sw)
@@ -399,12 +412,12 @@ TEST_F(map, unmap_sweep)
 		.name = self->sw.v1 ? "unmap_dma_v1" : "unmap_dma_v2",
 		.redo = map_step, .undo = unmap_step, .check = check_mapped,
 	};
-	int landed, untouched;
+	int probes, landed, untouched;
 
 	self->sw.iova = MAP_IOVA(1);
 	undo_sweep(_metadata, &self->sw, &op);
-	dma_probe(_metadata, &self->sw, &landed, &untouched);
-	ASSERT_EQ(2, untouched)
+	probes = dma_probe(_metadata, &self->sw, &landed, &untouched);
+	ASSERT_EQ(probes, untouched)
 		TH_LOG("DMA still lands after UNMAP_DMA");
 }
 
@@ -798,9 +811,10 @@ FIXTURE_SETUP(join)
 	sw->c = stce_container_open(&sw->d, VFIO_SPAPR_TCE_v2_IOMMU);
 	ASSERT_LE(0, sw->c);
 	ASSERT_EQ(0, stce_dev_open(&sw->d));
-	sw->buf = stce_buf(2 * STCE_PAGE);
+	sw->buf = stce_buf((NPAGES + 1) * STCE_PAGE);
 	ASSERT_NE(NULL, sw->buf);
-	ASSERT_EQ(0, stce_reg(sw->c, true, (uintptr_t)sw->buf, 2 * STCE_PAGE));
+	ASSERT_EQ(0, stce_reg(sw->c, true, (uintptr_t)sw->buf,
+			      (NPAGES + 1) * STCE_PAGE));
 	ASSERT_EQ(0, stce_map(sw->c, (uintptr_t)sw->buf, IOVA_SRC,
 			      2 * STCE_PAGE, VFIO_DMA_MAP_FLAG_READ |
 			      VFIO_DMA_MAP_FLAG_WRITE));
@@ -863,6 +877,24 @@ TEST_F(join, second_group)
 		TH_LOG("no DMA through the replayed mappings");
 	EXPECT_TRUE(edu_copy(&sw->d, sw->buf, 0x66))
 		TH_LOG("no DMA through the first group's mappings");
+}
+
+/*
+ * MAP_DMA into two domains: a failure in the second one must take the
+ * range out of the first one too; probes from both devices.
+ */
+TEST_F(join, map_two_domains)
+{
+	struct sweep *sw = &self->sw;
+
+	ASSERT_EQ(0, ioctl(sw->d1.group_fd, VFIO_GROUP_SET_CONTAINER, &sw->c));
+	ASSERT_EQ(0, stce_dev_open(&sw->d1));
+	/* both edu buffers hold page 0 */
+	stce_fill(sw->buf, EDU_DMA_LEN, 0x44);
+	ASSERT_EQ(0, edu_dma(&sw->d, IOVA_SRC, false, EDU_DMA_LEN));
+	ASSERT_EQ(0, edu_dma(&sw->d1, IOVA_SRC, false, EDU_DMA_LEN));
+	snapshot(&sw->s0);
+	sweep_map(_metadata, sw, "map_dma_two_domains");
 }
 
 TEST_HARNESS_MAIN
