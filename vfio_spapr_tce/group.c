@@ -38,18 +38,16 @@ static int stce_group_resv_conflict(struct iommu_group *group,
 	LIST_HEAD(regions);
 	int ret;
 
+	/* On failure the list may hold the regions found so far: free them. */
 	ret = iommu_get_group_resv_regions(group, &regions);
-	if (ret)
-		return ret;
-	list_for_each_entry(r, &regions, list) {
+	list_for_each_entry_safe(r, tmp, &regions, list) {
 		rw.start = r->start;
 		rw.size = r->length;
-		if (vmk_iova_window_valid(&rw) &&
+		if (!ret && vmk_iova_window_valid(&rw) &&
 		    vmk_iova_window_overlaps(&rw, w))
 			ret = -EINVAL;
-	}
-	list_for_each_entry_safe(r, tmp, &regions, list)
 		kfree(r);
+	}
 	return ret;
 }
 

@@ -79,28 +79,9 @@ FIXTURE_TEARDOWN(dma)
 		TH_LOG("a container outlived its last group");
 }
 
-/* Fill @p with a pattern seeded by @seed. */
-static void fill(__u8 *p, size_t len, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		p[i] = (__u8)(i * 7 + seed);
-}
-
-static bool all_bytes(const __u8 *p, size_t len, __u8 v)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != v)
-			return false;
-	return true;
-}
-
 TEST_F(dma, copy_through_iommu)
 {
-	fill(self->src, EDU_DMA_LEN, 3);
+	stce_fill(self->src, EDU_DMA_LEN, 3);
 	memset(self->dst, 0, STCE_PAGE);
 	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->dst, IOVA_DST,
 			      STCE_PAGE, VFIO_DMA_MAP_FLAG_WRITE));
@@ -108,26 +89,26 @@ TEST_F(dma, copy_through_iommu)
 	ASSERT_EQ(0, edu_dma(&self->d, IOVA_DST, true, EDU_DMA_LEN));
 	EXPECT_EQ(0, memcmp(self->src, self->dst, EDU_DMA_LEN))
 		TH_LOG("bytes copied RAM -> edu -> RAM through the IOMMU differ");
-	EXPECT_TRUE(all_bytes(self->dst + EDU_DMA_LEN, STCE_PAGE - EDU_DMA_LEN, 0))
+	EXPECT_TRUE(stce_all_bytes(self->dst + EDU_DMA_LEN, STCE_PAGE - EDU_DMA_LEN, 0))
 		TH_LOG("edu wrote past the transfer length");
 }
 
 TEST_F(dma, unmap_stops_device_writes)
 {
-	fill(self->src, EDU_DMA_LEN, 5);
+	stce_fill(self->src, EDU_DMA_LEN, 5);
 	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->dst, IOVA_DST,
 			      STCE_PAGE, VFIO_DMA_MAP_FLAG_WRITE));
 	ASSERT_EQ(0, edu_dma(&self->d, IOVA_SRC, false, EDU_DMA_LEN));
 	ASSERT_EQ(0, stce_unmap(self->c, IOVA_DST, STCE_PAGE));
 	memset(self->dst, 0x5a, STCE_PAGE);
 	ASSERT_EQ(0, edu_dma(&self->d, IOVA_DST, true, EDU_DMA_LEN));
-	EXPECT_TRUE(all_bytes(self->dst, STCE_PAGE, 0x5a))
+	EXPECT_TRUE(stce_all_bytes(self->dst, STCE_PAGE, 0x5a))
 		TH_LOG("a DMA to an unmapped IOVA modified memory");
 }
 
 TEST_F(dma, readonly_mapping_rejects_device_writes)
 {
-	fill(self->ro, EDU_DMA_LEN, 11);
+	stce_fill(self->ro, EDU_DMA_LEN, 11);
 	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->ro, IOVA_RO,
 			      STCE_PAGE, VFIO_DMA_MAP_FLAG_READ));
 	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->dst, IOVA_DST,
@@ -140,7 +121,7 @@ TEST_F(dma, readonly_mapping_rejects_device_writes)
 	/* ... but not write it */
 	memset(self->ro, 0x5a, STCE_PAGE);
 	ASSERT_EQ(0, edu_dma(&self->d, IOVA_RO, true, EDU_DMA_LEN));
-	EXPECT_TRUE(all_bytes(self->ro, STCE_PAGE, 0x5a))
+	EXPECT_TRUE(stce_all_bytes(self->ro, STCE_PAGE, 0x5a))
 		TH_LOG("the device wrote through a READ-only mapping");
 }
 
@@ -150,7 +131,7 @@ TEST_F(dma, disable_or_window_removal_stops_dma)
 	struct vfio_iommu_spapr_tce_remove rm = { .argsz = sizeof(rm) };
 	long lck;
 
-	fill(self->src, EDU_DMA_LEN, 13);
+	stce_fill(self->src, EDU_DMA_LEN, 13);
 	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->dst, IOVA_DST,
 			      STCE_PAGE, VFIO_DMA_MAP_FLAG_WRITE));
 	ASSERT_EQ(0, edu_dma(&self->d, IOVA_SRC, false, EDU_DMA_LEN));
@@ -179,7 +160,7 @@ TEST_F(dma, disable_or_window_removal_stops_dma)
 		TH_LOG("pinned pages left behind");
 	memset(self->dst, 0x5a, STCE_PAGE);
 	ASSERT_EQ(0, edu_dma(&self->d, IOVA_DST, true, EDU_DMA_LEN));
-	EXPECT_TRUE(all_bytes(self->dst, STCE_PAGE, 0x5a))
+	EXPECT_TRUE(stce_all_bytes(self->dst, STCE_PAGE, 0x5a))
 		TH_LOG("DMA still reached memory after the mappings were dropped");
 }
 
@@ -246,7 +227,7 @@ TEST_F(ddw, create_use_remove_2m_window)
 	ASSERT_LT(cr.start_addr + cr.window_size, 1ULL << 28)
 		TH_LOG("window beyond edu's 256 MiB reach: need dma32_window_mb=128");
 
-	fill(self->src, EDU_DMA_LEN, 17);
+	stce_fill(self->src, EDU_DMA_LEN, 17);
 	memset(self->huge, 0, 2 << 20);
 	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->src, IOVA_SRC,
 			      STCE_PAGE, VFIO_DMA_MAP_FLAG_READ));
@@ -268,7 +249,7 @@ TEST_F(ddw, create_use_remove_2m_window)
 	memset(self->huge, 0x5a, 2 << 20);
 	ASSERT_EQ(0, edu_dma(&self->d, cr.start_addr + 0x123000, true,
 			     EDU_DMA_LEN));
-	EXPECT_TRUE(all_bytes(self->huge + 0x123000, EDU_DMA_LEN, 0x5a))
+	EXPECT_TRUE(stce_all_bytes(self->huge + 0x123000, EDU_DMA_LEN, 0x5a))
 		TH_LOG("DMA reached memory after the window was removed");
 	/* removal dropped the mapping count: memory can go now */
 	EXPECT_EQ(0, stce_reg(self->c, false, (uintptr_t)self->huge, 2 << 20));

@@ -263,6 +263,26 @@ static inline int stce_reg(int c, bool reg, __u64 vaddr, __u64 size)
 		     VFIO_IOMMU_SPAPR_UNREGISTER_MEMORY, &r) ? -errno : 0;
 }
 
+/* Fill @p with a pattern seeded by @seed. */
+static inline void stce_fill(__u8 *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (__u8)(i * 7 + seed);
+}
+
+/* Whether every byte of @p is @v. */
+static inline bool stce_all_bytes(const __u8 *p, size_t len, __u8 v)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
 /* Anonymous, populated, page-aligned buffer of @size bytes. */
 static inline void *stce_buf(size_t size)
 {
