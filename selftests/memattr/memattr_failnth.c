@@ -41,10 +41,27 @@ VMK_REQUIRE(MA_DEV, MA_STATS)
 #define WRITTEN_END	64
 #define MAX_RUNS	OBJ_PAGES
 
-/* The private runs each object starts with: GFNs 53, 55, 57-61 and 63. */
+/* What an object holds before the call under test. */
+enum start {
+	/* All shared: the call is the object's first conversion. */
+	START_EMPTY,
+	/* The start_private runs. */
+	START_RUNS,
+	/* GFNs 0, 2, ... 2 * (NR_STRIPES - 1) private, one run each. */
+	START_STRIPES,
+};
+
+/* The private runs of START_RUNS: GFNs 53, 55, 57-61 and 63. */
 static const struct { unsigned int first, nr; } start_private[] = {
 	{ 53, 1 }, { 55, 1 }, { 57, 5 }, { 63, 1 },
 };
+
+/*
+ * More runs than a range store leaf holds (20), so it has split; and a
+ * conversion over them has more changing runs than the first array of
+ * changes holds (16), so it grows.
+ */
+#define NR_STRIPES	21
 
 /* The module's counters a failed call must leave alone. */
 static const char *const stat_keys[] = {
@@ -322,17 +339,25 @@ static void check_obj(struct __test_metadata *_metadata, const struct obj *o,
 	}
 }
 
+/* Convert @nr pages from @first to private, in the object and the model. */
+static void obj_private(struct __test_metadata *_metadata, __u64 pg,
+			struct obj *o, unsigned int first, unsigned int nr)
+{
+	ASSERT_EQ(0, ma_set_pages(o->fd, first, nr, MA_PRIVATE));
+	model_set(o, first, nr, MA_PRIVATE);
+}
+
 /*
  * A new object, mapped, with the first word of the pages [WIN, WRITTEN_END)
- * written, then the start_private runs converted if @runs: what each
- * sweep call starts from.  A new one per call, so that each call finds the
- * same state and allocates the same (the range store's spare leaves, the
- * xarray's nodes).  Without @runs the call under test is the object's first
- * conversion, the only one that fills the range store's spare leaves
- * without having used one (every conversion tops them up to two).
+ * written, then converted as @start says: what each sweep call starts
+ * from.  A new one per call, so that each call finds the same state and
+ * allocates the same (the range store's spare leaves, the xarray's nodes).
+ * START_EMPTY makes the call under test the object's first conversion, the
+ * only one that fills the range store's spare leaves without having used
+ * one (every conversion tops them up to two).
  */
 static void obj_make(struct __test_metadata *_metadata, __u64 pg, __u32 flags,
-		     bool runs, struct obj *o)
+		     enum start start, struct obj *o)
 {
 	unsigned int i;
 
@@ -346,12 +371,11 @@ static void obj_make(struct __test_metadata *_metadata, __u64 pg, __u32 flags,
 		o->data[i] = pattern(i);
 		*page_word(o, pg, i) = o->data[i];
 	}
-	for (i = 0; runs && i < ARRAY_SIZE(start_private); i++) {
-		ASSERT_EQ(0, ma_set_pages(o->fd, start_private[i].first,
-					  start_private[i].nr, MA_PRIVATE));
-		model_set(o, start_private[i].first, start_private[i].nr,
-			  MA_PRIVATE);
-	}
+	for (i = 0; start == START_RUNS && i < ARRAY_SIZE(start_private); i++)
+		obj_private(_metadata, pg, o, start_private[i].first,
+			    start_private[i].nr);
+	for (i = 0; start == START_STRIPES && i < NR_STRIPES; i++)
+		obj_private(_metadata, pg, o, 2 * i, 1);
 }
 
 static void obj_free(struct obj *o, __u64 pg)
@@ -362,12 +386,12 @@ static void obj_free(struct obj *o, __u64 pg)
 
 /*
  * Sweep SET of @nr pages from @first to @attrs over a fresh object each
- * time, with the start_private runs if @runs.  A failure must change
- * nothing, and the same SET must then succeed.
+ * time, made as @start says.  A failure must change nothing, and the same
+ * SET must then succeed.
  */
 static void sweep_set(struct __test_metadata *_metadata,
-		      struct sweep *sw, const char *name, bool runs, unsigned int first,
-		      unsigned int nr, __u64 attrs)
+		      struct sweep *sw, const char *name, enum start start,
+		      unsigned int first, unsigned int nr, __u64 attrs)
 {
 	struct memattr_attributes a = {
 		.address = first * sw->pg, .size = nr * sw->pg,
@@ -378,7 +402,7 @@ static void sweep_set(struct __test_metadata *_metadata,
 	struct obj o;
 
 	for (n = 1; n < VMK_FAILNTH_MAX; n++) {
-		obj_make(_metadata, sw->pg, sw->flags, runs, &o);
+		obj_make(_metadata, sw->pg, sw->flags, start, &o);
 		take_snap(_metadata, sw, o.fd, &before);
 
 		vmk_failnth_arm(&sw->fn, n);
@@ -407,7 +431,7 @@ static void sweep_set(struct __test_metadata *_metadata,
 /* The first conversion of an object: a run of its own. */
 TEST_F(failnth, set_private_first)
 {
-	sweep_set(_metadata, &self->sw, "set_private_first", false, 54, 4,
+	sweep_set(_metadata, &self->sw, "set_private_first", START_EMPTY, 54, 4,
 		  MA_PRIVATE);
 }
 
@@ -418,26 +442,36 @@ TEST_F(failnth, set_private_first)
  */
 TEST_F(failnth, set_private)
 {
-	sweep_set(_metadata, &self->sw, "set_private", true, 52, 16,
+	sweep_set(_metadata, &self->sw, "set_private", START_RUNS, 52, 16,
 		  MA_PRIVATE);
+}
+
+/*
+ * Shared -> private over NR_STRIPES runs in two leaves of the range store,
+ * NR_STRIPES shared runs between and after them changing.
+ */
+TEST_F(failnth, set_private_stripes)
+{
+	sweep_set(_metadata, &self->sw, "set_private_stripes", START_STRIPES,
+		  0, 2 * NR_STRIPES + 2, MA_PRIVATE);
 }
 
 /* Private -> shared: three runs change, a fourth is left alone. */
 TEST_F(failnth, set_shared)
 {
-	sweep_set(_metadata, &self->sw, "set_shared", true, 54, 10, 0);
+	sweep_set(_metadata, &self->sw, "set_shared", START_RUNS, 54, 10, 0);
 }
 
 /* Private -> shared inside the run 57-61: it splits in two. */
 TEST_F(failnth, set_shared_split)
 {
-	sweep_set(_metadata, &self->sw, "set_shared_split", true, 58, 2, 0);
+	sweep_set(_metadata, &self->sw, "set_shared_split", START_RUNS, 58, 2, 0);
 }
 
 /* Shared -> private inside the shared gap 64-71: a run of its own. */
 TEST_F(failnth, set_private_gap)
 {
-	sweep_set(_metadata, &self->sw, "set_private_gap", true, 66, 3,
+	sweep_set(_metadata, &self->sw, "set_private_gap", START_RUNS, 66, 3,
 		  MA_PRIVATE);
 }
 
@@ -452,7 +486,7 @@ TEST_F(failnth, get)
 	struct snap before;
 	struct obj o;
 
-	obj_make(_metadata, self->sw.pg, self->sw.flags, true, &o);
+	obj_make(_metadata, self->sw.pg, self->sw.flags, START_RUNS, &o);
 	for (n = 1; n < VMK_FAILNTH_MAX; n++) {
 		take_snap(_metadata, &self->sw, o.fd, &before);
 		/* Written before arming: no page fault in the call. */
@@ -567,7 +601,7 @@ static void sweep_fault(struct __test_metadata *_metadata,
 	/* The landing pad's thread-local flag, faulted in. */
 	ASSERT_EQ(0, ma_probe_read(&v, &v));
 	for (n = 1; n < VMK_FAILNTH_MAX; n++) {
-		obj_make(_metadata, sw->pg, sw->flags, true, &o);
+		obj_make(_metadata, sw->pg, sw->flags, START_RUNS, &o);
 		ASSERT_EQ(0, munmap(o.map, OBJ_PAGES * sw->pg));
 		o.map = map_fresh(o.fd, OBJ_PAGES * sw->pg);
 		ASSERT_NE(MAP_FAILED, o.map) TH_LOG("mmap: %s", strerror(errno));
