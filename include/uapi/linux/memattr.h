@@ -39,7 +39,11 @@
  * pinned (they are not mapped), so converting to shared never fails this way.
  *
  * Every ioctl checks all of its input before it changes anything; a failing
- * call leaves the object as it was.  Errors:
+ * call leaves the object as it was: attributes, page contents and the
+ * platform backend's state.  A %MEMATTR_SET_ATTRIBUTES to private that
+ * fails once past its checks (``ENOMEM`` for the attribute store,
+ * ``EBUSY``, a backend's error) may have removed the range's user mappings:
+ * the pages fault back in on the next access, their data intact.  Errors:
  *
  * - ``EINVAL``: size not a multiple of the page size or zero, address not
  *   page aligned, address + size overflows or runs past the end of the
@@ -51,9 +55,9 @@
  * - ``ENOMEM``: out of memory for the object or for the attribute store.
  * - ``EFAULT``: a user pointer could not be read or written.
  * - ``EBUSY``: %MEMATTR_SET_ATTRIBUTES to private over a page pinned through a
- *   mapping of the object (see above); nothing was changed, though the
- *   range's user mappings may have been removed (they fault back in).  A
- *   pin being dropped at that very moment can also cause it: retry.
+ *   mapping of the object (see above); nothing was changed but the range's
+ *   user mappings (see above).  A pin being dropped at that very moment can
+ *   also cause it: retry.
  * - ``EINTR``: a fatal signal arrived while waiting for an overlapping
  *   conversion to finish; nothing was changed.
  * - ``EPERM``: open() of ``/dev/memattr`` by a caller without
