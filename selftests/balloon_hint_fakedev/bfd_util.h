@@ -21,11 +21,12 @@
 #define BFD_DONE	1U
 /*
  * The driver is loaded with hint_stall_ms=BFD_STALL_MS (collection.conf,
- * and bfd_load_driver()): how long it waits for a host that took nothing.
+ * and bfd_load_driver()): how long it waits for a host that took nothing;
+ * and with debug_triggers=1, for bfd_failnth.
  */
 #define BFD_STALL_MS	300
 #define BFD_DRIVER_KO	"/lib/vmk/modules/balloon_hint.ko"
-#define BFD_DRIVER_ARGS	"hint_stall_ms=300"
+#define BFD_DRIVER_ARGS	"hint_stall_ms=300 debug_triggers=1"
 /*
  * MemFree wanders a little on its own (slabs, the test's own pages, the
  * page tables and rings of a new device): how far it may stay below its
