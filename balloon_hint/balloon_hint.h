@@ -103,14 +103,16 @@ struct bh_dev {
 
 	/*
 	 * Free page hinting.  cmd_id_active, cmd_id_stop and hint_last_id
-	 * belong to hint_work alone (a work item never runs twice at once)
-	 * and to remove, which runs after hint_work is cancelled.  While a
+	 * belong to whoever holds hint_round_lock (hint_work, or the debug
+	 * trigger bh_hint_now()) and to remove, which runs after hint_work is
+	 * cancelled and the trigger's debugfs file is gone.  While a
 	 * round allocates, hint_helper_work (queued and flushed by hint_work)
 	 * allocates blocks on another CPU; the two share hint_vq under
 	 * hint_vq_lock.  cmd_id_received caches the id in config: written by
 	 * the round's workers, re-read when config_changed set
 	 * BH_CMD_ID_STALE in hint_flags.
 	 */
+	struct mutex hint_round_lock;	/* one answer to the host at a time */
 	spinlock_t hint_lock;		/* protects hint_list */
 	struct list_head hint_list;	/* held blocks, order in page->private */
 	atomic_long_t hint_held;	/* pages on hint_list */
@@ -154,6 +156,7 @@ extern unsigned int bh_hint_batch;
 extern bool bh_hint_rehint;
 extern unsigned int bh_hint_stall_ms;
 extern bool bh_hint_helper;
+extern bool bh_debug_triggers;
 
 /* core.c */
 void bh_queue(struct bh_dev *bh, struct work_struct *work);
@@ -167,12 +170,15 @@ void bh_stats_request(struct virtqueue *vq);
 void bh_balloon_ack(struct virtqueue *vq);
 unsigned int bh_leak(struct bh_dev *bh, size_t num);
 void bh_leak_all(struct bh_dev *bh);
+int bh_inflate_now(struct bh_dev *bh, unsigned int num);
+int bh_deflate_now(struct bh_dev *bh, unsigned int num);
 int bh_oom_notify(struct notifier_block *nb, unsigned long dummy, void *parm);
 
 /* hint.c: free page hinting and its shrinker */
 u32 bh_hint_cmd_id(struct bh_dev *bh);
 void bh_hint_work(struct work_struct *work);
 void bh_hint_helper_work(struct work_struct *work);
+void bh_hint_now(struct bh_dev *bh);
 void bh_hint_vq_done(struct virtqueue *vq);
 int bh_hint_shrinker_register(struct bh_dev *bh);
 void bh_hint_shrinker_unregister(struct bh_dev *bh);

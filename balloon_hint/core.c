@@ -43,6 +43,12 @@ module_param_named(hint_helper, bh_hint_helper, bool, 0444);
 MODULE_PARM_DESC(hint_helper,
 		 "allocate hint blocks on a second CPU too during a round");
 
+/* Off by default: the triggers act behind the host's back (see uapi). */
+bool bh_debug_triggers;
+module_param_named(debug_triggers, bh_debug_triggers, bool, 0444);
+MODULE_PARM_DESC(debug_triggers,
+		 "debugfs files that inflate, deflate and hint now, in the writer's context (tests)");
+
 static bool bh_report_enable = true;
 module_param_named(report, bh_report_enable, bool, 0444);
 MODULE_PARM_DESC(report, "use free page reporting when the device offers it");
@@ -153,6 +159,7 @@ static int bh_probe(struct virtio_device *vdev)
 	INIT_LIST_HEAD(&bh->hint_list);
 	init_waitqueue_head(&bh->hint_wait);
 	mutex_init(&bh->hint_vq_lock);
+	mutex_init(&bh->hint_round_lock);
 	INIT_WORK(&bh->hint_helper_work, bh_hint_helper_work);
 	INIT_WORK(&bh->size_work, bh_size_work);
 	INIT_WORK(&bh->stats_work, bh_stats_work);

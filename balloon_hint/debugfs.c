@@ -2,8 +2,10 @@
 /*
  * balloon_hint: statistics in debugfs, one "name value" line each, in
  * <debugfs>/balloon_hint/<virtio device>/stats.  The names and their
- * meaning are listed in include/uapi/linux/balloon_hint.h.
+ * meaning are listed in include/uapi/linux/balloon_hint.h, as are the
+ * debug triggers created beside them with debug_triggers=1.
  */
+#include <linux/kstrtox.h>
 #include <linux/seq_file.h>
 
 #include "balloon_hint.h"
@@ -69,11 +71,62 @@ static int bh_stats_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(bh_stats);
 
+/*
+ * A signed page count: inflate by N, or deflate by -N.  -EFAULT when it
+ * cannot be read, -EINVAL for anything but a decimal or 0x-hex number
+ * that fits.
+ */
+static ssize_t bh_balloon_write(struct file *file, const char __user *ubuf,
+				size_t len, loff_t *ppos)
+{
+	struct bh_dev *bh = file->private_data;
+	int num, err;
+
+	err = kstrtoint_from_user(ubuf, len, 0, &num);
+	if (err)
+		return err == -EFAULT ? err : -EINVAL;
+	if (num == INT_MIN)
+		return -EINVAL;
+	err = num < 0 ? bh_deflate_now(bh, -num) : bh_inflate_now(bh, num);
+	return err ?: len;
+}
+
+static const struct file_operations bh_balloon_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = bh_balloon_write,
+};
+
+/* What is written does not matter: the host's command id does. */
+static ssize_t bh_hint_write(struct file *file, const char __user *ubuf,
+			     size_t len, loff_t *ppos)
+{
+	bh_hint_now(file->private_data);
+	return len;
+}
+
+static const struct file_operations bh_hint_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = bh_hint_write,
+};
+
+/*
+ * Removing the directory waits for a trigger that is running: remove
+ * cannot free the device under it.
+ */
 void bh_debugfs_add(struct bh_dev *bh)
 {
 	bh->debugfs = debugfs_create_dir(dev_name(&bh->vdev->dev),
 					 bh_debugfs_root);
 	debugfs_create_file("stats", 0444, bh->debugfs, bh, &bh_stats_fops);
+	if (!bh_debug_triggers)
+		return;
+	debugfs_create_file("balloon", 0200, bh->debugfs, bh,
+			    &bh_balloon_fops);
+	if (bh->hint_vq)
+		debugfs_create_file("hint", 0200, bh->debugfs, bh,
+				    &bh_hint_fops);
 }
 
 void bh_debugfs_remove(struct bh_dev *bh)

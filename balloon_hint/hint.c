@@ -430,14 +430,15 @@ void bh_hint_helper_work(struct work_struct *work)
 }
 
 /*
- * New blocks for @id, from this CPU and, when there is another one, from
- * hint_helper_work on it (on hint_helper_wq, which is not freezable: it
- * runs only while we wait for it here).
+ * New blocks for @id, from this CPU and, when @helper and there is another
+ * one, from hint_helper_work on it (on hint_helper_wq, which is not
+ * freezable: it runs only while we wait for it here).
  */
-static int bh_hint_new_blocks_all(struct bh_dev *bh, u32 id)
+static int bh_hint_new_blocks_all(struct bh_dev *bh, u32 id, bool helper)
 {
-	bool helper = bh_hint_helper && num_online_cpus() > 1;
 	int err;
+
+	helper = helper && num_online_cpus() > 1;
 
 	if (helper) {
 		bh->hint_helper_id = id;
@@ -455,10 +456,11 @@ static int bh_hint_new_blocks_all(struct bh_dev *bh, u32 id)
 }
 
 /*
- * One round for @id: start marker, held blocks, new blocks, stop marker.
- * Returns why the blocks ended (-EAGAIN: a new id is waiting) or 0.
+ * One round for @id: start marker, held blocks, new blocks (with the
+ * helper when @helper), stop marker.  Returns why the blocks ended
+ * (-EAGAIN: a new id is waiting) or 0.
  */
-static int bh_hint_one_round(struct bh_dev *bh, u32 id)
+static int bh_hint_one_round(struct bh_dev *bh, u32 id, bool helper)
 {
 	int err;
 
@@ -479,7 +481,7 @@ static int bh_hint_one_round(struct bh_dev *bh, u32 id)
 	if (bh_hint_rehint)
 		err = bh_hint_rehint_held(bh, id);
 	if (!err)
-		err = bh_hint_new_blocks_all(bh, id);
+		err = bh_hint_new_blocks_all(bh, id, helper);
 
 	if (READ_ONCE(bh->hint_removing))
 		return -ESHUTDOWN;
@@ -490,21 +492,23 @@ static int bh_hint_one_round(struct bh_dev *bh, u32 id)
 }
 
 /* Answer @id, and every newer id that arrives while we do. */
-static void bh_hint_round(struct bh_dev *bh, u32 id)
+static void bh_hint_round(struct bh_dev *bh, u32 id, bool helper)
 {
-	while (bh_hint_one_round(bh, id) == -EAGAIN) {
+	while (bh_hint_one_round(bh, id, helper) == -EAGAIN) {
 		id = READ_ONCE(bh->cmd_id_received);
 		atomic64_inc(&bh->st.cmd_ids);
 	}
 }
 
-void bh_hint_work(struct work_struct *work)
+/* Act on the command id in config: a round, DONE, STOP or nothing. */
+static void bh_hint_answer(struct bh_dev *bh, bool helper)
 {
-	struct bh_dev *bh = container_of(work, struct bh_dev, hint_work);
-	u32 id = bh_hint_cmd_id(bh);
+	u32 id;
 
+	mutex_lock(&bh->hint_round_lock);
+	id = bh_hint_cmd_id(bh);
 	if (id == bh->hint_last_id)
-		return;
+		goto out_unlock;
 	if (id == VIRTIO_BALLOON_CMD_ID_DONE) {
 		bh->hint_last_id = id;
 		atomic64_inc(&bh->st.done_seen);
@@ -512,15 +516,40 @@ void bh_hint_work(struct work_struct *work)
 		bh_hint_reclaim(bh);
 		mutex_unlock(&bh->hint_vq_lock);
 		bh_hint_release(bh, ULONG_MAX, &bh->st.returned_done);
-		return;
+		goto out_unlock;
 	}
 	if (id == VIRTIO_BALLOON_CMD_ID_STOP) {
 		bh->hint_last_id = id;
 		atomic64_inc(&bh->st.stop_seen);
-		return;
+		goto out_unlock;
 	}
 	atomic64_inc(&bh->st.cmd_ids);
-	bh_hint_round(bh, id);
+	bh_hint_round(bh, id, helper);
+out_unlock:
+	mutex_unlock(&bh->hint_round_lock);
+}
+
+void bh_hint_work(struct work_struct *work)
+{
+	struct bh_dev *bh = container_of(work, struct bh_dev, hint_work);
+
+	bh_hint_answer(bh, bh_hint_helper);
+}
+
+/**
+ * bh_hint_now - answer the command id in config now, in the caller's context
+ * @bh: the device
+ *
+ * The debug trigger (debugfs "hint"): what hint_work does on a config
+ * change, config read again, but in the task that writes the trigger and
+ * without the helper, so that every block of the round is allocated by
+ * that task (fault injection through its fail-nth reaches them all).
+ * Returns once the round, and any newer id's round, ended.
+ */
+void bh_hint_now(struct bh_dev *bh)
+{
+	set_bit(BH_CMD_ID_STALE, &bh->hint_flags);
+	bh_hint_answer(bh, false);
 }
 
 static unsigned long bh_hint_count(struct shrinker *s,

@@ -81,28 +81,36 @@ static void bh_update_actual(struct bh_dev *bh)
 			 &actual);
 }
 
-static unsigned int bh_fill(struct bh_dev *bh, size_t num)
+/*
+ * Allocate balloon pages for up to @num 4 KiB pages onto @pages.
+ * Return: the number of 4 KiB pages allocated.
+ */
+static size_t bh_fill_alloc(struct list_head *pages, size_t num)
+{
+	struct page *page;
+	size_t n;
+
+	for (n = 0; n < num; n += BH_PAGES_PER_PAGE) {
+		page = balloon_page_alloc();
+		if (!page)
+			break;
+		list_add(&page->lru, pages);
+	}
+	return n;
+}
+
+/*
+ * Put @pages in the balloon and tell the host, in one message.
+ * Return: the number of 4 KiB pages inflated.
+ */
+static unsigned int bh_fill_commit(struct bh_dev *bh, struct list_head *pages)
 {
 	struct page *page, *next;
 	unsigned int done;
-	LIST_HEAD(pages);
-	size_t n;
-
-	num = min_t(size_t, num, BH_PFNS_MAX);
-	for (n = 0; n < num; n += BH_PAGES_PER_PAGE) {
-		page = balloon_page_alloc();
-		if (!page) {
-			dev_info_ratelimited(&bh->vdev->dev,
-					     "out of puff: no free page to inflate\n");
-			msleep(BH_OUT_OF_PUFF_MS);
-			break;
-		}
-		list_add(&page->lru, &pages);
-	}
 
 	mutex_lock(&bh->balloon_lock);
 	bh->num_pfns = 0;
-	list_for_each_entry_safe(page, next, &pages, lru) {
+	list_for_each_entry_safe(page, next, pages, lru) {
 		list_del(&page->lru);
 		vmk_balloon_enqueue(&bh->b_dev_info, page, bh_adjust_managed(bh));
 		bh_set_pfns(bh, page);
@@ -116,6 +124,50 @@ static unsigned int bh_fill(struct bh_dev *bh, size_t num)
 	mutex_unlock(&bh->balloon_lock);
 	atomic64_add(done, &bh->st.inflated);
 	return done;
+}
+
+/* Inflate what can be had of @num pages now; the size work comes back. */
+static unsigned int bh_fill(struct bh_dev *bh, size_t num)
+{
+	LIST_HEAD(pages);
+
+	num = min_t(size_t, num, BH_PFNS_MAX);
+	if (bh_fill_alloc(&pages, num) < num) {
+		dev_info_ratelimited(&bh->vdev->dev,
+				     "out of puff: no free page to inflate\n");
+		msleep(BH_OUT_OF_PUFF_MS);
+	}
+	return bh_fill_commit(bh, &pages);
+}
+
+/**
+ * bh_inflate_now - inflate exactly @num 4 KiB pages in the caller's context
+ * @bh: the device
+ * @num: pages, 1 to BH_PFNS_MAX, a whole number of pages
+ *
+ * The debug trigger (debugfs "balloon", N): all or nothing, in one message.
+ * When a page cannot be had, the pages allocated so far are freed and the
+ * host hears nothing.  The balloon may end up above the host's target; the
+ * size work moves it back at the next config change.
+ *
+ * Return: 0, -EINVAL for a bad @num, -ENOMEM when no page was inflated.
+ */
+int bh_inflate_now(struct bh_dev *bh, unsigned int num)
+{
+	struct page *page, *next;
+	LIST_HEAD(pages);
+
+	if (!num || num > BH_PFNS_MAX || num % BH_PAGES_PER_PAGE)
+		return -EINVAL;
+	if (bh_fill_alloc(&pages, num) < num) {
+		list_for_each_entry_safe(page, next, &pages, lru) {
+			list_del(&page->lru);
+			put_page(page);
+		}
+		return -ENOMEM;
+	}
+	bh_fill_commit(bh, &pages);
+	return 0;
 }
 
 /**
@@ -177,6 +229,32 @@ void bh_leak_all(struct bh_dev *bh)
 	while (READ_ONCE(bh->num_pages))
 		if (!bh_leak(bh, BH_PFNS_MAX))
 			msleep(BH_ISOLATED_MS);
+}
+
+/**
+ * bh_deflate_now - deflate @num 4 KiB pages in the caller's context
+ * @bh: the device
+ * @num: pages, a whole number of pages, at most the balloon's
+ *
+ * The debug trigger (debugfs "balloon", -N), which undoes bh_inflate_now().
+ * Waits for pages compaction has isolated, as bh_leak_all() does; stops
+ * early only when the size work emptied the balloon meanwhile.
+ *
+ * Return: 0 or -EINVAL for a bad @num.
+ */
+int bh_deflate_now(struct bh_dev *bh, unsigned int num)
+{
+	unsigned int done;
+
+	if (!num || num % BH_PAGES_PER_PAGE || num > READ_ONCE(bh->num_pages))
+		return -EINVAL;
+	while (num && READ_ONCE(bh->num_pages)) {
+		done = bh_leak(bh, num);
+		if (!done)
+			msleep(BH_ISOLATED_MS);
+		num -= min(done, num);
+	}
+	return 0;
 }
 
 static s64 bh_towards_target(struct bh_dev *bh)

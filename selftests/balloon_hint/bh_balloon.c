@@ -39,17 +39,6 @@ static int bh_balloon_to(int fd, long long bytes)
 	return bh_host(fd, resp, BH_QMP("balloon", "\"value\":%lld"), bytes);
 }
 
-static long long bh_query_actual(int fd)
-{
-	char resp[BH_RESP_LEN];
-	unsigned long long v;
-
-	if (bh_host(fd, resp, "{\"op\":\"qmp\",\"cmd\":\"query-balloon\"}") ||
-	    vmk_json_u64(resp, "actual", &v))
-		return -1;
-	return v;
-}
-
 /*
  * Wait until the host's "actual" (guest RAM minus the balloon, as the
  * driver last wrote it to config) is @bytes; returns the last value.  The

@@ -293,7 +293,7 @@ TEST_F_TIMEOUT(round, cancel_and_done_twice, 300)
 {
 	long long done0 = bh_stat("done_seen"), held, memfree, done1, reads;
 	long long ret0 = bh_stat("returned_done");
-	long long shrunk0 = bh_stat("returned_shrinker");
+	long long shr0 = bh_stat("returned_shrinker");
 	char resp[BH_RESP_LEN];
 	unsigned long long actual;
 
@@ -312,12 +312,11 @@ TEST_F_TIMEOUT(round, cancel_and_done_twice, 300)
 	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BH_RELEASE_S))
 		TH_LOG("pages still held after DONE");
 	/*
-	 * What was held comes back through DONE, or earlier through the
-	 * shrinker when the guest is short of memory (the debug kernel's
-	 * KASAN quarantine makes it so): either way, all of it.
+	 * kswapd may have had the shrinker give some back between the
+	 * count and DONE (it did, 32 MiB, on the debug kernel).
 	 */
 	EXPECT_LE(held, bh_stat("returned_done") - ret0 +
-		  bh_stat("returned_shrinker") - shrunk0)
+		  bh_stat("returned_shrinker") - shr0)
 		TH_LOG("DONE and the shrinker returned fewer pages than were held");
 	EXPECT_LE(self->memfree0 - BH_SLACK,
 		  bh_wait_memfree_ge(self->memfree0 - BH_SLACK, BH_RELEASE_S))

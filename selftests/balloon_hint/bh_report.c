@@ -13,13 +13,7 @@ VMK_REQUIRE(BALLOON_HINT_DEBUGFS_DIR)
 
 static long long bh_rss(int fd)
 {
-	char resp[BH_RESP_LEN];
-	unsigned long long rss;
-
-	if (bh_host(fd, resp, "{\"op\":\"rss\"}") ||
-	    vmk_json_u64(resp, "rss", &rss))
-		return -1;
-	return rss;
+	return bh_host_u64(fd, "{\"op\":\"rss\"}", "rss");
 }
 
 FIXTURE(report) {

@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +27,11 @@
 #define BH_MIB		(1024ULL * 1024)
 #define BH_RESP_LEN	4096
 
-/* Path of the stats file of the (single) bound device, or "" if none. */
-static inline int bh_stats_path(char *path, size_t len)
+/*
+ * Path of debugfs file @file (stats, or a debug trigger) of the (single)
+ * bound device: 0, or -errno when there is no device.
+ */
+static inline int bh_dev_path(const char *file, char *path, size_t len)
 {
 	struct dirent *de;
 	DIR *d = opendir(BALLOON_HINT_DEBUGFS_DIR);
@@ -39,12 +43,42 @@ static inline int bh_stats_path(char *path, size_t len)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, len, "%s/%s/%s", BALLOON_HINT_DEBUGFS_DIR,
-			 de->d_name, BALLOON_HINT_STATS_FILE);
+			 de->d_name, file);
 		ret = 0;
 		break;
 	}
 	closedir(d);
 	return ret;
+}
+
+/* Path of the stats file of the (single) bound device. */
+static inline int bh_stats_path(char *path, size_t len)
+{
+	return bh_dev_path(BALLOON_HINT_STATS_FILE, path, len);
+}
+
+/*
+ * Open debug trigger @file of the bound device for writing (the module
+ * loaded with debug_triggers=1); the fd, or -errno.
+ */
+static inline int bh_trigger_open(const char *file)
+{
+	char path[512];
+	int fd, err = bh_dev_path(file, path, sizeof(path));
+
+	if (err)
+		return err;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Write @val to debug trigger @file once; 0 or -errno. */
+static inline int bh_trigger(const char *file, const char *val)
+{
+	char path[512];
+	int err = bh_dev_path(file, path, sizeof(path));
+
+	return err ?: vmk_write_file(path, val);
 }
 
 /* Value of counter @name, or -1 when the driver or the counter is absent. */
@@ -186,6 +220,24 @@ static inline int bh_host(int fd, char *resp, const char *fmt, ...)
 	if (err)
 		return err;
 	return strstr(resp, "\"ok\":true") ? 0 : -EIO;
+}
+
+/* Number @key of the answer to host request @req, or -1. */
+static inline long long bh_host_u64(int fd, const char *req, const char *key)
+{
+	char resp[BH_RESP_LEN];
+	unsigned long long v;
+
+	if (bh_host(fd, resp, "%s", req) || vmk_json_u64(resp, key, &v))
+		return -1;
+	return v;
+}
+
+/* The host's "actual": guest RAM less the balloon, in bytes; or -1. */
+static inline long long bh_query_actual(int fd)
+{
+	return bh_host_u64(fd, "{\"op\":\"qmp\",\"cmd\":\"query-balloon\"}",
+			   "actual");
 }
 
 /* QEMU's default migration bandwidth, bytes per second. */

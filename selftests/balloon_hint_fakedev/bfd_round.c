@@ -25,13 +25,8 @@ FIXTURE(round) {
 
 FIXTURE_SETUP(round)
 {
-	/* A setup that failed earlier skipped its teardown. */
-	bfd_ctl("remove");
-	ASSERT_EQ(0, bfd_ctl("create 0x%llx %u",
-			     BFD_F_FREE_PAGE_HINT | BFD_F_STATS_VQ, BFD_QSIZE))
-		TH_LOG("could not create the fake balloon device");
-	ASSERT_EQ(1, bfd_counter("bound"))
-		TH_LOG("balloon_hint did not bind the fake device");
+	bfd_create_bound(_metadata, BFD_F_FREE_PAGE_HINT | BFD_F_STATS_VQ,
+			 BFD_QSIZE);
 	ASSERT_EQ(0, bh_stat("rounds")) TH_LOG("no fresh driver statistics");
 	self->memfree0 = bh_memfree();
 }

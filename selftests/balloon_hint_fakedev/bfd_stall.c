@@ -40,13 +40,7 @@ FIXTURE_VARIANT_ADD(stall, full) {
 /* A round for BFD_ID that the host leaves hanging. */
 FIXTURE_SETUP(stall)
 {
-	/* A setup that failed earlier skipped its teardown. */
-	bfd_ctl("remove");
-	ASSERT_EQ(0, bfd_ctl("create 0x%llx %u", BFD_F_FREE_PAGE_HINT,
-			     BFD_QSIZE))
-		TH_LOG("could not create the fake balloon device");
-	ASSERT_EQ(1, bfd_counter("bound"))
-		TH_LOG("balloon_hint did not bind the fake device");
+	bfd_create_bound(_metadata, BFD_F_FREE_PAGE_HINT, BFD_QSIZE);
 	ASSERT_EQ(0, bfd_ctl("mode hint %s", variant->mode)) TH_LOG("mode");
 	self->memfree0 = bh_memfree();
 

@@ -21,11 +21,12 @@
 #define BFD_DONE	1U
 /*
  * The driver is loaded with hint_stall_ms=BFD_STALL_MS (collection.conf,
- * and bfd_load_driver()): how long it waits for a host that took nothing.
+ * and bfd_load_driver()): how long it waits for a host that took nothing;
+ * and with debug_triggers=1, for bfd_failnth.
  */
 #define BFD_STALL_MS	300
 #define BFD_DRIVER_KO	"/lib/vmk/modules/balloon_hint.ko"
-#define BFD_DRIVER_ARGS	"hint_stall_ms=300"
+#define BFD_DRIVER_ARGS	"hint_stall_ms=300 debug_triggers=1"
 /*
  * MemFree wanders a little on its own (slabs, the test's own pages, the
  * page tables and rings of a new device): how far it may stay below its
@@ -41,22 +42,11 @@ static inline int bfd_ctl(const char *fmt, ...)
 {
 	char cmd[128];
 	va_list ap;
-	ssize_t n;
-	int fd, err = 0;
 
 	va_start(ap, fmt);
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
-	fd = open(BFD_CONTROL_FILE, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, cmd, strlen(cmd));
-	if (n < 0)
-		err = -errno;
-	else if (n != (ssize_t)strlen(cmd))
-		err = -EIO;
-	close(fd);
-	return err;
+	return vmk_write_file(BFD_CONTROL_FILE, cmd);
 }
 
 /* Device counter @name, or -1 when absent. */
@@ -175,6 +165,22 @@ static inline int bfd_drop_slab(void)
  * Checks shared by the test programs (which include kselftest_harness.h
  * first).
  */
+/*
+ * A fresh fake device offering @features with a free page virtqueue of
+ * @qsize entries, bound by balloon_hint (a device a failed setup left
+ * behind, its teardown skipped, is removed first).
+ */
+static inline void bfd_create_bound(struct __test_metadata *_metadata,
+				    unsigned long long features,
+				    unsigned int qsize)
+{
+	bfd_ctl("remove");
+	ASSERT_EQ(0, bfd_ctl("create 0x%llx %u", features, qsize))
+		TH_LOG("could not create the fake balloon device");
+	ASSERT_EQ(1, bfd_counter("bound"))
+		TH_LOG("balloon_hint did not bind the fake device");
+}
+
 /* The host saw what the driver says it hinted, and nothing odd. */
 static inline void bfd_check_clean(struct __test_metadata *_metadata)
 {

@@ -17,7 +17,10 @@
  *   from BFD_QSIZE_MIN to BFD_QSIZE_MAX).  -EEXIST if one exists.
  * - ``remove``: unregister the device (the driver's remove runs first).
  * - ``cmd_id ID``: write ID to free_page_hint_cmd_id and raise a config
- *   change (ID 1 is DONE, 0 is STOP).
+ *   change (ID 1 is DONE, 0 is STOP).  ``cmd_id ID quiet`` writes it
+ *   without the config change: the driver sees it only when it reads config
+ *   for another reason (its debug trigger "hint" does, in the caller's
+ *   context; see include/uapi/linux/balloon_hint.h).
  * - ``mode QUEUE MODE``: QUEUE is inflate, deflate or hint; MODE is
  *   ``consume`` (use each buffer at once, and give back any held ones),
  *   ``hold`` (take buffers off the ring and never return them: a host

@@ -76,13 +76,14 @@ static int bfd_cmd_remove(char **w, unsigned int n)
 
 static int bfd_cmd_cmd_id(char **w, unsigned int n)
 {
+	bool quiet = n == 3 && !strcmp(w[2], "quiet");
 	u32 id;
 
-	if (n != 2 || kstrtou32(w[1], 0, &id))
+	if ((n != 2 && !quiet) || kstrtou32(w[1], 0, &id))
 		return -EINVAL;
 	if (!bfd_current)
 		return -ENODEV;
-	bfd_set_cmd_id(bfd_current, id);
+	bfd_set_cmd_id(bfd_current, id, !quiet);
 	return 0;
 }
 

@@ -275,15 +275,21 @@ static const struct virtio_config_ops bfd_config_ops = {
 	.bus_name = bfd_bus_name,
 };
 
-/* Write the command id and tell the driver; bfd->lock held. */
-static void bfd_write_cmd_id(struct bfd_dev *bfd, u32 id)
+/* Write the command id to config, telling nobody. */
+static void bfd_store_cmd_id(struct bfd_dev *bfd, u32 id)
 {
 	unsigned long flags;
 
-	lockdep_assert_held(&bfd->lock);
 	spin_lock_irqsave(&bfd->cfg_lock, flags);
 	bfd->cfg.free_page_hint_cmd_id = cpu_to_le32(id);
 	spin_unlock_irqrestore(&bfd->cfg_lock, flags);
+}
+
+/* Write the command id and tell the driver; bfd->lock held. */
+static void bfd_write_cmd_id(struct bfd_dev *bfd, u32 id)
+{
+	lockdep_assert_held(&bfd->lock);
+	bfd_store_cmd_id(bfd, id);
 	bfd->config_changes++;
 	virtio_config_changed(&bfd->vdev);
 }
@@ -422,10 +428,13 @@ void bfd_buf_taken(struct bfd_vq *q, const struct bfd_buf *buf)
 	}
 }
 
-void bfd_set_cmd_id(struct bfd_dev *bfd, u32 id)
+void bfd_set_cmd_id(struct bfd_dev *bfd, u32 id, bool notify)
 {
 	mutex_lock(&bfd->lock);
-	bfd_write_cmd_id(bfd, id);
+	if (notify)
+		bfd_write_cmd_id(bfd, id);
+	else
+		bfd_store_cmd_id(bfd, id);
 	mutex_unlock(&bfd->lock);
 }
 

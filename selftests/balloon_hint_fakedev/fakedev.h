@@ -201,7 +201,7 @@ struct bfd_dev {
 struct bfd_dev *bfd_create(struct device *parent, u64 features,
 			   unsigned int hint_qsize);
 void bfd_remove(struct bfd_dev *bfd);
-void bfd_set_cmd_id(struct bfd_dev *bfd, u32 id);
+void bfd_set_cmd_id(struct bfd_dev *bfd, u32 id, bool notify);
 void bfd_set_mode(struct bfd_dev *bfd, enum bfd_kind kind,
 		  enum bfd_mode mode);
 void bfd_arm_trigger(struct bfd_dev *bfd, unsigned int blocks, u32 id);

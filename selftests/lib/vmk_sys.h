@@ -13,17 +13,18 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Write @val to @path; returns 0 or -errno. */
+/* Write @val to @path in one write(); returns 0 or -errno (-EIO: short). */
 static inline int vmk_write_file(const char *path, const char *val)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err;
 	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
 	n = write(fd, val, strlen(val));
+	err = n < 0 ? -errno : n == (ssize_t)strlen(val) ? 0 : -EIO;
 	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -EIO;
+	return err;
 }
 
 /* The number at the start of @path (any base strtol accepts), or -errno. */

@@ -13,6 +13,9 @@
 
 #define BALLOON_HINT_DEBUGFS_DIR	"/sys/kernel/debug/balloon_hint"
 #define BALLOON_HINT_STATS_FILE		"stats"
+/* Debug triggers beside the stats file (module parameter debug_triggers=1). */
+#define BALLOON_HINT_BALLOON_FILE	"balloon"
+#define BALLOON_HINT_HINT_FILE		"hint"
 
 /**
  * DOC: statistics
@@ -73,6 +76,40 @@
  *   now (0 when none).  The core takes those free blocks off the free
  *   lists until the host is done (up to 32 blocks of pageblock order or
  *   more), so MemFree is lower by this much meanwhile.
+ */
+
+/**
+ * DOC: debug triggers
+ *
+ * With the module parameter ``debug_triggers=1`` (off by default; for
+ * tests) two write-only files sit beside the stats file.  Each makes the
+ * driver act at once, in the context of the task that writes it, instead
+ * of in the driver's work items: what the action allocates is allocated by
+ * that task, so fault injection through its /proc/thread-self/fail-nth
+ * reaches it.  They act behind the host's back only as far as said here.
+ *
+ * - ``balloon``: write a signed count of 4 KiB pages (decimal or 0x-hex),
+ *   a whole number of the guest's pages.  N from 1 to 256: the driver
+ *   allocates N pages, puts them in the balloon and tells the host in one
+ *   inflate message, all or nothing.  The balloon may then hold more than
+ *   the host's target; the driver moves it back at the next config
+ *   change.  -N, N at most ``balloon_pages``: the driver deflates N pages
+ *   (fewer only when it moved to the host's target meanwhile).
+ * - ``hint``: write anything: the driver reads the free page hint command
+ *   id from config and answers it, as it does on a config change (a
+ *   round, DONE or STOP; nothing when the id was answered already), on the
+ *   writer's CPU only (no helper), and returns once the round ended.  A
+ *   round has no error to report: it ends its blocks when no more can be
+ *   allocated, as always, and what it did shows in the statistics.
+ *
+ * Errors (write(2) returns -1 with errno):
+ *
+ * - ``EINVAL`` (``balloon``): the count is not a number, does not fit, or
+ *   is out of the ranges above (0 included).
+ * - ``EFAULT`` (``balloon``): the count could not be read from the
+ *   caller's buffer.
+ * - ``ENOMEM`` (``balloon``, N > 0): not all N pages could be allocated;
+ *   none was inflated and the host was told nothing.
  */
 
 #endif /* _UAPI_LINUX_BALLOON_HINT_H */
