@@ -120,13 +120,58 @@ static void vit_slot_copy(struct vit_slot *s, unsigned int off,
 }
 
 /*
+ * Zeroed kernel pages for the slots of [@first, @first + @npages) that have
+ * none, onto @spare, before any slot is touched: a mapping that fails for
+ * want of memory then leaves the bounce table as it was.  The peek at each
+ * slot is unlocked, so it is only a hint: vit_slot_map() copes with a slot
+ * that lost its page since (the shrinker) or gained one (deregistration).
+ * IRQs are off.
+ */
+static int vit_prealloc(struct vduse_iotlb_domain *dom, unsigned long first,
+			unsigned long npages, struct list_head *spare,
+			unsigned long *flags)
+{
+	struct page *page;
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		vit_irq_breathe(i, flags);
+		if (READ_ONCE(dom->slots[first + i].page))
+			continue;
+		page = alloc_page(GFP_ATOMIC | __GFP_ZERO | __GFP_NOWARN);
+		if (!page)
+			return -ENOMEM;
+		list_add(&page->lru, spare);
+	}
+	return 0;
+}
+
+/* Free the pages on @pages, a list through page->lru. */
+void vit_free_page_list(struct list_head *pages)
+{
+	struct page *page, *tmp;
+
+	list_for_each_entry_safe(page, tmp, pages, lru) {
+		list_del(&page->lru);
+		__free_page(page);
+	}
+}
+
+/*
  * Take one slot for a new mapping, in one lock hold: a slot without a page
- * (never used, or reclaimed) gets a zeroed one (GFP_ATOMIC: IRQs are off),
- * and a non-zero @map_size makes it the mapping's head.  IRQs are off.
+ * (never used, or reclaimed) gets one from @spare, and a non-zero
+ * @map_size makes it the mapping's head.  IRQs are off.
+ *
+ * Only when the shrinker emptied the slot after vit_prealloc() looked is
+ * @spare short; the page is then allocated here (GFP_ATOMIC), and if that
+ * fails the pages already given to the mapping's other slots stay with
+ * them as idle bounce pages: the device may have reached them through the
+ * domain file already, so only the shrinker, which zaps first, may free
+ * them.
  */
 static int vit_slot_map(struct vduse_iotlb_domain *dom, unsigned long idx,
 			phys_addr_t orig, unsigned int off, unsigned int len,
-			bool copy, size_t map_size)
+			bool copy, size_t map_size, struct list_head *spare)
 {
 	struct vit_slot *s = &dom->slots[idx];
 	struct page *page;
@@ -134,7 +179,11 @@ static int vit_slot_map(struct vduse_iotlb_domain *dom, unsigned long idx,
 	lockdep_assert_irqs_disabled();
 	spin_lock(&s->lock);
 	if (!s->page) {
-		page = alloc_page(GFP_ATOMIC | __GFP_ZERO | __GFP_NOWARN);
+		page = list_first_entry_or_null(spare, struct page, lru);
+		if (page)
+			list_del(&page->lru);
+		else
+			page = alloc_page(GFP_ATOMIC | __GFP_ZERO | __GFP_NOWARN);
 		if (!page) {
 			spin_unlock(&s->lock);
 			return -ENOMEM;
@@ -185,6 +234,7 @@ static int vit_map(struct vduse_iotlb_domain *dom, phys_addr_t pa,
 	unsigned long npages = PAGE_ALIGN(head_off + size) >> PAGE_SHIFT;
 	unsigned long pfn, i, flags;
 	struct vit_slot *s;
+	LIST_HEAD(spare);
 	int ret;
 
 	/* The IOVA caches' own irqsave lock then re-enables nothing. */
@@ -195,6 +245,9 @@ static int vit_map(struct vduse_iotlb_domain *dom, phys_addr_t pa,
 		local_irq_restore(flags);
 		return -ENOSPC;
 	}
+	ret = vit_prealloc(dom, pfn, npages, &spare, &flags);
+	if (ret)
+		goto err_free_iova;
 
 	/*
 	 * Last page first: the head is what unmap checks to claim a mapping,
@@ -208,11 +261,13 @@ static int vit_map(struct vduse_iotlb_domain *dom, phys_addr_t pa,
 			    PAGE_SIZE) - off;
 		ret = vit_slot_map(dom, pfn + i,
 				   (pa & PAGE_MASK) + (i << PAGE_SHIFT), off,
-				   len, copy, i ? 0 : size);
+				   len, copy, i ? 0 : size, &spare);
 		if (ret)
 			goto err_unmap_slots;
 	}
 	local_irq_restore(flags);
+	/* Slots that gained a page since vit_prealloc() looked. */
+	vit_free_page_list(&spare);
 
 	vit_stat_add(dom, VIT_STAT_MAPPINGS, 1);
 	if (copy)
@@ -227,8 +282,10 @@ err_unmap_slots:
 		vit_slot_unmap(s, 0, 0, false);
 		spin_unlock(&s->lock);
 	}
+err_free_iova:
 	free_iova_fast(&dom->stream_iovad, pfn, npages);
 	local_irq_restore(flags);
+	vit_free_page_list(&spare);
 	return ret;
 }
 
@@ -249,6 +306,8 @@ err_unmap_slots:
  *
  * Return: 0, -EINVAL for a bad size or direction, -ENOSPC when the
  * streaming region is exhausted, -ENOMEM when no bounce page is available.
+ * A failed mapping leaves no IOVA taken and, unless the shrinker raced with
+ * it, no new bounce page behind.
  */
 int vduse_iotlb_map_page(struct vduse_iotlb_domain *dom, struct page *page,
 			 unsigned long offset, size_t size,

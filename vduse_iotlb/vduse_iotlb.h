@@ -208,6 +208,7 @@ void vit_bounce_fini(struct vduse_iotlb_domain *dom);
 struct page *vit_bounce_get_page(struct vduse_iotlb_domain *dom,
 				 unsigned long idx);
 void vit_zap(struct vduse_iotlb_domain *dom, u64 iova, u64 size);
+void vit_free_page_list(struct list_head *pages);
 
 /* shrink.c */
 int vit_shrinker_init(struct vduse_iotlb_domain *dom);
