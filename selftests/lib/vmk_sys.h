@@ -64,20 +64,30 @@ static inline long long vmk_read_key(const char *path, const char *key)
 	return ret;
 }
 
-/* VmLck of this process in 4 KiB pages (the mm's locked_vm), or -1. */
-static inline long vmk_vmlck_pages(void)
+/*
+ * @field of /proc/self/status ("VmLck", "VmPin", ...: a size in kB) in
+ * 4 KiB pages, or -1.
+ */
+static inline long vmk_status_pages(const char *field)
 {
-	char line[256];
+	char line[256], fmt[64];
 	long kb = -1;
 	FILE *f = fopen("/proc/self/status", "r");
 
 	if (!f)
 		return -1;
+	snprintf(fmt, sizeof(fmt), "%s: %%ld kB", field);
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+		if (sscanf(line, fmt, &kb) == 1)
 			break;
 	fclose(f);
 	return kb < 0 ? -1 : kb / 4;
+}
+
+/* VmLck of this process in 4 KiB pages (the mm's locked_vm), or -1. */
+static inline long vmk_vmlck_pages(void)
+{
+	return vmk_status_pages("VmLck");
 }
 
 #endif /* VMK_SYS_H */
