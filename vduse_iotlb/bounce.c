@@ -24,7 +24,9 @@ int vit_bounce_init(struct vduse_iotlb_domain *dom)
 	int ret;
 
 	dom->nr_slots = dom->bounce.size >> PAGE_SHIFT;
-	dom->slots = vcalloc(dom->nr_slots, sizeof(*dom->slots));
+	/* Sized by userspace: too large is ENOMEM, not a warning. */
+	dom->slots = __vcalloc(dom->nr_slots, sizeof(*dom->slots),
+			       GFP_KERNEL | __GFP_NOWARN);
 	if (!dom->slots)
 		return -ENOMEM;
 	for (i = 0; i < dom->nr_slots; i++)
