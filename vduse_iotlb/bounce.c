@@ -10,6 +10,7 @@
  */
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/scatterlist.h>
 #include <linux/vmalloc.h>
 
 #include "vduse_iotlb.h"
@@ -23,7 +24,9 @@ int vit_bounce_init(struct vduse_iotlb_domain *dom)
 	int ret;
 
 	dom->nr_slots = dom->bounce.size >> PAGE_SHIFT;
-	dom->slots = vcalloc(dom->nr_slots, sizeof(*dom->slots));
+	/* Sized by userspace: too large is ENOMEM, not a warning. */
+	dom->slots = __vcalloc(dom->nr_slots, sizeof(*dom->slots),
+			       GFP_KERNEL | __GFP_NOWARN);
 	if (!dom->slots)
 		return -ENOMEM;
 	for (i = 0; i < dom->nr_slots; i++)
@@ -120,13 +123,58 @@ static void vit_slot_copy(struct vit_slot *s, unsigned int off,
 }
 
 /*
+ * Zeroed kernel pages for the slots of [@first, @first + @npages) that have
+ * none, onto @spare, before any slot is touched: a mapping that fails for
+ * want of memory then leaves the bounce table as it was.  The peek at each
+ * slot is unlocked, so it is only a hint: vit_slot_map() copes with a slot
+ * that lost its page since (the shrinker) or gained one (deregistration).
+ * IRQs are off.
+ */
+static int vit_prealloc(struct vduse_iotlb_domain *dom, unsigned long first,
+			unsigned long npages, struct list_head *spare,
+			unsigned long *flags)
+{
+	struct page *page;
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		vit_irq_breathe(i, flags);
+		if (READ_ONCE(dom->slots[first + i].page))
+			continue;
+		page = alloc_page(GFP_ATOMIC | __GFP_ZERO | __GFP_NOWARN);
+		if (!page)
+			return -ENOMEM;
+		list_add(&page->lru, spare);
+	}
+	return 0;
+}
+
+/* Free the pages on @pages, a list through page->lru. */
+void vit_free_page_list(struct list_head *pages)
+{
+	struct page *page, *tmp;
+
+	list_for_each_entry_safe(page, tmp, pages, lru) {
+		list_del(&page->lru);
+		__free_page(page);
+	}
+}
+
+/*
  * Take one slot for a new mapping, in one lock hold: a slot without a page
- * (never used, or reclaimed) gets a zeroed one (GFP_ATOMIC: IRQs are off),
- * and a non-zero @map_size makes it the mapping's head.  IRQs are off.
+ * (never used, or reclaimed) gets one from @spare, and a non-zero
+ * @map_size makes it the mapping's head.  IRQs are off.
+ *
+ * Only when the shrinker emptied the slot after vit_prealloc() looked is
+ * @spare short; the page is then allocated here (GFP_ATOMIC), and if that
+ * fails the pages already given to the mapping's other slots stay with
+ * them as idle bounce pages: the device may have reached them through the
+ * domain file already, so only the shrinker, which zaps first, may free
+ * them.
  */
 static int vit_slot_map(struct vduse_iotlb_domain *dom, unsigned long idx,
 			phys_addr_t orig, unsigned int off, unsigned int len,
-			bool copy, size_t map_size)
+			bool copy, size_t map_size, struct list_head *spare)
 {
 	struct vit_slot *s = &dom->slots[idx];
 	struct page *page;
@@ -134,7 +182,11 @@ static int vit_slot_map(struct vduse_iotlb_domain *dom, unsigned long idx,
 	lockdep_assert_irqs_disabled();
 	spin_lock(&s->lock);
 	if (!s->page) {
-		page = alloc_page(GFP_ATOMIC | __GFP_ZERO | __GFP_NOWARN);
+		page = list_first_entry_or_null(spare, struct page, lru);
+		if (page)
+			list_del(&page->lru);
+		else
+			page = alloc_page(GFP_ATOMIC | __GFP_ZERO | __GFP_NOWARN);
 		if (!page) {
 			spin_unlock(&s->lock);
 			return -ENOMEM;
@@ -177,14 +229,69 @@ static inline bool vit_dir_from_dev(enum dma_data_direction dir)
 	return dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL;
 }
 
-/* vduse_iotlb_map_page() after validation, under no domain lock. */
+/* IOVA pages a mapping of [@pa, @pa + @size) takes. */
+static inline unsigned long vit_npages(phys_addr_t pa, size_t size)
+{
+	return PAGE_ALIGN(offset_in_page(pa) + size) >> PAGE_SHIFT;
+}
+
+/* Clear the slots of [@first, @first + @npages) without copying back. */
+static void vit_unfill(struct vduse_iotlb_domain *dom, unsigned long first,
+		       unsigned long npages)
+{
+	struct vit_slot *s;
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		s = &dom->slots[first + i];
+		spin_lock(&s->lock);
+		vit_slot_unmap(s, 0, 0, false);
+		spin_unlock(&s->lock);
+	}
+}
+
+/*
+ * Fill the slots of a mapping of [@pa, @pa + @size) at IOVA page @pfn,
+ * taking missing bounce pages from @spare.  Last page first: the head is
+ * what unmap checks to claim a mapping, so it is filled and published in
+ * one lock hold after every other slot is ready.  IOVA page i shadows
+ * original page i.  Fails only as vit_slot_map() says, with the slots
+ * cleared again.  IRQs are off.
+ */
+static int vit_fill(struct vduse_iotlb_domain *dom, unsigned long pfn,
+		    phys_addr_t pa, size_t size, bool copy,
+		    struct list_head *spare, unsigned long *flags)
+{
+	unsigned long npages = vit_npages(pa, size), i;
+	unsigned int head_off = offset_in_page(pa), off, len;
+	int ret;
+
+	for (i = npages; i--; ) {
+		vit_irq_breathe(npages - 1 - i, flags);
+		off = i ? 0 : head_off;
+		len = min_t(size_t, head_off + size - (i << PAGE_SHIFT),
+			    PAGE_SIZE) - off;
+		ret = vit_slot_map(dom, pfn + i,
+				   (pa & PAGE_MASK) + (i << PAGE_SHIFT), off,
+				   len, copy, i ? 0 : size, spare);
+		if (ret) {
+			vit_unfill(dom, pfn + i + 1, npages - i - 1);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/*
+ * vduse_iotlb_map_page() after validation, under no domain lock.  The IOVA
+ * and the bounce pages come first, so that running out of either changes
+ * nothing; only then are the slots filled.
+ */
 static int vit_map(struct vduse_iotlb_domain *dom, phys_addr_t pa,
 		   size_t size, bool copy, dma_addr_t *iova)
 {
-	unsigned int head_off = offset_in_page(pa), off, len;
-	unsigned long npages = PAGE_ALIGN(head_off + size) >> PAGE_SHIFT;
-	unsigned long pfn, i, flags;
-	struct vit_slot *s;
+	unsigned long npages = vit_npages(pa, size), pfn, flags;
+	LIST_HEAD(spare);
 	int ret;
 
 	/* The IOVA caches' own irqsave lock then re-enables nothing. */
@@ -195,41 +302,22 @@ static int vit_map(struct vduse_iotlb_domain *dom, phys_addr_t pa,
 		local_irq_restore(flags);
 		return -ENOSPC;
 	}
-
-	/*
-	 * Last page first: the head is what unmap checks to claim a mapping,
-	 * so it is filled and published in one lock hold after every other
-	 * slot is ready.  IOVA page i shadows original page i.
-	 */
-	for (i = npages; i--; ) {
-		vit_irq_breathe(npages - 1 - i, &flags);
-		off = i ? 0 : head_off;
-		len = min_t(size_t, head_off + size - (i << PAGE_SHIFT),
-			    PAGE_SIZE) - off;
-		ret = vit_slot_map(dom, pfn + i,
-				   (pa & PAGE_MASK) + (i << PAGE_SHIFT), off,
-				   len, copy, i ? 0 : size);
-		if (ret)
-			goto err_unmap_slots;
-	}
+	ret = vit_prealloc(dom, pfn, npages, &spare, &flags);
+	if (!ret)
+		ret = vit_fill(dom, pfn, pa, size, copy, &spare, &flags);
+	if (ret)
+		free_iova_fast(&dom->stream_iovad, pfn, npages);
 	local_irq_restore(flags);
+	/* Left over: slots that gained a page since vit_prealloc() looked. */
+	vit_free_page_list(&spare);
+	if (ret)
+		return ret;
 
 	vit_stat_add(dom, VIT_STAT_MAPPINGS, 1);
 	if (copy)
 		vit_stat_add(dom, VIT_STAT_BYTES_TO_DEV, size);
-	*iova = ((dma_addr_t)pfn << PAGE_SHIFT) + head_off;
+	*iova = ((dma_addr_t)pfn << PAGE_SHIFT) + offset_in_page(pa);
 	return 0;
-
-err_unmap_slots:
-	while (++i < npages) {
-		s = &dom->slots[pfn + i];
-		spin_lock(&s->lock);
-		vit_slot_unmap(s, 0, 0, false);
-		spin_unlock(&s->lock);
-	}
-	free_iova_fast(&dom->stream_iovad, pfn, npages);
-	local_irq_restore(flags);
-	return ret;
 }
 
 /**
@@ -249,6 +337,8 @@ err_unmap_slots:
  *
  * Return: 0, -EINVAL for a bad size or direction, -ENOSPC when the
  * streaming region is exhausted, -ENOMEM when no bounce page is available.
+ * A failed mapping leaves no IOVA taken and, unless the shrinker raced with
+ * it, no new bounce page behind.
  */
 int vduse_iotlb_map_page(struct vduse_iotlb_domain *dom, struct page *page,
 			 unsigned long offset, size_t size,
@@ -271,6 +361,107 @@ int vduse_iotlb_map_page(struct vduse_iotlb_domain *dom, struct page *page,
 	return ret;
 }
 EXPORT_SYMBOL_GPL(vduse_iotlb_map_page);
+
+/*
+ * vit_map() of every entry of a scatterlist, as one: the IOVAs of all
+ * entries, then the bounce pages of all, then the slots, so that a
+ * failure leaves none of them mapped (unmapping the entries already done
+ * would keep their bounce pages).  Until the slots are filled,
+ * sg_dma_address() holds an entry's IOVA page number.  IRQs are off.
+ */
+static int vit_map_sg_entries(struct vduse_iotlb_domain *dom,
+			      struct scatterlist *sgl, int nents, bool copy)
+{
+	unsigned long flags, npages;
+	int i, taken = 0, filled = 0, ret;
+	struct scatterlist *sg;
+	size_t bytes = 0;
+	LIST_HEAD(spare);
+
+	local_irq_save(flags);
+	for_each_sg(sgl, sg, nents, i) {
+		npages = vit_npages(sg_phys(sg), sg->length);
+		sg_dma_address(sg) = alloc_iova_fast(&dom->stream_iovad, npages,
+						     dom->nr_slots - 1, true);
+		if (!sg_dma_address(sg)) {
+			ret = -ENOSPC;
+			goto err_free_iovas;
+		}
+		taken++;
+	}
+	for_each_sg(sgl, sg, nents, i) {
+		ret = vit_prealloc(dom, sg_dma_address(sg),
+				   vit_npages(sg_phys(sg), sg->length), &spare,
+				   &flags);
+		if (ret)
+			goto err_free_iovas;
+	}
+	for_each_sg(sgl, sg, nents, i) {
+		ret = vit_fill(dom, sg_dma_address(sg), sg_phys(sg), sg->length,
+			       copy, &spare, &flags);
+		if (ret)
+			goto err_unfill;
+		filled++;
+	}
+	local_irq_restore(flags);
+	vit_free_page_list(&spare);
+
+	for_each_sg(sgl, sg, nents, i) {
+		sg_dma_address(sg) = (sg_dma_address(sg) << PAGE_SHIFT) +
+				     offset_in_page(sg_phys(sg));
+		sg_dma_len(sg) = sg->length;
+		bytes += sg->length;
+	}
+	vit_stat_add(dom, VIT_STAT_MAPPINGS, nents);
+	if (copy)
+		vit_stat_add(dom, VIT_STAT_BYTES_TO_DEV, bytes);
+	return 0;
+
+err_unfill:
+	for_each_sg(sgl, sg, filled, i)
+		vit_unfill(dom, sg_dma_address(sg),
+			   vit_npages(sg_phys(sg), sg->length));
+err_free_iovas:
+	for_each_sg(sgl, sg, taken, i)
+		free_iova_fast(&dom->stream_iovad, sg_dma_address(sg),
+			       vit_npages(sg_phys(sg), sg->length));
+	local_irq_restore(flags);
+	vit_free_page_list(&spare);
+	return ret;
+}
+
+/**
+ * vit_map_sg() - bounce-map every entry of a scatterlist, all or nothing
+ * @dom: the domain
+ * @sgl: the entries; each gets its own IOVA range (no merging)
+ * @nents: how many
+ * @dir: DMA direction, as for vduse_iotlb_map_page()
+ * @attrs: DMA_ATTR_* flags
+ *
+ * Return: 0 with sg_dma_address() and sg_dma_len() of every entry set,
+ * or as vduse_iotlb_map_page() with no entry mapped.
+ */
+int vit_map_sg(struct vduse_iotlb_domain *dom, struct scatterlist *sgl,
+	       int nents, enum dma_data_direction dir, unsigned long attrs)
+{
+	bool copy = vit_dir_to_dev(dir) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC);
+	struct scatterlist *sg;
+	unsigned long flags;
+	int i, ret;
+
+	if (!valid_dma_direction(dir))
+		return -EINVAL;
+	for_each_sg(sgl, sg, nents, i)
+		if (!sg->length || sg->length > dom->bounce.size)
+			return -EINVAL;
+	if (!dom->use_global_lock)
+		return vit_map_sg_entries(dom, sgl, nents, copy);
+
+	spin_lock_irqsave(&dom->global_lock, flags);
+	ret = vit_map_sg_entries(dom, sgl, nents, copy);
+	spin_unlock_irqrestore(&dom->global_lock, flags);
+	return ret;
+}
 
 /* vduse_iotlb_unmap_page() after validation, under no domain lock. */
 static int vit_unmap(struct vduse_iotlb_domain *dom, dma_addr_t iova,

@@ -78,17 +78,24 @@ void *vduse_iotlb_alloc_coherent(struct vduse_iotlb_domain *dom, size_t size,
 		goto err_free_pages;
 	pfn = range->pfn_lo;
 	c->iova = (dma_addr_t)pfn << PAGE_SHIFT;
+	/*
+	 * Every entry is reserved before any is published: a fault that
+	 * found a page of an allocation that then failed would keep its PTE
+	 * past the free.  Storing into a reserved entry allocates nothing.
+	 */
 	for (i = 0; i < npages; i++)
-		if (xa_err(xa_store(&dom->coherent_xa, pfn + i, c, gfp)))
-			goto err_erase;
+		if (xa_reserve(&dom->coherent_xa, pfn + i, gfp))
+			goto err_release;
+	for (i = 0; i < npages; i++)
+		xa_store(&dom->coherent_xa, pfn + i, c, gfp);
 
 	vit_stat_add(dom, VIT_STAT_COHERENT_PAGES, npages);
 	*iova = c->iova;
 	return c->vaddr;
 
-err_erase:
+err_release:
 	while (i--)
-		xa_erase(&dom->coherent_xa, pfn + i);
+		xa_release(&dom->coherent_xa, pfn + i);
 	free_iova(&dom->coherent_iovad, pfn);
 err_free_pages:
 	free_pages_exact(c->vaddr, size);

@@ -93,26 +93,16 @@ static void vit_unmap_sg(struct device *dev, struct scatterlist *sgl,
 			       attrs);
 }
 
-/* One IOVA range per entry; no merging. */
-static int vit_map_sg(struct device *dev, struct scatterlist *sgl, int nents,
-		      enum dma_data_direction dir, unsigned long attrs)
+/* One IOVA range per entry, all or none; the DMA API's errnos. */
+static int vit_dma_map_sg(struct device *dev, struct scatterlist *sgl,
+			  int nents, enum dma_data_direction dir,
+			  unsigned long attrs)
 {
-	struct scatterlist *sg;
-	int i, ret;
+	int ret = vit_map_sg(vit_dev_to_dom(dev), sgl, nents, dir, attrs);
 
-	for_each_sg(sgl, sg, nents, i) {
-		ret = vduse_iotlb_map_page(vit_dev_to_dom(dev), sg_page(sg),
-					   sg->offset, sg->length, dir, attrs,
-					   &sg_dma_address(sg));
-		if (ret)
-			goto err_unmap;
-		sg_dma_len(sg) = sg->length;
-	}
+	if (ret)
+		return ret == -EINVAL ? -EINVAL : -ENOMEM;
 	return nents;
-
-err_unmap:
-	vit_unmap_sg(dev, sgl, i, dir, attrs | DMA_ATTR_SKIP_CPU_SYNC);
-	return ret == -EINVAL ? -EINVAL : -ENOMEM;
 }
 
 static void vit_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl,
@@ -169,7 +159,7 @@ const struct dma_map_ops vit_dma_ops = {
 	.map_page = vit_map_page,
 	.unmap_page = vit_unmap_page,
 #endif
-	.map_sg = vit_map_sg,
+	.map_sg = vit_dma_map_sg,
 	.unmap_sg = vit_unmap_sg,
 	.sync_single_for_cpu = vit_sync_for_cpu,
 	.sync_single_for_device = vit_sync_for_device,

@@ -91,7 +91,7 @@ struct vduse_iotlb_domain *vduse_iotlb_domain_create(u64 iova_limit,
 	dom = kzalloc_obj(*dom, GFP_KERNEL);
 	if (!dom)
 		return ERR_PTR(-ENOMEM);
-	dom->stats = alloc_percpu(struct vit_stats);
+	dom->stats = alloc_percpu_gfp(struct vit_stats, GFP_KERNEL | __GFP_NOWARN);
 	if (!dom->stats) {
 		ret = -ENOMEM;
 		goto err_free_dom;

@@ -78,7 +78,7 @@ int vit_umem_register(struct vduse_iotlb_domain *dom, u64 iova, u64 length,
 	unsigned long first = iova >> PAGE_SHIFT, npages = length >> PAGE_SHIFT;
 	long nr_kernel = 0;
 	struct vmk_pa_iter it;
-	struct page *page, *old, *tmp;
+	struct page *page, *old;
 	struct vit_umem *u;
 	LIST_HEAD(freed);
 	int ret;
@@ -122,10 +122,7 @@ int vit_umem_register(struct vduse_iotlb_domain *dom, u64 iova, u64 length,
 	list_add(&u->node, &dom->umems);
 	mutex_unlock(&dom->umem_lock);
 
-	list_for_each_entry_safe(page, tmp, &freed, lru) {
-		list_del(&page->lru);
-		__free_page(page);
-	}
+	vit_free_page_list(&freed);
 	vit_stat_add(dom, VIT_STAT_KERNEL_PAGES, -nr_kernel);
 	vit_stat_add(dom, VIT_STAT_USER_PAGES, npages);
 	return 0;
@@ -151,7 +148,7 @@ err_unlock:
 int vit_umem_deregister(struct vduse_iotlb_domain *dom, u64 iova, u64 length)
 {
 	unsigned long first = iova >> PAGE_SHIFT, npages = length >> PAGE_SHIFT;
-	struct page *page, *tmp;
+	struct page *page;
 	struct vit_umem *u;
 	unsigned long i;
 	LIST_HEAD(fresh);
@@ -192,10 +189,7 @@ int vit_umem_deregister(struct vduse_iotlb_domain *dom, u64 iova, u64 length)
 	return 0;
 
 err_free_fresh:
-	list_for_each_entry_safe(page, tmp, &fresh, lru) {
-		list_del(&page->lru);
-		__free_page(page);
-	}
+	vit_free_page_list(&fresh);
 out_unlock:
 	mutex_unlock(&dom->umem_lock);
 	return ret;

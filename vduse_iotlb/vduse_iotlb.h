@@ -44,6 +44,7 @@
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rwsem.h>
+#include <linux/scatterlist.h>
 #include <linux/seq_file.h>
 #include <linux/spinlock.h>
 #include <linux/xarray.h>
@@ -208,6 +209,9 @@ void vit_bounce_fini(struct vduse_iotlb_domain *dom);
 struct page *vit_bounce_get_page(struct vduse_iotlb_domain *dom,
 				 unsigned long idx);
 void vit_zap(struct vduse_iotlb_domain *dom, u64 iova, u64 size);
+void vit_free_page_list(struct list_head *pages);
+int vit_map_sg(struct vduse_iotlb_domain *dom, struct scatterlist *sgl,
+	       int nents, enum dma_data_direction dir, unsigned long attrs);
 
 /* shrink.c */
 int vit_shrinker_init(struct vduse_iotlb_domain *dom);

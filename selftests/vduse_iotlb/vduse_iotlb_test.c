@@ -12,6 +12,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
@@ -38,18 +39,29 @@ struct vt_buf {
 	unsigned int maps;
 };
 
+/* How a mapping was made, and so how it is unmapped. */
+enum vt_map_kind {
+	VT_MAP_PAGE,	/* dma_map_page_attrs() */
+	VT_MAP_SG,	/* dma_map_sgtable() */
+	VT_MAP_RAW,	/* vduse_iotlb_map_page() */
+};
+
 /**
  * struct vt_map - a live streaming mapping
  * @buf: the buffer mapped
- * @iova: its IOVA
+ * @kind: how it was mapped
+ * @iova: its IOVA (of the first entry for VT_MAP_SG)
  * @size: bytes mapped
  * @dir: its direction
+ * @sgt: the entries of a VT_MAP_SG mapping
  */
 struct vt_map {
 	struct vt_buf *buf;
+	enum vt_map_kind kind;
 	dma_addr_t iova;
 	size_t size;
 	enum dma_data_direction dir;
+	struct sg_table sgt;
 };
 
 /**
@@ -100,6 +112,10 @@ static int vt_buf_alloc(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 		return -ENOMEM;
 	buf->size = cmd->length;
 	buf->coherent = coherent;
+	/* The id first: a failure after the allocation would have to undo it. */
+	ret = xa_alloc(&ctx->bufs, &cmd->out_id, buf, xa_limit_31b, GFP_KERNEL);
+	if (ret)
+		goto err_free_buf;
 	if (coherent) {
 		buf->vaddr = dma_alloc_coherent(ctx->dev, buf->size, &buf->iova,
 						GFP_KERNEL);
@@ -109,19 +125,73 @@ static int vt_buf_alloc(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 						      buf->order);
 	}
 	if (!buf->vaddr) {
-		kfree(buf);
-		return -ENOMEM;
-	}
-	ret = xa_alloc(&ctx->bufs, &cmd->out_id, buf, xa_limit_31b, GFP_KERNEL);
-	if (ret) {
-		vt_buf_free(ctx, buf);
-		return ret;
+		ret = -ENOMEM;
+		goto err_erase;
 	}
 	cmd->out_iova = buf->iova;
 	return 0;
+
+err_erase:
+	xa_erase(&ctx->bufs, cmd->out_id);
+err_free_buf:
+	kfree(buf);
+	return ret;
 }
 
-static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+/*
+ * Split bytes [@offset, @offset + @length) of @buf into @count entries of
+ * @sgt and map them with dma_map_sgtable().
+ */
+static int vt_map_sg(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
+		     struct vt_map *map, unsigned long attrs)
+{
+	u64 chunk = cmd->length / cmd->count, off = cmd->offset, len;
+	struct scatterlist *sg;
+	unsigned int i;
+	void *addr;
+	int ret;
+
+	ret = sg_alloc_table(&map->sgt, cmd->count, GFP_KERNEL);
+	if (ret)
+		return ret;
+	for_each_sgtable_sg(&map->sgt, sg, i) {
+		len = i == cmd->count - 1 ? cmd->offset + cmd->length - off :
+		      chunk;
+		addr = map->buf->vaddr + off;
+		sg_set_page(sg, virt_to_page(addr), len, offset_in_page(addr));
+		off += len;
+	}
+	ret = dma_map_sgtable(ctx->dev, &map->sgt, map->dir, attrs);
+	if (ret) {
+		sg_free_table(&map->sgt);
+		return ret;
+	}
+	map->iova = sg_dma_address(map->sgt.sgl);
+	return 0;
+}
+
+/* Map @map's bytes of its buffer the way @map->kind says. */
+static int vt_map_kind(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
+		       struct vt_map *map, unsigned long attrs)
+{
+	struct page *page = virt_to_page(map->buf->vaddr);
+
+	switch (map->kind) {
+	case VT_MAP_SG:
+		return vt_map_sg(ctx, cmd, map, attrs);
+	case VT_MAP_RAW:
+		return vduse_iotlb_map_page(ctx->dom, page, cmd->offset,
+					    map->size, map->dir, attrs,
+					    &map->iova);
+	default:
+		map->iova = dma_map_page_attrs(ctx->dev, page, cmd->offset,
+					       map->size, map->dir, attrs);
+		return dma_mapping_error(ctx->dev, map->iova) ? -ENOSPC : 0;
+	}
+}
+
+static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
+		  enum vt_map_kind kind)
 {
 	unsigned long attrs = 0;
 	struct vt_buf *buf;
@@ -131,30 +201,35 @@ static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 	buf = vt_buf_get(ctx, cmd);
 	if (!buf || buf->coherent || cmd->dir > DMA_FROM_DEVICE)
 		return -EINVAL;
+	if (kind == VT_MAP_SG &&
+	    (!cmd->count || cmd->count > VIT_TEST_MAX_SG ||
+	     cmd->length < cmd->count))
+		return -EINVAL;
 	if (cmd->flags & VIT_TEST_F_SKIP_SYNC)
 		attrs |= DMA_ATTR_SKIP_CPU_SYNC;
 	map = kzalloc_obj(*map, GFP_KERNEL);
 	if (!map)
 		return -ENOMEM;
 	map->buf = buf;
+	map->kind = kind;
 	map->size = cmd->length;
 	map->dir = cmd->dir;
-	map->iova = dma_map_page_attrs(ctx->dev, virt_to_page(buf->vaddr),
-				       cmd->offset, map->size, map->dir, attrs);
-	if (dma_mapping_error(ctx->dev, map->iova)) {
-		ret = -ENOSPC;
-		goto err_free_map;
-	}
+	/*
+	 * The id first: undoing a mapping is an unmap, which keeps the
+	 * bounce pages, so the mapping is the last step that may fail.
+	 */
 	ret = xa_alloc(&ctx->maps, &cmd->out_id, map, xa_limit_31b, GFP_KERNEL);
 	if (ret)
-		goto err_unmap;
+		goto err_free_map;
+	ret = vt_map_kind(ctx, cmd, map, attrs);
+	if (ret)
+		goto err_erase;
 	buf->maps++;
 	cmd->out_iova = map->iova;
 	return 0;
 
-err_unmap:
-	dma_unmap_page_attrs(ctx->dev, map->iova, map->size, map->dir,
-			     DMA_ATTR_SKIP_CPU_SYNC);
+err_erase:
+	xa_erase(&ctx->maps, cmd->out_id);
 err_free_map:
 	kfree(map);
 	return ret;
@@ -187,7 +262,19 @@ static int vt_map_resource(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 static void vt_unmap(struct vt_ctx *ctx, struct vt_map *map,
 		     unsigned long attrs)
 {
-	dma_unmap_page_attrs(ctx->dev, map->iova, map->size, map->dir, attrs);
+	switch (map->kind) {
+	case VT_MAP_SG:
+		dma_unmap_sgtable(ctx->dev, &map->sgt, map->dir, attrs);
+		sg_free_table(&map->sgt);
+		break;
+	case VT_MAP_RAW:
+		WARN_ON(vduse_iotlb_unmap_page(ctx->dom, map->iova, map->size,
+					       map->dir, attrs));
+		break;
+	default:
+		dma_unmap_page_attrs(ctx->dev, map->iova, map->size, map->dir,
+				     attrs);
+	}
 	map->buf->maps--;
 	kfree(map);
 }
@@ -196,7 +283,8 @@ static int vt_sync(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 {
 	struct vt_map *map = xa_load(&ctx->maps, cmd->id);
 
-	if (!map || cmd->dir > DMA_FROM_DEVICE || cmd->offset > map->size ||
+	if (!map || map->kind != VT_MAP_PAGE || cmd->dir > DMA_FROM_DEVICE ||
+	    cmd->offset > map->size ||
 	    cmd->length > map->size - cmd->offset)
 		return -EINVAL;
 	if (cmd->flags & VIT_TEST_F_FOR_CPU)
@@ -358,7 +446,11 @@ static int vt_dispatch(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 	case VIT_TEST_BUF_WRITE:
 		return vt_rw(ctx, cmd, false);
 	case VIT_TEST_MAP:
-		return vt_map(ctx, cmd);
+		return vt_map(ctx, cmd, VT_MAP_PAGE);
+	case VIT_TEST_MAP_SG:
+		return vt_map(ctx, cmd, VT_MAP_SG);
+	case VIT_TEST_RAW_MAP:
+		return vt_map(ctx, cmd, VT_MAP_RAW);
 	case VIT_TEST_UNMAP:
 		map = xa_erase(&ctx->maps, cmd->id);
 		if (!map)
@@ -380,6 +472,47 @@ static int vt_dispatch(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 	}
 }
 
+/*
+ * The copy of the results back failed after @cmd succeeded: undo what
+ * userspace would have named by the id it never got.
+ */
+static void vt_undo(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	struct vt_buf *buf;
+	struct vt_map *map;
+
+	switch (cmd->op) {
+	case VIT_TEST_BUF_ALLOC:
+	case VIT_TEST_COH_ALLOC:
+		buf = xa_erase(&ctx->bufs, cmd->out_id);
+		vt_buf_free(ctx, buf);
+		break;
+	case VIT_TEST_MAP:
+	case VIT_TEST_MAP_SG:
+	case VIT_TEST_RAW_MAP:
+		map = xa_erase(&ctx->maps, cmd->out_id);
+		vt_unmap(ctx, map, DMA_ATTR_SKIP_CPU_SYNC);
+		break;
+	}
+}
+
+/* Does @op return results in the command? */
+static bool vt_has_results(u32 op)
+{
+	switch (op) {
+	case VIT_TEST_BUF_ALLOC:
+	case VIT_TEST_COH_ALLOC:
+	case VIT_TEST_MAP:
+	case VIT_TEST_MAP_SG:
+	case VIT_TEST_RAW_MAP:
+	case VIT_TEST_BENCH:
+	case VIT_TEST_MAP_RESOURCE:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static long vt_ioctl(struct file *file, unsigned int op, unsigned long arg)
 {
 	struct vt_ctx *ctx = file->private_data;
@@ -395,9 +528,12 @@ static long vt_ioctl(struct file *file, unsigned int op, unsigned long arg)
 		return -EINVAL;
 	mutex_lock(&ctx->lock);
 	ret = vt_dispatch(ctx, &cmd);
+	if (!ret && vt_has_results(cmd.op) &&
+	    copy_to_user(uarg, &cmd, sizeof(cmd))) {
+		vt_undo(ctx, &cmd);
+		ret = -EFAULT;
+	}
 	mutex_unlock(&ctx->lock);
-	if (!ret && copy_to_user(uarg, &cmd, sizeof(cmd)))
-		return -EFAULT;
 	return ret;
 }
 

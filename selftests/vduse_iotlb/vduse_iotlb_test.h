@@ -25,10 +25,12 @@
  *                @length) with direction @dir (VIT_TEST_F_SKIP_SYNC:
  *                DMA_ATTR_SKIP_CPU_SYNC); @out_id names the mapping and
  *                @out_iova is its IOVA
- * @VIT_TEST_UNMAP: dma_unmap_page() of mapping @id (VIT_TEST_F_SKIP_SYNC)
+ * @VIT_TEST_UNMAP: unmap mapping @id the way it was mapped
+ *                  (VIT_TEST_F_SKIP_SYNC)
  * @VIT_TEST_SYNC: dma_sync_single_for_cpu() (VIT_TEST_F_FOR_CPU) or
- *                 _for_device() of mapping @id, bytes [@offset, @offset +
- *                 @length) relative to the mapping, with direction @dir
+ *                 _for_device() of VIT_TEST_MAP mapping @id, bytes
+ *                 [@offset, @offset + @length) relative to the mapping,
+ *                 with direction @dir
  * @VIT_TEST_COH_ALLOC: dma_alloc_coherent() of @length bytes; a buffer
  *                      @out_id at @out_iova
  * @VIT_TEST_RAW_UNMAP: vduse_iotlb_unmap_page(@offset as IOVA, @length,
@@ -47,6 +49,18 @@
  *                         dma_mapping_error() says it was refused; 0 when
  *                         it was mapped, with @out_iova the IOVA it got
  *                         (already unmapped with dma_unmap_resource())
+ * @VIT_TEST_MAP_SG: as VIT_TEST_MAP, with dma_map_sgtable() of @count
+ *                   entries (at most VIT_TEST_MAX_SG) that split the bytes
+ *                   evenly, the last one taking the rest; @out_iova is the
+ *                   first entry's IOVA.  Returns dma_map_sgtable()'s error
+ * @VIT_TEST_RAW_MAP: as VIT_TEST_MAP, with vduse_iotlb_map_page() straight
+ *                    through the kernel API; returns its error
+ *
+ * An op that fails has changed nothing.  MAP fails with -ENOSPC whenever
+ * dma_mapping_error() says so: the DMA API gives no reason.  The ops that
+ * return results (ALLOCs, MAPs, BENCH, MAP_RESOURCE) fail with -EFAULT
+ * when the results cannot be copied back, after undoing what they made
+ * (a mapping undone that way keeps its bounce pages, as any unmap does).
  */
 enum vit_test_op {
 	VIT_TEST_ATTACH = 1,
@@ -62,6 +76,8 @@ enum vit_test_op {
 	VIT_TEST_RAW_UNMAP,
 	VIT_TEST_BENCH,
 	VIT_TEST_MAP_RESOURCE,
+	VIT_TEST_MAP_SG,
+	VIT_TEST_RAW_MAP,
 };
 
 #define VIT_TEST_F_SKIP_SYNC	0x1U
@@ -76,6 +92,8 @@ enum vit_test_op {
 
 /* Largest buffer VIT_TEST_BUF_ALLOC accepts. */
 #define VIT_TEST_MAX_BUF	0x100000U
+/* Most entries VIT_TEST_MAP_SG maps. */
+#define VIT_TEST_MAX_SG		16U
 
 /**
  * struct vit_test_cmd - argument of VIT_TEST_IOCTL (see &enum vit_test_op)
@@ -89,7 +107,7 @@ enum vit_test_op {
  * @length: bytes
  * @seed: pattern seed
  * @uptr: user buffer
- * @count: iterations for VIT_TEST_BENCH
+ * @count: iterations for VIT_TEST_BENCH, entries for VIT_TEST_MAP_SG
  * @out_iova: IOVA of a new mapping or coherent buffer
  * @out_ns: nanoseconds a benchmark took
  * @out_id: id of a new buffer or mapping
