@@ -110,6 +110,10 @@ int ckpt_image_read_csums(const struct ckpt_image *img, u64 chunk,
 			  unsigned int n, u64 *csums);
 int ckpt_image_verify_runs(const struct ckpt_image *img);
 int ckpt_read_full(struct file *file, void *buf, size_t len, loff_t pos);
+int ckpt_write_iter_full(struct file *file, struct iov_iter *iter,
+			 loff_t *pos);
+int ckpt_write_full(struct file *file, const void *buf, size_t len,
+		    loff_t *pos);
 u64 ckpt_csum_bvec(const struct bio_vec *bv, unsigned int nr);
 int ckpt_check_chunks_bvec(const u64 *csums, const struct bio_vec *bv,
 			   unsigned int nr);

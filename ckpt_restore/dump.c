@@ -305,7 +305,6 @@ static int ckpt_run_flush(struct ckpt_dctx *c)
 {
 	size_t len = (size_t)c->bv_nr << PAGE_SHIFT;
 	struct iov_iter iter;
-	ssize_t put;
 	void *va;
 	u32 i;
 	int ret;
@@ -313,9 +312,9 @@ static int ckpt_run_flush(struct ckpt_dctx *c)
 	if (!c->bv_nr)
 		return 0;
 	iov_iter_bvec(&iter, ITER_SOURCE, c->bv, c->bv_nr, len);
-	put = vfs_iter_write(c->out, &iter, &c->pos, 0);
-	if (put != len)
-		return put < 0 ? put : -EIO;
+	ret = ckpt_write_iter_full(c->out, &iter, &c->pos);
+	if (ret)
+		return ret;
 	for (i = 0; i < c->bv_nr; i++) {
 		va = kmap_local_page(c->bv[i].bv_page);
 		xxh64_update(&c->chunk_st, va, PAGE_SIZE);
@@ -556,16 +555,11 @@ static int ckpt_collect_paths(struct ckpt_dctx *c)
 static int ckpt_write_all(struct ckpt_dctx *c, const void *buf, size_t len,
 			  struct xxh64_state *st)
 {
-	ssize_t put;
-
 	if (!len)
 		return 0;
 	if (st)
 		xxh64_update(st, buf, len);
-	put = kernel_write(c->out, buf, len, &c->pos);
-	if (put != len)
-		return put < 0 ? put : -EIO;
-	return 0;
+	return ckpt_write_full(c->out, buf, len, &c->pos);
 }
 
 /*
@@ -578,7 +572,6 @@ static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg)
 	struct xxh64_state st;
 	u64 data_end = c->pos, meta_end;
 	loff_t zero = 0;
-	ssize_t put;
 	u32 i;
 	int ret;
 
@@ -622,10 +615,10 @@ static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg)
 		.meta_csum = xxh64_digest(&st),
 	};
 	h->header_csum = xxh64(h, sizeof(*h), 0);
-	put = kernel_write(c->out, h, PAGE_SIZE, &zero);
+	ret = ckpt_write_full(c->out, h, PAGE_SIZE, &zero);
 	free_page((unsigned long)h);
-	if (put != PAGE_SIZE)
-		return put < 0 ? put : -EIO;
+	if (ret)
+		return ret;
 
 	arg->nr_vmas = c->nr_vmas;
 	arg->nr_skipped = c->nr_skipped;

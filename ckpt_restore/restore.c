@@ -452,7 +452,6 @@ static int ckpt_fill_shared(struct ckpt_rctx *c, const struct ckpt_image_vma *v,
 	const struct ckpt_image_run *r = &c->img.runs[run];
 	loff_t pos = r->start + (off << PAGE_SHIFT) - v->start;
 	size_t len = (size_t)n << PAGE_SHIFT;
-	ssize_t put;
 	int ret;
 
 	ret = ckpt_image_read_csums(&c->img, r->chunk + off / CKPT_CHUNK_PAGES,
@@ -462,12 +461,7 @@ static int ckpt_fill_shared(struct ckpt_rctx *c, const struct ckpt_image_vma *v,
 				     c->img.run_pos[run] + (off << PAGE_SHIFT));
 	if (!ret)
 		ret = ckpt_check_chunks_buf(c->csums, c->buf, n);
-	if (ret)
-		return ret;
-	put = kernel_write(shm, c->buf, len, &pos);
-	if (put != len)
-		return put < 0 ? put : -EIO;
-	return 0;
+	return ret ?: ckpt_write_full(shm, c->buf, len, &pos);
 }
 
 /* Step 5 for the shared VMAs, run by run, batch by batch. */
