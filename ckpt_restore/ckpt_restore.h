@@ -125,7 +125,7 @@ static inline u64 ckpt_run_chunks(u64 nr_pages)
 	return DIV_ROUND_UP_ULL(nr_pages, CKPT_CHUNK_PAGES);
 }
 
-int ckpt_dump(struct ckpt_dump *arg);
+int ckpt_dump(struct ckpt_dump *arg, struct ckpt_dump __user *uarg);
 int ckpt_restore(struct ckpt_restore *arg);
 
 struct file *ckpt_lazy_file_create(const struct ckpt_image *img,

@@ -564,9 +564,13 @@ static int ckpt_write_all(struct ckpt_dctx *c, const void *buf, size_t len,
 
 /*
  * After the contents: the tables (covered by meta_csum), then the chunk
- * checksums; then the header at offset 0.
+ * checksums; then the results are copied out to @uarg and only then is
+ * the header written at offset 0: until it is, the file is no image a
+ * restore accepts, so a dump that fails at any step, copying out
+ * included, leaves none behind.
  */
-static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg)
+static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg,
+			   struct ckpt_dump __user *uarg)
 {
 	struct ckpt_image_header *h;
 	struct xxh64_state st;
@@ -593,6 +597,14 @@ static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg)
 	if (ret)
 		return ret;
 
+	arg->nr_vmas = c->nr_vmas;
+	arg->nr_skipped = c->nr_skipped;
+	arg->nr_runs = c->nr_runs;
+	arg->nr_pages = c->nr_pages;
+	arg->image_size = c->pos;
+	if (copy_to_user(uarg, arg, sizeof(*arg)))
+		return -EFAULT;
+
 	/* A whole zeroed page, so the gap up to the contents is zero too. */
 	h = (void *)get_zeroed_page(GFP_KERNEL);
 	if (!h)
@@ -617,15 +629,7 @@ static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg)
 	h->header_csum = xxh64(h, sizeof(*h), 0);
 	ret = ckpt_write_full(c->out, h, PAGE_SIZE, &zero);
 	free_page((unsigned long)h);
-	if (ret)
-		return ret;
-
-	arg->nr_vmas = c->nr_vmas;
-	arg->nr_skipped = c->nr_skipped;
-	arg->nr_runs = c->nr_runs;
-	arg->nr_pages = c->nr_pages;
-	arg->image_size = c->pos;
-	return 0;
+	return ret;
 }
 
 static struct ckpt_range *ckpt_copy_ranges(const struct ckpt_dump *arg)
@@ -668,12 +672,14 @@ static struct file *ckpt_out_file(int fd)
 
 /**
  * ckpt_dump() - CKPT_DUMP
- * @arg: the argument, copied in; outputs are filled on success
+ * @arg: the argument, copied in
+ * @uarg: where the argument with its outputs is copied back, before the
+ *	image is made valid
  *
  * Return: 0 or a negative errno as listed in the uAPI header.  On failure
  * the output file may hold a partial image without a valid header.
  */
-int ckpt_dump(struct ckpt_dump *arg)
+int ckpt_dump(struct ckpt_dump *arg, struct ckpt_dump __user *uarg)
 {
 	struct ckpt_range *ranges = NULL;
 	struct ckpt_dctx *c;
@@ -730,7 +736,7 @@ int ckpt_dump(struct ckpt_dump *arg)
 			ret = ckpt_dump_private(c, i);
 	}
 	if (!ret)
-		ret = ckpt_write_meta(c, arg);
+		ret = ckpt_write_meta(c, arg, uarg);
 	if (!ret)
 		atomic_long_inc(&ckpt_stats.dumps);
 
