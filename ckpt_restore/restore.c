@@ -189,6 +189,13 @@ static int ckpt_prepare(struct ckpt_rctx *c, u32 flags)
 		case CKPT_VMA_SHARED:
 			rv->file = vmk_shmem_file_setup("dev/zero",
 							v->end - v->start);
+			/*
+			 * shmem reports a failed inode allocation as -ENOSPC;
+			 * the internal mount has no size or inode limit, so
+			 * here it can only mean out of memory.
+			 */
+			if (rv->file == ERR_PTR(-ENOSPC))
+				rv->file = ERR_PTR(-ENOMEM);
 			break;
 		case CKPT_VMA_ANON:
 			if (!(flags & CKPT_RESTORE_LAZY))
