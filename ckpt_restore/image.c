@@ -401,6 +401,25 @@ int ckpt_image_read_csums(const struct ckpt_image *img, u64 chunk,
 }
 
 /**
+ * ckpt_image_run_pages() - pages of @nr consecutive runs from run @first
+ * @img: a loaded image
+ * @first: index of the first run
+ * @nr: number of runs, @first + @nr at most the header's nr_runs
+ *
+ * The contents of consecutive runs are consecutive in the image, so this
+ * costs the same for any @nr.
+ */
+u64 ckpt_image_run_pages(const struct ckpt_image *img, u64 first, u64 nr)
+{
+	u64 last = first + nr - 1;
+
+	if (!nr)
+		return 0;
+	return ((img->run_pos[last] - img->run_pos[first]) >> PAGE_SHIFT) +
+	       img->runs[last].nr_pages;
+}
+
+/**
  * ckpt_image_verify_runs() - check every chunk's checksum
  * @img: a loaded image
  *
