@@ -109,7 +109,12 @@ void ckpt_image_free(struct ckpt_image *img);
 int ckpt_image_read_csums(const struct ckpt_image *img, u64 chunk,
 			  unsigned int n, u64 *csums);
 int ckpt_image_verify_runs(const struct ckpt_image *img);
+u64 ckpt_image_run_pages(const struct ckpt_image *img, u64 first, u64 nr);
 int ckpt_read_full(struct file *file, void *buf, size_t len, loff_t pos);
+int ckpt_write_iter_full(struct file *file, struct iov_iter *iter,
+			 loff_t *pos);
+int ckpt_write_full(struct file *file, const void *buf, size_t len,
+		    loff_t *pos);
 u64 ckpt_csum_bvec(const struct bio_vec *bv, unsigned int nr);
 int ckpt_check_chunks_bvec(const u64 *csums, const struct bio_vec *bv,
 			   unsigned int nr);
@@ -121,8 +126,9 @@ static inline u64 ckpt_run_chunks(u64 nr_pages)
 	return DIV_ROUND_UP_ULL(nr_pages, CKPT_CHUNK_PAGES);
 }
 
-int ckpt_dump(struct ckpt_dump *arg);
-int ckpt_restore(struct ckpt_restore *arg);
+int ckpt_dump(struct ckpt_dump *arg, struct ckpt_dump __user *uarg);
+int ckpt_restore(struct ckpt_restore *arg,
+		 struct ckpt_restore __user *uarg);
 
 struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 				   unsigned int vma, unsigned int first_run,

@@ -51,11 +51,8 @@ static long ckpt_ioctl_dump(void __user *uarg)
 	int ret;
 
 	ret = ckpt_copy_arg(&arg, sizeof(arg), CKPT_DUMP_SIZE_V1, uarg);
-	if (!ret)
-		ret = ckpt_dump(&arg);
-	if (!ret && copy_to_user(uarg, &arg, sizeof(arg)))
-		ret = -EFAULT;
-	return ret;
+	/* The outputs are copied back before the image is made valid. */
+	return ret ?: ckpt_dump(&arg, uarg);
 }
 
 static long ckpt_ioctl_restore(void __user *uarg)
@@ -64,11 +61,8 @@ static long ckpt_ioctl_restore(void __user *uarg)
 	int ret;
 
 	ret = ckpt_copy_arg(&arg, sizeof(arg), CKPT_RESTORE_SIZE_V1, uarg);
-	if (!ret)
-		ret = ckpt_restore(&arg);
-	if (!ret && copy_to_user(uarg, &arg, sizeof(arg)))
-		ret = -EFAULT;
-	return ret;
+	/* The outputs are copied back before anything is mapped. */
+	return ret ?: ckpt_restore(&arg, uarg);
 }
 
 static long ckpt_ioctl(struct file *file, unsigned int cmd, unsigned long arg)

@@ -305,7 +305,6 @@ static int ckpt_run_flush(struct ckpt_dctx *c)
 {
 	size_t len = (size_t)c->bv_nr << PAGE_SHIFT;
 	struct iov_iter iter;
-	ssize_t put;
 	void *va;
 	u32 i;
 	int ret;
@@ -313,9 +312,9 @@ static int ckpt_run_flush(struct ckpt_dctx *c)
 	if (!c->bv_nr)
 		return 0;
 	iov_iter_bvec(&iter, ITER_SOURCE, c->bv, c->bv_nr, len);
-	put = vfs_iter_write(c->out, &iter, &c->pos, 0);
-	if (put != len)
-		return put < 0 ? put : -EIO;
+	ret = ckpt_write_iter_full(c->out, &iter, &c->pos);
+	if (ret)
+		return ret;
 	for (i = 0; i < c->bv_nr; i++) {
 		va = kmap_local_page(c->bv[i].bv_page);
 		xxh64_update(&c->chunk_st, va, PAGE_SIZE);
@@ -556,29 +555,27 @@ static int ckpt_collect_paths(struct ckpt_dctx *c)
 static int ckpt_write_all(struct ckpt_dctx *c, const void *buf, size_t len,
 			  struct xxh64_state *st)
 {
-	ssize_t put;
-
 	if (!len)
 		return 0;
 	if (st)
 		xxh64_update(st, buf, len);
-	put = kernel_write(c->out, buf, len, &c->pos);
-	if (put != len)
-		return put < 0 ? put : -EIO;
-	return 0;
+	return ckpt_write_full(c->out, buf, len, &c->pos);
 }
 
 /*
  * After the contents: the tables (covered by meta_csum), then the chunk
- * checksums; then the header at offset 0.
+ * checksums; then the results are copied out to @uarg and only then is
+ * the header written at offset 0: until it is, the file is no image a
+ * restore accepts, so a dump that fails at any step, copying out
+ * included, leaves none behind.
  */
-static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg)
+static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg,
+			   struct ckpt_dump __user *uarg)
 {
 	struct ckpt_image_header *h;
 	struct xxh64_state st;
 	u64 data_end = c->pos, meta_end;
 	loff_t zero = 0;
-	ssize_t put;
 	u32 i;
 	int ret;
 
@@ -599,6 +596,14 @@ static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg)
 				     c->nr_chunks * sizeof(*c->csums), NULL);
 	if (ret)
 		return ret;
+
+	arg->nr_vmas = c->nr_vmas;
+	arg->nr_skipped = c->nr_skipped;
+	arg->nr_runs = c->nr_runs;
+	arg->nr_pages = c->nr_pages;
+	arg->image_size = c->pos;
+	if (copy_to_user(uarg, arg, sizeof(*arg)))
+		return -EFAULT;
 
 	/* A whole zeroed page, so the gap up to the contents is zero too. */
 	h = (void *)get_zeroed_page(GFP_KERNEL);
@@ -622,17 +627,9 @@ static int ckpt_write_meta(struct ckpt_dctx *c, struct ckpt_dump *arg)
 		.meta_csum = xxh64_digest(&st),
 	};
 	h->header_csum = xxh64(h, sizeof(*h), 0);
-	put = kernel_write(c->out, h, PAGE_SIZE, &zero);
+	ret = ckpt_write_full(c->out, h, PAGE_SIZE, &zero);
 	free_page((unsigned long)h);
-	if (put != PAGE_SIZE)
-		return put < 0 ? put : -EIO;
-
-	arg->nr_vmas = c->nr_vmas;
-	arg->nr_skipped = c->nr_skipped;
-	arg->nr_runs = c->nr_runs;
-	arg->nr_pages = c->nr_pages;
-	arg->image_size = c->pos;
-	return 0;
+	return ret;
 }
 
 static struct ckpt_range *ckpt_copy_ranges(const struct ckpt_dump *arg)
@@ -675,12 +672,14 @@ static struct file *ckpt_out_file(int fd)
 
 /**
  * ckpt_dump() - CKPT_DUMP
- * @arg: the argument, copied in; outputs are filled on success
+ * @arg: the argument, copied in
+ * @uarg: where the argument with its outputs is copied back, before the
+ *	image is made valid
  *
  * Return: 0 or a negative errno as listed in the uAPI header.  On failure
  * the output file may hold a partial image without a valid header.
  */
-int ckpt_dump(struct ckpt_dump *arg)
+int ckpt_dump(struct ckpt_dump *arg, struct ckpt_dump __user *uarg)
 {
 	struct ckpt_range *ranges = NULL;
 	struct ckpt_dctx *c;
@@ -737,7 +736,7 @@ int ckpt_dump(struct ckpt_dump *arg)
 			ret = ckpt_dump_private(c, i);
 	}
 	if (!ret)
-		ret = ckpt_write_meta(c, arg);
+		ret = ckpt_write_meta(c, arg, uarg);
 	if (!ret)
 		atomic_long_inc(&ckpt_stats.dumps);
 

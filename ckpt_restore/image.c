@@ -15,6 +15,7 @@
 #include <linux/overflow.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/uio.h>
 #include <linux/xxhash.h>
 
 #include "ckpt_restore.h"
@@ -43,6 +44,52 @@ int ckpt_read_full(struct file *file, void *buf, size_t len, loff_t pos)
 		len -= ret;
 	}
 	return 0;
+}
+
+/**
+ * ckpt_write_iter_full() - write all of @iter at *@pos
+ * @file: the file
+ * @iter: what to write, an ITER_SOURCE iterator
+ * @pos: file offset, advanced by what was written
+ *
+ * A write may stop short without an error (tmpfs stops at the first page
+ * it cannot allocate): the rest is written again, so a failure returns the
+ * error of the write that failed, ENOMEM say, and not a bare short count.
+ *
+ * Return: 0, the write error, or -EIO if a write made no progress.
+ */
+int ckpt_write_iter_full(struct file *file, struct iov_iter *iter,
+			 loff_t *pos)
+{
+	ssize_t put;
+
+	while (iov_iter_count(iter)) {
+		put = vfs_iter_write(file, iter, pos, 0);
+		if (put < 0)
+			return put;
+		if (!put)
+			return -EIO;
+	}
+	return 0;
+}
+
+/**
+ * ckpt_write_full() - ckpt_write_iter_full() of a kernel buffer
+ * @file: the file
+ * @buf: what to write
+ * @len: its length
+ * @pos: file offset, advanced by what was written
+ *
+ * Return: 0, the write error, or -EIO if a write made no progress.
+ */
+int ckpt_write_full(struct file *file, const void *buf, size_t len,
+		    loff_t *pos)
+{
+	struct kvec kv = { .iov_base = (void *)buf, .iov_len = len };
+	struct iov_iter iter;
+
+	iov_iter_kvec(&iter, ITER_SOURCE, &kv, 1, len);
+	return ckpt_write_iter_full(file, &iter, pos);
 }
 
 /**
@@ -351,6 +398,25 @@ int ckpt_image_read_csums(const struct ckpt_image *img, u64 chunk,
 {
 	return ckpt_read_full(img->file, csums, n * sizeof(*csums),
 			      img->csums_pos + chunk * sizeof(*csums));
+}
+
+/**
+ * ckpt_image_run_pages() - pages of @nr consecutive runs from run @first
+ * @img: a loaded image
+ * @first: index of the first run
+ * @nr: number of runs, @first + @nr at most the header's nr_runs
+ *
+ * The contents of consecutive runs are consecutive in the image, so this
+ * costs the same for any @nr.
+ */
+u64 ckpt_image_run_pages(const struct ckpt_image *img, u64 first, u64 nr)
+{
+	u64 last = first + nr - 1;
+
+	if (!nr)
+		return 0;
+	return ((img->run_pos[last] - img->run_pos[first]) >> PAGE_SHIFT) +
+	       img->runs[last].nr_pages;
 }
 
 /**

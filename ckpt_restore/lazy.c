@@ -483,18 +483,14 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 				   unsigned int nr_runs)
 {
 	const struct ckpt_image_vma *v = &img->vmas[vma];
-	unsigned int last = first_run + nr_runs - 1;
-	unsigned long covered = 0;
+	unsigned long covered;
 	struct ckpt_lazy *lz;
 	struct file *file;
 
 	lz = kzalloc_obj(*lz, GFP_KERNEL_ACCOUNT);
 	if (!lz)
 		return ERR_PTR(-ENOMEM);
-	/* The contents of a VMA's runs are consecutive in the image. */
-	if (nr_runs)
-		covered = ((img->run_pos[last] - img->run_pos[first_run]) >>
-			   PAGE_SHIFT) + img->runs[last].nr_pages;
+	covered = ckpt_image_run_pages(img, first_run, nr_runs);
 	lz->tables = ckpt_tables_get(img->tables);
 	lz->runs = img->runs + first_run;
 	lz->run_pos = img->run_pos + first_run;

@@ -189,6 +189,13 @@ static int ckpt_prepare(struct ckpt_rctx *c, u32 flags)
 		case CKPT_VMA_SHARED:
 			rv->file = vmk_shmem_file_setup("dev/zero",
 							v->end - v->start);
+			/*
+			 * shmem reports a failed inode allocation as -ENOSPC;
+			 * the internal mount has no size or inode limit, so
+			 * here it can only mean out of memory.
+			 */
+			if (rv->file == ERR_PTR(-ENOSPC))
+				rv->file = ERR_PTR(-ENOMEM);
 			break;
 		case CKPT_VMA_ANON:
 			if (!(flags & CKPT_RESTORE_LAZY))
@@ -452,7 +459,6 @@ static int ckpt_fill_shared(struct ckpt_rctx *c, const struct ckpt_image_vma *v,
 	const struct ckpt_image_run *r = &c->img.runs[run];
 	loff_t pos = r->start + (off << PAGE_SHIFT) - v->start;
 	size_t len = (size_t)n << PAGE_SHIFT;
-	ssize_t put;
 	int ret;
 
 	ret = ckpt_image_read_csums(&c->img, r->chunk + off / CKPT_CHUNK_PAGES,
@@ -462,16 +468,11 @@ static int ckpt_fill_shared(struct ckpt_rctx *c, const struct ckpt_image_vma *v,
 				     c->img.run_pos[run] + (off << PAGE_SHIFT));
 	if (!ret)
 		ret = ckpt_check_chunks_buf(c->csums, c->buf, n);
-	if (ret)
-		return ret;
-	put = kernel_write(shm, c->buf, len, &pos);
-	if (put != len)
-		return put < 0 ? put : -EIO;
-	return 0;
+	return ret ?: ckpt_write_full(shm, c->buf, len, &pos);
 }
 
 /* Step 5 for the shared VMAs, run by run, batch by batch. */
-static int ckpt_fill_shared_vmas(struct ckpt_rctx *c, u64 *nr_pages)
+static int ckpt_fill_shared_vmas(struct ckpt_rctx *c)
 {
 	const struct ckpt_image_run *r;
 	unsigned int n;
@@ -493,7 +494,6 @@ static int ckpt_fill_shared_vmas(struct ckpt_rctx *c, u64 *nr_pages)
 						       n);
 				if (ret)
 					return ret;
-				*nr_pages += n;
 				if (fatal_signal_pending(current))
 					return -EINTR;
 				cond_resched();
@@ -508,7 +508,7 @@ static int ckpt_fill_shared_vmas(struct ckpt_rctx *c, u64 *nr_pages)
  * together.  Returns only once the helper is done and every pin is
  * dropped, on success and on failure alike.
  */
-static int ckpt_fill(struct ckpt_rctx *c, u64 *nr_pages)
+static int ckpt_fill(struct ckpt_rctx *c)
 {
 	if (c->fl[0].bv) {
 		queue_work(system_unbound_wq, &c->helper);
@@ -517,9 +517,8 @@ static int ckpt_fill(struct ckpt_rctx *c, u64 *nr_pages)
 		/* flush_work() ordered the helper's writes before these. */
 		if (c->err)
 			return c->err;
-		*nr_pages += c->fl[0].nr_pages + c->fl[1].nr_pages;
 	}
-	return ckpt_fill_shared_vmas(c, nr_pages);
+	return ckpt_fill_shared_vmas(c);
 }
 
 /* Has an eager VMA, shared or not as @shared says, runs to fill? */
@@ -534,6 +533,31 @@ static bool ckpt_eager_runs(const struct ckpt_rctx *c, bool shared)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * The outputs, known before anything is mapped: every eager VMA is filled
+ * whole or the restore is undone.  They are copied out before the first
+ * mapping, so a failing copy changes nothing either.
+ */
+static int ckpt_put_results(struct ckpt_rctx *c, struct ckpt_restore *arg,
+			    struct ckpt_restore __user *uarg)
+{
+	u64 lazy_pages = 0;
+	u32 i;
+
+	arg->nr_vmas = c->img.hdr.nr_vmas;
+	arg->nr_lazy_vmas = 0;
+	for (i = 0; i < c->img.hdr.nr_vmas; i++) {
+		if (!c->rv[i].lazy)
+			continue;
+		arg->nr_lazy_vmas++;
+		lazy_pages += ckpt_image_run_pages(&c->img, c->rv[i].first_run,
+						   c->rv[i].nr_runs);
+	}
+	arg->nr_pages = c->img.hdr.nr_pages - lazy_pages;
+	arg->nr_lazy_pages = lazy_pages;
+	return copy_to_user(uarg, arg, sizeof(*arg)) ? -EFAULT : 0;
 }
 
 static void ckpt_unmap_all(struct ckpt_rctx *c)
@@ -561,16 +585,17 @@ static void ckpt_put_files(struct ckpt_rctx *c)
 
 /**
  * ckpt_restore() - CKPT_RESTORE
- * @arg: the argument, copied in; outputs are filled on success
+ * @arg: the argument, copied in
+ * @uarg: where the argument with its outputs is copied back, before
+ *	anything is mapped
  *
  * Return: 0, or a negative errno with the address space as before the call.
  */
-int ckpt_restore(struct ckpt_restore *arg)
+int ckpt_restore(struct ckpt_restore *arg, struct ckpt_restore __user *uarg)
 {
 	bool need_bv, need_buf;
 	struct ckpt_rctx *c;
 	struct file *file;
-	u64 nr_pages = 0;
 	u32 i;
 	int ret;
 
@@ -633,6 +658,8 @@ int ckpt_restore(struct ckpt_restore *arg)
 		goto out_put_files;
 	}
 	ret = ckpt_check_free(&c->img);
+	if (!ret)
+		ret = ckpt_put_results(c, arg, uarg);
 	if (ret)
 		goto out_put_files;
 	for (i = 0; i < c->img.hdr.nr_vmas; i++) {
@@ -640,16 +667,9 @@ int ckpt_restore(struct ckpt_restore *arg)
 		if (ret)
 			goto out_unmap;
 	}
-	ret = ckpt_fill(c, &nr_pages);
+	ret = ckpt_fill(c);
 	if (ret)
 		goto out_unmap;
-
-	arg->nr_vmas = c->img.hdr.nr_vmas;
-	arg->nr_lazy_vmas = 0;
-	for (i = 0; i < c->img.hdr.nr_vmas; i++)
-		arg->nr_lazy_vmas += c->rv[i].lazy;
-	arg->nr_pages = nr_pages;
-	arg->nr_lazy_pages = c->img.hdr.nr_pages - nr_pages;
 	atomic_long_inc(&ckpt_stats.restores);
 	goto out_put_files;
 

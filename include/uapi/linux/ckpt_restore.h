@@ -98,6 +98,12 @@
  *   needed read or write mode.
  * - ``ENOENT``, ``EACCES``, ...: opening a private file VMA's path with the
  *   caller's credentials failed; returned before anything is mapped.
+ * - ``EFAULT``: the argument or the ranges cannot be read, or the outputs
+ *   cannot be written back (CKPT_DUMP: before the image is made valid, so
+ *   no image is left; CKPT_RESTORE: before anything is mapped).
+ *   CKPT_RESTORE also: a page of a private file VMA cannot be populated
+ *   (the file is now shorter than the VMA); the restore undoes every
+ *   mapping it made.
  * - ``ENOMEM``, ``EINTR``, ``EIO``: resources, a fatal signal, or an I/O
  *   error; the restore undoes every mapping it made.
  */
