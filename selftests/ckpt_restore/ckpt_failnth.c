@@ -215,7 +215,9 @@ static long status_kb(pid_t pid, const char *key)
 		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	buf[n > 0 ? n : 0] = 0;
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
 	at = strstr(buf, key);
 	return at ? strtol(at + strlen(key) + 1, NULL, 10) : -1;
 }
