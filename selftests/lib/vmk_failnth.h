@@ -38,6 +38,7 @@
 #ifndef VMK_FAILNTH_H
 #define VMK_FAILNTH_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -153,6 +154,24 @@ static inline int vmk_failnth_disarm(struct vmk_failnth *fn)
 	for (tries = 0; tries < 4 && pwrite(fn->fd, "0", 1, 0) != 1; tries++)
 		;
 	return injected;
+}
+
+/*
+ * Entries of directory @path without . and .. (open fds in /proc/self/fd,
+ * a module's debugfs objects), or -1: what a failed call must not add.
+ */
+static inline int vmk_count_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 /* The line each sweep prints: how many injection points it reached. */

@@ -17,7 +17,6 @@
  * Each sweep runs on both stores, with the test backend (hook counters) and
  * with sw_rmp (which WARNs, failing the run, on hooks out of order).
  */
-#include <dirent.h>
 #include <sys/mman.h>
 
 #include "kselftest_harness.h"
@@ -166,20 +165,6 @@ static __u64 *page_word(const struct obj *o, __u64 pg, unsigned int page)
 	return (__u64 *)(o->map + page * pg);
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* GET of the whole object into @runs; returns 0 or -errno. */
 static int get_all(int fd, __u64 pg, struct memattr_run *runs, __u32 *nr)
 {
@@ -207,7 +192,7 @@ static void take_snap(struct __test_metadata *_metadata,
 		s->calls = ma_get_calls();
 	s->refcnt = vmk_read_long(MA_REFCNT);
 	ASSERT_LE(0, s->refcnt) TH_LOG("%s: %s", MA_REFCNT, strerror(-s->refcnt));
-	s->fds = count_fds();
+	s->fds = vmk_count_dir("/proc/self/fd");
 	ASSERT_LE(0, s->fds);
 	if (fd >= 0)
 		ASSERT_EQ(0, get_all(fd, sw->pg, s->runs, &s->nr_runs));

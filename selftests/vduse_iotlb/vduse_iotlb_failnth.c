@@ -12,7 +12,6 @@
  * pin or locked_vm charge, no mapping, IOVA or bounce page, and nothing
  * new the device can reach through the domain file.
  */
-#include <dirent.h>
 #include <sched.h>
 
 #include "kselftest_harness.h"
@@ -47,21 +46,6 @@ static const char *const snap_names[S_NR] = {
 struct snap {
 	long long v[S_NR];
 };
-
-/* Entries of directory @path (without . and ..), or -1. */
-static int count_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
 
 /* Pages of [@p, @p + @len) with a PTE, without touching them. */
 static int count_ptes(void *p, size_t len)
@@ -230,8 +214,8 @@ TEST_F(fn, create)
 	ASSERT_EQ(0, close(dfd0));
 	for (n = 1; n < VMK_FAILNTH_MAX; n++) {
 		take(_metadata, e, &s);
-		dirs = count_dir(VIT_DEBUGFS);
-		fds = count_dir("/proc/self/fd");
+		dirs = vmk_count_dir(VIT_DEBUGFS);
+		fds = vmk_count_dir("/proc/self/fd");
 		id = ~0U;
 		dfd = -1;
 		vmk_failnth_arm(&e->fn, n);
@@ -251,9 +235,9 @@ TEST_F(fn, create)
 			TH_LOG("create failed at point %d with %s", n,
 			       strerror(-ret));
 		same(_metadata, e, &s, n, "create");
-		EXPECT_EQ(dirs, count_dir(VIT_DEBUGFS))
+		EXPECT_EQ(dirs, vmk_count_dir(VIT_DEBUGFS))
 			TH_LOG("point %d: debugfs entries", n);
-		EXPECT_EQ(fds, count_dir("/proc/self/fd"))
+		EXPECT_EQ(fds, vmk_count_dir("/proc/self/fd"))
 			TH_LOG("point %d: an fd left", n);
 		EXPECT_EQ(-ENOENT, vit_destroy(e->ctl, id0))
 			TH_LOG("point %d: id %u names a domain", n, id0);
