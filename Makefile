@@ -70,7 +70,7 @@ KRUN := $(if $(VMK_BUILDROOT),$(TOP)/scripts/in-root $(VMK_BUILDROOT))
 W ?= 1
 KMAKE = $(KRUN) $(MAKE) -C $(KDIR) M=$(TOP) W=$(W) $(if $(KSRC),VMK_KSRC=$(KSRC))
 
-.PHONY: all modules selftests setup run shell test test-all bench check \
+.PHONY: all modules selftests setup run shell exec list test test-all bench check \
 	load unload clean help FORCE
 
 all: modules
@@ -106,7 +106,18 @@ run: guest-ready modules selftests
 	$(VMTEST) run
 
 shell: guest-ready modules selftests
-	$(VMTEST) shell
+	$(VMTEST) shell $(T)
+
+# make exec CMD='...' [T=collection]: one shell command in a guest with the
+# modules loaded; its output and its exit status.  CMD goes through the
+# environment, so that it keeps its own quotes.
+exec: export CMD := $(CMD)
+exec: guest-ready modules selftests
+	$(VMTEST) exec $(T) -- "$$CMD"
+
+# Collections, programs and test names (no guest).
+list: $(KMK) selftests
+	@$(VMTEST) list $(T)
 
 test: guest-ready modules selftests
 	$(VMTEST) test $(if $(filter-out 0,$(JSON)),--json) $(T)
@@ -136,7 +147,10 @@ help:
 	@echo "make [KERNEL=lts|latest|debug|<tree>]  build the modules (default KERNEL=latest)"
 	@echo "make KDIR=<build dir>  build against your own kernel; nothing is installed"
 	@echo "make run        boot a guest with all five modules and show each at work"
-	@echo "make shell      interactive guest shell with the modules loaded"
+	@echo "make shell [T=collection]  interactive guest shell with the modules loaded"
+	@echo "make exec CMD='...' [T=collection]  run one command in a guest; fails when it fails"
+	@echo "                (GDB=1 with shell or exec: QEMU waits for gdb on 127.0.0.1:1234)"
+	@echo "make list [T=collection]  every collection, program and test name"
 	@echo "make test [T=collection[:test]] [JSON=1]  run the kselftest collections in guests"
 	@echo "                (KTAP; JSON=1 also writes out/<kernel>/results.json)"
 	@echo "make test-all   make test on every kernel of the matrix (what CI runs)"
