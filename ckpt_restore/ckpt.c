@@ -190,14 +190,18 @@ static int cmd_dump(int argc, char **argv)
 }
 
 /* Child side of restore: restore, report, then wait to be killed. */
-static void restore_child(const char *file, unsigned int flags, int report)
+static void restore_child(const char *file, unsigned int flags, int report,
+			  pid_t tool)
 {
 	struct ckpt_restore r = { .size = sizeof(r), .flags = flags };
 	int dev, img, err = 0;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	/* Let CMD (not our ancestor) attach, e.g. to dump us again. */
-	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY);
+	/*
+	 * Let CMD (not our ancestor) attach, e.g. to dump us again: Yama
+	 * lets the tool and its descendants, CMD among them, and no other.
+	 */
+	prctl(PR_SET_PTRACER, tool);
 	dev = open_dev();
 	img = open(file, O_RDONLY | O_CLOEXEC);
 	if (dev < 0 || img < 0)
@@ -223,7 +227,7 @@ static int cmd_restore(int argc, char **argv)
 	struct ckpt_restore r;
 	int p[2], err, status;
 	char pidstr[32];
-	pid_t child, cmd;
+	pid_t child, cmd, tool;
 
 	if (argc && !strcmp(argv[0], "--lazy")) {
 		flags |= CKPT_RESTORE_LAZY;
@@ -236,12 +240,13 @@ static int cmd_restore(int argc, char **argv)
 	}
 	if (pipe2(p, O_CLOEXEC))
 		return 1;
+	tool = getpid();
 	child = fork();
 	if (child < 0)
 		return 1;
 	if (!child) {
 		close(p[0]);
-		restore_child(argv[0], flags, p[1]);
+		restore_child(argv[0], flags, p[1], tool);
 	}
 	close(p[1]);
 	if (read(p[0], &err, sizeof(err)) != sizeof(err) ||
