@@ -119,10 +119,11 @@ struct ckpt_dctx {
 /* Resolve a pidfd to an mm the caller may read: it must be our tracee. */
 static struct mm_struct *ckpt_target_mm(int pidfd)
 {
-	struct task_struct *task, *tracer;
+	struct task_struct *task;
 	struct mm_struct *mm;
 	struct file *file;
 	bool allowed;
+	int ret;
 
 	file = fget(pidfd);
 	if (!file)
@@ -141,14 +142,23 @@ static struct mm_struct *ckpt_target_mm(int pidfd)
 	 * ptrace_may_access() is not exported to modules.  Being the tracer
 	 * proves the rights instead: ptrace_attach() made exactly that check
 	 * (PTRACE_MODE_ATTACH_REALCREDS) and a traced task cannot gain
-	 * privileges by exec while we stay attached.
+	 * privileges by exec while we stay attached.  The tracer must be the
+	 * calling thread, which cannot detach while it is here, and the
+	 * check and get_task_mm() are made under the target's
+	 * exec_update_lock, as mm_access() does, so the mm is the one the
+	 * check was made for: an exec cannot replace it in between.
 	 */
+	ret = down_read_killable(&task->signal->exec_update_lock);
+	if (ret) {
+		put_task_struct(task);
+		return ERR_PTR(ret);
+	}
 	rcu_read_lock();
-	tracer = ptrace_parent(task);
 	allowed = same_thread_group(task, current) ||
-		  (tracer && same_thread_group(tracer, current));
+		  ptrace_parent(task) == current;
 	rcu_read_unlock();
 	mm = allowed ? get_task_mm(task) : ERR_PTR(-EPERM);
+	up_read(&task->signal->exec_update_lock);
 	put_task_struct(task);
 	return mm ?: ERR_PTR(-ESRCH);
 }
