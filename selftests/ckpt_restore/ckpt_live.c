@@ -40,39 +40,17 @@ static void *writer(void *arg)
 	return NULL;
 }
 
-/* The target: NR_WRITERS threads writing at @base, then it waits. */
-static pid_t spawn_writers(char *base, int *ready_fd)
+/* In the target: NR_WRITERS threads writing at @m. */
+static void start_writers(char *m)
 {
 	pthread_t t;
-	int p[2], i;
-	pid_t pid;
-	char *m;
+	int i;
 
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid) {
-		close(p[1]);
-		*ready_fd = p[0];
-		return pid;
-	}
-	close(p[0]);
-	m = mmap(base, LV_PAGES * PG, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (m == MAP_FAILED)
-		_exit(1);
-	/* The rest of each page is constant but not zero. */
-	for (i = 0; i < LV_PAGES; i++)
-		ckpt_fill_page(m + i * PG, i);
 	for (i = 0; i < NR_WRITERS; i++)
 		if (pthread_create(&t, NULL, writer, m + i * W_PAGES * PG))
 			_exit(1);
 	/* Let every writer complete a few sweeps first. */
 	usleep(100000);
-	if (write(p[1], "r", 1) != 1)
-		_exit(1);
-	for (;;)
-		pause();
 }
 
 /* Does every chunk of every run match its checksum?  Bad chunks, or -1. */
@@ -194,7 +172,9 @@ FIXTURE_SETUP(live)
 	ASSERT_LE(0, self->img);
 	self->base = ckpt_free_range(LV_PAGES * PG);
 	ASSERT_NE(NULL, self->base);
-	self->target = spawn_writers(self->base, &ready);
+	/* The rest of each page is constant but not zero. */
+	self->target = ckpt_spawn_filled(self->base, LV_PAGES, 0,
+					 start_writers, &ready);
 	ASSERT_LT(0, self->target);
 	ASSERT_EQ(1, read(ready, &c, 1)) TH_LOG("target did not start");
 	close(ready);

@@ -23,35 +23,6 @@ static int pidfd_open(pid_t pid)
 	return syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* A child that maps T_PAGES at @addr, fills them, reports, then sleeps. */
-static pid_t spawn_target(char *addr, int *ready_fd)
-{
-	int p[2];
-	pid_t pid;
-	char *m;
-	int i;
-
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid)  {
-		close(p[1]);
-		*ready_fd = p[0];
-		return pid;
-	}
-	close(p[0]);
-	m = mmap(addr, T_PAGES * PG, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (m == MAP_FAILED)
-		_exit(1);
-	for (i = 0; i < T_PAGES; i++)
-		ckpt_fill_page(m + i * PG, 40 + i);
-	if (write(p[1], "r", 1) != 1)
-		_exit(1);
-	for (;;)
-		pause();
-}
-
 static int wait_ready(int fd)
 {
 	char c;
@@ -85,7 +56,7 @@ FIXTURE_SETUP(perm)
 	ASSERT_LE(0, self->img);
 	self->addr = ckpt_free_range(T_PAGES * PG);
 	ASSERT_NE(NULL, self->addr);
-	self->target = spawn_target(self->addr, &ready);
+	self->target = ckpt_spawn_filled(self->addr, T_PAGES, 40, NULL, &ready);
 	ASSERT_LT(0, self->target);
 	ASSERT_TRUE(wait_ready(ready)) TH_LOG("target did not start");
 	self->pidfd = pidfd_open(self->target);
@@ -440,21 +411,14 @@ static pid_t spawn_nobody(const char *cmd, int *out)
  */
 static pid_t spawn_outsider(int *in)
 {
-	int p[2];
 	pid_t pid, victim;
 
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid) {
-		close(p[0]);
-		*in = p[1];
+	pid = ckpt_fork_pipe(in, 0);
+	if (pid)
 		return pid;
-	}
-	close(p[1]);
 	if (setgid(65534) || setuid(65534))
 		_exit(2);
-	if (read(p[0], &victim, sizeof(victim)) != sizeof(victim))
+	if (read(*in, &victim, sizeof(victim)) != sizeof(victim))
 		_exit(2);
 	if (!ptrace(PTRACE_SEIZE, victim, 0, 0)) {
 		ptrace(PTRACE_DETACH, victim, 0, 0);
