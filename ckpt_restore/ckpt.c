@@ -9,9 +9,11 @@
  *                                        then end that process
  *   ckpt info FILE                       check and describe an image
  *
- * dump attaches to PID with PTRACE_SEIZE and stops it for the dump: that is
+ * dump attaches to every thread of PID with PTRACE_SEIZE and stops them all
+ * for the dump, so the image is one instant of PID; being PID's tracer is
  * how the kernel checks the caller's right to read PID's memory.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -64,12 +66,75 @@ static int parse_ranges(int argc, char **argv, struct ckpt_range *r)
 	return argc;
 }
 
+/* Is @tid in the first @n entries of @tids? */
+static int known(const pid_t *tids, int n, pid_t tid)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (tids[i] == tid)
+			return 1;
+	return 0;
+}
+
+/*
+ * Seize and stop every thread of @pid: each tid in /proc/PID/task, again
+ * until a pass finds none new (a thread not yet stopped may have made
+ * one).  A thread that exits before it is seized is left out.  Returns the
+ * number of stopped threads in *@tids (allocated), or -1.
+ */
+static int stop_threads(pid_t pid, pid_t **tids)
+{
+	int n = 0, max = 0, added, status;
+	struct dirent *de;
+	char path[64];
+	pid_t tid, *t;
+	DIR *dir;
+
+	*tids = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	do {
+		added = 0;
+		dir = opendir(path);
+		if (!dir)
+			return -1;
+		while ((de = readdir(dir))) {
+			tid = atoi(de->d_name);
+			if (tid <= 0 || known(*tids, n, tid))
+				continue;
+			if (ptrace(PTRACE_SEIZE, tid, 0, 0)) {
+				if (errno == ESRCH)
+					continue;
+				goto err;
+			}
+			if (n == max) {
+				max = max ? 2 * max : 16;
+				t = realloc(*tids, max * sizeof(*t));
+				if (!t)
+					goto err;
+				*tids = t;
+			}
+			(*tids)[n++] = tid;
+			added++;
+			if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) ||
+			    waitpid(tid, &status, __WALL) != tid)
+				goto err;
+		}
+		closedir(dir);
+	} while (added);
+	return n;
+
+err:
+	closedir(dir);
+	return -1;
+}
+
 static int cmd_dump(int argc, char **argv)
 {
 	static struct ckpt_range ranges[CKPT_MAX_RANGES];
 	struct ckpt_dump d = { .size = sizeof(d) };
-	int dev, out, pidfd = -1, nr, ret = 1, status;
-	pid_t pid = 0;
+	int dev, out, pidfd = -1, nr, ret = 1, nr_tids = 0, i;
+	pid_t pid = 0, *tids = NULL;
 	double t;
 
 	if (argc < 2) {
@@ -95,9 +160,9 @@ static int cmd_dump(int argc, char **argv)
 				strerror(errno));
 			return 1;
 		}
-		if (ptrace(PTRACE_SEIZE, pid, 0, 0) ||
-		    ptrace(PTRACE_INTERRUPT, pid, 0, 0) ||
-		    waitpid(pid, &status, __WALL) != pid) {
+		/* Every thread stops: the image is one instant of PID. */
+		nr_tids = stop_threads(pid, &tids);
+		if (nr_tids <= 0) {
 			fprintf(stderr, "ckpt: cannot attach to %d: %s\n", pid,
 				strerror(errno));
 			return 1;
@@ -118,20 +183,25 @@ static int cmd_dump(int argc, char **argv)
 		       (unsigned long long)d.image_size, now() - t);
 		ret = 0;
 	}
-	if (pid)
-		ptrace(PTRACE_DETACH, pid, 0, 0);
+	for (i = 0; i < nr_tids; i++)
+		ptrace(PTRACE_DETACH, tids[i], 0, 0);
+	free(tids);
 	return ret;
 }
 
 /* Child side of restore: restore, report, then wait to be killed. */
-static void restore_child(const char *file, unsigned int flags, int report)
+static void restore_child(const char *file, unsigned int flags, int report,
+			  pid_t tool)
 {
 	struct ckpt_restore r = { .size = sizeof(r), .flags = flags };
 	int dev, img, err = 0;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	/* Let CMD (not our ancestor) attach, e.g. to dump us again. */
-	prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY);
+	/*
+	 * Let CMD (not our ancestor) attach, e.g. to dump us again: Yama
+	 * lets the tool and its descendants, CMD among them, and no other.
+	 */
+	prctl(PR_SET_PTRACER, tool);
 	dev = open_dev();
 	img = open(file, O_RDONLY | O_CLOEXEC);
 	if (dev < 0 || img < 0)
@@ -157,7 +227,7 @@ static int cmd_restore(int argc, char **argv)
 	struct ckpt_restore r;
 	int p[2], err, status;
 	char pidstr[32];
-	pid_t child, cmd;
+	pid_t child, cmd, tool;
 
 	if (argc && !strcmp(argv[0], "--lazy")) {
 		flags |= CKPT_RESTORE_LAZY;
@@ -170,12 +240,13 @@ static int cmd_restore(int argc, char **argv)
 	}
 	if (pipe2(p, O_CLOEXEC))
 		return 1;
+	tool = getpid();
 	child = fork();
 	if (child < 0)
 		return 1;
 	if (!child) {
 		close(p[0]);
-		restore_child(argv[0], flags, p[1]);
+		restore_child(argv[0], flags, p[1], tool);
 	}
 	close(p[1]);
 	if (read(p[0], &err, sizeof(err)) != sizeof(err) ||

@@ -130,10 +130,32 @@ int ckpt_dump(struct ckpt_dump *arg, struct ckpt_dump __user *uarg);
 int ckpt_restore(struct ckpt_restore *arg,
 		 struct ckpt_restore __user *uarg);
 
+/**
+ * struct ckpt_lazy_chunk - a chunk of a lazy VMA's image, read by a dump
+ * @file: the lazy file whose image it came from (a reference is held), or
+ *	NULL while nothing valid is held
+ * @chunk: its index in the image's checksum table
+ * @pages: its pages, allocated on first use
+ *
+ * Consecutive missing pages of a lazy VMA mostly share a chunk: a dump
+ * reads and checks each chunk once.
+ */
+struct ckpt_lazy_chunk {
+	struct file *file;
+	u64 chunk;
+	struct page *pages[CKPT_CHUNK_PAGES];
+};
+
 struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 				   unsigned int vma, unsigned int first_run,
 				   unsigned int nr_runs);
 void ckpt_lazy_allow_exec(struct file *file);
 bool ckpt_vma_is_lazy(const struct vm_area_struct *vma);
+/* ckpt_lazy_dump_page(): the page may be mapped, fault it in to read it */
+#define CKPT_LAZY_FAULT_IN	2
+int ckpt_lazy_dump_page(struct ckpt_lazy_chunk *ch, struct file *file,
+			struct mm_struct *mm, unsigned long pgoff,
+			bool faulted, struct page **page);
+void ckpt_lazy_chunk_release(struct ckpt_lazy_chunk *ch);
 
 #endif /* _CKPT_RESTORE_H */

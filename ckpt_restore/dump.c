@@ -6,8 +6,14 @@
  * are then read a batch at a time with get_user_pages_remote(FOLL_DUMP),
  * which fails on holes and zero-page mappings of anonymous memory instead
  * of faulting them in, so untouched memory is skipped without allocating.
- * Pages are written straight from the target's pages with vfs_iter_write().
- * No lock is held while the image file is written.
+ * Any other failure of GUP is no hole and fails the dump.  Lazily restored
+ * VMAs are read without faulting: missing pages come from their state.
+ *
+ * Each page is copied once into a bounce page, and that copy is checked
+ * for zeroes, hashed and written with vfs_iter_write(): the target may
+ * keep running (CKPT_DUMP does not stop it), and the image must still
+ * match its own checksums.  No lock is held while the image file is
+ * written.
  *
  * A run is every stretch of consecutive kept pages of a VMA, however long:
  * it stays open across batches (each batch's part is written when the
@@ -76,8 +82,10 @@ struct ckpt_dvma {
  * @run_chunk: index in @csums of the pending run's first chunk
  * @chunk_st: checksum state of the pending run's open chunk
  * @chunk_nr: pages hashed into @chunk_st
- * @bounce: one batch of kernel pages, for shared VMAs
+ * @bounce: one batch of kernel pages: the copies every page is checked,
+ *	hashed and written from
  * @bounce_bv: bio_vec table over all of @bounce
+ * @lazy_chunk: the last chunk read from the image of a lazy VMA
  */
 struct ckpt_dctx {
 	struct mm_struct *mm;
@@ -105,15 +113,17 @@ struct ckpt_dctx {
 	u32 chunk_nr;
 	struct vmk_page_array bounce;
 	struct bio_vec *bounce_bv;
+	struct ckpt_lazy_chunk lazy_chunk;
 };
 
 /* Resolve a pidfd to an mm the caller may read: it must be our tracee. */
 static struct mm_struct *ckpt_target_mm(int pidfd)
 {
-	struct task_struct *task, *tracer;
+	struct task_struct *task;
 	struct mm_struct *mm;
 	struct file *file;
 	bool allowed;
+	int ret;
 
 	file = fget(pidfd);
 	if (!file)
@@ -132,14 +142,23 @@ static struct mm_struct *ckpt_target_mm(int pidfd)
 	 * ptrace_may_access() is not exported to modules.  Being the tracer
 	 * proves the rights instead: ptrace_attach() made exactly that check
 	 * (PTRACE_MODE_ATTACH_REALCREDS) and a traced task cannot gain
-	 * privileges by exec while we stay attached.
+	 * privileges by exec while we stay attached.  The tracer must be the
+	 * calling thread, which cannot detach while it is here, and the
+	 * check and get_task_mm() are made under the target's
+	 * exec_update_lock, as mm_access() does, so the mm is the one the
+	 * check was made for: an exec cannot replace it in between.
 	 */
+	ret = down_read_killable(&task->signal->exec_update_lock);
+	if (ret) {
+		put_task_struct(task);
+		return ERR_PTR(ret);
+	}
 	rcu_read_lock();
-	tracer = ptrace_parent(task);
 	allowed = same_thread_group(task, current) ||
-		  (tracer && same_thread_group(tracer, current));
+		  ptrace_parent(task) == current;
 	rcu_read_unlock();
 	mm = allowed ? get_task_mm(task) : ERR_PTR(-EPERM);
+	up_read(&task->signal->exec_update_lock);
 	put_task_struct(task);
 	return mm ?: ERR_PTR(-ESRCH);
 }
@@ -392,57 +411,170 @@ static bool ckpt_page_zero(struct page *page)
 	return zero;
 }
 
-/* Private VMAs: pages the target maps, through GUP. */
+/*
+ * Why GUP found no page at @addr of @vma (it returned -EFAULT): a hole
+ * (anonymous memory never touched or mapping the zero page, FOLL_DUMP),
+ * a page of a private file mapping beyond the file's end, or a fault that
+ * failed.  Only the last is an error: a page the target could not read
+ * either, and the image must not hold zeroes in its place.
+ */
+static bool ckpt_fault_is_hole(struct vm_area_struct *vma, u64 addr)
+{
+	pgoff_t pgoff, size;
+
+	/* A special mapping may have moved here since the VMA table. */
+	if (vma_is_anonymous(vma) || !vma->vm_file)
+		return true;
+	pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	size = DIV_ROUND_UP(i_size_read(file_inode(vma->vm_file)), PAGE_SIZE);
+	return pgoff >= size;
+}
+
+/*
+ * Copy @got pages of the target, from @addr on, into the bounce pages and
+ * offer each copy: every page is read from the target once, and its copy
+ * is checked for zeroes, hashed and written, so the image's checksums
+ * match the bytes it holds even while the target keeps writing.
+ */
+static int ckpt_take_pages(struct ckpt_dctx *c, u32 idx, u64 addr, long got)
+{
+	bool file = c->vmas[idx].iv.kind == CKPT_VMA_FILE;
+	struct page *copy;
+	bool keep;
+	long i;
+	int ret = 0;
+
+	for (i = 0; i < got && !ret; i++) {
+		copy = c->bounce_bv[i].bv_page;
+		copy_highpage(copy, c->pages[i]);
+		/* A file page counts only once privately modified. */
+		keep = file ? PageAnon(c->pages[i]) : !ckpt_page_zero(copy);
+		ret = ckpt_run_page(c, idx, addr + i * PAGE_SIZE, copy, keep);
+	}
+	for (i = 0; i < got; i++)
+		put_page(c->pages[i]);
+	return ret ?: ckpt_run_flush(c);
+}
+
+/* Fault in and take the one page at @addr; 1 (pages done) or an error. */
+static long ckpt_fault_in_one(struct ckpt_dctx *c, u32 idx, u64 addr)
+{
+	long got;
+
+	if (mmap_read_lock_killable(c->mm))
+		return -EINTR;
+	got = get_user_pages_remote(c->mm, addr, 1, FOLL_DUMP | FOLL_FORCE,
+				    c->pages, NULL);
+	mmap_read_unlock(c->mm);
+	if (got != 1)
+		return got < 0 ? got : -EFAULT;
+	return ckpt_take_pages(c, idx, addr, 1) ?: 1;
+}
+
+/*
+ * A page not present in a lazily restored VMA: what a read would see,
+ * without faulting in what was never mapped (the image's checked chunk,
+ * or zeroes).  Returns 1 (pages done), -EAGAIN to look again, or an
+ * error.
+ */
+static long ckpt_take_lazy_page(struct ckpt_dctx *c, u32 idx, u64 addr,
+				struct file *lazy, unsigned long pgoff)
+{
+	struct page *page, *copy = c->bounce_bv[0].bv_page;
+	long ret;
+
+	ret = ckpt_lazy_dump_page(&c->lazy_chunk, lazy, c->mm, pgoff, false,
+				  &page);
+	if (ret == CKPT_LAZY_FAULT_IN) {
+		ret = ckpt_fault_in_one(c, idx, addr);
+		if (ret != -EFAULT)
+			return ret;
+		/* The fault failed: a chunk a read gets SIGBUS for, say. */
+		ret = ckpt_lazy_dump_page(&c->lazy_chunk, lazy, c->mm, pgoff,
+					  true, &page);
+	}
+	if (ret < 0 && ret != -EAGAIN && fatal_signal_pending(current))
+		return -EINTR;
+	if (ret < 0)
+		return ret;
+	if (!ret)
+		return ckpt_run_end(c, idx) ?: 1;
+	copy_highpage(copy, page);
+	ret = ckpt_run_page(c, idx, addr, copy, !ckpt_page_zero(copy));
+	return ret ?: ckpt_run_flush(c) ?: 1;
+}
+
+/*
+ * One batch of a private VMA from @addr on, inside one VMA of the target:
+ * returns the pages done, or an error.  GUP does not drop the mmap lock
+ * (no @locked), so the VMA can be looked at again when a page is missing.
+ * In a lazily restored VMA nothing is faulted in: present pages are
+ * taken, missing ones come from its state.
+ */
+static long ckpt_dump_batch(struct ckpt_dctx *c, u32 idx, u64 addr)
+{
+	const struct ckpt_dvma *d = &c->vmas[idx];
+	u64 n = min_t(u64, CKPT_BATCH_PAGES, (d->iv.end - addr) >> PAGE_SHIFT);
+	unsigned int flags = FOLL_DUMP | FOLL_FORCE;
+	struct vm_area_struct *vma;
+	struct file *lazy = NULL;
+	unsigned long pgoff = 0;
+	long got;
+	bool hole;
+
+	if (mmap_read_lock_killable(c->mm))
+		return -EINTR;
+	vma = find_vma(c->mm, addr);
+	if (!vma || vma->vm_start > addr) {
+		/* Unmapped since the VMA table was taken: a hole. */
+		if (vma)
+			n = min_t(u64, n, (vma->vm_start - addr) >> PAGE_SHIFT);
+		mmap_read_unlock(c->mm);
+		got = ckpt_run_end(c, idx);
+		return got ?: (long)n;
+	}
+	n = min_t(u64, n, (vma->vm_end - addr) >> PAGE_SHIFT);
+	if (ckpt_vma_is_lazy(vma)) {
+		flags |= FOLL_NOFAULT;
+		lazy = get_file(vma->vm_file);
+		pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	}
+	got = get_user_pages_remote(c->mm, addr, n, flags, c->pages, NULL);
+	hole = got == -EFAULT && !lazy && ckpt_fault_is_hole(vma, addr);
+	mmap_read_unlock(c->mm);
+
+	if (got > 0)
+		got = ckpt_take_pages(c, idx, addr, got) ?: got;
+	else if (got == -EFAULT && lazy)
+		got = ckpt_take_lazy_page(c, idx, addr, lazy, pgoff);
+	else if (hole)
+		got = ckpt_run_end(c, idx) ?: 1;
+	else if (got == -EFAULT)
+		got = -EIO;
+	else if (!got)
+		got = -EFAULT;
+	if (lazy)
+		fput(lazy);
+	return got;
+}
+
+/* Private VMAs: pages the target maps, through GUP, batch by batch. */
 static int ckpt_dump_private(struct ckpt_dctx *c, u32 idx)
 {
 	const struct ckpt_dvma *d = &c->vmas[idx];
-	bool file = d->iv.kind == CKPT_VMA_FILE;
 	u64 addr = d->iv.start;
-	u32 i;
-	long got;
-	int ret = 0, locked;
-	bool keep;
+	long done;
 
 	while (addr < d->iv.end) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		if (mmap_read_lock_killable(c->mm))
-			return -EINTR;
-		locked = 1;
-		got = get_user_pages_remote(c->mm, addr,
-					    min_t(u64, CKPT_BATCH_PAGES,
-						  (d->iv.end - addr) >> PAGE_SHIFT),
-					    FOLL_DUMP | FOLL_FORCE, c->pages,
-					    &locked);
-		if (locked)
-			mmap_read_unlock(c->mm);
-		if (got == -EFAULT) {
-			/* A hole, the zero page, or beyond the file's end. */
-			ret = ckpt_run_end(c, idx);
-			if (ret)
-				return ret;
-			addr += PAGE_SIZE;
-			cond_resched();
+		done = ckpt_dump_batch(c, idx, addr);
+		if (done == -EAGAIN)
 			continue;
-		}
-		if (got <= 0)
-			return got ? got : -EFAULT;
-
-		for (i = 0; i < got && !ret; i++) {
-			struct page *page = c->pages[i];
-
-			/* A file page counts only once privately modified. */
-			keep = file ? PageAnon(page) : !ckpt_page_zero(page);
-			ret = ckpt_run_page(c, idx, addr + i * PAGE_SIZE, page,
-					    keep);
-		}
-		if (!ret)
-			ret = ckpt_run_flush(c);
-		for (i = 0; i < got; i++)
-			put_page(c->pages[i]);
-		if (ret)
-			return ret;
-		addr += (u64)got << PAGE_SHIFT;
+		if (done < 0)
+			return done;
+		addr += (u64)done << PAGE_SHIFT;
+		cond_resched();
 	}
 	return ckpt_run_end(c, idx);
 }
@@ -465,9 +597,6 @@ static int ckpt_dump_shared(struct ckpt_dctx *c, u32 idx)
 			return -EINTR;
 		want = min_t(u64, CKPT_BATCH_BYTES, d->iv.end - addr);
 		n = want >> PAGE_SHIFT;
-		ret = vmk_page_array_bvec(&c->bounce, 0, n, c->bounce_bv);
-		if (ret)
-			return ret;
 		iov_iter_bvec(&iter, ITER_DEST, c->bounce_bv, n, want);
 		got = vfs_iter_read(d->file, &iter, &fpos, 0);
 		if (got < 0)
@@ -497,7 +626,6 @@ static int ckpt_dump_shared(struct ckpt_dctx *c, u32 idx)
 static int ckpt_alloc_buffers(struct ckpt_dctx *c)
 {
 	struct page *page;
-	u32 i;
 
 	c->pages = kvmalloc_array(CKPT_BATCH_PAGES, sizeof(*c->pages),
 				  GFP_KERNEL);
@@ -506,22 +634,20 @@ static int ckpt_alloc_buffers(struct ckpt_dctx *c)
 				      GFP_KERNEL);
 	if (!c->pages || !c->bv || !c->bounce_bv)
 		return -ENOMEM;
-	for (i = 0; i < c->nr_vmas; i++) {
-		if (c->vmas[i].iv.kind != CKPT_VMA_SHARED)
-			continue;
-		/* Shared VMAs need the bounce pages; allocate them once. */
-		while (c->bounce.nr_pages < CKPT_BATCH_PAGES) {
-			page = alloc_page(GFP_KERNEL);
-			if (!page)
-				return -ENOMEM;
-			if (vmk_page_array_add(&c->bounce, page, GFP_KERNEL)) {
-				__free_page(page);
-				return -ENOMEM;
-			}
+	if (!c->nr_vmas)
+		return 0;
+	/* Every page is dumped from a copy in the bounce pages. */
+	while (c->bounce.nr_pages < CKPT_BATCH_PAGES) {
+		page = alloc_page(GFP_KERNEL);
+		if (!page)
+			return -ENOMEM;
+		if (vmk_page_array_add(&c->bounce, page, GFP_KERNEL)) {
+			__free_page(page);
+			return -ENOMEM;
 		}
-		break;
 	}
-	return 0;
+	return vmk_page_array_bvec(&c->bounce, 0, CKPT_BATCH_PAGES,
+				   c->bounce_bv);
 }
 
 /* Paths go into one buffer with room for the longest paths possible. */
@@ -746,6 +872,7 @@ out_free:
 	for (i = 0; i < c->nr_vmas; i++)
 		if (c->vmas[i].file)
 			fput(c->vmas[i].file);
+	ckpt_lazy_chunk_release(&c->lazy_chunk);
 	vmk_page_array_release(&c->bounce, false);
 	kvfree(c->bounce_bv);
 	kvfree(c->bv);

@@ -226,6 +226,7 @@ static int ckpt_check_vma(const struct ckpt_image *img,
 				       &path_end) ||
 		    path_end > img->hdr.strings_size ||
 		    memchr(img->strings + v->path_offset, 0, v->path_len) ||
+		    img->strings[v->path_offset] != '/' ||
 		    v->pgoff > (LLONG_MAX >> PAGE_SHIFT) - pages)
 			return -EINVAL;
 		return 0;
@@ -254,8 +255,12 @@ static int ckpt_check_runs(struct ckpt_image *img)
 		    r->chunk != chunks)
 			return -EINVAL;
 		v = &img->vmas[r->vma];
-		/* Inside the VMA, compared in pages: no shift can overflow. */
-		if (r->start < v->start ||
+		/*
+		 * Inside the VMA, compared in pages: no shift can overflow.
+		 * A run starting at or after the VMA's end names an earlier
+		 * VMA than the one holding it.
+		 */
+		if (r->start < v->start || r->start >= v->end ||
 		    r->nr_pages > (v->end - r->start) >> PAGE_SHIFT)
 			return -EINVAL;
 		len = r->nr_pages << PAGE_SHIFT;

@@ -91,9 +91,11 @@ struct ckpt_lazy_run {
  * @remaining: covered pages not yet installed once in @mm
  * @installed: for each group of CKPT_LAZY_GROUP_PAGES pages of the VMA
  *	(by VMA-relative page index / CKPT_LAZY_GROUP_PAGES) with a page
- *	installed once in @mm, a bitmap of its pages installed once; allocated
- *	on first touch of the group, so creating the state costs nothing per
- *	page or per run, and no allocation grows with a run's length
+ *	installed once in @mm, a bitmap of its pages installed once (pages
+ *	of runs and new zero pages alike, so a clear bit means no page
+ *	table entry was ever made there); allocated on first touch of the
+ *	group, so creating the state costs nothing per page or per run, and
+ *	no allocation grows with a run's length
  * @tables: the image's tables, shared with the other lazy VMAs of the image
  * @runs: the VMA's runs inside @tables, sorted by address
  * @run_pos: file offset of the contents of each of @runs, inside @tables
@@ -212,18 +214,38 @@ static struct file *ckpt_lazy_get_image(struct ckpt_lazy *lz)
 	return image;
 }
 
-/* Install a new zero page: a page in no run, or one discarded after use. */
-static vm_fault_t ckpt_lazy_zero(struct vm_fault *vmf)
+/*
+ * Install a new zero page: a page in no run, or one discarded after use.
+ * In the restoring mm its bit is set too, so that a dump knows a page
+ * whose bit is clear was never mapped (ckpt_lazy_dump_page()).
+ */
+static vm_fault_t ckpt_lazy_zero(struct vm_fault *vmf, struct ckpt_lazy *lz,
+				 bool owner)
 {
+	unsigned long idx = vmf->pgoff - lz->base_pgoff;
+	unsigned long *bits = NULL;
 	struct page *page;
 	int ret;
 
 	page = alloc_page(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT);
 	if (!page)
 		return VM_FAULT_OOM;
+	if (owner) {
+		mutex_lock(&lz->install_lock);
+		bits = ckpt_lazy_bits(lz, idx);
+		if (!bits) {
+			mutex_unlock(&lz->install_lock);
+			put_page(page);
+			return VM_FAULT_OOM;
+		}
+	}
 	ret = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK, page);
 	put_page(page);
 	/* -EBUSY: another thread installed this page first. */
+	if (bits && (!ret || ret == -EBUSY))
+		set_bit(idx % CKPT_LAZY_GROUP_PAGES, bits);
+	if (owner)
+		mutex_unlock(&lz->install_lock);
 	if (!ret || ret == -EBUSY)
 		return VM_FAULT_NOPAGE;
 	return ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
@@ -392,7 +414,96 @@ static vm_fault_t ckpt_lazy_fault(struct vm_fault *vmf)
 		if (owner)
 			return VM_FAULT_NOPAGE;
 	}
-	return ckpt_lazy_zero(vmf);
+	return ckpt_lazy_zero(vmf, lz, owner);
+}
+
+/**
+ * ckpt_lazy_dump_page() - what a read of a missing page of a lazy VMA sees
+ * @ch: the caller's chunk cache, zeroed before first use
+ * @file: the VMA's lazy file; the caller holds a reference
+ * @mm: the mm of the VMA
+ * @pgoff: the page's offset in @file, in pages
+ * @faulted: the caller's fault-in of the page (CKPT_LAZY_FAULT_IN) failed
+ * @page: set to a page of @ch holding the contents on a return of 1
+ *
+ * For CKPT_DUMP, which must neither fault in a whole lazy VMA nor take a
+ * failing chunk for a hole.  A page never installed in the restoring mm
+ * has no page table entry: if a fault would fill it from a run, its
+ * contents come from the image, its whole chunk read and checked as a
+ * fault would; if it is in no run it reads as zeroes.  Any other missing
+ * page (installed once, or in another mm after fork) may be swapped out
+ * or migrating, so the dump must fault it in: CKPT_LAZY_FAULT_IN.  When
+ * that fault failed (@faulted), the page's chunk is read and checked to
+ * tell why.  Nothing is installed here.
+ *
+ * Return: 1 with *@page set, 0 for zeroes, CKPT_LAZY_FAULT_IN, -EAGAIN if
+ * the page was just installed (look at the VMA again), -EBADMSG if the
+ * chunk does not match its checksum, -EIO if the image ends early,
+ * -ENOMEM, or another read error.
+ */
+int ckpt_lazy_dump_page(struct ckpt_lazy_chunk *ch, struct file *file,
+			struct mm_struct *mm, unsigned long pgoff,
+			bool faulted, struct page **page)
+{
+	struct ckpt_lazy *lz = file->private_data;
+	unsigned long idx = pgoff - lz->base_pgoff, rel, k;
+	struct ckpt_lazy_run run;
+	struct file *image;
+	unsigned int i;
+	bool in_run;
+	int ret;
+
+	in_run = ckpt_lazy_find(lz, idx, &run);
+	if (!faulted && (mm != lz->mm || ckpt_lazy_was_installed(lz, idx)))
+		return CKPT_LAZY_FAULT_IN;
+	if (!in_run)
+		return 0;
+	rel = idx - run.first;
+	k = rel / CKPT_CHUNK_PAGES;
+	if (ch->file == file && ch->chunk == run.chunk + k)
+		goto out;
+
+	for (i = 0; i < CKPT_CHUNK_PAGES; i++) {
+		if (ch->pages[i])
+			continue;
+		ch->pages[i] = alloc_page(GFP_KERNEL);
+		if (!ch->pages[i])
+			return -ENOMEM;
+	}
+	/* No image: the last page went in meanwhile; look again. */
+	image = ckpt_lazy_get_image(lz);
+	if (!image)
+		return -EAGAIN;
+	if (ch->file)
+		fput(ch->file);
+	ch->file = NULL;
+	ret = ckpt_lazy_read_chunk(lz, image, &run, k, ch->pages,
+				   min_t(unsigned long, run.nr - k * CKPT_CHUNK_PAGES,
+					 CKPT_CHUNK_PAGES));
+	fput(image);
+	if (ret)
+		return ret;
+	ch->file = get_file(file);
+	ch->chunk = run.chunk + k;
+out:
+	*page = ch->pages[rel % CKPT_CHUNK_PAGES];
+	return 1;
+}
+
+/**
+ * ckpt_lazy_chunk_release() - free what ckpt_lazy_dump_page() kept in @ch
+ * @ch: the chunk cache
+ */
+void ckpt_lazy_chunk_release(struct ckpt_lazy_chunk *ch)
+{
+	unsigned int i;
+
+	if (ch->file)
+		fput(ch->file);
+	for (i = 0; i < CKPT_CHUNK_PAGES; i++)
+		if (ch->pages[i])
+			__free_page(ch->pages[i]);
+	memset(ch, 0, sizeof(*ch));
 }
 
 static void ckpt_lazy_open(struct vm_area_struct *vma)

@@ -7,8 +7,9 @@
  *
  *  1. load and validate the header and metadata (image.c); with
  *     CKPT_RESTORE_VERIFY_FIRST also every chunk checksum;
- *  2. open every file the VMAs need (paths with the caller's credentials,
- *     new shmem files, lazy state files);
+ *  2. open every file the VMAs need (absolute paths of regular files with
+ *     the caller's credentials, new shmem files, lazy state files), and
+ *     check that the caller may have non-writable VMAs filled (-EPERM);
  *  3. check that nothing is mapped where any VMA goes (-EEXIST);
  *  4. map each VMA with MAP_FIXED_NOREPLACE and its final protection (an
  *     executable lazy VMA is first mapped and unmapped as anonymous memory
@@ -28,19 +29,26 @@
  *
  * Any failure in 4 or 5 unmaps exactly the VMAs this call mapped.
  *
- * Private VMAs are written with FOLL_FORCE, the way ptrace pokes memory, so
- * read-only, executable and PROT_NONE VMAs are mapped with their final
- * protection from the start and no mprotect() is needed afterwards.
+ * Non-writable private VMAs are written with FOLL_FORCE, the way ptrace
+ * pokes memory, so read-only, executable and PROT_NONE VMAs are mapped with
+ * their final protection from the start and no mprotect() is needed
+ * afterwards; only a caller with CAP_CHECKPOINT_RESTORE may have that done.
+ *
+ * The caller's mm must have no other user (-EBUSY): undo unmaps the VMAs
+ * by address, which must still be the ones this call mapped.
  */
 #include <linux/bvec.h>
+#include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mutex.h>
+#include <linux/namei.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <linux/user_namespace.h>
 #include <linux/workqueue.h>
 #include <vmemkit/compat.h>
 #include <vmemkit/page_array.h>
@@ -135,17 +143,42 @@ struct ckpt_rctx {
 	u64 csums[CKPT_BATCH_CHUNKS];
 };
 
+/*
+ * Open the absolute path of a private file VMA with the caller's rights.
+ * Only a regular file will do: the path is looked up first so that a
+ * FIFO, a device or a directory is refused without being opened, and
+ * opened with O_NONBLOCK so that one swapped in after the look-up cannot
+ * block the restore either; the opened file is checked again.
+ */
 static struct file *ckpt_open_path(const struct ckpt_image *img,
 				   const struct ckpt_image_vma *v)
 {
 	struct file *file;
+	struct path p;
 	char *path;
+	int ret;
 
 	path = kmemdup_nul(img->strings + v->path_offset, v->path_len,
 			   GFP_KERNEL);
 	if (!path)
 		return ERR_PTR(-ENOMEM);
-	file = filp_open(path, O_RDONLY | O_LARGEFILE, 0);
+	ret = kern_path(path, LOOKUP_FOLLOW, &p);
+	if (ret) {
+		file = ERR_PTR(ret);
+		goto out_free;
+	}
+	ret = d_is_reg(p.dentry);
+	path_put(&p);
+	if (!ret) {
+		file = ERR_PTR(-ENODEV);
+		goto out_free;
+	}
+	file = filp_open(path, O_RDONLY | O_LARGEFILE | O_NONBLOCK, 0);
+	if (!IS_ERR(file) && !S_ISREG(file_inode(file)->i_mode)) {
+		fput(file);
+		file = ERR_PTR(-ENODEV);
+	}
+out_free:
 	kfree(path);
 	return file;
 }
@@ -322,6 +355,36 @@ static bool ckpt_private_eager(const struct ckpt_rctx *c, u32 i)
 }
 
 /*
+ * FOLL_FORCE for the eager fill of VMA @i if it is not writable, as ptrace
+ * pokes memory; ckpt_may_force() allowed it before anything was mapped.
+ */
+static unsigned int ckpt_force(const struct ckpt_rctx *c, u32 i)
+{
+	return c->img.vmas[i].prot & PROT_WRITE ? 0 : FOLL_FORCE;
+}
+
+/*
+ * Writing through a VMA's protection places contents, code say, where the
+ * caller could not write them itself, past what mprotect() and the LSMs
+ * check (SELinux execmod, proc_mem.force_override=never): only a caller
+ * with CAP_CHECKPOINT_RESTORE (or CAP_SYS_ADMIN) in the initial user
+ * namespace may have non-writable VMAs filled eagerly.  Lazy VMAs install
+ * their pages without forcing anything.
+ */
+static int ckpt_may_force(const struct ckpt_rctx *c)
+{
+	u32 i;
+
+	for (i = 0; i < c->img.hdr.nr_vmas; i++) {
+		if (ckpt_private_eager(c, i) && c->rv[i].nr_runs &&
+		    ckpt_force(c, i) &&
+		    !checkpoint_restore_ns_capable(&init_user_ns))
+			return -EPERM;
+	}
+	return 0;
+}
+
+/*
  * Hand out the next private batch in image order, unless a batch failed
  * or none is left.  Every run lies in exactly one VMA and each VMA's runs
  * follow each other (ckpt_prepare() checked), so one walk over the runs,
@@ -395,7 +458,7 @@ static int ckpt_fill_batch(struct ckpt_rctx *c, struct ckpt_filler *f,
 		return ret;
 	ret = vmk_page_array_pin_remote(&f->pa, c->mm,
 					r->start + (bt->off << PAGE_SHIFT),
-					bt->n, FOLL_WRITE | FOLL_FORCE);
+					bt->n, FOLL_WRITE | ckpt_force(c, r->vma));
 	if (ret)
 		return ret;
 	ret = vmk_page_array_bvec(&f->pa, 0, bt->n, f->bv);
@@ -604,6 +667,14 @@ int ckpt_restore(struct ckpt_restore *arg, struct ckpt_restore __user *uarg)
 		return -EINVAL;
 	if (!current->mm)
 		return -ESRCH;
+	/*
+	 * Undo unmaps by address, and the fillers pin by address: another
+	 * task of this mm could map, unmap or move its own mappings there
+	 * in between.  Nothing can join the mm while its only user is in
+	 * this call; a transient reference (a /proc reader) also counts.
+	 */
+	if (atomic_read(&current->mm->mm_users) > 1)
+		return -EBUSY;
 	file = fget(arg->image_fd);
 	if (!file)
 		return -EBADF;
@@ -639,6 +710,8 @@ int ckpt_restore(struct ckpt_restore *arg, struct ckpt_restore __user *uarg)
 		goto out_free_bufs;
 	}
 	ret = ckpt_prepare(c, arg->flags);
+	if (!ret)
+		ret = ckpt_may_force(c);
 	if (ret)
 		goto out_put_files;
 	/*

@@ -5,6 +5,7 @@
  * and a canary region's contents unchanged.  A fuzz loop flips bytes and
  * truncates images, as root and as an unprivileged user.
  */
+#include <pthread.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -155,7 +156,8 @@ enum mutation {
 	RUN_WRONG_VMA, RUN_OVERLAP, RUN_EMPTY, HUGE_VMAS, HUGE_RUNS,
 	HUGE_STRINGS, HUGE_RUN, PATH_LONG, DATA_FIRST, DATA_LAST, BAD_PATH,
 	CLASH, CHUNK_PAGES, CHUNK_INDEX, CHUNK_COUNT, HUGE_CHUNKS, CHUNK_CSUM,
-	OLD_VERSION,
+	OLD_VERSION, RUN_EARLIER_VMA, PATH_RELATIVE, PATH_FIFO, PATH_DIR,
+	PATH_DEVNULL, PATH_PROC,
 };
 
 FIXTURE(bad) {
@@ -331,6 +333,32 @@ FIXTURE_VARIANT_ADD(bad, chunk_checksum) {
 	.m = CHUNK_CSUM, .err = EBADMSG,
 };
 
+/* The last run is in the last VMA but names the one before it. */
+FIXTURE_VARIANT_ADD(bad, run_names_earlier_vma) {
+	.m = RUN_EARLIER_VMA, .err = EINVAL,
+};
+
+/* File VMA paths: absolute, and a regular file, checked before mapping. */
+FIXTURE_VARIANT_ADD(bad, path_relative) {
+	.m = PATH_RELATIVE, .err = EINVAL,
+};
+
+FIXTURE_VARIANT_ADD(bad, path_fifo) {
+	.m = PATH_FIFO, .err = ENODEV,
+};
+
+FIXTURE_VARIANT_ADD(bad, path_directory) {
+	.m = PATH_DIR, .err = ENODEV,
+};
+
+FIXTURE_VARIANT_ADD(bad, path_dev_null) {
+	.m = PATH_DEVNULL, .err = ENODEV,
+};
+
+FIXTURE_VARIANT_ADD(bad, path_proc_file) {
+	.m = PATH_PROC, .err = ENODEV,
+};
+
 FIXTURE_SETUP(bad)
 {
 	ASSERT_EQ(0, src_setup(&self->s)) TH_LOG("source set-up: %s",
@@ -348,6 +376,41 @@ FIXTURE_TEARDOWN(bad)
 	src_teardown(&self->s);
 }
 
+/*
+ * Point the file VMA's path at @alt, a path of the same length made by
+ * @make (NULL: none), e.g. "/tmp/ckpt_fif_PID" for "/tmp/ckpt_bad_PID".
+ */
+static int repath(struct ckpt_uimage *u, const char *alt,
+		  int (*make)(const char *alt))
+{
+	struct ckpt_image_vma *v = &u->vmas[2];
+
+	if (v->kind != CKPT_VMA_FILE || strlen(alt) != v->path_len)
+		return -1;
+	memcpy(u->strings + v->path_offset, alt, v->path_len);
+	return make ? make(alt) : 0;
+}
+
+static int make_fifo(const char *alt)
+{
+	return mkfifo(alt, 0644);
+}
+
+static int make_dir(const char *alt)
+{
+	return mkdir(alt, 0755);
+}
+
+static int make_devnull(const char *alt)
+{
+	return symlink("/dev/null", alt);
+}
+
+static int make_proc(const char *alt)
+{
+	return symlink("/proc/self/status", alt);
+}
+
 static void flip(int fd, off_t off)
 {
 	unsigned char c;
@@ -362,6 +425,7 @@ static void flip(int fd, off_t off)
 TEST_F(bad, refused_and_unchanged)
 {
 	struct ckpt_uimage u;
+	char alt[64] = "";
 	struct stat st;
 	int reseal = 1, ret;
 
@@ -499,6 +563,39 @@ TEST_F(bad, refused_and_unchanged)
 	case CHUNK_CSUM:
 		u.csums[0] ^= 1;
 		break;
+	case RUN_EARLIER_VMA:
+		ASSERT_LT(0, u.runs[u.hdr.nr_runs - 1].vma);
+		u.runs[u.hdr.nr_runs - 1].vma--;
+		break;
+	case PATH_RELATIVE:
+		/* Relative to "/", it names the very file of the dump. */
+		snprintf(alt, sizeof(alt), "tmp/%s", self->s.path + 4);
+		ASSERT_EQ(0, repath(&u, alt, NULL));
+		ASSERT_EQ(0, chdir("/"));
+		alt[0] = 0;
+		break;
+	case PATH_FIFO:
+	case PATH_DIR:
+	case PATH_DEVNULL:
+	case PATH_PROC: {
+		static const struct {
+			const char *tag;
+			int (*make)(const char *alt);
+		} how[] = {
+			[PATH_FIFO - PATH_FIFO] = { "fif", make_fifo },
+			[PATH_DIR - PATH_FIFO] = { "dir", make_dir },
+			[PATH_DEVNULL - PATH_FIFO] = { "nul", make_devnull },
+			[PATH_PROC - PATH_FIFO] = { "prc", make_proc },
+		};
+
+		/* "/tmp/ckpt_bad_PID" becomes "/tmp/ckpt_TAG_PID". */
+		snprintf(alt, sizeof(alt), "%s", self->s.path);
+		memcpy(alt + strlen("/tmp/ckpt_"),
+		       how[variant->m - PATH_FIFO].tag, 3);
+		ASSERT_EQ(0, repath(&u, alt, how[variant->m - PATH_FIFO].make))
+			TH_LOG("%s: %s", alt, strerror(errno));
+		break;
+	}
 	case CLASH:
 		self->clash = mmap((void *)(uintptr_t)u.vmas[3].start, PG,
 				   PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS |
@@ -514,7 +611,12 @@ TEST_F(bad, refused_and_unchanged)
 	}
 	ckpt_uimage_free(&u);
 
+	/* A restore that blocks (opening a FIFO) fails here. */
+	alarm(20);
 	ret = restore_unchanged(&self->s, self->img, variant->flags);
+	alarm(0);
+	if (alt[0] && remove(alt))
+		TH_LOG("cannot remove %s", alt);
 	ASSERT_NE(1, ret) TH_LOG("the process changed although the restore failed");
 	EXPECT_EQ(-variant->err, ret)
 		TH_LOG("restore returned %d (%s), want -%s", ret,
@@ -536,6 +638,88 @@ TEST(good_image_restores)
 	EXPECT_TRUE(ckpt_page_matches(s.base + (FILE_OFF + 1) * PG, 21));
 	EXPECT_TRUE(ckpt_page_matches(s.base + SHM_OFF * PG, 23));
 	src_teardown(&s);
+}
+
+static int mapper_stop;
+
+/*
+ * Replace the PROT_NONE page at @arg with a new writable page and back,
+ * again and again (each a munmap and an mmap); how many rounds, or -1.
+ */
+static void *mapper(void *arg)
+{
+	long rounds = 0;
+	char *p;
+
+	while (!__atomic_load_n(&mapper_stop, __ATOMIC_RELAXED)) {
+		p = mmap(arg, PG, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		if (p != arg)
+			return (void *)-1L;
+		*p = 1;
+		if (mmap(arg, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+			 MAP_FIXED, -1, 0) != arg)
+			return (void *)-1L;
+		rounds++;
+	}
+	return (void *)rounds;
+}
+
+static int mapped_in(void *start, size_t len)
+{
+	static char lines[4096];
+
+	ckpt_maps_in(start, len, lines, sizeof(lines), 0);
+	return lines[0] != 0;
+}
+
+/*
+ * Undo unmaps by address: with a second thread mapping and unmapping,
+ * a restore could destroy that thread's mapping.  It is refused with
+ * EBUSY and maps nothing; once the thread is gone it succeeds.
+ */
+TEST(busy_while_another_thread_maps)
+{
+	struct ckpt_restore r;
+	void *rounds, *park;
+	pthread_t t;
+	struct src s;
+	int ret, i;
+
+	/*
+	 * The thread, its stack and its page first, so that the image goes
+	 * where none of them is.
+	 */
+	park = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, park);
+	__atomic_store_n(&mapper_stop, 0, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_create(&t, NULL, mapper, park));
+	ASSERT_EQ(0, src_setup(&s)) TH_LOG("source set-up");
+	for (i = 0; i < 8; i++) {
+		ret = ckpt_do_restore(s.dev, s.orig, i % 2 ? CKPT_RESTORE_LAZY : 0,
+				      &r);
+		EXPECT_EQ(-EBUSY, ret) TH_LOG("restore %d: %s", i,
+					      ret ? strerror(-ret) : "success");
+		if (!ret)
+			munmap(s.base, SRC_PAGES * PG);
+		EXPECT_FALSE(mapped_in(s.base, SRC_PAGES * PG))
+			TH_LOG("restore %d left something mapped", i);
+	}
+	__atomic_store_n(&mapper_stop, 1, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_join(t, &rounds));
+	EXPECT_LT(0, (long)rounds) TH_LOG("the mapping thread failed");
+
+	/* The thread's mm reference goes a little after pthread_join(). */
+	for (i = 0; i < 100; i++) {
+		ret = ckpt_do_restore(s.dev, s.orig, 0, &r);
+		if (ret != -EBUSY)
+			break;
+		usleep(10000);
+	}
+	EXPECT_EQ(0, ret) TH_LOG("single-threaded again: %s", strerror(-ret));
+	EXPECT_TRUE(ckpt_page_matches(s.base + 2 * PG, 2));
+	src_teardown(&s);
+	munmap(park, PG);
 }
 
 /* File paths are opened with the caller's rights: nobody may not. */
@@ -671,10 +855,13 @@ static int lazy_restore_unmap(const struct src *s, int img)
  * Every one must fail and leave the process unchanged, except that a lazy
  * restore succeeds when only an anonymous VMA's contents or their chunk
  * checksums changed (chunks are checked on first touch; ckpt_lazy tests
- * that).  Returns
- * failures.
+ * that).  Without CAP_CHECKPOINT_RESTORE (@unprivileged), an eager
+ * restore of an image that passes every check before mapping fails with
+ * EPERM: its read-only VMA would be filled through its protection.
+ * Returns failures.
  */
-static int fuzz(const struct src *s, unsigned int iterations, unsigned int seed)
+static int fuzz(const struct src *s, unsigned int iterations, unsigned int seed,
+		int unprivileged)
 {
 	int img, ret, failures = 0, lazy, truncated;
 	struct ckpt_uimage u;
@@ -711,6 +898,8 @@ static int fuzz(const struct src *s, unsigned int iterations, unsigned int seed)
 		}
 		ret = restore_unchanged(s, img, lazy ? CKPT_RESTORE_LAZY : 0);
 		close(img);
+		if (unprivileged && !lazy && ret == -EPERM)
+			continue;
 		if (ret == 1 || ret == 0 ||
 		    (ret != -EINVAL && ret != -EBADMSG && ret != -EFBIG)) {
 			fprintf(stderr, "# iteration %u: offset %lld: %s\n", i,
@@ -750,7 +939,7 @@ TEST_F_TIMEOUT(fuzz, flips_and_truncations, 120)
 	pid_t pid;
 
 	if (!variant->unprivileged) {
-		EXPECT_EQ(0, fuzz(&self->s, 200, 1));
+		EXPECT_EQ(0, fuzz(&self->s, 200, 1, 0));
 		return;
 	}
 	pid = fork();
@@ -758,7 +947,7 @@ TEST_F_TIMEOUT(fuzz, flips_and_truncations, 120)
 	if (!pid) {
 		if (setgid(65534) || setuid(65534))
 			_exit(100);
-		_exit(fuzz(&self->s, 200, 2) ? 1 : 0);
+		_exit(fuzz(&self->s, 200, 2, 1) ? 1 : 0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));

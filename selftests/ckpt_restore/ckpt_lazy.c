@@ -15,6 +15,7 @@
 #include "kselftest_harness.h"
 #include "ckpt_test.h"
 #include "vmk_require.h"
+#include "vmk_sys.h"
 
 VMK_REQUIRE("/dev/ckpt")
 
@@ -592,6 +593,126 @@ TEST(exec_lazy_mdwe)
 	close(img_rx);
 	close(img_rwx);
 	close(dev);
+}
+
+/* Dumps of lazily restored VMAs: /dev/ckpt, an image, a dump's output. */
+FIXTURE(ldump) {
+	int dev, img, out;
+};
+
+FIXTURE_SETUP(ldump)
+{
+	self->dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
+	self->img = ckpt_tmpfile();
+	self->out = ckpt_tmpfile();
+	ASSERT_LE(0, self->dev);
+	ASSERT_LE(0, self->img);
+	ASSERT_LE(0, self->out);
+}
+
+FIXTURE_TEARDOWN(ldump)
+{
+	close(self->out);
+	close(self->img);
+	close(self->dev);
+}
+
+/*
+ * Dump of a lazy VMA whose chunk BAD_CHUNK is corrupted and was never
+ * touched: the dump must fail with EBADMSG, not take the chunk that a
+ * read would get SIGBUS for as a hole and write zeroes in its place.
+ */
+TEST_F(ldump, corrupt_chunk_fails)
+{
+	struct ckpt_restore r;
+	struct ckpt_dump d;
+	unsigned char c;
+	long bad0;
+	off_t off;
+	char *base;
+
+	base = dump_one_run(self->dev, self->img);
+	ASSERT_NE(NULL, base) TH_LOG("dump of one run of %d pages", CH_PAGES);
+	off = PG + (BAD_CHUNK * CKPT_CHUNK_PAGES + 3) * PG + 123;
+	ASSERT_EQ(1, pread(self->img, &c, 1, off));
+	c ^= 0x20;
+	ASSERT_EQ(1, pwrite(self->img, &c, 1, off));
+	ASSERT_EQ(0, ckpt_do_restore(self->dev, self->img, CKPT_RESTORE_LAZY,
+				     &r));
+	/* A good chunk touched first: present pages are dumped as they are. */
+	EXPECT_TRUE(ckpt_page_matches(base + 2 * PG, 2));
+
+	bad0 = ckpt_stat("lazy_bad_chunks");
+	EXPECT_EQ(-EBADMSG, ckpt_dump_range(self->dev, self->out, -1, base,
+					    CH_PAGES * PG, &d))
+		TH_LOG("a chunk that fails its checksum is no hole");
+	EXPECT_LT(bad0, ckpt_stat("lazy_bad_chunks"));
+	/* What was written is no image. */
+	EXPECT_EQ(-EINVAL, ckpt_do_restore(self->dev, self->out, 0, &r));
+	ASSERT_EQ(0, munmap(base, CH_PAGES * PG));
+}
+
+#define BIG_PAGES	16384	/* 64 MiB */
+#define BIG_DATA	16	/* pages with data, one every BIG_PAGES / 16 */
+
+static int big_has_data(unsigned long i)
+{
+	return i % (BIG_PAGES / BIG_DATA) == 7;
+}
+
+/*
+ * A 64 MiB lazy VMA holding 16 pages, two of them touched and a third
+ * page written: dumping it faults nothing in (Rss stays where it was:
+ * missing pages come from the image, pages in no run are holes), and the
+ * new image restores exactly what a read of every page gives.
+ */
+TEST_F(ldump, stays_small)
+{
+	struct ckpt_restore r;
+	struct ckpt_dump d;
+	unsigned long i;
+	long before, after, wrong = 0;
+	char *base;
+
+	base = mmap(NULL, BIG_PAGES * PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, base);
+	for (i = 0; i < BIG_PAGES; i++)
+		if (big_has_data(i))
+			ckpt_fill_page(base + i * PG, i);
+	ASSERT_EQ(0, ckpt_dump_range(self->dev, self->img, -1, base,
+				     BIG_PAGES * PG, &d));
+	ASSERT_EQ(BIG_DATA, d.nr_pages);
+	ASSERT_EQ(0, munmap(base, BIG_PAGES * PG));
+	ASSERT_EQ(0, ckpt_do_restore(self->dev, self->img, CKPT_RESTORE_LAZY,
+				     &r));
+
+	EXPECT_TRUE(ckpt_page_matches(base + 7 * PG, 7));
+	EXPECT_TRUE(ckpt_page_matches(base + (BIG_PAGES / 2 + 7) * PG,
+				      BIG_PAGES / 2 + 7));
+	ckpt_fill_page(base + 100 * PG, 100);
+	before = vmk_status_pages("VmRSS");
+	ASSERT_LT(0, before);
+	ASSERT_EQ(0, ckpt_dump_range(self->dev, self->out, -1, base,
+				     BIG_PAGES * PG, &d));
+	after = vmk_status_pages("VmRSS");
+	EXPECT_EQ(BIG_DATA + 1, d.nr_pages) TH_LOG("16 pages with data, one written");
+	EXPECT_GT(before + 256, after)
+		TH_LOG("Rss went from %ld to %ld pages: the dump faulted pages in",
+		       before, after);
+
+	ASSERT_EQ(0, munmap(base, BIG_PAGES * PG));
+	ASSERT_EQ(0, ckpt_do_restore(self->dev, self->out, 0, &r));
+	for (i = 0; i < BIG_PAGES; i++) {
+		if (big_has_data(i) || i == 100) {
+			if (!ckpt_page_matches(base + i * PG, i))
+				wrong++;
+		} else if (!ckpt_page_zero(base + i * PG)) {
+			wrong++;
+		}
+	}
+	EXPECT_EQ(0, wrong) TH_LOG("pages differ after lazy -> dump -> restore");
+	ASSERT_EQ(0, munmap(base, BIG_PAGES * PG));
 }
 
 TEST_HARNESS_MAIN

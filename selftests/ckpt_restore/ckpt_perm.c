@@ -3,6 +3,8 @@
  * Dumping other processes: only a tracer may, checked as root and as an
  * unprivileged user; pidfd handling; and the ckpt tool end to end.
  */
+#include <linux/capability.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -19,35 +21,6 @@ VMK_REQUIRE("/dev/ckpt")
 static int pidfd_open(pid_t pid)
 {
 	return syscall(SYS_pidfd_open, pid, 0);
-}
-
-/* A child that maps T_PAGES at @addr, fills them, reports, then sleeps. */
-static pid_t spawn_target(char *addr, int *ready_fd)
-{
-	int p[2];
-	pid_t pid;
-	char *m;
-	int i;
-
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid)  {
-		close(p[1]);
-		*ready_fd = p[0];
-		return pid;
-	}
-	close(p[0]);
-	m = mmap(addr, T_PAGES * PG, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (m == MAP_FAILED)
-		_exit(1);
-	for (i = 0; i < T_PAGES; i++)
-		ckpt_fill_page(m + i * PG, 40 + i);
-	if (write(p[1], "r", 1) != 1)
-		_exit(1);
-	for (;;)
-		pause();
 }
 
 static int wait_ready(int fd)
@@ -83,7 +56,7 @@ FIXTURE_SETUP(perm)
 	ASSERT_LE(0, self->img);
 	self->addr = ckpt_free_range(T_PAGES * PG);
 	ASSERT_NE(NULL, self->addr);
-	self->target = spawn_target(self->addr, &ready);
+	self->target = ckpt_spawn_filled(self->addr, T_PAGES, 40, NULL, &ready);
 	ASSERT_LT(0, self->target);
 	ASSERT_TRUE(wait_ready(ready)) TH_LOG("target did not start");
 	self->pidfd = pidfd_open(self->target);
@@ -222,6 +195,130 @@ TEST_F(perm, unprivileged)
 	EXPECT_EQ(0, WEXITSTATUS(status) & 4) TH_LOG("nobody's own round trip");
 }
 
+struct sibling {
+	int dev, img, pidfd;
+	void *addr;
+	int ret;
+};
+
+static void *sibling_dump(void *arg)
+{
+	struct sibling *sb = arg;
+	struct ckpt_dump d;
+
+	sb->ret = ckpt_dump_range(sb->dev, sb->img, sb->pidfd, sb->addr,
+				  T_PAGES * PG, &d);
+	return NULL;
+}
+
+/*
+ * The uAPI says the calling thread must be the tracer: another thread of
+ * the tracer's process is refused (it could have detached and let the
+ * target exec meanwhile); the tracer thread itself may dump.
+ */
+TEST_F(perm, sibling_of_tracer_is_eperm)
+{
+	struct sibling sb = {
+		.dev = self->dev, .img = self->img, .pidfd = self->pidfd,
+		.addr = self->addr,
+	};
+	struct ckpt_dump d;
+	pthread_t t;
+	int status;
+
+	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, self->target, 0, 0));
+	ASSERT_EQ(0, ptrace(PTRACE_INTERRUPT, self->target, 0, 0));
+	ASSERT_EQ(self->target, waitpid(self->target, &status, __WALL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, sibling_dump, &sb));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(-EPERM, sb.ret) TH_LOG("a sibling of the tracer dumped: %s",
+					 sb.ret ? strerror(-sb.ret) : "success");
+	EXPECT_EQ(0, lseek(self->img, 0, SEEK_END)) TH_LOG("nothing written");
+	EXPECT_EQ(0, ckpt_dump_range(self->dev, self->img, self->pidfd,
+				     self->addr, T_PAGES * PG, &d));
+	EXPECT_EQ(T_PAGES, d.nr_pages);
+}
+
+/* Drop every capability of the calling thread (uid stays 0). */
+static int drop_caps(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2] = {};
+
+	return syscall(SYS_capset, &h, data);
+}
+
+/*
+ * An image of a read-only VMA with contents, and of a writable one: an
+ * eager restore fills the read-only one through its protection
+ * (FOLL_FORCE), which needs CAP_CHECKPOINT_RESTORE: without it EPERM and
+ * nothing mapped; a lazy restore forces nothing and works; the writable
+ * one needs no capability.  With it, the read-only one restores.
+ */
+TEST(force_needs_cap_checkpoint_restore)
+{
+	struct ckpt_restore r;
+	struct ckpt_dump d;
+	int dev, ro, rw, status, fails;
+	char *p;
+	pid_t pid;
+
+	dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
+	ro = ckpt_tmpfile();
+	rw = ckpt_tmpfile();
+	ASSERT_LE(0, dev);
+	ASSERT_LE(0, ro);
+	ASSERT_LE(0, rw);
+	p = mmap(NULL, T_PAGES * PG, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ckpt_fill_page(p, 1);
+	ASSERT_EQ(0, ckpt_dump_range(dev, rw, -1, p, T_PAGES * PG, &d));
+	ASSERT_EQ(0, mprotect(p, T_PAGES * PG, PROT_READ | PROT_EXEC));
+	ASSERT_EQ(0, ckpt_dump_range(dev, ro, -1, p, T_PAGES * PG, &d));
+	ASSERT_EQ(1, d.nr_pages);
+	ASSERT_EQ(0, munmap(p, T_PAGES * PG));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		static char lines[4096];
+
+		fails = 0;
+		if (drop_caps())
+			_exit(100);
+		if (ckpt_do_restore(dev, ro, 0, &r) != -EPERM)
+			fails |= 1;
+		ckpt_maps_in(p, T_PAGES * PG, lines, sizeof(lines), 0);
+		if (lines[0])
+			fails |= 2;
+		if (ckpt_do_restore(dev, ro, CKPT_RESTORE_LAZY, &r) ||
+		    !ckpt_page_matches(p, 1) || munmap(p, T_PAGES * PG))
+			fails |= 4;
+		if (ckpt_do_restore(dev, rw, 0, &r) ||
+		    !ckpt_page_matches(p, 1) || munmap(p, T_PAGES * PG))
+			fails |= 8;
+		_exit(fails);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_NE(100, WEXITSTATUS(status)) TH_LOG("capset: cannot drop");
+	EXPECT_EQ(0, WEXITSTATUS(status) & 1)
+		TH_LOG("eager restore of a read-only VMA without the capability");
+	EXPECT_EQ(0, WEXITSTATUS(status) & 2) TH_LOG("the refusal mapped something");
+	EXPECT_EQ(0, WEXITSTATUS(status) & 4) TH_LOG("lazy restore without the capability");
+	EXPECT_EQ(0, WEXITSTATUS(status) & 8) TH_LOG("writable VMA without the capability");
+
+	ASSERT_EQ(0, ckpt_do_restore(dev, ro, 0, &r));
+	EXPECT_TRUE(ckpt_page_matches(p, 1));
+	EXPECT_EQ(0, munmap(p, T_PAGES * PG));
+	close(rw);
+	close(ro);
+	close(dev);
+}
+
 /* ckpt dump PID FILE; ckpt info FILE; ckpt restore FILE -- CMD */
 TEST_F(perm, ckpt_tool)
 {
@@ -251,6 +348,161 @@ TEST_F(perm, ckpt_tool)
 	EXPECT_NE(0, system(cmd)) TH_LOG("a missing image must fail");
 	unlink(img);
 	unlink(img2);
+}
+
+#define YAMA_SCOPE "/proc/sys/kernel/yama/ptrace_scope"
+
+static int read_scope(void)
+{
+	char c = 0;
+	int fd = open(YAMA_SCOPE, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c ? c - '0' : -1;
+}
+
+static int write_scope(int scope)
+{
+	char c = '0' + scope;
+	int fd = open(YAMA_SCOPE, O_WRONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = write(fd, &c, 1) == 1;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Run @cmd with sh as nobody, its stdout into *@out (a pipe) if @out is
+ * not NULL; returns the pid, or -1.
+ */
+static pid_t spawn_nobody(const char *cmd, int *out)
+{
+	int p[2] = { -1, -1 };
+	pid_t pid;
+
+	if (out && pipe(p))
+		return -1;
+	pid = fork();
+	if (pid) {
+		if (out) {
+			close(p[1]);
+			*out = p[0];
+		}
+		return pid;
+	}
+	if (out && dup2(p[1], 1) != 1)
+		_exit(126);
+	if (setgid(65534) || setuid(65534))
+		_exit(126);
+	execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+	_exit(127);
+}
+
+/*
+ * An outsider, as nobody: neither an ancestor nor a descendant of the
+ * tool.  Reads a pid from the pipe *@in, tries to attach to it, and exits
+ * with 0 if it could, 1 if refused with EPERM, 2 otherwise.
+ */
+static pid_t spawn_outsider(int *in)
+{
+	pid_t pid, victim;
+
+	pid = ckpt_fork_pipe(in, 0);
+	if (pid)
+		return pid;
+	if (setgid(65534) || setuid(65534))
+		_exit(2);
+	if (read(*in, &victim, sizeof(victim)) != sizeof(victim))
+		_exit(2);
+	if (!ptrace(PTRACE_SEIZE, victim, 0, 0)) {
+		ptrace(PTRACE_DETACH, victim, 0, 0);
+		_exit(0);
+	}
+	_exit(errno == EPERM ? 1 : 2);
+}
+
+static int wait_exit(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * Under Yama's ptrace_scope 1, a process restored by `ckpt restore` (all
+ * as nobody, so no capability bypasses Yama) may be attached to by CMD,
+ * which dumps it again, but by no unrelated process of the same user: the
+ * tool names itself with PR_SET_PTRACER, not PR_SET_PTRACER_ANY.
+ */
+TEST_F(perm, ckpt_tool_narrow_ptracer)
+{
+	static const char img[] = "/tmp/ckpt_yama.img";
+	static const char img2[] = "/tmp/ckpt_yama2.img";
+	static const char done[] = "/tmp/ckpt_yama.done";
+	static char cmd[512], range[64], line[256];
+	int scope, in, out, found = 0, ret;
+	pid_t outsider, tool;
+	pid_t restored = 0;
+	FILE *f;
+
+	scope = read_scope();
+	if (scope < 0)
+		SKIP(return, "no Yama in this kernel (" YAMA_SCOPE ")");
+	ASSERT_EQ(0, write_scope(1));
+	snprintf(range, sizeof(range), "%lx-%lx", (unsigned long)self->addr,
+		 (unsigned long)self->addr + T_PAGES * PG);
+	snprintf(cmd, sizeof(cmd), "./ckpt dump %d %s %s > /dev/null",
+		 self->target, img, range);
+	EXPECT_EQ(0, system(cmd)) TH_LOG("%s", cmd);
+	ASSERT_EQ(0, chmod(img, 0644));
+
+	/* CMD, a descendant of the tool, may attach: it dumps again. */
+	snprintf(cmd, sizeof(cmd),
+		 "./ckpt restore %s -- sh -c './ckpt dump $CKPT_PID %s %s | grep -q \" 8 pages\"'",
+		 img, img2, range);
+	EXPECT_EQ(0, wait_exit(spawn_nobody(cmd, NULL))) TH_LOG("%s", cmd);
+
+	outsider = spawn_outsider(&in);
+	ASSERT_LT(0, outsider);
+	unlink(done);
+	snprintf(cmd, sizeof(cmd),
+		 "./ckpt restore %s -- sh -c 'while [ ! -e %s ]; do sleep 1; done'",
+		 img, done);
+	tool = spawn_nobody(cmd, &out);
+	ASSERT_LT(0, tool);
+	f = fdopen(out, "r");
+	ASSERT_NE(NULL, f);
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "into pid ");
+
+		if (p) {
+			restored = atoi(p + strlen("into pid "));
+			found = restored > 0;
+		}
+	}
+	EXPECT_TRUE(found) TH_LOG("ckpt restore printed no pid");
+	if (found)
+		EXPECT_EQ(sizeof(restored),
+			  write(in, &restored, sizeof(restored)));
+	close(in);
+	ret = wait_exit(outsider);
+	close(open(done, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	EXPECT_EQ(0, wait_exit(tool));
+	fclose(f);
+	unlink(done);
+	unlink(img);
+	unlink(img2);
+	EXPECT_EQ(0, write_scope(scope));
+	EXPECT_EQ(1, ret) TH_LOG("an unrelated process %s the restored one",
+				 ret ? "failed to try to attach to" : "attached to");
 }
 
 TEST_HARNESS_MAIN

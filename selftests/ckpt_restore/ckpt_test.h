@@ -165,6 +165,62 @@ static inline int ckpt_page_zero(const void *page)
 	return 1;
 }
 
+/*
+ * fork() with a pipe between parent and child, the child writing into it
+ * if @child_writes, else reading from it.  Returns the child's pid in the
+ * parent, 0 in the child, -1 on failure; *@fd is the caller's end.
+ */
+static inline pid_t ckpt_fork_pipe(int *fd, int child_writes)
+{
+	int p[2], mine;
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	/* The parent reads if the child writes, and the other way round. */
+	mine = !pid == !!child_writes;
+	*fd = p[mine];
+	close(p[!mine]);
+	return pid;
+}
+
+/*
+ * A child process holding @nr private pages at @addr, page i filled with
+ * salt @salt + i: @setup (if not NULL) runs in it on the pages, then it
+ * says it is ready on the pipe *@ready_fd (the parent's end) and waits to
+ * be killed.  Returns the child's pid, or -1.
+ */
+static inline pid_t ckpt_spawn_filled(char *addr, unsigned long nr,
+				      __u64 salt, void (*setup)(char *m),
+				      int *ready_fd)
+{
+	unsigned long i;
+	pid_t pid;
+	char *m;
+
+	pid = ckpt_fork_pipe(ready_fd, 1);
+	if (pid)
+		return pid;
+	m = mmap(addr, nr * PG, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (m == MAP_FAILED)
+		_exit(1);
+	for (i = 0; i < nr; i++)
+		ckpt_fill_page(m + i * PG, salt + i);
+	if (setup)
+		setup(m);
+	if (write(*ready_fd, "r", 1) != 1)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
 /* Read a debugfs counter of the module; -1 if it cannot be read. */
 static inline long ckpt_stat(const char *name)
 {

@@ -67,19 +67,25 @@
  * DOC: Errors
  *
  * Every argument and every image field is checked before anything changes.
+ * This is every errno the two ioctls return.
  *
  * - ``EINVAL``: a malformed argument (size, flags, reserved field not zero,
  *   unaligned or empty range), or an inconsistent image: wrong magic,
  *   version, header or page size, offsets and sizes that do not add up,
  *   non-zero bytes after the header in the header page,
  *   a file whose length differs from what the header says (truncated or
- *   extended), unsorted or overlapping VMAs or runs, addresses outside the
- *   user address space, runs outside their VMA, unknown VMA kind or prot bits,
- *   header counts that disagree with the run table (pages, chunks) or that
- *   the file's length cannot hold.
+ *   extended), the image not a regular file, unsorted or overlapping VMAs
+ *   or runs, addresses outside the user address space, runs outside the
+ *   VMA they name (before or after it), unknown VMA kind or prot bits, a
+ *   private file VMA whose path is not absolute, header counts that
+ *   disagree with the run table (pages, chunks) or that the file's length
+ *   cannot hold.
  *   CKPT_DUMP: the output file is not empty or not seekable.
  * - ``EBADMSG``: a checksum does not match (header, metadata or a chunk of
  *   page contents).  The restore undoes every mapping it made.
+ *   CKPT_DUMP: a chunk of a lazily restored VMA that a read would need
+ *   does not match its checksum (a read of it would raise SIGBUS): the
+ *   dump fails rather than write zeroes in its place.
  * - ``SIGBUS`` (not an errno): in a lazily restored VMA, a chunk whose
  *   contents do not match their checksum (either may be the corrupted one),
  *   or that cannot be read (a read error, or the image was truncated after
@@ -91,21 +97,65 @@
  *   CKPT_MAX_RUNS, CKPT_MAX_PATH, CKPT_MAX_STRINGS, CKPT_MAX_RANGES).
  * - ``EEXIST``: CKPT_RESTORE: something is already mapped where the image
  *   wants a VMA.  Nothing is mapped.
- * - ``EPERM``: CKPT_DUMP of another process that the caller is not
- *   ptrace-attached to.
- * - ``ESRCH``: the pidfd's process has exited.
+ * - ``EBUSY``: CKPT_RESTORE: the caller's mm has another user: another
+ *   thread, a process sharing it (CLONE_VM), or a passing reference (a
+ *   /proc reader; retry).  Undo unmaps what the restore mapped by address,
+ *   which another thread could have replaced meanwhile.  Nothing is
+ *   mapped.  A thread just joined may hold its reference for a moment.
+ * - ``EPERM``: CKPT_DUMP of another process whose tracer is not the
+ *   calling thread.  CKPT_RESTORE: an image with contents for a private
+ *   VMA without PROT_WRITE, to be filled eagerly (written through its
+ *   protection with FOLL_FORCE, as ptrace pokes memory), and a caller
+ *   without CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN in the initial user
+ *   namespace; nothing is mapped.  Lazily filled VMAs need no capability.
+ *   Also from mapping a VMA (an LSM, a noexec mount for an executable
+ *   file VMA, a sealed file); the restore undoes what it mapped.
+ * - ``ESRCH``: the pidfd's process has exited, or the caller has no mm.
  * - ``EBADF``: a file descriptor is not open, not a pidfd, or lacks the
  *   needed read or write mode.
- * - ``ENOENT``, ``EACCES``, ...: opening a private file VMA's path with the
- *   caller's credentials failed; returned before anything is mapped.
+ * - ``ENODEV``: CKPT_RESTORE: a private file VMA's path names no regular
+ *   file (a directory, a FIFO, a device, a socket), found by looking the
+ *   path up without opening it; nothing is mapped.  Or a regular file
+ *   that cannot be mapped (a /proc file): found when mapping it, and the
+ *   restore undoes what it mapped.
+ * - ``ENOENT``, ``EACCES``, ``ENOTDIR``, ``ELOOP``, ``ENAMETOOLONG``,
+ *   ``EMFILE``, ``ENFILE``, ...: looking up or opening a private file
+ *   VMA's path with the caller's credentials failed (any errno of
+ *   open(2)); returned before anything is mapped.
+ * - ``EACCES``: also from mapping a VMA: MDWE or an LSM refusing the
+ *   protection (an executable lazy VMA is refused exactly so, before it
+ *   is mapped); the restore undoes what it mapped.
  * - ``EFAULT``: the argument or the ranges cannot be read, or the outputs
  *   cannot be written back (CKPT_DUMP: before the image is made valid, so
  *   no image is left; CKPT_RESTORE: before anything is mapped).
  *   CKPT_RESTORE also: a page of a private file VMA cannot be populated
  *   (the file is now shorter than the VMA); the restore undoes every
  *   mapping it made.
- * - ``ENOMEM``, ``EINTR``, ``EIO``: resources, a fatal signal, or an I/O
- *   error; the restore undoes every mapping it made.
+ * - ``EIO``: an I/O error, or CKPT_DUMP: a page of a private file VMA
+ *   inside the file's length that cannot be read (a read of it would
+ *   raise SIGBUS), or a lazily restored VMA's image ended early.
+ * - ``ENOMEM``, ``EINTR``: resources (including the mapping count and
+ *   the address space limits when mapping), a fatal signal; the restore
+ *   undoes every mapping it made.
+ *
+ * On any CKPT_DUMP error the output file may hold a partial image without
+ * a valid header, which every restore refuses.
+ */
+
+/**
+ * DOC: Dumps of running processes
+ *
+ * CKPT_DUMP reads the target's pages while the target may run: it does
+ * not stop the target's threads (the ``ckpt`` tool stops every one of
+ * them before it dumps).  Every page is copied out of the target once,
+ * and that copy is checked for zeroes, checksummed and written, so the
+ * image always verifies: its chunk checksums match its contents and it
+ * restores.  What it holds of a running target is each page as it was at
+ * some moment during the dump, not one instant: pages written meanwhile
+ * may be old or new, independently of each other, and the VMA table is
+ * the one of the dump's start (a VMA unmapped meanwhile dumps as a hole).
+ * A dump of a target whose threads are all stopped (as by ptrace) is
+ * exactly its memory at that moment.
  */
 
 /* Limits a valid image stays within; bigger counts fail with -EFBIG. */
