@@ -163,7 +163,12 @@ void vit_free_page_list(struct list_head *pages)
 /*
  * Take one slot for a new mapping, in one lock hold: a slot without a page
  * (never used, or reclaimed) gets one from @spare, and a non-zero
- * @map_size makes it the mapping's head.  IRQs are off.
+ * @map_size makes it the mapping's head.  Bytes [@off, @off + @len) of the
+ * bounce page are the mapping's: they get the original's bytes when
+ * @copy, else zeroes, so that neither a device that writes only part of a
+ * FROM_DEVICE mapping nor one that reads it sees what an earlier mapping
+ * of the slot left there (a page just allocated is zeroed already).
+ * IRQs are off.
  *
  * Only when the shrinker emptied the slot after vit_prealloc() looked is
  * @spare short; the page is then allocated here (GFP_ATOMIC), and if that
@@ -177,6 +182,7 @@ static int vit_slot_map(struct vduse_iotlb_domain *dom, unsigned long idx,
 			bool copy, size_t map_size, struct list_head *spare)
 {
 	struct vit_slot *s = &dom->slots[idx];
+	bool fresh = false;
 	struct page *page;
 
 	lockdep_assert_irqs_disabled();
@@ -192,12 +198,15 @@ static int vit_slot_map(struct vduse_iotlb_domain *dom, unsigned long idx,
 			return -ENOMEM;
 		}
 		s->page = page;
+		fresh = true;
 		vit_stat_add(dom, VIT_STAT_KERNEL_PAGES, 1);
 	}
 	s->orig = orig;
 	s->flags |= VIT_SLOT_MAPPED;
 	if (copy)
 		vit_slot_copy(s, off, len, true);
+	else if (!fresh)
+		memzero_page(s->page, off, len);
 	if (map_size) {
 		s->flags |= VIT_SLOT_HEAD;
 		s->map_off = off;
@@ -333,7 +342,11 @@ static int vit_map(struct vduse_iotlb_domain *dom, phys_addr_t pa,
  *
  * The IOVA keeps the data's offset within its page.  Bounce pages never
  * used before (or reclaimed since) are zeroed, so the device sees zeroes
- * around the data rather than old kernel memory.
+ * around the data rather than old kernel memory.  The mapped bytes of the
+ * bounce pages are the data when it is copied, zeroes otherwise
+ * (FROM_DEVICE, DMA_ATTR_SKIP_CPU_SYNC): the device never sees the
+ * original buffer of a FROM_DEVICE mapping, and what it leaves unwritten
+ * comes back to the buffer as zeroes, never as an earlier mapping's bytes.
  *
  * Return: 0, -EINVAL for a bad size or direction, -ENOSPC when the
  * streaming region is exhausted, -ENOMEM when no bounce page is available.

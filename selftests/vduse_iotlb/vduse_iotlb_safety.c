@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The domain in front of an untrusted device: what one mapping leaves in a
+ * bounce page never reaches another kernel buffer, an unmapped IOVA is
+ * SIGBUS for the device at once, syncs stay inside their mapping, and the
+ * device's DMA limits (mapping size, masks, segment size) are the truth.
+ * Softirq callers map, unmap and allocate too, under lockdep on the debug
+ * kernel.
+ */
+#include <sched.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+#include "vit_util.h"
+#include "vmk_require.h"
+
+VMK_REQUIRE(VIT_CTL, VIT_CLIENT)
+
+#define BOUNCE		(256 * VIT_PAGE)	/* 1 MiB */
+#define IOVA_LIMIT	((4UL << 20) - 1)
+
+FIXTURE(safety) {
+	int ctl, dfd, cl;
+	__u32 id;
+	__u8 *dev;		/* the domain file, mapped at IOVA 0 */
+	__u8 *tmp;
+};
+
+FIXTURE_SETUP(safety)
+{
+	cpu_set_t set;
+
+	/*
+	 * One CPU: the IOVA allocator's per-CPU caches then hand a freed
+	 * IOVA to the next mapping of the same size, so tests can map a
+	 * second buffer over the slot a first one used.
+	 */
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+	self->ctl = open(VIT_CTL, O_RDWR);
+	ASSERT_LE(0, self->ctl) TH_LOG("open %s: %s", VIT_CTL, strerror(errno));
+	ASSERT_EQ(0, vit_create(self->ctl, IOVA_LIMIT, BOUNCE, &self->id,
+				&self->dfd));
+	self->cl = open(VIT_CLIENT, O_RDWR);
+	ASSERT_LE(0, self->cl) TH_LOG("open %s: %s", VIT_CLIENT, strerror(errno));
+	ASSERT_EQ(0, vit_attach(self->cl, self->dfd));
+	self->dev = mmap(NULL, IOVA_LIMIT + 1, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, self->dfd, 0);
+	ASSERT_NE(MAP_FAILED, self->dev) TH_LOG("mmap domain: %s", strerror(errno));
+	self->tmp = malloc(VIT_TEST_MAX_BUF);
+	ASSERT_NE(NULL, self->tmp);
+}
+
+FIXTURE_TEARDOWN(safety)
+{
+	struct vduse_iotlb_info info;
+
+	close(self->cl);
+	EXPECT_EQ(0, vit_info(self->ctl, self->id, &info));
+	EXPECT_EQ(0, info.out_mappings) TH_LOG("mappings left after close");
+	EXPECT_EQ(0, info.out_coherent_pages) TH_LOG("coherent pages left");
+	munmap(self->dev, IOVA_LIMIT + 1);
+	close(self->dfd);
+	close(self->ctl);
+	free(self->tmp);
+}
+
+FIXTURE_VARIANT(safety) {
+	__u32 dir;		/* of the first mapping of a slot */
+};
+
+FIXTURE_VARIANT_ADD(safety, to_device) { .dir = VIT_DIR_TO_DEVICE };
+FIXTURE_VARIANT_ADD(safety, from_device) { .dir = VIT_DIR_FROM_DEVICE };
+FIXTURE_VARIANT_ADD(safety, bidirectional) { .dir = VIT_DIR_BIDIRECTIONAL };
+
+/* First byte of p[0..len) that is not zero, or -1. */
+static long first_nonzero(const __u8 *p, __u64 len)
+{
+	__u64 i;
+
+	for (i = 0; i < len; i++)
+		if (p[i])
+			return (long)i;
+	return -1;
+}
+
+/*
+ * Map one page of a fresh buffer filled with @seed in direction @dir at
+ * *@iova, let the device fill the bounce page with @seed too, and unmap:
+ * the slot's bounce page holds @seed's bytes, whatever the direction.
+ */
+static void dirty_slot(struct __test_metadata *_metadata, int cl, __u8 *dev,
+		       __u32 dir, __u64 seed, __u64 *iova)
+{
+	int buf, map;
+
+	buf = vit_buf(cl, VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vit_fill(cl, buf, 0, VIT_PAGE, seed));
+	map = vit_map(cl, buf, 0, VIT_PAGE, dir, 0, iova);
+	ASSERT_LE(0, map);
+	if (dir != VIT_DIR_TO_DEVICE)
+		vit_put_pattern(dev + *iova, VIT_PAGE, seed);
+	ASSERT_EQ(-1, vit_check(dev + *iova, VIT_PAGE, seed));
+	ASSERT_EQ(0, vit_unmap(cl, map, 0));
+}
+
+/*
+ * A FROM_DEVICE mapping over a slot that an earlier mapping A used: the
+ * device sees zeroes, not A's bytes nor the new buffer B's, and after it
+ * writes 16 bytes B holds them followed by zeroes.  A TO_DEVICE mapping
+ * made with DMA_ATTR_SKIP_CPU_SYNC shows zeroes too.
+ */
+TEST_F(safety, from_device_map_sanitised)
+{
+	__u64 iova_a = 0, iova_b = 0;
+	int buf, map;
+	long bad;
+
+	dirty_slot(_metadata, self->cl, self->dev, variant->dir, 11, &iova_a);
+
+	buf = vit_buf(self->cl, VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, VIT_PAGE, 22));
+	map = vit_map(self->cl, buf, 0, VIT_PAGE, VIT_DIR_FROM_DEVICE, 0, &iova_b);
+	ASSERT_LE(0, map);
+	ASSERT_EQ(iova_a, iova_b) TH_LOG("the second mapping did not reuse the slot");
+	bad = first_nonzero(self->dev + iova_b, VIT_PAGE);
+	ASSERT_EQ(-1, bad)
+		TH_LOG("FROM_DEVICE map shows byte %ld = 0x%02x (A's 0x%02x, B's 0x%02x)",
+		       bad, self->dev[iova_b + bad], vit_pattern(11, bad),
+		       vit_pattern(22, bad));
+	vit_put_pattern(self->dev + iova_b, 16, 33);
+	ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
+	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 0, VIT_PAGE,
+			    self->tmp));
+	ASSERT_EQ(-1, vit_check(self->tmp, 16, 33)) TH_LOG("the device's 16 bytes");
+	bad = first_nonzero(self->tmp + 16, VIT_PAGE - 16);
+	ASSERT_EQ(-1, bad)
+		TH_LOG("B's byte %ld after the device's 16 is 0x%02x (A's 0x%02x)",
+		       bad + 16, self->tmp[16 + bad], vit_pattern(11, bad + 16));
+
+	dirty_slot(_metadata, self->cl, self->dev, variant->dir, 44, &iova_a);
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, VIT_PAGE, 55));
+	map = vit_map(self->cl, buf, 0, VIT_PAGE, VIT_DIR_TO_DEVICE,
+		      VIT_TEST_F_SKIP_SYNC, &iova_b);
+	ASSERT_LE(0, map);
+	ASSERT_EQ(iova_a, iova_b);
+	bad = first_nonzero(self->dev + iova_b, VIT_PAGE);
+	ASSERT_EQ(-1, bad)
+		TH_LOG("SKIP_CPU_SYNC mapping shows byte %ld = 0x%02x of the last one",
+		       bad, self->dev[iova_b + bad]);
+	ASSERT_EQ(0, vit_unmap(self->cl, map, VIT_TEST_F_SKIP_SYNC));
+}
+
+TEST_HARNESS_MAIN
