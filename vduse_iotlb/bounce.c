@@ -162,12 +162,12 @@ void vit_free_page_list(struct list_head *pages)
 
 /*
  * Take one slot for a new mapping, in one lock hold: a slot without a page
- * (never used, or reclaimed) gets one from @spare, and a non-zero
- * @map_size makes it the mapping's head.  Bytes [@off, @off + @len) of the
- * bounce page are the mapping's: they get the original's bytes when
- * @copy, else zeroes, so that neither a device that writes only part of a
- * FROM_DEVICE mapping nor one that reads it sees what an earlier mapping
- * of the slot left there (a page just allocated is zeroed already).
+ * (never used, or reclaimed) gets one from @spare, a non-zero @map_size
+ * makes it the mapping's head and @tail its last page.  Bytes [@off, @off +
+ * @len) of the bounce page are the mapping's: they get the original's
+ * bytes when @copy, else zeroes, so that neither a device that writes only
+ * part of a FROM_DEVICE mapping nor one that reads it sees what an earlier
+ * mapping of the slot left there (a page just allocated is zeroed already).
  * IRQs are off.
  *
  * Only when the shrinker emptied the slot after vit_prealloc() looked is
@@ -179,7 +179,8 @@ void vit_free_page_list(struct list_head *pages)
  */
 static int vit_slot_map(struct vduse_iotlb_domain *dom, unsigned long idx,
 			phys_addr_t orig, unsigned int off, unsigned int len,
-			bool copy, size_t map_size, struct list_head *spare)
+			bool copy, size_t map_size, bool tail,
+			struct list_head *spare)
 {
 	struct vit_slot *s = &dom->slots[idx];
 	bool fresh = false;
@@ -202,14 +203,17 @@ static int vit_slot_map(struct vduse_iotlb_domain *dom, unsigned long idx,
 		vit_stat_add(dom, VIT_STAT_KERNEL_PAGES, 1);
 	}
 	s->orig = orig;
+	s->lo = off;
+	s->hi = off + len;
 	s->flags |= VIT_SLOT_MAPPED;
 	if (copy)
 		vit_slot_copy(s, off, len, true);
 	else if (!fresh)
 		memzero_page(s->page, off, len);
+	if (tail)
+		s->flags |= VIT_SLOT_TAIL;
 	if (map_size) {
 		s->flags |= VIT_SLOT_HEAD;
-		s->map_off = off;
 		s->map_size = map_size;
 	}
 	spin_unlock(&s->lock);
@@ -222,9 +226,10 @@ static void vit_slot_unmap(struct vit_slot *s, unsigned int off,
 	lockdep_assert_held(&s->lock);
 	if (copy)
 		vit_slot_copy(s, off, len, false);
-	s->flags &= ~(VIT_SLOT_MAPPED | VIT_SLOT_HEAD);
+	s->flags &= ~(VIT_SLOT_MAPPED | VIT_SLOT_HEAD | VIT_SLOT_TAIL);
 	s->orig = 0;
-	s->map_off = 0;
+	s->lo = 0;
+	s->hi = 0;
 	s->map_size = 0;
 }
 
@@ -282,7 +287,8 @@ static int vit_fill(struct vduse_iotlb_domain *dom, unsigned long pfn,
 			    PAGE_SIZE) - off;
 		ret = vit_slot_map(dom, pfn + i,
 				   (pa & PAGE_MASK) + (i << PAGE_SHIFT), off,
-				   len, copy, i ? 0 : size, spare);
+				   len, copy, i ? 0 : size, i == npages - 1,
+				   spare);
 		if (ret) {
 			vit_unfill(dom, pfn + i + 1, npages - i - 1);
 			return ret;
@@ -494,7 +500,7 @@ static int vit_unmap(struct vduse_iotlb_domain *dom, dma_addr_t iova,
 		spin_lock(&s->lock);
 		/* The head check claims the whole mapping for this caller. */
 		if (!i && (!(s->flags & VIT_SLOT_HEAD) ||
-			   s->map_off != head_off || s->map_size != size)) {
+			   s->lo != head_off || s->map_size != size)) {
 			spin_unlock(&s->lock);
 			local_irq_restore(flags);
 			return -ENOENT;
@@ -551,35 +557,58 @@ int vduse_iotlb_unmap_page(struct vduse_iotlb_domain *dom, dma_addr_t iova,
 EXPORT_SYMBOL_GPL(vduse_iotlb_unmap_page);
 
 /*
- * Copy [iova, iova + size) between bounce and original pages.  Every page
- * must belong to a live mapping; the walk stops at the first that does not.
- * Returns the bytes copied.
+ * Copy the bytes of [@iova, @iova + @size) that belong to the live mapping
+ * holding @iova between bounce and original pages, and report the bytes
+ * copied in @done.  The walk ends with that mapping: bytes before its
+ * start in its first page, past its end in its last page and in the pages
+ * after it are the original's neighbours in kernel memory (or another
+ * mapping's), so a range that runs past the mapping is clamped to it.
+ *
+ * Return: 0; -ERANGE if the range was clamped; -ENOENT if @iova is not in
+ * a live mapping (nothing copied) or the mapping ended under a racing
+ * unmap.
  */
-static size_t vit_sync_range(struct vduse_iotlb_domain *dom, dma_addr_t iova,
-			     size_t size, bool to_dev)
+static int vit_sync_range(struct vduse_iotlb_domain *dom, dma_addr_t iova,
+			  size_t size, bool to_dev, size_t *done)
 {
-	unsigned int off = offset_in_page(iova), len;
-	unsigned long idx = iova >> PAGE_SHIFT, done, flags;
-	struct vit_slot *s;
+	unsigned int off = offset_in_page(iova), req, len;
+	unsigned long idx = iova >> PAGE_SHIFT, i, flags;
 	size_t left = size;
+	struct vit_slot *s;
+	int ret = -ENOENT;
+	bool tail;
 
+	*done = 0;
 	local_irq_save(flags);
-	for (done = 0; left; done++) {
-		vit_irq_breathe(done, &flags);
-		s = &dom->slots[idx + done];
-		len = min_t(size_t, left, PAGE_SIZE - off);
+	for (i = 0; left && idx + i < dom->nr_slots; i++) {
+		vit_irq_breathe(i, &flags);
+		s = &dom->slots[idx + i];
+		req = min_t(size_t, left, PAGE_SIZE - off);
 		spin_lock(&s->lock);
-		if (!(s->flags & VIT_SLOT_MAPPED)) {
+		if (!(s->flags & VIT_SLOT_MAPPED) || off < s->lo ||
+		    off >= s->hi) {
 			spin_unlock(&s->lock);
+			ret = -ENOENT;
 			break;
 		}
+		/* Only the tail page can end before the page does. */
+		len = min(req, s->hi - off);
 		vit_slot_copy(s, off, len, to_dev);
+		tail = s->flags & VIT_SLOT_TAIL;
 		spin_unlock(&s->lock);
-		left -= len;
+		*done += len;
+		left -= req;
 		off = 0;
+		if (len < req || (tail && left)) {
+			ret = -ERANGE;
+			break;
+		}
+		ret = 0;
+		if (tail)
+			break;
 	}
 	local_irq_restore(flags);
-	return size - left;
+	return ret;
 }
 
 static int vit_sync(struct vduse_iotlb_domain *dom, dma_addr_t iova,
@@ -587,32 +616,37 @@ static int vit_sync(struct vduse_iotlb_domain *dom, dma_addr_t iova,
 {
 	unsigned long flags;
 	size_t done;
+	int ret;
 
-	if (!vmk_iova_window_contains(&dom->bounce, iova, size))
+	if (!size || !vmk_iova_window_contains(&dom->bounce, iova, 1))
 		return -ERANGE;
 	if (!dom->use_global_lock) {
-		done = vit_sync_range(dom, iova, size, to_dev);
+		ret = vit_sync_range(dom, iova, size, to_dev, &done);
 	} else {
 		spin_lock_irqsave(&dom->global_lock, flags);
-		done = vit_sync_range(dom, iova, size, to_dev);
+		ret = vit_sync_range(dom, iova, size, to_dev, &done);
 		spin_unlock_irqrestore(&dom->global_lock, flags);
 	}
 
 	vit_stat_add(dom, to_dev ? VIT_STAT_BYTES_TO_DEV :
 		     VIT_STAT_BYTES_FROM_DEV, done);
-	return done == size ? 0 : -ENOENT;
+	return ret;
 }
 
 /**
  * vduse_iotlb_sync_for_cpu() - make device writes visible to the CPU
  * @dom: the domain
  * @iova: first IOVA, inside a live mapping
- * @size: bytes, all inside live mappings
+ * @size: bytes, all inside that mapping
  * @dir: the mapping's direction; only FROM_DEVICE and BIDIRECTIONAL copy
  *
- * Return: 0, -EINVAL for a bad direction, -ERANGE outside the streaming
- * region, -ENOENT if part of the range is not mapped (the part before it
- * was copied).
+ * A range that runs past the end of the mapping is clamped to it, as
+ * swiotlb does: the device's bytes beyond it never reach the kernel memory
+ * next to the buffer.
+ *
+ * Return: 0, -EINVAL for a bad direction, -ERANGE when @iova is outside
+ * the streaming region or the range was clamped (the part inside the
+ * mapping was copied), -ENOENT if @iova is not in a live mapping.
  */
 int vduse_iotlb_sync_for_cpu(struct vduse_iotlb_domain *dom, dma_addr_t iova,
 			     size_t size, enum dma_data_direction dir)

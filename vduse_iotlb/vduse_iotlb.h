@@ -58,12 +58,15 @@
 #define VIT_SLOT_MAPPED	BIT(0)	/* part of a live streaming mapping */
 #define VIT_SLOT_HEAD	BIT(1)	/* first page of that mapping */
 #define VIT_SLOT_USER	BIT(2)	/* @page is a pinned user page */
+#define VIT_SLOT_TAIL	BIT(3)	/* last page of that mapping */
 
 /**
  * struct vit_slot - one streaming IOVA page
  * @lock: protects every other field
  * @flags: VIT_SLOT_*
- * @map_off: head slot: offset of the mapping in its first page
+ * @lo: while mapped: first byte of this page that belongs to the mapping
+ * @hi: while mapped: end of the mapping's bytes in this page, so the
+ *      mapping covers [@lo, @hi) of it; syncs are clamped to that
  * @map_size: head slot: bytes mapped
  * @page: the bounce page (kernel page, user page with VIT_SLOT_USER, or NULL
  *        while no kernel page has been allocated or after reclaim)
@@ -78,7 +81,8 @@
 struct vit_slot {
 	spinlock_t lock; /* protects the slot */
 	u16 flags;
-	u16 map_off;
+	u16 lo;
+	u32 hi;
 	u32 map_size;
 	struct page *page;
 	phys_addr_t orig;

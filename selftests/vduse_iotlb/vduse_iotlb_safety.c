@@ -154,4 +154,77 @@ TEST_F(safety, from_device_map_sanitised)
 	ASSERT_EQ(0, vit_unmap(self->cl, map, VIT_TEST_F_SKIP_SYNC));
 }
 
+static int raw_sync(int cl, __u32 map, __u64 off, __u64 len, __u32 dir,
+		    __u32 flags)
+{
+	struct vit_test_cmd c = { .op = VIT_TEST_RAW_SYNC, .id = map,
+				  .offset = off, .length = len, .dir = dir,
+				  .flags = flags };
+
+	return vit_op(cl, &c);
+}
+
+/*
+ * A sync longer than its mapping is clamped to it: the device's bytes past
+ * the mapping's end do not reach the kernel memory after the buffer, and
+ * the kernel memory there does not reach the device.
+ */
+TEST_F(safety, sync_clamped)
+{
+	__u64 iova = 0, off = 100, len = 300, blen = 3 * VIT_PAGE, i;
+	__u8 *page;
+	int buf, map;
+
+	buf = vit_buf(self->cl, blen, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, blen, 1));
+	map = vit_map(self->cl, buf, off, len, VIT_DIR_BIDIRECTIONAL, 0, &iova);
+	ASSERT_LE(0, map);
+	page = self->dev + iova - off;
+
+	/* The device writes its whole bounce page. */
+	vit_put_pattern(page, VIT_PAGE, 2);
+	ASSERT_EQ(-ERANGE, raw_sync(self->cl, map, 0, len + 2 * VIT_PAGE,
+				    VIT_DIR_BIDIRECTIONAL, VIT_TEST_F_FOR_CPU))
+		TH_LOG("over-long sync_for_cpu");
+	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 0, blen, self->tmp));
+	for (i = 0; i < blen; i++) {
+		__u8 want = i >= off && i < off + len ? vit_pattern(2, i) :
+			    vit_pattern(1, i);
+
+		ASSERT_EQ(want, self->tmp[i])
+			TH_LOG("kernel byte %llu after an over-long sync_for_cpu of [%llu, %llu)",
+			       i, off, off + len);
+	}
+	ASSERT_EQ(-ERANGE, raw_sync(self->cl, map, len - 1, 2,
+				    VIT_DIR_BIDIRECTIONAL, VIT_TEST_F_FOR_CPU))
+		TH_LOG("sync crossing the mapping's end by one byte");
+
+	/* The kernel's neighbouring bytes stay away from the device. */
+	memset(page, 0xee, VIT_PAGE);
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, blen, 3));
+	ASSERT_EQ(-ERANGE, raw_sync(self->cl, map, 0, len + 2 * VIT_PAGE,
+				    VIT_DIR_BIDIRECTIONAL, 0))
+		TH_LOG("over-long sync_for_device");
+	for (i = 0; i < VIT_PAGE; i++) {
+		__u8 want = i >= off && i < off + len ? vit_pattern(3, i) : 0xee;
+
+		ASSERT_EQ(want, page[i])
+			TH_LOG("device byte %llu after an over-long sync_for_device", i);
+	}
+
+	/* In range: still fine. */
+	ASSERT_EQ(0, raw_sync(self->cl, map, 10, len - 10, VIT_DIR_BIDIRECTIONAL,
+			      VIT_TEST_F_FOR_CPU));
+	ASSERT_EQ(-ENOENT, raw_sync(self->cl, map, -(__s64)(off + VIT_PAGE), 1,
+				    VIT_DIR_BIDIRECTIONAL, VIT_TEST_F_FOR_CPU))
+		TH_LOG("sync of an IOVA outside any mapping");
+	ASSERT_EQ(-ENOENT, raw_sync(self->cl, map, -50, 60, VIT_DIR_BIDIRECTIONAL,
+				    VIT_TEST_F_FOR_CPU))
+		TH_LOG("sync starting before the mapping in its page");
+	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 0, blen, self->tmp));
+	ASSERT_EQ(-1, vit_check(self->tmp, off, 3)) TH_LOG("refused syncs copied");
+	ASSERT_EQ(0, vit_unmap(self->cl, map, VIT_TEST_F_SKIP_SYNC));
+}
+
 TEST_HARNESS_MAIN
