@@ -18,6 +18,8 @@
 /* Streaming IOVAs start at page 1 so that IOVA 0 is never handed out. */
 #define VIT_STREAM_START_PFN	1
 
+static void vit_revoke_work(struct work_struct *work);
+
 int vit_bounce_init(struct vduse_iotlb_domain *dom)
 {
 	unsigned long i;
@@ -31,6 +33,8 @@ int vit_bounce_init(struct vduse_iotlb_domain *dom)
 		return -ENOMEM;
 	for (i = 0; i < dom->nr_slots; i++)
 		spin_lock_init(&dom->slots[i].lock);
+	init_llist_head(&dom->revoke_list);
+	INIT_WORK(&dom->revoke_work, vit_revoke_work);
 
 	init_iova_domain(&dom->stream_iovad, PAGE_SIZE, VIT_STREAM_START_PFN);
 	ret = iova_domain_init_rcaches(&dom->stream_iovad);
@@ -51,6 +55,8 @@ void vit_bounce_fini(struct vduse_iotlb_domain *dom)
 	struct vit_slot *s;
 	unsigned long i;
 
+	/* Revocations queued by the last unmaps; their IOVAs die below. */
+	flush_work(&dom->revoke_work);
 	for (i = 0; i < dom->nr_slots; i++) {
 		s = &dom->slots[i];
 		/* Mappings a buggy user never unmapped die with the domain. */
@@ -76,6 +82,75 @@ void vit_zap(struct vduse_iotlb_domain *dom, u64 iova, u64 size)
 {
 	lockdep_assert_held_write(&dom->view_lock);
 	unmap_mapping_range(dom->file->f_mapping, iova, size, 1);
+}
+
+/*
+ * May an unmap zap the device's PTEs itself?  The DMA API lets drivers
+ * unmap from any context, and unmap_mapping_range() sleeps.  A caller that
+ * is preemptible (which needs CONFIG_PREEMPT_COUNT to be known at all) and
+ * outside an RCU read-side section may sleep; any other is atomic as far as
+ * the domain knows, and its revocation is queued.
+ */
+static bool vit_may_sleep(void)
+{
+	return preemptible() && !rcu_preempt_depth();
+}
+
+/*
+ * Revocations queued from atomic context: zap each queued mapping's IOVA
+ * range, then give the IOVAs back.  Until then the allocator cannot hand
+ * the slots to a new mapping, so a stale PTE reaches only the bounce page
+ * of a mapping that has ended.
+ */
+static void vit_revoke_work(struct work_struct *work)
+{
+	struct vduse_iotlb_domain *dom = container_of(work,
+						      struct vduse_iotlb_domain,
+						      revoke_work);
+	struct llist_node *list = llist_del_all(&dom->revoke_list);
+	struct vit_slot *s, *tmp;
+
+	if (!list)
+		return;
+	down_write(&dom->view_lock);
+	llist_for_each_entry(s, list, revoke_node)
+		vit_zap(dom, (u64)(s - dom->slots) << PAGE_SHIFT,
+			(u64)s->revoke_pages << PAGE_SHIFT);
+	up_write(&dom->view_lock);
+	llist_for_each_entry_safe(s, tmp, list, revoke_node)
+		free_iova_fast(&dom->stream_iovad, s - dom->slots,
+			       s->revoke_pages);
+}
+
+/*
+ * Give back the IOVA pages [@first, @first + @npages) of a mapping whose
+ * slots are cleared (or were never published).  If the device was handed
+ * one of their pages (@shown), its PTEs go first, so that the device's next
+ * access is SIGBUS and the slots cannot be mapped again while it still
+ * reaches their pages: now if the caller may sleep, else from
+ * vit_revoke_work(), which the mapping's head slot is queued on.
+ */
+static void vit_release_iova(struct vduse_iotlb_domain *dom,
+			     unsigned long first, unsigned long npages,
+			     bool shown)
+{
+	struct vit_slot *head = &dom->slots[first];
+
+	if (!shown) {
+		free_iova_fast(&dom->stream_iovad, first, npages);
+		return;
+	}
+	if (vit_may_sleep()) {
+		down_write(&dom->view_lock);
+		vit_zap(dom, (u64)first << PAGE_SHIFT, (u64)npages << PAGE_SHIFT);
+		up_write(&dom->view_lock);
+		free_iova_fast(&dom->stream_iovad, first, npages);
+		return;
+	}
+	/* The IOVAs are still ours: nobody else touches these fields. */
+	head->revoke_pages = npages;
+	if (llist_add(&head->revoke_node, &dom->revoke_list))
+		queue_work(system_unbound_wq, &dom->revoke_work);
 }
 
 /*
@@ -220,17 +295,25 @@ static int vit_slot_map(struct vduse_iotlb_domain *dom, unsigned long idx,
 	return 0;
 }
 
-static void vit_slot_unmap(struct vit_slot *s, unsigned int off,
+/*
+ * End the slot's part in its mapping.  Returns whether the device was
+ * handed its page since the mapping began, so that it must be revoked.
+ */
+static bool vit_slot_unmap(struct vit_slot *s, unsigned int off,
 			   unsigned int len, bool copy)
 {
+	bool shown = s->flags & VIT_SLOT_SHOWN;
+
 	lockdep_assert_held(&s->lock);
 	if (copy)
 		vit_slot_copy(s, off, len, false);
-	s->flags &= ~(VIT_SLOT_MAPPED | VIT_SLOT_HEAD | VIT_SLOT_TAIL);
+	s->flags &= ~(VIT_SLOT_MAPPED | VIT_SLOT_HEAD | VIT_SLOT_TAIL |
+		      VIT_SLOT_SHOWN);
 	s->orig = 0;
 	s->lo = 0;
 	s->hi = 0;
 	s->map_size = 0;
+	return shown;
 }
 
 static inline bool vit_dir_to_dev(enum dma_data_direction dir)
@@ -249,19 +332,24 @@ static inline unsigned long vit_npages(phys_addr_t pa, size_t size)
 	return PAGE_ALIGN(offset_in_page(pa) + size) >> PAGE_SHIFT;
 }
 
-/* Clear the slots of [@first, @first + @npages) without copying back. */
-static void vit_unfill(struct vduse_iotlb_domain *dom, unsigned long first,
+/*
+ * Clear the slots of [@first, @first + @npages) without copying back.
+ * Returns whether the device was handed one of their pages meanwhile.
+ */
+static bool vit_unfill(struct vduse_iotlb_domain *dom, unsigned long first,
 		       unsigned long npages)
 {
 	struct vit_slot *s;
+	bool shown = false;
 	unsigned long i;
 
 	for (i = 0; i < npages; i++) {
 		s = &dom->slots[first + i];
 		spin_lock(&s->lock);
-		vit_slot_unmap(s, 0, 0, false);
+		shown |= vit_slot_unmap(s, 0, 0, false);
 		spin_unlock(&s->lock);
 	}
+	return shown;
 }
 
 /*
@@ -270,11 +358,12 @@ static void vit_unfill(struct vduse_iotlb_domain *dom, unsigned long first,
  * what unmap checks to claim a mapping, so it is filled and published in
  * one lock hold after every other slot is ready.  IOVA page i shadows
  * original page i.  Fails only as vit_slot_map() says, with the slots
- * cleared again.  IRQs are off.
+ * cleared again and @shown saying whether the device reached one of them
+ * meanwhile.  IRQs are off.
  */
 static int vit_fill(struct vduse_iotlb_domain *dom, unsigned long pfn,
 		    phys_addr_t pa, size_t size, bool copy,
-		    struct list_head *spare, unsigned long *flags)
+		    struct list_head *spare, unsigned long *flags, bool *shown)
 {
 	unsigned long npages = vit_npages(pa, size), i;
 	unsigned int head_off = offset_in_page(pa), off, len;
@@ -290,7 +379,7 @@ static int vit_fill(struct vduse_iotlb_domain *dom, unsigned long pfn,
 				   len, copy, i ? 0 : size, i == npages - 1,
 				   spare);
 		if (ret) {
-			vit_unfill(dom, pfn + i + 1, npages - i - 1);
+			*shown = vit_unfill(dom, pfn + i + 1, npages - i - 1);
 			return ret;
 		}
 	}
@@ -306,6 +395,7 @@ static int vit_map(struct vduse_iotlb_domain *dom, phys_addr_t pa,
 		   size_t size, bool copy, dma_addr_t *iova)
 {
 	unsigned long npages = vit_npages(pa, size), pfn, flags;
+	bool shown = false;
 	LIST_HEAD(spare);
 	int ret;
 
@@ -319,10 +409,11 @@ static int vit_map(struct vduse_iotlb_domain *dom, phys_addr_t pa,
 	}
 	ret = vit_prealloc(dom, pfn, npages, &spare, &flags);
 	if (!ret)
-		ret = vit_fill(dom, pfn, pa, size, copy, &spare, &flags);
-	if (ret)
-		free_iova_fast(&dom->stream_iovad, pfn, npages);
+		ret = vit_fill(dom, pfn, pa, size, copy, &spare, &flags,
+			       &shown);
 	local_irq_restore(flags);
+	if (ret)
+		vit_release_iova(dom, pfn, npages, shown);
 	/* Left over: slots that gained a page since vit_prealloc() looked. */
 	vit_free_page_list(&spare);
 	if (ret)
@@ -393,6 +484,7 @@ static int vit_map_sg_entries(struct vduse_iotlb_domain *dom,
 {
 	unsigned long flags, npages;
 	int i, taken = 0, filled = 0, ret;
+	bool shown, fill_shown = false;
 	struct scatterlist *sg;
 	size_t bytes = 0;
 	LIST_HEAD(spare);
@@ -417,7 +509,7 @@ static int vit_map_sg_entries(struct vduse_iotlb_domain *dom,
 	}
 	for_each_sg(sgl, sg, nents, i) {
 		ret = vit_fill(dom, sg_dma_address(sg), sg_phys(sg), sg->length,
-			       copy, &spare, &flags);
+			       copy, &spare, &flags, &fill_shown);
 		if (ret)
 			goto err_unfill;
 		filled++;
@@ -437,9 +529,19 @@ static int vit_map_sg_entries(struct vduse_iotlb_domain *dom,
 	return 0;
 
 err_unfill:
-	for_each_sg(sgl, sg, filled, i)
-		vit_unfill(dom, sg_dma_address(sg),
-			   vit_npages(sg_phys(sg), sg->length));
+	/* Entry @filled cleared its own slots: @fill_shown is its answer. */
+	for_each_sg(sgl, sg, taken, i) {
+		npages = vit_npages(sg_phys(sg), sg->length);
+		if (i < filled)
+			shown = vit_unfill(dom, sg_dma_address(sg), npages);
+		else
+			shown = i == filled && fill_shown;
+		vit_release_iova(dom, sg_dma_address(sg), npages, shown);
+	}
+	local_irq_restore(flags);
+	vit_free_page_list(&spare);
+	return ret;
+
 err_free_iovas:
 	for_each_sg(sgl, sg, taken, i)
 		free_iova_fast(&dom->stream_iovad, sg_dma_address(sg),
@@ -489,6 +591,7 @@ static int vit_unmap(struct vduse_iotlb_domain *dom, dma_addr_t iova,
 	unsigned int head_off = offset_in_page(iova), off = head_off, len;
 	unsigned long first = iova >> PAGE_SHIFT, npages, i, flags;
 	size_t left = size;
+	bool shown = false;
 	struct vit_slot *s;
 
 	npages = PAGE_ALIGN(head_off + size) >> PAGE_SHIFT;
@@ -505,13 +608,13 @@ static int vit_unmap(struct vduse_iotlb_domain *dom, dma_addr_t iova,
 			local_irq_restore(flags);
 			return -ENOENT;
 		}
-		vit_slot_unmap(s, off, len, copy);
+		shown |= vit_slot_unmap(s, off, len, copy);
 		spin_unlock(&s->lock);
 		left -= len;
 		off = 0;
 	}
-	free_iova_fast(&dom->stream_iovad, first, npages);
 	local_irq_restore(flags);
+	vit_release_iova(dom, first, npages, shown);
 
 	vit_stat_add(dom, VIT_STAT_MAPPINGS, -1);
 	if (copy)
@@ -528,7 +631,10 @@ static int vit_unmap(struct vduse_iotlb_domain *dom, dma_addr_t iova,
  *       back to the original unless @attrs has DMA_ATTR_SKIP_CPU_SYNC
  * @attrs: DMA_ATTR_* flags
  *
- * The bounce pages stay allocated (the shrinker may free them later).
+ * The bounce pages stay allocated (the shrinker may free them later).  The
+ * device loses them: its PTEs of the mapping are zapped before this returns
+ * when the caller may sleep, else soon after from a work item, and the
+ * IOVAs are not reused before that (see vit_release_iova()).
  *
  * Return: 0, -EINVAL for a bad direction, -ERANGE outside the streaming
  * region, -ENOENT when no mapping starts at @iova with @size.  Nothing
@@ -685,7 +791,8 @@ EXPORT_SYMBOL_GPL(vduse_iotlb_sync_for_device);
 /*
  * The page the domain file shows at streaming slot @idx, with a reference:
  * only kernel bounce pages of live mappings are shown.  User-backed slots
- * are reached through the user's own mapping.
+ * are reached through the user's own mapping.  The slot remembers that the
+ * device got the page, so that its unmap revokes it.
  */
 struct page *vit_bounce_get_page(struct vduse_iotlb_domain *dom,
 				 unsigned long idx)
@@ -698,6 +805,7 @@ struct page *vit_bounce_get_page(struct vduse_iotlb_domain *dom,
 	if ((s->flags & VIT_SLOT_MAPPED) && !(s->flags & VIT_SLOT_USER)) {
 		page = s->page;
 		get_page(page);
+		s->flags |= VIT_SLOT_SHOWN;
 	}
 	spin_unlock_irqrestore(&s->lock, flags);
 	return page;

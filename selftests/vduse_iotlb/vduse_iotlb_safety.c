@@ -154,6 +154,39 @@ TEST_F(safety, from_device_map_sanitised)
 	ASSERT_EQ(0, vit_unmap(self->cl, map, VIT_TEST_F_SKIP_SYNC));
 }
 
+/*
+ * Unmap takes the bounce pages away from the device at once: its next
+ * access to the IOVAs is SIGBUS, and a new mapping of the slots shows the
+ * new data, not what the old PTEs reached.
+ */
+TEST_F(safety, unmap_revokes)
+{
+	__u64 iova = 0, iova2 = 0, len = 2 * VIT_PAGE;
+	int buf, map;
+
+	buf = vit_buf(self->cl, len, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, len, 3));
+	map = vit_map(self->cl, buf, 0, len, variant->dir, 0, &iova);
+	ASSERT_LE(0, map);
+	ASSERT_LE(0, vit_probe(self->dev + iova));
+	ASSERT_LE(0, vit_probe(self->dev + iova + VIT_PAGE));
+	self->dev[iova + 5] = 0x77;
+	ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
+	ASSERT_EQ(-1, vit_probe(self->dev + iova))
+		TH_LOG("the device still reads the first page after unmap");
+	ASSERT_EQ(-1, vit_probe(self->dev + iova + VIT_PAGE))
+		TH_LOG("the device still reads the second page after unmap");
+
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, len, 4));
+	map = vit_map(self->cl, buf, 0, len, VIT_DIR_TO_DEVICE, 0, &iova2);
+	ASSERT_LE(0, map);
+	ASSERT_EQ(-1, vit_check(self->dev + iova2, len, 4))
+		TH_LOG("a new mapping shows stale data");
+	ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
+	ASSERT_EQ(-1, vit_probe(self->dev + iova2));
+}
+
 static int raw_sync(int cl, __u32 map, __u64 off, __u64 len, __u32 dir,
 		    __u32 flags)
 {
