@@ -26,6 +26,16 @@ int vit_bounce_init(struct vduse_iotlb_domain *dom)
 	int ret;
 
 	dom->nr_slots = dom->bounce.size >> PAGE_SHIFT;
+	/*
+	 * Streaming IOVAs are allocated size-aligned (alloc_iova_fast() also
+	 * rounds small sizes up to a power of two) and page 0 is never handed
+	 * out, so the longest run an empty region of N pages always has room
+	 * for is the largest power of two P with 2P <= N.  A mapping that
+	 * starts inside its first page spans one page more than its whole
+	 * pages: P - 1 pages of data map at any offset.
+	 */
+	dom->max_map_size = (size_t)(rounddown_pow_of_two(dom->nr_slots / 2) - 1)
+			    << PAGE_SHIFT;
 	/* Sized by userspace: too large is ENOMEM, not a warning. */
 	dom->slots = __vcalloc(dom->nr_slots, sizeof(*dom->slots),
 			       GFP_KERNEL | __GFP_NOWARN);
@@ -431,7 +441,7 @@ static int vit_map(struct vduse_iotlb_domain *dom, phys_addr_t pa,
  * @dom: the domain
  * @page: first page of a physically contiguous run
  * @offset: byte offset of the data from @page
- * @size: bytes; non-zero, at most the streaming region
+ * @size: bytes; non-zero, at most the domain's dma_max_mapping_size()
  * @dir: DMA direction; TO_DEVICE and BIDIRECTIONAL copy the data to the
  *       bounce pages now unless @attrs has DMA_ATTR_SKIP_CPU_SYNC
  * @attrs: DMA_ATTR_* flags
@@ -460,7 +470,7 @@ int vduse_iotlb_map_page(struct vduse_iotlb_domain *dom, struct page *page,
 	unsigned long flags;
 	int ret;
 
-	if (!size || size > dom->bounce.size || !valid_dma_direction(dir))
+	if (!size || size > dom->max_map_size || !valid_dma_direction(dir))
 		return -EINVAL;
 	if (!dom->use_global_lock)
 		return vit_map(dom, pa, size, copy, iova);
@@ -573,7 +583,7 @@ int vit_map_sg(struct vduse_iotlb_domain *dom, struct scatterlist *sgl,
 	if (!valid_dma_direction(dir))
 		return -EINVAL;
 	for_each_sg(sgl, sg, nents, i)
-		if (!sg->length || sg->length > dom->bounce.size)
+		if (!sg->length || sg->length > dom->max_map_size)
 			return -EINVAL;
 	if (!dom->use_global_lock)
 		return vit_map_sg_entries(dom, sgl, nents, copy);

@@ -146,7 +146,7 @@ static void vit_free(struct device *dev, size_t size, void *vaddr,
 
 static size_t vit_max_mapping_size(struct device *dev)
 {
-	return vit_dev_to_dom(dev)->bounce.size;
+	return vit_dev_to_dom(dev)->max_map_size;
 }
 
 const struct dma_map_ops vit_dma_ops = {

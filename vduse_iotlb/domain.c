@@ -109,6 +109,7 @@ struct vduse_iotlb_domain *vduse_iotlb_domain_create(u64 iova_limit,
 		goto err_put_device;
 	dom->dev.coherent_dma_mask = DMA_BIT_MASK(fls64(iova_limit));
 	dom->dev.dma_mask = &dom->dev.coherent_dma_mask;
+	dom->dev.dma_parms = &dom->dma_parms;
 	set_dma_ops(&dom->dev, &vit_dma_ops);
 
 	dom->bounce.start = 0;
@@ -124,6 +125,8 @@ struct vduse_iotlb_domain *vduse_iotlb_domain_create(u64 iova_limit,
 	ret = vit_bounce_init(dom);
 	if (ret)
 		goto err_put_device;
+	/* Each scatterlist entry is a mapping of its own. */
+	dma_set_max_seg_size(&dom->dev, dom->max_map_size);
 	vit_coherent_init(dom);
 	ret = vit_shrinker_init(dom);
 	if (ret)

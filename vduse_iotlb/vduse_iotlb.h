@@ -171,9 +171,12 @@ struct vit_umem {
  * @umems: registered &struct vit_umem, unordered
  * @view_lock: read: a fault looking up and installing a page; write:
  *             zapping IOVAs and detaching their pages (see above)
+ * @max_map_size: the longest streaming mapping, at any offset, that an
+ *                empty streaming region always has room for
  * @revoke_list: head slots of unmapped mappings whose PTEs in the domain
  *               file are still to be zapped (unmaps from atomic context)
  * @revoke_work: zaps them and frees their IOVAs
+ * @dma_parms: the device's DMA parameters (segment size)
  * @global_lock: the seed's single lock, taken around every bounce table
  *               operation when @use_global_lock (benchmark only)
  * @use_global_lock: sampled from the bench_global_lock parameter at create
@@ -196,8 +199,10 @@ struct vduse_iotlb_domain {
 	struct mutex umem_lock; /* protects umems, serialises (de)register */
 	struct list_head umems;
 	struct rw_semaphore view_lock; /* the domain file's PTEs vs detaches */
+	size_t max_map_size;
 	struct llist_head revoke_list;
 	struct work_struct revoke_work;
+	struct device_dma_parameters dma_parms;
 	spinlock_t global_lock; /* benchmark-only: see use_global_lock */
 	bool use_global_lock;
 	struct shrinker *shrinker;

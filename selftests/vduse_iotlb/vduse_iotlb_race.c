@@ -279,7 +279,7 @@ TEST_F_TIMEOUT(race, umem_switch_vs_map, 60)
 	EXPECT_EQ(0, info.out_user_pages) TH_LOG("user pages left behind");
 }
 
-#define WRITE_PAGES	32	/* the mapping the device writes during REG */
+#define WRITE_PAGES	16	/* the mapping the device writes during REG */
 #define FILL_SEED	7	/* what the kernel put in it */
 
 /* A device writing a live mapping while REG_UMEM moves it. */

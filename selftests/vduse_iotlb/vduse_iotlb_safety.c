@@ -260,4 +260,77 @@ TEST_F(safety, sync_clamped)
 	ASSERT_EQ(0, vit_unmap(self->cl, map, VIT_TEST_F_SKIP_SYNC));
 }
 
+static int dev_info(int cl, struct vit_test_cmd *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->op = VIT_TEST_DEV_INFO;
+	return vit_op(cl, c);
+}
+
+static int raw_map(int cl, __u32 buf, __u64 off, __u64 len, __u32 dir,
+		   __u64 *iova)
+{
+	struct vit_test_cmd c = { .op = VIT_TEST_RAW_MAP, .id = buf,
+				  .offset = off, .length = len, .dir = dir };
+	int ret = vit_op(cl, &c);
+
+	*iova = c.out_iova;
+	return ret ? ret : (int)c.out_id;
+}
+
+/*
+ * dma_max_mapping_size() is what maps: in an empty domain a mapping of
+ * exactly that size maps at any offset in its first page, one byte more
+ * is refused.  Scatterlist segments are limited to it too.
+ */
+TEST_F(safety, max_mapping_size)
+{
+	__u64 max, iova = 0, offs[] = { 0, 1, VIT_PAGE - 1 };
+	struct vit_test_cmd c;
+	unsigned int i;
+	int buf, map;
+
+	ASSERT_EQ(0, dev_info(self->cl, &c));
+	max = c.out_max_map;
+	TH_LOG("dma_max_mapping_size() %llu of a %lu byte streaming region",
+	       max, BOUNCE);
+	ASSERT_LT(0, max);
+	ASSERT_GE(BOUNCE, max);
+	ASSERT_EQ(max, c.out_max_seg) TH_LOG("dma_get_max_seg_size()");
+	buf = vit_buf(self->cl, VIT_TEST_MAX_BUF, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	for (i = 0; i < ARRAY_SIZE(offs); i++) {
+		__u64 off = offs[i];
+
+		if (off + max > VIT_TEST_MAX_BUF)
+			off = VIT_TEST_MAX_BUF - max;
+		map = vit_map(self->cl, buf, off, max, variant->dir, 0, &iova);
+		ASSERT_LE(0, map) TH_LOG("map of max_mapping_size at offset %llu", off);
+		ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
+		map = raw_map(self->cl, buf, off, max, variant->dir, &iova);
+		ASSERT_LE(0, map) TH_LOG("raw map of max_mapping_size at offset %llu", off);
+		ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
+	}
+	if (max < VIT_TEST_MAX_BUF) {
+		ASSERT_EQ(-EINVAL, raw_map(self->cl, buf, 0, max + 1,
+					   variant->dir, &iova))
+			TH_LOG("one byte more than max_mapping_size");
+		ASSERT_GT(0, vit_map(self->cl, buf, 0, max + 1, variant->dir, 0,
+				     &iova));
+	}
+}
+
+/*
+ * The device has DMA parameters: dma_set_max_seg_size() works (without
+ * them it WARNs) and is what dma_get_max_seg_size() reports.
+ */
+TEST_F(safety, dma_parms)
+{
+	struct vit_test_cmd c = { .op = VIT_TEST_SET_SEG, .length = 16 * VIT_PAGE };
+
+	ASSERT_EQ(0, vit_op(self->cl, &c));
+	ASSERT_EQ(0, dev_info(self->cl, &c));
+	ASSERT_EQ(16 * VIT_PAGE, c.out_max_seg);
+}
+
 TEST_HARNESS_MAIN
