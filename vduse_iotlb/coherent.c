@@ -48,8 +48,11 @@ void vit_coherent_fini(struct vduse_iotlb_domain *dom)
  * @iova: the device address on success
  * @gfp: allocation flags (GFP_ATOMIC allowed; not from hard IRQ context)
  *
+ * The IOVA lies under the device's coherent DMA mask.
+ *
  * Return: the zeroed kernel mapping, or NULL when @size is zero or larger
- * than the coherent region, the region is exhausted or memory is short.
+ * than the coherent region, the region (under the mask) is exhausted or
+ * memory is short.
  */
 void *vduse_iotlb_alloc_coherent(struct vduse_iotlb_domain *dom, size_t size,
 				 dma_addr_t *iova, gfp_t gfp)
@@ -57,6 +60,7 @@ void *vduse_iotlb_alloc_coherent(struct vduse_iotlb_domain *dom, size_t size,
 	unsigned long npages, pfn, i;
 	struct vit_coherent *c;
 	struct iova *range;
+	u64 limit;
 
 	if (!size || size > dom->coherent.size)
 		return NULL;
@@ -71,8 +75,9 @@ void *vduse_iotlb_alloc_coherent(struct vduse_iotlb_domain *dom, size_t size,
 	c->vaddr = alloc_pages_exact(size, gfp | __GFP_ZERO);
 	if (!c->vaddr)
 		goto err_free_desc;
-	range = alloc_iova(&dom->coherent_iovad, npages,
-			   vmk_iova_window_last(&dom->coherent) >> PAGE_SHIFT,
+	limit = min(vmk_iova_window_last(&dom->coherent),
+		    dom->dev.coherent_dma_mask);
+	range = alloc_iova(&dom->coherent_iovad, npages, limit >> PAGE_SHIFT,
 			   true);
 	if (!range)
 		goto err_free_pages;

@@ -107,8 +107,10 @@ struct vduse_iotlb_domain *vduse_iotlb_domain_create(u64 iova_limit,
 	ret = dev_set_name(&dom->dev, "vduse_iotlb%d", dom->id);
 	if (ret)
 		goto err_put_device;
-	dom->dev.coherent_dma_mask = DMA_BIT_MASK(fls64(iova_limit));
-	dom->dev.dma_mask = &dom->dev.coherent_dma_mask;
+	/* Two masks, as any device has: a driver may narrow either. */
+	dom->dma_mask = DMA_BIT_MASK(fls64(iova_limit));
+	dom->dev.dma_mask = &dom->dma_mask;
+	dom->dev.coherent_dma_mask = dom->dma_mask;
 	dom->dev.dma_parms = &dom->dma_parms;
 	set_dma_ops(&dom->dev, &vit_dma_ops);
 

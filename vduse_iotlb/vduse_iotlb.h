@@ -176,6 +176,7 @@ struct vit_umem {
  * @revoke_list: head slots of unmapped mappings whose PTEs in the domain
  *               file are still to be zapped (unmaps from atomic context)
  * @revoke_work: zaps them and frees their IOVAs
+ * @dma_mask: the device's streaming DMA mask (dev.dma_mask points here)
  * @dma_parms: the device's DMA parameters (segment size)
  * @global_lock: the seed's single lock, taken around every bounce table
  *               operation when @use_global_lock (benchmark only)
@@ -202,6 +203,7 @@ struct vduse_iotlb_domain {
 	size_t max_map_size;
 	struct llist_head revoke_list;
 	struct work_struct revoke_work;
+	u64 dma_mask;
 	struct device_dma_parameters dma_parms;
 	spinlock_t global_lock; /* benchmark-only: see use_global_lock */
 	bool use_global_lock;

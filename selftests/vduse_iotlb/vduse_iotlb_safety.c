@@ -321,6 +321,69 @@ TEST_F(safety, max_mapping_size)
 }
 
 /*
+ * The streaming and coherent masks are two: narrowing the coherent one to
+ * 32 bits leaves the streaming one, and coherent IOVAs then lie under
+ * 4 GiB even in a domain that reaches beyond.  Masks that do not cover
+ * the streaming region and a coherent page are refused.
+ */
+TEST(dma_masks)
+{
+	__u64 limit = (8ULL << 30) - 1, iova = 0;
+	struct vit_test_cmd c;
+	int ctl, cl, dfd, i, buf, map;
+	__u32 id;
+
+	ctl = open(VIT_CTL, O_RDWR);
+	ASSERT_LE(0, ctl);
+	ASSERT_EQ(0, vit_create(ctl, limit, BOUNCE, &id, &dfd));
+	cl = open(VIT_CLIENT, O_RDWR);
+	ASSERT_LE(0, cl);
+	ASSERT_EQ(0, vit_attach(cl, dfd));
+	ASSERT_EQ(0, dev_info(cl, &c));
+	EXPECT_EQ(limit, c.out_dma_mask) TH_LOG("default mask: the IOVA limit's bits");
+	EXPECT_EQ(limit, c.out_coherent_mask);
+
+	memset(&c, 0, sizeof(c));
+	c.op = VIT_TEST_SET_MASK;
+	c.offset = ~0ULL;
+	c.length = 0xffffffffULL;
+	ASSERT_EQ(0, vit_op(cl, &c)) TH_LOG("64-bit streaming, 32-bit coherent");
+	ASSERT_EQ(0, dev_info(cl, &c));
+	EXPECT_EQ(~0ULL, c.out_dma_mask) TH_LOG("the streaming mask is its own");
+	EXPECT_EQ(0xffffffffULL, c.out_coherent_mask);
+
+	for (i = 0; i < 4; i++) {
+		memset(&c, 0, sizeof(c));
+		c.op = VIT_TEST_COH_ALLOC;
+		c.length = 3 * VIT_PAGE;
+		ASSERT_EQ(0, vit_op(cl, &c));
+		EXPECT_GE(0xffffffffULL, c.out_iova + 3 * VIT_PAGE - 1)
+			TH_LOG("coherent IOVA 0x%llx above a 32-bit mask", c.out_iova);
+		EXPECT_LE(BOUNCE, c.out_iova);
+	}
+
+	memset(&c, 0, sizeof(c));
+	c.op = VIT_TEST_SET_MASK;
+	c.length = BOUNCE - 1;
+	EXPECT_EQ(-EIO, vit_op(cl, &c)) TH_LOG("coherent mask without a coherent page");
+	c.length = 0;
+	c.offset = 0xffff;
+	EXPECT_EQ(-EIO, vit_op(cl, &c)) TH_LOG("mask short of the streaming region");
+	ASSERT_EQ(0, dev_info(cl, &c));
+	EXPECT_EQ(~0ULL, c.out_dma_mask) TH_LOG("a refused mask changed nothing");
+	EXPECT_EQ(0xffffffffULL, c.out_coherent_mask);
+
+	buf = vit_buf(cl, VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	map = vit_map(cl, buf, 0, VIT_PAGE, VIT_DIR_TO_DEVICE, 0, &iova);
+	ASSERT_LE(0, map) TH_LOG("streaming maps still work");
+	EXPECT_GT(BOUNCE, iova);
+	close(cl);
+	close(dfd);
+	close(ctl);
+}
+
+/*
  * The device has DMA parameters: dma_set_max_seg_size() works (without
  * them it WARNs) and is what dma_get_max_seg_size() reports.
  */
