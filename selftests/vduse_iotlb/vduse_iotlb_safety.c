@@ -187,6 +187,70 @@ TEST_F(safety, unmap_revokes)
 	ASSERT_EQ(-1, vit_probe(self->dev + iova2));
 }
 
+/* Poll until the device's access at @p is SIGBUS; false after 5 s. */
+static int wait_revoked(const __u8 *p)
+{
+	struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (vit_probe(p) < 0)
+			return 1;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/*
+ * Map, unmap and allocate from softirq context (a timer): the data moves
+ * as in process context, an unmap there revokes the device's access from
+ * a work item soon after, and coherent allocations work beside a device
+ * faulting on coherent pages (lockdep on the debug kernel checks the
+ * locks' softirq safety).
+ */
+TEST_F(safety, softirq_callers)
+{
+	struct vit_test_cmd c = { .op = VIT_TEST_COH_ALLOC, .length = VIT_PAGE };
+	__u64 iova = 0, len = 3 * VIT_PAGE + 9;
+	int buf, map, coh, coh2;
+
+	/* A coherent page the device faults in first: the fault path's locks. */
+	ASSERT_EQ(0, vit_op(self->cl, &c));
+	coh = c.out_id;
+	self->dev[c.out_iova] = 0x42;
+
+	buf = vit_buf(self->cl, 4 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, len, 6));
+	map = vit_map(self->cl, buf, 0, len, variant->dir, VIT_TEST_F_SOFTIRQ,
+		      &iova);
+	ASSERT_LE(0, map) TH_LOG("map from softirq");
+	/* FROM_DEVICE: zeroes, never the buffer's bytes. */
+	ASSERT_EQ(-1, variant->dir == VIT_DIR_FROM_DEVICE ?
+		  first_nonzero(self->dev + iova, len) :
+		  vit_check(self->dev + iova, len, 6));
+	vit_put_pattern(self->dev + iova, len, 7);
+	ASSERT_EQ(0, vit_unmap(self->cl, map, VIT_TEST_F_SOFTIRQ));
+	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 0, len, self->tmp));
+	ASSERT_EQ(-1, vit_check(self->tmp, len,
+				variant->dir == VIT_DIR_TO_DEVICE ? 6 : 7))
+		TH_LOG("data after a softirq unmap");
+	ASSERT_EQ(1, wait_revoked(self->dev + iova))
+		TH_LOG("softirq unmap: the device still reaches the page after 5 s");
+	ASSERT_EQ(1, wait_revoked(self->dev + iova + 3 * VIT_PAGE));
+
+	c.flags = VIT_TEST_F_SOFTIRQ;
+	c.length = 2 * VIT_PAGE;
+	ASSERT_EQ(0, vit_op(self->cl, &c)) TH_LOG("coherent allocation from softirq");
+	coh2 = c.out_id;
+	ASSERT_LE(BOUNCE, c.out_iova);
+	ASSERT_EQ(0, self->dev[c.out_iova + VIT_PAGE]) TH_LOG("zeroed");
+	ASSERT_EQ(0, vit_fill(self->cl, coh2, 0, 2 * VIT_PAGE, 8));
+	ASSERT_EQ(-1, vit_check(self->dev + c.out_iova, 2 * VIT_PAGE, 8));
+	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_FREE, coh2, 0, 0, NULL));
+	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_FREE, coh, 0, 0, NULL));
+}
+
 static int raw_sync(int cl, __u32 map, __u64 off, __u64 len, __u32 dir,
 		    __u32 flags)
 {
