@@ -38,7 +38,7 @@ int vit_bounce_init(struct vduse_iotlb_domain *dom)
 			    << PAGE_SHIFT;
 	/* Sized by userspace: too large is ENOMEM, not a warning. */
 	dom->slots = __vcalloc(dom->nr_slots, sizeof(*dom->slots),
-			       GFP_KERNEL | __GFP_NOWARN);
+			       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!dom->slots)
 		return -ENOMEM;
 	for (i = 0; i < dom->nr_slots; i++)

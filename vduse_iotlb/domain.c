@@ -88,10 +88,11 @@ struct vduse_iotlb_domain *vduse_iotlb_domain_create(u64 iova_limit,
 	if (ret)
 		return ERR_PTR(ret);
 
-	dom = kzalloc_obj(*dom, GFP_KERNEL);
+	dom = kzalloc_obj(*dom, GFP_KERNEL_ACCOUNT);
 	if (!dom)
 		return ERR_PTR(-ENOMEM);
-	dom->stats = alloc_percpu_gfp(struct vit_stats, GFP_KERNEL | __GFP_NOWARN);
+	dom->stats = alloc_percpu_gfp(struct vit_stats,
+				      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!dom->stats) {
 		ret = -ENOMEM;
 		goto err_free_dom;

@@ -126,6 +126,68 @@ TEST_F(ctl, info_destroy)
 	EXPECT_EQ(0, vmk_read_key(VIT_GLOBAL_STATS, "domains"));
 }
 
+/*
+ * A struct larger than a page is refused with E2BIG even when its tail is
+ * zero: the kernel does not scan megabytes of it.
+ */
+TEST_F(ctl, struct_size_capped)
+{
+	size_t len = 2 * VIT_PAGE;
+	struct vduse_iotlb_create *c = calloc(1, len);
+
+	ASSERT_NE(NULL, c);
+	c->iova_limit = 4 * MiB - 1;
+	c->bounce_size = MiB;
+	c->size = VIT_PAGE + 1;
+	EXPECT_EQ(-E2BIG, vit_ioctl(self->ctl, VDUSE_IOTLB_CREATE, c))
+		TH_LOG("a page and a byte");
+	c->size = ~0U;
+	EXPECT_EQ(-E2BIG, vit_ioctl(self->ctl, VDUSE_IOTLB_CREATE, c))
+		TH_LOG("4 GiB");
+	EXPECT_EQ(0, vmk_read_key(VIT_GLOBAL_STATS, "domains"));
+	c->size = VIT_PAGE;
+	ASSERT_EQ(0, vit_ioctl(self->ctl, VDUSE_IOTLB_CREATE, c))
+		TH_LOG("a page with a zero tail is fine");
+	EXPECT_EQ(0, close(c->out_fd));
+	EXPECT_EQ(0, vit_destroy(self->ctl, c->out_domain_id));
+	free(c);
+}
+
+#define MAX_DOMAINS	VDUSE_IOTLB_MAX_DOMAINS_PER_FD
+
+/*
+ * One open file holds at most MAX_DOMAINS domains: the next CREATE is
+ * ENOSPC and leaves nothing behind; DESTROY makes room, and another file
+ * has its own allowance.
+ */
+TEST_F(ctl, domains_capped)
+{
+	__u32 ids[MAX_DOMAINS], id;
+	int i, dfd, ctl2;
+
+	for (i = 0; i < MAX_DOMAINS; i++) {
+		ASSERT_EQ(0, vit_create(self->ctl, (128 << 10) - 1, 64 << 10,
+					&ids[i], &dfd)) TH_LOG("domain %d", i);
+		close(dfd);
+	}
+	EXPECT_EQ(-ENOSPC, vit_create(self->ctl, (128 << 10) - 1, 64 << 10,
+				      &id, &dfd)) TH_LOG("one domain too many");
+	EXPECT_EQ(MAX_DOMAINS, vmk_read_key(VIT_GLOBAL_STATS, "domains"));
+	ASSERT_EQ(0, vit_destroy(self->ctl, ids[7]));
+	ASSERT_EQ(0, vit_create(self->ctl, (128 << 10) - 1, 64 << 10, &ids[7],
+				&dfd)) TH_LOG("after a DESTROY");
+	close(dfd);
+	ctl2 = open(VIT_CTL, O_RDWR);
+	ASSERT_LE(0, ctl2);
+	ASSERT_EQ(0, vit_create(ctl2, (128 << 10) - 1, 64 << 10, &id, &dfd))
+		TH_LOG("another file");
+	close(dfd);
+	close(ctl2);
+	for (i = 0; i < MAX_DOMAINS; i++)
+		EXPECT_EQ(0, vit_destroy(self->ctl, ids[i]));
+	EXPECT_EQ(0, vmk_read_key(VIT_GLOBAL_STATS, "domains"));
+}
+
 /* Drop CAP_IPC_LOCK so that RLIMIT_MEMLOCK applies to this process. */
 static int drop_ipc_lock(void)
 {

@@ -26,17 +26,20 @@
  * DOC: General ioctl format
  *
  * Every ioctl of /dev/vduse_iotlb takes a pointer to a struct whose first
- * __u32 @size is the size userspace knows.  A larger @size is accepted if
- * every byte the kernel does not know is zero (else -E2BIG); a smaller one
- * than the first version of the struct is -EINVAL.  All input fields are
- * checked before any state changes, so a failed ioctl has changed nothing.
+ * __u32 @size is the size userspace knows.  A larger @size, up to the page
+ * size, is accepted if every byte the kernel does not know is zero (else
+ * -E2BIG); a smaller one than the first version of the struct is -EINVAL.
+ * All input fields are checked before any state changes, so a failed ioctl
+ * has changed nothing.
  *
  * Errors:
  *
  * - EINVAL: a size, alignment, flag or reserved field is wrong, or the
  *   bounce size or IOVA limit is out of range or inconsistent.
- * - E2BIG: @size is larger than the kernel's struct and the extra bytes are
- *   not zero.
+ * - E2BIG: @size is larger than the page size, or larger than the
+ *   kernel's struct with extra bytes that are not zero.
+ * - ENOSPC: CREATE: this open file already holds
+ *   %VDUSE_IOTLB_MAX_DOMAINS_PER_FD domains (DESTROY one first).
  * - ENOENT: no domain with that id in this file, or no user memory
  *   registered at exactly that range.
  * - ERANGE: the range leaves the streaming region.
@@ -59,6 +62,8 @@ enum {
 #define VDUSE_IOTLB_MAX_BOUNCE_SIZE	(1ULL << 30)
 /* Highest IOVA limit accepted. */
 #define VDUSE_IOTLB_MAX_IOVA_LIMIT	((1ULL << 48) - 1)
+/* Domains one open /dev/vduse_iotlb may hold at once. */
+#define VDUSE_IOTLB_MAX_DOMAINS_PER_FD	64
 
 /**
  * struct vduse_iotlb_create - ioctl(VDUSE_IOTLB_CREATE)
