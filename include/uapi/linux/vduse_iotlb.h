@@ -12,6 +12,11 @@
  * The domain file returned by VDUSE_IOTLB_CREATE is mmap()ed MAP_SHARED with
  * the IOVA as file offset; the userspace "device" then reads and writes DMA
  * data through that mapping and never sees the original kernel buffers.
+ * It sees a streaming IOVA only while a mapping holds it: the kernel's
+ * unmap takes the page away again (the next access is SIGBUS; from an
+ * unmap in atomic context, shortly after).  A FROM_DEVICE mapping shows
+ * zeroes, and whatever the device leaves unwritten of it reaches the
+ * kernel buffer as zeroes.
  */
 #ifndef _UAPI_LINUX_VDUSE_IOTLB_H
 #define _UAPI_LINUX_VDUSE_IOTLB_H
