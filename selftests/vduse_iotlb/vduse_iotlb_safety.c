@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "kselftest_harness.h"
-#include "vit_util.h"
+#include "vit_env.h"
 #include "vmk_require.h"
 
 VMK_REQUIRE(VIT_CTL, VIT_CLIENT)
@@ -20,10 +20,7 @@ VMK_REQUIRE(VIT_CTL, VIT_CLIENT)
 #define IOVA_LIMIT	((4UL << 20) - 1)
 
 FIXTURE(safety) {
-	int ctl, dfd, cl;
-	__u32 id;
-	__u8 *dev;		/* the domain file, mapped at IOVA 0 */
-	__u8 *tmp;
+	struct vit_env e;
 };
 
 FIXTURE_SETUP(safety)
@@ -38,32 +35,12 @@ FIXTURE_SETUP(safety)
 	CPU_ZERO(&set);
 	CPU_SET(0, &set);
 	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
-	self->ctl = open(VIT_CTL, O_RDWR);
-	ASSERT_LE(0, self->ctl) TH_LOG("open %s: %s", VIT_CTL, strerror(errno));
-	ASSERT_EQ(0, vit_create(self->ctl, IOVA_LIMIT, BOUNCE, &self->id,
-				&self->dfd));
-	self->cl = open(VIT_CLIENT, O_RDWR);
-	ASSERT_LE(0, self->cl) TH_LOG("open %s: %s", VIT_CLIENT, strerror(errno));
-	ASSERT_EQ(0, vit_attach(self->cl, self->dfd));
-	self->dev = mmap(NULL, IOVA_LIMIT + 1, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, self->dfd, 0);
-	ASSERT_NE(MAP_FAILED, self->dev) TH_LOG("mmap domain: %s", strerror(errno));
-	self->tmp = malloc(VIT_TEST_MAX_BUF);
-	ASSERT_NE(NULL, self->tmp);
+	vit_env_setup(_metadata, &self->e, IOVA_LIMIT, BOUNCE);
 }
 
 FIXTURE_TEARDOWN(safety)
 {
-	struct vduse_iotlb_info info;
-
-	close(self->cl);
-	EXPECT_EQ(0, vit_info(self->ctl, self->id, &info));
-	EXPECT_EQ(0, info.out_mappings) TH_LOG("mappings left after close");
-	EXPECT_EQ(0, info.out_coherent_pages) TH_LOG("coherent pages left");
-	munmap(self->dev, IOVA_LIMIT + 1);
-	close(self->dfd);
-	close(self->ctl);
-	free(self->tmp);
+	vit_env_teardown(_metadata, &self->e);
 }
 
 FIXTURE_VARIANT(safety) {
@@ -118,40 +95,40 @@ TEST_F(safety, from_device_map_sanitised)
 	int buf, map;
 	long bad;
 
-	dirty_slot(_metadata, self->cl, self->dev, variant->dir, 11, &iova_a);
+	dirty_slot(_metadata, self->e.cl, self->e.dev, variant->dir, 11, &iova_a);
 
-	buf = vit_buf(self->cl, VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	buf = vit_buf(self->e.cl, VIT_PAGE, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf);
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, VIT_PAGE, 22));
-	map = vit_map(self->cl, buf, 0, VIT_PAGE, VIT_DIR_FROM_DEVICE, 0, &iova_b);
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, VIT_PAGE, 22));
+	map = vit_map(self->e.cl, buf, 0, VIT_PAGE, VIT_DIR_FROM_DEVICE, 0, &iova_b);
 	ASSERT_LE(0, map);
 	ASSERT_EQ(iova_a, iova_b) TH_LOG("the second mapping did not reuse the slot");
-	bad = first_nonzero(self->dev + iova_b, VIT_PAGE);
+	bad = first_nonzero(self->e.dev + iova_b, VIT_PAGE);
 	ASSERT_EQ(-1, bad)
 		TH_LOG("FROM_DEVICE map shows byte %ld = 0x%02x (A's 0x%02x, B's 0x%02x)",
-		       bad, self->dev[iova_b + bad], vit_pattern(11, bad),
+		       bad, self->e.dev[iova_b + bad], vit_pattern(11, bad),
 		       vit_pattern(22, bad));
-	vit_put_pattern(self->dev + iova_b, 16, 33);
-	ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
-	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 0, VIT_PAGE,
-			    self->tmp));
-	ASSERT_EQ(-1, vit_check(self->tmp, 16, 33)) TH_LOG("the device's 16 bytes");
-	bad = first_nonzero(self->tmp + 16, VIT_PAGE - 16);
+	vit_put_pattern(self->e.dev + iova_b, 16, 33);
+	ASSERT_EQ(0, vit_unmap(self->e.cl, map, 0));
+	ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_READ, buf, 0, VIT_PAGE,
+			    self->e.tmp));
+	ASSERT_EQ(-1, vit_check(self->e.tmp, 16, 33)) TH_LOG("the device's 16 bytes");
+	bad = first_nonzero(self->e.tmp + 16, VIT_PAGE - 16);
 	ASSERT_EQ(-1, bad)
 		TH_LOG("B's byte %ld after the device's 16 is 0x%02x (A's 0x%02x)",
-		       bad + 16, self->tmp[16 + bad], vit_pattern(11, bad + 16));
+		       bad + 16, self->e.tmp[16 + bad], vit_pattern(11, bad + 16));
 
-	dirty_slot(_metadata, self->cl, self->dev, variant->dir, 44, &iova_a);
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, VIT_PAGE, 55));
-	map = vit_map(self->cl, buf, 0, VIT_PAGE, VIT_DIR_TO_DEVICE,
+	dirty_slot(_metadata, self->e.cl, self->e.dev, variant->dir, 44, &iova_a);
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, VIT_PAGE, 55));
+	map = vit_map(self->e.cl, buf, 0, VIT_PAGE, VIT_DIR_TO_DEVICE,
 		      VIT_TEST_F_SKIP_SYNC, &iova_b);
 	ASSERT_LE(0, map);
 	ASSERT_EQ(iova_a, iova_b);
-	bad = first_nonzero(self->dev + iova_b, VIT_PAGE);
+	bad = first_nonzero(self->e.dev + iova_b, VIT_PAGE);
 	ASSERT_EQ(-1, bad)
 		TH_LOG("SKIP_CPU_SYNC mapping shows byte %ld = 0x%02x of the last one",
-		       bad, self->dev[iova_b + bad]);
-	ASSERT_EQ(0, vit_unmap(self->cl, map, VIT_TEST_F_SKIP_SYNC));
+		       bad, self->e.dev[iova_b + bad]);
+	ASSERT_EQ(0, vit_unmap(self->e.cl, map, VIT_TEST_F_SKIP_SYNC));
 }
 
 /*
@@ -164,27 +141,27 @@ TEST_F(safety, unmap_revokes)
 	__u64 iova = 0, iova2 = 0, len = 2 * VIT_PAGE;
 	int buf, map;
 
-	buf = vit_buf(self->cl, len, VIT_TEST_BUF_ALLOC);
+	buf = vit_buf(self->e.cl, len, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf);
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, len, 3));
-	map = vit_map(self->cl, buf, 0, len, variant->dir, 0, &iova);
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, len, 3));
+	map = vit_map(self->e.cl, buf, 0, len, variant->dir, 0, &iova);
 	ASSERT_LE(0, map);
-	ASSERT_LE(0, vit_probe(self->dev + iova));
-	ASSERT_LE(0, vit_probe(self->dev + iova + VIT_PAGE));
-	self->dev[iova + 5] = 0x77;
-	ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
-	ASSERT_EQ(-1, vit_probe(self->dev + iova))
+	ASSERT_LE(0, vit_probe(self->e.dev + iova));
+	ASSERT_LE(0, vit_probe(self->e.dev + iova + VIT_PAGE));
+	self->e.dev[iova + 5] = 0x77;
+	ASSERT_EQ(0, vit_unmap(self->e.cl, map, 0));
+	ASSERT_EQ(-1, vit_probe(self->e.dev + iova))
 		TH_LOG("the device still reads the first page after unmap");
-	ASSERT_EQ(-1, vit_probe(self->dev + iova + VIT_PAGE))
+	ASSERT_EQ(-1, vit_probe(self->e.dev + iova + VIT_PAGE))
 		TH_LOG("the device still reads the second page after unmap");
 
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, len, 4));
-	map = vit_map(self->cl, buf, 0, len, VIT_DIR_TO_DEVICE, 0, &iova2);
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, len, 4));
+	map = vit_map(self->e.cl, buf, 0, len, VIT_DIR_TO_DEVICE, 0, &iova2);
 	ASSERT_LE(0, map);
-	ASSERT_EQ(-1, vit_check(self->dev + iova2, len, 4))
+	ASSERT_EQ(-1, vit_check(self->e.dev + iova2, len, 4))
 		TH_LOG("a new mapping shows stale data");
-	ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
-	ASSERT_EQ(-1, vit_probe(self->dev + iova2));
+	ASSERT_EQ(0, vit_unmap(self->e.cl, map, 0));
+	ASSERT_EQ(-1, vit_probe(self->e.dev + iova2));
 }
 
 /* Poll until the device's access at @p is SIGBUS; false after 5 s. */
@@ -215,40 +192,40 @@ TEST_F(safety, softirq_callers)
 	int buf, map, coh, coh2;
 
 	/* A coherent page the device faults in first: the fault path's locks. */
-	ASSERT_EQ(0, vit_op(self->cl, &c));
+	ASSERT_EQ(0, vit_op(self->e.cl, &c));
 	coh = c.out_id;
-	self->dev[c.out_iova] = 0x42;
+	self->e.dev[c.out_iova] = 0x42;
 
-	buf = vit_buf(self->cl, 4 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	buf = vit_buf(self->e.cl, 4 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf);
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, len, 6));
-	map = vit_map(self->cl, buf, 0, len, variant->dir, VIT_TEST_F_SOFTIRQ,
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, len, 6));
+	map = vit_map(self->e.cl, buf, 0, len, variant->dir, VIT_TEST_F_SOFTIRQ,
 		      &iova);
 	ASSERT_LE(0, map) TH_LOG("map from softirq");
 	/* FROM_DEVICE: zeroes, never the buffer's bytes. */
 	ASSERT_EQ(-1, variant->dir == VIT_DIR_FROM_DEVICE ?
-		  first_nonzero(self->dev + iova, len) :
-		  vit_check(self->dev + iova, len, 6));
-	vit_put_pattern(self->dev + iova, len, 7);
-	ASSERT_EQ(0, vit_unmap(self->cl, map, VIT_TEST_F_SOFTIRQ));
-	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 0, len, self->tmp));
-	ASSERT_EQ(-1, vit_check(self->tmp, len,
+		  first_nonzero(self->e.dev + iova, len) :
+		  vit_check(self->e.dev + iova, len, 6));
+	vit_put_pattern(self->e.dev + iova, len, 7);
+	ASSERT_EQ(0, vit_unmap(self->e.cl, map, VIT_TEST_F_SOFTIRQ));
+	ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_READ, buf, 0, len, self->e.tmp));
+	ASSERT_EQ(-1, vit_check(self->e.tmp, len,
 				variant->dir == VIT_DIR_TO_DEVICE ? 6 : 7))
 		TH_LOG("data after a softirq unmap");
-	ASSERT_EQ(1, wait_revoked(self->dev + iova))
+	ASSERT_EQ(1, wait_revoked(self->e.dev + iova))
 		TH_LOG("softirq unmap: the device still reaches the page after 5 s");
-	ASSERT_EQ(1, wait_revoked(self->dev + iova + 3 * VIT_PAGE));
+	ASSERT_EQ(1, wait_revoked(self->e.dev + iova + 3 * VIT_PAGE));
 
 	c.flags = VIT_TEST_F_SOFTIRQ;
 	c.length = 2 * VIT_PAGE;
-	ASSERT_EQ(0, vit_op(self->cl, &c)) TH_LOG("coherent allocation from softirq");
+	ASSERT_EQ(0, vit_op(self->e.cl, &c)) TH_LOG("coherent allocation from softirq");
 	coh2 = c.out_id;
 	ASSERT_LE(BOUNCE, c.out_iova);
-	ASSERT_EQ(0, self->dev[c.out_iova + VIT_PAGE]) TH_LOG("zeroed");
-	ASSERT_EQ(0, vit_fill(self->cl, coh2, 0, 2 * VIT_PAGE, 8));
-	ASSERT_EQ(-1, vit_check(self->dev + c.out_iova, 2 * VIT_PAGE, 8));
-	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_FREE, coh2, 0, 0, NULL));
-	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_FREE, coh, 0, 0, NULL));
+	ASSERT_EQ(0, self->e.dev[c.out_iova + VIT_PAGE]) TH_LOG("zeroed");
+	ASSERT_EQ(0, vit_fill(self->e.cl, coh2, 0, 2 * VIT_PAGE, 8));
+	ASSERT_EQ(-1, vit_check(self->e.dev + c.out_iova, 2 * VIT_PAGE, 8));
+	ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_FREE, coh2, 0, 0, NULL));
+	ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_FREE, coh, 0, 0, NULL));
 }
 
 static int raw_sync(int cl, __u32 map, __u64 off, __u64 len, __u32 dir,
@@ -272,35 +249,35 @@ TEST_F(safety, sync_clamped)
 	__u8 *page;
 	int buf, map;
 
-	buf = vit_buf(self->cl, blen, VIT_TEST_BUF_ALLOC);
+	buf = vit_buf(self->e.cl, blen, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf);
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, blen, 1));
-	map = vit_map(self->cl, buf, off, len, VIT_DIR_BIDIRECTIONAL, 0, &iova);
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, blen, 1));
+	map = vit_map(self->e.cl, buf, off, len, VIT_DIR_BIDIRECTIONAL, 0, &iova);
 	ASSERT_LE(0, map);
-	page = self->dev + iova - off;
+	page = self->e.dev + iova - off;
 
 	/* The device writes its whole bounce page. */
 	vit_put_pattern(page, VIT_PAGE, 2);
-	ASSERT_EQ(-ERANGE, raw_sync(self->cl, map, 0, len + 2 * VIT_PAGE,
+	ASSERT_EQ(-ERANGE, raw_sync(self->e.cl, map, 0, len + 2 * VIT_PAGE,
 				    VIT_DIR_BIDIRECTIONAL, VIT_TEST_F_FOR_CPU))
 		TH_LOG("over-long sync_for_cpu");
-	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 0, blen, self->tmp));
+	ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_READ, buf, 0, blen, self->e.tmp));
 	for (i = 0; i < blen; i++) {
 		__u8 want = i >= off && i < off + len ? vit_pattern(2, i) :
 			    vit_pattern(1, i);
 
-		ASSERT_EQ(want, self->tmp[i])
+		ASSERT_EQ(want, self->e.tmp[i])
 			TH_LOG("kernel byte %llu after an over-long sync_for_cpu of [%llu, %llu)",
 			       i, off, off + len);
 	}
-	ASSERT_EQ(-ERANGE, raw_sync(self->cl, map, len - 1, 2,
+	ASSERT_EQ(-ERANGE, raw_sync(self->e.cl, map, len - 1, 2,
 				    VIT_DIR_BIDIRECTIONAL, VIT_TEST_F_FOR_CPU))
 		TH_LOG("sync crossing the mapping's end by one byte");
 
 	/* The kernel's neighbouring bytes stay away from the device. */
 	memset(page, 0xee, VIT_PAGE);
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, blen, 3));
-	ASSERT_EQ(-ERANGE, raw_sync(self->cl, map, 0, len + 2 * VIT_PAGE,
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, blen, 3));
+	ASSERT_EQ(-ERANGE, raw_sync(self->e.cl, map, 0, len + 2 * VIT_PAGE,
 				    VIT_DIR_BIDIRECTIONAL, 0))
 		TH_LOG("over-long sync_for_device");
 	for (i = 0; i < VIT_PAGE; i++) {
@@ -311,17 +288,17 @@ TEST_F(safety, sync_clamped)
 	}
 
 	/* In range: still fine. */
-	ASSERT_EQ(0, raw_sync(self->cl, map, 10, len - 10, VIT_DIR_BIDIRECTIONAL,
+	ASSERT_EQ(0, raw_sync(self->e.cl, map, 10, len - 10, VIT_DIR_BIDIRECTIONAL,
 			      VIT_TEST_F_FOR_CPU));
-	ASSERT_EQ(-ENOENT, raw_sync(self->cl, map, -(__s64)(off + VIT_PAGE), 1,
+	ASSERT_EQ(-ENOENT, raw_sync(self->e.cl, map, -(__s64)(off + VIT_PAGE), 1,
 				    VIT_DIR_BIDIRECTIONAL, VIT_TEST_F_FOR_CPU))
 		TH_LOG("sync of an IOVA outside any mapping");
-	ASSERT_EQ(-ENOENT, raw_sync(self->cl, map, -50, 60, VIT_DIR_BIDIRECTIONAL,
+	ASSERT_EQ(-ENOENT, raw_sync(self->e.cl, map, -50, 60, VIT_DIR_BIDIRECTIONAL,
 				    VIT_TEST_F_FOR_CPU))
 		TH_LOG("sync starting before the mapping in its page");
-	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 0, blen, self->tmp));
-	ASSERT_EQ(-1, vit_check(self->tmp, off, 3)) TH_LOG("refused syncs copied");
-	ASSERT_EQ(0, vit_unmap(self->cl, map, VIT_TEST_F_SKIP_SYNC));
+	ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_READ, buf, 0, blen, self->e.tmp));
+	ASSERT_EQ(-1, vit_check(self->e.tmp, off, 3)) TH_LOG("refused syncs copied");
+	ASSERT_EQ(0, vit_unmap(self->e.cl, map, VIT_TEST_F_SKIP_SYNC));
 }
 
 static int dev_info(int cl, struct vit_test_cmd *c)
@@ -354,32 +331,32 @@ TEST_F(safety, max_mapping_size)
 	unsigned int i;
 	int buf, map;
 
-	ASSERT_EQ(0, dev_info(self->cl, &c));
+	ASSERT_EQ(0, dev_info(self->e.cl, &c));
 	max = c.out_max_map;
 	TH_LOG("dma_max_mapping_size() %llu of a %lu byte streaming region",
 	       max, BOUNCE);
 	ASSERT_LT(0, max);
 	ASSERT_GE(BOUNCE, max);
 	ASSERT_EQ(max, c.out_max_seg) TH_LOG("dma_get_max_seg_size()");
-	buf = vit_buf(self->cl, VIT_TEST_MAX_BUF, VIT_TEST_BUF_ALLOC);
+	buf = vit_buf(self->e.cl, VIT_TEST_MAX_BUF, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf);
 	for (i = 0; i < ARRAY_SIZE(offs); i++) {
 		__u64 off = offs[i];
 
 		if (off + max > VIT_TEST_MAX_BUF)
 			off = VIT_TEST_MAX_BUF - max;
-		map = vit_map(self->cl, buf, off, max, variant->dir, 0, &iova);
+		map = vit_map(self->e.cl, buf, off, max, variant->dir, 0, &iova);
 		ASSERT_LE(0, map) TH_LOG("map of max_mapping_size at offset %llu", off);
-		ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
-		map = raw_map(self->cl, buf, off, max, variant->dir, &iova);
+		ASSERT_EQ(0, vit_unmap(self->e.cl, map, 0));
+		map = raw_map(self->e.cl, buf, off, max, variant->dir, &iova);
 		ASSERT_LE(0, map) TH_LOG("raw map of max_mapping_size at offset %llu", off);
-		ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
+		ASSERT_EQ(0, vit_unmap(self->e.cl, map, 0));
 	}
 	if (max < VIT_TEST_MAX_BUF) {
-		ASSERT_EQ(-EINVAL, raw_map(self->cl, buf, 0, max + 1,
+		ASSERT_EQ(-EINVAL, raw_map(self->e.cl, buf, 0, max + 1,
 					   variant->dir, &iova))
 			TH_LOG("one byte more than max_mapping_size");
-		ASSERT_GT(0, vit_map(self->cl, buf, 0, max + 1, variant->dir, 0,
+		ASSERT_GT(0, vit_map(self->e.cl, buf, 0, max + 1, variant->dir, 0,
 				     &iova));
 	}
 }
@@ -455,8 +432,8 @@ TEST_F(safety, dma_parms)
 {
 	struct vit_test_cmd c = { .op = VIT_TEST_SET_SEG, .length = 16 * VIT_PAGE };
 
-	ASSERT_EQ(0, vit_op(self->cl, &c));
-	ASSERT_EQ(0, dev_info(self->cl, &c));
+	ASSERT_EQ(0, vit_op(self->e.cl, &c));
+	ASSERT_EQ(0, dev_info(self->e.cl, &c));
 	ASSERT_EQ(16 * VIT_PAGE, c.out_max_seg);
 }
 
