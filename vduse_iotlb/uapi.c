@@ -159,9 +159,9 @@ static const u32 vit_min_size[] = {
 		offsetofend(struct vduse_iotlb_create, out_fd),
 	[VDUSE_IOTLB_CMD_INFO - VDUSE_IOTLB_CMD_BASE] =
 		offsetofend(struct vduse_iotlb_info, out_bytes_from_dev),
-	[VDUSE_IOTLB_CMD_REG_UMEM - VDUSE_IOTLB_CMD_BASE] =
+	[VDUSE_IOTLB_CMD_UMEM_REG - VDUSE_IOTLB_CMD_BASE] =
 		offsetofend(struct vduse_iotlb_umem, uaddr),
-	[VDUSE_IOTLB_CMD_DEREG_UMEM - VDUSE_IOTLB_CMD_BASE] =
+	[VDUSE_IOTLB_CMD_UMEM_DEREG - VDUSE_IOTLB_CMD_BASE] =
 		offsetofend(struct vduse_iotlb_umem, uaddr),
 	[VDUSE_IOTLB_CMD_DESTROY - VDUSE_IOTLB_CMD_BASE] =
 		offsetofend(struct vduse_iotlb_destroy, domain_id),
@@ -197,9 +197,9 @@ static long vit_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return vit_ioc_create(ctx, &ucmd, uarg, usize);
 	case VDUSE_IOTLB_CMD_INFO:
 		return vit_ioc_info(ctx, &ucmd, uarg, usize);
-	case VDUSE_IOTLB_CMD_REG_UMEM:
+	case VDUSE_IOTLB_CMD_UMEM_REG:
 		return vit_ioc_umem(ctx, &ucmd, true);
-	case VDUSE_IOTLB_CMD_DEREG_UMEM:
+	case VDUSE_IOTLB_CMD_UMEM_DEREG:
 		return vit_ioc_umem(ctx, &ucmd, false);
 	default:
 		return vit_ioc_destroy(ctx, &ucmd);

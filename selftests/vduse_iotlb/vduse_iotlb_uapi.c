@@ -218,18 +218,18 @@ TEST_F(ctl, bad_umem)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, mem);
 
-	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 100,
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id, 100,
 				    VIT_PAGE, mem)) TH_LOG("misaligned IOVA");
-	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 0,
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id, 0,
 				    VIT_PAGE + 1, mem)) TH_LOG("misaligned length");
-	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 0, 0,
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id, 0, 0,
 				    mem)) TH_LOG("zero length");
-	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 0,
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id, 0,
 				    VIT_PAGE, mem + 1)) TH_LOG("misaligned address");
-	EXPECT_EQ(-ERANGE, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id,
+	EXPECT_EQ(-ERANGE, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id,
 				    MiB - VIT_PAGE, 2 * VIT_PAGE, mem))
 		TH_LOG("range leaves the streaming region");
-	EXPECT_EQ(-EFAULT, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 0,
+	EXPECT_EQ(-EFAULT, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id, 0,
 				    VIT_PAGE, NULL)) TH_LOG("unmapped address");
 	memset(&u, 0, sizeof(u));
 	u.size = sizeof(u);
@@ -237,20 +237,20 @@ TEST_F(ctl, bad_umem)
 	u.length = VIT_PAGE;
 	u.uaddr = (uintptr_t)mem;
 	u.__reserved = 1;
-	EXPECT_EQ(-EINVAL, vit_ioctl(self->ctl, VDUSE_IOTLB_REG_UMEM, &u))
+	EXPECT_EQ(-EINVAL, vit_ioctl(self->ctl, VDUSE_IOTLB_UMEM_REG, &u))
 		TH_LOG("reserved field");
-	EXPECT_EQ(-ENOENT, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id + 1, 0,
+	EXPECT_EQ(-ENOENT, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id + 1, 0,
 				    VIT_PAGE, mem)) TH_LOG("unknown domain");
 
-	ASSERT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 64 << 10,
+	ASSERT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id, 64 << 10,
 			      64 << 10, mem));
-	EXPECT_EQ(-EEXIST, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id,
+	EXPECT_EQ(-EEXIST, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id,
 				    120 << 10, 64 << 10, mem + MiB))
 		TH_LOG("overlapping registration");
-	EXPECT_EQ(-ENOENT, vit_umem(self->ctl, VDUSE_IOTLB_DEREG_UMEM, id,
+	EXPECT_EQ(-ENOENT, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_DEREG, id,
 				    64 << 10, 32 << 10, NULL))
 		TH_LOG("deregistration of part of a range");
-	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_DEREG_UMEM, id,
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_DEREG, id,
 				    64 << 10, 64 << 10, mem))
 		TH_LOG("DEREG takes no address");
 	ASSERT_EQ(0, vit_info(self->ctl, id, &info));
@@ -264,7 +264,7 @@ TEST_F(ctl, bad_umem)
 
 		if (setrlimit(RLIMIT_MEMLOCK, &rl) || drop_ipc_lock())
 			_exit(2);
-		_exit(vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 256 << 10,
+		_exit(vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id, 256 << 10,
 			       256 << 10, mem + MiB) == -ENOMEM ? 0 : 1);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -273,7 +273,7 @@ TEST_F(ctl, bad_umem)
 	ASSERT_EQ(0, vit_info(self->ctl, id, &info));
 	EXPECT_EQ(16, info.out_user_pages) TH_LOG("refused registration changed state");
 
-	EXPECT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_DEREG_UMEM, id, 64 << 10,
+	EXPECT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_DEREG, id, 64 << 10,
 			      64 << 10, NULL));
 	ASSERT_EQ(0, vit_info(self->ctl, id, &info));
 	EXPECT_EQ(0, info.out_user_pages);

@@ -24,7 +24,13 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define VDUSE_IOTLB_TYPE 0xB7
+/*
+ * ioctl type 0xB9 is unused in Documentation/userspace-api/ioctl/
+ * ioctl-number.rst (7.3); 0xB7 belongs to nsfs and remoteproc.  The names
+ * avoid those of <linux/vduse.h>, whose VDUSE_IOTLB_REG_UMEM/DEREG_UMEM are
+ * VDUSE's own ioctls, so that one program may include both headers.
+ */
+#define VDUSE_IOTLB_TYPE 0xB9
 #define VDUSE_IOTLB_CMD_BASE 0x80
 
 /**
@@ -57,8 +63,8 @@
 enum {
 	VDUSE_IOTLB_CMD_CREATE = VDUSE_IOTLB_CMD_BASE,
 	VDUSE_IOTLB_CMD_INFO,
-	VDUSE_IOTLB_CMD_REG_UMEM,
-	VDUSE_IOTLB_CMD_DEREG_UMEM,
+	VDUSE_IOTLB_CMD_UMEM_REG,
+	VDUSE_IOTLB_CMD_UMEM_DEREG,
 	VDUSE_IOTLB_CMD_DESTROY,
 };
 
@@ -130,7 +136,7 @@ struct vduse_iotlb_info {
 #define VDUSE_IOTLB_INFO _IO(VDUSE_IOTLB_TYPE, VDUSE_IOTLB_CMD_INFO)
 
 /**
- * struct vduse_iotlb_umem - ioctl(VDUSE_IOTLB_REG_UMEM/DEREG_UMEM)
+ * struct vduse_iotlb_umem - ioctl(VDUSE_IOTLB_UMEM_REG/UMEM_DEREG)
  * @size: sizeof(struct vduse_iotlb_umem)
  * @domain_id: the domain
  * @flags: must be 0
@@ -162,8 +168,8 @@ struct vduse_iotlb_umem {
 	__aligned_u64 uaddr;
 };
 
-#define VDUSE_IOTLB_REG_UMEM _IO(VDUSE_IOTLB_TYPE, VDUSE_IOTLB_CMD_REG_UMEM)
-#define VDUSE_IOTLB_DEREG_UMEM _IO(VDUSE_IOTLB_TYPE, VDUSE_IOTLB_CMD_DEREG_UMEM)
+#define VDUSE_IOTLB_UMEM_REG _IO(VDUSE_IOTLB_TYPE, VDUSE_IOTLB_CMD_UMEM_REG)
+#define VDUSE_IOTLB_UMEM_DEREG _IO(VDUSE_IOTLB_TYPE, VDUSE_IOTLB_CMD_UMEM_DEREG)
 
 /**
  * struct vduse_iotlb_destroy - ioctl(VDUSE_IOTLB_DESTROY)
