@@ -241,51 +241,60 @@ static int raw_sync(int cl, __u32 map, __u64 off, __u64 len, __u32 dir,
 /*
  * A sync longer than its mapping is clamped to it: the device's bytes past
  * the mapping's end do not reach the kernel memory after the buffer, and
- * the kernel memory there does not reach the device.
+ * the kernel memory there does not reach the device; whether the range
+ * ends in the mapping's last page or runs on past it.
  */
 TEST_F(safety, sync_clamped)
 {
+	static const __u64 extra[] = { 3000, 2 * VIT_PAGE };
 	__u64 iova = 0, off = 100, len = 300, blen = 3 * VIT_PAGE, i;
+	unsigned int x;
 	__u8 *page;
 	int buf, map;
 
 	buf = vit_buf(self->e.cl, blen, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf);
-	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, blen, 1));
 	map = vit_map(self->e.cl, buf, off, len, VIT_DIR_BIDIRECTIONAL, 0, &iova);
 	ASSERT_LE(0, map);
 	page = self->e.dev + iova - off;
 
-	/* The device writes its whole bounce page. */
-	vit_put_pattern(page, VIT_PAGE, 2);
-	ASSERT_EQ(-ERANGE, raw_sync(self->e.cl, map, 0, len + 2 * VIT_PAGE,
-				    VIT_DIR_BIDIRECTIONAL, VIT_TEST_F_FOR_CPU))
-		TH_LOG("over-long sync_for_cpu");
-	ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_READ, buf, 0, blen, self->e.tmp));
-	for (i = 0; i < blen; i++) {
-		__u8 want = i >= off && i < off + len ? vit_pattern(2, i) :
-			    vit_pattern(1, i);
+	for (x = 0; x < ARRAY_SIZE(extra); x++) {
+		/* The device writes its whole bounce page. */
+		ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, blen, 1));
+		vit_put_pattern(page, VIT_PAGE, 2);
+		ASSERT_EQ(-ERANGE, raw_sync(self->e.cl, map, 0, len + extra[x],
+					    VIT_DIR_BIDIRECTIONAL,
+					    VIT_TEST_F_FOR_CPU))
+			TH_LOG("sync_for_cpu %llu bytes too long", extra[x]);
+		ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_READ, buf, 0, blen,
+				    self->e.tmp));
+		for (i = 0; i < blen; i++) {
+			__u8 want = i >= off && i < off + len ?
+				    vit_pattern(2, i) : vit_pattern(1, i);
 
-		ASSERT_EQ(want, self->e.tmp[i])
-			TH_LOG("kernel byte %llu after an over-long sync_for_cpu of [%llu, %llu)",
-			       i, off, off + len);
+			ASSERT_EQ(want, self->e.tmp[i])
+				TH_LOG("kernel byte %llu after a sync_for_cpu %llu bytes too long",
+				       i, extra[x]);
+		}
+
+		/* The kernel's neighbouring bytes stay away from the device. */
+		memset(page, 0xee, VIT_PAGE);
+		ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, blen, 3));
+		ASSERT_EQ(-ERANGE, raw_sync(self->e.cl, map, 0, len + extra[x],
+					    VIT_DIR_BIDIRECTIONAL, 0))
+			TH_LOG("sync_for_device %llu bytes too long", extra[x]);
+		for (i = 0; i < VIT_PAGE; i++) {
+			__u8 want = i >= off && i < off + len ?
+				    vit_pattern(3, i) : 0xee;
+
+			ASSERT_EQ(want, page[i])
+				TH_LOG("device byte %llu, sync_for_device %llu bytes too long",
+				       i, extra[x]);
+		}
 	}
 	ASSERT_EQ(-ERANGE, raw_sync(self->e.cl, map, len - 1, 2,
 				    VIT_DIR_BIDIRECTIONAL, VIT_TEST_F_FOR_CPU))
 		TH_LOG("sync crossing the mapping's end by one byte");
-
-	/* The kernel's neighbouring bytes stay away from the device. */
-	memset(page, 0xee, VIT_PAGE);
-	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, blen, 3));
-	ASSERT_EQ(-ERANGE, raw_sync(self->e.cl, map, 0, len + 2 * VIT_PAGE,
-				    VIT_DIR_BIDIRECTIONAL, 0))
-		TH_LOG("over-long sync_for_device");
-	for (i = 0; i < VIT_PAGE; i++) {
-		__u8 want = i >= off && i < off + len ? vit_pattern(3, i) : 0xee;
-
-		ASSERT_EQ(want, page[i])
-			TH_LOG("device byte %llu after an over-long sync_for_device", i);
-	}
 
 	/* In range: still fine. */
 	ASSERT_EQ(0, raw_sync(self->e.cl, map, 10, len - 10, VIT_DIR_BIDIRECTIONAL,
