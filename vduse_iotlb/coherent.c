@@ -10,6 +10,10 @@
  * lock, so a fault either sees the whole allocation alive or none of it.
  * Free then zaps under view_lock, which waits for faults that found the
  * pages before the erase, and only then frees the pages.
+ *
+ * Allocations may come from softirq context, so the xa_lock is taken with
+ * bottom halves off everywhere (XA_FLAGS_LOCK_BH and the _bh calls): a
+ * fault holding it must not be interrupted by an allocation on its CPU.
  */
 #include <linux/gfp.h>
 #include <linux/mm.h>
@@ -21,7 +25,7 @@ void vit_coherent_init(struct vduse_iotlb_domain *dom)
 {
 	init_iova_domain(&dom->coherent_iovad, PAGE_SIZE,
 			 dom->coherent.start >> PAGE_SHIFT);
-	xa_init(&dom->coherent_xa);
+	xa_init_flags(&dom->coherent_xa, XA_FLAGS_LOCK_BH);
 }
 
 /* Called when the last reference is gone: frees what users left behind. */
@@ -46,10 +50,14 @@ void vit_coherent_fini(struct vduse_iotlb_domain *dom)
  * @dom: the domain
  * @size: bytes; rounded up to whole pages
  * @iova: the device address on success
- * @gfp: allocation flags (GFP_ATOMIC allowed; not from hard IRQ context)
+ * @gfp: allocation flags (GFP_ATOMIC allowed, from softirq context too;
+ *       not from hard IRQ context)
+ *
+ * The IOVA lies under the device's coherent DMA mask.
  *
  * Return: the zeroed kernel mapping, or NULL when @size is zero or larger
- * than the coherent region, the region is exhausted or memory is short.
+ * than the coherent region, the region (under the mask) is exhausted or
+ * memory is short.
  */
 void *vduse_iotlb_alloc_coherent(struct vduse_iotlb_domain *dom, size_t size,
 				 dma_addr_t *iova, gfp_t gfp)
@@ -57,6 +65,7 @@ void *vduse_iotlb_alloc_coherent(struct vduse_iotlb_domain *dom, size_t size,
 	unsigned long npages, pfn, i;
 	struct vit_coherent *c;
 	struct iova *range;
+	u64 limit;
 
 	if (!size || size > dom->coherent.size)
 		return NULL;
@@ -71,8 +80,9 @@ void *vduse_iotlb_alloc_coherent(struct vduse_iotlb_domain *dom, size_t size,
 	c->vaddr = alloc_pages_exact(size, gfp | __GFP_ZERO);
 	if (!c->vaddr)
 		goto err_free_desc;
-	range = alloc_iova(&dom->coherent_iovad, npages,
-			   vmk_iova_window_last(&dom->coherent) >> PAGE_SHIFT,
+	limit = min(vmk_iova_window_last(&dom->coherent),
+		    dom->dev.coherent_dma_mask);
+	range = alloc_iova(&dom->coherent_iovad, npages, limit >> PAGE_SHIFT,
 			   true);
 	if (!range)
 		goto err_free_pages;
@@ -84,18 +94,19 @@ void *vduse_iotlb_alloc_coherent(struct vduse_iotlb_domain *dom, size_t size,
 	 * past the free.  Storing into a reserved entry allocates nothing.
 	 */
 	for (i = 0; i < npages; i++)
-		if (xa_reserve(&dom->coherent_xa, pfn + i, gfp))
+		if (xa_reserve_bh(&dom->coherent_xa, pfn + i, gfp))
 			goto err_release;
 	for (i = 0; i < npages; i++)
-		xa_store(&dom->coherent_xa, pfn + i, c, gfp);
+		xa_store_bh(&dom->coherent_xa, pfn + i, c, gfp);
 
 	vit_stat_add(dom, VIT_STAT_COHERENT_PAGES, npages);
 	*iova = c->iova;
 	return c->vaddr;
 
 err_release:
+	/* xa_release() with the lock taken the way this xarray wants. */
 	while (i--)
-		xa_release(&dom->coherent_xa, pfn + i);
+		xa_cmpxchg_bh(&dom->coherent_xa, pfn + i, XA_ZERO_ENTRY, NULL, 0);
 	free_iova(&dom->coherent_iovad, pfn);
 err_free_pages:
 	free_pages_exact(c->vaddr, size);
@@ -125,17 +136,17 @@ int vduse_iotlb_free_coherent(struct vduse_iotlb_domain *dom, size_t size,
 	struct vit_coherent *c;
 
 	might_sleep();
-	xa_lock(&dom->coherent_xa);
+	xa_lock_bh(&dom->coherent_xa);
 	c = xa_load(&dom->coherent_xa, pfn);
 	if (!c || c->iova != iova || c->vaddr != vaddr ||
 	    c->size != PAGE_ALIGN(size)) {
-		xa_unlock(&dom->coherent_xa);
+		xa_unlock_bh(&dom->coherent_xa);
 		return -ENOENT;
 	}
 	npages = c->size >> PAGE_SHIFT;
 	for (i = 0; i < npages; i++)
 		__xa_erase(&dom->coherent_xa, pfn + i);
-	xa_unlock(&dom->coherent_xa);
+	xa_unlock_bh(&dom->coherent_xa);
 
 	/* Waits for faults that found the pages before the erase. */
 	down_write(&dom->view_lock);
@@ -156,12 +167,12 @@ struct page *vit_coherent_get_page(struct vduse_iotlb_domain *dom,
 	struct vit_coherent *c;
 	struct page *page = NULL;
 
-	xa_lock(&dom->coherent_xa);
+	xa_lock_bh(&dom->coherent_xa);
 	c = xa_load(&dom->coherent_xa, pfn);
 	if (c) {
 		page = virt_to_page(c->vaddr) + (pfn - (c->iova >> PAGE_SHIFT));
 		get_page(page);
 	}
-	xa_unlock(&dom->coherent_xa);
+	xa_unlock_bh(&dom->coherent_xa);
 	return page;
 }

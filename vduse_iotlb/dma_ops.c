@@ -146,7 +146,19 @@ static void vit_free(struct device *dev, size_t size, void *vaddr,
 
 static size_t vit_max_mapping_size(struct device *dev)
 {
-	return vit_dev_to_dom(dev)->bounce.size;
+	return vit_dev_to_dom(dev)->max_map_size;
+}
+
+/*
+ * A mask must reach the whole streaming region and at least one page of
+ * the coherent region above it; streaming IOVAs then always fit, and
+ * coherent ones are taken under the coherent mask.
+ */
+static int vit_dma_supported(struct device *dev, u64 mask)
+{
+	struct vduse_iotlb_domain *dom = vit_dev_to_dom(dev);
+
+	return mask >= dom->coherent.start + PAGE_SIZE - 1;
 }
 
 const struct dma_map_ops vit_dma_ops = {
@@ -166,4 +178,5 @@ const struct dma_map_ops vit_dma_ops = {
 	.sync_sg_for_cpu = vit_sync_sg_for_cpu,
 	.sync_sg_for_device = vit_sync_sg_for_device,
 	.max_mapping_size = vit_max_mapping_size,
+	.dma_supported = vit_dma_supported,
 };

@@ -88,10 +88,11 @@ struct vduse_iotlb_domain *vduse_iotlb_domain_create(u64 iova_limit,
 	if (ret)
 		return ERR_PTR(ret);
 
-	dom = kzalloc_obj(*dom, GFP_KERNEL);
+	dom = kzalloc_obj(*dom, GFP_KERNEL_ACCOUNT);
 	if (!dom)
 		return ERR_PTR(-ENOMEM);
-	dom->stats = alloc_percpu_gfp(struct vit_stats, GFP_KERNEL | __GFP_NOWARN);
+	dom->stats = alloc_percpu_gfp(struct vit_stats,
+				      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!dom->stats) {
 		ret = -ENOMEM;
 		goto err_free_dom;
@@ -107,8 +108,11 @@ struct vduse_iotlb_domain *vduse_iotlb_domain_create(u64 iova_limit,
 	ret = dev_set_name(&dom->dev, "vduse_iotlb%d", dom->id);
 	if (ret)
 		goto err_put_device;
-	dom->dev.coherent_dma_mask = DMA_BIT_MASK(fls64(iova_limit));
-	dom->dev.dma_mask = &dom->dev.coherent_dma_mask;
+	/* Two masks, as any device has: a driver may narrow either. */
+	dom->dma_mask = DMA_BIT_MASK(fls64(iova_limit));
+	dom->dev.dma_mask = &dom->dma_mask;
+	dom->dev.coherent_dma_mask = dom->dma_mask;
+	dom->dev.dma_parms = &dom->dma_parms;
 	set_dma_ops(&dom->dev, &vit_dma_ops);
 
 	dom->bounce.start = 0;
@@ -124,6 +128,8 @@ struct vduse_iotlb_domain *vduse_iotlb_domain_create(u64 iova_limit,
 	ret = vit_bounce_init(dom);
 	if (ret)
 		goto err_put_device;
+	/* Each scatterlist entry is a mapping of its own. */
+	dma_set_max_seg_size(&dom->dev, dom->max_map_size);
 	vit_coherent_init(dom);
 	ret = vit_shrinker_init(dom);
 	if (ret)

@@ -16,7 +16,9 @@
 /**
  * struct vit_ctx - one open /dev/vduse_iotlb
  * @domains: id -> domain; each entry holds a reference; the xa_lock
- *           serialises lookups against DESTROY
+ *           serialises lookups against DESTROY; ids are below
+ *           %VDUSE_IOTLB_MAX_DOMAINS_PER_FD, so that a loop of CREATEs
+ *           cannot pin bounce tables and files without end
  */
 struct vit_ctx {
 	struct xarray domains;
@@ -69,7 +71,11 @@ static int vit_ioc_create(struct vit_ctx *ctx, union vit_ucmd *ucmd,
 	}
 	/* One reference for the id, the creator's one goes to the fd. */
 	get_file(dom->file);
-	ret = xa_alloc(&ctx->domains, &id, dom, xa_limit_31b, GFP_KERNEL);
+	ret = xa_alloc(&ctx->domains, &id, dom,
+		       XA_LIMIT(0, VDUSE_IOTLB_MAX_DOMAINS_PER_FD - 1),
+		       GFP_KERNEL_ACCOUNT);
+	if (ret == -EBUSY)
+		ret = -ENOSPC;
 	if (ret)
 		goto err_put_id_ref;
 	cmd->out_domain_id = id;
@@ -153,9 +159,9 @@ static const u32 vit_min_size[] = {
 		offsetofend(struct vduse_iotlb_create, out_fd),
 	[VDUSE_IOTLB_CMD_INFO - VDUSE_IOTLB_CMD_BASE] =
 		offsetofend(struct vduse_iotlb_info, out_bytes_from_dev),
-	[VDUSE_IOTLB_CMD_REG_UMEM - VDUSE_IOTLB_CMD_BASE] =
+	[VDUSE_IOTLB_CMD_UMEM_REG - VDUSE_IOTLB_CMD_BASE] =
 		offsetofend(struct vduse_iotlb_umem, uaddr),
-	[VDUSE_IOTLB_CMD_DEREG_UMEM - VDUSE_IOTLB_CMD_BASE] =
+	[VDUSE_IOTLB_CMD_UMEM_DEREG - VDUSE_IOTLB_CMD_BASE] =
 		offsetofend(struct vduse_iotlb_umem, uaddr),
 	[VDUSE_IOTLB_CMD_DESTROY - VDUSE_IOTLB_CMD_BASE] =
 		offsetofend(struct vduse_iotlb_destroy, domain_id),
@@ -179,6 +185,9 @@ static long vit_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return -EFAULT;
 	if (usize < ksize)
 		return -EINVAL;
+	/* Checking a larger tail for zeroes would only cost time. */
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
 	ret = copy_struct_from_user(&ucmd, ksize, uarg, usize);
 	if (ret)
 		return ret;
@@ -188,9 +197,9 @@ static long vit_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return vit_ioc_create(ctx, &ucmd, uarg, usize);
 	case VDUSE_IOTLB_CMD_INFO:
 		return vit_ioc_info(ctx, &ucmd, uarg, usize);
-	case VDUSE_IOTLB_CMD_REG_UMEM:
+	case VDUSE_IOTLB_CMD_UMEM_REG:
 		return vit_ioc_umem(ctx, &ucmd, true);
-	case VDUSE_IOTLB_CMD_DEREG_UMEM:
+	case VDUSE_IOTLB_CMD_UMEM_DEREG:
 		return vit_ioc_umem(ctx, &ucmd, false);
 	default:
 		return vit_ioc_destroy(ctx, &ucmd);

@@ -20,13 +20,20 @@
  *
  * Pages seen through the domain's mmap are installed by the fault handler
  * and zapped by whoever detaches a page from an IOVA (shrinker, user memory
- * registration, coherent free).  The rule that keeps the device's view right
- * is: a PTE of the domain file at an IOVA maps the page that IOVA has now,
- * never one it had before.  &vduse_iotlb_domain.view_lock enforces it: the
- * fault handler looks the page up and inserts its PTE under the read side,
- * and a detacher holds the write side while it zaps the IOVAs and then
- * detaches their pages, so no PTE of the old page survives the zap and none
- * can come back before the page is gone.  Zapping first matters for the
+ * registration, coherent free) and by the unmap of a streaming mapping
+ * whose pages the device was handed (VIT_SLOT_SHOWN): the unmap clears the
+ * slots, zaps under view_lock's write side, and only then frees the IOVAs,
+ * so no new mapping of the slots is reachable through an old PTE.  An
+ * unmap that cannot sleep queues the zap and the IOVA free on
+ * &vduse_iotlb_domain.revoke_work instead.
+ *
+ * The rule that keeps the device's view right is: a PTE of the domain file
+ * at an IOVA maps the page that IOVA has now, never one it had before.
+ * &vduse_iotlb_domain.view_lock enforces it: the fault handler looks the
+ * page up and inserts its PTE under the read side, and a detacher holds the
+ * write side while it zaps the IOVAs and then detaches their pages, so no
+ * PTE of the old page survives the zap and none can come back before the
+ * page is gone.  Zapping first matters for the
  * shrinker: streaming mappers take no sleeping lock, so a slot whose page
  * was detached before the zap could be mapped again (with a fresh page)
  * while the device still reached the old page through a stale PTE.
@@ -41,12 +48,14 @@
 #include <linux/dma-mapping.h>
 #include <linux/iova.h>
 #include <linux/list.h>
+#include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rwsem.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include <vmemkit/iova.h>
@@ -58,17 +67,26 @@
 #define VIT_SLOT_MAPPED	BIT(0)	/* part of a live streaming mapping */
 #define VIT_SLOT_HEAD	BIT(1)	/* first page of that mapping */
 #define VIT_SLOT_USER	BIT(2)	/* @page is a pinned user page */
+#define VIT_SLOT_TAIL	BIT(3)	/* last page of that mapping */
+#define VIT_SLOT_SHOWN	BIT(4)	/* a fault handed @page to the device */
 
 /**
  * struct vit_slot - one streaming IOVA page
- * @lock: protects every other field
+ * @lock: protects every other field but @revoke_pages and @revoke_node,
+ *        which belong to whoever holds the mapping's IOVAs
  * @flags: VIT_SLOT_*
- * @map_off: head slot: offset of the mapping in its first page
+ * @lo: while mapped: first byte of this page that belongs to the mapping
+ * @hi: while mapped: end of the mapping's bytes in this page, so the
+ *      mapping covers [@lo, @hi) of it; syncs are clamped to that
  * @map_size: head slot: bytes mapped
+ * @revoke_pages: head slot of a mapping whose unmap left the zap of the
+ *                device's PTEs to vit_revoke_work(): its IOVA pages, which
+ *                stay allocated until the zap is done
  * @page: the bounce page (kernel page, user page with VIT_SLOT_USER, or NULL
  *        while no kernel page has been allocated or after reclaim)
  * @orig: while mapped: physical address of the original page that this IOVA
  *        page shadows (page aligned; same offsets in both pages)
+ * @revoke_node: head slot: link in &vduse_iotlb_domain.revoke_list
  *
  * One cache line per slot: concurrent mappers on different CPUs work on
  * neighbouring slots (the IOVA allocator hands out adjacent pages), and two
@@ -78,10 +96,13 @@
 struct vit_slot {
 	spinlock_t lock; /* protects the slot */
 	u16 flags;
-	u16 map_off;
+	u16 lo;
+	u32 hi;
 	u32 map_size;
+	u32 revoke_pages;
 	struct page *page;
 	phys_addr_t orig;
+	struct llist_node revoke_node;
 } ____cacheline_aligned_in_smp;
 
 /*
@@ -150,6 +171,13 @@ struct vit_umem {
  * @umems: registered &struct vit_umem, unordered
  * @view_lock: read: a fault looking up and installing a page; write:
  *             zapping IOVAs and detaching their pages (see above)
+ * @max_map_size: the longest streaming mapping, at any offset, that an
+ *                empty streaming region always has room for
+ * @revoke_list: head slots of unmapped mappings whose PTEs in the domain
+ *               file are still to be zapped (unmaps from atomic context)
+ * @revoke_work: zaps them and frees their IOVAs
+ * @dma_mask: the device's streaming DMA mask (dev.dma_mask points here)
+ * @dma_parms: the device's DMA parameters (segment size)
  * @global_lock: the seed's single lock, taken around every bounce table
  *               operation when @use_global_lock (benchmark only)
  * @use_global_lock: sampled from the bench_global_lock parameter at create
@@ -172,6 +200,11 @@ struct vduse_iotlb_domain {
 	struct mutex umem_lock; /* protects umems, serialises (de)register */
 	struct list_head umems;
 	struct rw_semaphore view_lock; /* the domain file's PTEs vs detaches */
+	size_t max_map_size;
+	struct llist_head revoke_list;
+	struct work_struct revoke_work;
+	u64 dma_mask;
+	struct device_dma_parameters dma_parms;
 	spinlock_t global_lock; /* benchmark-only: see use_global_lock */
 	bool use_global_lock;
 	struct shrinker *shrinker;

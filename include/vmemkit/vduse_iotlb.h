@@ -11,7 +11,10 @@
  * A reference on a domain is a reference on its file: the domain is torn
  * down when the last one goes.  The struct device and every function below
  * may be used while a reference is held.  Map, unmap and sync may be called
- * from atomic context; create, put, free_coherent may sleep.
+ * from atomic context, alloc_coherent with GFP_ATOMIC from softirq context;
+ * create, put, free_coherent may sleep.  An unmap takes the bounce pages
+ * away from the device: at once from a context that may sleep, from a work
+ * item otherwise (see vduse_iotlb/README.md).
  */
 #ifndef _VMEMKIT_VDUSE_IOTLB_H
 #define _VMEMKIT_VDUSE_IOTLB_H

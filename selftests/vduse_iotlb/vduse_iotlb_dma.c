@@ -7,7 +7,7 @@
  * refused MMIO mappings.
  */
 #include "kselftest_harness.h"
-#include "vit_util.h"
+#include "vit_env.h"
 #include "vmk_require.h"
 
 VMK_REQUIRE(VIT_CTL, VIT_CLIENT)
@@ -16,41 +16,17 @@ VMK_REQUIRE(VIT_CTL, VIT_CLIENT)
 #define IOVA_LIMIT	((4UL << 20) - 1)
 
 FIXTURE(dma) {
-	int ctl, dfd, cl;
-	__u32 id;
-	__u8 *dev;		/* the domain file, mapped at IOVA 0 */
-	__u8 *tmp;
+	struct vit_env e;
 };
 
 FIXTURE_SETUP(dma)
 {
-	self->ctl = open(VIT_CTL, O_RDWR);
-	ASSERT_LE(0, self->ctl) TH_LOG("open %s: %s", VIT_CTL, strerror(errno));
-	ASSERT_EQ(0, vit_create(self->ctl, IOVA_LIMIT, BOUNCE, &self->id,
-				&self->dfd)) TH_LOG("create a 1 MiB domain");
-	self->cl = open(VIT_CLIENT, O_RDWR);
-	ASSERT_LE(0, self->cl) TH_LOG("open %s: %s", VIT_CLIENT, strerror(errno));
-	ASSERT_EQ(0, vit_attach(self->cl, self->dfd)) TH_LOG("attach client");
-	self->dev = mmap(NULL, IOVA_LIMIT + 1, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, self->dfd, 0);
-	ASSERT_NE(MAP_FAILED, self->dev) TH_LOG("mmap domain: %s", strerror(errno));
-	self->tmp = malloc(VIT_TEST_MAX_BUF);
-	ASSERT_NE(NULL, self->tmp);
+	vit_env_setup(_metadata, &self->e, IOVA_LIMIT, BOUNCE);
 }
 
 FIXTURE_TEARDOWN(dma)
 {
-	struct vduse_iotlb_info info;
-
-	close(self->cl);
-	/* The client unmapped everything it had when it was closed. */
-	EXPECT_EQ(0, vit_info(self->ctl, self->id, &info));
-	EXPECT_EQ(0, info.out_mappings) TH_LOG("mappings left after close");
-	EXPECT_EQ(0, info.out_coherent_pages) TH_LOG("coherent pages left");
-	munmap(self->dev, IOVA_LIMIT + 1);
-	close(self->dfd);
-	close(self->ctl);
-	free(self->tmp);
+	vit_env_teardown(_metadata, &self->e);
 }
 
 FIXTURE_VARIANT(dma) {
@@ -73,31 +49,31 @@ TEST_F_TIMEOUT(dma, integrity, 120)
 	unsigned int s, o;
 	long bad;
 
-	buf = vit_buf(self->cl, 512 << 10, VIT_TEST_BUF_ALLOC);
+	buf = vit_buf(self->e.cl, 512 << 10, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf) TH_LOG("alloc kernel buffer");
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
 		for (o = 0; o < ARRAY_SIZE(offsets); o++) {
 			__u64 len = sizes[s], off = offsets[o];
 			__u64 seed = s * 16 + o;
 
-			ASSERT_EQ(0, vit_fill(self->cl, buf, off, len, seed));
-			map = vit_map(self->cl, buf, off, len, dir, 0, &iova);
+			ASSERT_EQ(0, vit_fill(self->e.cl, buf, off, len, seed));
+			map = vit_map(self->e.cl, buf, off, len, dir, 0, &iova);
 			ASSERT_LE(0, map) TH_LOG("map %llu@%llu", len, off);
 			ASSERT_EQ(off % VIT_PAGE, iova % VIT_PAGE)
 				TH_LOG("IOVA keeps the offset in the page");
 			ASSERT_GT(BOUNCE, iova + len - 1) TH_LOG("streaming IOVA");
 			if (dir != VIT_DIR_FROM_DEVICE) {
-				bad = vit_check(self->dev + iova, len, seed);
+				bad = vit_check(self->e.dev + iova, len, seed);
 				ASSERT_EQ(-1, bad)
 					TH_LOG("device sees wrong byte %ld of %llu@%llu",
 					       bad, len, off);
 			}
 			if (dir != VIT_DIR_TO_DEVICE)
-				vit_put_pattern(self->dev + iova, len, seed + 1000);
-			ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
-			ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, off,
-					    len, self->tmp));
-			bad = vit_check(self->tmp, len,
+				vit_put_pattern(self->e.dev + iova, len, seed + 1000);
+			ASSERT_EQ(0, vit_unmap(self->e.cl, map, 0));
+			ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_READ, buf, off,
+					    len, self->e.tmp));
+			bad = vit_check(self->e.tmp, len,
 					dir == VIT_DIR_TO_DEVICE ? seed : seed + 1000);
 			ASSERT_EQ(-1, bad)
 				TH_LOG("kernel buffer wrong at byte %ld of %llu@%llu",
@@ -148,30 +124,30 @@ TEST_F(dma, copy_back_in_bounds)
 	long bad;
 
 	copied = dir != VIT_DIR_TO_DEVICE;
-	buf = vit_buf(self->cl, buflen, VIT_TEST_BUF_ALLOC);
+	buf = vit_buf(self->e.cl, buflen, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf);
 	for (at_sync = 0; at_sync < 2; at_sync++) {
 		for (l = 1; l < 18 + ARRAY_SIZE(lens); l++) {
 			for (o = 0; o < ARRAY_SIZE(offs); o++) {
 				len = l < 18 ? l : lens[l - 18];
 				off = offs[o];
-				ASSERT_EQ(0, vit_fill(self->cl, buf, 0, buflen, 40 + l));
-				map = vit_map(self->cl, buf, off, len, dir, 0, &iova);
+				ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, buflen, 40 + l));
+				map = vit_map(self->e.cl, buf, off, len, dir, 0, &iova);
 				ASSERT_LE(0, map) TH_LOG("map %llu@%llu", len, off);
 				base = iova & ~(VIT_PAGE - 1);
 				span = (iova + len + VIT_PAGE - 1) / VIT_PAGE * VIT_PAGE - base;
-				vit_put_pattern(self->dev + base, span, 90 + l);
+				vit_put_pattern(self->e.dev + base, span, 90 + l);
 				if (at_sync) {
-					ASSERT_EQ(0, vit_sync(self->cl, map, 0, len, dir,
+					ASSERT_EQ(0, vit_sync(self->e.cl, map, 0, len, dir,
 							      VIT_TEST_F_FOR_CPU));
-					ASSERT_EQ(0, vit_unmap(self->cl, map,
+					ASSERT_EQ(0, vit_unmap(self->e.cl, map,
 							       VIT_TEST_F_SKIP_SYNC));
 				} else {
-					ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
+					ASSERT_EQ(0, vit_unmap(self->e.cl, map, 0));
 				}
-				ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 0,
-						    buflen, self->tmp));
-				bad = vit_copy_back_wrong(self->tmp, buflen, off, len,
+				ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_READ, buf, 0,
+						    buflen, self->e.tmp));
+				bad = vit_copy_back_wrong(self->e.tmp, buflen, off, len,
 							  40 + l, 90 + l, copied);
 				ASSERT_EQ(-1, bad)
 					TH_LOG("%s: kernel byte %ld wrong after %llu@%llu",
@@ -189,14 +165,14 @@ TEST_F(dma, fresh_page_zero_outside)
 	__u64 iova = 0;
 	int buf, map, i;
 
-	buf = vit_buf(self->cl, VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	buf = vit_buf(self->e.cl, VIT_PAGE, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf);
 	/* Kernel memory around the data is not zero: it must not leak. */
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, VIT_PAGE, 77));
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 50, 100, 3));
-	map = vit_map(self->cl, buf, 50, 100, variant->dir, 0, &iova);
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, VIT_PAGE, 77));
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 50, 100, 3));
+	map = vit_map(self->e.cl, buf, 50, 100, variant->dir, 0, &iova);
 	ASSERT_LE(0, map);
-	page = self->dev + (iova & ~(VIT_PAGE - 1));
+	page = self->e.dev + (iova & ~(VIT_PAGE - 1));
 	for (i = 0; i < (int)VIT_PAGE; i++) {
 		if (i >= 50 && i < 150 && variant->dir != VIT_DIR_FROM_DEVICE)
 			continue;
@@ -204,7 +180,7 @@ TEST_F(dma, fresh_page_zero_outside)
 	}
 	if (variant->dir != VIT_DIR_FROM_DEVICE)
 		ASSERT_EQ(-1, vit_check(page + 50, 100, 3));
-	ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
+	ASSERT_EQ(0, vit_unmap(self->e.cl, map, 0));
 }
 
 /* sync_for_cpu / sync_for_device copy exactly when the direction says. */
@@ -214,38 +190,38 @@ TEST_F(dma, sync)
 	__u64 iova = 0, len = 3 * VIT_PAGE + 5;
 	int buf, map;
 
-	buf = vit_buf(self->cl, 4 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	buf = vit_buf(self->e.cl, 4 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf);
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, len, 1));
-	map = vit_map(self->cl, buf, 0, len, dir, 0, &iova);
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, len, 1));
+	map = vit_map(self->e.cl, buf, 0, len, dir, 0, &iova);
 	ASSERT_LE(0, map);
 
 	/* CPU writes reach the device only on sync_for_device. */
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, len, 2));
-	ASSERT_EQ(0, vit_sync(self->cl, map, 0, len, dir, 0));
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, len, 2));
+	ASSERT_EQ(0, vit_sync(self->e.cl, map, 0, len, dir, 0));
 	if (dir == VIT_DIR_FROM_DEVICE) {
-		ASSERT_EQ(0, self->dev[iova]) TH_LOG("FROM_DEVICE never copies in");
+		ASSERT_EQ(0, self->e.dev[iova]) TH_LOG("FROM_DEVICE never copies in");
 	} else {
-		ASSERT_EQ(-1, vit_check(self->dev + iova, len, 2))
+		ASSERT_EQ(-1, vit_check(self->e.dev + iova, len, 2))
 			TH_LOG("sync_for_device did not copy the new data");
 	}
 
 	/* Device writes reach the CPU only on sync_for_cpu, and only the range. */
-	vit_put_pattern(self->dev + iova, len, 3);
-	ASSERT_EQ(0, vit_sync(self->cl, map, VIT_PAGE, VIT_PAGE, dir,
+	vit_put_pattern(self->e.dev + iova, len, 3);
+	ASSERT_EQ(0, vit_sync(self->e.cl, map, VIT_PAGE, VIT_PAGE, dir,
 			      VIT_TEST_F_FOR_CPU));
-	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 0, len, self->tmp));
-	ASSERT_EQ(-1, vit_check(self->tmp, VIT_PAGE, 2))
+	ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_READ, buf, 0, len, self->e.tmp));
+	ASSERT_EQ(-1, vit_check(self->e.tmp, VIT_PAGE, 2))
 		TH_LOG("bytes outside the synced range changed");
 	if (dir == VIT_DIR_TO_DEVICE) {
-		ASSERT_EQ(-1, vit_check(self->tmp, len, 2))
+		ASSERT_EQ(-1, vit_check(self->e.tmp, len, 2))
 			TH_LOG("TO_DEVICE sync_for_cpu must not copy back");
 	} else {
-		ASSERT_EQ(0, memcmp(self->tmp + VIT_PAGE,
-				    self->dev + iova + VIT_PAGE, VIT_PAGE))
+		ASSERT_EQ(0, memcmp(self->e.tmp + VIT_PAGE,
+				    self->e.dev + iova + VIT_PAGE, VIT_PAGE))
 			TH_LOG("synced page lacks device data");
 	}
-	ASSERT_EQ(0, vit_unmap(self->cl, map, VIT_TEST_F_SKIP_SYNC));
+	ASSERT_EQ(0, vit_unmap(self->e.cl, map, VIT_TEST_F_SKIP_SYNC));
 }
 
 /* DMA_ATTR_SKIP_CPU_SYNC skips the copy at map and at unmap. */
@@ -254,18 +230,18 @@ TEST_F(dma, skip_cpu_sync)
 	__u64 iova = 0;
 	int buf, map;
 
-	buf = vit_buf(self->cl, 2 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	buf = vit_buf(self->e.cl, 2 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf);
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, 2 * VIT_PAGE, 9));
-	map = vit_map(self->cl, buf, 0, 2 * VIT_PAGE, variant->dir,
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, 2 * VIT_PAGE, 9));
+	map = vit_map(self->e.cl, buf, 0, 2 * VIT_PAGE, variant->dir,
 		      VIT_TEST_F_SKIP_SYNC, &iova);
 	ASSERT_LE(0, map);
-	ASSERT_EQ(0, self->dev[iova + 100]) TH_LOG("map copied despite SKIP_CPU_SYNC");
-	vit_put_pattern(self->dev + iova, 2 * VIT_PAGE, 10);
-	ASSERT_EQ(0, vit_unmap(self->cl, map, VIT_TEST_F_SKIP_SYNC));
-	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 0, 2 * VIT_PAGE,
-			    self->tmp));
-	ASSERT_EQ(-1, vit_check(self->tmp, 2 * VIT_PAGE, 9))
+	ASSERT_EQ(0, self->e.dev[iova + 100]) TH_LOG("map copied despite SKIP_CPU_SYNC");
+	vit_put_pattern(self->e.dev + iova, 2 * VIT_PAGE, 10);
+	ASSERT_EQ(0, vit_unmap(self->e.cl, map, VIT_TEST_F_SKIP_SYNC));
+	ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_READ, buf, 0, 2 * VIT_PAGE,
+			    self->e.tmp));
+	ASSERT_EQ(-1, vit_check(self->e.tmp, 2 * VIT_PAGE, 9))
 		TH_LOG("unmap copied back despite SKIP_CPU_SYNC");
 }
 
@@ -276,24 +252,24 @@ TEST_F(dma, coherent_shared)
 	__u8 *p;
 	int buf;
 
-	ASSERT_EQ(0, vit_op(self->cl, &c));
+	ASSERT_EQ(0, vit_op(self->e.cl, &c));
 	buf = c.out_id;
 	ASSERT_LE(BOUNCE, c.out_iova) TH_LOG("coherent IOVA above the bounce region");
 	ASSERT_GE(IOVA_LIMIT, c.out_iova + 3 * VIT_PAGE - 1);
-	p = self->dev + c.out_iova;
+	p = self->e.dev + c.out_iova;
 	ASSERT_EQ(0, p[0]) TH_LOG("coherent memory starts zeroed");
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, 3 * VIT_PAGE, 5));
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, 3 * VIT_PAGE, 5));
 	ASSERT_EQ(-1, vit_check(p, 3 * VIT_PAGE, 5)) TH_LOG("device misses kernel writes");
 	vit_put_pattern(p + 10, 2 * VIT_PAGE, 6);
-	ASSERT_EQ(0, vit_rw(self->cl, VIT_TEST_BUF_READ, buf, 10, 2 * VIT_PAGE,
-			    self->tmp));
-	ASSERT_EQ(-1, vit_check(self->tmp, 2 * VIT_PAGE, 6))
+	ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_READ, buf, 10, 2 * VIT_PAGE,
+			    self->e.tmp));
+	ASSERT_EQ(-1, vit_check(self->e.tmp, 2 * VIT_PAGE, 6))
 		TH_LOG("kernel misses device writes");
 
 	/* Freed coherent memory is gone from the device at once. */
 	c.op = VIT_TEST_BUF_FREE;
 	c.id = buf;
-	ASSERT_EQ(0, vit_op(self->cl, &c));
+	ASSERT_EQ(0, vit_op(self->e.cl, &c));
 	ASSERT_EQ(-1, vit_probe(p)) TH_LOG("freed coherent page still mapped");
 }
 
@@ -303,22 +279,22 @@ TEST_F(dma, sigbus_outside_mappings)
 	__u64 iova = 0;
 	int buf, map;
 
-	ASSERT_EQ(-1, vit_probe(self->dev + VIT_PAGE)) TH_LOG("unmapped streaming IOVA");
-	ASSERT_EQ(-1, vit_probe(self->dev + BOUNCE + 5 * VIT_PAGE))
+	ASSERT_EQ(-1, vit_probe(self->e.dev + VIT_PAGE)) TH_LOG("unmapped streaming IOVA");
+	ASSERT_EQ(-1, vit_probe(self->e.dev + BOUNCE + 5 * VIT_PAGE))
 		TH_LOG("unallocated coherent IOVA");
-	buf = vit_buf(self->cl, VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	buf = vit_buf(self->e.cl, VIT_PAGE, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf);
-	map = vit_map(self->cl, buf, 0, VIT_PAGE, variant->dir, 0, &iova);
+	map = vit_map(self->e.cl, buf, 0, VIT_PAGE, variant->dir, 0, &iova);
 	ASSERT_LE(0, map);
-	ASSERT_LE(0, vit_probe(self->dev + iova)) TH_LOG("mapped IOVA must be readable");
-	ASSERT_EQ(-1, vit_probe(self->dev + iova + VIT_PAGE))
+	ASSERT_LE(0, vit_probe(self->e.dev + iova)) TH_LOG("mapped IOVA must be readable");
+	ASSERT_EQ(-1, vit_probe(self->e.dev + iova + VIT_PAGE))
 		TH_LOG("page after a one-page mapping");
-	ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
+	ASSERT_EQ(0, vit_unmap(self->e.cl, map, 0));
 	/* Beyond the IOVA limit the domain file cannot even be mapped. */
 	ASSERT_EQ(MAP_FAILED, mmap(NULL, VIT_PAGE, PROT_READ, MAP_SHARED,
-				   self->dfd, IOVA_LIMIT + 1));
+				   self->e.dfd, IOVA_LIMIT + 1));
 	ASSERT_EQ(MAP_FAILED, mmap(NULL, VIT_PAGE, PROT_READ, MAP_PRIVATE,
-				   self->dfd, 0)) TH_LOG("private mappings refused");
+				   self->e.dfd, 0)) TH_LOG("private mappings refused");
 }
 
 /* Running out of IOVA fails the map cleanly and recovers after unmaps. */
@@ -332,10 +308,10 @@ TEST_F(dma, iova_exhaustion)
 	 * warns when more than seven live mappings the device may write
 	 * share a cacheline.
 	 */
-	buf = vit_buf(self->cl, VIT_TEST_MAX_BUF, VIT_TEST_BUF_ALLOC);
+	buf = vit_buf(self->e.cl, VIT_TEST_MAX_BUF, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf);
 	for (n = 0; n < 16; n++) {
-		maps[n] = vit_map(self->cl, buf, n << 16, 64 << 10, variant->dir,
+		maps[n] = vit_map(self->e.cl, buf, n << 16, 64 << 10, variant->dir,
 				  0, &iova);
 		if (maps[n] < 0)
 			break;
@@ -344,17 +320,17 @@ TEST_F(dma, iova_exhaustion)
 	ASSERT_GT(16, n) TH_LOG("%d mappings of 64 KiB fit in 1 MiB", n);
 	ASSERT_LE(8, n) TH_LOG("only %d mappings before exhaustion", n);
 	ASSERT_EQ(-ENOSPC, maps[n]) TH_LOG("exhausted map must fail");
-	m = vit_map(self->cl, buf, n << 16, 64 << 10, variant->dir, 0, &iova);
+	m = vit_map(self->e.cl, buf, n << 16, 64 << 10, variant->dir, 0, &iova);
 	ASSERT_GT(0, m) TH_LOG("still exhausted");
-	ASSERT_EQ(0, vit_unmap(self->cl, maps[n - 1], 0));
-	maps[n - 1] = vit_map(self->cl, buf, (n - 1) << 16, 64 << 10,
+	ASSERT_EQ(0, vit_unmap(self->e.cl, maps[n - 1], 0));
+	maps[n - 1] = vit_map(self->e.cl, buf, (n - 1) << 16, 64 << 10,
 			      variant->dir, 0, &iova);
 	ASSERT_LE(0, maps[n - 1]) TH_LOG("map after unmap must succeed again");
 	for (i = 0; i < n; i++)
-		ASSERT_EQ(0, vit_unmap(self->cl, maps[i], 0));
-	m = vit_map(self->cl, buf, 0, 64 << 10, variant->dir, 0, &iova);
+		ASSERT_EQ(0, vit_unmap(self->e.cl, maps[i], 0));
+	m = vit_map(self->e.cl, buf, 0, 64 << 10, variant->dir, 0, &iova);
 	ASSERT_LE(0, m) TH_LOG("map after full recovery");
-	ASSERT_EQ(0, vit_unmap(self->cl, m, 0));
+	ASSERT_EQ(0, vit_unmap(self->e.cl, m, 0));
 }
 
 /* The kernel API refuses unmaps of what is not mapped, changing nothing. */
@@ -366,27 +342,27 @@ TEST_F(dma, bad_unmap)
 
 	c.offset = 16 * VIT_PAGE;
 	c.length = 100;
-	ASSERT_EQ(-ENOENT, vit_op(self->cl, &c)) TH_LOG("never mapped IOVA");
+	ASSERT_EQ(-ENOENT, vit_op(self->e.cl, &c)) TH_LOG("never mapped IOVA");
 	c.offset = BOUNCE - 10;
-	ASSERT_EQ(-ERANGE, vit_op(self->cl, &c)) TH_LOG("range leaves the region");
-	buf = vit_buf(self->cl, 2 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	ASSERT_EQ(-ERANGE, vit_op(self->e.cl, &c)) TH_LOG("range leaves the region");
+	buf = vit_buf(self->e.cl, 2 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf);
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 8, 2 * VIT_PAGE - 8, 4));
-	map = vit_map(self->cl, buf, 8, 2 * VIT_PAGE - 8, variant->dir, 0, &iova);
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 8, 2 * VIT_PAGE - 8, 4));
+	map = vit_map(self->e.cl, buf, 8, 2 * VIT_PAGE - 8, variant->dir, 0, &iova);
 	ASSERT_LE(0, map);
 	c.offset = iova;
 	c.length = VIT_PAGE;
-	ASSERT_EQ(-ENOENT, vit_op(self->cl, &c)) TH_LOG("wrong size");
+	ASSERT_EQ(-ENOENT, vit_op(self->e.cl, &c)) TH_LOG("wrong size");
 	c.offset = iova + VIT_PAGE;
 	c.length = 100;
-	ASSERT_EQ(-ENOENT, vit_op(self->cl, &c)) TH_LOG("middle of a mapping");
+	ASSERT_EQ(-ENOENT, vit_op(self->e.cl, &c)) TH_LOG("middle of a mapping");
 	c.offset = iova - 8;
 	c.length = 2 * VIT_PAGE - 8;
-	ASSERT_EQ(-ENOENT, vit_op(self->cl, &c)) TH_LOG("wrong offset");
+	ASSERT_EQ(-ENOENT, vit_op(self->e.cl, &c)) TH_LOG("wrong offset");
 	if (variant->dir != VIT_DIR_FROM_DEVICE)
-		ASSERT_EQ(-1, vit_check(self->dev + iova, 2 * VIT_PAGE - 8, 4))
+		ASSERT_EQ(-1, vit_check(self->e.dev + iova, 2 * VIT_PAGE - 8, 4))
 			TH_LOG("mapping damaged by refused unmaps");
-	ASSERT_EQ(0, vit_unmap(self->cl, map, 0)) TH_LOG("the real unmap works");
+	ASSERT_EQ(0, vit_unmap(self->e.cl, map, 0)) TH_LOG("the real unmap works");
 }
 
 /*
@@ -404,27 +380,27 @@ TEST_F(dma, map_resource_refused)
 	__u64 iova = 0, iova2 = 0;
 	int buf, map, map2;
 
-	buf = vit_buf(self->cl, 4 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	buf = vit_buf(self->e.cl, 4 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
 	ASSERT_LE(0, buf);
-	ASSERT_EQ(0, vit_fill(self->cl, buf, 0, VIT_PAGE, 11));
-	ASSERT_EQ(0, vit_fill(self->cl, buf, VIT_PAGE, 3 * VIT_PAGE, 12));
-	map = vit_map(self->cl, buf, 0, VIT_PAGE, dir, 0, &iova);
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, 0, VIT_PAGE, 11));
+	ASSERT_EQ(0, vit_fill(self->e.cl, buf, VIT_PAGE, 3 * VIT_PAGE, 12));
+	map = vit_map(self->e.cl, buf, 0, VIT_PAGE, dir, 0, &iova);
 	ASSERT_LE(0, map) TH_LOG("a live mapping before the refused ones");
-	ASSERT_EQ(0, vit_info(self->ctl, self->id, &before));
+	ASSERT_EQ(0, vit_info(self->e.ctl, self->e.id, &before));
 	ASSERT_EQ(1, before.out_mappings);
 
 	c.id = buf;
 	c.offset = VIT_PAGE;
 	c.length = VIT_PAGE;
-	ASSERT_EQ(-ENOSPC, vit_op(self->cl, &c))
+	ASSERT_EQ(-ENOSPC, vit_op(self->e.cl, &c))
 		TH_LOG("dma_map_resource() of a page got IOVA 0x%llx", c.out_iova);
 	c.offset = 2 * VIT_PAGE - 100;
 	c.length = 200;
-	ASSERT_EQ(-ENOSPC, vit_op(self->cl, &c))
+	ASSERT_EQ(-ENOSPC, vit_op(self->e.cl, &c))
 		TH_LOG("dma_map_resource() across pages got IOVA 0x%llx",
 		       c.out_iova);
 
-	ASSERT_EQ(0, vit_info(self->ctl, self->id, &after));
+	ASSERT_EQ(0, vit_info(self->e.ctl, self->e.id, &after));
 	ASSERT_EQ(before.out_mappings, after.out_mappings)
 		TH_LOG("refused MMIO maps changed the mapping count");
 	ASSERT_EQ(before.out_kernel_pages + before.out_reclaimed,
@@ -437,19 +413,19 @@ TEST_F(dma, map_resource_refused)
 	ASSERT_EQ(before.out_bytes_from_dev, after.out_bytes_from_dev)
 		TH_LOG("refused MMIO maps copied from the device");
 	if (dir != VIT_DIR_FROM_DEVICE)
-		ASSERT_EQ(-1, vit_check(self->dev + iova, VIT_PAGE, 11))
+		ASSERT_EQ(-1, vit_check(self->e.dev + iova, VIT_PAGE, 11))
 			TH_LOG("live mapping damaged by refused MMIO maps");
 
 	/* The same bytes map normally through the page API. */
-	map2 = vit_map(self->cl, buf, VIT_PAGE, VIT_PAGE, dir, 0, &iova2);
+	map2 = vit_map(self->e.cl, buf, VIT_PAGE, VIT_PAGE, dir, 0, &iova2);
 	ASSERT_LE(0, map2) TH_LOG("ordinary map after refused MMIO maps");
-	ASSERT_EQ(0, vit_info(self->ctl, self->id, &after));
+	ASSERT_EQ(0, vit_info(self->e.ctl, self->e.id, &after));
 	ASSERT_EQ(2, after.out_mappings);
 	if (dir != VIT_DIR_FROM_DEVICE)
-		ASSERT_EQ(-1, vit_check(self->dev + iova2, VIT_PAGE, 12))
+		ASSERT_EQ(-1, vit_check(self->e.dev + iova2, VIT_PAGE, 12))
 			TH_LOG("device misses the ordinary mapping's data");
-	ASSERT_EQ(0, vit_unmap(self->cl, map2, 0));
-	ASSERT_EQ(0, vit_unmap(self->cl, map, 0));
+	ASSERT_EQ(0, vit_unmap(self->e.cl, map2, 0));
+	ASSERT_EQ(0, vit_unmap(self->e.cl, map, 0));
 }
 
 /*
@@ -463,19 +439,19 @@ TEST_F(dma, bench_op)
 				  .flags = VIT_TEST_F_SPLIT };
 	struct vduse_iotlb_info info;
 
-	ASSERT_EQ(0, vit_op(self->cl, &c)) TH_LOG("split benchmark");
+	ASSERT_EQ(0, vit_op(self->e.cl, &c)) TH_LOG("split benchmark");
 	ASSERT_LT(0, c.out_map_ns) TH_LOG("map half not timed");
 	ASSERT_LT(c.out_map_ns, c.out_ns) TH_LOG("map half exceeds the total");
-	ASSERT_EQ(0, vit_info(self->ctl, self->id, &info));
+	ASSERT_EQ(0, vit_info(self->e.ctl, self->e.id, &info));
 	ASSERT_EQ(0, info.out_mappings) TH_LOG("benchmark left mappings");
 
 	c.flags = VIT_TEST_F_SPLIT | VIT_TEST_F_MEMCPY;
-	ASSERT_EQ(-EINVAL, vit_op(self->cl, &c)) TH_LOG("memcpy has no halves");
+	ASSERT_EQ(-EINVAL, vit_op(self->e.cl, &c)) TH_LOG("memcpy has no halves");
 	c.flags = VIT_TEST_F_SKIP_SYNC;
-	ASSERT_EQ(-EINVAL, vit_op(self->cl, &c)) TH_LOG("flag foreign to the op");
+	ASSERT_EQ(-EINVAL, vit_op(self->e.cl, &c)) TH_LOG("flag foreign to the op");
 	c.flags = 0;
 	c.count = 0;
-	ASSERT_EQ(-EINVAL, vit_op(self->cl, &c)) TH_LOG("zero iterations");
+	ASSERT_EQ(-EINVAL, vit_op(self->e.cl, &c)) TH_LOG("zero iterations");
 }
 
 TEST_HARNESS_MAIN

@@ -284,23 +284,23 @@ static void umem_works(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, vit_rw(e->cl, VIT_TEST_BUF_FREE, buf, 0, 0, NULL));
 }
 
-/* REG_UMEM (of @mem) or DEREG_UMEM of the range at UMEM_IOVA. */
+/* UMEM_REG (of @mem) or UMEM_DEREG of the range at UMEM_IOVA. */
 static int umem_call(struct env *e, bool reg, __u8 *mem)
 {
-	return vit_umem(e->ctl, reg ? VDUSE_IOTLB_REG_UMEM :
-			VDUSE_IOTLB_DEREG_UMEM, e->id, UMEM_IOVA,
+	return vit_umem(e->ctl, reg ? VDUSE_IOTLB_UMEM_REG :
+			VDUSE_IOTLB_UMEM_DEREG, e->id, UMEM_IOVA,
 			UMEM_PAGES * VIT_PAGE, reg ? mem : NULL);
 }
 
 /*
- * REG_UMEM (@reg) or DEREG_UMEM: after a failed REG nothing is registered
+ * UMEM_REG (@reg) or UMEM_DEREG: after a failed REG nothing is registered
  * (DEREG says ENOENT), pinned or charged, and registering again succeeds;
  * after a failed DEREG the range is still registered, charged and in use.
  */
 static void umem_sweep(struct __test_metadata *_metadata, struct env *e,
 		       bool reg)
 {
-	const char *what = reg ? "REG_UMEM" : "DEREG_UMEM";
+	const char *what = reg ? "UMEM_REG" : "UMEM_DEREG";
 	int n, ret, injected;
 	struct snap s;
 	__u8 *mem;

@@ -69,7 +69,7 @@ FIXTURE_SETUP(life)
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->mem);
 	/* Pinned until the domain dies, even after this munmap. */
-	ASSERT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, self->id,
+	ASSERT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, self->id,
 			      256 << 10, 64 << 10, self->mem));
 	munmap(self->mem, 64 << 10);
 }

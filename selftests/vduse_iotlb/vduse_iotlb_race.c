@@ -154,7 +154,7 @@ static void *switch_run(void *arg)
 	int ret;
 
 	while (!LOAD(r->stop)) {
-		req = r->user ? VDUSE_IOTLB_DEREG_UMEM : VDUSE_IOTLB_REG_UMEM;
+		req = r->user ? VDUSE_IOTLB_UMEM_DEREG : VDUSE_IOTLB_UMEM_REG;
 		pthread_rwlock_wrlock(&r->switch_lock);
 		ret = vit_umem(r->ctl, req, r->id, 0, BOUNCE,
 			       r->user ? NULL : r->mem);
@@ -272,17 +272,17 @@ TEST_F_TIMEOUT(race, umem_switch_vs_map, 60)
 	TH_LOG("%lu user memory switches", self->r.switches);
 	EXPECT_LT(10, self->r.switches) TH_LOG("hardly any switches");
 	if (self->r.user)
-		ASSERT_EQ(0, vit_umem(self->r.ctl, VDUSE_IOTLB_DEREG_UMEM,
+		ASSERT_EQ(0, vit_umem(self->r.ctl, VDUSE_IOTLB_UMEM_DEREG,
 				      self->r.id, 0, BOUNCE, NULL));
 	ASSERT_EQ(0, vit_info(self->r.ctl, self->r.id, &info));
 	EXPECT_EQ(0, info.out_mappings) TH_LOG("mappings left behind");
 	EXPECT_EQ(0, info.out_user_pages) TH_LOG("user pages left behind");
 }
 
-#define WRITE_PAGES	32	/* the mapping the device writes during REG */
+#define WRITE_PAGES	16	/* the mapping the device writes during REG */
 #define FILL_SEED	7	/* what the kernel put in it */
 
-/* A device writing a live mapping while REG_UMEM moves it. */
+/* A device writing a live mapping while UMEM_REG moves it. */
 struct writer {
 	struct race *race;
 	int cpu;
@@ -316,7 +316,7 @@ static void put_page_pattern(__u8 *p, unsigned int page, __u64 seed)
 /*
  * Write page after page, one new pattern per pass, through the domain file
  * until it answers SIGBUS (the range went to user memory), from then on in
- * user memory.  Stop as soon as REG_UMEM has returned: the last write to
+ * user memory.  Stop as soon as UMEM_REG has returned: the last write to
  * each page must be what the page holds, whichever way it went.
  */
 static void *writer_run(void *arg)
@@ -359,7 +359,7 @@ static int check_writes(const __u8 *p, const struct writer *w)
 
 /*
  * The device keeps writing a live mapping through the domain file while
- * REG_UMEM moves the range to user memory: no write may be lost, neither
+ * UMEM_REG moves the range to user memory: no write may be lost, neither
  * in user memory after REG nor in the kernel buffer after DEREG and unmap.
  */
 TEST_F_TIMEOUT(race, register_vs_device_writes, 60)
@@ -382,7 +382,7 @@ TEST_F_TIMEOUT(race, register_vs_device_writes, 60)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	do {
 		/*
-		 * Every other round the device shares the vCPU of the REG_UMEM
+		 * Every other round the device shares the vCPU of the UMEM_REG
 		 * caller and may preempt it inside the switch.
 		 */
 		w = (struct writer){ .race = r, .cpu = rounds % 2,
@@ -397,23 +397,23 @@ TEST_F_TIMEOUT(race, register_vs_device_writes, 60)
 		/* Switch somewhere in the first pass or two. */
 		while (LOAD(w.pages_done) < 1 + rounds % WRITE_PAGES)
 			sched_yield();
-		ASSERT_EQ(0, vit_umem(r->ctl, VDUSE_IOTLB_REG_UMEM, r->id, 0,
+		ASSERT_EQ(0, vit_umem(r->ctl, VDUSE_IOTLB_UMEM_REG, r->id, 0,
 				      BOUNCE, r->mem));
 		STORE(w.reg_done, 1);
 		pthread_join(t, NULL);
 
 		bad = check_writes(r->mem + w.iova, &w);
 		ASSERT_EQ(-1, bad)
-			TH_LOG("round %d: device write to page %d (seed %llu) lost by REG_UMEM",
+			TH_LOG("round %d: device write to page %d (seed %llu) lost by UMEM_REG",
 			       rounds, bad, bad < 0 ? 0 : w.last[bad]);
-		ASSERT_EQ(0, vit_umem(r->ctl, VDUSE_IOTLB_DEREG_UMEM, r->id, 0,
+		ASSERT_EQ(0, vit_umem(r->ctl, VDUSE_IOTLB_UMEM_DEREG, r->id, 0,
 				      BOUNCE, NULL));
 		ASSERT_EQ(0, vit_unmap(cl, map, 0));
 		ASSERT_EQ(0, vit_rw(cl, VIT_TEST_BUF_READ, buf, 0,
 				    WRITE_PAGES * VIT_PAGE, out));
 		bad = check_writes(out, &w);
 		ASSERT_EQ(-1, bad)
-			TH_LOG("round %d: page %d wrong after DEREG_UMEM and unmap",
+			TH_LOG("round %d: page %d wrong after UMEM_DEREG and unmap",
 			       rounds, bad);
 		overlaps += w.user;
 		rounds++;

@@ -14,6 +14,7 @@
 #include <linux/mutex.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/timer.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
 #include <vmemkit/compat.h>
@@ -64,6 +65,22 @@ struct vt_map {
 	struct sg_table sgt;
 };
 
+struct vt_call;
+
+/**
+ * struct vt_softirq - one run of a function in softirq context
+ * @timer: fires at once; its callback runs in softirq context
+ * @done: completed when @fn has returned
+ * @fn: the function
+ * @call: its argument
+ */
+struct vt_softirq {
+	struct timer_list timer;
+	struct completion done;
+	void (*fn)(struct vt_call *call);
+	struct vt_call *call;
+};
+
 /**
  * struct vt_ctx - one open file
  * @lock: serialises ioctls of the file; protects everything below
@@ -71,6 +88,7 @@ struct vt_map {
  * @dev: its DMA device
  * @bufs: id -> &struct vt_buf
  * @maps: id -> &struct vt_map
+ * @sirq: runs DMA API calls in softirq context for VIT_TEST_F_SOFTIRQ
  */
 struct vt_ctx {
 	struct mutex lock; /* serialises ioctls of the file */
@@ -78,7 +96,58 @@ struct vt_ctx {
 	struct device *dev;
 	struct xarray bufs;
 	struct xarray maps;
+	struct vt_softirq sirq;
 };
+
+/**
+ * struct vt_call - a DMA API call made from a timer callback
+ * @ctx: the file
+ * @cmd: the command
+ * @buf: VIT_TEST_COH_ALLOC: the buffer to allocate
+ * @map: VIT_TEST_MAP/UNMAP: the mapping
+ * @attrs: its DMA_ATTR_* flags
+ * @ret: VIT_TEST_MAP: what vt_map_kind() said
+ */
+struct vt_call {
+	struct vt_ctx *ctx;
+	struct vit_test_cmd *cmd;
+	struct vt_buf *buf;
+	struct vt_map *map;
+	unsigned long attrs;
+	int ret;
+};
+
+static void vt_softirq_fire(struct timer_list *t)
+{
+	struct vt_softirq *w = container_of(t, struct vt_softirq, timer);
+
+	w->fn(w->call);
+	complete(&w->done);
+}
+
+/* Run @fn(@call) in a timer callback and wait for it to finish. */
+static void vt_in_softirq(void (*fn)(struct vt_call *call),
+			  struct vt_call *call)
+{
+	struct vt_softirq *w = &call->ctx->sirq;
+
+	lockdep_assert_held(&call->ctx->lock);
+	w->fn = fn;
+	w->call = call;
+	reinit_completion(&w->done);
+	mod_timer(&w->timer, jiffies);
+	wait_for_completion(&w->done);
+	/* The callback may still be returning from complete(). */
+	timer_delete_sync(&w->timer);
+}
+
+static void vt_coh_alloc_call(struct vt_call *call)
+{
+	struct vt_buf *buf = call->buf;
+
+	buf->vaddr = dma_alloc_coherent(call->ctx->dev, buf->size, &buf->iova,
+					GFP_ATOMIC);
+}
 
 static struct vt_buf *vt_buf_get(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 {
@@ -116,7 +185,11 @@ static int vt_buf_alloc(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 	ret = xa_alloc(&ctx->bufs, &cmd->out_id, buf, xa_limit_31b, GFP_KERNEL);
 	if (ret)
 		goto err_free_buf;
-	if (coherent) {
+	if (coherent && (cmd->flags & VIT_TEST_F_SOFTIRQ)) {
+		struct vt_call call = { .ctx = ctx, .buf = buf };
+
+		vt_in_softirq(vt_coh_alloc_call, &call);
+	} else if (coherent) {
 		buf->vaddr = dma_alloc_coherent(ctx->dev, buf->size, &buf->iova,
 						GFP_KERNEL);
 	} else {
@@ -190,6 +263,11 @@ static int vt_map_kind(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 	}
 }
 
+static void vt_map_call(struct vt_call *call)
+{
+	call->ret = vt_map_kind(call->ctx, call->cmd, call->map, call->attrs);
+}
+
 static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 		  enum vt_map_kind kind)
 {
@@ -204,6 +282,8 @@ static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 	if (kind == VT_MAP_SG &&
 	    (!cmd->count || cmd->count > VIT_TEST_MAX_SG ||
 	     cmd->length < cmd->count))
+		return -EINVAL;
+	if ((cmd->flags & VIT_TEST_F_SOFTIRQ) && kind != VT_MAP_PAGE)
 		return -EINVAL;
 	if (cmd->flags & VIT_TEST_F_SKIP_SYNC)
 		attrs |= DMA_ATTR_SKIP_CPU_SYNC;
@@ -221,7 +301,15 @@ static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 	ret = xa_alloc(&ctx->maps, &cmd->out_id, map, xa_limit_31b, GFP_KERNEL);
 	if (ret)
 		goto err_free_map;
-	ret = vt_map_kind(ctx, cmd, map, attrs);
+	if (cmd->flags & VIT_TEST_F_SOFTIRQ) {
+		struct vt_call call = { .ctx = ctx, .cmd = cmd, .map = map,
+					.attrs = attrs };
+
+		vt_in_softirq(vt_map_call, &call);
+		ret = call.ret;
+	} else {
+		ret = vt_map_kind(ctx, cmd, map, attrs);
+	}
 	if (ret)
 		goto err_erase;
 	buf->maps++;
@@ -277,6 +365,68 @@ static void vt_unmap(struct vt_ctx *ctx, struct vt_map *map,
 	}
 	map->buf->maps--;
 	kfree(map);
+}
+
+static void vt_unmap_call(struct vt_call *call)
+{
+	vt_unmap(call->ctx, call->map, call->attrs);
+}
+
+static int vt_unmap_op(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	unsigned long attrs = cmd->flags & VIT_TEST_F_SKIP_SYNC ?
+			      DMA_ATTR_SKIP_CPU_SYNC : 0;
+	struct vt_call call = { .ctx = ctx, .attrs = attrs };
+	struct vt_map *map = xa_load(&ctx->maps, cmd->id);
+
+	if (!map)
+		return -ENOENT;
+	if (!(cmd->flags & VIT_TEST_F_SOFTIRQ)) {
+		xa_erase(&ctx->maps, cmd->id);
+		vt_unmap(ctx, map, attrs);
+		return 0;
+	}
+	if (map->kind != VT_MAP_PAGE)
+		return -EINVAL;
+	xa_erase(&ctx->maps, cmd->id);
+	call.map = map;
+	vt_in_softirq(vt_unmap_call, &call);
+	return 0;
+}
+
+/* A sync through the kernel API, not limited to the mapping. */
+static int vt_raw_sync(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	struct vt_map *map = xa_load(&ctx->maps, cmd->id);
+	dma_addr_t iova;
+
+	if (!map || map->kind != VT_MAP_PAGE || cmd->dir > DMA_FROM_DEVICE)
+		return -EINVAL;
+	iova = map->iova + cmd->offset;
+	if (cmd->flags & VIT_TEST_F_FOR_CPU)
+		return vduse_iotlb_sync_for_cpu(ctx->dom, iova, cmd->length,
+						cmd->dir);
+	return vduse_iotlb_sync_for_device(ctx->dom, iova, cmd->length,
+					   cmd->dir);
+}
+
+static void vt_dev_info(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	cmd->out_max_map = dma_max_mapping_size(ctx->dev);
+	cmd->out_dma_mask = dma_get_mask(ctx->dev);
+	cmd->out_coherent_mask = ctx->dev->coherent_dma_mask;
+	cmd->out_max_seg = dma_get_max_seg_size(ctx->dev);
+}
+
+static int vt_set_mask(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	int ret = 0;
+
+	if (cmd->offset)
+		ret = dma_set_mask(ctx->dev, cmd->offset);
+	if (!ret && cmd->length)
+		ret = dma_set_coherent_mask(ctx->dev, cmd->length);
+	return ret;
 }
 
 static int vt_sync(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
@@ -418,7 +568,6 @@ static int vt_attach(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 static int vt_dispatch(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 {
 	struct vt_buf *buf;
-	struct vt_map *map;
 
 	if (cmd->op == VIT_TEST_ATTACH)
 		return vt_attach(ctx, cmd);
@@ -452,14 +601,21 @@ static int vt_dispatch(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 	case VIT_TEST_RAW_MAP:
 		return vt_map(ctx, cmd, VT_MAP_RAW);
 	case VIT_TEST_UNMAP:
-		map = xa_erase(&ctx->maps, cmd->id);
-		if (!map)
-			return -ENOENT;
-		vt_unmap(ctx, map, cmd->flags & VIT_TEST_F_SKIP_SYNC ?
-			 DMA_ATTR_SKIP_CPU_SYNC : 0);
-		return 0;
+		return vt_unmap_op(ctx, cmd);
 	case VIT_TEST_SYNC:
 		return vt_sync(ctx, cmd);
+	case VIT_TEST_RAW_SYNC:
+		return vt_raw_sync(ctx, cmd);
+	case VIT_TEST_DEV_INFO:
+		vt_dev_info(ctx, cmd);
+		return 0;
+	case VIT_TEST_SET_MASK:
+		return vt_set_mask(ctx, cmd);
+	case VIT_TEST_SET_SEG:
+		if (!cmd->length || cmd->length > UINT_MAX)
+			return -EINVAL;
+		dma_set_max_seg_size(ctx->dev, cmd->length);
+		return 0;
 	case VIT_TEST_RAW_UNMAP:
 		return vduse_iotlb_unmap_page(ctx->dom, cmd->offset, cmd->length,
 					      cmd->dir, 0);
@@ -507,6 +663,7 @@ static bool vt_has_results(u32 op)
 	case VIT_TEST_RAW_MAP:
 	case VIT_TEST_BENCH:
 	case VIT_TEST_MAP_RESOURCE:
+	case VIT_TEST_DEV_INFO:
 		return true;
 	default:
 		return false;
@@ -545,6 +702,8 @@ static int vt_open(struct inode *inode, struct file *file)
 	if (!ctx)
 		return -ENOMEM;
 	mutex_init(&ctx->lock);
+	timer_setup(&ctx->sirq.timer, vt_softirq_fire, 0);
+	init_completion(&ctx->sirq.done);
 	xa_init_flags(&ctx->bufs, XA_FLAGS_ALLOC);
 	xa_init_flags(&ctx->maps, XA_FLAGS_ALLOC);
 	file->private_data = ctx;
@@ -566,6 +725,7 @@ static int vt_release(struct inode *inode, struct file *file)
 	xa_destroy(&ctx->bufs);
 	if (ctx->dom)
 		vduse_iotlb_domain_put(ctx->dom);
+	timer_delete_sync(&ctx->sirq.timer);
 	mutex_destroy(&ctx->lock);
 	kfree(ctx);
 	return 0;

@@ -55,6 +55,24 @@
  *                   first entry's IOVA.  Returns dma_map_sgtable()'s error
  * @VIT_TEST_RAW_MAP: as VIT_TEST_MAP, with vduse_iotlb_map_page() straight
  *                    through the kernel API; returns its error
+ * @VIT_TEST_RAW_SYNC: vduse_iotlb_sync_for_cpu() (VIT_TEST_F_FOR_CPU) or
+ *                     _for_device() of IOVAs [@offset, @offset + @length)
+ *                     relative to VIT_TEST_MAP mapping @id, with direction
+ *                     @dir, the range unchecked: returns the kernel API's
+ *                     error (the DMA API would hide it, and its debug code
+ *                     would report the over-long sync this is for)
+ * @VIT_TEST_DEV_INFO: the domain device as the DMA API sees it: @out_max_map
+ *                     (dma_max_mapping_size()), @out_dma_mask,
+ *                     @out_coherent_mask and @out_max_seg
+ *                     (dma_get_max_seg_size())
+ * @VIT_TEST_SET_MASK: dma_set_mask(@offset) unless @offset is 0, then
+ *                     dma_set_coherent_mask(@length) unless @length is 0;
+ *                     returns the first error
+ * @VIT_TEST_SET_SEG: dma_set_max_seg_size(@length)
+ *
+ * VIT_TEST_F_SOFTIRQ makes VIT_TEST_MAP (page mappings only), VIT_TEST_UNMAP
+ * (of such a mapping) and VIT_TEST_COH_ALLOC (with GFP_ATOMIC) call the DMA
+ * API from a timer callback, in softirq context, while the ioctl waits.
  *
  * An op that fails has changed nothing.  MAP fails with -ENOSPC whenever
  * dma_mapping_error() says so: the DMA API gives no reason.  The ops that
@@ -78,12 +96,17 @@ enum vit_test_op {
 	VIT_TEST_MAP_RESOURCE,
 	VIT_TEST_MAP_SG,
 	VIT_TEST_RAW_MAP,
+	VIT_TEST_RAW_SYNC,
+	VIT_TEST_DEV_INFO,
+	VIT_TEST_SET_MASK,
+	VIT_TEST_SET_SEG,
 };
 
 #define VIT_TEST_F_SKIP_SYNC	0x1U
 #define VIT_TEST_F_FOR_CPU	0x2U
 #define VIT_TEST_F_MEMCPY	0x4U
 #define VIT_TEST_F_SPLIT	0x8U
+#define VIT_TEST_F_SOFTIRQ	0x10U
 
 /* enum dma_data_direction values */
 #define VIT_DIR_BIDIRECTIONAL	0
@@ -113,6 +136,10 @@ enum vit_test_op {
  * @out_id: id of a new buffer or mapping
  * @__pad2: must be 0
  * @out_map_ns: nanoseconds of a VIT_TEST_F_SPLIT benchmark spent mapping
+ * @out_max_map: VIT_TEST_DEV_INFO: dma_max_mapping_size()
+ * @out_dma_mask: VIT_TEST_DEV_INFO: dma_get_mask()
+ * @out_coherent_mask: VIT_TEST_DEV_INFO: the coherent DMA mask
+ * @out_max_seg: VIT_TEST_DEV_INFO: dma_get_max_seg_size()
  */
 struct vit_test_cmd {
 	__u32 op;
@@ -131,9 +158,13 @@ struct vit_test_cmd {
 	__u32 out_id;
 	__u32 __pad2;
 	__u64 out_map_ns;
+	__u64 out_max_map;
+	__u64 out_dma_mask;
+	__u64 out_coherent_mask;
+	__u64 out_max_seg;
 };
 
-#define VIT_TEST_IOCTL _IOWR(0xB7, 0xF0, struct vit_test_cmd)
+#define VIT_TEST_IOCTL _IOWR(0xB9, 0xF0, struct vit_test_cmd)
 
 /* The byte VIT_TEST_BUF_FILL writes at index @i for @seed. */
 static inline __u8 vit_pattern(__u64 seed, __u64 i)

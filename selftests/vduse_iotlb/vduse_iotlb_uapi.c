@@ -126,6 +126,68 @@ TEST_F(ctl, info_destroy)
 	EXPECT_EQ(0, vmk_read_key(VIT_GLOBAL_STATS, "domains"));
 }
 
+/*
+ * A struct larger than a page is refused with E2BIG even when its tail is
+ * zero: the kernel does not scan megabytes of it.
+ */
+TEST_F(ctl, struct_size_capped)
+{
+	size_t len = 2 * VIT_PAGE;
+	struct vduse_iotlb_create *c = calloc(1, len);
+
+	ASSERT_NE(NULL, c);
+	c->iova_limit = 4 * MiB - 1;
+	c->bounce_size = MiB;
+	c->size = VIT_PAGE + 1;
+	EXPECT_EQ(-E2BIG, vit_ioctl(self->ctl, VDUSE_IOTLB_CREATE, c))
+		TH_LOG("a page and a byte");
+	c->size = ~0U;
+	EXPECT_EQ(-E2BIG, vit_ioctl(self->ctl, VDUSE_IOTLB_CREATE, c))
+		TH_LOG("4 GiB");
+	EXPECT_EQ(0, vmk_read_key(VIT_GLOBAL_STATS, "domains"));
+	c->size = VIT_PAGE;
+	ASSERT_EQ(0, vit_ioctl(self->ctl, VDUSE_IOTLB_CREATE, c))
+		TH_LOG("a page with a zero tail is fine");
+	EXPECT_EQ(0, close(c->out_fd));
+	EXPECT_EQ(0, vit_destroy(self->ctl, c->out_domain_id));
+	free(c);
+}
+
+#define MAX_DOMAINS	VDUSE_IOTLB_MAX_DOMAINS_PER_FD
+
+/*
+ * One open file holds at most MAX_DOMAINS domains: the next CREATE is
+ * ENOSPC and leaves nothing behind; DESTROY makes room, and another file
+ * has its own allowance.
+ */
+TEST_F(ctl, domains_capped)
+{
+	__u32 ids[MAX_DOMAINS], id;
+	int i, dfd, ctl2;
+
+	for (i = 0; i < MAX_DOMAINS; i++) {
+		ASSERT_EQ(0, vit_create(self->ctl, (128 << 10) - 1, 64 << 10,
+					&ids[i], &dfd)) TH_LOG("domain %d", i);
+		close(dfd);
+	}
+	EXPECT_EQ(-ENOSPC, vit_create(self->ctl, (128 << 10) - 1, 64 << 10,
+				      &id, &dfd)) TH_LOG("one domain too many");
+	EXPECT_EQ(MAX_DOMAINS, vmk_read_key(VIT_GLOBAL_STATS, "domains"));
+	ASSERT_EQ(0, vit_destroy(self->ctl, ids[7]));
+	ASSERT_EQ(0, vit_create(self->ctl, (128 << 10) - 1, 64 << 10, &ids[7],
+				&dfd)) TH_LOG("after a DESTROY");
+	close(dfd);
+	ctl2 = open(VIT_CTL, O_RDWR);
+	ASSERT_LE(0, ctl2);
+	ASSERT_EQ(0, vit_create(ctl2, (128 << 10) - 1, 64 << 10, &id, &dfd))
+		TH_LOG("another file");
+	close(dfd);
+	close(ctl2);
+	for (i = 0; i < MAX_DOMAINS; i++)
+		EXPECT_EQ(0, vit_destroy(self->ctl, ids[i]));
+	EXPECT_EQ(0, vmk_read_key(VIT_GLOBAL_STATS, "domains"));
+}
+
 /* Drop CAP_IPC_LOCK so that RLIMIT_MEMLOCK applies to this process. */
 static int drop_ipc_lock(void)
 {
@@ -156,18 +218,18 @@ TEST_F(ctl, bad_umem)
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, mem);
 
-	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 100,
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id, 100,
 				    VIT_PAGE, mem)) TH_LOG("misaligned IOVA");
-	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 0,
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id, 0,
 				    VIT_PAGE + 1, mem)) TH_LOG("misaligned length");
-	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 0, 0,
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id, 0, 0,
 				    mem)) TH_LOG("zero length");
-	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 0,
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id, 0,
 				    VIT_PAGE, mem + 1)) TH_LOG("misaligned address");
-	EXPECT_EQ(-ERANGE, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id,
+	EXPECT_EQ(-ERANGE, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id,
 				    MiB - VIT_PAGE, 2 * VIT_PAGE, mem))
 		TH_LOG("range leaves the streaming region");
-	EXPECT_EQ(-EFAULT, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 0,
+	EXPECT_EQ(-EFAULT, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id, 0,
 				    VIT_PAGE, NULL)) TH_LOG("unmapped address");
 	memset(&u, 0, sizeof(u));
 	u.size = sizeof(u);
@@ -175,20 +237,20 @@ TEST_F(ctl, bad_umem)
 	u.length = VIT_PAGE;
 	u.uaddr = (uintptr_t)mem;
 	u.__reserved = 1;
-	EXPECT_EQ(-EINVAL, vit_ioctl(self->ctl, VDUSE_IOTLB_REG_UMEM, &u))
+	EXPECT_EQ(-EINVAL, vit_ioctl(self->ctl, VDUSE_IOTLB_UMEM_REG, &u))
 		TH_LOG("reserved field");
-	EXPECT_EQ(-ENOENT, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id + 1, 0,
+	EXPECT_EQ(-ENOENT, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id + 1, 0,
 				    VIT_PAGE, mem)) TH_LOG("unknown domain");
 
-	ASSERT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 64 << 10,
+	ASSERT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id, 64 << 10,
 			      64 << 10, mem));
-	EXPECT_EQ(-EEXIST, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id,
+	EXPECT_EQ(-EEXIST, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id,
 				    120 << 10, 64 << 10, mem + MiB))
 		TH_LOG("overlapping registration");
-	EXPECT_EQ(-ENOENT, vit_umem(self->ctl, VDUSE_IOTLB_DEREG_UMEM, id,
+	EXPECT_EQ(-ENOENT, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_DEREG, id,
 				    64 << 10, 32 << 10, NULL))
 		TH_LOG("deregistration of part of a range");
-	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_DEREG_UMEM, id,
+	EXPECT_EQ(-EINVAL, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_DEREG, id,
 				    64 << 10, 64 << 10, mem))
 		TH_LOG("DEREG takes no address");
 	ASSERT_EQ(0, vit_info(self->ctl, id, &info));
@@ -202,7 +264,7 @@ TEST_F(ctl, bad_umem)
 
 		if (setrlimit(RLIMIT_MEMLOCK, &rl) || drop_ipc_lock())
 			_exit(2);
-		_exit(vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, id, 256 << 10,
+		_exit(vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, id, 256 << 10,
 			       256 << 10, mem + MiB) == -ENOMEM ? 0 : 1);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -211,7 +273,7 @@ TEST_F(ctl, bad_umem)
 	ASSERT_EQ(0, vit_info(self->ctl, id, &info));
 	EXPECT_EQ(16, info.out_user_pages) TH_LOG("refused registration changed state");
 
-	EXPECT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_DEREG_UMEM, id, 64 << 10,
+	EXPECT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_DEREG, id, 64 << 10,
 			      64 << 10, NULL));
 	ASSERT_EQ(0, vit_info(self->ctl, id, &info));
 	EXPECT_EQ(0, info.out_user_pages);

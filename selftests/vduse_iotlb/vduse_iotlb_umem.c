@@ -73,7 +73,7 @@ TEST_F(umem, switch_keeps_inflight_data)
 	/* The device has already written half of its input. */
 	vit_put_pattern(self->dev + iova_in, len, 2);
 
-	ASSERT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_REG_UMEM, self->id, 0,
+	ASSERT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_REG, self->id, 0,
 			      BOUNCE, self->mem));
 	ASSERT_EQ(0, vit_info(self->ctl, self->id, &info));
 	EXPECT_EQ(BOUNCE / VIT_PAGE, info.out_user_pages);
@@ -96,7 +96,7 @@ TEST_F(umem, switch_keeps_inflight_data)
 	ASSERT_LE(0, m_in);
 	vit_put_pattern(self->mem + iova_in, VIT_PAGE, 4);
 
-	ASSERT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_DEREG_UMEM, self->id, 0,
+	ASSERT_EQ(0, vit_umem(self->ctl, VDUSE_IOTLB_UMEM_DEREG, self->id, 0,
 			      BOUNCE, NULL));
 	ASSERT_EQ(-1, vit_check(self->dev + iova_out, len, 1))
 		TH_LOG("outgoing data lost by the switch back");

@@ -12,6 +12,11 @@
  * The domain file returned by VDUSE_IOTLB_CREATE is mmap()ed MAP_SHARED with
  * the IOVA as file offset; the userspace "device" then reads and writes DMA
  * data through that mapping and never sees the original kernel buffers.
+ * It sees a streaming IOVA only while a mapping holds it: the kernel's
+ * unmap takes the page away again (the next access is SIGBUS; from an
+ * unmap in atomic context, shortly after).  A FROM_DEVICE mapping shows
+ * zeroes, and whatever the device leaves unwritten of it reaches the
+ * kernel buffer as zeroes.
  */
 #ifndef _UAPI_LINUX_VDUSE_IOTLB_H
 #define _UAPI_LINUX_VDUSE_IOTLB_H
@@ -19,24 +24,33 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define VDUSE_IOTLB_TYPE 0xB7
+/*
+ * ioctl type 0xB9 is unused in Documentation/userspace-api/ioctl/
+ * ioctl-number.rst (7.3); 0xB7 belongs to nsfs and remoteproc.  The names
+ * avoid those of <linux/vduse.h>, whose VDUSE_IOTLB_REG_UMEM/DEREG_UMEM are
+ * VDUSE's own ioctls, so that one program may include both headers.
+ */
+#define VDUSE_IOTLB_TYPE 0xB9
 #define VDUSE_IOTLB_CMD_BASE 0x80
 
 /**
  * DOC: General ioctl format
  *
  * Every ioctl of /dev/vduse_iotlb takes a pointer to a struct whose first
- * __u32 @size is the size userspace knows.  A larger @size is accepted if
- * every byte the kernel does not know is zero (else -E2BIG); a smaller one
- * than the first version of the struct is -EINVAL.  All input fields are
- * checked before any state changes, so a failed ioctl has changed nothing.
+ * __u32 @size is the size userspace knows.  A larger @size, up to the page
+ * size, is accepted if every byte the kernel does not know is zero (else
+ * -E2BIG); a smaller one than the first version of the struct is -EINVAL.
+ * All input fields are checked before any state changes, so a failed ioctl
+ * has changed nothing.
  *
  * Errors:
  *
  * - EINVAL: a size, alignment, flag or reserved field is wrong, or the
  *   bounce size or IOVA limit is out of range or inconsistent.
- * - E2BIG: @size is larger than the kernel's struct and the extra bytes are
- *   not zero.
+ * - E2BIG: @size is larger than the page size, or larger than the
+ *   kernel's struct with extra bytes that are not zero.
+ * - ENOSPC: CREATE: this open file already holds
+ *   %VDUSE_IOTLB_MAX_DOMAINS_PER_FD domains (DESTROY one first).
  * - ENOENT: no domain with that id in this file, or no user memory
  *   registered at exactly that range.
  * - ERANGE: the range leaves the streaming region.
@@ -49,8 +63,8 @@
 enum {
 	VDUSE_IOTLB_CMD_CREATE = VDUSE_IOTLB_CMD_BASE,
 	VDUSE_IOTLB_CMD_INFO,
-	VDUSE_IOTLB_CMD_REG_UMEM,
-	VDUSE_IOTLB_CMD_DEREG_UMEM,
+	VDUSE_IOTLB_CMD_UMEM_REG,
+	VDUSE_IOTLB_CMD_UMEM_DEREG,
 	VDUSE_IOTLB_CMD_DESTROY,
 };
 
@@ -59,6 +73,8 @@ enum {
 #define VDUSE_IOTLB_MAX_BOUNCE_SIZE	(1ULL << 30)
 /* Highest IOVA limit accepted. */
 #define VDUSE_IOTLB_MAX_IOVA_LIMIT	((1ULL << 48) - 1)
+/* Domains one open /dev/vduse_iotlb may hold at once. */
+#define VDUSE_IOTLB_MAX_DOMAINS_PER_FD	64
 
 /**
  * struct vduse_iotlb_create - ioctl(VDUSE_IOTLB_CREATE)
@@ -120,7 +136,7 @@ struct vduse_iotlb_info {
 #define VDUSE_IOTLB_INFO _IO(VDUSE_IOTLB_TYPE, VDUSE_IOTLB_CMD_INFO)
 
 /**
- * struct vduse_iotlb_umem - ioctl(VDUSE_IOTLB_REG_UMEM/DEREG_UMEM)
+ * struct vduse_iotlb_umem - ioctl(VDUSE_IOTLB_UMEM_REG/UMEM_DEREG)
  * @size: sizeof(struct vduse_iotlb_umem)
  * @domain_id: the domain
  * @flags: must be 0
@@ -152,8 +168,8 @@ struct vduse_iotlb_umem {
 	__aligned_u64 uaddr;
 };
 
-#define VDUSE_IOTLB_REG_UMEM _IO(VDUSE_IOTLB_TYPE, VDUSE_IOTLB_CMD_REG_UMEM)
-#define VDUSE_IOTLB_DEREG_UMEM _IO(VDUSE_IOTLB_TYPE, VDUSE_IOTLB_CMD_DEREG_UMEM)
+#define VDUSE_IOTLB_UMEM_REG _IO(VDUSE_IOTLB_TYPE, VDUSE_IOTLB_CMD_UMEM_REG)
+#define VDUSE_IOTLB_UMEM_DEREG _IO(VDUSE_IOTLB_TYPE, VDUSE_IOTLB_CMD_UMEM_DEREG)
 
 /**
  * struct vduse_iotlb_destroy - ioctl(VDUSE_IOTLB_DESTROY)
