@@ -5,15 +5,22 @@
  * in the same guest; then 4 KiB map+unmap from two mappers on two vCPUs,
  * per-slot locking against the seed's single global spinlock
  * (vduse_iotlb.bench_global_lock=1, sampled when a domain is created).
- * Figures are medians over ROUNDS alternating bursts (see below).  Each
- * map+unmap figure also gives the time of the map and of the unmap half,
- * from a third burst per round that times the halves apart.
+ * Figures are medians over ROUNDS alternating bursts (see below), with
+ * their spread and targets (vmk_bench.h).  Each map+unmap figure also gives
+ * the time of the map and of the unmap half, from a third burst per round
+ * that times the halves apart.
+ *
+ * Targets (issue: vduse_iotlb performance): 64 KiB map+unmap that bounces
+ * once (to_device, from_device) at least 0.7x memcpy of the same size;
+ * bidirectional bounces twice, its ratio is shown without a target.  Two
+ * mappers with per-slot locks at least 1.5x the global-lock variant.
  */
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
 
 #include "vit_util.h"
+#include "vmk_bench.h"
 
 #define PARAM "/sys/module/vduse_iotlb/parameters/bench_global_lock"
 /*
@@ -26,15 +33,8 @@
 #define BURST_NS	40000000ULL	/* one timed burst */
 #define MAPPER_BURSTS	2		/* a two-mapper run: 2 bursts each */
 
-/* One human line and one VMK-BENCH line per figure. */
-#define HUMAN_FMT \
-	"map+unmap %6llu B %-13s %9.0f ops/s %6.2f GB/s, memcpy %6.2f GB/s, ratio %.2f (map %.2f us, unmap %.2f us)\n"
-#define JSON_FMT \
-	"VMK-BENCH {\"name\":\"vduse_iotlb.map_unmap.%s.%llu\",\"ops_per_s\":%.0f,\"gb_per_s\":%.3f,\"memcpy_gb_per_s\":%.3f,\"ratio_vs_memcpy\":%.3f,\"map_ns\":%.0f,\"unmap_ns\":%.0f}\n"
-#define HUMAN2_FMT \
-	"2 mappers, 4 KiB to_device: per-slot locks %.0f ops/s, global spinlock %.0f ops/s, ratio %.2f\n"
-#define JSON2_FMT \
-	"VMK-BENCH {\"name\":\"vduse_iotlb.two_mappers.4096\",\"per_slot_ops_per_s\":%.0f,\"global_lock_ops_per_s\":%.0f,\"ratio\":%.3f}\n"
+#define BOUNCE_TARGET	0.7	/* 64 KiB, one copy: ratio to memcpy */
+#define MAPPERS_TARGET	1.5	/* per-slot locks: ratio to the global lock */
 
 static const char * const dir_names[] = { "bidirectional", "to_device",
 					  "from_device" };
@@ -75,39 +75,19 @@ static __u64 calibrate(int cl, __u64 len, __u32 dir, __u32 flags)
 	return count * BURST_NS / ns + 1;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Median of ROUNDS values (sorts them). */
-static double median(double *v)
-{
-	qsort(v, ROUNDS, sizeof(*v), cmp_double);
-	return v[ROUNDS / 2];
-}
-
-struct figure {
-	double op_ns;		/* median ns per map+unmap */
-	double mc_ns;		/* median ns per memcpy */
-	double ratio;		/* median of the per-round memcpy/op ratios */
-	double map_ns;		/* median ns per map, timed apart */
-	double unmap_ns;	/* median ns per unmap, timed apart */
-};
-
 /*
  * memcpy and map+unmap of @len bytes in @dir, in alternating bursts (which
  * of the two goes first flips every round), then a burst timing the map
- * and unmap halves apart.
+ * and unmap halves apart; one figure each.
  */
-static void measure(int cl, __u64 len, __u32 dir, struct figure *f)
+static void measure(int cl, __u64 len, __u32 dir)
 {
 	__u64 n_mc = calibrate(cl, len, 0, VIT_TEST_F_MEMCPY);
 	__u64 n_op = calibrate(cl, len, dir, 0);
 	double op[ROUNDS], mc[ROUNDS], r[ROUNDS], map[ROUNDS], unmap[ROUNDS];
+	enum vmk_target kind = VMK_INFO;
 	__u64 ns, map_ns;
+	char name[80];
 	int k;
 
 	for (k = 0; k < ROUNDS; k++) {
@@ -120,12 +100,29 @@ static void measure(int cl, __u64 len, __u32 dir, struct figure *f)
 		ns = bench_split(cl, len, dir, VIT_TEST_F_SPLIT, n_op, &map_ns);
 		map[k] = (double)map_ns / n_op;
 		unmap[k] = (double)(ns - map_ns) / n_op;
+		/* ns per operation -> GB/s */
+		op[k] = len / op[k];
+		mc[k] = len / mc[k];
 	}
-	f->op_ns = median(op);
-	f->mc_ns = median(mc);
-	f->ratio = median(r);
-	f->map_ns = median(map);
-	f->unmap_ns = median(unmap);
+	if (len == 65536 && dir != VIT_DIR_BIDIRECTIONAL)
+		kind = VMK_AT_LEAST;
+	snprintf(name, sizeof(name), "vduse_iotlb.map_unmap.%s.%llu",
+		 dir_names[dir], (unsigned long long)len);
+	vmk_bench_figure(name, "x", r, ROUNDS, kind, BOUNCE_TARGET,
+			 "memcpy of the same size");
+	snprintf(name, sizeof(name), "vduse_iotlb.map_unmap_gbps.%s.%llu",
+		 dir_names[dir], (unsigned long long)len);
+	vmk_bench_figure(name, "GB/s", op, ROUNDS, VMK_INFO, 0, NULL);
+	snprintf(name, sizeof(name), "vduse_iotlb.memcpy_gbps.%llu",
+		 (unsigned long long)len);
+	if (dir == VIT_DIR_BIDIRECTIONAL)
+		vmk_bench_figure(name, "GB/s", mc, ROUNDS, VMK_INFO, 0, NULL);
+	snprintf(name, sizeof(name), "vduse_iotlb.map_ns.%s.%llu",
+		 dir_names[dir], (unsigned long long)len);
+	vmk_bench_figure(name, "ns", map, ROUNDS, VMK_INFO, 0, NULL);
+	snprintf(name, sizeof(name), "vduse_iotlb.unmap_ns.%s.%llu",
+		 dir_names[dir], (unsigned long long)len);
+	vmk_bench_figure(name, "ns", unmap, ROUNDS, VMK_INFO, 0, NULL);
 }
 
 /* A domain created with bench_global_lock set to @global. */
@@ -194,9 +191,8 @@ static double two_mappers(int dfd, __u64 count)
 int main(void)
 {
 	static const __u64 sizes[] = { 256, 4096, 65536 };
-	double pcpu[ROUNDS], glob[ROUNDS], r[ROUNDS], ratio;
+	double pcpu[ROUNDS], glob[ROUNDS], r[ROUNDS];
 	int ctl, dfd, gdfd, cl, k;
-	struct figure f;
 	unsigned int s, d;
 	__u64 count;
 
@@ -208,15 +204,8 @@ int main(void)
 	cl = client(dfd);
 
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
-		for (d = 0; d < 3; d++) {
-			measure(cl, sizes[s], d, &f);
-			printf(HUMAN_FMT, sizes[s], dir_names[d], 1e9 / f.op_ns,
-			       sizes[s] / f.op_ns, sizes[s] / f.mc_ns, f.ratio,
-			       f.map_ns / 1e3, f.unmap_ns / 1e3);
-			printf(JSON_FMT, dir_names[d], sizes[s], 1e9 / f.op_ns,
-			       sizes[s] / f.op_ns, sizes[s] / f.mc_ns, f.ratio,
-			       f.map_ns, f.unmap_ns);
-		}
+		for (d = 0; d < 3; d++)
+			measure(cl, sizes[s], d);
 	}
 
 	/*
@@ -238,9 +227,13 @@ int main(void)
 		}
 		r[k] = pcpu[k] / glob[k];
 	}
-	ratio = median(r);
-	printf(HUMAN2_FMT, median(pcpu), median(glob), ratio);
-	printf(JSON2_FMT, median(pcpu), median(glob), ratio);
+	vmk_bench_figure("vduse_iotlb.two_mappers.4096", "x", r, ROUNDS,
+			 VMK_AT_LEAST, MAPPERS_TARGET,
+			 "the same with one global spinlock");
+	vmk_bench_figure("vduse_iotlb.two_mappers_ops.4096", "ops/s", pcpu,
+			 ROUNDS, VMK_INFO, 0, NULL);
+	vmk_bench_figure("vduse_iotlb.two_mappers_global_ops.4096", "ops/s",
+			 glob, ROUNDS, VMK_INFO, 0, NULL);
 	close(gdfd);
 	close(dfd);
 	close(ctl);
