@@ -12,14 +12,24 @@
  * Attribute-state memory is the growth of the objects in use in the
  * memattr_leaf (range store) and radix_tree_node (per-GFN xarray)
  * slabs while the attributes are set.
+ *
+ * Each figure is the median of ROUNDS rounds, each of which measures both
+ * stores (vmk_bench.h).  Targets (issue: memattr performance): whole 16 GiB
+ * at least 10^4x faster than per-GFN, 2 MiB stripes at least 50x, 4 KiB
+ * stripes no slower (range/per-GFN time at most 1.0), no fault retries from
+ * disjoint conversions, and state proportional to runs: bytes per run with
+ * 256 runs (2 MiB stripes) at most 2x those with 131072 (4 KiB stripes).
  */
 #include <pthread.h>
 #include <sys/mman.h>
 #include <time.h>
 
 #include "memattr_util.h"
+#include "vmk_bench.h"
 
 #define GIB (1024ULL * 1024 * 1024)
+#define ROUNDS 3
+#define BASELINE "the per-GFN xarray store"
 
 static double now(void)
 {
@@ -160,27 +170,42 @@ static double per_entry(struct result r)
 	return r.entries > 0 ? (double)r.bytes / r.entries : 0;
 }
 
-static void report(const char *name, const char *what, struct result rng,
-		   struct result gfn, const char *target)
+/* One round's figures of a pair of measurements, range and per-GFN. */
+struct pair_runs {
+	double speedup[ROUNDS];		/* per-GFN time / range time */
+	double slowdown[ROUNDS];	/* range time / per-GFN time */
+	double rng_us[ROUNDS], gfn_us[ROUNDS];
+	double rng_b[ROUNDS], gfn_b[ROUNDS];	/* state bytes per entry */
+	double runs[ROUNDS];			/* range store entries */
+};
+
+static void record(struct pair_runs *p, int k, struct result rng,
+		   struct result gfn)
 {
-	printf("%s: range %.1f us/conversion (%lld entries, %lld KiB, %.0f B each), ",
-	       what, rng.us, rng.entries, rng.bytes / 1024, per_entry(rng));
-	printf("per-GFN %.1f us/conversion (%lld entries, %lld KiB, %.0f B each), ",
-	       gfn.us, gfn.entries, gfn.bytes / 1024, per_entry(gfn));
-	printf("per-GFN/range time %.2fx\n", gfn.us / rng.us);
-	printf("VMK-BENCH {\"name\":\"memattr_%s\",\"unit\":\"us_per_conversion\",",
-	       name);
-	printf("\"range_us\":%.2f,\"per_gfn_us\":%.2f,", rng.us, gfn.us);
-	printf("\"per_gfn_over_range\":%.3f,\"range_over_per_gfn\":%.3f,",
-	       gfn.us / rng.us, rng.us / gfn.us);
-	printf("\"range_entries\":%lld,\"per_gfn_entries\":%lld,",
-	       rng.entries, gfn.entries);
-	printf("\"range_state_bytes\":%lld,\"per_gfn_state_bytes\":%lld,",
-	       rng.bytes, gfn.bytes);
-	printf("\"range_bytes_per_entry\":%.1f,\"per_gfn_bytes_per_entry\":%.1f,",
-	       per_entry(rng), per_entry(gfn));
-	printf("\"target\":\"%s\"}\n", target);
-	fflush(stdout);
+	p->speedup[k] = gfn.us / rng.us;
+	p->slowdown[k] = rng.us / gfn.us;
+	p->rng_us[k] = rng.us;
+	p->gfn_us[k] = gfn.us;
+	p->rng_b[k] = per_entry(rng);
+	p->gfn_b[k] = per_entry(gfn);
+	p->runs[k] = rng.entries;
+}
+
+/* The time and state figures of @p, all without a target. */
+static void report_info(const char *name, struct pair_runs *p)
+{
+	char n[96];
+
+	snprintf(n, sizeof(n), "memattr.%s.range_us", name);
+	vmk_bench_figure(n, "us/conversion", p->rng_us, ROUNDS, VMK_INFO, 0, NULL);
+	snprintf(n, sizeof(n), "memattr.%s.per_gfn_us", name);
+	vmk_bench_figure(n, "us/conversion", p->gfn_us, ROUNDS, VMK_INFO, 0, NULL);
+	snprintf(n, sizeof(n), "memattr.%s.range_runs", name);
+	vmk_bench_figure(n, "runs", p->runs, ROUNDS, VMK_INFO, 0, NULL);
+	snprintf(n, sizeof(n), "memattr.%s.range_bytes_per_run", name);
+	vmk_bench_figure(n, "B", p->rng_b, ROUNDS, VMK_INFO, 0, NULL);
+	snprintf(n, sizeof(n), "memattr.%s.per_gfn_bytes_per_gfn", name);
+	vmk_bench_figure(n, "B", p->gfn_b, ROUNDS, VMK_INFO, 0, NULL);
 }
 
 struct retry_arg {
@@ -206,8 +231,11 @@ static void *retry_converter(void *p)
 	return NULL;
 }
 
-/* Faults on the upper half while the lower half is converted for @secs. */
-static void bench_retries(double secs)
+/*
+ * Faults on the upper half while the lower half is converted for @secs;
+ * returns the fault retries.
+ */
+static double bench_retries(double secs)
 {
 	struct retry_arg a = { .pages = 1024 };
 	__u64 pg = ma_page(), i, half;
@@ -236,40 +264,46 @@ static void bench_retries(double secs)
 	pthread_join(t, NULL);
 	retries = ma_stat("fault_retries") - r0;
 	faults = ma_stat("faults") - f0;
-	printf("disjoint conversions: %lu conversions, %lld faults elsewhere, ",
-	       a.conversions, faults);
-	printf("%lld fault retries (target 0)\n", retries);
-	printf("VMK-BENCH {\"name\":\"memattr_disjoint_fault_retries\",");
-	printf("\"unit\":\"retries\",\"retries\":%lld,\"faults\":%lld,",
-	       retries, faults);
-	printf("\"conversions\":%lu,\"target\":\"0\"}\n", a.conversions);
+	printf("# disjoint conversions: %lu conversions, ", a.conversions);
+	printf("%lld faults elsewhere, %lld fault retries\n", faults, retries);
 	munmap(map, a.pages * pg);
 	close(a.fd);
+	return retries;
 }
 
 int main(void)
 {
-	struct result rng, gfn;
+	static struct pair_runs whole, s4k, s2m;
+	double retries[ROUNDS], per_run[ROUNDS];
+	int k;
 
 	if (ma_set_backend("none")) {
 		fprintf(stderr, "cannot select the none backend\n");
 		return 1;
 	}
-	rng = bench_whole(0, 16);
-	gfn = bench_whole(1, 1);
-	report("whole_16g", "16 GiB whole", rng, gfn, "per_gfn_over_range >= 100");
+	for (k = 0; k < ROUNDS; k++) {
+		record(&whole, k, bench_whole(0, 8), bench_whole(1, 1));
+		record(&s4k, k, bench_stripes(0, 4096), bench_stripes(1, 4096));
+		record(&s2m, k, bench_stripes(0, 2 << 20),
+		       bench_stripes(1, 2 << 20));
+		per_run[k] = s2m.rng_b[k] / s4k.rng_b[k];
+		retries[k] = bench_retries(1.0);
+	}
 
-	rng = bench_stripes(0, 4096);
-	gfn = bench_stripes(1, 4096);
-	report("stripes_4k_1g", "4 KiB stripes over 1 GiB", rng, gfn,
-	       "range_over_per_gfn <= 1.2");
-
-	rng = bench_stripes(0, 2 << 20);
-	gfn = bench_stripes(1, 2 << 20);
-	report("stripes_2m_1g", "2 MiB stripes over 1 GiB", rng, gfn,
-	       "state proportional to runs");
-
-	bench_retries(2.0);
+	vmk_bench_figure("memattr.whole_16g", "x", whole.speedup, ROUNDS,
+			 VMK_AT_LEAST, 1e4, BASELINE);
+	vmk_bench_figure("memattr.stripes_2m_1g", "x", s2m.speedup, ROUNDS,
+			 VMK_AT_LEAST, 50, BASELINE);
+	vmk_bench_figure("memattr.stripes_4k_1g.range_over_per_gfn", "x",
+			 s4k.slowdown, ROUNDS, VMK_AT_MOST, 1.0, BASELINE);
+	vmk_bench_figure("memattr.disjoint_fault_retries", "retries", retries,
+			 ROUNDS, VMK_AT_MOST, 0, NULL);
+	vmk_bench_figure("memattr.state_per_run_2m_over_4k", "x", per_run,
+			 ROUNDS, VMK_AT_MOST, 2.0,
+			 "bytes per run with 4 KiB stripes");
+	report_info("whole_16g", &whole);
+	report_info("stripes_4k_1g", &s4k);
+	report_info("stripes_2m_1g", &s2m);
 	ma_set_backend("sw_rmp");
 	return 0;
 }
