@@ -76,7 +76,7 @@ int stce_resv_conflict(struct stce_container *c,
 /* Whether every existing window fits a domain of @pgsizes and @aperture. */
 static int stce_windows_fit(struct stce_container *c, struct iommu_group *grp,
 			    unsigned long pgsizes,
-			    const struct vmk_iova_window *aperture)
+			    const struct vmk_iova_range *aperture)
 {
 	struct stce_window *w;
 	int i, ret;
@@ -86,8 +86,8 @@ static int stce_windows_fit(struct stce_container *c, struct iommu_group *grp,
 		if (!w->win.size)
 			continue;
 		if (!(pgsizes & (1UL << w->page_shift)) ||
-		    !vmk_iova_window_contains(aperture, w->win.start,
-					      w->win.size))
+		    !vmk_iova_range_contains(aperture, w->win.start,
+					     w->win.size))
 			return -EINVAL;
 		ret = stce_group_resv_conflict(grp, &w->win);
 		if (ret)
@@ -97,35 +97,22 @@ static int stce_windows_fit(struct stce_container *c, struct iommu_group *grp,
 }
 
 static void stce_aperture_of(struct iommu_domain *domain,
-			     struct vmk_iova_window *aperture)
+			     struct vmk_iova_range *aperture)
 {
-	const struct iommu_domain_geometry *geo = &domain->geometry;
-
-	aperture->start = geo->aperture_start;
-	aperture->size = geo->aperture_end - geo->aperture_start + 1;
-}
-
-/* Narrow @a to its overlap with @b (both valid and overlapping). */
-static void stce_aperture_and(struct vmk_iova_window *a,
-			      const struct vmk_iova_window *b)
-{
-	u64 start = max(a->start, b->start);
-	u64 last = min(vmk_iova_window_last(a), vmk_iova_window_last(b));
-
-	a->start = start;
-	a->size = last - start + 1;
+	aperture->start = domain->geometry.aperture_start;
+	aperture->last = domain->geometry.aperture_end;
 }
 
 /* Recompute page sizes and aperture from the groups left. */
 static void stce_caps_update(struct stce_container *c)
 {
-	struct vmk_iova_window ap;
+	struct vmk_iova_range ap;
 	struct stce_group *g;
 	bool first = true;
 
 	c->pgsizes = 0;
 	c->aperture.start = 0;
-	c->aperture.size = 0;
+	c->aperture.last = 0;
 	list_for_each_entry(g, &c->groups, node) {
 		stce_aperture_of(g->domain, &ap);
 		if (first) {
@@ -135,7 +122,8 @@ static void stce_caps_update(struct stce_container *c)
 			continue;
 		}
 		c->pgsizes &= g->domain->pgsize_bitmap;
-		stce_aperture_and(&c->aperture, &ap);
+		/* Attach made sure the apertures of all groups intersect. */
+		vmk_iova_range_and(&c->aperture, &ap);
 	}
 }
 
@@ -145,16 +133,17 @@ static void stce_caps_update(struct stce_container *c)
  * @iommu_group: the group VFIO already claimed DMA ownership of
  * @type: only VFIO_IOMMU groups have an IOMMU to program
  *
- * Return: 0; -EINVAL for an emulated or duplicate group or one whose domain
- * cannot hold the existing windows; -EBUSY for a second group in a v1
- * container; -EPERM without isolated MSI; or the IOMMU layer's error.
+ * Return: 0; -EINVAL for an emulated or duplicate group, one whose domain
+ * cannot hold the existing windows or shares no IOVA with the other
+ * groups' domains; -EBUSY for a second group in a v1 container; -EPERM
+ * without isolated MSI; or the IOMMU layer's error.
  */
 int stce_attach_group(void *iommu_data, struct iommu_group *iommu_group,
 		      enum vfio_group_type type)
 {
 	struct stce_container *c = iommu_data;
 	struct iommu_domain *domain = NULL;
-	struct vmk_iova_window ap;
+	struct vmk_iova_range ap, both;
 	struct stce_group *g;
 	int ret;
 
@@ -187,8 +176,10 @@ int stce_attach_group(void *iommu_data, struct iommu_group *iommu_group,
 	g->domain = domain;
 
 	stce_aperture_of(domain, &ap);
+	both = c->aperture;
 	ret = -EINVAL;
-	if (!vmk_iova_window_valid(&ap))
+	if (ap.start > ap.last ||
+	    (!list_empty(&c->groups) && !vmk_iova_range_and(&both, &ap)))
 		goto err_free_domain;
 	ret = stce_windows_fit(c, iommu_group, domain->pgsize_bitmap, &ap);
 	if (ret)

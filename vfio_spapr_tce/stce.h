@@ -95,7 +95,8 @@ struct stce_mem {
  * @mm: the mm that first used the container (mmgrab()ed), or NULL
  * @groups: &struct stce_group list
  * @pgsizes: IOMMU page sizes every group's domain supports
- * @aperture: IOVAs every group's domain can translate
+ * @aperture: IOVAs every group's domain can translate, inclusive (it may
+ *	be all 2^64 IOVAs); meaningless while no group is attached
  * @windows: the DMA windows, slot 0 starting as the default window
  * @mems: v2 registered memory, &struct stce_mem list
  * @acct: v1: locked_vm charged for the pages MAP_DMA pinned (holds no pages)
@@ -111,7 +112,7 @@ struct stce_container {
 	struct mm_struct *mm;
 	struct list_head groups;
 	unsigned long pgsizes;
-	struct vmk_iova_window aperture;
+	struct vmk_iova_range aperture;
 	struct stce_window windows[STCE_MAX_WINDOWS];
 	struct list_head mems;
 	struct vmk_page_array acct;

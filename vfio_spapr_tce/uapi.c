@@ -351,11 +351,11 @@ static int stce_window_place(struct stce_container *c, u64 size, u64 *start)
 	bool moved;
 	int i, ret;
 
-	if (c->aperture.start > U64_MAX - size)
+	if (c->aperture.start > U64_MAX - (size - 1))
 		return -ENOSPC;
 	cand.start = round_up(c->aperture.start, size);
 	do {
-		if (!vmk_iova_window_contains(&c->aperture, cand.start, size))
+		if (!vmk_iova_range_contains(&c->aperture, cand.start, size))
 			return -ENOSPC;
 		moved = false;
 		for (i = 0; i < STCE_MAX_WINDOWS; i++) {
@@ -411,7 +411,7 @@ static long stce_tce_create(struct stce_container *c, unsigned long arg)
 	/* A page size the IOMMU lacks, or a window larger than it reaches. */
 	ret = -EINVAL;
 	if (!(c->pgsizes & (1UL << p.page_shift)) ||
-	    p.window_size > c->aperture.size)
+	    !vmk_iova_range_fits(&c->aperture, p.window_size))
 		goto out_unlock;
 	for (i = 0; i < STCE_MAX_WINDOWS && !w; i++)
 		if (!c->windows[i].win.size)
