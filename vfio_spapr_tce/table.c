@@ -151,10 +151,13 @@ bool stce_tces_used(const struct stce_window *w, unsigned long first,
  * @n: number of TCEs, all in use
  *
  * Consecutive TCEs with the same permission whose pages are physically
- * contiguous go in one iommu_map() call.  A call is also ended before the
- * last TCE of every block of the next larger page size the domain has
- * (2 MiB above 4 KiB TCEs): no call then covers a whole aligned larger
- * block, so the driver always maps pages of exactly the TCE size.
+ * contiguous go in one iommu_map() call.  A call stays inside one block of
+ * the next larger page size the domain has (2 MiB above 4 KiB TCEs) and
+ * ends before that block's last TCE: no call covers a whole aligned larger
+ * block, so the driver always maps pages of exactly the TCE size.  Staying
+ * inside the block matters to drivers that cannot split what one call
+ * mapped (virtio-iommu removes a whole MAP request or nothing): they offer
+ * every page size, so each of their calls is one TCE.
  *
  * Return: 0, or the iommu_map() error with nothing of the range left
  * mapped in @domain.
@@ -180,7 +183,8 @@ int stce_domain_map(struct stce_container *c, struct stce_window *w,
 			if ((w->tces[j] & STCE_TCE_PERM) != perm ||
 			    stce_tce_phys(w->tces[j]) != phys + (j - i) * tsize)
 				break;
-			if (lsize && !((stce_iova(w, j) + tsize) & (lsize - 1)))
+			if (lsize && (!(stce_iova(w, j) & (lsize - 1)) ||
+				      !((stce_iova(w, j) + tsize) & (lsize - 1))))
 				break;
 		}
 		ret = iommu_map(domain, stce_iova(w, i), phys, (j - i) * tsize,
