@@ -136,7 +136,8 @@ static void stce_caps_update(struct stce_container *c)
  * Return: 0; -EINVAL for an emulated or duplicate group, one whose domain
  * cannot hold the existing windows or shares no IOVA with the other
  * groups' domains; -EBUSY for a second group in a v1 container; -EPERM
- * without isolated MSI; or the IOMMU layer's error.
+ * without isolated MSI (unless allow_unsafe_interrupts); or the IOMMU
+ * layer's error.
  */
 int stce_attach_group(void *iommu_data, struct iommu_group *iommu_group,
 		      enum vfio_group_type type)
@@ -149,8 +150,12 @@ int stce_attach_group(void *iommu_data, struct iommu_group *iommu_group,
 
 	if (type != VFIO_IOMMU)
 		return -EINVAL;
-	/* Without interrupt remapping a device could forge MSIs: as type1. */
-	if (!iommu_group_has_isolated_msi(iommu_group))
+	/*
+	 * Without interrupt remapping a device could forge MSIs: refused
+	 * unless the administrator allows it, as in type1.
+	 */
+	if (!stce_allow_unsafe_interrupts &&
+	    !iommu_group_has_isolated_msi(iommu_group))
 		return -EPERM;
 
 	mutex_lock(&c->lock);

@@ -132,6 +132,7 @@ struct stce_stats {
 
 extern struct stce_stats stce_stats;
 extern unsigned int stce_dma32_window_mb;
+extern bool stce_allow_unsafe_interrupts;
 
 /* group.c */
 int stce_attach_group(void *iommu_data, struct iommu_group *iommu_group,
