@@ -71,7 +71,7 @@ static long stce_get_info(struct stce_container *c, unsigned long arg)
 	mutex_lock(&c->lock);
 	if (c->v2) {
 		info.flags = VFIO_IOMMU_SPAPR_INFO_DDW;
-		info.ddw.pgsizes = c->pgsizes & STCE_PAGE_SIZES;
+		info.ddw.pgsizes = c->pgsizes & STCE_PAGE_SIZES & PAGE_MASK;
 		info.ddw.max_dynamic_windows_supported = STCE_MAX_WINDOWS - 1;
 		info.ddw.levels = STCE_MAX_LEVELS;
 	}
@@ -396,7 +396,9 @@ static long stce_tce_create(struct stce_container *c, unsigned long arg)
 			    arg);
 	if (ret)
 		return ret;
+	/* A TCE smaller than a system page could not hold a pinned page. */
 	if (p.flags || p.__resv1 || p.__resv2 || p.page_shift >= 64 ||
+	    p.page_shift < PAGE_SHIFT ||
 	    !(STCE_PAGE_SIZES & (1ULL << p.page_shift)) ||
 	    !is_power_of_2(p.window_size) ||
 	    p.window_size < (1ULL << p.page_shift) ||
