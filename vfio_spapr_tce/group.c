@@ -29,7 +29,11 @@ static int stce_domain_alloc(struct device *dev, void *data)
 	return 1;	/* one device is enough to pick the IOMMU */
 }
 
-/* Whether a window overlaps a reserved region (MSI, RMRR, ...) of @group. */
+/*
+ * Whether a window overlaps a reserved region (MSI, RMRR, ...) of @group.
+ * Relaxable direct regions (graphics and USB RMRRs a device only uses
+ * before its driver takes over) are no conflict, as in type1.
+ */
 static int stce_group_resv_conflict(struct iommu_group *group,
 				    const struct vmk_iova_window *w)
 {
@@ -43,7 +47,8 @@ static int stce_group_resv_conflict(struct iommu_group *group,
 	list_for_each_entry_safe(r, tmp, &regions, list) {
 		rw.start = r->start;
 		rw.size = r->length;
-		if (!ret && vmk_iova_window_valid(&rw) &&
+		if (!ret && r->type != IOMMU_RESV_DIRECT_RELAXABLE &&
+		    vmk_iova_window_valid(&rw) &&
 		    vmk_iova_window_overlaps(&rw, w))
 			ret = -EINVAL;
 		kfree(r);
