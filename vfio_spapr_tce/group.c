@@ -30,11 +30,13 @@ static int stce_domain_alloc(struct device *dev, void *data)
 }
 
 /*
- * Whether a window overlaps a reserved region (MSI, RMRR, ...) of @group.
- * Relaxable direct regions (graphics and USB RMRRs a device only uses
- * before its driver takes over) are no conflict, as in type1.
+ * Whether a window overlaps a reserved region (MSI doorbell, RMRR, ...) of
+ * @g.  Relaxable direct regions (graphics and USB RMRRs a device only uses
+ * before its driver takes over) are no conflict, as in type1.  A software
+ * MSI region is only a hint of how much IOVA space the MSI cookie needs:
+ * what matters is where this group's cookie actually lies (@g->msi).
  */
-static int stce_group_resv_conflict(struct iommu_group *group,
+static int stce_group_resv_conflict(struct stce_group *g,
 				    const struct vmk_iova_window *w)
 {
 	struct iommu_resv_region *r, *tmp;
@@ -43,16 +45,19 @@ static int stce_group_resv_conflict(struct iommu_group *group,
 	int ret;
 
 	/* On failure the list may hold the regions found so far: free them. */
-	ret = iommu_get_group_resv_regions(group, &regions);
+	ret = iommu_get_group_resv_regions(g->iommu_group, &regions);
 	list_for_each_entry_safe(r, tmp, &regions, list) {
 		rw.start = r->start;
 		rw.size = r->length;
 		if (!ret && r->type != IOMMU_RESV_DIRECT_RELAXABLE &&
+		    r->type != IOMMU_RESV_SW_MSI &&
 		    vmk_iova_window_valid(&rw) &&
 		    vmk_iova_window_overlaps(&rw, w))
 			ret = -EINVAL;
 		kfree(r);
 	}
+	if (!ret && g->msi.size && vmk_iova_window_overlaps(&g->msi, w))
+		ret = -EINVAL;
 	return ret;
 }
 
@@ -71,7 +76,7 @@ int stce_resv_conflict(struct stce_container *c,
 
 	lockdep_assert_held(&c->lock);
 	list_for_each_entry(g, &c->groups, node) {
-		ret = stce_group_resv_conflict(g->iommu_group, w);
+		ret = stce_group_resv_conflict(g, w);
 		if (ret)
 			return ret;
 	}
@@ -79,7 +84,7 @@ int stce_resv_conflict(struct stce_container *c,
 }
 
 /* Whether every existing window fits a domain of @pgsizes and @aperture. */
-static int stce_windows_fit(struct stce_container *c, struct iommu_group *grp,
+static int stce_windows_fit(struct stce_container *c, struct stce_group *g,
 			    unsigned long pgsizes,
 			    const struct vmk_iova_range *aperture)
 {
@@ -94,10 +99,70 @@ static int stce_windows_fit(struct stce_container *c, struct iommu_group *grp,
 		    !vmk_iova_range_contains(aperture, w->win.start,
 					     w->win.size))
 			return -EINVAL;
-		ret = stce_group_resv_conflict(grp, &w->win);
+		ret = stce_group_resv_conflict(g, &w->win);
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+/* Whether @msi overlaps a window of @c. */
+static bool stce_msi_hits_window(struct stce_container *c,
+				 const struct vmk_iova_window *msi)
+{
+	int i;
+
+	for (i = 0; i < STCE_MAX_WINDOWS; i++)
+		if (c->windows[i].win.size &&
+		    vmk_iova_window_overlaps(&c->windows[i].win, msi))
+			return true;
+	return false;
+}
+
+/*
+ * A group whose IOMMU maps MSI doorbells in software (IOMMU_RESV_SW_MSI,
+ * arm64 SMMU and virtio-iommu without an MSI bypass region) needs an MSI
+ * cookie, as type1 gets one, or its device's MSIs are not translated.  The
+ * region's start is only the driver's suggestion: the cookie goes there
+ * unless a window (the default one covers MSI_IOVA_BASE) is in the way,
+ * else at the top of the aperture, which no window starts near.  A group
+ * with a hardware MSI region (IOMMU_RESV_MSI) needs no cookie.
+ */
+static int stce_msi_place(struct stce_container *c, struct stce_group *g,
+			  const struct vmk_iova_range *aperture)
+{
+	struct vmk_iova_window msi = {};
+	struct iommu_resv_region *r, *tmp;
+	bool hw_msi = false;
+	LIST_HEAD(regions);
+	u64 align;
+	int ret;
+
+	ret = iommu_get_group_resv_regions(g->iommu_group, &regions);
+	list_for_each_entry_safe(r, tmp, &regions, list) {
+		if (r->type == IOMMU_RESV_MSI)
+			hw_msi = true;
+		if (r->type == IOMMU_RESV_SW_MSI && r->length) {
+			msi.start = r->start;
+			msi.size = r->length;
+		}
+		kfree(r);
+	}
+	if (ret || hw_msi || !msi.size)
+		return ret;
+
+	if (!vmk_iova_window_valid(&msi) ||
+	    !vmk_iova_range_contains(aperture, msi.start, msi.size) ||
+	    stce_msi_hits_window(c, &msi)) {
+		align = roundup_pow_of_two(msi.size);
+		if (!vmk_iova_range_fits(aperture, align))
+			return -EINVAL;
+		msi.start = (aperture->last - (align - 1)) & ~(align - 1);
+		if (!vmk_iova_range_contains(aperture, msi.start, msi.size) ||
+		    stce_msi_hits_window(c, &msi))
+			return -EINVAL;
+	}
+	g->msi = msi;
 	return 0;
 }
 
@@ -139,10 +204,10 @@ static void stce_caps_update(struct stce_container *c)
  * @type: only VFIO_IOMMU groups have an IOMMU to program
  *
  * Return: 0; -EINVAL for an emulated or duplicate group, one whose domain
- * cannot hold the existing windows or shares no IOVA with the other
- * groups' domains; -EBUSY for a second group in a v1 container; -EPERM
- * without isolated MSI (unless allow_unsafe_interrupts); or the IOMMU
- * layer's error.
+ * cannot hold the existing windows, shares no IOVA with the other groups'
+ * domains or has no room for its MSI cookie; -EBUSY for a second group in
+ * a v1 container; -EPERM without isolated MSI (unless
+ * allow_unsafe_interrupts); or the IOMMU layer's error.
  */
 int stce_attach_group(void *iommu_data, struct iommu_group *iommu_group,
 		      enum vfio_group_type type)
@@ -191,7 +256,10 @@ int stce_attach_group(void *iommu_data, struct iommu_group *iommu_group,
 	if (ap.start > ap.last ||
 	    (!list_empty(&c->groups) && !vmk_iova_range_and(&both, &ap)))
 		goto err_free_domain;
-	ret = stce_windows_fit(c, iommu_group, domain->pgsize_bitmap, &ap);
+	ret = stce_windows_fit(c, g, domain->pgsize_bitmap, &ap);
+	if (ret)
+		goto err_free_domain;
+	ret = stce_msi_place(c, g, &ap);
 	if (ret)
 		goto err_free_domain;
 
@@ -203,6 +271,12 @@ int stce_attach_group(void *iommu_data, struct iommu_group *iommu_group,
 	ret = stce_window_replay(c, domain);
 	if (ret)
 		goto err_detach;
+	/* -ENODEV: the kernel has no IOMMU_DMA, so no MSI is translated. */
+	if (g->msi.size) {
+		ret = iommu_get_msi_cookie(domain, g->msi.start);
+		if (ret && ret != -ENODEV)
+			goto err_detach;
+	}
 
 	list_add_tail(&g->node, &c->groups);
 	stce_caps_update(c);

@@ -64,11 +64,14 @@ struct stce_window {
  * @iommu_group: the group
  * @domain: the paging domain the group is attached to; every in-use TCE of
  *	every window is mapped in it
+ * @msi: where @domain's MSI cookie maps MSI doorbells (software-managed
+ *	MSI only); size 0 when the IOMMU needs none.  No window may overlap it.
  */
 struct stce_group {
 	struct list_head node;
 	struct iommu_group *iommu_group;
 	struct iommu_domain *domain;
+	struct vmk_iova_window msi;
 };
 
 /**

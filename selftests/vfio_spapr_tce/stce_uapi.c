@@ -276,6 +276,45 @@ TEST_F(uapi, version_specific_ioctls)
 	ASSERT_NO_STATE_CHANGE();
 }
 
+/*
+ * The MSI cookie of a group behind a software-managed MSI region (debugfs
+ * "msi START size SIZE") lies clear of the default window and of a window
+ * created later.  IOMMUs that map MSI doorbells in hardware need none.
+ */
+TEST_F(uapi, windows_clear_of_msi_cookie)
+{
+	struct vfio_iommu_spapr_tce_create cr = {
+		.argsz = sizeof(cr), .page_shift = 12,
+		.window_size = 1 << 20, .levels = 1,
+	};
+	unsigned long long start = 0, size = 0;
+	char line[256];
+	FILE *f;
+
+	f = fopen(STCE_DEBUGFS "containers", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f) && !size) {
+		char *p = strstr(line, " msi ");
+
+		if (p && sscanf(p, " msi %llx size %llx", &start, &size) != 2)
+			size = 0;
+	}
+	fclose(f);
+	if (!size)
+		SKIP(return,
+		     "no MSI cookie: no software-managed MSI region");
+	EXPECT_LE(128ULL << 20, start)
+		TH_LOG("MSI cookie at 0x%llx inside the default window", start);
+	if (variant->type == VFIO_SPAPR_TCE_IOMMU)
+		return;
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
+	EXPECT_TRUE(cr.start_addr + cr.window_size <= start ||
+		    start + size <= cr.start_addr)
+		TH_LOG("window 0x%llx+0x%llx over the MSI cookie 0x%llx+0x%llx",
+		       (unsigned long long)cr.start_addr,
+		       (unsigned long long)cr.window_size, start, size);
+}
+
 /* The container belongs to the mm that first used it. */
 TEST_F(uapi, other_mm_gets_eperm)
 {
