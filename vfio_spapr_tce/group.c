@@ -250,22 +250,26 @@ int stce_attach_group(void *iommu_data, struct iommu_group *iommu_group,
 	}
 	g->domain = domain;
 
+	/*
+	 * Attach first, as type1 does: virtio-iommu only fills in a domain's
+	 * geometry and page sizes when it is first attached.
+	 */
+	ret = iommu_attach_group(domain, iommu_group);
+	if (ret)
+		goto err_free_domain;
+
 	stce_aperture_of(domain, &ap);
 	both = c->aperture;
 	ret = -EINVAL;
 	if (ap.start > ap.last ||
 	    (!list_empty(&c->groups) && !vmk_iova_range_and(&both, &ap)))
-		goto err_free_domain;
+		goto err_detach;
 	ret = stce_windows_fit(c, g, domain->pgsize_bitmap, &ap);
 	if (ret)
-		goto err_free_domain;
+		goto err_detach;
 	ret = stce_msi_place(c, g, &ap);
 	if (ret)
-		goto err_free_domain;
-
-	ret = iommu_attach_group(domain, iommu_group);
-	if (ret)
-		goto err_free_domain;
+		goto err_detach;
 
 	/* A v2 container may already have mappings the new domain needs. */
 	ret = stce_window_replay(c, domain);
