@@ -151,8 +151,6 @@ void stce_window_destroy(struct stce_container *c, struct stce_window *w);
 struct stce_window *stce_window_find(struct stce_container *c, u64 iova);
 bool stce_tces_free(const struct stce_window *w, unsigned long first,
 		    unsigned long n);
-bool stce_tces_used(const struct stce_window *w, unsigned long first,
-		    unsigned long n);
 int stce_domain_map(struct stce_container *c, struct stce_window *w,
 		    struct iommu_domain *domain, unsigned long first,
 		    unsigned long n);
@@ -162,6 +160,8 @@ void stce_unmap_all(struct stce_container *c, struct stce_window *w,
 		    unsigned long first, unsigned long n);
 void stce_tces_release(struct stce_container *c, struct stce_window *w,
 		       unsigned long first, unsigned long n);
+void stce_tces_clear(struct stce_container *c, struct stce_window *w,
+		     unsigned long first, unsigned long n);
 void stce_window_clear(struct stce_container *c, struct stce_window *w);
 int stce_window_replay(struct stce_container *c, struct iommu_domain *domain);
 

@@ -130,18 +130,6 @@ bool stce_tces_free(const struct stce_window *w, unsigned long first,
 	return true;
 }
 
-/* Whether all of TCEs [@first, @first + @n) are in use. */
-bool stce_tces_used(const struct stce_window *w, unsigned long first,
-		    unsigned long n)
-{
-	unsigned long i;
-
-	for (i = first; i < first + n; i++)
-		if (!(w->tces[i] & STCE_TCE_PERM))
-			return false;
-	return true;
-}
-
 /**
  * stce_domain_map() - mirror in-use TCEs into one domain
  * @c: the container, locked
@@ -324,21 +312,42 @@ void stce_tces_release(struct stce_container *c, struct stce_window *w,
 }
 
 /*
- * Find the next maximal run of in-use TCEs at or after *@first.  Return
- * its length (0 when there is none) with *@first moved to its start.
+ * Find the next maximal run of in-use TCEs at or after *@first and before
+ * @end.  Return its length (0 when there is none) with *@first moved to
+ * its start.
  */
 static unsigned long stce_next_used_run(const struct stce_window *w,
-					unsigned long *first)
+					unsigned long *first,
+					unsigned long end)
 {
 	unsigned long i = *first, j;
 
-	while (i < w->nr_tces && !(w->tces[i] & STCE_TCE_PERM))
+	while (i < end && !(w->tces[i] & STCE_TCE_PERM))
 		i++;
-	for (j = i; j < w->nr_tces; j++)
+	for (j = i; j < end; j++)
 		if (!(w->tces[j] & STCE_TCE_PERM))
 			break;
 	*first = i;
 	return j - i;
+}
+
+/**
+ * stce_tces_clear() - unmap and release the in-use TCEs of a range
+ * @c: the container, locked
+ * @w: the window
+ * @first: first TCE
+ * @n: number of TCEs; those already clear are skipped
+ */
+void stce_tces_clear(struct stce_container *c, struct stce_window *w,
+		     unsigned long first, unsigned long n)
+{
+	unsigned long end = first + n, len;
+
+	while (w->in_use && (len = stce_next_used_run(w, &first, end))) {
+		stce_unmap_all(c, w, first, len);
+		stce_tces_release(c, w, first, len);
+		first += len;
+	}
 }
 
 /**
@@ -348,13 +357,7 @@ static unsigned long stce_next_used_run(const struct stce_window *w,
  */
 void stce_window_clear(struct stce_container *c, struct stce_window *w)
 {
-	unsigned long first = 0, n;
-
-	while (w->in_use && (n = stce_next_used_run(w, &first))) {
-		stce_unmap_all(c, w, first, n);
-		stce_tces_release(c, w, first, n);
-		first += n;
-	}
+	stce_tces_clear(c, w, 0, w->nr_tces);
 }
 
 /**
@@ -374,7 +377,8 @@ int stce_window_replay(struct stce_container *c, struct iommu_domain *domain)
 	for (i = 0; i < STCE_MAX_WINDOWS; i++) {
 		w = &c->windows[i];
 		first = 0;
-		while (w->in_use && (n = stce_next_used_run(w, &first))) {
+		while (w->in_use &&
+		       (n = stce_next_used_run(w, &first, w->nr_tces))) {
 			ret = stce_domain_map(c, w, domain, first, n);
 			if (ret)
 				return ret;

@@ -235,6 +235,7 @@ out_unlock:
 	return ret;
 }
 
+/* TCEs already clear are skipped, as on POWER and in type1. */
 static long stce_unmap_dma(struct stce_container *c, unsigned long arg)
 {
 	struct vfio_iommu_type1_dma_unmap p;
@@ -254,11 +255,7 @@ static long stce_unmap_dma(struct stce_container *c, unsigned long arg)
 		ret = first;
 		goto out_unlock;
 	}
-	ret = -ENOENT;
-	if (!stce_tces_used(w, first, p.size >> w->page_shift))
-		goto out_unlock;
-	stce_unmap_all(c, w, first, p.size >> w->page_shift);
-	stce_tces_release(c, w, first, p.size >> w->page_shift);
+	stce_tces_clear(c, w, first, p.size >> w->page_shift);
 	ret = 0;
 out_unlock:
 	mutex_unlock(&c->lock);
