@@ -149,8 +149,6 @@ int stce_window_init(struct stce_window *w, bool v2, u64 start, u64 size,
 		     unsigned int page_shift, unsigned int levels);
 void stce_window_destroy(struct stce_container *c, struct stce_window *w);
 struct stce_window *stce_window_find(struct stce_container *c, u64 iova);
-bool stce_tces_free(const struct stce_window *w, unsigned long first,
-		    unsigned long n);
 int stce_domain_map(struct stce_container *c, struct stce_window *w,
 		    struct iommu_domain *domain, unsigned long first,
 		    unsigned long n);

@@ -118,18 +118,6 @@ struct stce_window *stce_window_find(struct stce_container *c, u64 iova)
 	return NULL;
 }
 
-/* Whether none of TCEs [@first, @first + @n) is in use. */
-bool stce_tces_free(const struct stce_window *w, unsigned long first,
-		    unsigned long n)
-{
-	unsigned long i;
-
-	for (i = first; i < first + n; i++)
-		if (w->tces[i] & STCE_TCE_PERM)
-			return false;
-	return true;
-}
-
 /**
  * stce_domain_map() - mirror in-use TCEs into one domain
  * @c: the container, locked

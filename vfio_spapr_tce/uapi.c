@@ -103,6 +103,8 @@ static int stce_map_v1(struct stce_container *c, struct stce_window *w,
 	if (ret)
 		goto err_uncharge;
 
+	/* Nothing can fail any more: drop what the TCEs held before. */
+	stce_tces_clear(c, w, first, n);
 	/* v1 windows use the system page size: one page per TCE. */
 	for (page = vmk_pa_iter_first(&pa, &it); page;
 	     page = vmk_pa_iter_next(&pa, &it))
@@ -119,44 +121,59 @@ err_uncharge:
 }
 
 /*
- * v2: point the TCEs at registered pages.  A TCE larger than a system page
- * needs its whole IOMMU page physically contiguous and naturally aligned
- * (a THP or hugetlb page behind it).
+ * v2: walk the registered pages behind TCEs [@first, @first + @n) of @w,
+ * mapped from @vaddr in @mem, and write the TCEs if @fill.  A TCE larger
+ * than a system page needs its whole IOMMU page physically contiguous and
+ * naturally aligned (a THP or hugetlb page behind it).  Return false, with
+ * nothing written, if a TCE's pages are not.
  */
-static int stce_map_v2(struct stce_container *c, struct stce_window *w,
-		       unsigned long first, unsigned long n, u64 vaddr, u64 perm)
+static bool stce_v2_walk(struct stce_window *w, struct stce_mem *mem,
+			 unsigned long first, unsigned long n, u64 vaddr,
+			 u64 perm, bool fill)
 {
 	unsigned long i, k, per_tce = 1UL << (w->page_shift - PAGE_SHIFT);
 	u64 tsize = 1ULL << w->page_shift, phys;
-	struct stce_mem *mem;
 	struct vmk_pa_iter it;
 	struct page *page;
-
-	mem = stce_mem_find(c, vaddr, (u64)n << w->page_shift);
-	if (!mem)
-		return -EPERM;
 
 	page = vmk_pa_iter_seek(&mem->pa, &it, (vaddr - mem->ua) >> PAGE_SHIFT);
 	for (i = 0; i < n; i++) {
 		phys = page_to_phys(page);
 		if (phys & (tsize - 1))
-			goto err_clear;
+			return false;
 		for (k = 0; k < per_tce; k++) {
 			if (page_to_phys(page) != phys + k * PAGE_SIZE)
-				goto err_clear;
+				return false;
 			page = vmk_pa_iter_next(&mem->pa, &it);
 		}
-		w->tces[first + i] = phys | perm;
-		w->uas[first + i] = vaddr + i * tsize;
+		if (fill) {
+			w->tces[first + i] = phys | perm;
+			w->uas[first + i] = vaddr + i * tsize;
+		}
 	}
+	return true;
+}
+
+/*
+ * v2: point the TCEs at registered pages.  Every TCE is checked before the
+ * TCEs in use in the range are dropped, so a refused MAP changes nothing.
+ */
+static int stce_map_v2(struct stce_container *c, struct stce_window *w,
+		       unsigned long first, unsigned long n, u64 vaddr, u64 perm)
+{
+	struct stce_mem *mem;
+
+	mem = stce_mem_find(c, vaddr, (u64)n << w->page_shift);
+	if (!mem)
+		return -EPERM;
+	if (!stce_v2_walk(w, mem, first, n, vaddr, perm, false))
+		return -EINVAL;
+
+	stce_tces_clear(c, w, first, n);
+	stce_v2_walk(w, mem, first, n, vaddr, perm, true);
 	mem->mapped += n;
 	w->in_use += n;
 	return 0;
-
-err_clear:
-	memset(&w->tces[first], 0, i * sizeof(*w->tces));
-	memset(&w->uas[first], 0, i * sizeof(*w->uas));
-	return -EINVAL;
 }
 
 /*
@@ -217,10 +234,8 @@ static long stce_map_dma(struct stce_container *c, unsigned long arg)
 	if (!IS_ALIGNED(p.vaddr, 1ULL << w->page_shift))
 		goto out_unlock;
 	n = p.size >> w->page_shift;
-	ret = -EBUSY;
-	if (!stce_tces_free(w, first, n))
-		goto out_unlock;
 
+	/* TCEs in use are replaced, as H_PUT_TCE does on POWER. */
 	if (c->v2)
 		ret = stce_map_v2(c, w, first, n, p.vaddr, perm);
 	else

@@ -126,6 +126,33 @@ TEST_F(dma, readonly_mapping_rejects_device_writes)
 }
 
 /*
+ * MAP_DMA over a TCE in use points it at the new page (H_PUT_TCE over a
+ * valid TCE on POWER): the device's writes land there, not in the old one.
+ */
+TEST_F(dma, map_over_in_use_tce_replaces_it)
+{
+	__u8 *other = self->buf + 3 * STCE_PAGE;
+
+	stce_fill(self->src, EDU_DMA_LEN, 7);
+	memset(self->dst, 0x5a, STCE_PAGE);
+	memset(other, 0, STCE_PAGE);
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)self->dst, IOVA_DST,
+			      STCE_PAGE, VFIO_DMA_MAP_FLAG_WRITE));
+	ASSERT_EQ(0, stce_map(self->c, (uintptr_t)other, IOVA_DST,
+			      STCE_PAGE, VFIO_DMA_MAP_FLAG_WRITE))
+		TH_LOG("MAP_DMA over a TCE in use: %s", strerror(errno));
+	ASSERT_EQ(0, edu_dma(&self->d, IOVA_SRC, false, EDU_DMA_LEN));
+	ASSERT_EQ(0, edu_dma(&self->d, IOVA_DST, true, EDU_DMA_LEN));
+	EXPECT_EQ(0, memcmp(self->src, other, EDU_DMA_LEN))
+		TH_LOG("the DMA did not land in the new page");
+	EXPECT_TRUE(stce_all_bytes(self->dst, STCE_PAGE, 0x5a))
+		TH_LOG("the DMA still reached the replaced page");
+	if (variant->type == VFIO_SPAPR_TCE_IOMMU)
+		EXPECT_EQ(2, stce_counter("pinned_pages"))
+			TH_LOG("the replaced page must be unpinned");
+}
+
+/*
  * Two physically contiguous pages (one THP) mapped by one MAP_DMA at an
  * IOVA that straddles an 8 KiB boundary, then the second unmapped alone:
  * the first still takes DMA and the second no longer does.  virtio-iommu

@@ -171,11 +171,15 @@ TEST_F(uapi, map_bad_input)
 
 	big.extra = 0;
 	EXPECT_EQ(0, map_raw(self->c, &big.m)) TH_LOG("zero tail accepted");
-	EXPECT_EQ(-EBUSY, MAP(RW, va + STCE_PAGE, IOVA, STCE_PAGE, sizeof(m)))
-		TH_LOG("mapping an already mapped TCE");
-	EXPECT_EQ(-EBUSY, MAP(RW, va, IOVA - STCE_PAGE, 2 * STCE_PAGE,
-			      sizeof(m)))
-		TH_LOG("a range overlapping a mapped TCE");
+	/* refused requests over a TCE in use leave it alone */
+	EXPECT_EQ(-EINVAL, MAP(RW, va + 8, IOVA, STCE_PAGE, sizeof(m)));
+	EXPECT_EQ(-EINVAL, MAP(RW, va, IOVA - STCE_PAGE, 2 * STCE_PAGE + 8,
+			       sizeof(m)));
+	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU)
+		EXPECT_EQ(-EPERM, MAP(RW, va, IOVA - STCE_PAGE,
+				      (NPAGES + 1) * STCE_PAGE, sizeof(m)));
+	EXPECT_EQ(self->pinned + (variant->type == VFIO_SPAPR_TCE_IOMMU),
+		  stce_counter("pinned_pages"));
 	EXPECT_EQ(0, stce_unmap(self->c, IOVA, STCE_PAGE));
 	ASSERT_NO_STATE_CHANGE();
 #undef MAP
@@ -238,6 +242,41 @@ TEST_F(uapi, unmap_skips_clear_tces)
 	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU)
 		EXPECT_EQ(0, stce_reg(self->c, false, va, NPAGES * STCE_PAGE))
 			TH_LOG("UNMAP dropped the region's mapping count");
+}
+
+/*
+ * MAP_DMA over TCEs in use replaces them, as H_PUT_TCE on POWER: the old
+ * pages are unpinned and un-charged (v1) or lose their mapping count (v2).
+ */
+TEST_F(uapi, map_replaces_in_use_tces)
+{
+	__u64 va = (uintptr_t)self->buf;
+	long per_map = variant->type == VFIO_SPAPR_TCE_IOMMU;
+
+	ASSERT_EQ(0, stce_map(self->c, va, IOVA, 2 * STCE_PAGE,
+			      VFIO_DMA_MAP_FLAG_READ));
+	EXPECT_EQ(0, stce_map(self->c, va + 4 * STCE_PAGE, IOVA, STCE_PAGE,
+			      VFIO_DMA_MAP_FLAG_WRITE))
+		TH_LOG("MAP_DMA over one TCE in use");
+	EXPECT_EQ(self->pinned + 2 * per_map, stce_counter("pinned_pages"));
+	EXPECT_EQ(self->vmlck + 2 * per_map, vmk_vmlck_pages())
+		TH_LOG("the replaced page is still charged");
+	/* over the second TCE in use and one clear TCE after it */
+	EXPECT_EQ(0, stce_map(self->c, va + 8 * STCE_PAGE, IOVA + STCE_PAGE,
+			      2 * STCE_PAGE, VFIO_DMA_MAP_FLAG_READ |
+			      VFIO_DMA_MAP_FLAG_WRITE))
+		TH_LOG("MAP_DMA over a TCE in use and a clear one");
+	EXPECT_EQ(self->pinned + 3 * per_map, stce_counter("pinned_pages"));
+	EXPECT_EQ(self->vmlck + 3 * per_map, vmk_vmlck_pages());
+	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU)
+		EXPECT_EQ(-EBUSY, stce_reg(self->c, false, va,
+					   NPAGES * STCE_PAGE))
+			TH_LOG("the region is still mapped");
+	EXPECT_EQ(0, stce_unmap(self->c, IOVA, 3 * STCE_PAGE));
+	ASSERT_NO_STATE_CHANGE();
+	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU)
+		EXPECT_EQ(0, stce_reg(self->c, false, va, NPAGES * STCE_PAGE))
+			TH_LOG("replaced TCEs left a mapping count behind");
 }
 
 TEST_F(uapi, version_specific_ioctls)
