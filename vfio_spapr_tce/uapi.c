@@ -44,6 +44,13 @@ static int stce_mm_check(struct stce_container *c)
 	return 0;
 }
 
+/* POWER answers -ENXIO while no group is attached. */
+static int stce_groups_check(struct stce_container *c)
+{
+	lockdep_assert_held(&c->lock);
+	return list_empty(&c->groups) ? -ENXIO : 0;
+}
+
 static void stce_mm_claim(struct stce_container *c)
 {
 	lockdep_assert_held(&c->lock);
@@ -69,6 +76,10 @@ static long stce_get_info(struct stce_container *c, unsigned long arg)
 	info.dma32_window_start = 0;
 	info.dma32_window_size = stce_dma32_window_mb << 20;
 	mutex_lock(&c->lock);
+	if (stce_groups_check(c)) {
+		mutex_unlock(&c->lock);
+		return -ENXIO;
+	}
 	if (c->v2) {
 		info.flags = VFIO_IOMMU_SPAPR_INFO_DDW;
 		info.ddw.pgsizes = c->pgsizes & STCE_PAGE_SIZES & PAGE_MASK;
@@ -178,10 +189,11 @@ static int stce_map_v2(struct stce_container *c, struct stce_window *w,
 
 /*
  * The checks MAP_DMA and UNMAP_DMA share, under c->lock: the caller's mm
- * owns the container, a v1 container is enabled, and the request lies in
- * one window.  Return the index of the first TCE, or a negative errno:
- * -EPERM (another mm, v1 not enabled), -ESRCH (no mm), -ERANGE outside
- * every window, -EINVAL for an empty or unaligned request.
+ * owns the container, a group is attached, a v1 container is enabled and
+ * the request lies in one window.  Return the index of the first TCE, or a
+ * negative errno: -EPERM (another mm, v1 not enabled), -ESRCH (no mm),
+ * -ENXIO (no group, or iova in no window), -EINVAL for an empty or
+ * unaligned request or one running past the end of its window.
  */
 static long stce_request(struct stce_container *c, u64 iova, u64 size,
 			 struct stce_window **wp)
@@ -192,14 +204,17 @@ static long stce_request(struct stce_container *c, u64 iova, u64 size,
 	ret = stce_mm_check(c);
 	if (ret)
 		return ret;
+	ret = stce_groups_check(c);
+	if (ret)
+		return ret;
 	if (!c->v2 && !c->enabled)
 		return -EPERM;
 	w = stce_window_find(c, iova);
 	if (!w)
-		return size ? -ERANGE : -EINVAL;
+		return -ENXIO;
 	ret = vmk_iova_check(&w->win, iova, size, 1ULL << w->page_shift);
 	if (ret)
-		return ret;
+		return -EINVAL;
 	*wp = w;
 	return (iova - w->win.start) >> w->page_shift;
 }
@@ -420,6 +435,8 @@ static long stce_tce_create(struct stce_container *c, unsigned long arg)
 
 	mutex_lock(&c->lock);
 	ret = stce_mm_check(c);
+	if (!ret)
+		ret = stce_groups_check(c);
 	if (ret)
 		goto out_unlock;
 	/* A page size the IOMMU lacks, or a window larger than it reaches. */
@@ -464,6 +481,8 @@ static long stce_tce_remove(struct stce_container *c, unsigned long arg)
 
 	mutex_lock(&c->lock);
 	ret = stce_mm_check(c);
+	if (!ret)
+		ret = stce_groups_check(c);
 	if (ret)
 		goto out_unlock;
 	ret = -EINVAL;

@@ -220,9 +220,9 @@ TEST_F(dma, disable_or_window_removal_stops_dma)
 		ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
 		EXPECT_EQ(lck, vmk_vmlck_pages())
 			TH_LOG("registered memory must stay charged");
-		EXPECT_EQ(-ERANGE, stce_map(self->c, (uintptr_t)self->dst,
-					    IOVA_DST, STCE_PAGE,
-					    VFIO_DMA_MAP_FLAG_WRITE))
+		EXPECT_EQ(-ENXIO, stce_map(self->c, (uintptr_t)self->dst,
+					   IOVA_DST, STCE_PAGE,
+					   VFIO_DMA_MAP_FLAG_WRITE))
 			TH_LOG("MAP_DMA into a removed window");
 	}
 	EXPECT_EQ(0, stce_counter("pinned_pages") -
