@@ -92,6 +92,14 @@ static int create(int c, __u32 argsz, __u32 flags, __u32 page_shift,
 TEST_F(uapi, check_extension_and_info)
 {
 	struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
+	char path[80];
+
+	/* what this IOMMU model gives, for the record */
+	stce_log_file(STCE_DEBUGFS "containers");
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/iommu_groups/%d/reserved_regions",
+		 self->d.group_id);
+	stce_log_file(path);
 
 	EXPECT_EQ(1, ioctl(self->c, VFIO_CHECK_EXTENSION, VFIO_SPAPR_TCE_IOMMU));
 	EXPECT_EQ(1, ioctl(self->c, VFIO_CHECK_EXTENSION,
