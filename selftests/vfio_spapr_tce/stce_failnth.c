@@ -421,6 +421,52 @@ TEST_F(map, unmap_sweep)
 		TH_LOG("DMA still lands after UNMAP_DMA");
 }
 
+/*
+ * MAP_DMA over the step's TCEs in use (the same pages again) replaces
+ * them.  A failure while pinning or looking up the new pages leaves the
+ * old mapping in place and working; one while the IOMMU maps the new
+ * entries leaves the range clear (the documented POWER behaviour); never
+ * anything else.
+ */
+TEST_F(map, replace_sweep)
+{
+	struct sweep *sw = &self->sw;
+	const char *name = sw->v1 ? "map_dma_replace_v1" : "map_dma_replace_v2";
+	int n, ret, injected, probes, landed, untouched;
+	char why[128];
+
+	sw->iova = MAP_IOVA(1);
+	for (n = 1; n < VMK_FAILNTH_MAX; n++) {
+		ASSERT_EQ(0, map_step(sw));
+		vmk_failnth_arm(&sw->fn, n);
+		ret = map_step(sw);
+		injected = vmk_failnth_disarm(&sw->fn);
+		if (!injected)
+			ASSERT_EQ(0, ret)
+				TH_LOG("replacing MAP_DMA without injection: %s",
+				       strerror(-ret));
+		if (ret) {
+			ASSERT_TRUE(injected_errno(-ret))
+				TH_LOG("n=%d: replacing MAP_DMA failed with %s, not ENOMEM/EFAULT",
+				       n, strerror(-ret));
+		}
+		if (ret && state_is(&sw->s0, NULL, why, sizeof(why))) {
+			probes = dma_probe(_metadata, sw, &landed, &untouched);
+			ASSERT_EQ(probes, untouched)
+				TH_LOG("n=%d: a range left clear still takes DMA",
+				       n);
+		} else {
+			check_mapped(_metadata, sw, n);
+		}
+		ASSERT_EQ(0, unmap_step(sw));
+		ASSERT_TRUE(state_is(&sw->s0, NULL, why, sizeof(why)))
+			TH_LOG("n=%d: after UNMAP_DMA %s", n, why);
+		if (!injected)
+			break;
+	}
+	vmk_failnth_report(name, n - 1);
+}
+
 /* v2 only: REGISTER_MEMORY, TCE_CREATE and what undoes them. */
 FIXTURE(v2) {
 	struct sweep sw;
