@@ -162,6 +162,9 @@ struct undo_op {
 	int (*undo)(struct sweep *sw);	/* 0 or -errno */
 	void (*check)(struct __test_metadata *_metadata, struct sweep *sw,
 		      int n);
+	/* optional: what was undone is gone where the device looks too */
+	void (*gone)(struct __test_metadata *_metadata, struct sweep *sw,
+		     int n);
 };
 
 static void undo_sweep(struct __test_metadata *_metadata, struct sweep *sw,
@@ -186,6 +189,8 @@ static void undo_sweep(struct __test_metadata *_metadata, struct sweep *sw,
 			op->check(_metadata, sw, n);
 			ASSERT_EQ(0, op->undo(sw));
 		}
+		if (op->gone)
+			op->gone(_metadata, sw, n);
 		ASSERT_TRUE(state_is(&sw->s0, NULL, why, sizeof(why)))
 			TH_LOG("n=%d: after %s %s", n, op->name, why);
 		if (!injected)
@@ -405,12 +410,31 @@ static int unmap_step(struct sweep *sw)
 	return stce_unmap(sw->c, sw->iova, NPAGES * STCE_PAGE);
 }
 
-/* A failed UNMAP_DMA leaves the whole mapping in place and working. */
+/*
+ * After an UNMAP_DMA that returned 0, injected or not, no device write to
+ * the range lands: the IOMMU entries are gone, not only the TCEs.
+ */
+static void check_unmapped(struct __test_metadata *_metadata,
+			   struct sweep *sw, int n)
+{
+	int probes, landed, untouched;
+
+	probes = dma_probe(_metadata, sw, &landed, &untouched);
+	ASSERT_EQ(probes, untouched)
+		TH_LOG("n=%d: edu DMA still lands after UNMAP_DMA returned 0",
+		       n);
+}
+
+/*
+ * A failed UNMAP_DMA leaves the whole mapping in place and working; one
+ * that returns 0 leaves no IOMMU entry behind.
+ */
 TEST_F(map, unmap_sweep)
 {
 	struct undo_op op = {
 		.name = self->sw.v1 ? "unmap_dma_v1" : "unmap_dma_v2",
 		.redo = map_step, .undo = unmap_step, .check = check_mapped,
+		.gone = check_unmapped,
 	};
 	int probes, landed, untouched;
 
