@@ -147,20 +147,20 @@ int stce_resv_conflict(struct stce_container *c,
 /* table.c */
 int stce_window_init(struct stce_window *w, bool v2, u64 start, u64 size,
 		     unsigned int page_shift, unsigned int levels);
-void stce_window_destroy(struct stce_container *c, struct stce_window *w);
+int stce_window_destroy(struct stce_container *c, struct stce_window *w);
 struct stce_window *stce_window_find(struct stce_container *c, u64 iova);
 int stce_domain_map(struct stce_container *c, struct stce_window *w,
 		    struct iommu_domain *domain, unsigned long first,
-		    unsigned long n);
+		    unsigned long n, bool *clean);
 int stce_map_all(struct stce_container *c, struct stce_window *w,
 		 unsigned long first, unsigned long n);
-void stce_unmap_all(struct stce_container *c, struct stce_window *w,
+bool stce_unmap_all(struct stce_container *c, struct stce_window *w,
 		    unsigned long first, unsigned long n);
 void stce_tces_release(struct stce_container *c, struct stce_window *w,
 		       unsigned long first, unsigned long n);
-void stce_tces_clear(struct stce_container *c, struct stce_window *w,
-		     unsigned long first, unsigned long n);
-void stce_window_clear(struct stce_container *c, struct stce_window *w);
+int stce_tces_clear(struct stce_container *c, struct stce_window *w,
+		    unsigned long first, unsigned long n);
+int stce_window_clear(struct stce_container *c, struct stce_window *w);
 int stce_window_replay(struct stce_container *c, struct iommu_domain *domain);
 
 /* mem.c */

@@ -114,8 +114,10 @@ static int stce_map_v1(struct stce_container *c, struct stce_window *w,
 	if (ret)
 		goto err_uncharge;
 
-	/* Nothing can fail any more: drop what the TCEs held before. */
-	stce_tces_clear(c, w, first, n);
+	/* Drop what the TCEs held before; only an IOMMU can refuse that. */
+	ret = stce_tces_clear(c, w, first, n);
+	if (ret)
+		goto err_unpin;
 	/* v1 windows use the system page size: one page per TCE. */
 	for (page = vmk_pa_iter_first(&pa, &it); page;
 	     page = vmk_pa_iter_next(&pa, &it))
@@ -126,6 +128,8 @@ static int stce_map_v1(struct stce_container *c, struct stce_window *w,
 	atomic_long_add(npages, &stce_stats.pinned_pages);
 	return 0;
 
+err_unpin:
+	vmk_page_array_release(&pa, false);
 err_uncharge:
 	vmk_page_array_uncharge(&c->acct, npages);
 	return ret;
@@ -173,6 +177,7 @@ static int stce_map_v2(struct stce_container *c, struct stce_window *w,
 		       unsigned long first, unsigned long n, u64 vaddr, u64 perm)
 {
 	struct stce_mem *mem;
+	int ret;
 
 	mem = stce_mem_find(c, vaddr, (u64)n << w->page_shift);
 	if (!mem)
@@ -180,7 +185,9 @@ static int stce_map_v2(struct stce_container *c, struct stce_window *w,
 	if (!stce_v2_walk(w, mem, first, n, vaddr, perm, false))
 		return -EINVAL;
 
-	stce_tces_clear(c, w, first, n);
+	ret = stce_tces_clear(c, w, first, n);
+	if (ret)
+		return ret;
 	stce_v2_walk(w, mem, first, n, vaddr, perm, true);
 	mem->mapped += n;
 	w->in_use += n;
@@ -258,8 +265,6 @@ static long stce_map_dma(struct stce_container *c, unsigned long arg)
 	if (ret)
 		goto out_unlock;
 	ret = stce_map_all(c, w, first, n);
-	if (ret)
-		stce_tces_release(c, w, first, n);
 out_unlock:
 	mutex_unlock(&c->lock);
 	return ret;
@@ -285,8 +290,7 @@ static long stce_unmap_dma(struct stce_container *c, unsigned long arg)
 		ret = first;
 		goto out_unlock;
 	}
-	stce_tces_clear(c, w, first, p.size >> w->page_shift);
-	ret = 0;
+	ret = stce_tces_clear(c, w, first, p.size >> w->page_shift);
 out_unlock:
 	mutex_unlock(&c->lock);
 	return ret;
@@ -332,8 +336,11 @@ static long stce_disable(struct stce_container *c)
 	if (ret)
 		goto out_unlock;
 	for (i = 0; i < STCE_MAX_WINDOWS; i++)
-		stce_window_clear(c, &c->windows[i]);
-	c->enabled = false;
+		if (stce_window_clear(c, &c->windows[i]))
+			ret = -ENOMEM;
+	/* Still enabled while TCEs that could not be unmapped hold pages. */
+	if (!ret)
+		c->enabled = false;
 out_unlock:
 	mutex_unlock(&c->lock);
 	return ret;
@@ -489,8 +496,7 @@ static long stce_tce_remove(struct stce_container *c, unsigned long arg)
 	for (i = 0; i < STCE_MAX_WINDOWS; i++) {
 		if (c->windows[i].win.size &&
 		    c->windows[i].win.start == p.start_addr) {
-			stce_window_destroy(c, &c->windows[i]);
-			ret = 0;
+			ret = stce_window_destroy(c, &c->windows[i]);
 			break;
 		}
 	}

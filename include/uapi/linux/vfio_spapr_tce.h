@@ -65,6 +65,13 @@
  *   shown in debugfs but does not change the layout; GET_INFO reports 5.
  * - EEH is a POWER platform service: VFIO_CHECK_EXTENSION(VFIO_EEH) is 0
  *   and VFIO_EEH_PE_OP fails with -ENOTTY.
+ * - An IOMMU driver may fail to unmap (virtio-iommu, out of memory for
+ *   its request).  TCEs that some group's IOMMU could not unmap stay in
+ *   use, holding their pages (pin, charge or v2 mapping count), since a
+ *   device may still reach them: UNMAP_DMA, DISABLE, TCE_REMOVE and
+ *   MAP_DMA over them fail with -ENOMEM and can be repeated; the last
+ *   group's detach clears them.  MAP_DMA that fails while mapping leaves
+ *   such TCEs in use too.
  * - Groups whose IOMMU lacks isolated MSI (interrupt remapping) are
  *   refused with -EPERM, as vfio_iommu_type1 does, unless the module is
  *   loaded with allow_unsafe_interrupts=1 (type1's option of that name).
@@ -75,7 +82,8 @@
  *
  * Every ioctl validates its whole argument before it changes anything; on
  * any error no page is pinned, nothing is charged and no TCE or IOMMU
- * entry is left behind.  Argument structs start with argsz: a larger
+ * entry is left behind, unless an IOMMU could not unmap (see the
+ * differences from POWER).  Argument structs start with argsz: a larger
  * argsz is accepted if the bytes this backend does not know are zero.
  *
  * - EINVAL: argsz below the fields the ioctl needs; unknown flags or
@@ -106,7 +114,8 @@
  *   inside one registered region; a group without isolated MSI (unless
  *   allow_unsafe_interrupts=1).
  * - ENOMEM: over RLIMIT_MEMLOCK without CAP_IPC_LOCK (v1 MAP_DMA and
- *   ENABLE, v2 REGISTER_MEMORY), or out of memory.
+ *   ENABLE, v2 REGISTER_MEMORY), or out of memory; an IOMMU that could
+ *   not unmap TCEs (see above), which then stay in use.
  * - ENOSPC: TCE_CREATE with no free window slot or no free aligned IOVA
  *   range inside the aperture.
  * - ENOTTY: an ioctl of the other sPAPR version, VFIO_EEH_PE_OP, or any
