@@ -22,6 +22,12 @@ module_param_named(dma32_window_mb, stce_dma32_window_mb, uint, 0444);
 MODULE_PARM_DESC(dma32_window_mb,
 		 "size of the default DMA window at IOVA 0 in MiB (power of two, 1..2048)");
 
+bool stce_allow_unsafe_interrupts;
+module_param_named(allow_unsafe_interrupts, stce_allow_unsafe_interrupts,
+		   bool, 0444);
+MODULE_PARM_DESC(allow_unsafe_interrupts,
+		 "attach groups without isolated MSI (no interrupt remapping), as vfio_iommu_type1's option");
+
 struct stce_stats stce_stats;
 
 static DEFINE_IDA(stce_ida);

@@ -42,8 +42,15 @@ static void stce_show_one(struct seq_file *m, struct stce_container *c)
 	mutex_lock(&c->lock);
 	seq_printf(m, "container %u v%d enabled %d pinned %lu map_calls %lu\n",
 		   c->id, c->v2 ? 2 : 1, c->enabled, c->pinned, c->map_calls);
-	list_for_each_entry(g, &c->groups, node)
-		seq_printf(m, "  group %d\n", iommu_group_id(g->iommu_group));
+	seq_printf(m, "  aperture 0x%llx-0x%llx pgsizes 0x%lx\n",
+		   c->aperture.start, c->aperture.last, c->pgsizes);
+	list_for_each_entry(g, &c->groups, node) {
+		seq_printf(m, "  group %d", iommu_group_id(g->iommu_group));
+		if (g->msi.size)
+			seq_printf(m, " msi 0x%llx size 0x%llx", g->msi.start,
+				   g->msi.size);
+		seq_putc(m, '\n');
+	}
 	for (i = 0; i < STCE_MAX_WINDOWS; i++) {
 		w = &c->windows[i];
 		if (!w->win.size)

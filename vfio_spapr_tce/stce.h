@@ -64,11 +64,14 @@ struct stce_window {
  * @iommu_group: the group
  * @domain: the paging domain the group is attached to; every in-use TCE of
  *	every window is mapped in it
+ * @msi: where @domain's MSI cookie maps MSI doorbells (software-managed
+ *	MSI only); size 0 when the IOMMU needs none.  No window may overlap it.
  */
 struct stce_group {
 	struct list_head node;
 	struct iommu_group *iommu_group;
 	struct iommu_domain *domain;
+	struct vmk_iova_window msi;
 };
 
 /**
@@ -95,7 +98,8 @@ struct stce_mem {
  * @mm: the mm that first used the container (mmgrab()ed), or NULL
  * @groups: &struct stce_group list
  * @pgsizes: IOMMU page sizes every group's domain supports
- * @aperture: IOVAs every group's domain can translate
+ * @aperture: IOVAs every group's domain can translate, inclusive (it may
+ *	be all 2^64 IOVAs); meaningless while no group is attached
  * @windows: the DMA windows, slot 0 starting as the default window
  * @mems: v2 registered memory, &struct stce_mem list
  * @acct: v1: locked_vm charged for the pages MAP_DMA pinned (holds no pages)
@@ -111,7 +115,7 @@ struct stce_container {
 	struct mm_struct *mm;
 	struct list_head groups;
 	unsigned long pgsizes;
-	struct vmk_iova_window aperture;
+	struct vmk_iova_range aperture;
 	struct stce_window windows[STCE_MAX_WINDOWS];
 	struct list_head mems;
 	struct vmk_page_array acct;
@@ -131,6 +135,7 @@ struct stce_stats {
 
 extern struct stce_stats stce_stats;
 extern unsigned int stce_dma32_window_mb;
+extern bool stce_allow_unsafe_interrupts;
 
 /* group.c */
 int stce_attach_group(void *iommu_data, struct iommu_group *iommu_group,
@@ -142,22 +147,20 @@ int stce_resv_conflict(struct stce_container *c,
 /* table.c */
 int stce_window_init(struct stce_window *w, bool v2, u64 start, u64 size,
 		     unsigned int page_shift, unsigned int levels);
-void stce_window_destroy(struct stce_container *c, struct stce_window *w);
+int stce_window_destroy(struct stce_container *c, struct stce_window *w);
 struct stce_window *stce_window_find(struct stce_container *c, u64 iova);
-bool stce_tces_free(const struct stce_window *w, unsigned long first,
-		    unsigned long n);
-bool stce_tces_used(const struct stce_window *w, unsigned long first,
-		    unsigned long n);
 int stce_domain_map(struct stce_container *c, struct stce_window *w,
 		    struct iommu_domain *domain, unsigned long first,
-		    unsigned long n);
+		    unsigned long n, bool *clean);
 int stce_map_all(struct stce_container *c, struct stce_window *w,
 		 unsigned long first, unsigned long n);
-void stce_unmap_all(struct stce_container *c, struct stce_window *w,
+bool stce_unmap_all(struct stce_container *c, struct stce_window *w,
 		    unsigned long first, unsigned long n);
 void stce_tces_release(struct stce_container *c, struct stce_window *w,
 		       unsigned long first, unsigned long n);
-void stce_window_clear(struct stce_container *c, struct stce_window *w);
+int stce_tces_clear(struct stce_container *c, struct stce_window *w,
+		    unsigned long first, unsigned long n);
+int stce_window_clear(struct stce_container *c, struct stce_window *w);
 int stce_window_replay(struct stce_container *c, struct iommu_domain *domain);
 
 /* mem.c */

@@ -89,15 +89,23 @@ int stce_window_init(struct stce_window *w, bool v2, u64 start, u64 size,
  * stce_window_destroy() - clear a window and free its table
  * @c: the container, locked (or being released)
  * @w: the window; a free slot is left alone
+ *
+ * Return: 0, or -ENOMEM with the window kept, some of its TCEs still in
+ * use (see stce_tces_clear(); never with no group attached).
  */
-void stce_window_destroy(struct stce_container *c, struct stce_window *w)
+int stce_window_destroy(struct stce_container *c, struct stce_window *w)
 {
+	int ret;
+
 	if (!w->win.size)
-		return;
-	stce_window_clear(c, w);
+		return 0;
+	ret = stce_window_clear(c, w);
+	if (ret)
+		return ret;
 	kvfree(w->tces);
 	kvfree(w->uas);
 	memset(w, 0, sizeof(*w));
+	return 0;
 }
 
 /**
@@ -118,28 +126,59 @@ struct stce_window *stce_window_find(struct stce_container *c, u64 iova)
 	return NULL;
 }
 
-/* Whether none of TCEs [@first, @first + @n) is in use. */
-bool stce_tces_free(const struct stce_window *w, unsigned long first,
-		    unsigned long n)
+/*
+ * Take TCEs [@first, @first + @n) of @w out of @domain one by one, after
+ * iommu_unmap() stopped short of them: an entry the driver still knows is
+ * unmapped; one it no longer knows is mapped again and unmapped, because
+ * the hardware may hold it still.  virtio-iommu drops its record of a
+ * mapping before it queues the UNMAP request, and when the request cannot
+ * be allocated it returns 0 with the device still mapping the page; only
+ * a new MAP (which the device refuses as overlapping) and UNMAP of the
+ * same range make the driver send the request again.
+ */
+static bool stce_domain_unmap_each(struct stce_window *w,
+				   struct iommu_domain *domain,
+				   unsigned long first, unsigned long n)
 {
+	u64 tsize = 1ULL << w->page_shift, iova;
 	unsigned long i;
 
-	for (i = first; i < first + n; i++)
-		if (w->tces[i] & STCE_TCE_PERM)
+	for (i = first; i < first + n; i++) {
+		iova = stce_iova(w, i);
+		if (!iommu_iova_to_phys(domain, iova) &&
+		    iommu_map(domain, iova, stce_tce_phys(w->tces[i]), tsize,
+			      stce_tce_prot(w->tces[i]), GFP_KERNEL_ACCOUNT))
 			return false;
+		atomic_long_inc(&stce_stats.unmap_calls);
+		if (iommu_unmap(domain, iova, tsize) != tsize)
+			return false;
+	}
 	return true;
 }
 
-/* Whether all of TCEs [@first, @first + @n) are in use. */
-bool stce_tces_used(const struct stce_window *w, unsigned long first,
-		    unsigned long n)
+/*
+ * Take in-use TCEs out of one domain.  Return true when none of them is
+ * mapped there any more, false when the IOMMU driver could not unmap them
+ * all: a device may then still reach their pages, which must stay held.
+ */
+static bool stce_domain_unmap(struct stce_window *w,
+			      struct iommu_domain *domain, unsigned long first,
+			      unsigned long n)
 {
-	unsigned long i;
+	size_t size = (size_t)n << w->page_shift, done;
+	unsigned long skip;
 
-	for (i = first; i < first + n; i++)
-		if (!(w->tces[i] & STCE_TCE_PERM))
-			return false;
-	return true;
+	done = iommu_unmap(domain, stce_iova(w, first), size);
+	atomic_long_inc(&stce_stats.unmap_calls);
+	if (done == size)
+		return true;
+	/* Whatever the driver reports, only whole TCEs count as done. */
+	skip = min_t(unsigned long, done >> w->page_shift, n);
+	if (stce_domain_unmap_each(w, domain, first + skip, n - skip))
+		return true;
+	pr_err_ratelimited("IOVA 0x%llx, %zu bytes: the IOMMU could not unmap it, its pages stay held\n",
+			   stce_iova(w, first), size);
+	return false;
 }
 
 /**
@@ -149,19 +188,24 @@ bool stce_tces_used(const struct stce_window *w, unsigned long first,
  * @domain: the domain
  * @first: first TCE
  * @n: number of TCEs, all in use
+ * @clean: set to false on failure if the IOMMU could not unmap again what
+ *	this call mapped (may be NULL)
  *
  * Consecutive TCEs with the same permission whose pages are physically
- * contiguous go in one iommu_map() call.  A call is also ended before the
- * last TCE of every block of the next larger page size the domain has
- * (2 MiB above 4 KiB TCEs): no call then covers a whole aligned larger
- * block, so the driver always maps pages of exactly the TCE size.
+ * contiguous go in one iommu_map() call.  A call stays inside one block of
+ * the next larger page size the domain has (2 MiB above 4 KiB TCEs) and
+ * ends before that block's last TCE: no call covers a whole aligned larger
+ * block, so the driver always maps pages of exactly the TCE size.  Staying
+ * inside the block matters to drivers that cannot split what one call
+ * mapped (virtio-iommu removes a whole MAP request or nothing): they offer
+ * every page size, so each of their calls is one TCE.
  *
- * Return: 0, or the iommu_map() error with nothing of the range left
- * mapped in @domain.
+ * Return: 0, or the iommu_map() error, with nothing of the range left
+ * mapped in @domain unless *@clean was set to false.
  */
 int stce_domain_map(struct stce_container *c, struct stce_window *w,
 		    struct iommu_domain *domain, unsigned long first,
-		    unsigned long n)
+		    unsigned long n, bool *clean)
 {
 	u64 tsize = 1ULL << w->page_shift;
 	unsigned long bigger, i, j, end = first + n;
@@ -180,7 +224,8 @@ int stce_domain_map(struct stce_container *c, struct stce_window *w,
 			if ((w->tces[j] & STCE_TCE_PERM) != perm ||
 			    stce_tce_phys(w->tces[j]) != phys + (j - i) * tsize)
 				break;
-			if (lsize && !((stce_iova(w, j) + tsize) & (lsize - 1)))
+			if (lsize && (!(stce_iova(w, j) & (lsize - 1)) ||
+				      !((stce_iova(w, j) + tsize) & (lsize - 1))))
 				break;
 		}
 		ret = iommu_map(domain, stce_iova(w, i), phys, (j - i) * tsize,
@@ -188,26 +233,14 @@ int stce_domain_map(struct stce_container *c, struct stce_window *w,
 		c->map_calls++;
 		atomic_long_inc(&stce_stats.map_calls);
 		if (ret) {
-			if (i > first)
-				iommu_unmap(domain, stce_iova(w, first),
-					    (i - first) * tsize);
+			if (i > first && !stce_domain_unmap(w, domain, first,
+							    i - first) &&
+			    clean)
+				*clean = false;
 			return ret;
 		}
 	}
 	return 0;
-}
-
-static void stce_domain_unmap(struct stce_window *w,
-			      struct iommu_domain *domain, unsigned long first,
-			      unsigned long n)
-{
-	size_t size = (size_t)n << w->page_shift, done;
-
-	done = iommu_unmap(domain, stce_iova(w, first), size);
-	atomic_long_inc(&stce_stats.unmap_calls);
-	if (done != size)
-		pr_err_ratelimited("unmapped %zu of %zu bytes at IOVA 0x%llx\n",
-				   done, size, stce_iova(w, first));
 }
 
 /**
@@ -217,16 +250,23 @@ static void stce_domain_unmap(struct stce_window *w,
  * @first: first TCE
  * @n: number of TCEs, all in use
  *
- * Return: 0, or an error with the range mapped in no domain.
+ * On failure the range is taken out of every domain again and its TCEs
+ * are released.  If an IOMMU cannot unmap it, a device may still reach
+ * the pages: the TCEs then stay in use, holding them, until UNMAP_DMA or
+ * the last group's detach clears them.
+ *
+ * Return: 0 or the iommu_map() error.
  */
 int stce_map_all(struct stce_container *c, struct stce_window *w,
 		 unsigned long first, unsigned long n)
 {
 	struct stce_group *g;
+	bool clean = true;
 	int ret;
 
+	lockdep_assert_held(&c->lock);
 	list_for_each_entry(g, &c->groups, node) {
-		ret = stce_domain_map(c, w, g->domain, first, n);
+		ret = stce_domain_map(c, w, g->domain, first, n, &clean);
 		if (ret)
 			goto err_unmap;
 	}
@@ -234,7 +274,10 @@ int stce_map_all(struct stce_container *c, struct stce_window *w,
 
 err_unmap:
 	list_for_each_entry_continue_reverse(g, &c->groups, node)
-		stce_domain_unmap(w, g->domain, first, n);
+		if (!stce_domain_unmap(w, g->domain, first, n))
+			clean = false;
+	if (clean)
+		stce_tces_release(c, w, first, n);
 	return ret;
 }
 
@@ -247,15 +290,21 @@ err_unmap:
  *
  * iommu_unmap() flushes the IOTLB before it returns, so once this is done
  * no device can reach the pages any more and they may be released.
+ *
+ * Return: true, or false if some IOMMU could not unmap the range (it is
+ * still taken out of every other domain).
  */
-void stce_unmap_all(struct stce_container *c, struct stce_window *w,
+bool stce_unmap_all(struct stce_container *c, struct stce_window *w,
 		    unsigned long first, unsigned long n)
 {
 	struct stce_group *g;
+	bool clean = true;
 
 	lockdep_assert_held(&c->lock);
 	list_for_each_entry(g, &c->groups, node)
-		stce_domain_unmap(w, g->domain, first, n);
+		if (!stce_domain_unmap(w, g->domain, first, n))
+			clean = false;
+	return clean;
 }
 
 static void stce_unpin_batch(struct stce_container *c, struct page **pages,
@@ -320,17 +369,19 @@ void stce_tces_release(struct stce_container *c, struct stce_window *w,
 }
 
 /*
- * Find the next maximal run of in-use TCEs at or after *@first.  Return
- * its length (0 when there is none) with *@first moved to its start.
+ * Find the next maximal run of in-use TCEs at or after *@first and before
+ * @end.  Return its length (0 when there is none) with *@first moved to
+ * its start.
  */
 static unsigned long stce_next_used_run(const struct stce_window *w,
-					unsigned long *first)
+					unsigned long *first,
+					unsigned long end)
 {
 	unsigned long i = *first, j;
 
-	while (i < w->nr_tces && !(w->tces[i] & STCE_TCE_PERM))
+	while (i < end && !(w->tces[i] & STCE_TCE_PERM))
 		i++;
-	for (j = i; j < w->nr_tces; j++)
+	for (j = i; j < end; j++)
 		if (!(w->tces[j] & STCE_TCE_PERM))
 			break;
 	*first = i;
@@ -338,19 +389,44 @@ static unsigned long stce_next_used_run(const struct stce_window *w,
 }
 
 /**
+ * stce_tces_clear() - unmap and release the in-use TCEs of a range
+ * @c: the container, locked
+ * @w: the window
+ * @first: first TCE
+ * @n: number of TCEs; those already clear are skipped
+ *
+ * A run of TCEs that some IOMMU could not unmap stays in use, with the
+ * pages it holds, as a device may still reach them; the rest of the range
+ * is cleared.  With no group attached this cannot fail.
+ *
+ * Return: 0, or -ENOMEM if some TCEs stayed in use.
+ */
+int stce_tces_clear(struct stce_container *c, struct stce_window *w,
+		    unsigned long first, unsigned long n)
+{
+	unsigned long end = first + n, len;
+	int ret = 0;
+
+	while (w->in_use && (len = stce_next_used_run(w, &first, end))) {
+		if (stce_unmap_all(c, w, first, len))
+			stce_tces_release(c, w, first, len);
+		else
+			ret = -ENOMEM;
+		first += len;
+	}
+	return ret;
+}
+
+/**
  * stce_window_clear() - unmap and release every in-use TCE of a window
  * @c: the container, locked
  * @w: the window
+ *
+ * Return: 0, or -ENOMEM as stce_tces_clear().
  */
-void stce_window_clear(struct stce_container *c, struct stce_window *w)
+int stce_window_clear(struct stce_container *c, struct stce_window *w)
 {
-	unsigned long first = 0, n;
-
-	while (w->in_use && (n = stce_next_used_run(w, &first))) {
-		stce_unmap_all(c, w, first, n);
-		stce_tces_release(c, w, first, n);
-		first += n;
-	}
+	return stce_tces_clear(c, w, 0, w->nr_tces);
 }
 
 /**
@@ -370,8 +446,9 @@ int stce_window_replay(struct stce_container *c, struct iommu_domain *domain)
 	for (i = 0; i < STCE_MAX_WINDOWS; i++) {
 		w = &c->windows[i];
 		first = 0;
-		while (w->in_use && (n = stce_next_used_run(w, &first))) {
-			ret = stce_domain_map(c, w, domain, first, n);
+		while (w->in_use &&
+		       (n = stce_next_used_run(w, &first, w->nr_tces))) {
+			ret = stce_domain_map(c, w, domain, first, n, NULL);
 			if (ret)
 				return ret;
 			first += n;

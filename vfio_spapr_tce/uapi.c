@@ -44,6 +44,13 @@ static int stce_mm_check(struct stce_container *c)
 	return 0;
 }
 
+/* POWER answers -ENXIO while no group is attached. */
+static int stce_groups_check(struct stce_container *c)
+{
+	lockdep_assert_held(&c->lock);
+	return list_empty(&c->groups) ? -ENXIO : 0;
+}
+
 static void stce_mm_claim(struct stce_container *c)
 {
 	lockdep_assert_held(&c->lock);
@@ -69,9 +76,13 @@ static long stce_get_info(struct stce_container *c, unsigned long arg)
 	info.dma32_window_start = 0;
 	info.dma32_window_size = stce_dma32_window_mb << 20;
 	mutex_lock(&c->lock);
+	if (stce_groups_check(c)) {
+		mutex_unlock(&c->lock);
+		return -ENXIO;
+	}
 	if (c->v2) {
 		info.flags = VFIO_IOMMU_SPAPR_INFO_DDW;
-		info.ddw.pgsizes = c->pgsizes & STCE_PAGE_SIZES;
+		info.ddw.pgsizes = c->pgsizes & STCE_PAGE_SIZES & PAGE_MASK;
 		info.ddw.max_dynamic_windows_supported = STCE_MAX_WINDOWS - 1;
 		info.ddw.levels = STCE_MAX_LEVELS;
 	}
@@ -103,6 +114,10 @@ static int stce_map_v1(struct stce_container *c, struct stce_window *w,
 	if (ret)
 		goto err_uncharge;
 
+	/* Drop what the TCEs held before; only an IOMMU can refuse that. */
+	ret = stce_tces_clear(c, w, first, n);
+	if (ret)
+		goto err_unpin;
 	/* v1 windows use the system page size: one page per TCE. */
 	for (page = vmk_pa_iter_first(&pa, &it); page;
 	     page = vmk_pa_iter_next(&pa, &it))
@@ -113,58 +128,79 @@ static int stce_map_v1(struct stce_container *c, struct stce_window *w,
 	atomic_long_add(npages, &stce_stats.pinned_pages);
 	return 0;
 
+err_unpin:
+	vmk_page_array_release(&pa, false);
 err_uncharge:
 	vmk_page_array_uncharge(&c->acct, npages);
 	return ret;
 }
 
 /*
- * v2: point the TCEs at registered pages.  A TCE larger than a system page
- * needs its whole IOMMU page physically contiguous and naturally aligned
- * (a THP or hugetlb page behind it).
+ * v2: walk the registered pages behind TCEs [@first, @first + @n) of @w,
+ * mapped from @vaddr in @mem, and write the TCEs if @fill.  A TCE larger
+ * than a system page needs its whole IOMMU page physically contiguous and
+ * naturally aligned (a THP or hugetlb page behind it).  Return false, with
+ * nothing written, if a TCE's pages are not.
  */
-static int stce_map_v2(struct stce_container *c, struct stce_window *w,
-		       unsigned long first, unsigned long n, u64 vaddr, u64 perm)
+static bool stce_v2_walk(struct stce_window *w, struct stce_mem *mem,
+			 unsigned long first, unsigned long n, u64 vaddr,
+			 u64 perm, bool fill)
 {
 	unsigned long i, k, per_tce = 1UL << (w->page_shift - PAGE_SHIFT);
 	u64 tsize = 1ULL << w->page_shift, phys;
-	struct stce_mem *mem;
 	struct vmk_pa_iter it;
 	struct page *page;
-
-	mem = stce_mem_find(c, vaddr, (u64)n << w->page_shift);
-	if (!mem)
-		return -EPERM;
 
 	page = vmk_pa_iter_seek(&mem->pa, &it, (vaddr - mem->ua) >> PAGE_SHIFT);
 	for (i = 0; i < n; i++) {
 		phys = page_to_phys(page);
 		if (phys & (tsize - 1))
-			goto err_clear;
+			return false;
 		for (k = 0; k < per_tce; k++) {
 			if (page_to_phys(page) != phys + k * PAGE_SIZE)
-				goto err_clear;
+				return false;
 			page = vmk_pa_iter_next(&mem->pa, &it);
 		}
-		w->tces[first + i] = phys | perm;
-		w->uas[first + i] = vaddr + i * tsize;
+		if (fill) {
+			w->tces[first + i] = phys | perm;
+			w->uas[first + i] = vaddr + i * tsize;
+		}
 	}
+	return true;
+}
+
+/*
+ * v2: point the TCEs at registered pages.  Every TCE is checked before the
+ * TCEs in use in the range are dropped, so a refused MAP changes nothing.
+ */
+static int stce_map_v2(struct stce_container *c, struct stce_window *w,
+		       unsigned long first, unsigned long n, u64 vaddr, u64 perm)
+{
+	struct stce_mem *mem;
+	int ret;
+
+	mem = stce_mem_find(c, vaddr, (u64)n << w->page_shift);
+	if (!mem)
+		return -EPERM;
+	if (!stce_v2_walk(w, mem, first, n, vaddr, perm, false))
+		return -EINVAL;
+
+	ret = stce_tces_clear(c, w, first, n);
+	if (ret)
+		return ret;
+	stce_v2_walk(w, mem, first, n, vaddr, perm, true);
 	mem->mapped += n;
 	w->in_use += n;
 	return 0;
-
-err_clear:
-	memset(&w->tces[first], 0, i * sizeof(*w->tces));
-	memset(&w->uas[first], 0, i * sizeof(*w->uas));
-	return -EINVAL;
 }
 
 /*
  * The checks MAP_DMA and UNMAP_DMA share, under c->lock: the caller's mm
- * owns the container, a v1 container is enabled, and the request lies in
- * one window.  Return the index of the first TCE, or a negative errno:
- * -EPERM (another mm, v1 not enabled), -ESRCH (no mm), -ERANGE outside
- * every window, -EINVAL for an empty or unaligned request.
+ * owns the container, a group is attached, a v1 container is enabled and
+ * the request lies in one window.  Return the index of the first TCE, or a
+ * negative errno: -EPERM (another mm, v1 not enabled), -ESRCH (no mm),
+ * -ENXIO (no group, or iova in no window), -EINVAL for an empty or
+ * unaligned request or one running past the end of its window.
  */
 static long stce_request(struct stce_container *c, u64 iova, u64 size,
 			 struct stce_window **wp)
@@ -175,14 +211,17 @@ static long stce_request(struct stce_container *c, u64 iova, u64 size,
 	ret = stce_mm_check(c);
 	if (ret)
 		return ret;
+	ret = stce_groups_check(c);
+	if (ret)
+		return ret;
 	if (!c->v2 && !c->enabled)
 		return -EPERM;
 	w = stce_window_find(c, iova);
 	if (!w)
-		return size ? -ERANGE : -EINVAL;
+		return -ENXIO;
 	ret = vmk_iova_check(&w->win, iova, size, 1ULL << w->page_shift);
 	if (ret)
-		return ret;
+		return -EINVAL;
 	*wp = w;
 	return (iova - w->win.start) >> w->page_shift;
 }
@@ -217,10 +256,8 @@ static long stce_map_dma(struct stce_container *c, unsigned long arg)
 	if (!IS_ALIGNED(p.vaddr, 1ULL << w->page_shift))
 		goto out_unlock;
 	n = p.size >> w->page_shift;
-	ret = -EBUSY;
-	if (!stce_tces_free(w, first, n))
-		goto out_unlock;
 
+	/* TCEs in use are replaced, as H_PUT_TCE does on POWER. */
 	if (c->v2)
 		ret = stce_map_v2(c, w, first, n, p.vaddr, perm);
 	else
@@ -228,13 +265,12 @@ static long stce_map_dma(struct stce_container *c, unsigned long arg)
 	if (ret)
 		goto out_unlock;
 	ret = stce_map_all(c, w, first, n);
-	if (ret)
-		stce_tces_release(c, w, first, n);
 out_unlock:
 	mutex_unlock(&c->lock);
 	return ret;
 }
 
+/* TCEs already clear are skipped, as on POWER and in type1. */
 static long stce_unmap_dma(struct stce_container *c, unsigned long arg)
 {
 	struct vfio_iommu_type1_dma_unmap p;
@@ -254,12 +290,7 @@ static long stce_unmap_dma(struct stce_container *c, unsigned long arg)
 		ret = first;
 		goto out_unlock;
 	}
-	ret = -ENOENT;
-	if (!stce_tces_used(w, first, p.size >> w->page_shift))
-		goto out_unlock;
-	stce_unmap_all(c, w, first, p.size >> w->page_shift);
-	stce_tces_release(c, w, first, p.size >> w->page_shift);
-	ret = 0;
+	ret = stce_tces_clear(c, w, first, p.size >> w->page_shift);
 out_unlock:
 	mutex_unlock(&c->lock);
 	return ret;
@@ -305,8 +336,11 @@ static long stce_disable(struct stce_container *c)
 	if (ret)
 		goto out_unlock;
 	for (i = 0; i < STCE_MAX_WINDOWS; i++)
-		stce_window_clear(c, &c->windows[i]);
-	c->enabled = false;
+		if (stce_window_clear(c, &c->windows[i]))
+			ret = -ENOMEM;
+	/* Still enabled while TCEs that could not be unmapped hold pages. */
+	if (!ret)
+		c->enabled = false;
 out_unlock:
 	mutex_unlock(&c->lock);
 	return ret;
@@ -351,11 +385,11 @@ static int stce_window_place(struct stce_container *c, u64 size, u64 *start)
 	bool moved;
 	int i, ret;
 
-	if (c->aperture.start > U64_MAX - size)
+	if (c->aperture.start > U64_MAX - (size - 1))
 		return -ENOSPC;
 	cand.start = round_up(c->aperture.start, size);
 	do {
-		if (!vmk_iova_window_contains(&c->aperture, cand.start, size))
+		if (!vmk_iova_range_contains(&c->aperture, cand.start, size))
 			return -ENOSPC;
 		moved = false;
 		for (i = 0; i < STCE_MAX_WINDOWS; i++) {
@@ -396,7 +430,9 @@ static long stce_tce_create(struct stce_container *c, unsigned long arg)
 			    arg);
 	if (ret)
 		return ret;
+	/* A TCE smaller than a system page could not hold a pinned page. */
 	if (p.flags || p.__resv1 || p.__resv2 || p.page_shift >= 64 ||
+	    p.page_shift < PAGE_SHIFT ||
 	    !(STCE_PAGE_SIZES & (1ULL << p.page_shift)) ||
 	    !is_power_of_2(p.window_size) ||
 	    p.window_size < (1ULL << p.page_shift) ||
@@ -406,12 +442,14 @@ static long stce_tce_create(struct stce_container *c, unsigned long arg)
 
 	mutex_lock(&c->lock);
 	ret = stce_mm_check(c);
+	if (!ret)
+		ret = stce_groups_check(c);
 	if (ret)
 		goto out_unlock;
 	/* A page size the IOMMU lacks, or a window larger than it reaches. */
 	ret = -EINVAL;
 	if (!(c->pgsizes & (1UL << p.page_shift)) ||
-	    p.window_size > c->aperture.size)
+	    !vmk_iova_range_fits(&c->aperture, p.window_size))
 		goto out_unlock;
 	for (i = 0; i < STCE_MAX_WINDOWS && !w; i++)
 		if (!c->windows[i].win.size)
@@ -450,14 +488,15 @@ static long stce_tce_remove(struct stce_container *c, unsigned long arg)
 
 	mutex_lock(&c->lock);
 	ret = stce_mm_check(c);
+	if (!ret)
+		ret = stce_groups_check(c);
 	if (ret)
 		goto out_unlock;
 	ret = -EINVAL;
 	for (i = 0; i < STCE_MAX_WINDOWS; i++) {
 		if (c->windows[i].win.size &&
 		    c->windows[i].win.start == p.start_addr) {
-			stce_window_destroy(c, &c->windows[i]);
-			ret = 0;
+			ret = stce_window_destroy(c, &c->windows[i]);
 			break;
 		}
 	}

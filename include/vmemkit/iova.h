@@ -11,6 +11,7 @@
 
 #include <linux/errno.h>
 #include <linux/log2.h>
+#include <linux/minmax.h>
 #include <linux/types.h>
 
 /**
@@ -69,6 +70,67 @@ static inline bool vmk_iova_window_overlaps(const struct vmk_iova_window *a,
 {
 	return a->start <= vmk_iova_window_last(b) &&
 	       b->start <= vmk_iova_window_last(a);
+}
+
+/**
+ * struct vmk_iova_range - an inclusive range of IOVAs, [@start, @last]
+ * @start: first IOVA
+ * @last: last IOVA, at least @start
+ *
+ * What an IOMMU domain's geometry gives.  An aperture may cover all 2^64
+ * IOVAs (AMD's v1 tables and virtio-iommu report [0, ~0]), whose size does
+ * not fit in a u64: keep apertures as a range, never as a window.
+ */
+struct vmk_iova_range {
+	u64 start;
+	u64 last;
+};
+
+/**
+ * vmk_iova_range_contains() - whether [@iova, @iova + @size) lies in @r
+ * @r: a range
+ * @iova: first IOVA of the request
+ * @size: length of the request in bytes
+ *
+ * A zero @size is never contained.  No sum is formed that can overflow.
+ */
+static inline bool vmk_iova_range_contains(const struct vmk_iova_range *r,
+					   u64 iova, u64 size)
+{
+	if (!size || iova < r->start || iova > r->last)
+		return false;
+	return size - 1 <= r->last - iova;
+}
+
+/**
+ * vmk_iova_range_fits() - whether a window of @size bytes fits in @r at all
+ * @r: a range
+ * @size: length in bytes, non-zero
+ */
+static inline bool vmk_iova_range_fits(const struct vmk_iova_range *r,
+				       u64 size)
+{
+	return size && size - 1 <= r->last - r->start;
+}
+
+/**
+ * vmk_iova_range_and() - narrow @a to its intersection with @b
+ * @a: a range, narrowed in place
+ * @b: a range
+ *
+ * Return: false, with @a unchanged, if the two share no IOVA.
+ */
+static inline bool vmk_iova_range_and(struct vmk_iova_range *a,
+				      const struct vmk_iova_range *b)
+{
+	u64 start = max(a->start, b->start);
+	u64 last = min(a->last, b->last);
+
+	if (start > last)
+		return false;
+	a->start = start;
+	a->last = last;
+	return true;
 }
 
 /**

@@ -195,46 +195,59 @@ static int iova_call(int fd, __u32 op, __u64 start, __u64 size,
 	return v.ret;
 }
 
-static int expect_contains(__u64 start, __u64 size, __u64 iova,
-			   __u64 len)
-{
-	unsigned __int128 wend = (unsigned __int128)start + size;
-	unsigned __int128 rend = (unsigned __int128)iova + len;
-
-	return len && iova >= start && rend <= wend;
-}
-
-TEST_F(helpers, iova_contains_no_overflow)
+/*
+ * Every window (VMK_HT_IOVA_CONTAINS: [start, start + size)) or range
+ * (VMK_HT_IOVA_RANGE_CONTAINS: [start, last]) made of the edge values
+ * below, against every request made of them, compared with 128-bit
+ * arithmetic.  *@n counts the requests contained.
+ */
+static void sweep_contains(struct __test_metadata *_metadata, int fd,
+			   __u32 op, unsigned int *n)
 {
 	static const __u64 v[] = {
 		0, 1, PG, 1ULL << 31, (1ULL << 32) - 1, 1ULL << 32,
 		U64_MAX - PG, U64_MAX - 1, U64_MAX,
 	};
-	unsigned int a, b, c, d, n = 0;
+	unsigned int a, b, c, d;
 
+	*n = 0;
 	for (a = 0; a < 9; a++)
 		for (b = 0; b < 9; b++) {
-			unsigned __int128 wend = (unsigned __int128)v[a] + v[b];
+			unsigned __int128 end;
 
-			/* Windows must not wrap past 2^64. */
-			if (!v[b] || wend > ((unsigned __int128)1 << 64))
-				continue;
+			if (op == VMK_HT_IOVA_CONTAINS) {
+				end = (unsigned __int128)v[a] + v[b];
+				/* Windows must not wrap past 2^64. */
+				if (!v[b] || end > ((unsigned __int128)1 << 64))
+					continue;
+			} else {
+				if (v[a] > v[b])
+					continue;
+				end = (unsigned __int128)v[b] + 1;
+			}
 			for (c = 0; c < 9; c++)
 				for (d = 0; d < 9; d++) {
-					int got = iova_call(self->fd,
-							    VMK_HT_IOVA_CONTAINS,
-							    v[a], v[b], v[c], v[d], PG);
-					int want = expect_contains(v[a], v[b], v[c], v[d]);
+					int got = iova_call(fd, op, v[a], v[b],
+							    v[c], v[d], PG);
+					int want = v[d] && v[c] >= v[a] &&
+						   (unsigned __int128)v[c] + v[d] <= end;
 
 					ASSERT_EQ(want, got)
-						TH_LOG("w [%#llx +%#llx) req [%#llx +%#llx)",
-						       (unsigned long long)v[a],
+						TH_LOG("op %u [%#llx, %#llx] req [%#llx +%#llx)",
+						       op, (unsigned long long)v[a],
 						       (unsigned long long)v[b],
 						       (unsigned long long)v[c],
 						       (unsigned long long)v[d]);
-					n += want;
+					*n += want;
 				}
 		}
+}
+
+TEST_F(helpers, iova_contains_no_overflow)
+{
+	unsigned int n;
+
+	sweep_contains(_metadata, self->fd, VMK_HT_IOVA_CONTAINS, &n);
 	ASSERT_LT(20, n);
 }
 
@@ -261,6 +274,28 @@ TEST_F(helpers, iova_window_valid_and_overlap)
 	v.size = 2 * PG;
 	ASSERT_EQ(0, ioctl(self->fd, VMK_HT_IOVA, &v));
 	ASSERT_EQ(1, v.ret);
+}
+
+/*
+ * Apertures are inclusive ranges: [0, ~0] (AMD v1, virtio-iommu) holds
+ * every request that does not wrap, and a window of 2^64 - 1 bytes fits.
+ */
+TEST_F(helpers, iova_range_full_aperture)
+{
+	unsigned int n;
+
+	sweep_contains(_metadata, self->fd, VMK_HT_IOVA_RANGE_CONTAINS, &n);
+	ASSERT_LT(20, n);
+	ASSERT_EQ(1, iova_call(self->fd, VMK_HT_IOVA_RANGE_FITS, 0, U64_MAX,
+			       0, U64_MAX, 0));
+	ASSERT_EQ(1, iova_call(self->fd, VMK_HT_IOVA_RANGE_FITS, 0, U64_MAX,
+			       0, 1ULL << 63, 0));
+	ASSERT_EQ(0, iova_call(self->fd, VMK_HT_IOVA_RANGE_FITS, 0, U64_MAX,
+			       0, 0, 0));
+	ASSERT_EQ(1, iova_call(self->fd, VMK_HT_IOVA_RANGE_FITS, 0,
+			       (1ULL << 39) - 1, 0, 1ULL << 39, 0));
+	ASSERT_EQ(0, iova_call(self->fd, VMK_HT_IOVA_RANGE_FITS, 1,
+			       (1ULL << 39) - 1, 0, 1ULL << 39, 0));
 }
 
 TEST_F(helpers, iova_check_errnos)

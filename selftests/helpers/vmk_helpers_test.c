@@ -76,6 +76,7 @@ static long vmk_ht_gfn(void __user *arg)
 static long vmk_ht_iova(void __user *arg)
 {
 	struct vmk_iova_window w, w2;
+	struct vmk_iova_range r;
 	struct vmk_ht_iova v;
 
 	if (copy_from_user(&v, arg, sizeof(v)))
@@ -98,6 +99,17 @@ static long vmk_ht_iova(void __user *arg)
 		if (!vmk_iova_window_valid(&w) || !vmk_iova_window_valid(&w2))
 			return -EINVAL;
 		v.ret = vmk_iova_window_overlaps(&w, &w2);
+		break;
+	case VMK_HT_IOVA_RANGE_CONTAINS:
+	case VMK_HT_IOVA_RANGE_FITS:
+		r.start = v.start;
+		r.last = v.size;
+		if (r.start > r.last)
+			return -EINVAL;
+		if (v.op == VMK_HT_IOVA_RANGE_FITS)
+			v.ret = vmk_iova_range_fits(&r, v.len);
+		else
+			v.ret = vmk_iova_range_contains(&r, v.iova, v.len);
 		break;
 	default:
 		return -EINVAL;

@@ -34,6 +34,8 @@ enum vmk_ht_iova_op {
 	VMK_HT_IOVA_CHECK,	/* w, iova, len, pgsize -> ret (errno) */
 	VMK_HT_IOVA_VALID,	/* w -> ret (bool) */
 	VMK_HT_IOVA_OVERLAPS,	/* w, w2 -> ret (bool) */
+	VMK_HT_IOVA_RANGE_CONTAINS,	/* [start, last = size], iova, len -> ret */
+	VMK_HT_IOVA_RANGE_FITS,	/* [start, last = size], len -> ret (bool) */
 };
 
 struct vmk_ht_iova {

@@ -52,6 +52,21 @@ static inline long stce_counter(const char *name)
 	return vmk_read_long(path);
 }
 
+/* Print @path line by line as KTAP diagnostics, for the record. */
+static inline void stce_log_file(const char *path)
+{
+	char line[256];
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		printf("# %s: %s\n", path, strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), f))
+		printf("# %s: %s", path, line);
+	fclose(f);
+}
+
 /* BDFs of the edu devices (1234:11e8), bound to vfio-pci; returns count. */
 static inline int stce_find_edus(char bdfs[][32], int max)
 {

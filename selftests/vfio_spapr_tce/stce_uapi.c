@@ -92,6 +92,14 @@ static int create(int c, __u32 argsz, __u32 flags, __u32 page_shift,
 TEST_F(uapi, check_extension_and_info)
 {
 	struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
+	char path[80];
+
+	/* what this IOMMU model gives, for the record */
+	stce_log_file(STCE_DEBUGFS "containers");
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/iommu_groups/%d/reserved_regions",
+		 self->d.group_id);
+	stce_log_file(path);
 
 	EXPECT_EQ(1, ioctl(self->c, VFIO_CHECK_EXTENSION, VFIO_SPAPR_TCE_IOMMU));
 	EXPECT_EQ(1, ioctl(self->c, VFIO_CHECK_EXTENSION,
@@ -141,14 +149,14 @@ TEST_F(uapi, map_bad_input)
 	EXPECT_EQ(-EINVAL, MAP(RW, va, IOVA, STCE_PAGE + 8, sizeof(m)))
 		TH_LOG("unaligned size");
 	EXPECT_EQ(-EINVAL, MAP(RW, va, IOVA, 0, sizeof(m))) TH_LOG("size 0");
-	EXPECT_EQ(-ERANGE, MAP(RW, va, 128 << 20, STCE_PAGE, sizeof(m)))
-		TH_LOG("iova just past the window");
-	EXPECT_EQ(-ERANGE, MAP(RW, va, (128 << 20) - STCE_PAGE,
+	EXPECT_EQ(-ENXIO, MAP(RW, va, 128 << 20, STCE_PAGE, sizeof(m)))
+		TH_LOG("iova just past the window: POWER's ENXIO");
+	EXPECT_EQ(-EINVAL, MAP(RW, va, (128 << 20) - STCE_PAGE,
 			       2 * STCE_PAGE, sizeof(m)))
 		TH_LOG("size crossing the window end");
 	EXPECT_EQ(-EINVAL, MAP(RW, va, IOVA, -STCE_PAGE, sizeof(m)))
 		TH_LOG("vaddr + size overflows");
-	EXPECT_EQ(-ERANGE, MAP(RW, va, -STCE_PAGE, 2 * STCE_PAGE, sizeof(m)))
+	EXPECT_EQ(-ENXIO, MAP(RW, va, -STCE_PAGE, 2 * STCE_PAGE, sizeof(m)))
 		TH_LOG("iova + size overflows");
 	/* a newer, larger struct is fine only if the unknown tail is zero */
 	big.m = (struct vfio_iommu_type1_dma_map){ .argsz = sizeof(big),
@@ -171,11 +179,15 @@ TEST_F(uapi, map_bad_input)
 
 	big.extra = 0;
 	EXPECT_EQ(0, map_raw(self->c, &big.m)) TH_LOG("zero tail accepted");
-	EXPECT_EQ(-EBUSY, MAP(RW, va + STCE_PAGE, IOVA, STCE_PAGE, sizeof(m)))
-		TH_LOG("mapping an already mapped TCE");
-	EXPECT_EQ(-EBUSY, MAP(RW, va, IOVA - STCE_PAGE, 2 * STCE_PAGE,
-			      sizeof(m)))
-		TH_LOG("a range overlapping a mapped TCE");
+	/* refused requests over a TCE in use leave it alone */
+	EXPECT_EQ(-EINVAL, MAP(RW, va + 8, IOVA, STCE_PAGE, sizeof(m)));
+	EXPECT_EQ(-EINVAL, MAP(RW, va, IOVA - STCE_PAGE, 2 * STCE_PAGE + 8,
+			       sizeof(m)));
+	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU)
+		EXPECT_EQ(-EPERM, MAP(RW, va, IOVA - STCE_PAGE,
+				      (NPAGES + 1) * STCE_PAGE, sizeof(m)));
+	EXPECT_EQ(self->pinned + (variant->type == VFIO_SPAPR_TCE_IOMMU),
+		  stce_counter("pinned_pages"));
 	EXPECT_EQ(0, stce_unmap(self->c, IOVA, STCE_PAGE));
 	ASSERT_NO_STATE_CHANGE();
 #undef MAP
@@ -197,17 +209,86 @@ TEST_F(uapi, unmap_bad_input)
 	EXPECT_EQ(-1, ioctl(self->c, VFIO_IOMMU_UNMAP_DMA, &u));
 	EXPECT_EQ(EINVAL, errno) TH_LOG("flags");
 	EXPECT_EQ(-EINVAL, stce_unmap(self->c, IOVA + 1, STCE_PAGE));
-	EXPECT_EQ(-ERANGE, stce_unmap(self->c, 1ULL << 40, STCE_PAGE));
-	EXPECT_EQ(-ENOENT, stce_unmap(self->c, IOVA + 4 * STCE_PAGE, STCE_PAGE))
-		TH_LOG("unmapping never-mapped space");
-	EXPECT_EQ(-ENOENT, stce_unmap(self->c, IOVA, 3 * STCE_PAGE))
-		TH_LOG("a range running into unmapped space");
+	EXPECT_EQ(-ENXIO, stce_unmap(self->c, 1ULL << 40, STCE_PAGE))
+		TH_LOG("an iova in no window: POWER's ENXIO");
+	EXPECT_EQ(-EINVAL, stce_unmap(self->c, (128 << 20) - STCE_PAGE,
+				      2 * STCE_PAGE))
+		TH_LOG("a range running past the window end");
 	/* the failed calls left both TCEs mapped: partial unmaps work */
 	EXPECT_EQ(0, stce_unmap(self->c, IOVA + STCE_PAGE, STCE_PAGE));
 	EXPECT_EQ(0, stce_unmap(self->c, IOVA, STCE_PAGE));
-	EXPECT_EQ(-ENOENT, stce_unmap(self->c, IOVA, STCE_PAGE))
-		TH_LOG("double unmap");
 	ASSERT_NO_STATE_CHANGE();
+}
+
+/*
+ * UNMAP_DMA skips TCEs that are already clear, as POWER and type1 do:
+ * QEMU clears whole windows and single TCEs and logs every failure.
+ */
+TEST_F(uapi, unmap_skips_clear_tces)
+{
+	__u64 va = (uintptr_t)self->buf;
+	long per_map = variant->type == VFIO_SPAPR_TCE_IOMMU;
+
+	/* TCEs 0 and 2 of the range in use, 1 and 3 clear */
+	ASSERT_EQ(0, stce_map(self->c, va, IOVA, STCE_PAGE,
+			      VFIO_DMA_MAP_FLAG_READ));
+	ASSERT_EQ(0, stce_map(self->c, va + 2 * STCE_PAGE,
+			      IOVA + 2 * STCE_PAGE, STCE_PAGE,
+			      VFIO_DMA_MAP_FLAG_READ));
+	EXPECT_EQ(self->pinned + 2 * per_map, stce_counter("pinned_pages"));
+	EXPECT_EQ(0, stce_unmap(self->c, IOVA + 4 * STCE_PAGE, STCE_PAGE))
+		TH_LOG("unmapping never-mapped space");
+	EXPECT_EQ(0, stce_unmap(self->c, IOVA, 4 * STCE_PAGE))
+		TH_LOG("a range with clear TCEs between mapped ones");
+	ASSERT_NO_STATE_CHANGE();
+	EXPECT_EQ(0, stce_unmap(self->c, IOVA, 4 * STCE_PAGE))
+		TH_LOG("unmapping twice");
+	/* every TCE of the range is clear again: all four map */
+	ASSERT_EQ(0, stce_map(self->c, va, IOVA, 4 * STCE_PAGE,
+			      VFIO_DMA_MAP_FLAG_READ));
+	EXPECT_EQ(self->pinned + 4 * per_map, stce_counter("pinned_pages"));
+	EXPECT_EQ(self->vmlck + 4 * per_map, vmk_vmlck_pages());
+	EXPECT_EQ(0, stce_unmap(self->c, 0, 128 << 20))
+		TH_LOG("clearing the whole default window");
+	ASSERT_NO_STATE_CHANGE();
+	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU)
+		EXPECT_EQ(0, stce_reg(self->c, false, va, NPAGES * STCE_PAGE))
+			TH_LOG("UNMAP dropped the region's mapping count");
+}
+
+/*
+ * MAP_DMA over TCEs in use replaces them, as H_PUT_TCE on POWER: the old
+ * pages are unpinned and un-charged (v1) or lose their mapping count (v2).
+ */
+TEST_F(uapi, map_replaces_in_use_tces)
+{
+	__u64 va = (uintptr_t)self->buf;
+	long per_map = variant->type == VFIO_SPAPR_TCE_IOMMU;
+
+	ASSERT_EQ(0, stce_map(self->c, va, IOVA, 2 * STCE_PAGE,
+			      VFIO_DMA_MAP_FLAG_READ));
+	EXPECT_EQ(0, stce_map(self->c, va + 4 * STCE_PAGE, IOVA, STCE_PAGE,
+			      VFIO_DMA_MAP_FLAG_WRITE))
+		TH_LOG("MAP_DMA over one TCE in use");
+	EXPECT_EQ(self->pinned + 2 * per_map, stce_counter("pinned_pages"));
+	EXPECT_EQ(self->vmlck + 2 * per_map, vmk_vmlck_pages())
+		TH_LOG("the replaced page is still charged");
+	/* over the second TCE in use and one clear TCE after it */
+	EXPECT_EQ(0, stce_map(self->c, va + 8 * STCE_PAGE, IOVA + STCE_PAGE,
+			      2 * STCE_PAGE, VFIO_DMA_MAP_FLAG_READ |
+			      VFIO_DMA_MAP_FLAG_WRITE))
+		TH_LOG("MAP_DMA over a TCE in use and a clear one");
+	EXPECT_EQ(self->pinned + 3 * per_map, stce_counter("pinned_pages"));
+	EXPECT_EQ(self->vmlck + 3 * per_map, vmk_vmlck_pages());
+	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU)
+		EXPECT_EQ(-EBUSY, stce_reg(self->c, false, va,
+					   NPAGES * STCE_PAGE))
+			TH_LOG("the region is still mapped");
+	EXPECT_EQ(0, stce_unmap(self->c, IOVA, 3 * STCE_PAGE));
+	ASSERT_NO_STATE_CHANGE();
+	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU)
+		EXPECT_EQ(0, stce_reg(self->c, false, va, NPAGES * STCE_PAGE))
+			TH_LOG("replaced TCEs left a mapping count behind");
 }
 
 TEST_F(uapi, version_specific_ioctls)
@@ -274,6 +355,45 @@ TEST_F(uapi, version_specific_ioctls)
 		TH_LOG("MAP_DMA into the recreated window");
 	ASSERT_EQ(0, stce_unmap(self->c, 0, STCE_PAGE));
 	ASSERT_NO_STATE_CHANGE();
+}
+
+/*
+ * The MSI cookie of a group behind a software-managed MSI region (debugfs
+ * "msi START size SIZE") lies clear of the default window and of a window
+ * created later.  IOMMUs that map MSI doorbells in hardware need none.
+ */
+TEST_F(uapi, windows_clear_of_msi_cookie)
+{
+	struct vfio_iommu_spapr_tce_create cr = {
+		.argsz = sizeof(cr), .page_shift = 12,
+		.window_size = 1 << 20, .levels = 1,
+	};
+	unsigned long long start = 0, size = 0;
+	char line[256];
+	FILE *f;
+
+	f = fopen(STCE_DEBUGFS "containers", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f) && !size) {
+		char *p = strstr(line, " msi ");
+
+		if (p && sscanf(p, " msi %llx size %llx", &start, &size) != 2)
+			size = 0;
+	}
+	fclose(f);
+	if (!size)
+		SKIP(return,
+		     "no MSI cookie: no software-managed MSI region");
+	EXPECT_LE(128ULL << 20, start)
+		TH_LOG("MSI cookie at 0x%llx inside the default window", start);
+	if (variant->type == VFIO_SPAPR_TCE_IOMMU)
+		return;
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
+	EXPECT_TRUE(cr.start_addr + cr.window_size <= start ||
+		    start + size <= cr.start_addr)
+		TH_LOG("window 0x%llx+0x%llx over the MSI cookie 0x%llx+0x%llx",
+		       (unsigned long long)cr.start_addr,
+		       (unsigned long long)cr.window_size, start, size);
 }
 
 /* The container belongs to the mm that first used it. */
