@@ -57,6 +57,39 @@ static int run(int c, __u8 *buf, bool single, double *t)
 	return 0;
 }
 
+#define STCE_UNSAFE "/sys/module/vfio_spapr_tce/parameters/allow_unsafe_interrupts"
+#define TYPE1_UNSAFE "/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts"
+
+/*
+ * Behind an IOMMU without interrupt remapping (virtio-iommu; amd-iommu on
+ * 7.3 under QEMU 7.2) the collection loads this module with
+ * allow_unsafe_interrupts=1: give type1 the same, or it refuses the group
+ * and there is no baseline.
+ */
+static int same_unsafe_interrupts(void)
+{
+	char v[8] = "";
+	FILE *f = fopen(STCE_UNSAFE, "r");
+
+	if (f) {
+		if (!fgets(v, sizeof(v), f))
+			v[0] = 0;
+		fclose(f);
+	}
+	if (!v[0]) {
+		fprintf(stderr, "cannot read %s\n", STCE_UNSAFE);
+		return -1;
+	}
+	f = fopen(TYPE1_UNSAFE, "w");
+	if (!f || fputs(v, f) < 0 || fclose(f)) {
+		perror(TYPE1_UNSAFE);
+		return -1;
+	}
+	if (v[0] == 'Y')
+		printf("# both backends with allow_unsafe_interrupts=Y\n");
+	return 0;
+}
+
 /* One RAM -> edu -> RAM copy through the first and last pages. */
 static int dma_check(struct stce_dev *d, int c, __u8 *buf)
 {
@@ -126,7 +159,7 @@ int main(void)
 		return 1;
 	}
 	buf = stce_buf(BUF_SIZE);
-	if (!buf)
+	if (!buf || same_unsafe_interrupts())
 		return 1;
 
 	for (b = 0; b < 3; b++) {
