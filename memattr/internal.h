@@ -210,10 +210,8 @@ memattr_store_collect(struct memattr_obj *obj, const struct vmk_gfn_range *range
 			      memattr_rb_collect(obj, range, runs, max);
 }
 
-/* sw_rmp.c, test_backend.c */
+/* sw_rmp.c */
 int memattr_sw_rmp_init(void);
 void memattr_sw_rmp_exit(void);
-int memattr_test_backend_init(struct dentry *debugfs_root);
-void memattr_test_backend_exit(void);
 
 #endif /* _MEMATTR_INTERNAL_H */

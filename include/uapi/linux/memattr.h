@@ -63,11 +63,11 @@
  * - ``EPERM``: open() of ``/dev/memattr`` by a caller without
  *   ``CAP_SYS_ADMIN``.
  * - ``ENODEV``: the platform backend selected for new objects (module
- *   parameter ``backend``) is not registered.
+ *   parameter ``backend``, ``none`` by default) is not registered.
  * - ``ENOTTY``: unknown ioctl.
  * - Any other error from %MEMATTR_SET_ATTRIBUTES was returned by the
- *   platform backend refusing the conversion (the test backend returns
- *   ``EIO``); nothing was changed.
+ *   platform backend refusing the conversion (the selftests' test backend
+ *   returns ``EIO``); nothing was changed.
  */
 
 #define MEMATTR_TYPE 0xB9
