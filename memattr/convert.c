@@ -319,6 +319,18 @@ static void memattr_hook_finish(struct memattr_obj *obj,
 	obj->backend->ops->finish(obj->backend_priv, chg);
 }
 
+/* Pages of @range, private, are about to be freed; see memattr_folio_end(). */
+void memattr_hook_invalidate(struct memattr_obj *obj,
+			     const struct vmk_gfn_range *range)
+{
+	might_sleep();
+	lockdep_assert_not_held(&obj->lock);
+	if (!obj->backend || !obj->backend->ops->invalidate)
+		return;
+	atomic64_add(vmk_gfn_range_nr(range), &memattr_stats.invalidate);
+	obj->backend->ops->invalidate(obj->backend_priv, range);
+}
+
 static int memattr_store_reserve(struct memattr_obj *obj,
 				 struct memattr_store_txn *txn)
 {

@@ -108,6 +108,8 @@ static int memattr_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "hook_abort %lld\n", atomic64_read(&s->abort));
 	seq_printf(m, "hook_commit %lld\n", atomic64_read(&s->commit));
 	seq_printf(m, "hook_finish %lld\n", atomic64_read(&s->finish));
+	seq_printf(m, "hook_invalidate %lld\n",
+		   atomic64_read(&s->invalidate));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(memattr_stats);

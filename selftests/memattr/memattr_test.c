@@ -8,7 +8,8 @@
  *   fail_nth   write N > 0: the Nth prepare call from now fails with -EIO
  *              (once); 0 disarms
  *   delay_ms   every prepare sleeps this long first
- *   calls      prepare/abort/commit/finish/host_access call counts and
+ *   calls      prepare/abort/commit/finish/host_access call counts,
+ *              "invalidate", the pages given to the invalidate hook, and
  *              "prepared", the pages prepared but neither aborted nor
  *              finished (0 whenever no conversion is running)
  */
@@ -24,7 +25,7 @@
 static atomic_t test_fail_nth;
 static u32 test_delay_ms;
 static atomic64_t test_prepare, test_abort, test_commit, test_finish,
-		  test_host_access, test_prepared;
+		  test_host_access, test_prepared, test_invalidate;
 
 /* Per-object state: only the object's size, to check ranges against. */
 struct test_backend_obj {
@@ -98,6 +99,15 @@ static void test_host_access_hook(void *priv, u64 gfn)
 	atomic64_inc(&test_host_access);
 }
 
+static void test_invalidate_hook(void *priv, const struct vmk_gfn_range *r)
+{
+	struct test_backend_obj *t = priv;
+
+	might_sleep();
+	WARN_ON(r->start >= r->end || r->end > t->nr_gfns);
+	atomic64_add(vmk_gfn_range_nr(r), &test_invalidate);
+}
+
 static const struct memattr_backend_ops test_ops = {
 	.attach = test_attach,
 	.detach = test_detach,
@@ -106,6 +116,7 @@ static const struct memattr_backend_ops test_ops = {
 	.commit = test_commit_hook,
 	.finish = test_finish_hook,
 	.host_access = test_host_access_hook,
+	.invalidate = test_invalidate_hook,
 };
 
 static struct memattr_backend test_backend = {
@@ -122,6 +133,7 @@ static int test_calls_show(struct seq_file *m, void *unused)
 	seq_printf(m, "finish %lld\n", atomic64_read(&test_finish));
 	seq_printf(m, "host_access %lld\n", atomic64_read(&test_host_access));
 	seq_printf(m, "prepared %lld\n", atomic64_read(&test_prepared));
+	seq_printf(m, "invalidate %lld\n", atomic64_read(&test_invalidate));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(test_calls);

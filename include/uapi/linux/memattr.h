@@ -25,6 +25,11 @@
  * mmap() of the object fd (MAP_SHARED only) gives access to the shared pages.
  * Pages are allocated on first fault, so untouched pages cost no memory and
  * converting them allocates none.  Touching a private page raises SIGBUS.
+ * An object's pages are unmovable, unevictable memory charged to the memory
+ * cgroup of the task that faulted them in: compaction, migration and reclaim
+ * leave every page, shared or private, on its physical frame until the
+ * object is released, and the platform backend is told about each private
+ * page before it is freed.
  * Converting pages to private removes them from every user mapping before the
  * ioctl returns.  Converting private pages back to shared zeroes them: data
  * they held before is never visible again.
