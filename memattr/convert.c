@@ -107,26 +107,52 @@ static void memattr_inflight_end(struct memattr_obj *obj,
 		wake_up_all(&obj->inflight_wq);
 }
 
+/*
+ * The changes array is charged to the caller's memory cgroup; over its
+ * limit (or out of memory) the call fails with -ENOMEM: no warning in the
+ * kernel log and, with __GFP_RETRY_MAYFAIL, no OOM kill for a request the
+ * caller can simply be refused.
+ */
+#define MEMATTR_CHANGES_GFP \
+	(GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
+
+/*
+ * Room for one more change: the array grows by half, so it is never more
+ * than 1.5x what the conversion needs (a 64 GiB object striped into 8M
+ * runs needs 256 MiB for one SET, not up to 4x that).
+ */
+static int memattr_changes_grow(struct memattr_changes *ch)
+{
+	unsigned int cap = ch->cap + ch->cap / 2;
+	struct memattr_change *v;
+
+	if (cap < ch->cap)
+		return -ENOMEM;
+	if (ch->v == ch->inline_v) {
+		v = kvmalloc_array(cap, sizeof(*v), MEMATTR_CHANGES_GFP);
+		if (v)
+			memcpy(v, ch->inline_v, sizeof(ch->inline_v));
+	} else {
+		v = kvrealloc(ch->v, array_size(cap, sizeof(*v)),
+			      MEMATTR_CHANGES_GFP);
+	}
+	if (!v)
+		return -ENOMEM;
+	ch->v = v;
+	ch->cap = cap;
+	return 0;
+}
+
 static int memattr_changes_add(struct memattr_changes *ch,
 			       const struct memattr_attr_run *run, u64 attrs)
 {
 	struct memattr_change *v;
+	int ret;
 
 	if (ch->nr == ch->cap) {
-		unsigned int cap = 4 * ch->cap;
-
-		if (ch->v == ch->inline_v) {
-			v = kvmalloc_array(cap, sizeof(*v), GFP_KERNEL);
-			if (v)
-				memcpy(v, ch->inline_v, sizeof(ch->inline_v));
-		} else {
-			v = kvrealloc(ch->v, array_size(cap, sizeof(*v)),
-				      GFP_KERNEL);
-		}
-		if (!v)
-			return -ENOMEM;
-		ch->v = v;
-		ch->cap = cap;
+		ret = memattr_changes_grow(ch);
+		if (ret)
+			return ret;
 	}
 	v = &ch->v[ch->nr++];
 	v->range = run->range;

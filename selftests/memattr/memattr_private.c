@@ -4,11 +4,14 @@
  * compaction does not move them (their physical frames, read from
  * /proc/self/pagemap while the pages are shared before and after, do not
  * change), and releasing an object hands every cached private page to the
- * backend's invalidate hook before it is freed.
+ * backend's invalidate hook before it is freed.  The conversion's own
+ * bookkeeping is charged to the caller's memory cgroup.
  * Needs root (pagemap shows PFNs to CAP_SYS_ADMIN only).
  */
 #include <stdbool.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include "kselftest_harness.h"
 #include "memattr_util.h"
@@ -237,6 +240,65 @@ TEST_F(release, invalidate_each_cached_private_page)
 	EXPECT_EQ(inv0 + 24, inv1)
 		TH_LOG("%lld private pages invalidated at release, not 24",
 		       inv1 - inv0);
+}
+
+#define CG_ROOT	"/sys/fs/cgroup"
+#define CG_DIR	CG_ROOT "/memattr_test"
+
+/* Move this process to the cgroup directory @dir. */
+static int cg_enter(const char *dir)
+{
+	char path[128], pid[16];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return vmk_write_file(path, pid);
+}
+
+/*
+ * 65536 private single pages, every other page: converting the whole object
+ * to shared collects 65536 changes, a 2 MiB array (32 bytes each).  In a
+ * memory cgroup limited to 512 KiB that call fails with ENOMEM and changes
+ * nothing (no OOM kill: the test would die), and succeeds once the limit
+ * is lifted.
+ */
+#define CG_RUNS 65536
+
+TEST(changes_array_charged_to_memcg)
+{
+	__u64 pg = ma_page();
+	unsigned int i;
+	__s64 attrs;
+	int fd, ret;
+
+	if (access(CG_ROOT "/cgroup.controllers", F_OK))
+		mount("none", CG_ROOT, "cgroup2", 0, NULL);
+	if (vmk_write_file(CG_ROOT "/cgroup.subtree_control", "+memory"))
+		SKIP(return, "no cgroup2 memory controller");
+	rmdir(CG_DIR);
+	ASSERT_EQ(0, mkdir(CG_DIR, 0755)) TH_LOG("mkdir: %s", strerror(errno));
+
+	ASSERT_EQ(0, ma_set_backend("none"));
+	fd = ma_create(2ULL * CG_RUNS * pg, 0);
+	ASSERT_LE(0, fd) TH_LOG("MEMATTR_CREATE: %s", strerror(-fd));
+	for (i = 0; i < CG_RUNS; i++)
+		ASSERT_EQ(0, ma_set_pages(fd, 2 * i, 1, MA_PRIVATE));
+
+	ASSERT_EQ(0, cg_enter(CG_DIR));
+	ASSERT_EQ(0, vmk_write_file(CG_DIR "/memory.max", "524288"));
+	ret = ma_set_pages(fd, 0, 2 * CG_RUNS, 0);
+	ASSERT_EQ(0, vmk_write_file(CG_DIR "/memory.max", "max"));
+	EXPECT_EQ(-ENOMEM, ret)
+		TH_LOG("2 MiB of changes within a 512 KiB cgroup: %s",
+		       strerror(-ret));
+	attrs = ma_page_attrs(fd, 2 * (CG_RUNS - 1));
+	EXPECT_EQ(MA_PRIVATE, attrs) TH_LOG("pages converted over the limit");
+	EXPECT_EQ(0, ma_set_pages(fd, 0, 2 * CG_RUNS, 0));
+	EXPECT_EQ(0, ma_page_attrs(fd, 2 * (CG_RUNS - 1)));
+	ASSERT_EQ(0, cg_enter(CG_ROOT));
+	close(fd);
+	EXPECT_EQ(0, rmdir(CG_DIR));
+	ma_set_backend("none");
 }
 
 TEST_HARNESS_MAIN

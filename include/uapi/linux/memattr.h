@@ -57,7 +57,10 @@
  *   MAP_SHARED or past the end of the object.
  * - ``E2BIG``: an object larger than %MEMATTR_MAX_OBJECT_SIZE, or a struct
  *   larger than the kernel knows whose extra bytes are not zero.
- * - ``ENOMEM``: out of memory for the object or for the attribute store.
+ * - ``ENOMEM``: out of memory for the object, for the attribute store or for
+ *   the list of runs a conversion changes (charged to the caller's memory
+ *   cgroup: a conversion over its limit fails this way, nothing changed,
+ *   and nothing is OOM-killed for it).
  * - ``EFAULT``: a user pointer could not be read or written.
  * - ``EBUSY``: %MEMATTR_SET_ATTRIBUTES to private over a page pinned through a
  *   mapping of the object (see above); nothing was changed but the range's
