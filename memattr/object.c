@@ -156,6 +156,9 @@ static long memattr_ioctl_get(struct memattr_obj *obj, void __user *argp)
 		return -EFAULT;
 	if (usize < sizeof(args))
 		return -EINVAL;
+	/* As openat2() and clone3(): never scan more than a page for zeroes. */
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
 	ret = copy_struct_from_user(&args, sizeof(args), uarg, usize);
 	if (ret)
 		return ret;
@@ -307,6 +310,9 @@ long memattr_create_object(struct memattr_create __user *uarg)
 		return -EFAULT;
 	if (usize < sizeof(args))
 		return -EINVAL;
+	/* As openat2() and clone3(): never scan more than a page for zeroes. */
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
 	ret = copy_struct_from_user(&args, sizeof(args), uarg, usize);
 	if (ret)
 		return ret;

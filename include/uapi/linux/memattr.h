@@ -55,8 +55,10 @@
  *   object, unknown attribute bits, non-zero flags or reserved fields, a
  *   struct size smaller than the first version of the struct, mmap() without
  *   MAP_SHARED or past the end of the object.
- * - ``E2BIG``: an object larger than %MEMATTR_MAX_OBJECT_SIZE, or a struct
- *   larger than the kernel knows whose extra bytes are not zero.
+ * - ``E2BIG``: an object larger than %MEMATTR_MAX_OBJECT_SIZE, a struct
+ *   larger than the kernel knows whose extra bytes are not zero, or a struct
+ *   size above the page size, whatever the extra bytes hold (as openat2()
+ *   and clone3()).
  * - ``ENOMEM``: out of memory for the object, for the attribute store or for
  *   the list of runs a conversion changes (charged to the caller's memory
  *   cgroup: a conversion over its limit fails this way, nothing changed,
@@ -95,7 +97,8 @@ enum memattr_create_flags {
 
 /**
  * struct memattr_create - argument of %MEMATTR_CREATE
- * @size: sizeof(struct memattr_create); lets the struct grow
+ * @size: sizeof(struct memattr_create); lets the struct grow; at most the
+ *	page size
  * @flags: &enum memattr_create_flags; other bits must be zero
  * @object_size: size of the object in bytes: a non-zero multiple of the
  *	page size, at most %MEMATTR_MAX_OBJECT_SIZE
@@ -158,7 +161,8 @@ enum memattr_get_out_flags {
 
 /**
  * struct memattr_get_attributes - argument of %MEMATTR_GET_ATTRIBUTES
- * @size: sizeof(struct memattr_get_attributes); lets the struct grow
+ * @size: sizeof(struct memattr_get_attributes); lets the struct grow; at
+ *	most the page size
  * @flags: must be zero
  * @address: byte address of the first page queried; page aligned
  * @length: bytes queried; a non-zero multiple of the page size
