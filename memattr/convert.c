@@ -286,7 +286,7 @@ static bool memattr_folio_pinned(struct memattr_obj *obj, struct folio *folio,
  * for the conversion (and then, the range private, fail).  A pin taken by
  * GUP-fast just before the zap is seen: GUP-fast takes the pin, then reads
  * the PTE again with a full barrier in between, while the zap clears the
- * PTE with an atomic exchange before this read; either GUP-fast finds the
+ * PTE before the smp_mb() below and this read; either GUP-fast finds the
  * PTE gone and drops the pin, or this finds the pin.  The former can make
  * this see a pin that is about to go: a spurious -EBUSY, which a retry
  * cures.  So can a small folio with 1024 ordinary references
@@ -297,6 +297,14 @@ static bool memattr_folio_pinned(struct memattr_obj *obj, struct folio *folio,
 static bool memattr_range_pinned(struct memattr_obj *obj,
 				 const struct vmk_gfn_range *range)
 {
+	/*
+	 * Order the PTE clearing of the zap before the pin counts are read.
+	 * Paired with the smp_mb__after_atomic() in try_grab_folio_fast(),
+	 * between GUP-fast taking its pin and reading the PTE again, as
+	 * folio_try_share_anon_rmap_pte() does: the zap's exchange is a full
+	 * barrier on x86 only, not on arm64.
+	 */
+	smp_mb();
 	return memattr_walk_folios(obj, range, memattr_folio_pinned);
 }
 
