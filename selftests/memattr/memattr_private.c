@@ -22,6 +22,12 @@ VMK_REQUIRE(MA_DEV)
 /* 32 MiB: the figure the review reproduced compaction moving with. */
 #define MOVE_PAGES 8192
 
+/*
+ * One compact_memory of the guest takes about 30 s on KERNEL=debug (KASAN,
+ * lockdep under TCG), the harness's default limit per test.
+ */
+#define MOVE_TIMEOUT 240
+
 /* pagemap entry: bit 63 present, bits 0-54 the PFN. */
 #define PM_PRESENT	0x8000000000000000ULL
 #define PM_PFN_MASK	0x007fffffffffffffULL
@@ -136,7 +142,8 @@ static int private_moves(int fd, char *map, __u64 pg, __u64 *pfn,
 	return moved;
 }
 
-TEST_F(move, compaction_does_not_move_private_pages)
+TEST_F_TIMEOUT(move, compaction_does_not_move_private_pages,
+	       MOVE_TIMEOUT)
 {
 	int moved = private_moves(self->fd, self->map, self->pg, self->pfn,
 				  self->pfn2);
@@ -148,7 +155,8 @@ TEST_F(move, compaction_does_not_move_private_pages)
 }
 
 /* Shared pages do not move either: the object is unmovable memory. */
-TEST_F(move, compaction_does_not_move_shared_pages)
+TEST_F_TIMEOUT(move, compaction_does_not_move_shared_pages,
+	       MOVE_TIMEOUT)
 {
 	unsigned int i, moved = 0;
 
