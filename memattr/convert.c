@@ -107,26 +107,52 @@ static void memattr_inflight_end(struct memattr_obj *obj,
 		wake_up_all(&obj->inflight_wq);
 }
 
+/*
+ * The changes array is charged to the caller's memory cgroup; over its
+ * limit (or out of memory) the call fails with -ENOMEM: no warning in the
+ * kernel log and, with __GFP_RETRY_MAYFAIL, no OOM kill for a request the
+ * caller can simply be refused.
+ */
+#define MEMATTR_CHANGES_GFP \
+	(GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL)
+
+/*
+ * Room for one more change: the array grows by half, so it is never more
+ * than 1.5x what the conversion needs (a 64 GiB object striped into 8M
+ * runs needs 256 MiB for one SET, not up to 4x that).
+ */
+static int memattr_changes_grow(struct memattr_changes *ch)
+{
+	unsigned int cap = ch->cap + ch->cap / 2;
+	struct memattr_change *v;
+
+	if (cap < ch->cap)
+		return -ENOMEM;
+	if (ch->v == ch->inline_v) {
+		v = kvmalloc_array(cap, sizeof(*v), MEMATTR_CHANGES_GFP);
+		if (v)
+			memcpy(v, ch->inline_v, sizeof(ch->inline_v));
+	} else {
+		v = kvrealloc(ch->v, array_size(cap, sizeof(*v)),
+			      MEMATTR_CHANGES_GFP);
+	}
+	if (!v)
+		return -ENOMEM;
+	ch->v = v;
+	ch->cap = cap;
+	return 0;
+}
+
 static int memattr_changes_add(struct memattr_changes *ch,
 			       const struct memattr_attr_run *run, u64 attrs)
 {
 	struct memattr_change *v;
+	int ret;
 
 	if (ch->nr == ch->cap) {
-		unsigned int cap = 4 * ch->cap;
-
-		if (ch->v == ch->inline_v) {
-			v = kvmalloc_array(cap, sizeof(*v), GFP_KERNEL);
-			if (v)
-				memcpy(v, ch->inline_v, sizeof(ch->inline_v));
-		} else {
-			v = kvrealloc(ch->v, array_size(cap, sizeof(*v)),
-				      GFP_KERNEL);
-		}
-		if (!v)
-			return -ENOMEM;
-		ch->v = v;
-		ch->cap = cap;
+		ret = memattr_changes_grow(ch);
+		if (ret)
+			return ret;
 	}
 	v = &ch->v[ch->nr++];
 	v->range = run->range;
@@ -260,7 +286,7 @@ static bool memattr_folio_pinned(struct memattr_obj *obj, struct folio *folio,
  * for the conversion (and then, the range private, fail).  A pin taken by
  * GUP-fast just before the zap is seen: GUP-fast takes the pin, then reads
  * the PTE again with a full barrier in between, while the zap clears the
- * PTE with an atomic exchange before this read; either GUP-fast finds the
+ * PTE before the smp_mb() below and this read; either GUP-fast finds the
  * PTE gone and drops the pin, or this finds the pin.  The former can make
  * this see a pin that is about to go: a spurious -EBUSY, which a retry
  * cures.  So can a small folio with 1024 ordinary references
@@ -271,6 +297,14 @@ static bool memattr_folio_pinned(struct memattr_obj *obj, struct folio *folio,
 static bool memattr_range_pinned(struct memattr_obj *obj,
 				 const struct vmk_gfn_range *range)
 {
+	/*
+	 * Order the PTE clearing of the zap before the pin counts are read.
+	 * Paired with the smp_mb__after_atomic() in try_grab_folio_fast(),
+	 * between GUP-fast taking its pin and reading the PTE again, as
+	 * folio_try_share_anon_rmap_pte() does: the zap's exchange is a full
+	 * barrier on x86 only, not on arm64.
+	 */
+	smp_mb();
 	return memattr_walk_folios(obj, range, memattr_folio_pinned);
 }
 
@@ -317,6 +351,18 @@ static void memattr_hook_finish(struct memattr_obj *obj,
 		return;
 	atomic64_inc(&memattr_stats.finish);
 	obj->backend->ops->finish(obj->backend_priv, chg);
+}
+
+/* Pages of @range, private, are about to be freed; see memattr_folio_end(). */
+void memattr_hook_invalidate(struct memattr_obj *obj,
+			     const struct vmk_gfn_range *range)
+{
+	might_sleep();
+	lockdep_assert_not_held(&obj->lock);
+	if (!obj->backend || !obj->backend->ops->invalidate)
+		return;
+	atomic64_add(vmk_gfn_range_nr(range), &memattr_stats.invalidate);
+	obj->backend->ops->invalidate(obj->backend_priv, range);
 }
 
 static int memattr_store_reserve(struct memattr_obj *obj,

@@ -18,11 +18,11 @@
 
 struct memattr_stats memattr_stats;
 
-static char memattr_backend_name[32] = "sw_rmp";
+static char memattr_backend_name[32] = "none";
 module_param_string(backend, memattr_backend_name,
 		    sizeof(memattr_backend_name), 0644);
 MODULE_PARM_DESC(backend,
-		 "platform backend of new objects: sw_rmp (default), test or none");
+		 "platform backend of new objects: none (default), sw_rmp, or one registered by another module");
 
 /* Protects memattr_backends. */
 static DEFINE_MUTEX(memattr_backends_lock);
@@ -108,6 +108,8 @@ static int memattr_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "hook_abort %lld\n", atomic64_read(&s->abort));
 	seq_printf(m, "hook_commit %lld\n", atomic64_read(&s->commit));
 	seq_printf(m, "hook_finish %lld\n", atomic64_read(&s->finish));
+	seq_printf(m, "hook_invalidate %lld\n",
+		   atomic64_read(&s->invalidate));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(memattr_stats);
@@ -161,16 +163,11 @@ static int __init memattr_init(void)
 	ret = memattr_sw_rmp_init();
 	if (ret)
 		goto err_debugfs;
-	ret = memattr_test_backend_init(memattr_debugfs);
-	if (ret)
-		goto err_sw_rmp;
 	ret = misc_register(&memattr_misc);
 	if (ret)
-		goto err_test_backend;
+		goto err_sw_rmp;
 	return 0;
 
-err_test_backend:
-	memattr_test_backend_exit();
 err_sw_rmp:
 	memattr_sw_rmp_exit();
 err_debugfs:
@@ -182,7 +179,6 @@ err_debugfs:
 static void __exit memattr_exit(void)
 {
 	misc_deregister(&memattr_misc);
-	memattr_test_backend_exit();
 	memattr_sw_rmp_exit();
 	debugfs_remove_recursive(memattr_debugfs);
 	memattr_rb_exit();

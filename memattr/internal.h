@@ -96,6 +96,7 @@ struct memattr_attr_run {
  * @abort: backend abort calls
  * @commit: backend commit calls
  * @finish: backend finish calls
+ * @invalidate: pages given to the backend's invalidate hook
  */
 struct memattr_stats {
 	atomic64_t objects;
@@ -110,6 +111,7 @@ struct memattr_stats {
 	atomic64_t abort;
 	atomic64_t commit;
 	atomic64_t finish;
+	atomic64_t invalidate;
 };
 
 extern struct memattr_stats memattr_stats;
@@ -128,6 +130,8 @@ int memattr_mmap(struct file *file, struct vm_area_struct *vma);
 int memattr_set_attributes(struct memattr_obj *obj,
 			   const struct vmk_gfn_range *range, u64 attrs);
 bool memattr_gfn_inflight(struct memattr_obj *obj, u64 gfn);
+void memattr_hook_invalidate(struct memattr_obj *obj,
+			     const struct vmk_gfn_range *range);
 
 /**
  * struct memattr_store_txn - an attribute store update being made
@@ -210,10 +214,8 @@ memattr_store_collect(struct memattr_obj *obj, const struct vmk_gfn_range *range
 			      memattr_rb_collect(obj, range, runs, max);
 }
 
-/* sw_rmp.c, test_backend.c */
+/* sw_rmp.c */
 int memattr_sw_rmp_init(void);
 void memattr_sw_rmp_exit(void);
-int memattr_test_backend_init(struct dentry *debugfs_root);
-void memattr_test_backend_exit(void);
 
 #endif /* _MEMATTR_INTERNAL_H */

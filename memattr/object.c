@@ -19,10 +19,93 @@
 /* Kernel-side bounce buffer size for GET, in runs. */
 #define MEMATTR_GET_BATCH 128
 
+/*
+ * A page of the object leaves its page cache (truncation: only release
+ * truncates).  Every private GFN of @folio goes to the backend's invalidate
+ * hook first, in runs of consecutive private GFNs, then the whole folio is
+ * reported as a host access: its memory goes back to the page allocator,
+ * which writes it (init_on_free, the next user).  The folio is locked.
+ */
+static void memattr_folio_end(struct memattr_obj *obj, struct folio *folio)
+{
+	const struct memattr_backend_ops *ops = obj->backend ?
+						obj->backend->ops : NULL;
+	u64 first = folio->index;
+	u64 end = min_t(u64, first + folio_nr_pages(folio), obj->nr_gfns);
+	struct vmk_gfn_range run = { 0, 0 };
+	u64 gfn;
+	bool private;
+
+	might_sleep();
+	for (gfn = first; gfn < end; gfn++) {
+		spin_lock(&obj->lock);
+		private = memattr_store_load(obj, gfn) &
+			  MEMATTR_ATTRIBUTE_PRIVATE;
+		spin_unlock(&obj->lock);
+		if (!private)
+			continue;
+		if (run.end != gfn) {
+			if (run.start < run.end)
+				memattr_hook_invalidate(obj, &run);
+			run.start = gfn;
+		}
+		run.end = gfn + 1;
+	}
+	if (run.start < run.end)
+		memattr_hook_invalidate(obj, &run);
+
+	if (ops && ops->host_access) {
+		spin_lock(&obj->lock);
+		for (gfn = first; gfn < end; gfn++)
+			ops->host_access(obj->backend_priv, gfn);
+		spin_unlock(&obj->lock);
+	}
+}
+
+/*
+ * Truncation calls this for every folio it removes (the mapping is
+ * "release always", see memattr_create_object()).  Whole folios only:
+ * objects have no partial pages.
+ */
+static void memattr_invalidate_folio(struct folio *folio, size_t offset,
+				     size_t len)
+{
+	struct memattr_obj *obj = folio->mapping->host->i_private;
+
+	if (WARN_ON_ONCE(!obj) || offset || len != folio_size(folio))
+		return;
+	memattr_folio_end(obj, folio);
+}
+
+/*
+ * Never let reclaim or invalidate_mapping_pages() drop a folio: the page
+ * cache is the only copy of the data, and a private page must go through
+ * memattr_invalidate_folio().  Truncation does not ask.
+ */
+static bool memattr_release_folio(struct folio *folio, gfp_t gfp)
+{
+	return false;
+}
+
+/*
+ * Private pages must stay on their physical frame: a platform tracks
+ * ownership per frame (the RMP, the PAMT), so a moved private page would
+ * leave the guest's data on a frame the host reuses.  Shared pages stay
+ * too: a page changes attributes in place.
+ */
+static int memattr_migrate_folio(struct address_space *mapping,
+				 struct folio *dst, struct folio *src,
+				 enum migrate_mode mode)
+{
+	return -EOPNOTSUPP;
+}
+
 static const struct address_space_operations memattr_aops = {
 	/* Nothing to write back: the pages are unevictable memory. */
 	.dirty_folio = noop_dirty_folio,
-	.migrate_folio = filemap_migrate_folio,
+	.invalidate_folio = memattr_invalidate_folio,
+	.release_folio = memattr_release_folio,
+	.migrate_folio = memattr_migrate_folio,
 };
 
 static long memattr_ioctl_set(struct memattr_obj *obj, void __user *argp)
@@ -73,6 +156,9 @@ static long memattr_ioctl_get(struct memattr_obj *obj, void __user *argp)
 		return -EFAULT;
 	if (usize < sizeof(args))
 		return -EINVAL;
+	/* As openat2() and clone3(): never scan more than a page for zeroes. */
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
 	ret = copy_struct_from_user(&args, sizeof(args), uarg, usize);
 	if (ret)
 		return ret;
@@ -147,7 +233,16 @@ static void memattr_obj_free(struct memattr_obj *obj)
 
 static int memattr_obj_release(struct inode *inode, struct file *file)
 {
-	memattr_obj_free(file->private_data);
+	struct memattr_obj *obj = file->private_data;
+
+	/*
+	 * Free the pages while the object and its backend are still there
+	 * (the inode's own eviction, later, would find nothing to tell the
+	 * backend with): each private page is invalidated on its way out.
+	 */
+	truncate_inode_pages(obj->mapping, 0);
+	inode->i_private = NULL;
+	memattr_obj_free(obj);
 	atomic64_dec(&memattr_stats.objects);
 	return 0;
 }
@@ -215,6 +310,9 @@ long memattr_create_object(struct memattr_create __user *uarg)
 		return -EFAULT;
 	if (usize < sizeof(args))
 		return -EINVAL;
+	/* As openat2() and clone3(): never scan more than a page for zeroes. */
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
 	ret = copy_struct_from_user(&args, sizeof(args), uarg, usize);
 	if (ret)
 		return ret;
@@ -247,9 +345,20 @@ long memattr_create_object(struct memattr_create __user *uarg)
 	inode = file_inode(file);
 	inode->i_size = args.object_size;
 	inode->i_mapping->a_ops = &memattr_aops;
-	mapping_set_gfp_mask(inode->i_mapping, GFP_HIGHUSER_MOVABLE);
-	/* Nothing backs these pages: reclaim must never drop them. */
-	mapping_set_unevictable(inode->i_mapping);
+	inode->i_private = obj;
+	/*
+	 * Pages never move (see memattr_migrate_folio()): allocate them
+	 * outside ZONE_MOVABLE and movable pageblocks.
+	 */
+	mapping_set_gfp_mask(inode->i_mapping, GFP_HIGHUSER);
+	/*
+	 * Unevictable (nothing backs the pages: reclaim must never drop them)
+	 * and inaccessible: migration and compaction leave the folios alone,
+	 * and no kernel path reads or writes them through the mapping.
+	 */
+	mapping_set_inaccessible(inode->i_mapping);
+	/* Truncation calls memattr_invalidate_folio() for every folio. */
+	mapping_set_release_always(inode->i_mapping);
 	obj->mapping = inode->i_mapping;
 
 	atomic64_inc(&memattr_stats.objects);

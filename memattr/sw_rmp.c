@@ -10,7 +10,11 @@
  *   shared -> private: prepare unmaps, commit assigns (only unmapped pages);
  *   private -> shared: commit un-assigns, finish maps back (only shared
  *                      pages);
- *   host_access: the host touches a page that is private or unmapped.
+ *   invalidate: a private page leaves the object: un-assign it and map it
+ *               back (only private, unmapped pages);
+ *   host_access: the host touches a page that is private or unmapped,
+ *                which includes freeing one: a private page freed without
+ *                invalidate first WARNs here.
  */
 #include <linux/bitmap.h>
 #include <linux/err.h>
@@ -159,6 +163,20 @@ static void sw_rmp_host_access(void *priv, u64 gfn)
 	spin_unlock(&rmp->lock);
 }
 
+static void sw_rmp_invalidate(void *priv, const struct vmk_gfn_range *r)
+{
+	struct sw_rmp *rmp = priv;
+
+	might_sleep();	/* RMPUPDATE and the direct-map change would sleep */
+	spin_lock(&rmp->lock);
+	WARN(!sw_rmp_all(rmp->private, r) || !sw_rmp_all(rmp->unmapped, r),
+	     "sw_rmp: invalidating GFNs %#llx-%#llx that are not private\n",
+	     r->start, r->end - 1);
+	bitmap_clear(rmp->private, r->start, vmk_gfn_range_nr(r));
+	bitmap_clear(rmp->unmapped, r->start, vmk_gfn_range_nr(r));
+	spin_unlock(&rmp->lock);
+}
+
 static const struct memattr_backend_ops sw_rmp_ops = {
 	.attach = sw_rmp_attach,
 	.detach = sw_rmp_detach,
@@ -167,6 +185,7 @@ static const struct memattr_backend_ops sw_rmp_ops = {
 	.commit = sw_rmp_commit,
 	.finish = sw_rmp_finish,
 	.host_access = sw_rmp_host_access,
+	.invalidate = sw_rmp_invalidate,
 };
 
 static struct memattr_backend sw_rmp_backend = {

@@ -32,7 +32,16 @@
  *   ones may, so hooks for different ranges of one object can run
  *   concurrently.  Hooks for one conversion are called from one task.
  * - host_access() is called, under the conversion lock, for every page the
- *   host is about to map into user space or write from the kernel.
+ *   host is about to map into user space, write from the kernel or return
+ *   to the page allocator.
+ * - Pages never move: the object's page cache is unmovable memory
+ *   (GFP_HIGHUSER, not movable), unevictable, inaccessible to the kernel's
+ *   own reads and writes (mapping_set_inaccessible()) and refuses
+ *   migration, so a backend can key its state on a page's physical frame.
+ * - A page that leaves the object while private (truncation, which only
+ *   release of the object does today) is first given to invalidate(), once,
+ *   then to host_access(), then freed.  GFNs that are private but never had
+ *   a page get no invalidate() call.
  *
  * Runs whose attributes do not change get no hook calls.  A run never crosses
  * a change of old attributes, so each call sees one old and one new value.
@@ -74,9 +83,16 @@ struct memattr_change {
  *	and the invalidation-sequence bump: must not sleep, cannot fail.
  * @finish: complete @chg after the lock is dropped (for private ->
  *	shared: put the pages back in the direct map).  May sleep, cannot fail.
- * @host_access: the host is about to map @gfn into user space or write it
- *	from the kernel.  Under the conversion spinlock: must not sleep.  A
- *	backend that enforces ownership WARNs here on a private page.
+ * @host_access: the host is about to map @gfn into user space, write it
+ *	from the kernel or free its page.  Under the conversion spinlock: must
+ *	not sleep.  A backend that enforces ownership WARNs here on a private
+ *	page.
+ * @invalidate: the pages of @range, all private, are about to be freed (the
+ *	object is being released): give them back to the host (for SEV-SNP,
+ *	RMPUPDATE to hypervisor-owned and back into the direct map).  May
+ *	sleep, called with no memattr lock held and the pages' folio locked;
+ *	cannot fail.  Once per page's end of life; no conversion of @range can
+ *	run at the same time.
  *
  * Every hook but @attach and @detach is optional.
  */
@@ -88,6 +104,7 @@ struct memattr_backend_ops {
 	void (*commit)(void *priv, const struct memattr_change *chg);
 	void (*finish)(void *priv, const struct memattr_change *chg);
 	void (*host_access)(void *priv, u64 gfn);
+	void (*invalidate)(void *priv, const struct vmk_gfn_range *range);
 };
 
 /**

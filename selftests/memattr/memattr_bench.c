@@ -309,6 +309,6 @@ int main(void)
 	report_info("whole_16g", &whole);
 	report_info("stripes_4k_1g", &s4k);
 	report_info("stripes_2m_1g", &s2m);
-	ma_set_backend("sw_rmp");
+	ma_set_backend("none");
 	return 0;
 }

@@ -27,6 +27,7 @@
 VMK_REQUIRE(MA_DEV, MA_STATS)
 
 #define MA_REFCNT "/sys/module/memattr/refcnt"
+#define MA_TEST_REFCNT "/sys/module/memattr_test/refcnt"
 
 /*
  * The object: GFNs [0, OBJ_PAGES), the sweeps work on [WIN, OBJ_PAGES).
@@ -76,6 +77,7 @@ struct snap {
 	long long prepare, abort;	/* hook_prepare, hook_abort */
 	struct ma_calls calls;		/* the test backend's, if selected */
 	long refcnt;			/* memattr's module references */
+	long be_refcnt;			/* memattr_test's, or 0 */
 	int fds;			/* open fds of this process */
 	struct memattr_run runs[MAX_RUNS];	/* GET of the whole object */
 	__u32 nr_runs;
@@ -152,7 +154,7 @@ FIXTURE_TEARDOWN(failnth)
 	if (self->dev >= 0)
 		close(self->dev);
 	vmk_failnth_close(&self->sw.fn);
-	ma_set_backend("sw_rmp");
+	ma_set_backend("none");
 }
 
 static __u64 pattern(unsigned int page)
@@ -192,6 +194,13 @@ static void take_snap(struct __test_metadata *_metadata,
 		s->calls = ma_get_calls();
 	s->refcnt = vmk_read_long(MA_REFCNT);
 	ASSERT_LE(0, s->refcnt) TH_LOG("%s: %s", MA_REFCNT, strerror(-s->refcnt));
+	/* The test backend's objects pin its own module. */
+	if (sw->test_backend) {
+		s->be_refcnt = vmk_read_long(MA_TEST_REFCNT);
+		ASSERT_LE(0, s->be_refcnt)
+			TH_LOG("%s: %s", MA_TEST_REFCNT,
+			       strerror(-s->be_refcnt));
+	}
 	s->fds = vmk_count_dir("/proc/self/fd");
 	ASSERT_LE(0, s->fds);
 	if (fd >= 0)
@@ -238,6 +247,9 @@ static void expect_unchanged(struct __test_metadata *_metadata,
 	}
 	EXPECT_EQ(before->refcnt, after->refcnt)
 		TH_LOG("%s failing at point %d changed memattr's refcnt", what, n);
+	EXPECT_EQ(before->be_refcnt, after->be_refcnt)
+		TH_LOG("%s failing at point %d changed memattr_test's refcnt",
+		       what, n);
 	EXPECT_EQ(before->fds, after->fds)
 		TH_LOG("%s failing at point %d left an fd", what, n);
 	ASSERT_EQ(before->nr_runs, after->nr_runs)
@@ -541,6 +553,9 @@ TEST_F(failnth, create)
 			take_snap(_metadata, &self->sw, -1, &after);
 			EXPECT_EQ(before.refcnt, after.refcnt)
 				TH_LOG("object of point %d kept a module reference", n);
+			EXPECT_EQ(before.be_refcnt, after.be_refcnt)
+				TH_LOG("object of point %d kept a backend reference",
+				       n);
 			EXPECT_EQ(before.stat[0], after.stat[0])
 				TH_LOG("object of point %d still counted", n);
 		}

@@ -49,7 +49,7 @@ FIXTURE_TEARDOWN(hooks)
 	close(self->fd);
 	vmk_write_file(MA_TEST_DIR "fail_nth", "0");
 	vmk_write_file(MA_TEST_DIR "delay_ms", "0");
-	ma_set_backend("sw_rmp");
+	ma_set_backend("none");
 }
 
 /* Private pages 2, 6-7, 12, 20-23: four runs, all other pages shared. */

@@ -120,7 +120,7 @@ FIXTURE_TEARDOWN(pin)
 	if (self->map != MAP_FAILED)
 		munmap(self->map, OBJ_PAGES * self->pg);
 	close(self->fd);
-	ma_set_backend("sw_rmp");
+	ma_set_backend("none");
 }
 
 /* Page @i's first byte through the mapping @map, or -1 on SIGBUS. */

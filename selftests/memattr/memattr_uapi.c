@@ -502,6 +502,56 @@ TEST(create_bad_input)
 	EXPECT_EQ(objects, ma_stat("objects"));
 }
 
+/*
+ * Struct sizes are capped at PAGE_SIZE, as openat2() and clone3() do: a
+ * zero tail up to there is accepted, one byte more is E2BIG, whatever it
+ * holds, so the kernel never scans gigabytes of user memory for zeroes.
+ */
+TEST(struct_size_capped_at_page_size)
+{
+	__u64 pg = ma_page();
+	struct memattr_get_attributes *g;
+	struct memattr_create *c;
+	struct memattr_run run;
+	char *buf;
+	int dev, fd;
+
+	buf = calloc(1, 2 * pg);
+	ASSERT_NE(NULL, buf);
+	dev = open(MA_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev);
+
+	c = (struct memattr_create *)buf;
+	c->size = pg;
+	c->object_size = pg;
+	fd = ioctl(dev, MEMATTR_CREATE, c);
+	ASSERT_LE(0, fd) TH_LOG("size PAGE_SIZE, zero tail: %s", strerror(errno));
+	c->size = pg + 1;
+	EXPECT_EQ(-1, ioctl(dev, MEMATTR_CREATE, c)) TH_LOG("size PAGE_SIZE + 1");
+	EXPECT_EQ(E2BIG, errno);
+	c->size = 0xffffffffu;
+	EXPECT_EQ(-1, ioctl(dev, MEMATTR_CREATE, c)) TH_LOG("size 4 GiB - 1");
+	EXPECT_EQ(E2BIG, errno);
+
+	memset(buf, 0, 2 * pg);
+	g = (struct memattr_get_attributes *)buf;
+	g->size = pg;
+	g->length = pg;
+	g->runs_ptr = (uintptr_t)&run;
+	g->nr_runs = 1;
+	EXPECT_EQ(0, ioctl(fd, MEMATTR_GET_ATTRIBUTES, g))
+		TH_LOG("size PAGE_SIZE, zero tail: %s", strerror(errno));
+	g->size = pg + 1;
+	EXPECT_EQ(-1, ioctl(fd, MEMATTR_GET_ATTRIBUTES, g)) TH_LOG("PAGE_SIZE + 1");
+	EXPECT_EQ(E2BIG, errno);
+	g->size = 0xffffffffu;
+	EXPECT_EQ(-1, ioctl(fd, MEMATTR_GET_ATTRIBUTES, g)) TH_LOG("4 GiB - 1");
+	EXPECT_EQ(E2BIG, errno);
+	close(fd);
+	close(dev);
+	free(buf);
+}
+
 TEST(backend_unknown)
 {
 	ASSERT_EQ(0, ma_set_backend("no_such_backend"));

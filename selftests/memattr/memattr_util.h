@@ -23,7 +23,8 @@
 
 #define MA_DEV		"/dev/memattr"
 #define MA_STATS	"/sys/kernel/debug/memattr/stats"
-#define MA_TEST_DIR	"/sys/kernel/debug/memattr/test/"
+/* The test backend's module, memattr_test.ko (selftests/memattr/). */
+#define MA_TEST_DIR	"/sys/kernel/debug/memattr_test/"
 #define MA_BACKEND	"/sys/module/memattr/parameters/backend"
 #define MA_PRIVATE	MEMATTR_ATTRIBUTE_PRIVATE
 

@@ -25,6 +25,11 @@
  * mmap() of the object fd (MAP_SHARED only) gives access to the shared pages.
  * Pages are allocated on first fault, so untouched pages cost no memory and
  * converting them allocates none.  Touching a private page raises SIGBUS.
+ * An object's pages are unmovable, unevictable memory charged to the memory
+ * cgroup of the task that faulted them in: compaction, migration and reclaim
+ * leave every page, shared or private, on its physical frame until the
+ * object is released, and the platform backend is told about each private
+ * page before it is freed.
  * Converting pages to private removes them from every user mapping before the
  * ioctl returns.  Converting private pages back to shared zeroes them: data
  * they held before is never visible again.
@@ -50,9 +55,14 @@
  *   object, unknown attribute bits, non-zero flags or reserved fields, a
  *   struct size smaller than the first version of the struct, mmap() without
  *   MAP_SHARED or past the end of the object.
- * - ``E2BIG``: an object larger than %MEMATTR_MAX_OBJECT_SIZE, or a struct
- *   larger than the kernel knows whose extra bytes are not zero.
- * - ``ENOMEM``: out of memory for the object or for the attribute store.
+ * - ``E2BIG``: an object larger than %MEMATTR_MAX_OBJECT_SIZE, a struct
+ *   larger than the kernel knows whose extra bytes are not zero, or a struct
+ *   size above the page size, whatever the extra bytes hold (as openat2()
+ *   and clone3()).
+ * - ``ENOMEM``: out of memory for the object, for the attribute store or for
+ *   the list of runs a conversion changes (charged to the caller's memory
+ *   cgroup: a conversion over its limit fails this way, nothing changed,
+ *   and nothing is OOM-killed for it).
  * - ``EFAULT``: a user pointer could not be read or written.
  * - ``EBUSY``: %MEMATTR_SET_ATTRIBUTES to private over a page pinned through a
  *   mapping of the object (see above); nothing was changed but the range's
@@ -63,11 +73,11 @@
  * - ``EPERM``: open() of ``/dev/memattr`` by a caller without
  *   ``CAP_SYS_ADMIN``.
  * - ``ENODEV``: the platform backend selected for new objects (module
- *   parameter ``backend``) is not registered.
+ *   parameter ``backend``, ``none`` by default) is not registered.
  * - ``ENOTTY``: unknown ioctl.
  * - Any other error from %MEMATTR_SET_ATTRIBUTES was returned by the
- *   platform backend refusing the conversion (the test backend returns
- *   ``EIO``); nothing was changed.
+ *   platform backend refusing the conversion (the selftests' test backend
+ *   returns ``EIO``); nothing was changed.
  */
 
 #define MEMATTR_TYPE 0xB9
@@ -87,7 +97,8 @@ enum memattr_create_flags {
 
 /**
  * struct memattr_create - argument of %MEMATTR_CREATE
- * @size: sizeof(struct memattr_create); lets the struct grow
+ * @size: sizeof(struct memattr_create); lets the struct grow; at most the
+ *	page size
  * @flags: &enum memattr_create_flags; other bits must be zero
  * @object_size: size of the object in bytes: a non-zero multiple of the
  *	page size, at most %MEMATTR_MAX_OBJECT_SIZE
@@ -150,7 +161,8 @@ enum memattr_get_out_flags {
 
 /**
  * struct memattr_get_attributes - argument of %MEMATTR_GET_ATTRIBUTES
- * @size: sizeof(struct memattr_get_attributes); lets the struct grow
+ * @size: sizeof(struct memattr_get_attributes); lets the struct grow; at
+ *	most the page size
  * @flags: must be zero
  * @address: byte address of the first page queried; page aligned
  * @length: bytes queried; a non-zero multiple of the page size
