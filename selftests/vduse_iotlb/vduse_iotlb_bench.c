@@ -5,7 +5,7 @@
  * in the same guest; then 4 KiB map+unmap from two mappers on two vCPUs,
  * per-slot locking against the seed's single global spinlock
  * (vduse_iotlb.bench_global_lock=1, sampled when a domain is created).
- * Figures are medians over ROUNDS alternating bursts (see below), with
+ * Figures are medians over ROUNDS alternating bursts (see vit_bench.h), with
  * their spread and targets (vmk_bench.h).  Each map+unmap figure also gives
  * the time of the map and of the unmap half, from a third burst per round
  * that times the halves apart.
@@ -15,65 +15,15 @@
  * bidirectional bounces twice, its ratio is shown without a target.  Two
  * mappers with per-slot locks at least 1.5x the global-lock variant.
  */
-#include <pthread.h>
-#include <sched.h>
-#include <time.h>
-
-#include "vit_util.h"
-#include "vmk_bench.h"
+#include "vit_bench.h"
 
 #define PARAM "/sys/module/vduse_iotlb/parameters/bench_global_lock"
-/*
- * The host is shared and its load changes from one second to the next, so
- * nothing is timed in one long run: each figure alternates short bursts of
- * what it compares, ROUNDS times, and reports the median of the ratios of
- * adjacent bursts.
- */
-#define ROUNDS		9
-#define BURST_NS	40000000ULL	/* one timed burst */
-#define MAPPER_BURSTS	2		/* a two-mapper run: 2 bursts each */
 
 #define BOUNCE_TARGET	0.7	/* 64 KiB, one copy: ratio to memcpy */
 #define MAPPERS_TARGET	1.5	/* per-slot locks: ratio to the global lock */
 
 static const char * const dir_names[] = { "bidirectional", "to_device",
 					  "from_device" };
-
-static int die(const char *what)
-{
-	fprintf(stderr, "vduse_iotlb_bench: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-/* Nanoseconds @count operations took; with VIT_TEST_F_SPLIT, *@map_ns. */
-static __u64 bench_split(int cl, __u64 len, __u32 dir, __u32 flags,
-			 __u64 count, __u64 *map_ns)
-{
-	struct vit_test_cmd c = { .op = VIT_TEST_BENCH, .length = len,
-				  .dir = dir, .flags = flags, .count = count };
-
-	if (vit_op(cl, &c))
-		die("VIT_TEST_BENCH");
-	if (map_ns)
-		*map_ns = c.out_map_ns;
-	return c.out_ns ? c.out_ns : 1;
-}
-
-static __u64 bench(int cl, __u64 len, __u32 dir, __u32 flags, __u64 count)
-{
-	return bench_split(cl, len, dir, flags, count, NULL);
-}
-
-/* Iterations of one kind of operation that take about BURST_NS. */
-static __u64 calibrate(int cl, __u64 len, __u32 dir, __u32 flags)
-{
-	__u64 count = 64, ns;
-
-	ns = bench(cl, len, dir, flags, count);
-	count = count * BURST_NS / ns + 1;
-	ns = bench(cl, len, dir, flags, count);
-	return count * BURST_NS / ns + 1;
-}
 
 /*
  * memcpy and map+unmap of @len bytes in @dir, in alternating bursts (which
@@ -140,54 +90,6 @@ static void new_domain(int ctl, int global, int *dfd)
 		die("reset bench_global_lock");
 }
 
-static int client(int dfd)
-{
-	int cl = open(VIT_CLIENT, O_RDWR);
-
-	if (cl < 0 || vit_attach(cl, dfd))
-		die("client");
-	return cl;
-}
-
-struct mapper {
-	int cl, cpu;
-	__u64 count, ns;
-};
-
-static void *mapper_run(void *arg)
-{
-	struct mapper *m = arg;
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(m->cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-	m->ns = bench(m->cl, 4096, VIT_DIR_TO_DEVICE, 0, m->count);
-	return NULL;
-}
-
-/* Aggregate 4 KiB map+unmap pairs per second of two concurrent mappers. */
-static double two_mappers(int dfd, __u64 count)
-{
-	struct mapper m[2];
-	struct timespec a, b;
-	pthread_t t[2];
-	int i;
-
-	for (i = 0; i < 2; i++)
-		m[i] = (struct mapper){ .cl = client(dfd), .cpu = i, .count = count };
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	for (i = 0; i < 2; i++)
-		pthread_create(&t[i], NULL, mapper_run, &m[i]);
-	for (i = 0; i < 2; i++)
-		pthread_join(t[i], NULL);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	for (i = 0; i < 2; i++)
-		close(m[i].cl);
-	return 2.0 * count /
-	       ((b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9);
-}
-
 int main(void)
 {
 	static const __u64 sizes[] = { 256, 4096, 65536 };
@@ -215,15 +117,19 @@ int main(void)
 	 */
 	count = calibrate(cl, 4096, VIT_DIR_TO_DEVICE, 0) * MAPPER_BURSTS;
 	close(cl);
-	two_mappers(dfd, count);
-	two_mappers(gdfd, count);
+	two_mappers(dfd, 4096, VIT_DIR_TO_DEVICE, count);
+	two_mappers(gdfd, 4096, VIT_DIR_TO_DEVICE, count);
 	for (k = 0; k < ROUNDS; k++) {
 		if (k & 1) {
-			glob[k] = two_mappers(gdfd, count);
-			pcpu[k] = two_mappers(dfd, count);
+			glob[k] = two_mappers(gdfd, 4096, VIT_DIR_TO_DEVICE,
+					      count);
+			pcpu[k] = two_mappers(dfd, 4096, VIT_DIR_TO_DEVICE,
+					      count);
 		} else {
-			pcpu[k] = two_mappers(dfd, count);
-			glob[k] = two_mappers(gdfd, count);
+			pcpu[k] = two_mappers(dfd, 4096, VIT_DIR_TO_DEVICE,
+					      count);
+			glob[k] = two_mappers(gdfd, 4096, VIT_DIR_TO_DEVICE,
+					      count);
 		}
 		r[k] = pcpu[k] / glob[k];
 	}

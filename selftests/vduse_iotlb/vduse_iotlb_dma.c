@@ -454,4 +454,80 @@ TEST_F(dma, bench_op)
 	ASSERT_EQ(-EINVAL, vit_op(self->e.cl, &c)) TH_LOG("zero iterations");
 }
 
+/* Is swiotlb forced on every dma-direct device of this guest? */
+static int swiotlb_forced(void)
+{
+	char line[4096] = "";
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (!f)
+		return -1;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	return !!strstr(line, "swiotlb=force");
+}
+
+/*
+ * VIT_TEST_F_DIRECT runs the benchmark loop on the client's own dma-direct
+ * device, needs no domain and leaves nothing mapped on the domain; its maps
+ * bounce (through swiotlb) exactly when swiotlb is forced.  The flag is
+ * refused with memcpy and by every other op.
+ */
+TEST_F(dma, bench_direct)
+{
+	struct vit_test_cmd c = { .op = VIT_TEST_BENCH, .length = 2 * VIT_PAGE + 3,
+				  .dir = variant->dir, .count = 8,
+				  .flags = VIT_TEST_F_DIRECT };
+	struct vduse_iotlb_info info;
+	int cl, forced, buf;
+	__u64 iova;
+
+	forced = swiotlb_forced();
+	ASSERT_LE(0, forced) TH_LOG("read /proc/cmdline");
+	cl = open(VIT_CLIENT, O_RDWR);
+	ASSERT_LE(0, cl);
+
+	ASSERT_EQ(0, vit_op(cl, &c)) TH_LOG("dma-direct benchmark, no domain");
+	ASSERT_LT(0, c.out_ns);
+	ASSERT_EQ(forced ? c.count : 0, c.out_bounced)
+		TH_LOG("%llu of %llu dma-direct maps bounced, swiotlb %sforced",
+		       c.out_bounced, c.count, forced ? "" : "not ");
+	ASSERT_EQ(forced, c.out_in_swiotlb) TH_LOG("last map in swiotlb?");
+	c.flags = VIT_TEST_F_DIRECT | VIT_TEST_F_SPLIT;
+	c.out_bounced = ~0ULL;
+	c.out_in_swiotlb = 2;
+	ASSERT_EQ(0, vit_op(cl, &c)) TH_LOG("split dma-direct benchmark");
+	ASSERT_LT(0, c.out_map_ns) TH_LOG("map half not timed");
+	ASSERT_LT(c.out_map_ns, c.out_ns) TH_LOG("map half exceeds the total");
+	ASSERT_EQ(forced ? c.count : 0, c.out_bounced);
+	ASSERT_EQ(forced, c.out_in_swiotlb);
+
+	c.flags = VIT_TEST_F_DIRECT | VIT_TEST_F_MEMCPY;
+	ASSERT_EQ(-EINVAL, vit_op(cl, &c)) TH_LOG("memcpy has no device");
+	c.flags = VIT_TEST_F_DIRECT;
+	c.length = VIT_TEST_MAX_BUF + 1;
+	ASSERT_EQ(-EINVAL, vit_op(cl, &c)) TH_LOG("over-long dma-direct loop");
+	c.length = VIT_PAGE;
+	c.dir = VIT_DIR_FROM_DEVICE + 1;
+	ASSERT_EQ(-EINVAL, vit_op(cl, &c)) TH_LOG("bad direction");
+	c.dir = variant->dir;
+	c.flags = 0;
+	ASSERT_EQ(-ENODEV, vit_op(cl, &c)) TH_LOG("domain benchmark, no domain");
+	close(cl);
+
+	/* Only the benchmark takes the flag. */
+	buf = vit_buf(self->e.cl, VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	ASSERT_EQ(-EINVAL, vit_map(self->e.cl, buf, 0, VIT_PAGE, variant->dir,
+				   VIT_TEST_F_DIRECT, &iova))
+		TH_LOG("map with VIT_TEST_F_DIRECT");
+	c = (struct vit_test_cmd){ .op = VIT_TEST_DEV_INFO,
+				   .flags = VIT_TEST_F_DIRECT };
+	ASSERT_EQ(-EINVAL, vit_op(self->e.cl, &c)) TH_LOG("DEV_INFO with the flag");
+	ASSERT_EQ(0, vit_info(self->e.ctl, self->e.id, &info));
+	ASSERT_EQ(0, info.out_mappings) TH_LOG("dma-direct loop touched the domain");
+	ASSERT_EQ(0, info.out_bytes_to_dev + info.out_bytes_from_dev);
+}
+
 TEST_HARNESS_MAIN

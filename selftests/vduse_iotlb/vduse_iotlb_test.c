@@ -5,6 +5,7 @@
  * /dev/vduse_iotlb_test (see vduse_iotlb_test.h).  Everything a file
  * created is unmapped and freed when it is closed.
  */
+#include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -12,8 +13,10 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/platform_device.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/swiotlb.h>
 #include <linux/timer.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
@@ -64,6 +67,13 @@ struct vt_map {
 	enum dma_data_direction dir;
 	struct sg_table sgt;
 };
+
+/*
+ * A device of the test module's own for VIT_TEST_F_DIRECT: no DMA ops, so
+ * the DMA API maps it directly, or through swiotlb when that is forced;
+ * the same kernel buffers and loop as a domain's device, for comparison.
+ */
+static struct platform_device *vt_pdev;
 
 struct vt_call;
 
@@ -477,74 +487,112 @@ static int vt_rw(struct vt_ctx *ctx, struct vit_test_cmd *cmd, bool read)
 	return left ? -EFAULT : 0;
 }
 
-/*
- * @count map + unmap pairs of @src, each half timed apart (the clock reads
- * cost a little, so the headline figures come from vt_bench()'s plain loop).
- */
-static int vt_bench_split(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
-			  void *src)
+/* Is DMA address @addr of @dev in swiotlb's buffer? */
+static bool vt_in_swiotlb(struct device *dev, dma_addr_t addr)
 {
-	u64 i, t0, t1, map_ns = 0, unmap_ns = 0;
-	dma_addr_t iova;
+#ifdef CONFIG_SWIOTLB_DYNAMIC
+	/* __swiotlb_find_pool() is not exported: has @dev used swiotlb? */
+	return READ_ONCE(dev->dma_uses_io_tlb);
+#else
+	return swiotlb_find_pool(dev, dma_to_phys(dev, addr));
+#endif
+}
+
+/*
+ * @count map + unmap pairs of @src on @dev, each half timed apart (the
+ * clock reads cost a little, so the headline figures come from
+ * vt_bench_loop()).  Maps that did not get @own as their address are counted in
+ * @out_bounced; *@last is the address of the last map.
+ */
+static int vt_bench_split(struct device *dev, struct vit_test_cmd *cmd,
+			  void *src, dma_addr_t own, dma_addr_t *last)
+{
+	u64 i, t0, t1, map_ns = 0, unmap_ns = 0, bounced = 0;
+	dma_addr_t iova = own;
 
 	for (i = 0; i < cmd->count; i++) {
 		t0 = ktime_get_ns();
-		iova = dma_map_page(ctx->dev, virt_to_page(src), 0, cmd->length,
+		iova = dma_map_page(dev, virt_to_page(src), 0, cmd->length,
 				    cmd->dir);
 		t1 = ktime_get_ns();
-		if (dma_mapping_error(ctx->dev, iova))
+		if (dma_mapping_error(dev, iova))
 			return -ENOSPC;
-		dma_unmap_page(ctx->dev, iova, cmd->length, cmd->dir);
+		bounced += iova != own;
+		dma_unmap_page(dev, iova, cmd->length, cmd->dir);
 		unmap_ns += ktime_get_ns() - t1;
 		map_ns += t1 - t0;
 	}
 	cmd->out_map_ns = map_ns;
 	cmd->out_ns = map_ns + unmap_ns;
+	cmd->out_bounced = bounced;
+	*last = iova;
 	return 0;
 }
 
 /*
- * Time @count map + unmap pairs (or memcpy()s, the physical limit) of
- * @length bytes between two private buffers, in the caller's context.
+ * @count map + unmap pairs (or memcpy()s to @dst, the physical limit) of
+ * @src on @dev in one timed loop; as vt_bench_split() otherwise.
  */
-static int vt_bench(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+static int vt_bench_loop(struct device *dev, struct vit_test_cmd *cmd,
+			 void *src, void *dst, dma_addr_t own,
+			 dma_addr_t *last)
 {
-	unsigned int order = get_order(cmd->length);
-	void *src, *dst;
-	dma_addr_t iova;
-	u64 i, start;
-	int ret = 0;
+	u64 i, start, bounced = 0;
+	dma_addr_t iova = own;
 
-	if (!cmd->length || cmd->length > VIT_TEST_MAX_BUF || !cmd->count ||
-	    cmd->dir > DMA_FROM_DEVICE ||
-	    (cmd->flags & ~(VIT_TEST_F_MEMCPY | VIT_TEST_F_SPLIT)) ||
-	    cmd->flags == (VIT_TEST_F_MEMCPY | VIT_TEST_F_SPLIT))
-		return -EINVAL;
-	src = (void *)__get_free_pages(GFP_KERNEL | __GFP_ZERO, order);
-	dst = (void *)__get_free_pages(GFP_KERNEL | __GFP_ZERO, order);
-	if (!src || !dst) {
-		ret = -ENOMEM;
-		goto out_free;
-	}
-	if (cmd->flags & VIT_TEST_F_SPLIT) {
-		ret = vt_bench_split(ctx, cmd, src);
-		goto out_free;
-	}
 	start = ktime_get_ns();
 	for (i = 0; i < cmd->count; i++) {
 		if (cmd->flags & VIT_TEST_F_MEMCPY) {
 			memcpy(dst, src, cmd->length);
 			continue;
 		}
-		iova = dma_map_page(ctx->dev, virt_to_page(src), 0, cmd->length,
+		iova = dma_map_page(dev, virt_to_page(src), 0, cmd->length,
 				    cmd->dir);
-		if (dma_mapping_error(ctx->dev, iova)) {
-			ret = -ENOSPC;
-			goto out_free;
-		}
-		dma_unmap_page(ctx->dev, iova, cmd->length, cmd->dir);
+		if (dma_mapping_error(dev, iova))
+			return -ENOSPC;
+		bounced += iova != own;
+		dma_unmap_page(dev, iova, cmd->length, cmd->dir);
 	}
 	cmd->out_ns = ktime_get_ns() - start;
+	cmd->out_bounced = bounced;
+	*last = iova;
+	return 0;
+}
+
+/*
+ * Time @count map + unmap pairs (or memcpy()s) of @length bytes between
+ * two private buffers, in the caller's context, on the domain's device or
+ * (VIT_TEST_F_DIRECT) on the dma-direct one.
+ */
+static int vt_bench(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	const u32 valid = VIT_TEST_F_MEMCPY | VIT_TEST_F_SPLIT |
+			  VIT_TEST_F_DIRECT;
+	unsigned int order = get_order(cmd->length);
+	dma_addr_t last, own;
+	struct device *dev;
+	void *src, *dst;
+	int ret;
+
+	if (!cmd->length || cmd->length > VIT_TEST_MAX_BUF || !cmd->count ||
+	    cmd->dir > DMA_FROM_DEVICE || (cmd->flags & ~valid) ||
+	    ((cmd->flags & VIT_TEST_F_MEMCPY) && cmd->flags != VIT_TEST_F_MEMCPY))
+		return -EINVAL;
+	dev = cmd->flags & VIT_TEST_F_DIRECT ? &vt_pdev->dev : ctx->dev;
+	src = (void *)__get_free_pages(GFP_KERNEL | __GFP_ZERO, order);
+	dst = (void *)__get_free_pages(GFP_KERNEL | __GFP_ZERO, order);
+	if (!src || !dst) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	own = phys_to_dma(dev, virt_to_phys(src));
+	if (cmd->flags & VIT_TEST_F_SPLIT)
+		ret = vt_bench_split(dev, cmd, src, own, &last);
+	else
+		ret = vt_bench_loop(dev, cmd, src, dst, own, &last);
+	/* The last map is undone by now: only its address is looked at. */
+	if (!ret && (cmd->flags & VIT_TEST_F_DIRECT))
+		cmd->out_in_swiotlb = vt_in_swiotlb(dev, last);
 out_free:
 	free_pages((unsigned long)dst, order);
 	free_pages((unsigned long)src, order);
@@ -569,6 +617,11 @@ static int vt_dispatch(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 {
 	struct vt_buf *buf;
 
+	if (cmd->flags & VIT_TEST_F_DIRECT) {
+		if (cmd->op != VIT_TEST_BENCH)
+			return -EINVAL;
+		return vt_bench(ctx, cmd);
+	}
 	if (cmd->op == VIT_TEST_ATTACH)
 		return vt_attach(ctx, cmd);
 	if (!ctx->dom)
@@ -744,7 +797,36 @@ static struct miscdevice vt_misc = {
 	.fops = &vt_fops,
 	.mode = 0600,
 };
-module_misc_device(vt_misc);
+
+static int __init vt_init(void)
+{
+	const struct platform_device_info info = {
+		.name = "vduse_iotlb_test",
+		.id = PLATFORM_DEVID_NONE,
+		.dma_mask = DMA_BIT_MASK(64),
+	};
+	int ret;
+
+	vt_pdev = platform_device_register_full(&info);
+	if (IS_ERR(vt_pdev))
+		return PTR_ERR(vt_pdev);
+	ret = misc_register(&vt_misc);
+	if (ret)
+		goto err_unregister;
+	return 0;
+
+err_unregister:
+	platform_device_unregister(vt_pdev);
+	return ret;
+}
+module_init(vt_init);
+
+static void __exit vt_exit(void)
+{
+	misc_deregister(&vt_misc);
+	platform_device_unregister(vt_pdev);
+}
+module_exit(vt_exit);
 
 MODULE_DESCRIPTION("vduse_iotlb test-only DMA client");
 MODULE_LICENSE("GPL");

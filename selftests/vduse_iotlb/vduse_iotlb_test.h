@@ -41,7 +41,16 @@
  *                  of @length bytes with @dir; @out_ns is the time taken.
  *                  VIT_TEST_F_SPLIT times each map and each unmap apart:
  *                  @out_ns is then the sum of those times and @out_map_ns
- *                  the part spent in dma_map_page()
+ *                  the part spent in dma_map_page().  VIT_TEST_F_DIRECT
+ *                  runs the loop on the client module's own platform
+ *                  device (64-bit DMA mask, no DMA ops: dma-direct, which
+ *                  bounces through swiotlb under swiotlb=force) instead of
+ *                  the domain's, and needs no VIT_TEST_ATTACH.
+ *                  @out_bounced is the number of maps whose DMA address
+ *                  was not the buffer's own physical one (as dma-direct
+ *                  would give it without bouncing); with VIT_TEST_F_DIRECT,
+ *                  @out_in_swiotlb is 1 when the last map's DMA address
+ *                  was in swiotlb's buffer, else 0
  * @VIT_TEST_MAP_RESOURCE: dma_map_resource() of the physical address of
  *                         buffer @id bytes [@offset, @offset + @length)
  *                         with direction @dir, as if it were MMIO: the
@@ -69,6 +78,8 @@
  *                     dma_set_coherent_mask(@length) unless @length is 0;
  *                     returns the first error
  * @VIT_TEST_SET_SEG: dma_set_max_seg_size(@length)
+ *
+ * VIT_TEST_F_DIRECT is refused by every op but VIT_TEST_BENCH.
  *
  * VIT_TEST_F_SOFTIRQ makes VIT_TEST_MAP (page mappings only), VIT_TEST_UNMAP
  * (of such a mapping) and VIT_TEST_COH_ALLOC (with GFP_ATOMIC) call the DMA
@@ -107,6 +118,7 @@ enum vit_test_op {
 #define VIT_TEST_F_MEMCPY	0x4U
 #define VIT_TEST_F_SPLIT	0x8U
 #define VIT_TEST_F_SOFTIRQ	0x10U
+#define VIT_TEST_F_DIRECT	0x20U
 
 /* enum dma_data_direction values */
 #define VIT_DIR_BIDIRECTIONAL	0
@@ -140,6 +152,10 @@ enum vit_test_op {
  * @out_dma_mask: VIT_TEST_DEV_INFO: dma_get_mask()
  * @out_coherent_mask: VIT_TEST_DEV_INFO: the coherent DMA mask
  * @out_max_seg: VIT_TEST_DEV_INFO: dma_get_max_seg_size()
+ * @out_bounced: VIT_TEST_BENCH: maps that did not get the buffer's physical
+ *               address as their DMA address
+ * @out_in_swiotlb: VIT_TEST_BENCH with VIT_TEST_F_DIRECT: the last map was
+ *                  in swiotlb's buffer
  */
 struct vit_test_cmd {
 	__u32 op;
@@ -162,6 +178,8 @@ struct vit_test_cmd {
 	__u64 out_dma_mask;
 	__u64 out_coherent_mask;
 	__u64 out_max_seg;
+	__u64 out_bounced;
+	__u64 out_in_swiotlb;
 };
 
 #define VIT_TEST_IOCTL _IOWR(0xB9, 0xF0, struct vit_test_cmd)
