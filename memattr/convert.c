@@ -316,7 +316,7 @@ static int memattr_hook_prepare(struct memattr_obj *obj,
 	lockdep_assert_not_held(&obj->tree_mutex);
 	if (!obj->backend->ops->prepare)
 		return 0;
-	atomic64_inc(&memattr_stats.prepare);
+	memattr_stat_inc(prepare);
 	return obj->backend->ops->prepare(obj->backend_priv, chg);
 }
 
@@ -327,7 +327,7 @@ static void memattr_hook_abort(struct memattr_obj *obj,
 	lockdep_assert_not_held(&obj->lock);
 	if (!obj->backend->ops->abort)
 		return;
-	atomic64_inc(&memattr_stats.abort);
+	memattr_stat_inc(abort);
 	obj->backend->ops->abort(obj->backend_priv, chg);
 }
 
@@ -337,7 +337,7 @@ static void memattr_hook_commit(struct memattr_obj *obj,
 	lockdep_assert_held(&obj->lock);
 	if (!obj->backend->ops->commit)
 		return;
-	atomic64_inc(&memattr_stats.commit);
+	memattr_stat_inc(commit);
 	obj->backend->ops->commit(obj->backend_priv, chg);
 }
 
@@ -349,7 +349,7 @@ static void memattr_hook_finish(struct memattr_obj *obj,
 	lockdep_assert_not_held(&obj->tree_mutex);
 	if (!obj->backend->ops->finish)
 		return;
-	atomic64_inc(&memattr_stats.finish);
+	memattr_stat_inc(finish);
 	obj->backend->ops->finish(obj->backend_priv, chg);
 }
 
@@ -361,7 +361,7 @@ void memattr_hook_invalidate(struct memattr_obj *obj,
 	lockdep_assert_not_held(&obj->lock);
 	if (!obj->backend || !obj->backend->ops->invalidate)
 		return;
-	atomic64_add(vmk_gfn_range_nr(range), &memattr_stats.invalidate);
+	memattr_stat_add(invalidate, vmk_gfn_range_nr(range));
 	obj->backend->ops->invalidate(obj->backend_priv, range);
 }
 
@@ -440,7 +440,7 @@ int memattr_set_attributes(struct memattr_obj *obj,
 		 */
 		for (i = 0; i < ch.nr; i++) {
 			if (memattr_range_pinned(obj, &ch.v[i].range)) {
-				atomic64_inc(&memattr_stats.pinned_busy);
+				memattr_stat_inc(pinned_busy);
 				ret = -EBUSY;
 				goto out_free;
 			}
@@ -462,9 +462,9 @@ int memattr_set_attributes(struct memattr_obj *obj,
 	if (!to_private)
 		for (i = 0; i < ch.nr; i++)
 			memattr_zero(obj, &ch.v[i].range);
-	atomic64_add(ch.pages, &memattr_stats.pages_converted);
+	memattr_stat_add(pages_converted, ch.pages);
 out_done:
-	atomic64_inc(&memattr_stats.conversions);
+	memattr_stat_inc(conversions);
 	goto out_free;
 
 out_abort:

@@ -16,7 +16,7 @@
 
 #include "internal.h"
 
-struct memattr_stats memattr_stats;
+DEFINE_PER_CPU(struct memattr_stats, memattr_stats);
 
 static char memattr_backend_name[32] = "none";
 module_param_string(backend, memattr_backend_name,
@@ -91,25 +91,33 @@ void memattr_backend_put(const struct memattr_backend *be)
 	module_put(be->owner);
 }
 
+/* The sum over every possible CPU of one counter of struct memattr_stats. */
+#define memattr_stat_sum(field)						\
+({									\
+	s64 __sum = 0;							\
+	int __cpu;							\
+									\
+	for_each_possible_cpu(__cpu)					\
+		__sum += per_cpu(memattr_stats.field, __cpu);		\
+	__sum;								\
+})
+
 static int memattr_stats_show(struct seq_file *m, void *unused)
 {
-	const struct memattr_stats *s = &memattr_stats;
-
-	seq_printf(m, "objects %lld\n", atomic64_read(&s->objects));
-	seq_printf(m, "conversions %lld\n", atomic64_read(&s->conversions));
-	seq_printf(m, "pinned_busy %lld\n", atomic64_read(&s->pinned_busy));
+	seq_printf(m, "objects %lld\n", memattr_stat_sum(objects));
+	seq_printf(m, "conversions %lld\n", memattr_stat_sum(conversions));
+	seq_printf(m, "pinned_busy %lld\n", memattr_stat_sum(pinned_busy));
 	seq_printf(m, "pages_converted %lld\n",
-		   atomic64_read(&s->pages_converted));
-	seq_printf(m, "runs %lld\n", atomic64_read(&s->runs));
-	seq_printf(m, "gfn_entries %lld\n", atomic64_read(&s->gfn_entries));
-	seq_printf(m, "faults %lld\n", atomic64_read(&s->faults));
-	seq_printf(m, "fault_retries %lld\n", atomic64_read(&s->fault_retries));
-	seq_printf(m, "hook_prepare %lld\n", atomic64_read(&s->prepare));
-	seq_printf(m, "hook_abort %lld\n", atomic64_read(&s->abort));
-	seq_printf(m, "hook_commit %lld\n", atomic64_read(&s->commit));
-	seq_printf(m, "hook_finish %lld\n", atomic64_read(&s->finish));
-	seq_printf(m, "hook_invalidate %lld\n",
-		   atomic64_read(&s->invalidate));
+		   memattr_stat_sum(pages_converted));
+	seq_printf(m, "runs %lld\n", memattr_stat_sum(runs));
+	seq_printf(m, "gfn_entries %lld\n", memattr_stat_sum(gfn_entries));
+	seq_printf(m, "faults %lld\n", memattr_stat_sum(faults));
+	seq_printf(m, "fault_retries %lld\n", memattr_stat_sum(fault_retries));
+	seq_printf(m, "hook_prepare %lld\n", memattr_stat_sum(prepare));
+	seq_printf(m, "hook_abort %lld\n", memattr_stat_sum(abort));
+	seq_printf(m, "hook_commit %lld\n", memattr_stat_sum(commit));
+	seq_printf(m, "hook_finish %lld\n", memattr_stat_sum(finish));
+	seq_printf(m, "hook_invalidate %lld\n", memattr_stat_sum(invalidate));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(memattr_stats);

@@ -29,7 +29,7 @@ static bool memattr_fault_busy(struct memattr_obj *obj, u64 gfn)
 /* Wait for the conversion covering @gfn; false on a fatal signal. */
 static bool memattr_fault_wait(struct memattr_obj *obj, u64 gfn)
 {
-	atomic64_inc(&memattr_stats.fault_retries);
+	memattr_stat_inc(fault_retries);
 	return !wait_event_killable(obj->inflight_wq,
 				    !memattr_fault_busy(obj, gfn));
 }
@@ -57,7 +57,7 @@ static vm_fault_t memattr_fault(struct vm_fault *vmf)
 
 	if (gfn >= obj->nr_gfns)
 		return VM_FAULT_SIGBUS;
-	atomic64_inc(&memattr_stats.faults);
+	memattr_stat_inc(faults);
 again:
 	spin_lock(&obj->lock);
 	busy = memattr_gfn_inflight(obj, gfn);

@@ -5,10 +5,10 @@
 #ifndef _MEMATTR_INTERNAL_H
 #define _MEMATTR_INTERNAL_H
 
-#include <linux/atomic.h>
 #include <linux/fs.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -97,24 +97,35 @@ struct memattr_attr_run {
  * @commit: backend commit calls
  * @finish: backend finish calls
  * @invalidate: pages given to the backend's invalidate hook
+ *
+ * Per CPU, so that faults and conversions on different CPUs do not share a
+ * cache line: each CPU adds to its own copy (this_cpu ops, safe against
+ * preemption and interrupts), debugfs sums the copies.  A CPU's share may be
+ * negative (@objects, @runs and @gfn_entries go down on other CPUs than
+ * they went up on); the sums are exact when nothing runs.
  */
 struct memattr_stats {
-	atomic64_t objects;
-	atomic64_t conversions;
-	atomic64_t pinned_busy;
-	atomic64_t pages_converted;
-	atomic64_t runs;
-	atomic64_t gfn_entries;
-	atomic64_t faults;
-	atomic64_t fault_retries;
-	atomic64_t prepare;
-	atomic64_t abort;
-	atomic64_t commit;
-	atomic64_t finish;
-	atomic64_t invalidate;
+	s64 objects;
+	s64 conversions;
+	s64 pinned_busy;
+	s64 pages_converted;
+	s64 runs;
+	s64 gfn_entries;
+	s64 faults;
+	s64 fault_retries;
+	s64 prepare;
+	s64 abort;
+	s64 commit;
+	s64 finish;
+	s64 invalidate;
 };
 
-extern struct memattr_stats memattr_stats;
+DECLARE_PER_CPU(struct memattr_stats, memattr_stats);
+
+#define memattr_stat_add(field, n)	this_cpu_add(memattr_stats.field, (n))
+#define memattr_stat_inc(field)		this_cpu_inc(memattr_stats.field)
+#define memattr_stat_sub(field, n)	this_cpu_sub(memattr_stats.field, (n))
+#define memattr_stat_dec(field)		this_cpu_dec(memattr_stats.field)
 
 /* core.c */
 const struct memattr_backend *memattr_backend_get(void);

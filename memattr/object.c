@@ -243,7 +243,7 @@ static int memattr_obj_release(struct inode *inode, struct file *file)
 	truncate_inode_pages(obj->mapping, 0);
 	inode->i_private = NULL;
 	memattr_obj_free(obj);
-	atomic64_dec(&memattr_stats.objects);
+	memattr_stat_dec(objects);
 	return 0;
 }
 
@@ -361,7 +361,7 @@ long memattr_create_object(struct memattr_create __user *uarg)
 	mapping_set_release_always(inode->i_mapping);
 	obj->mapping = inode->i_mapping;
 
-	atomic64_inc(&memattr_stats.objects);
+	memattr_stat_inc(objects);
 	fd_install(fd, file);
 	return fd;
 

@@ -453,7 +453,7 @@ void memattr_rb_apply(struct memattr_obj *obj, struct memattr_store_txn *txn)
 			memattr_leaf_shrink(obj, shrunk.leaf[k], txn);
 
 	obj->nr_entries += delta;
-	atomic64_add(delta, &memattr_stats.runs);
+	memattr_stat_add(runs, delta);
 }
 
 void memattr_rb_release(struct memattr_obj *obj, struct memattr_store_txn *txn)
@@ -491,7 +491,7 @@ void memattr_rb_destroy(struct memattr_obj *obj)
 		kmem_cache_free(memattr_leaf_cache, leaf);
 	}
 	obj->nr_spare = 0;
-	atomic64_sub(obj->nr_entries, &memattr_stats.runs);
+	memattr_stat_sub(runs, obj->nr_entries);
 	obj->nr_entries = 0;
 	mutex_unlock(&obj->tree_mutex);
 }

@@ -113,13 +113,13 @@ void memattr_xa_apply(struct memattr_obj *obj, struct memattr_store_txn *txn)
 		cond_resched();
 	}
 	obj->nr_entries += txn->delta;
-	atomic64_add(txn->delta, &memattr_stats.gfn_entries);
+	memattr_stat_add(gfn_entries, txn->delta);
 }
 
 void memattr_xa_destroy(struct memattr_obj *obj)
 {
 	mutex_lock(&obj->tree_mutex);
-	atomic64_sub(obj->nr_entries, &memattr_stats.gfn_entries);
+	memattr_stat_sub(gfn_entries, obj->nr_entries);
 	obj->nr_entries = 0;
 	xa_destroy(&obj->xa);
 	mutex_unlock(&obj->tree_mutex);
