@@ -9,8 +9,11 @@
  * means the first look still holds; otherwise the attributes are read again.
  * The folio stays locked until the core has installed the PTE, which is what
  * memattr_zap() relies on.  There is no ->map_pages, so no fault-around can
- * map a page without this check.
+ * map a page without this check (and faults come under mmap_lock: the core
+ * retries a fault without ->map_pages there).  Waiting for a conversion
+ * drops that lock on a first try (memattr_fault_wait()).
  */
+#include <linux/file.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 
@@ -26,12 +29,37 @@ static bool memattr_fault_busy(struct memattr_obj *obj, u64 gfn)
 	return busy;
 }
 
-/* Wait for the conversion covering @gfn; false on a fatal signal. */
-static bool memattr_fault_wait(struct memattr_obj *obj, u64 gfn)
+/*
+ * Wait for the conversion covering @gfn.  A conversion can take seconds, so
+ * on a fault's first try the fault lock (mmap_lock) is dropped for the wait
+ * and the fault retried, as filemap does for I/O: the rest of the process
+ * can map and unmap meanwhile.  The file reference keeps @obj alive once the
+ * VMA may be gone.  A retry, or a fault that may not drop the lock, waits
+ * holding it.
+ *
+ * Return: VM_FAULT_RETRY when the lock was dropped (or may not be waited
+ * under), VM_FAULT_NOPAGE on a fatal signal, 0 to look again.
+ */
+static vm_fault_t memattr_fault_wait(struct vm_fault *vmf,
+				     struct memattr_obj *obj, u64 gfn)
 {
+	struct file *fpin;
+
 	memattr_stat_inc(fault_retries);
-	return !wait_event_killable(obj->inflight_wq,
+	if (fault_flag_allow_retry_first(vmf->flags)) {
+		if (vmf->flags & FAULT_FLAG_RETRY_NOWAIT)
+			return VM_FAULT_RETRY;
+		fpin = get_file(vmf->vma->vm_file);
+		release_fault_lock(vmf);
+		wait_event_killable(obj->inflight_wq,
 				    !memattr_fault_busy(obj, gfn));
+		fput(fpin);
+		return VM_FAULT_RETRY;
+	}
+	if (wait_event_killable(obj->inflight_wq,
+				!memattr_fault_busy(obj, gfn)))
+		return VM_FAULT_NOPAGE;
+	return 0;
 }
 
 /* The locked, up-to-date folio caching @gfn, allocated on first use. */
@@ -53,6 +81,7 @@ static vm_fault_t memattr_fault(struct vm_fault *vmf)
 	struct memattr_obj *obj = vmf->vma->vm_file->private_data;
 	u64 gfn = vmf->pgoff, attrs, seq;
 	struct folio *folio;
+	vm_fault_t ret;
 	bool busy;
 
 	if (gfn >= obj->nr_gfns)
@@ -65,8 +94,9 @@ again:
 	seq = obj->seq;
 	spin_unlock(&obj->lock);
 	if (busy) {
-		if (!memattr_fault_wait(obj, gfn))
-			return VM_FAULT_NOPAGE;
+		ret = memattr_fault_wait(vmf, obj, gfn);
+		if (ret)
+			return ret;
 		goto again;
 	}
 	if (attrs & MEMATTR_ATTRIBUTE_PRIVATE)
@@ -92,8 +122,9 @@ again:
 	folio_put(folio);
 	if (!busy)
 		return VM_FAULT_SIGBUS;
-	if (!memattr_fault_wait(obj, gfn))
-		return VM_FAULT_NOPAGE;
+	ret = memattr_fault_wait(vmf, obj, gfn);
+	if (ret)
+		return ret;
 	goto again;
 }
 

@@ -214,6 +214,67 @@ TEST_F(hooks, fault_waits_only_for_its_conversion)
 	munmap(map, OBJ_PAGES * self->pg);
 }
 
+struct fault_arg {
+	__u64 *addr;
+	__u64 v;
+	int ret;
+	int done;	/* set (release) once the read returned */
+};
+
+static void *fault_thread(void *p)
+{
+	struct fault_arg *f = p;
+
+	ma_probe_init();
+	f->ret = ma_probe_read(f->addr, &f->v);
+	__atomic_store_n(&f->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * A fault waiting for a conversion does not hold mmap_lock: while it waits,
+ * another thread of the process maps and unmaps memory at once, not after
+ * the conversion (it took a 3 s conversion's length before).
+ */
+TEST_F(hooks, waiting_fault_holds_no_mmap_lock)
+{
+	char *map = mmap(NULL, OBJ_PAGES * self->pg, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, self->fd, 0);
+	struct convert_arg arg = { self->fd, 8, 4, 0, -1, 0 };
+	struct fault_arg f = { .ret = -1 };
+	long long retries;
+	pthread_t thr, fthr;
+	void *other;
+
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, ma_set_pages(self->fd, 8, 4, MA_PRIVATE));
+	retries = ma_stat("fault_retries");
+	ASSERT_LE(0, retries) TH_LOG("memattr debugfs stats missing");
+	start_slow(_metadata, &thr, &arg, "3000");
+
+	f.addr = (__u64 *)(map + 9 * self->pg);
+	ASSERT_EQ(0, pthread_create(&fthr, NULL, fault_thread, &f));
+	while (ma_stat("fault_retries") == retries && !is_done(&arg))
+		usleep(1000);
+	ASSERT_FALSE(is_done(&arg)) TH_LOG("conversion ended before the fault waited");
+
+	other = mmap(NULL, self->pg, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, other);
+	EXPECT_EQ(0, munmap(other, self->pg));
+	EXPECT_FALSE(is_done(&arg))
+		TH_LOG("mmap() waited for the conversion behind a waiting fault");
+	EXPECT_FALSE(__atomic_load_n(&f.done, __ATOMIC_ACQUIRE))
+		TH_LOG("the fault did not wait for the conversion");
+
+	pthread_join(thr, NULL);
+	pthread_join(fthr, NULL);
+	EXPECT_EQ(0, arg.ret);
+	EXPECT_EQ(0, f.ret) TH_LOG("fault after the conversion raised SIGBUS");
+	EXPECT_EQ(0, f.v);
+	munmap(map, OBJ_PAGES * self->pg);
+}
+
 TEST_F(hooks, overlapping_conversions_wait_disjoint_do_not)
 {
 	struct convert_arg a = { self->fd, 0, 8, MA_PRIVATE, -1, 0 };
