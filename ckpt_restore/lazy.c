@@ -50,6 +50,7 @@
 #include <linux/file.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -81,7 +82,9 @@ struct ckpt_lazy_run {
  * @install_lock: serialises installing run pages in @mm with setting their
  *	bits in @installed, so a set bit always means "was installed"
  * @image: the image file; NULL once no fault can need it any more
- * @mm: the restoring mm, only compared, never dereferenced
+ * @mm: the restoring mm, only compared, never dereferenced; mmgrab()ed,
+ *	so that no later mm can be allocated at its address while the state
+ *	lives and be taken for the restoring one
  * @forked: a child got a copy of the VMA; keep @image until release
  * @first_map: the next ->mmap() is the restore's own mapping of the VMA
  * @exec: the restore proved the caller may execute there: make its
@@ -562,6 +565,7 @@ static int ckpt_lazy_release(struct inode *inode, struct file *file)
 		bitmap_free(bits);
 	xa_destroy(&lz->installed);
 	ckpt_tables_put(lz->tables);
+	mmdrop(lz->mm);
 	mutex_destroy(&lz->install_lock);
 	kfree(lz);
 	atomic_long_dec(&ckpt_stats.lazy_live);
@@ -611,6 +615,7 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 	spin_lock_init(&lz->lock);
 	mutex_init(&lz->install_lock);
 	lz->mm = current->mm;
+	mmgrab(lz->mm);
 	lz->first_map = true;
 	lz->base_pgoff = v->start >> PAGE_SHIFT;
 	lz->nr_pages = (v->end - v->start) >> PAGE_SHIFT;
@@ -629,6 +634,7 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 err_put_image:
 	if (lz->image)
 		fput(lz->image);
+	mmdrop(lz->mm);
 	ckpt_tables_put(lz->tables);
 	kfree(lz);
 	return file;
