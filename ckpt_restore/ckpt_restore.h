@@ -57,6 +57,8 @@ struct ckpt_stats {
 };
 
 extern struct ckpt_stats ckpt_stats;
+/* Unbound workqueue of the restore helpers, drained at module unload. */
+extern struct workqueue_struct *ckpt_wq;
 
 /**
  * struct ckpt_tables - an image's validated metadata, shared read-only

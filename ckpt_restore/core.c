@@ -15,6 +15,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "ckpt_restore.h"
 
@@ -121,21 +122,36 @@ static void ckpt_debugfs_init(void)
 					   files[i].val, &ckpt_stat_fops);
 }
 
+/*
+ * Restore helpers (restore.c) may outlive a restoring task killed while
+ * waiting for them: module unload waits for them by destroying their
+ * workqueue.
+ */
+struct workqueue_struct *ckpt_wq;
+
 static int __init ckpt_init(void)
 {
 	int ret;
 
+	ckpt_wq = alloc_workqueue("ckpt_fill", WQ_UNBOUND, 0);
+	if (!ckpt_wq)
+		return -ENOMEM;
 	ret = misc_register(&ckpt_misc);
 	if (ret)
-		return ret;
+		goto err_destroy_wq;
 	ckpt_debugfs_init();
 	return 0;
+
+err_destroy_wq:
+	destroy_workqueue(ckpt_wq);
+	return ret;
 }
 
 static void __exit ckpt_exit(void)
 {
 	debugfs_remove_recursive(ckpt_debugfs);
 	misc_deregister(&ckpt_misc);
+	destroy_workqueue(ckpt_wq);
 }
 
 module_init(ckpt_init);
