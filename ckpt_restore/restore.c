@@ -26,8 +26,10 @@
  *     for before step 5 returns, on success and failure alike, unless the
  *     task is killed while it waits: then it returns at once and the
  *     helper, holding its own references to the call's state and to the
- *     mm, stops after its current batch.  Shared VMAs are filled
- *     afterwards by the task alone.
+ *     mm, stops after its current batch.  The helper is used only when it
+ *     would allocate as the task would (no memory policy of the task's
+ *     own, no cpuset limiting its nodes); otherwise the task fills every
+ *     batch itself.  Shared VMAs are filled afterwards by the task alone.
  *     Lazy VMAs read and check a chunk and its checksum on its first fault.
  *
  * Any failure in 4 or 5 unmaps exactly the VMAs this call mapped.
@@ -43,13 +45,16 @@
 #include <linux/bvec.h>
 #include <linux/capability.h>
 #include <linux/completion.h>
+#include <linux/cpuset.h>
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/kref.h>
+#include <linux/mempolicy.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mutex.h>
 #include <linux/namei.h>
+#include <linux/nodemask.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -549,6 +554,23 @@ static void ckpt_fill_helper(struct work_struct *work)
 }
 
 /*
+ * Would the helper allocate the pages it populates as the task would?  It
+ * faults them in under its own (default) memory policy and cpuset, local
+ * to the CPU it runs on, and is queued on the task's node.  A task with
+ * a memory policy of its own, or whose cpuset does not allow every node
+ * with memory, fills every batch itself.  mbind() policies are per VMA
+ * and every VMA here was just mapped, without one.
+ */
+static bool ckpt_helper_allocates_alike(void)
+{
+#ifdef CONFIG_NUMA
+	if (current->mempolicy)
+		return false;
+#endif
+	return nodes_subset(node_states[N_MEMORY], cpuset_current_mems_allowed);
+}
+
+/*
  * Shared VMAs: copy a batch of a run (as for ckpt_fill_batch()) into the
  * new shmem file through a bounce buffer.
  */
@@ -609,10 +631,15 @@ static int ckpt_fill_shared_vmas(struct ckpt_rctx *c)
  */
 static int ckpt_fill(struct ckpt_rctx *c)
 {
+	bool helper;
+
 	if (c->fl[0].bv) {
-		kref_get(&c->ref);
-		mmget(c->mm);
-		queue_work(ckpt_wq, &c->helper);
+		helper = ckpt_helper_allocates_alike();
+		if (helper) {
+			kref_get(&c->ref);
+			mmget(c->mm);
+			queue_work_node(numa_node_id(), ckpt_wq, &c->helper);
+		}
 		ckpt_fill_batches(c, &c->fl[0], true);
 		/*
 		 * The helper may be stuck in a fault or a read that only this
@@ -620,7 +647,7 @@ static int ckpt_fill(struct ckpt_rctx *c)
 		 * killed task stops the helper's batches and leaves it its
 		 * references; undo unmaps what the helper may still pin in.
 		 */
-		if (wait_for_completion_killable(&c->helper_done)) {
+		if (helper && wait_for_completion_killable(&c->helper_done)) {
 			ckpt_batch_failed(c, 0, -EINTR);
 			return -EINTR;
 		}
