@@ -111,6 +111,7 @@ static void ckpt_debugfs_init(void)
 		{ "lazy_images", &ckpt_stats.lazy_images },
 		{ "lazy_fills", &ckpt_stats.lazy_fills },
 		{ "lazy_bad_chunks", &ckpt_stats.lazy_bad_chunks },
+		{ "lazy_unlocked_reads", &ckpt_stats.lazy_unlocked_reads },
 		{ "fill_pages", &ckpt_stats.fill_pages },
 		{ "fill_pages_helper", &ckpt_stats.fill_pages_helper },
 	};

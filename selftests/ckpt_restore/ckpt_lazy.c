@@ -157,6 +157,30 @@ TEST_F(lazy, write_before_read_copies_page)
 	EXPECT_TRUE(ckpt_page_matches(self->base + 6 * PG, 6));
 }
 
+/*
+ * A first touch reads its chunk with the mmap lock dropped and installs
+ * it on the retried fault (an image on FUSE served by this process must
+ * not be read under the lock its server's own faults need): one unlocked
+ * read per chunk touched, and the chunk installed whole.
+ */
+TEST_F(lazy, first_touch_reads_unlocked)
+{
+	long reads0 = ckpt_stat("lazy_unlocked_reads");
+	long fills0 = ckpt_stat("lazy_fills");
+	unsigned long i;
+
+	ASSERT_LE(0, reads0) TH_LOG("no lazy_unlocked_reads counter");
+	EXPECT_TRUE(ckpt_page_matches(self->base + 17 * PG, 17));
+	EXPECT_EQ(reads0 + 1, ckpt_stat("lazy_unlocked_reads"));
+	/* Every fourth page is a hole: pages 16-18 are one run, one chunk. */
+	EXPECT_EQ(fills0 + 3, ckpt_stat("lazy_fills"));
+	for (i = 16; i < 20; i++)
+		EXPECT_TRUE(has_data(i) ? ckpt_page_matches(self->base + i * PG, i) :
+					  ckpt_page_zero(self->base + i * PG));
+	EXPECT_EQ(reads0 + 1, ckpt_stat("lazy_unlocked_reads"))
+		TH_LOG("the rest of the chunk was installed with it");
+}
+
 TEST_F(lazy, unmap_before_populated_drops_image)
 {
 	EXPECT_TRUE(ckpt_page_matches(self->base + 2 * PG, 2));
