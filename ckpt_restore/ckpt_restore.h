@@ -40,6 +40,8 @@ static_assert(CKPT_BATCH_PAGES % CKPT_CHUNK_PAGES == 0);
  * @lazy_fills: pages read from an image and installed by the lazy fault
  *	handler
  * @lazy_bad_chunks: chunks the lazy fault handler found corrupted (SIGBUS)
+ * @lazy_unlocked_reads: chunks a lazy fault read with the mmap lock
+ *	dropped, for its retry to install
  * @fill_pages: pages of private VMAs filled by eager restores
  * @fill_pages_helper: of those, pages filled by the helper work item on
  *	another CPU rather than by the restoring task
@@ -52,11 +54,14 @@ struct ckpt_stats {
 	atomic_long_t lazy_images;
 	atomic_long_t lazy_fills;
 	atomic_long_t lazy_bad_chunks;
+	atomic_long_t lazy_unlocked_reads;
 	atomic_long_t fill_pages;
 	atomic_long_t fill_pages_helper;
 };
 
 extern struct ckpt_stats ckpt_stats;
+/* Unbound workqueue of the restore helpers, drained at module unload. */
+extern struct workqueue_struct *ckpt_wq;
 
 /**
  * struct ckpt_tables - an image's validated metadata, shared read-only

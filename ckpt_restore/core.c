@@ -15,6 +15,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "ckpt_restore.h"
 
@@ -110,6 +111,7 @@ static void ckpt_debugfs_init(void)
 		{ "lazy_images", &ckpt_stats.lazy_images },
 		{ "lazy_fills", &ckpt_stats.lazy_fills },
 		{ "lazy_bad_chunks", &ckpt_stats.lazy_bad_chunks },
+		{ "lazy_unlocked_reads", &ckpt_stats.lazy_unlocked_reads },
 		{ "fill_pages", &ckpt_stats.fill_pages },
 		{ "fill_pages_helper", &ckpt_stats.fill_pages_helper },
 	};
@@ -121,21 +123,36 @@ static void ckpt_debugfs_init(void)
 					   files[i].val, &ckpt_stat_fops);
 }
 
+/*
+ * Restore helpers (restore.c) may outlive a restoring task killed while
+ * waiting for them: module unload waits for them by destroying their
+ * workqueue.
+ */
+struct workqueue_struct *ckpt_wq;
+
 static int __init ckpt_init(void)
 {
 	int ret;
 
+	ckpt_wq = alloc_workqueue("ckpt_fill", WQ_UNBOUND, 0);
+	if (!ckpt_wq)
+		return -ENOMEM;
 	ret = misc_register(&ckpt_misc);
 	if (ret)
-		return ret;
+		goto err_destroy_wq;
 	ckpt_debugfs_init();
 	return 0;
+
+err_destroy_wq:
+	destroy_workqueue(ckpt_wq);
+	return ret;
 }
 
 static void __exit ckpt_exit(void)
 {
 	debugfs_remove_recursive(ckpt_debugfs);
 	misc_deregister(&ckpt_misc);
+	destroy_workqueue(ckpt_wq);
 }
 
 module_init(ckpt_init);

@@ -6,6 +6,8 @@
  * are then read a batch at a time with get_user_pages_remote(FOLL_DUMP),
  * which fails on holes and zero-page mappings of anonymous memory instead
  * of faulting them in, so untouched memory is skipped without allocating.
+ * An anonymous VMA without an anon_vma has no page of its own at all and
+ * is skipped whole, without a GUP call per page.
  * Any other failure of GUP is no hole and fails the dump.  Lazily restored
  * VMAs are read without faulting: missing pages come from their state.
  *
@@ -526,9 +528,22 @@ static long ckpt_dump_batch(struct ckpt_dctx *c, u32 idx, u64 addr)
 		return -EINTR;
 	vma = find_vma(c->mm, addr);
 	if (!vma || vma->vm_start > addr) {
-		/* Unmapped since the VMA table was taken: a hole. */
-		if (vma)
-			n = min_t(u64, n, (vma->vm_start - addr) >> PAGE_SHIFT);
+		/* Unmapped since the VMA table was taken: a hole, up to the next VMA. */
+		n = (min_t(u64, vma ? vma->vm_start : d->iv.end, d->iv.end) -
+		     addr) >> PAGE_SHIFT;
+		mmap_read_unlock(c->mm);
+		got = ckpt_run_end(c, idx);
+		return got ?: (long)n;
+	}
+	/*
+	 * Private anonymous memory that never had a page of its own (no
+	 * anon_vma; a large PROT_NONE reservation, say) holds nothing but
+	 * holes and zero-page mappings: skip all of it at once.  A fault
+	 * racing with this gives the page as it was before, as for any page
+	 * of a running target.
+	 */
+	if (vma_is_anonymous(vma) && !vma->anon_vma) {
+		n = (min_t(u64, vma->vm_end, d->iv.end) - addr) >> PAGE_SHIFT;
 		mmap_read_unlock(c->mm);
 		got = ckpt_run_end(c, idx);
 		return got ?: (long)n;

@@ -15,6 +15,15 @@
  * write fault then copies the page into an ordinary anonymous page, exactly
  * as for a private file mapping.
  *
+ * The image is read with the mmap lock dropped where the fault allows it
+ * (FAULT_FLAG_ALLOW_RETRY, first try): the chunk read and checked is kept
+ * in @ready and the fault returns VM_FAULT_RETRY; the retried fault
+ * installs it.  So an image on FUSE served by the faulting process, or
+ * any slow read, never holds the mmap lock (which the server's own faults
+ * and any mmap() of the process need) while it waits.  Faults that may
+ * not drop the lock (GUP without a lock to drop, a retried fault) read
+ * under it as before.
+ *
  * The restore call checked all metadata (header, VMA and run tables, and
  * that the file holds every run and every checksum) but read neither
  * contents nor checksums; both are read and checked here, one chunk at a
@@ -50,6 +59,7 @@
 #include <linux/file.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -81,7 +91,9 @@ struct ckpt_lazy_run {
  * @install_lock: serialises installing run pages in @mm with setting their
  *	bits in @installed, so a set bit always means "was installed"
  * @image: the image file; NULL once no fault can need it any more
- * @mm: the restoring mm, only compared, never dereferenced
+ * @mm: the restoring mm, only compared, never dereferenced; mmgrab()ed,
+ *	so that no later mm can be allocated at its address while the state
+ *	lives and be taken for the restoring one
  * @forked: a child got a copy of the VMA; keep @image until release
  * @first_map: the next ->mmap() is the restore's own mapping of the VMA
  * @exec: the restore proved the caller may execute there: make its
@@ -96,6 +108,8 @@ struct ckpt_lazy_run {
  *	table entry was ever made there); allocated on first touch of the
  *	group, so creating the state costs nothing per page or per run, and
  *	no allocation grows with a run's length
+ * @ready: struct ckpt_lazy_ready of chunks read for a fault that dropped
+ *	the mmap lock and is retried, by index in the checksum table
  * @tables: the image's tables, shared with the other lazy VMAs of the image
  * @runs: the VMA's runs inside @tables, sorted by address
  * @run_pos: file offset of the contents of each of @runs, inside @tables
@@ -114,11 +128,25 @@ struct ckpt_lazy {
 	unsigned long nr_pages;
 	atomic_long_t remaining;
 	struct xarray installed;
+	struct xarray ready;
 	struct ckpt_tables *tables;
 	const struct ckpt_image_run *runs;
 	const u64 *run_pos;
 	unsigned int nr_runs;
 	loff_t csums_pos;
+};
+
+/**
+ * struct ckpt_lazy_ready - a chunk read with the mmap lock dropped
+ * @err: 0, or why it could not be read or checked (the retried fault
+ *	raises SIGBUS for it once; the next touch reads afresh)
+ * @n: pages in @pages
+ * @pages: its contents, checked against its checksum
+ */
+struct ckpt_lazy_ready {
+	int err;
+	unsigned int n;
+	struct page *pages[CKPT_CHUNK_PAGES];
 };
 
 /* Pages per bitmap of installed pages; a chunk spans at most two groups. */
@@ -330,35 +358,57 @@ static int ckpt_lazy_install(struct vm_area_struct *vma, struct ckpt_lazy *lz,
 	return ret;
 }
 
-/* First touch of a page of @run: fill and install its whole chunk. */
-static vm_fault_t ckpt_lazy_fill(struct vm_fault *vmf, struct ckpt_lazy *lz,
-				 const struct ckpt_lazy_run *run,
-				 unsigned long rel, struct file *image)
+/* Allocate @n pages and read chunk @k of @run into them; freed on error. */
+static int ckpt_lazy_get_chunk(struct ckpt_lazy *lz, struct file *image,
+			       const struct ckpt_lazy_run *run, unsigned long k,
+			       struct page **pages, unsigned int n)
 {
-	unsigned long k = rel / CKPT_CHUNK_PAGES, first = k * CKPT_CHUNK_PAGES;
-	unsigned long *bits[2] = { NULL, NULL }, idx = run->first + first;
-	bool owner = vmf->vma->vm_mm == lz->mm;
-	struct page *pages[CKPT_CHUNK_PAGES];
-	unsigned int n, i;
-	int ret = 0, err;
+	unsigned int i;
+	int ret;
 
-	n = min_t(unsigned long, run->nr - first, CKPT_CHUNK_PAGES);
 	for (i = 0; i < n; i++) {
 		/* Every byte is read from the image: no need to zero. */
 		pages[i] = alloc_page(GFP_HIGHUSER | __GFP_ACCOUNT);
 		if (!pages[i]) {
 			ret = -ENOMEM;
-			goto out_put_pages;
+			goto err_put_pages;
 		}
 	}
 	ret = ckpt_lazy_read_chunk(lz, image, run, k, pages, n);
-	/* Interrupted by a fatal signal: the task dies, no SIGBUS needed. */
-	if (ret && fatal_signal_pending(current)) {
-		ret = 0;
-		goto out_put_pages;
-	}
-	if (ret)
-		goto out_put_pages;
+	if (!ret)
+		return 0;
+err_put_pages:
+	while (i--)
+		put_page(pages[i]);
+	return ret;
+}
+
+static void ckpt_lazy_ready_free(struct ckpt_lazy_ready *ready)
+{
+	unsigned int i;
+
+	if (!ready->err)
+		for (i = 0; i < ready->n; i++)
+			put_page(ready->pages[i]);
+	kfree(ready);
+}
+
+/*
+ * Install the @n pages of the chunk of @run holding page @rel of the run,
+ * read and checked, and drop the caller's references to them.
+ */
+static vm_fault_t ckpt_lazy_install_chunk(struct vm_fault *vmf,
+					  struct ckpt_lazy *lz,
+					  const struct ckpt_lazy_run *run,
+					  unsigned long rel, struct page **pages,
+					  unsigned int n)
+{
+	unsigned long first = rel / CKPT_CHUNK_PAGES * CKPT_CHUNK_PAGES;
+	unsigned long *bits[2] = { NULL, NULL }, idx = run->first + first;
+	bool owner = vmf->vma->vm_mm == lz->mm;
+	unsigned int i;
+	int ret = 0, err;
+
 	if (owner) {
 		/* The groups of the chunk's first and last page, maybe one. */
 		mutex_lock(&lz->install_lock);
@@ -384,11 +434,90 @@ static vm_fault_t ckpt_lazy_fill(struct vm_fault *vmf, struct ckpt_lazy *lz,
 		mutex_unlock(&lz->install_lock);
 
 out_put_pages:
-	while (i--)
+	for (i = 0; i < n; i++)
 		put_page(pages[i]);
 	if (!ret)
 		return VM_FAULT_NOPAGE;
 	return ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+}
+
+/*
+ * Read chunk @k of @run with the fault's lock dropped, keep it in @ready
+ * for the retried fault and return VM_FAULT_RETRY.  The lazy file is held
+ * across the read: the VMA may go meanwhile.  A read cut short by a fatal
+ * signal keeps nothing (the task dies), nor does one out of memory (the
+ * retried fault reads under the lock); any other failure is kept so that
+ * the retried fault raises SIGBUS.
+ */
+static vm_fault_t ckpt_lazy_read_unlocked(struct vm_fault *vmf,
+					  struct ckpt_lazy *lz,
+					  const struct ckpt_lazy_run *run,
+					  unsigned long k, unsigned int n,
+					  struct file *image)
+{
+	struct file *file = get_file(vmf->vma->vm_file);
+	struct ckpt_lazy_ready *ready, *old;
+
+	release_fault_lock(vmf);
+	atomic_long_inc(&ckpt_stats.lazy_unlocked_reads);
+	ready = kmalloc_obj(*ready, GFP_KERNEL_ACCOUNT);
+	if (!ready)
+		goto out_fput;
+	ready->n = n;
+	ready->err = ckpt_lazy_get_chunk(lz, image, run, k, ready->pages, n);
+	/* The task dies, or the retry tries again under the lock. */
+	if (ready->err == -ENOMEM ||
+	    (ready->err && fatal_signal_pending(current))) {
+		kfree(ready);
+		goto out_fput;
+	}
+	old = xa_store(&lz->ready, run->chunk + k, ready, GFP_KERNEL_ACCOUNT);
+	if (xa_is_err(old))
+		ckpt_lazy_ready_free(ready);
+	else if (old)
+		ckpt_lazy_ready_free(old);
+out_fput:
+	fput(file);
+	return VM_FAULT_RETRY;
+}
+
+/* First touch of a page of @run: fill and install its whole chunk. */
+static vm_fault_t ckpt_lazy_fill(struct vm_fault *vmf, struct ckpt_lazy *lz,
+				 const struct ckpt_lazy_run *run,
+				 unsigned long rel, struct file *image)
+{
+	unsigned long k = rel / CKPT_CHUNK_PAGES;
+	struct page *pages[CKPT_CHUNK_PAGES];
+	struct ckpt_lazy_ready *ready;
+	vm_fault_t fault;
+	unsigned int n;
+	int ret;
+
+	n = min_t(unsigned long, run->nr - k * CKPT_CHUNK_PAGES,
+		  CKPT_CHUNK_PAGES);
+	/* Read by this fault's first try, with the lock dropped? */
+	ready = xa_erase(&lz->ready, run->chunk + k);
+	if (ready) {
+		ret = ready->err;
+		if (!ret)
+			fault = ckpt_lazy_install_chunk(vmf, lz, run, rel,
+							ready->pages, ready->n);
+		kfree(ready);
+		if (!ret)
+			return fault;
+		return ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	}
+	if (fault_flag_allow_retry_first(vmf->flags) &&
+	    !(vmf->flags & FAULT_FLAG_RETRY_NOWAIT))
+		return ckpt_lazy_read_unlocked(vmf, lz, run, k, n, image);
+
+	ret = ckpt_lazy_get_chunk(lz, image, run, k, pages, n);
+	/* Interrupted by a fatal signal: the task dies, no SIGBUS needed. */
+	if (ret && fatal_signal_pending(current))
+		return VM_FAULT_NOPAGE;
+	if (ret)
+		return ret == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	return ckpt_lazy_install_chunk(vmf, lz, run, rel, pages, n);
 }
 
 static vm_fault_t ckpt_lazy_fault(struct vm_fault *vmf)
@@ -555,13 +684,18 @@ static int ckpt_lazy_mmap(struct file *file, struct vm_area_struct *vma)
 static int ckpt_lazy_release(struct inode *inode, struct file *file)
 {
 	struct ckpt_lazy *lz = file->private_data;
+	struct ckpt_lazy_ready *ready;
 	unsigned long *bits, idx;
 
 	ckpt_lazy_drop_image(lz);
 	xa_for_each(&lz->installed, idx, bits)
 		bitmap_free(bits);
 	xa_destroy(&lz->installed);
+	xa_for_each(&lz->ready, idx, ready)
+		ckpt_lazy_ready_free(ready);
+	xa_destroy(&lz->ready);
 	ckpt_tables_put(lz->tables);
+	mmdrop(lz->mm);
 	mutex_destroy(&lz->install_lock);
 	kfree(lz);
 	atomic_long_dec(&ckpt_stats.lazy_live);
@@ -608,9 +742,11 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 	lz->nr_runs = nr_runs;
 	lz->csums_pos = img->csums_pos;
 	xa_init(&lz->installed);
+	xa_init(&lz->ready);
 	spin_lock_init(&lz->lock);
 	mutex_init(&lz->install_lock);
 	lz->mm = current->mm;
+	mmgrab(lz->mm);
 	lz->first_map = true;
 	lz->base_pgoff = v->start >> PAGE_SHIFT;
 	lz->nr_pages = (v->end - v->start) >> PAGE_SHIFT;
@@ -629,6 +765,7 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 err_put_image:
 	if (lz->image)
 		fput(lz->image);
+	mmdrop(lz->mm);
 	ckpt_tables_put(lz->tables);
 	kfree(lz);
 	return file;

@@ -23,8 +23,13 @@
  *     in image order when it is done with its last, so populating, copying
  *     and checking are split over two CPUs.  The error of the first
  *     failing batch in image order is returned, and the helper is waited
- *     for before step 5 returns, on success and failure alike.  Shared
- *     VMAs are filled afterwards by the task alone.
+ *     for before step 5 returns, on success and failure alike, unless the
+ *     task is killed while it waits: then it returns at once and the
+ *     helper, holding its own references to the call's state and to the
+ *     mm, stops after its current batch.  The helper is used only when it
+ *     would allocate as the task would (no memory policy of the task's
+ *     own, no cpuset limiting its nodes); otherwise the task fills every
+ *     batch itself.  Shared VMAs are filled afterwards by the task alone.
  *     Lazy VMAs read and check a chunk and its checksum on its first fault.
  *
  * Any failure in 4 or 5 unmaps exactly the VMAs this call mapped.
@@ -39,12 +44,18 @@
  */
 #include <linux/bvec.h>
 #include <linux/capability.h>
+#include <linux/completion.h>
+#include <linux/cpuset.h>
 #include <linux/cred.h>
 #include <linux/file.h>
+#include <linux/kref.h>
+#include <linux/mempolicy.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mutex.h>
 #include <linux/namei.h>
+#include <linux/nodemask.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
@@ -104,16 +115,21 @@ struct ckpt_batch {
 
 /**
  * struct ckpt_rctx - one CKPT_RESTORE call
+ * @ref: held by the restoring task and, while it runs, by the helper: a
+ *	task killed while it waits for the helper returns without it, and
+ *	the last of the two frees what the helper uses (ckpt_rctx_free())
  * @img: the validated image
  * @rv: one entry per image VMA
- * @mm: the restoring task's mm, which both fillers pin in (the task waits
- *	for the helper before returning, so it stays alive)
- * @cred: the restoring task's credentials, which the helper reads with
+ * @mm: the restoring task's mm, which both fillers pin in; the helper
+ *	holds an mm_users reference while it runs
+ * @cred: the restoring task's credentials (a reference), which the helper
+ *	reads with
  * @helper: the helper filler's work item (ckpt_fill_helper())
+ * @helper_done: completed by the helper when it takes no more batches
  * @fl: the fillers: [0] the restoring task, [1] the helper; their @bv
  *	allocated only for eager private VMAs
  * @lock: protects @vma, @run, @off, @seq, @err and @err_seq while the
- *	helper may run; after flush_work() of @helper the task reads them
+ *	helper may run; once @helper_done is complete the task reads them
  *	without it
  * @vma: VMA of @run
  * @run: run of the next private batch to hand out
@@ -126,11 +142,13 @@ struct ckpt_batch {
  * @csums: chunk checksums of the current shared batch
  */
 struct ckpt_rctx {
+	struct kref ref;
 	struct ckpt_image img;
 	struct ckpt_rvma *rv;
 	struct mm_struct *mm;
 	const struct cred *cred;
 	struct work_struct helper;
+	struct completion helper_done;
 	struct ckpt_filler fl[2];
 	struct mutex lock; /* hands out batches: @vma to @err_seq */
 	u32 vma;
@@ -501,7 +519,27 @@ static void ckpt_fill_batches(struct ckpt_rctx *c, struct ckpt_filler *f,
 	atomic_long_add(f->nr_pages, &ckpt_stats.fill_pages);
 }
 
-/* The helper filler, on another CPU, with the restoring task's creds. */
+/* What the helper uses; the task's own part is undone by ckpt_restore(). */
+static void ckpt_rctx_free(struct kref *ref)
+{
+	struct ckpt_rctx *c = container_of(ref, struct ckpt_rctx, ref);
+
+	kvfree(c->buf);
+	kvfree(c->fl[1].bv);
+	kvfree(c->fl[0].bv);
+	kvfree(c->rv);
+	ckpt_image_free(&c->img);
+	put_cred(c->cred);
+	mutex_destroy(&c->lock);
+	kfree(c);
+}
+
+/*
+ * The helper filler, on another CPU, with the restoring task's creds.  It
+ * holds a reference to @c and to the mm (ckpt_fill()), so it may outlive
+ * a restoring task killed while waiting for it; it runs on ckpt_wq, which
+ * module unload drains.
+ */
 static void ckpt_fill_helper(struct work_struct *work)
 {
 	struct ckpt_rctx *c = container_of(work, struct ckpt_rctx, helper);
@@ -510,6 +548,26 @@ static void ckpt_fill_helper(struct work_struct *work)
 	ckpt_fill_batches(c, &c->fl[1], false);
 	revert_creds(old);
 	atomic_long_add(c->fl[1].nr_pages, &ckpt_stats.fill_pages_helper);
+	complete(&c->helper_done);
+	mmput(c->mm);
+	kref_put(&c->ref, ckpt_rctx_free);
+}
+
+/*
+ * Would the helper allocate the pages it populates as the task would?  It
+ * faults them in under its own (default) memory policy and cpuset, local
+ * to the CPU it runs on, and is queued on the task's node.  A task with
+ * a memory policy of its own, or whose cpuset does not allow every node
+ * with memory, fills every batch itself.  mbind() policies are per VMA
+ * and every VMA here was just mapped, without one.
+ */
+static bool ckpt_helper_allocates_alike(void)
+{
+#ifdef CONFIG_NUMA
+	if (current->mempolicy)
+		return false;
+#endif
+	return nodes_subset(node_states[N_MEMORY], cpuset_current_mems_allowed);
 }
 
 /*
@@ -573,11 +631,33 @@ static int ckpt_fill_shared_vmas(struct ckpt_rctx *c)
  */
 static int ckpt_fill(struct ckpt_rctx *c)
 {
+	bool helper;
+
 	if (c->fl[0].bv) {
-		queue_work(system_unbound_wq, &c->helper);
+		helper = ckpt_helper_allocates_alike();
+		if (helper) {
+			kref_get(&c->ref);
+			mmget(c->mm);
+			queue_work_node(numa_node_id(), ckpt_wq, &c->helper);
+		}
 		ckpt_fill_batches(c, &c->fl[0], true);
+		/*
+		 * The helper may be stuck in a fault or a read that only this
+		 * task can end (its own FUSE server, say): wait killably.  A
+		 * killed task stops the helper's batches and leaves it its
+		 * references; undo unmaps what the helper may still pin in.
+		 */
+		if (helper && wait_for_completion_killable(&c->helper_done)) {
+			ckpt_batch_failed(c, 0, -EINTR);
+			return -EINTR;
+		}
+		/*
+		 * Past its completion the helper only drops its references:
+		 * wait for that too, so that the last reference to the image
+		 * and the mm users count are the caller's again on return.
+		 * The completion ordered the helper's writes before these.
+		 */
 		flush_work(&c->helper);
-		/* flush_work() ordered the helper's writes before these. */
 		if (c->err)
 			return c->err;
 	}
@@ -687,27 +767,29 @@ int ckpt_restore(struct ckpt_restore *arg, struct ckpt_restore __user *uarg)
 		ret = -ENOMEM;
 		goto out_fput;
 	}
+	kref_init(&c->ref);
 	c->mm = current->mm;
-	c->cred = current_cred();
+	c->cred = get_current_cred();
 	INIT_WORK(&c->helper, ckpt_fill_helper);
+	init_completion(&c->helper_done);
 	mutex_init(&c->lock);
 	for (i = 0; i < ARRAY_SIZE(c->fl); i++)
 		vmk_page_array_init(&c->fl[i].pa, VMK_PA_PINNED);
 
 	ret = ckpt_image_load(&c->img, file);
 	if (ret)
-		goto out_free_ctx;
+		goto out_put_ctx;
 	if (arg->flags & CKPT_RESTORE_VERIFY_FIRST) {
 		ret = ckpt_image_verify_runs(&c->img);
 		if (ret)
-			goto out_free_image;
+			goto out_put_ctx;
 	}
 	/* Bounded by CKPT_MAX_VMAS, checked. */
 	c->rv = kvcalloc(max(c->img.hdr.nr_vmas, 1U), sizeof(*c->rv),
 			 GFP_KERNEL_ACCOUNT);
 	if (!c->rv) {
 		ret = -ENOMEM;
-		goto out_free_bufs;
+		goto out_put_ctx;
 	}
 	ret = ckpt_prepare(c, arg->flags);
 	if (!ret)
@@ -751,16 +833,8 @@ out_unmap:
 	atomic_long_inc(&ckpt_stats.restores_undone);
 out_put_files:
 	ckpt_put_files(c);
-out_free_bufs:
-	kvfree(c->buf);
-	kvfree(c->fl[1].bv);
-	kvfree(c->fl[0].bv);
-	kvfree(c->rv);
-out_free_image:
-	ckpt_image_free(&c->img);
-out_free_ctx:
-	mutex_destroy(&c->lock);
-	kfree(c);
+out_put_ctx:
+	kref_put(&c->ref, ckpt_rctx_free);
 out_fput:
 	fput(file);
 	return ret;

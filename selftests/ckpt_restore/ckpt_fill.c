@@ -7,6 +7,9 @@
  * the first failing batch in image order and leave the process as it was;
  * a restore killed on the way must unwind too.
  */
+#include <sched.h>
+#include <stdio.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -136,6 +139,74 @@ TEST_F(fill, corrupt_each_batch)
 	TH_LOG("helper filled %ld of %ld pages",
 	       ckpt_stat("fill_pages_helper") - helper0,
 	       ckpt_stat("fill_pages") - fill0);
+}
+
+/* The first CPU of NUMA node @node, or -1. */
+static int fb_node_cpu(int node)
+{
+	char path[64];
+	int cpu = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist",
+		 node);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &cpu) != 1)
+		cpu = -1;
+	fclose(f);
+	return cpu;
+}
+
+/*
+ * The restoring task's memory policy holds for every page, also those the
+ * helper populates: with MPOL_BIND to @node, every restored page is on
+ * @node.  The task runs on a CPU of the other node, where an unbound
+ * work item it queues runs too (its pod), so a helper allocating by its
+ * own policy (local to its CPU) puts pages there; both nodes are tried.
+ */
+static void fb_bind_restore(struct __test_metadata *_metadata, int dev,
+			    int img, char *base, int node)
+{
+	static void *pages[FB_PAGES];
+	static int status[FB_PAGES];
+	unsigned long mask = 1UL << node, i, off = 0;
+	int cpu = fb_node_cpu(!node);
+	struct ckpt_restore r;
+	cpu_set_t set;
+
+	if (access("/sys/devices/system/node/node1", F_OK) || cpu < 0)
+		SKIP(return, "one NUMA node (collection.conf: numa_nodes = 2)");
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+	ASSERT_EQ(0, syscall(SYS_set_mempolicy, 2 /* MPOL_BIND */, &mask,
+			     sizeof(mask) * 8));
+	ASSERT_EQ(0, ckpt_do_restore(dev, img, 0, &r));
+	ASSERT_EQ(0, syscall(SYS_set_mempolicy, 0 /* MPOL_DEFAULT */, NULL, 0));
+	for (i = 0; i < FB_PAGES; i++)
+		pages[i] = base + i * PG;
+	ASSERT_EQ(0, syscall(SYS_move_pages, 0, FB_PAGES, pages, NULL, status,
+			     0));
+	for (i = 0; i < FB_PAGES; i++)
+		off += status[i] != node;
+	EXPECT_EQ(0, off) TH_LOG("%lu of %d pages not on node %d (page 0: %d)",
+				 off, FB_PAGES, node, status[0]);
+	for (i = 0; i < FB_PAGES; i++)
+		if (!ckpt_page_matches(base + i * PG, i))
+			break;
+	EXPECT_EQ(FB_PAGES, i);
+}
+
+TEST_F(fill, mempolicy_bind_node0)
+{
+	fb_bind_restore(_metadata, self->dev, self->img, self->base, 0);
+}
+
+TEST_F(fill, mempolicy_bind_node1)
+{
+	fb_bind_restore(_metadata, self->dev, self->img, self->base, 1);
 }
 
 /*

@@ -9,6 +9,7 @@
  * its pages only.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
@@ -156,6 +157,30 @@ TEST_F(lazy, write_before_read_copies_page)
 	EXPECT_TRUE(ckpt_page_matches(self->base + 6 * PG, 6));
 }
 
+/*
+ * A first touch reads its chunk with the mmap lock dropped and installs
+ * it on the retried fault (an image on FUSE served by this process must
+ * not be read under the lock its server's own faults need): one unlocked
+ * read per chunk touched, and the chunk installed whole.
+ */
+TEST_F(lazy, first_touch_reads_unlocked)
+{
+	long reads0 = ckpt_stat("lazy_unlocked_reads");
+	long fills0 = ckpt_stat("lazy_fills");
+	unsigned long i;
+
+	ASSERT_LE(0, reads0) TH_LOG("no lazy_unlocked_reads counter");
+	EXPECT_TRUE(ckpt_page_matches(self->base + 17 * PG, 17));
+	EXPECT_EQ(reads0 + 1, ckpt_stat("lazy_unlocked_reads"));
+	/* Every fourth page is a hole: pages 16-18 are one run, one chunk. */
+	EXPECT_EQ(fills0 + 3, ckpt_stat("lazy_fills"));
+	for (i = 16; i < 20; i++)
+		EXPECT_TRUE(has_data(i) ? ckpt_page_matches(self->base + i * PG, i) :
+					  ckpt_page_zero(self->base + i * PG));
+	EXPECT_EQ(reads0 + 1, ckpt_stat("lazy_unlocked_reads"))
+		TH_LOG("the rest of the chunk was installed with it");
+}
+
 TEST_F(lazy, unmap_before_populated_drops_image)
 {
 	EXPECT_TRUE(ckpt_page_matches(self->base + 2 * PG, 2));
@@ -227,6 +252,104 @@ TEST_F(lazy, dump_lazy_vma)
 			bad++;
 	EXPECT_EQ(0, bad) TH_LOG("pages differ after lazy -> dump -> restore");
 	close(img);
+}
+
+#define OWNER_TRIES	16
+#define OWNER_PAGES	(2 * CKPT_CHUNK_PAGES)
+
+/*
+ * The child C of the restorer's child B, forked after the restorer A is
+ * gone: page 1 was installed in A, then discarded in B, and the image is
+ * kept (chunk 1 was never touched, and B got the VMA by fork), so C, which
+ * never was the restoring process, must fill it from the image.  A process
+ * taken for the restoring one (its mm allocated where A's was, the state
+ * comparing by address) gets a page "installed once and discarded" and
+ * reads zeroes instead.
+ */
+static int owner_grandchild(char *base)
+{
+	int status, bad = 0, i;
+	pid_t pid;
+
+	for (i = 0; i < OWNER_TRIES; i++) {
+		pid = fork();
+		if (pid < 0)
+			return -1;
+		if (!pid)
+			_exit(ckpt_page_matches(base + PG, 1) ? 0 : 1);
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+			return -1;
+		bad += WEXITSTATUS(status);
+	}
+	return bad;
+}
+
+/*
+ * The lazy state knows its restoring mm by address: it must hold that mm
+ * (mmgrab) so that no mm allocated after the restorer exited can be at
+ * that address and be taken for it.  All on one CPU, so that the mm
+ * freed at the restorer's exit is the next one the slab hands out.
+ */
+TEST(lazy_owner_exits)
+{
+	cpu_set_t one;
+	char *base;
+	int dev, img, status, rfd, i;
+	struct ckpt_restore r;
+	struct ckpt_dump d;
+	pid_t a;
+	char c;
+
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(one), &one));
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
+	dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev);
+	img = ckpt_tmpfile();
+	ASSERT_LE(0, img);
+	/* Two chunks: the image is kept until both were touched. */
+	base = mmap(NULL, OWNER_PAGES * PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, base);
+	for (i = 0; i < OWNER_PAGES; i++)
+		ckpt_fill_page(base + i * PG, i);
+	ASSERT_EQ(0, ckpt_dump_range(dev, img, -1, base, OWNER_PAGES * PG,
+				     &d));
+	ASSERT_EQ(0, munmap(base, OWNER_PAGES * PG));
+
+	/* A restores and touches page 0 (chunk 0 is installed in A)... */
+	a = ckpt_fork_pipe(&rfd, 1);
+	ASSERT_LE(0, a);
+	if (!a) {
+		if (ckpt_do_restore(dev, img, CKPT_RESTORE_LAZY, &r) ||
+		    !ckpt_page_matches(base, 0))
+			_exit(2);
+		/* ... forks B and exits: B is reparented to this process. */
+		a = getpid();
+		if (fork())
+			_exit(0);
+		/* A's mm was freed before B's reparenting. */
+		while (getppid() == a)
+			usleep(1000);
+		if (madvise(base + PG, PG, MADV_DONTNEED))
+			_exit(2);
+		status = owner_grandchild(base);
+		c = status < 0 ? 'e' : status ? 'z' : 'o';
+		_exit(write(rfd, &c, 1) == 1 ? 0 : 2);
+	}
+	ASSERT_EQ(a, waitpid(a, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_EQ(1, read(rfd, &c, 1)) TH_LOG("B gave no answer");
+	EXPECT_EQ('o', c)
+		TH_LOG("%s", c == 'z' ?
+		       "a later process read zeroes: taken for the restorer" :
+		       "B failed");
+	while (wait(&status) > 0)
+		;
+	close(rfd);
+	close(img);
+	close(dev);
 }
 
 #define CH_PAGES	(16 * CKPT_CHUNK_PAGES)	/* one run of 16 chunks */

@@ -11,8 +11,11 @@
 /**
  * DOC: Image format
  *
- * An image is one regular file, every integer little-endian (the byte order
- * of the machine that wrote it; images move only between x86-64 hosts)::
+ * An image is one regular file, every integer in the native byte order of
+ * the machine that wrote it (plain __u64/__u32 fields, no conversion).  An
+ * image holds user addresses and page contents of one architecture and is
+ * restored on the same kind of machine; one written with the other byte
+ * order fails the magic check (EINVAL)::
  *
  *   [0, header_size)                       struct ckpt_image_header
  *   [header_size, data_offset)             zeroes
