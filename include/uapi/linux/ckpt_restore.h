@@ -368,7 +368,11 @@ struct ckpt_restore {
 	__u64 nr_lazy_pages;
 };
 
-#define CKPT_IOCTL_MAGIC	0xCE
+/*
+ * 0xD0 is free in Documentation/userspace-api/ioctl/ioctl-number.rst (7.3);
+ * the series registers 0xD0 01-02.  (0xCE 01-02 belongs to cxl_mem.h.)
+ */
+#define CKPT_IOCTL_MAGIC	0xD0
 /* Write a memory image of the caller or of a traced process. */
 #define CKPT_DUMP		_IOWR(CKPT_IOCTL_MAGIC, 0x01, struct ckpt_dump)
 /* Restore an image into the calling process. */
