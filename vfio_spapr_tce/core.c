@@ -17,10 +17,27 @@
 
 #include "stce.h"
 
-unsigned int stce_dma32_window_mb = 1024;
+/*
+ * 2 GiB: the 32-bit window of a POWER PHB (powernv: below the 32-bit MMIO
+ * window at 2 GiB) and as much RAM as QEMU's q35 puts below 4 GiB for
+ * guests from 2.75 GiB up, which its v1 container code maps at IOVA = GPA.
+ */
+unsigned int stce_dma32_window_mb = 2048;
 module_param_named(dma32_window_mb, stce_dma32_window_mb, uint, 0444);
 MODULE_PARM_DESC(dma32_window_mb,
 		 "size of the default DMA window at IOVA 0 in MiB (power of two, 1..2048)");
+
+/*
+ * 256 GiB: the upper half of a 39-bit space, which every IOMMU this runs
+ * behind translates (VT-d 39 or 48 bits, AMD 48 or 64, virtio-iommu up to
+ * 64) and where none of them reports a reserved region (x86 MSIs sit below
+ * 4 GiB, AMD's HyperTransport range at 1012 GiB); it holds windows of up
+ * to 256 GiB.
+ */
+unsigned long long stce_ddw_base = 1ULL << 38;
+module_param_named(ddw_base, stce_ddw_base, ullong, 0444);
+MODULE_PARM_DESC(ddw_base,
+		 "start of the second DMA window where the IOMMU cannot translate 1<<59 (2 MiB aligned, above the default window)");
 
 bool stce_allow_unsafe_interrupts;
 module_param_named(allow_unsafe_interrupts, stce_allow_unsafe_interrupts,
@@ -50,7 +67,8 @@ static void *stce_open(unsigned long arg)
 	vmk_page_array_init(&c->acct, VMK_PA_PINNED);
 
 	ret = stce_window_init(&c->windows[0], c->v2, 0,
-			       (u64)stce_dma32_window_mb << 20, PAGE_SHIFT, 1);
+			       (u64)stce_dma32_window_mb << 20, PAGE_SHIFT,
+			       STCE_DMA32_LEVELS);
 	if (ret)
 		goto err_free;
 
@@ -117,6 +135,12 @@ static int __init stce_init(void)
 	    stce_dma32_window_mb > 2048) {
 		pr_err("dma32_window_mb=%u: need a power of two up to 2048\n",
 		       stce_dma32_window_mb);
+		return -EINVAL;
+	}
+	if (!IS_ALIGNED(stce_ddw_base, SZ_2M) ||
+	    stce_ddw_base < (u64)stce_dma32_window_mb << 20) {
+		pr_err("ddw_base=0x%llx: need 2 MiB alignment, above the default window\n",
+		       stce_ddw_base);
 		return -EINVAL;
 	}
 

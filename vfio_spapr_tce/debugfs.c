@@ -55,9 +55,10 @@ static void stce_show_one(struct seq_file *m, struct stce_container *c)
 		w = &c->windows[i];
 		if (!w->win.size)
 			continue;
-		seq_printf(m, "  window %d start 0x%llx size 0x%llx shift %u levels %u tces %lu/%lu\n",
+		seq_printf(m, "  window %d start 0x%llx size 0x%llx shift %u levels %u depth %u tces %lu/%lu table %zu\n",
 			   i, w->win.start, w->win.size, w->page_shift,
-			   w->levels, w->in_use, w->nr_tces);
+			   w->levels, w->depth, w->in_use, w->nr_tces,
+			   w->table_bytes);
 	}
 	list_for_each_entry(mem, &c->mems, node)
 		seq_printf(m, "  mem ua 0x%llx size 0x%llx mapped %lu\n",
@@ -90,6 +91,7 @@ STCE_COUNTER(nr_containers);
 STCE_COUNTER(pinned_pages);
 STCE_COUNTER(map_calls);
 STCE_COUNTER(unmap_calls);
+STCE_COUNTER(table_bytes);
 
 void stce_debugfs_init(void)
 {
@@ -104,6 +106,8 @@ void stce_debugfs_init(void)
 				   &stce_map_calls_fops);
 	debugfs_create_file_unsafe("iommu_unmap_calls", 0444, stce_dir, NULL,
 				   &stce_unmap_calls_fops);
+	debugfs_create_file_unsafe("table_bytes", 0444, stce_dir, NULL,
+				   &stce_table_bytes_fops);
 }
 
 void stce_debugfs_exit(void)

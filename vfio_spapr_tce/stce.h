@@ -31,31 +31,61 @@
 #define STCE_MAX_WINDOWS	2
 /* Deepest multi-level table POWER userspace may ask for. */
 #define STCE_MAX_LEVELS		5
-/* Largest TCE table, in entries (32 MiB of table). */
-#define STCE_MAX_TCES		BIT(22)
+/* Largest node of a TCE table, in entries (32 MiB of TCEs). */
+#define STCE_NODE_MAX_SHIFT	22U
+/* Smallest node below the root: a page of TCEs. */
+#define STCE_NODE_MIN_SHIFT	(PAGE_SHIFT - 3)
+/* Levels of the default window's table (its leaves come on demand). */
+#define STCE_DMA32_LEVELS	2
+/*
+ * Where the second window starts when the IOMMU translates that address,
+ * as on POWER (PCI address bit 59 selects TVE #1).
+ */
+#define STCE_DDW_START		BIT_ULL(59)
 /* TCE page sizes a window may use: 4 KiB and 2 MiB. */
 #define STCE_PAGE_SIZES		(SZ_4K | SZ_2M)
+
+/**
+ * struct stce_node - a node of a multi-level TCE table
+ * @used: leaf: TCEs in use; above: child nodes allocated
+ * @child: the nodes of the next level (NULL: not allocated)
+ * @tce: leaf: the TCEs, physical address of the first system page | perm;
+ *	in a v2 window followed by as many user addresses, the one each
+ *	in-use TCE was mapped from, to find its registered region on unmap
+ */
+struct stce_node {
+	unsigned long used;
+	union {
+		DECLARE_FLEX_ARRAY(struct stce_node *, child);
+		DECLARE_FLEX_ARRAY(u64, tce);
+	};
+};
 
 /**
  * struct stce_window - one DMA window and its TCE table
  * @win: the IOVA range; size 0 when the slot is free
  * @page_shift: log2 of the IOMMU page size of each TCE
- * @levels: table levels userspace asked for (the table is one kvmalloc
- *	array whatever the count; kept for GET_INFO-style reporting)
- * @nr_tces: entries in @tces
- * @in_use: entries with a permission bit set
- * @tces: the table: PFN of the first system page << PAGE_SHIFT | perm
- * @uas: v2 only: the user address each in-use TCE was mapped from, to find
- *	the registered region again on unmap
+ * @levels: table levels userspace asked for
+ * @depth: levels the table has (fewer than @levels if nodes of a page
+ *	suffice, see stce_table_geometry())
+ * @node_shift: log2 of the entries of each node below the root
+ * @has_ua: v2: the leaves also hold user addresses
+ * @nr_tces: TCEs in the window
+ * @in_use: TCEs with a permission bit set
+ * @table_bytes: memory the table's nodes take
+ * @root: the root node, allocated with the window
  */
 struct stce_window {
 	struct vmk_iova_window win;
 	unsigned int page_shift;
 	unsigned int levels;
+	unsigned int depth;
+	unsigned int node_shift;
+	bool has_ua;
 	unsigned long nr_tces;
 	unsigned long in_use;
-	u64 *tces;
-	u64 *uas;
+	size_t table_bytes;
+	struct stce_node *root;
 };
 
 /**
@@ -131,10 +161,12 @@ struct stce_stats {
 	atomic_long_t pinned_pages;
 	atomic_long_t map_calls;
 	atomic_long_t unmap_calls;
+	atomic_long_t table_bytes;
 };
 
 extern struct stce_stats stce_stats;
 extern unsigned int stce_dma32_window_mb;
+extern unsigned long long stce_ddw_base;
 extern bool stce_allow_unsafe_interrupts;
 
 /* group.c */
@@ -145,6 +177,13 @@ int stce_resv_conflict(struct stce_container *c,
 		       const struct vmk_iova_window *w);
 
 /* table.c */
+int stce_table_geometry(u64 nr, unsigned int levels, unsigned int *depth,
+			unsigned int *node_shift);
+int stce_table_alloc(struct stce_window *w, unsigned long first,
+		     unsigned long n);
+void stce_table_trim(struct stce_window *w, unsigned long first,
+		     unsigned long n);
+void stce_tce_set(struct stce_window *w, unsigned long i, u64 tce, u64 ua);
 int stce_window_init(struct stce_window *w, bool v2, u64 start, u64 size,
 		     unsigned int page_shift, unsigned int levels);
 int stce_window_destroy(struct stce_container *c, struct stce_window *w);

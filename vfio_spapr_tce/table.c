@@ -43,45 +43,325 @@ static int stce_tce_prot(u64 tce)
 	return prot;
 }
 
+/*
+ * The table is a radix tree of @w->depth levels, as POWER's multi-level
+ * TCE tables: the root indexes the top bits of the TCE number, each level
+ * below it w->node_shift bits, and the leaves hold the TCEs (and, v2, the
+ * user address of each after them).  The root is allocated with the window;
+ * every other node when a TCE below it is first mapped, and freed when the
+ * last TCE below it is cleared, so a window costs memory in proportion to
+ * the TCEs in use, not to its size.  A one-level table is the root alone.
+ */
+static unsigned int stce_level_shift(const struct stce_window *w,
+				     unsigned int level)
+{
+	return (w->depth - 1 - level) * w->node_shift;
+}
+
+static unsigned long stce_level_idx(const struct stce_window *w,
+				    unsigned int level, unsigned long i)
+{
+	unsigned long idx = i >> stce_level_shift(w, level);
+
+	return level ? idx & (BIT(w->node_shift) - 1) : idx;
+}
+
+/* Entries of a node at @level. */
+static unsigned long stce_node_entries(const struct stce_window *w,
+				       unsigned int level)
+{
+	return level ? BIT(w->node_shift) :
+		       BIT(ilog2(w->nr_tces) - stce_level_shift(w, 0));
+}
+
+static size_t stce_node_size(const struct stce_window *w, unsigned int level)
+{
+	unsigned long n = stce_node_entries(w, level);
+
+	if (level == w->depth - 1)
+		return struct_size_t(struct stce_node, tce,
+				     w->has_ua ? 2 * n : n);
+	return struct_size_t(struct stce_node, child, n);
+}
+
+static struct stce_node *stce_node_alloc(struct stce_window *w,
+					 unsigned int level)
+{
+	size_t size = stce_node_size(w, level);
+	struct stce_node *n;
+
+	n = kvzalloc(size, GFP_KERNEL_ACCOUNT);
+	if (!n)
+		return NULL;
+	w->table_bytes += size;
+	atomic_long_add(size, &stce_stats.table_bytes);
+	return n;
+}
+
+static void stce_node_free(struct stce_window *w, struct stce_node *n,
+			   unsigned int level)
+{
+	size_t size = stce_node_size(w, level);
+
+	w->table_bytes -= size;
+	atomic_long_sub(size, &stce_stats.table_bytes);
+	kvfree(n);
+}
+
+static void stce_node_free_all(struct stce_window *w, struct stce_node *n,
+			       unsigned int level)
+{
+	unsigned long i;
+
+	if (level < w->depth - 1)
+		for (i = 0; i < stce_node_entries(w, level); i++)
+			if (n->child[i])
+				stce_node_free_all(w, n->child[i], level + 1);
+	stce_node_free(w, n, level);
+}
+
+/*
+ * The leaf holding TCE @i, or NULL when it is not allocated; *@idx is set
+ * to the TCE's index in it.
+ */
+static struct stce_node *stce_leaf(const struct stce_window *w,
+				   unsigned long i, unsigned long *idx)
+{
+	struct stce_node *n = w->root;
+	unsigned int l;
+
+	for (l = 0; n && l < w->depth - 1; l++)
+		n = n->child[stce_level_idx(w, l, i)];
+	*idx = stce_level_idx(w, w->depth - 1, i);
+	return n;
+}
+
+/* TCE @i: the page's physical address | permission bits, 0 if clear. */
+static u64 stce_tce(const struct stce_window *w, unsigned long i)
+{
+	unsigned long idx;
+	struct stce_node *n = stce_leaf(w, i, &idx);
+
+	return n ? n->tce[idx] : 0;
+}
+
+/* v2: the user address TCE @i was mapped from. */
+static u64 stce_tce_ua(const struct stce_window *w, unsigned long i)
+{
+	unsigned long idx;
+	struct stce_node *n = stce_leaf(w, i, &idx);
+
+	return n ? n->tce[stce_node_entries(w, w->depth - 1) + idx] : 0;
+}
+
 /**
- * stce_window_init() - set up a window and allocate its table
+ * stce_tce_set() - write one TCE
+ * @w: the window
+ * @i: the TCE, whose leaf stce_table_alloc() made sure of
+ * @tce: physical address | permission bits, or 0 to clear it
+ * @ua: v2: the user address it maps from
+ */
+void stce_tce_set(struct stce_window *w, unsigned long i, u64 tce, u64 ua)
+{
+	unsigned long idx;
+	struct stce_node *n = stce_leaf(w, i, &idx);
+
+	if (WARN_ON_ONCE(!n))
+		return;
+	if (!(n->tce[idx] & STCE_TCE_PERM) && (tce & STCE_TCE_PERM))
+		n->used++;
+	else if ((n->tce[idx] & STCE_TCE_PERM) && !(tce & STCE_TCE_PERM))
+		n->used--;
+	n->tce[idx] = tce;
+	if (w->has_ua)
+		n->tce[stce_node_entries(w, w->depth - 1) + idx] = ua;
+}
+
+/*
+ * How many TCEs from TCE @i on share the deepest node the walk to @i found
+ * at @level (the leaf itself when @level is the leaf level).
+ */
+static unsigned int stce_span_shift(const struct stce_window *w,
+				    unsigned int level)
+{
+	if (level < w->depth - 1)
+		return stce_level_shift(w, level);
+	return w->depth > 1 ? stce_level_shift(w, w->depth - 2) :
+			      ilog2(w->nr_tces);
+}
+
+/**
+ * stce_table_trim() - free the table nodes of a range that hold no TCE
+ * @w: the window
+ * @first: first TCE
+ * @n: number of TCEs
+ *
+ * The root stays.
+ */
+void stce_table_trim(struct stce_window *w, unsigned long first,
+		     unsigned long n)
+{
+	struct stce_node *path[STCE_MAX_LEVELS], *node;
+	unsigned long i = first, end = first + n;
+	unsigned int l, span;
+
+	while (i < end) {
+		node = w->root;
+		for (l = 0; l < w->depth - 1; l++) {
+			path[l] = node;
+			node = node->child[stce_level_idx(w, l, i)];
+			if (!node)
+				break;
+		}
+		path[l] = node ? node : path[l];
+		span = stce_span_shift(w, l);
+		/* Free the nodes on the path left empty, bottom up. */
+		for (; l > 0 && !path[l]->used; l--) {
+			path[l - 1]->child[stce_level_idx(w, l - 1, i)] = NULL;
+			path[l - 1]->used--;
+			stce_node_free(w, path[l], l);
+		}
+		i = (i | (BIT(span) - 1)) + 1;
+	}
+}
+
+/**
+ * stce_table_alloc() - allocate the table nodes a range of TCEs needs
+ * @w: the window
+ * @first: first TCE
+ * @n: number of TCEs
+ *
+ * Return: 0, or -ENOMEM with no node left that holds no TCE.
+ */
+int stce_table_alloc(struct stce_window *w, unsigned long first,
+		     unsigned long n)
+{
+	unsigned long i = first, end = first + n, idx;
+	struct stce_node *node, *child;
+	unsigned int l;
+
+	while (i < end) {
+		node = w->root;
+		for (l = 0; l < w->depth - 1; l++) {
+			idx = stce_level_idx(w, l, i);
+			child = node->child[idx];
+			if (!child) {
+				child = stce_node_alloc(w, l + 1);
+				if (!child) {
+					stce_table_trim(w, first, n);
+					return -ENOMEM;
+				}
+				node->child[idx] = child;
+				node->used++;
+			}
+			node = child;
+		}
+		i = (i | (BIT(stce_span_shift(w, l)) - 1)) + 1;
+	}
+	return 0;
+}
+
+/*
+ * The first in-use TCE at or after @i and before @end, or @end: whole
+ * nodes that are not allocated, or hold no TCE, are skipped.
+ */
+static unsigned long stce_next_used(const struct stce_window *w,
+				    unsigned long i, unsigned long end)
+{
+	unsigned long idx, last;
+	struct stce_node *node;
+	unsigned int l;
+
+	while (i < end) {
+		node = w->root;
+		for (l = 0; l < w->depth - 1; l++) {
+			node = node->child[stce_level_idx(w, l, i)];
+			if (!node || !node->used)
+				break;
+		}
+		if (l == w->depth - 1) {
+			/* Scan the leaf up to its end or @end. */
+			idx = stce_level_idx(w, l, i);
+			last = min(end, (i | (BIT(stce_span_shift(w, l)) - 1)) + 1);
+			for (; i < last; i++, idx++)
+				if (node->tce[idx] & STCE_TCE_PERM)
+					return i;
+			continue;
+		}
+		i = (i | (BIT(stce_span_shift(w, l)) - 1)) + 1;
+	}
+	return end;
+}
+
+/**
+ * stce_table_geometry() - check the table a window would have
+ * @nr: TCEs in the window, a power of two
+ * @levels: at most that many levels
+ * @depth: set to the levels the table gets
+ * @node_shift: set to log2 of the entries of each node below the root
+ *
+ * The TCE number is split evenly over @levels levels, but no node below the
+ * root is smaller than a page of TCEs (fewer levels are then used); no node
+ * may hold more than 2^STCE_NODE_MAX_SHIFT entries.
+ *
+ * Return: 0, or -EINVAL if @levels levels cannot index @nr TCEs.
+ */
+int stce_table_geometry(u64 nr, unsigned int levels, unsigned int *depth,
+			unsigned int *node_shift)
+{
+	unsigned int bits = ilog2(nr), shift;
+
+	if (!levels || levels > STCE_MAX_LEVELS)
+		return -EINVAL;
+	shift = DIV_ROUND_UP(bits, levels);
+	if (shift > STCE_NODE_MAX_SHIFT)
+		return -EINVAL;
+	shift = max(shift, min(bits, STCE_NODE_MIN_SHIFT));
+	*node_shift = shift;
+	*depth = shift ? DIV_ROUND_UP(bits, shift) : 1;
+	return 0;
+}
+
+/**
+ * stce_window_init() - set up a window and allocate the root of its table
  * @w: a free window slot
  * @v2: also keep the user address of every TCE
  * @start: first IOVA
- * @size: length in bytes, a multiple of the page size
+ * @size: length in bytes, a power of two multiple of the page size
  * @page_shift: log2 of the IOMMU page size
- * @levels: table levels userspace asked for
+ * @levels: table levels userspace asked for (see stce_table_geometry())
  *
- * Return: 0, -EINVAL for an invalid or too large window, or -ENOMEM.
+ * Return: 0, -EINVAL for an invalid window or table, or -ENOMEM.
  */
 int stce_window_init(struct stce_window *w, bool v2, u64 start, u64 size,
 		     unsigned int page_shift, unsigned int levels)
 {
 	struct vmk_iova_window win = { .start = start, .size = size };
-	unsigned long nr;
+	unsigned int depth, node_shift;
+	int ret;
 
-	if (!vmk_iova_window_valid(&win) ||
-	    !vmk_iova_aligned(start, size, 1ULL << page_shift) ||
-	    (size >> page_shift) > STCE_MAX_TCES)
+	if (!vmk_iova_window_valid(&win) || !is_power_of_2(size) ||
+	    !vmk_iova_aligned(start, size, 1ULL << page_shift))
 		return -EINVAL;
-	nr = size >> page_shift;
+	ret = stce_table_geometry(size >> page_shift, levels, &depth,
+				  &node_shift);
+	if (ret)
+		return ret;
 
-	w->tces = kvcalloc(nr, sizeof(*w->tces), GFP_KERNEL_ACCOUNT);
-	if (!w->tces)
-		return -ENOMEM;
-	if (v2) {
-		w->uas = kvcalloc(nr, sizeof(*w->uas), GFP_KERNEL_ACCOUNT);
-		if (!w->uas) {
-			kvfree(w->tces);
-			w->tces = NULL;
-			return -ENOMEM;
-		}
-	}
 	w->win = win;
 	w->page_shift = page_shift;
 	w->levels = levels;
-	w->nr_tces = nr;
+	w->depth = depth;
+	w->node_shift = node_shift;
+	w->nr_tces = size >> page_shift;
+	w->has_ua = v2;
 	w->in_use = 0;
+	w->table_bytes = 0;
+	w->root = stce_node_alloc(w, 0);
+	if (!w->root) {
+		memset(w, 0, sizeof(*w));
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -102,8 +382,7 @@ int stce_window_destroy(struct stce_container *c, struct stce_window *w)
 	ret = stce_window_clear(c, w);
 	if (ret)
 		return ret;
-	kvfree(w->tces);
-	kvfree(w->uas);
+	stce_node_free_all(w, w->root, 0);
 	memset(w, 0, sizeof(*w));
 	return 0;
 }
@@ -140,14 +419,15 @@ static bool stce_domain_unmap_each(struct stce_window *w,
 				   struct iommu_domain *domain,
 				   unsigned long first, unsigned long n)
 {
-	u64 tsize = 1ULL << w->page_shift, iova;
+	u64 tsize = 1ULL << w->page_shift, iova, tce;
 	unsigned long i;
 
 	for (i = first; i < first + n; i++) {
 		iova = stce_iova(w, i);
+		tce = stce_tce(w, i);
 		if (!iommu_iova_to_phys(domain, iova) &&
-		    iommu_map(domain, iova, stce_tce_phys(w->tces[i]), tsize,
-			      stce_tce_prot(w->tces[i]), GFP_KERNEL_ACCOUNT))
+		    iommu_map(domain, iova, stce_tce_phys(tce), tsize,
+			      stce_tce_prot(tce), GFP_KERNEL_ACCOUNT))
 			return false;
 		atomic_long_inc(&stce_stats.unmap_calls);
 		if (iommu_unmap(domain, iova, tsize) != tsize)
@@ -209,7 +489,7 @@ int stce_domain_map(struct stce_container *c, struct stce_window *w,
 {
 	u64 tsize = 1ULL << w->page_shift;
 	unsigned long bigger, i, j, end = first + n;
-	u64 lsize = 0, phys, perm;
+	u64 lsize = 0, phys, perm, tce;
 	int ret;
 
 	lockdep_assert_held(&c->lock);
@@ -218,18 +498,20 @@ int stce_domain_map(struct stce_container *c, struct stce_window *w,
 		lsize = 1ULL << __ffs(bigger);
 
 	for (i = first; i < end; i = j) {
-		phys = stce_tce_phys(w->tces[i]);
-		perm = w->tces[i] & STCE_TCE_PERM;
+		tce = stce_tce(w, i);
+		phys = stce_tce_phys(tce);
+		perm = tce & STCE_TCE_PERM;
 		for (j = i + 1; j < end; j++) {
-			if ((w->tces[j] & STCE_TCE_PERM) != perm ||
-			    stce_tce_phys(w->tces[j]) != phys + (j - i) * tsize)
+			tce = stce_tce(w, j);
+			if ((tce & STCE_TCE_PERM) != perm ||
+			    stce_tce_phys(tce) != phys + (j - i) * tsize)
 				break;
 			if (lsize && (!(stce_iova(w, j) & (lsize - 1)) ||
 				      !((stce_iova(w, j) + tsize) & (lsize - 1))))
 				break;
 		}
 		ret = iommu_map(domain, stce_iova(w, i), phys, (j - i) * tsize,
-				stce_tce_prot(w->tces[i]), GFP_KERNEL_ACCOUNT);
+				stce_tce_prot(perm), GFP_KERNEL_ACCOUNT);
 		c->map_calls++;
 		atomic_long_inc(&stce_stats.map_calls);
 		if (ret) {
@@ -318,6 +600,25 @@ static void stce_unpin_batch(struct stce_container *c, struct page **pages,
 	*nr = 0;
 }
 
+/* v2 TCEs hold no pin of their own: each region only loses a count. */
+static void stce_tces_release_v2(struct stce_container *c,
+				 struct stce_window *w, unsigned long first,
+				 unsigned long n)
+{
+	struct stce_mem *mem = NULL;
+	unsigned long i;
+	u64 ua;
+
+	for (i = first; i < first + n; i++) {
+		ua = stce_tce_ua(w, i);
+		stce_tce_set(w, i, 0, 0);
+		if (!mem || ua < mem->ua || ua - mem->ua >= mem->size)
+			mem = stce_mem_find(c, ua, 1ULL << w->page_shift);
+		mem->mapped--;
+	}
+	w->in_use -= n;
+}
+
 /**
  * stce_tces_release() - drop what in-use TCEs hold and mark them free
  * @c: the container, locked
@@ -334,24 +635,18 @@ void stce_tces_release(struct stce_container *c, struct stce_window *w,
 {
 	unsigned long i, k, per_tce = 1UL << (w->page_shift - PAGE_SHIFT);
 	struct page *batch[STCE_UNPIN_BATCH];
-	struct stce_mem *mem = NULL;
 	unsigned int nr = 0;
 	bool dirty = false;
 	u64 tce;
 
 	lockdep_assert_held(&c->lock);
+	if (c->v2) {
+		stce_tces_release_v2(c, w, first, n);
+		return;
+	}
 	for (i = first; i < first + n; i++) {
-		tce = w->tces[i];
-		w->tces[i] = 0;
-		if (c->v2) {
-			if (!mem || w->uas[i] < mem->ua ||
-			    w->uas[i] - mem->ua >= mem->size)
-				mem = stce_mem_find(c, w->uas[i],
-						    1ULL << w->page_shift);
-			mem->mapped--;
-			w->uas[i] = 0;
-			continue;
-		}
+		tce = stce_tce(w, i);
+		stce_tce_set(w, i, 0, 0);
 		if (dirty != !!(tce & STCE_TCE_WRITE)) {
 			stce_unpin_batch(c, batch, &nr, dirty);
 			dirty = tce & STCE_TCE_WRITE;
@@ -363,8 +658,7 @@ void stce_tces_release(struct stce_container *c, struct stce_window *w,
 		}
 	}
 	stce_unpin_batch(c, batch, &nr, dirty);
-	if (!c->v2)
-		vmk_page_array_uncharge(&c->acct, n * per_tce);
+	vmk_page_array_uncharge(&c->acct, n * per_tce);
 	w->in_use -= n;
 }
 
@@ -377,12 +671,10 @@ static unsigned long stce_next_used_run(const struct stce_window *w,
 					unsigned long *first,
 					unsigned long end)
 {
-	unsigned long i = *first, j;
+	unsigned long i = stce_next_used(w, *first, end), j;
 
-	while (i < end && !(w->tces[i] & STCE_TCE_PERM))
-		i++;
 	for (j = i; j < end; j++)
-		if (!(w->tces[j] & STCE_TCE_PERM))
+		if (!(stce_tce(w, j) & STCE_TCE_PERM))
 			break;
 	*first = i;
 	return j - i;
@@ -420,13 +712,21 @@ int stce_tces_clear(struct stce_container *c, struct stce_window *w,
 /**
  * stce_window_clear() - unmap and release every in-use TCE of a window
  * @c: the container, locked
- * @w: the window
+ * @w: the window; a free slot is left alone
+ *
+ * The table nodes left empty are freed.
  *
  * Return: 0, or -ENOMEM as stce_tces_clear().
  */
 int stce_window_clear(struct stce_container *c, struct stce_window *w)
 {
-	return stce_tces_clear(c, w, 0, w->nr_tces);
+	int ret;
+
+	if (!w->win.size)
+		return 0;
+	ret = stce_tces_clear(c, w, 0, w->nr_tces);
+	stce_table_trim(w, 0, w->nr_tces);
+	return ret;
 }
 
 /**

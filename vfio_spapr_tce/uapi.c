@@ -121,7 +121,7 @@ static int stce_map_v1(struct stce_container *c, struct stce_window *w,
 	/* v1 windows use the system page size: one page per TCE. */
 	for (page = vmk_pa_iter_first(&pa, &it); page;
 	     page = vmk_pa_iter_next(&pa, &it))
-		w->tces[first + it.idx] = page_to_phys(page) | perm;
+		stce_tce_set(w, first + it.idx, page_to_phys(page) | perm, 0);
 	vmk_page_array_disown(&pa);	/* the TCEs own the pins now */
 	w->in_use += n;
 	c->pinned += npages;
@@ -161,10 +161,8 @@ static bool stce_v2_walk(struct stce_window *w, struct stce_mem *mem,
 				return false;
 			page = vmk_pa_iter_next(&mem->pa, &it);
 		}
-		if (fill) {
-			w->tces[first + i] = phys | perm;
-			w->uas[first + i] = vaddr + i * tsize;
-		}
+		if (fill)
+			stce_tce_set(w, first + i, phys | perm, vaddr + i * tsize);
 	}
 	return true;
 }
@@ -256,15 +254,19 @@ static long stce_map_dma(struct stce_container *c, unsigned long arg)
 	if (!IS_ALIGNED(p.vaddr, 1ULL << w->page_shift))
 		goto out_unlock;
 	n = p.size >> w->page_shift;
+	ret = stce_table_alloc(w, first, n);
+	if (ret)
+		goto out_unlock;
 
 	/* TCEs in use are replaced, as H_PUT_TCE does on POWER. */
 	if (c->v2)
 		ret = stce_map_v2(c, w, first, n, p.vaddr, perm);
 	else
 		ret = stce_map_v1(c, w, first, n, p.vaddr, perm);
+	if (!ret)
+		ret = stce_map_all(c, w, first, n);
 	if (ret)
-		goto out_unlock;
-	ret = stce_map_all(c, w, first, n);
+		stce_table_trim(w, first, n);
 out_unlock:
 	mutex_unlock(&c->lock);
 	return ret;
@@ -291,6 +293,7 @@ static long stce_unmap_dma(struct stce_container *c, unsigned long arg)
 		goto out_unlock;
 	}
 	ret = stce_tces_clear(c, w, first, p.size >> w->page_shift);
+	stce_table_trim(w, first, p.size >> w->page_shift);
 out_unlock:
 	mutex_unlock(&c->lock);
 	return ret;
@@ -375,55 +378,46 @@ out_unlock:
 }
 
 /*
- * Place a new window of @size (a power of two) at the lowest naturally
- * aligned IOVA inside the aperture that overlaps no window and no reserved
- * region.
+ * Where a window in slot @i starts: the default slot at 0, the second at
+ * 1 << 59 as on POWER where every group's IOMMU translates that address,
+ * else at the ddw_base module parameter.  A window never moves: one that
+ * does not fit at its start is refused.
  */
-static int stce_window_place(struct stce_container *c, u64 size, u64 *start)
+static u64 stce_slot_start(struct stce_container *c, int i)
 {
-	struct vmk_iova_window cand = { .size = size };
-	bool moved;
+	if (!i)
+		return 0;
+	if (vmk_iova_range_contains(&c->aperture, STCE_DDW_START, 1))
+		return STCE_DDW_START;
+	return stce_ddw_base;
+}
+
+/*
+ * Whether @win fits the aperture at its fixed start, overlapping no other
+ * window and no reserved region: 0, -ENOSPC, or the error of reading the
+ * reserved regions.
+ */
+static int stce_slot_check(struct stce_container *c,
+			   const struct vmk_iova_window *win)
+{
 	int i, ret;
 
-	if (c->aperture.start > U64_MAX - (size - 1))
+	if (!vmk_iova_range_contains(&c->aperture, win->start, win->size))
 		return -ENOSPC;
-	cand.start = round_up(c->aperture.start, size);
-	do {
-		if (!vmk_iova_range_contains(&c->aperture, cand.start, size))
+	for (i = 0; i < STCE_MAX_WINDOWS; i++)
+		if (c->windows[i].win.size &&
+		    vmk_iova_window_overlaps(&c->windows[i].win, win))
 			return -ENOSPC;
-		moved = false;
-		for (i = 0; i < STCE_MAX_WINDOWS; i++) {
-			struct vmk_iova_window *o = &c->windows[i].win;
-
-			if (o->size && vmk_iova_window_overlaps(o, &cand)) {
-				if (vmk_iova_window_last(o) > U64_MAX - size)
-					return -ENOSPC;
-				cand.start = round_up(vmk_iova_window_last(o),
-						      size);
-				moved = true;
-			}
-		}
-		if (!moved) {
-			ret = stce_resv_conflict(c, &cand);
-			if (ret == -EINVAL) {
-				if (check_add_overflow(cand.start, size,
-						       &cand.start))
-					return -ENOSPC;
-				moved = true;
-			} else if (ret) {
-				return ret;
-			}
-		}
-	} while (moved);
-	*start = cand.start;
-	return 0;
+	ret = stce_resv_conflict(c, win);
+	return ret == -EINVAL ? -ENOSPC : ret;
 }
 
 static long stce_tce_create(struct stce_container *c, unsigned long arg)
 {
 	struct vfio_iommu_spapr_tce_create p;
+	struct vmk_iova_window win = {};
+	unsigned int depth, node_shift;
 	struct stce_window *w = NULL;
-	u64 start;
 	int i, ret;
 
 	ret = stce_copy_arg(&p, offsetofend(typeof(p), start_addr), sizeof(p),
@@ -436,8 +430,8 @@ static long stce_tce_create(struct stce_container *c, unsigned long arg)
 	    !(STCE_PAGE_SIZES & (1ULL << p.page_shift)) ||
 	    !is_power_of_2(p.window_size) ||
 	    p.window_size < (1ULL << p.page_shift) ||
-	    (p.window_size >> p.page_shift) > STCE_MAX_TCES ||
-	    !p.levels || p.levels > STCE_MAX_LEVELS)
+	    stce_table_geometry(p.window_size >> p.page_shift, p.levels,
+				&depth, &node_shift))
 		return -EINVAL;
 
 	mutex_lock(&c->lock);
@@ -451,20 +445,23 @@ static long stce_tce_create(struct stce_container *c, unsigned long arg)
 	if (!(c->pgsizes & (1UL << p.page_shift)) ||
 	    !vmk_iova_range_fits(&c->aperture, p.window_size))
 		goto out_unlock;
+	/* The first free slot, as on POWER. */
 	for (i = 0; i < STCE_MAX_WINDOWS && !w; i++)
 		if (!c->windows[i].win.size)
 			w = &c->windows[i];
 	ret = -ENOSPC;
 	if (!w)
 		goto out_unlock;
-	ret = stce_window_place(c, p.window_size, &start);
+	win.start = stce_slot_start(c, w - c->windows);
+	win.size = p.window_size;
+	ret = stce_slot_check(c, &win);
 	if (ret)
 		goto out_unlock;
-	ret = stce_window_init(w, c->v2, start, p.window_size, p.page_shift,
+	ret = stce_window_init(w, c->v2, win.start, win.size, p.page_shift,
 			       p.levels);
 	if (ret)
 		goto out_unlock;
-	if (put_user(start, (u64 __user *)(arg +
+	if (put_user(win.start, (u64 __user *)(arg +
 		     offsetof(struct vfio_iommu_spapr_tce_create, start_addr)))) {
 		stce_window_destroy(c, w);
 		ret = -EFAULT;
@@ -512,7 +509,7 @@ out_unlock:
  * @cmd: the ioctl
  * @arg: its user pointer or value
  *
- * Return: see include/uapi/linux/vfio_spapr_tce.h.
+ * Return: 0 or a negative errno, as vfio_spapr_tce/README.md lists them.
  */
 long stce_ioctl(void *iommu_data, unsigned int cmd, unsigned long arg)
 {

@@ -26,8 +26,9 @@ VMK_REQUIRE("/dev/vfio/vfio", STCE_DEBUGFS)
  * MAP_DMA step @n maps NPAGES at an IOVA where the IOMMU has no page
  * table yet (tables stay once allocated, and a fail-nth sweep only works
  * if every step reaches the same points): across a 2 MiB boundary, so a
- * second table is allocated half-way through the range.  Below the
- * 128 MiB default window (collection.conf) and edu's 28-bit reach.
+ * second table is allocated half-way through the range (and, 4 MiB
+ * aligned, a second leaf of the module's TCE table).  Inside the 2 GiB
+ * default window and below edu's 28-bit reach.
  */
 #define MAP_IOVA(n)	((((__u64)(n) % 28 + 2) << 22) - 2 * STCE_PAGE)
 /* More than one page-array chunk of pinned pages. */
@@ -772,7 +773,7 @@ static void check_attached(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, ioctl(sw->c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info))
 		TH_LOG("n=%d: GET_INFO on the attached container: %s", n,
 		       strerror(errno));
-	ASSERT_EQ(128U << 20, info.dma32_window_size);
+	ASSERT_EQ(2048U << 20, info.dma32_window_size);
 }
 
 static void detach(struct __test_metadata *_metadata, struct sweep *sw,

@@ -52,6 +52,50 @@ static inline long stce_counter(const char *name)
 	return vmk_read_long(path);
 }
 
+/*
+ * The aperture of the first container in debugfs ("aperture START-LAST");
+ * the tests that call this have one container open.
+ */
+static inline int stce_aperture(unsigned long long *start,
+				unsigned long long *last)
+{
+	char line[256], *p;
+	int ret = -ENOENT;
+	FILE *f = fopen(STCE_DEBUGFS "containers", "r");
+
+	if (!f)
+		return -errno;
+	while (ret && fgets(line, sizeof(line), f)) {
+		p = strstr(line, "aperture ");
+		if (p && sscanf(p, "aperture %llx-%llx", start, last) == 2)
+			ret = 0;
+	}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * Where the second window must start: 1 << 59 where the aperture holds
+ * it, else the module's ddw_base.
+ */
+static inline unsigned long long stce_ddw_start(void)
+{
+	unsigned long long start, last, base = 0;
+	FILE *f;
+
+	if (stce_aperture(&start, &last))
+		return 0;
+	if (start <= 1ULL << 59 && last >= 1ULL << 59)
+		return 1ULL << 59;
+	f = fopen("/sys/module/vfio_spapr_tce/parameters/ddw_base", "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &base) != 1)
+		base = 0;
+	fclose(f);
+	return base;
+}
+
 /* Print @path line by line as KTAP diagnostics, for the record. */
 static inline void stce_log_file(const char *path)
 {

@@ -15,6 +15,8 @@ VMK_REQUIRE("/dev/vfio/vfio", STCE_DEBUGFS)
 #define NPAGES	16
 #define IOVA	0x100000ULL
 #define CRSZ	sizeof(struct vfio_iommu_spapr_tce_create)
+/* The default window's size: the module's default, as the collection loads it */
+#define DMA32	(2048ULL << 20)
 
 FIXTURE(uapi) {
 	struct stce_dev d;
@@ -108,8 +110,8 @@ TEST_F(uapi, check_extension_and_info)
 		TH_LOG("EEH is POWER-only");
 	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info));
 	EXPECT_EQ(0, info.dma32_window_start);
-	EXPECT_EQ(128U << 20, info.dma32_window_size)
-		TH_LOG("collection.conf loads dma32_window_mb=128");
+	EXPECT_EQ(DMA32, info.dma32_window_size)
+		TH_LOG("the default window is a POWER PHB's 2 GiB");
 	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU) {
 		EXPECT_EQ(VFIO_IOMMU_SPAPR_INFO_DDW, info.flags);
 		EXPECT_EQ(1, info.ddw.max_dynamic_windows_supported);
@@ -149,9 +151,9 @@ TEST_F(uapi, map_bad_input)
 	EXPECT_EQ(-EINVAL, MAP(RW, va, IOVA, STCE_PAGE + 8, sizeof(m)))
 		TH_LOG("unaligned size");
 	EXPECT_EQ(-EINVAL, MAP(RW, va, IOVA, 0, sizeof(m))) TH_LOG("size 0");
-	EXPECT_EQ(-ENXIO, MAP(RW, va, 128 << 20, STCE_PAGE, sizeof(m)))
+	EXPECT_EQ(-ENXIO, MAP(RW, va, DMA32, STCE_PAGE, sizeof(m)))
 		TH_LOG("iova just past the window: POWER's ENXIO");
-	EXPECT_EQ(-EINVAL, MAP(RW, va, (128 << 20) - STCE_PAGE,
+	EXPECT_EQ(-EINVAL, MAP(RW, va, DMA32 - STCE_PAGE,
 			       2 * STCE_PAGE, sizeof(m)))
 		TH_LOG("size crossing the window end");
 	EXPECT_EQ(-EINVAL, MAP(RW, va, IOVA, -STCE_PAGE, sizeof(m)))
@@ -211,7 +213,7 @@ TEST_F(uapi, unmap_bad_input)
 	EXPECT_EQ(-EINVAL, stce_unmap(self->c, IOVA + 1, STCE_PAGE));
 	EXPECT_EQ(-ENXIO, stce_unmap(self->c, 1ULL << 40, STCE_PAGE))
 		TH_LOG("an iova in no window: POWER's ENXIO");
-	EXPECT_EQ(-EINVAL, stce_unmap(self->c, (128 << 20) - STCE_PAGE,
+	EXPECT_EQ(-EINVAL, stce_unmap(self->c, DMA32 - STCE_PAGE,
 				      2 * STCE_PAGE))
 		TH_LOG("a range running past the window end");
 	/* the failed calls left both TCEs mapped: partial unmaps work */
@@ -248,7 +250,7 @@ TEST_F(uapi, unmap_skips_clear_tces)
 			      VFIO_DMA_MAP_FLAG_READ));
 	EXPECT_EQ(self->pinned + 4 * per_map, stce_counter("pinned_pages"));
 	EXPECT_EQ(self->vmlck + 4 * per_map, vmk_vmlck_pages());
-	EXPECT_EQ(0, stce_unmap(self->c, 0, 128 << 20))
+	EXPECT_EQ(0, stce_unmap(self->c, 0, DMA32))
 		TH_LOG("clearing the whole default window");
 	ASSERT_NO_STATE_CHANGE();
 	if (variant->type == VFIO_SPAPR_TCE_v2_IOMMU)
@@ -330,15 +332,16 @@ TEST_F(uapi, version_specific_ioctls)
 	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 12, 3 << 20, 1, 0)) TH_LOG("not 2^n");
 	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 12, 2048, 1, 0)) TH_LOG("below a page");
 	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 21, 1ULL << 50, 1, 0))
-		TH_LOG("beyond the domain aperture");
+		TH_LOG("2^29 TCEs in one level");
 	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 12, 1 << 20, 0, 0));
 	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 12, 1 << 20, 6, 0));
 	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 1, 12, 1 << 20, 1, 0));
 	EXPECT_EQ(-EINVAL, create(self->c, CRSZ, 0, 12, 1 << 20, 1, 1)) TH_LOG("reserved field");
 	EXPECT_EQ(-EINVAL, create(self->c, 16, 0, 12, 1 << 20, 1, 0));
 	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
-	EXPECT_EQ(128ULL << 20, cr.start_addr)
-		TH_LOG("first naturally aligned free IOVA after the default window");
+	EXPECT_EQ(stce_ddw_start(), cr.start_addr)
+		TH_LOG("the second window at 0x%llx, not at its fixed start",
+		       (unsigned long long)cr.start_addr);
 	EXPECT_EQ(-ENOSPC, create(self->c, CRSZ, 0, 12, 1 << 20, 1, 0))
 		TH_LOG("only one dynamic window");
 	rm.start_addr = cr.start_addr + STCE_PAGE;
@@ -354,6 +357,136 @@ TEST_F(uapi, version_specific_ioctls)
 			      VFIO_DMA_MAP_FLAG_READ))
 		TH_LOG("MAP_DMA into the recreated window");
 	ASSERT_EQ(0, stce_unmap(self->c, 0, STCE_PAGE));
+	ASSERT_NO_STATE_CHANGE();
+}
+
+/*
+ * A fixed window layout, as on POWER and as QEMU's pseries machine
+ * expects: window 0 at 0, the second window at 1 << 59 or, where the
+ * IOMMU cannot translate that, at ddw_base.  A window that does not fit
+ * at its start is refused with ENOSPC, never moved; removing and
+ * creating a window again gives the same start.
+ */
+TEST_F(uapi, fixed_window_layout)
+{
+	struct vfio_iommu_spapr_tce_create cr = {
+		.argsz = sizeof(cr), .page_shift = 12,
+		.window_size = 1 << 20, .levels = 1,
+	};
+	struct vfio_iommu_spapr_tce_remove rm = { .argsz = sizeof(rm) };
+	unsigned long long start, last, ddw = stce_ddw_start(), size;
+
+	if (variant->type == VFIO_SPAPR_TCE_IOMMU)
+		SKIP(return, "v1 has no dynamic windows");
+	ASSERT_EQ(0, stce_aperture(&start, &last));
+	TH_LOG("aperture 0x%llx-0x%llx: second window at 0x%llx",
+	       start, last, ddw);
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
+	ASSERT_EQ(ddw, cr.start_addr);
+	rm.start_addr = ddw;
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+	cr.start_addr = 0;
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
+	EXPECT_EQ(ddw, cr.start_addr) TH_LOG("created again elsewhere");
+
+	/*
+	 * Slot 1 too small for a window: the smallest one that runs past the
+	 * aperture from there.  With a full 64-bit aperture no window does.
+	 */
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+	size = last - ddw + 1;		/* 0: all of 2^64 - 1 << 59 */
+	if (!(size & (size - 1)))
+		size <<= 1;
+	else if (__builtin_clzll(size))
+		size = 1ULL << (64 - __builtin_clzll(size));
+	else
+		size = 0;
+	if (size && size - 1 <= last - start) {
+		EXPECT_EQ(-ENOSPC, create(self->c, CRSZ, 0, 21, size, 3, 0))
+			TH_LOG("0x%llx bytes from 0x%llx past the aperture",
+			       size, ddw);
+	} else {
+		TH_LOG("full aperture: every window fits at 0x%llx", ddw);
+	}
+
+	/*
+	 * Slot 0 with the default window removed: a window over the x86 MSI
+	 * range (0xfee00000, reserved by every IOMMU model) does not fit at
+	 * 0; a smaller one does.
+	 */
+	rm.start_addr = 0;
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+	EXPECT_EQ(-ENOSPC, create(self->c, CRSZ, 0, 12, 4ULL << 30, 2, 0))
+		TH_LOG("a 4 GiB window at 0 over the MSI range");
+	cr.window_size = DMA32;
+	cr.levels = 2;
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
+	EXPECT_EQ(0, cr.start_addr);
+	/* both slots taken */
+	ASSERT_EQ(0, create(self->c, CRSZ, 0, 12, 1 << 20, 1, 0));
+	EXPECT_EQ(-ENOSPC, create(self->c, CRSZ, 0, 12, 1 << 20, 1, 0));
+	ASSERT_NO_STATE_CHANGE();
+}
+
+/*
+ * A window the size of a large guest's RAM (QEMU asks for that): 64 GiB
+ * of 4 KiB TCEs, 2^24 of them, too many for one level but fine in two
+ * or three, whose nodes below the root come only with the TCEs mapped.
+ * The window is at the second window's start, beyond edu's 28-bit DMA
+ * reach, and cannot be window 0 (it would cover the x86 MSI range), so
+ * edu does no DMA through it here.
+ */
+TEST_F(uapi, large_window_sparse_table)
+{
+	const __u64 size = 64ULL << 30, last_tce = size - STCE_PAGE;
+	struct vfio_iommu_spapr_tce_create cr = {
+		.argsz = sizeof(cr), .page_shift = 12,
+		.window_size = size, .levels = 1,
+	};
+	struct vfio_iommu_spapr_tce_remove rm = { .argsz = sizeof(rm) };
+	__u64 va = (uintptr_t)self->buf;
+	long base, root;
+
+	if (variant->type == VFIO_SPAPR_TCE_IOMMU)
+		SKIP(return, "v1 has no dynamic windows");
+	base = stce_counter("table_bytes");
+	EXPECT_EQ(-1, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("2^24 TCEs in one level");
+	cr.levels = 3;		/* what QEMU asks for a table of 128 MiB */
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr))
+		TH_LOG("a 64 GiB window of 4 KiB TCEs: %s", strerror(errno));
+	EXPECT_EQ(stce_ddw_start(), cr.start_addr);
+	root = stce_counter("table_bytes") - base;
+	TH_LOG("root of the table: %ld bytes", root);
+	EXPECT_GE(64L << 10, root) TH_LOG("table allocated up front");
+
+	/* two TCEs at each end of the window */
+	ASSERT_EQ(0, stce_map(self->c, va, cr.start_addr, 2 * STCE_PAGE,
+			      VFIO_DMA_MAP_FLAG_READ));
+	ASSERT_EQ(0, stce_map(self->c, va + 2 * STCE_PAGE,
+			      cr.start_addr + last_tce - STCE_PAGE,
+			      2 * STCE_PAGE, VFIO_DMA_MAP_FLAG_READ));
+	EXPECT_EQ(-EINVAL, stce_map(self->c, va, cr.start_addr + last_tce,
+				    2 * STCE_PAGE, VFIO_DMA_MAP_FLAG_READ))
+		TH_LOG("past the end of the window");
+	stce_log_file(STCE_DEBUGFS "containers");
+	EXPECT_GE(root + (256L << 10), stce_counter("table_bytes") - base)
+		TH_LOG("four TCEs took %ld bytes of table",
+		       stce_counter("table_bytes") - base - root);
+	EXPECT_LT(root, stce_counter("table_bytes") - base)
+		TH_LOG("no node allocated for the TCEs mapped");
+
+	/* unmapping frees the nodes; MAP replaces, whole-window UNMAP clears */
+	ASSERT_EQ(0, stce_map(self->c, va + 4 * STCE_PAGE, cr.start_addr,
+			      STCE_PAGE, VFIO_DMA_MAP_FLAG_READ));
+	EXPECT_EQ(0, stce_unmap(self->c, cr.start_addr, size));
+	EXPECT_EQ(root, stce_counter("table_bytes") - base)
+		TH_LOG("nodes left after the window was cleared");
+	ASSERT_EQ(0, stce_map(self->c, va, cr.start_addr + (size >> 1),
+			      STCE_PAGE, VFIO_DMA_MAP_FLAG_READ));
+	rm.start_addr = cr.start_addr;
+	ASSERT_EQ(0, ioctl(self->c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+	EXPECT_EQ(base, stce_counter("table_bytes"));
 	ASSERT_NO_STATE_CHANGE();
 }
 
@@ -384,7 +517,7 @@ TEST_F(uapi, windows_clear_of_msi_cookie)
 	if (!size)
 		SKIP(return,
 		     "no MSI cookie: no software-managed MSI region");
-	EXPECT_LE(128ULL << 20, start)
+	EXPECT_LE(DMA32, start)
 		TH_LOG("MSI cookie at 0x%llx inside the default window", start);
 	if (variant->type == VFIO_SPAPR_TCE_IOMMU)
 		return;
