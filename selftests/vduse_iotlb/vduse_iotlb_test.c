@@ -222,11 +222,11 @@ err_free_buf:
 }
 
 /*
- * Split bytes [@offset, @offset + @length) of @buf into @count entries of
- * @sgt and map them with dma_map_sgtable().
+ * Split bytes [@offset, @offset + @length) of @map's buffer into @count
+ * entries of @map->sgt, in process context: the table is allocated here
+ * and mapped by vt_map_kind(), from any context.
  */
-static int vt_map_sg(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
-		     struct vt_map *map, unsigned long attrs)
+static int vt_sg_build(struct vit_test_cmd *cmd, struct vt_map *map)
 {
 	u64 chunk = cmd->length / cmd->count, off = cmd->offset, len;
 	struct scatterlist *sg;
@@ -244,12 +244,19 @@ static int vt_map_sg(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 		sg_set_page(sg, virt_to_page(addr), len, offset_in_page(addr));
 		off += len;
 	}
-	ret = dma_map_sgtable(ctx->dev, &map->sgt, map->dir, attrs);
-	if (ret) {
-		sg_free_table(&map->sgt);
-		return ret;
-	}
-	map->iova = sg_dma_address(map->sgt.sgl);
+	return 0;
+}
+
+/* Copy the IOVA of each entry of @map to @uptr (VIT_TEST_MAP_SG). */
+static int vt_sg_iovas(struct vt_map *map, u64 uptr)
+{
+	u64 __user *out = u64_to_user_ptr(uptr);
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sgtable_dma_sg(&map->sgt, sg, i)
+		if (put_user((u64)sg_dma_address(sg), out + i))
+			return -EFAULT;
 	return 0;
 }
 
@@ -259,9 +266,14 @@ static int vt_map_kind(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 {
 	struct page *page = virt_to_page(map->buf->vaddr);
 
+	int ret;
+
 	switch (map->kind) {
 	case VT_MAP_SG:
-		return vt_map_sg(ctx, cmd, map, attrs);
+		ret = dma_map_sgtable(ctx->dev, &map->sgt, map->dir, attrs);
+		if (!ret)
+			map->iova = sg_dma_address(map->sgt.sgl);
+		return ret;
 	case VT_MAP_RAW:
 		return vduse_iotlb_map_page(ctx->dom, page, cmd->offset,
 					    map->size, map->dir, attrs,
@@ -278,6 +290,9 @@ static void vt_map_call(struct vt_call *call)
 	call->ret = vt_map_kind(call->ctx, call->cmd, call->map, call->attrs);
 }
 
+static void vt_unmap(struct vt_ctx *ctx, struct vt_map *map,
+		     unsigned long attrs);
+
 static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 		  enum vt_map_kind kind)
 {
@@ -293,7 +308,7 @@ static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 	    (!cmd->count || cmd->count > VIT_TEST_MAX_SG ||
 	     cmd->length < cmd->count))
 		return -EINVAL;
-	if ((cmd->flags & VIT_TEST_F_SOFTIRQ) && kind != VT_MAP_PAGE)
+	if ((cmd->flags & VIT_TEST_F_SOFTIRQ) && kind == VT_MAP_RAW)
 		return -EINVAL;
 	if (cmd->flags & VIT_TEST_F_SKIP_SYNC)
 		attrs |= DMA_ATTR_SKIP_CPU_SYNC;
@@ -311,6 +326,11 @@ static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 	ret = xa_alloc(&ctx->maps, &cmd->out_id, map, xa_limit_31b, GFP_KERNEL);
 	if (ret)
 		goto err_free_map;
+	if (kind == VT_MAP_SG) {
+		ret = vt_sg_build(cmd, map);
+		if (ret)
+			goto err_erase;
+	}
 	if (cmd->flags & VIT_TEST_F_SOFTIRQ) {
 		struct vt_call call = { .ctx = ctx, .cmd = cmd, .map = map,
 					.attrs = attrs };
@@ -321,11 +341,23 @@ static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 		ret = vt_map_kind(ctx, cmd, map, attrs);
 	}
 	if (ret)
-		goto err_erase;
+		goto err_free_sgt;
 	buf->maps++;
+	if (kind == VT_MAP_SG && cmd->uptr) {
+		ret = vt_sg_iovas(map, cmd->uptr);
+		if (ret) {
+			/* vt_unmap() frees the table and the mapping. */
+			xa_erase(&ctx->maps, cmd->out_id);
+			vt_unmap(ctx, map, DMA_ATTR_SKIP_CPU_SYNC);
+			return ret;
+		}
+	}
 	cmd->out_iova = map->iova;
 	return 0;
 
+err_free_sgt:
+	if (kind == VT_MAP_SG)
+		sg_free_table(&map->sgt);
 err_erase:
 	xa_erase(&ctx->maps, cmd->out_id);
 err_free_map:
@@ -396,7 +428,7 @@ static int vt_unmap_op(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 		vt_unmap(ctx, map, attrs);
 		return 0;
 	}
-	if (map->kind != VT_MAP_PAGE)
+	if (map->kind == VT_MAP_RAW)
 		return -EINVAL;
 	xa_erase(&ctx->maps, cmd->id);
 	call.map = map;
