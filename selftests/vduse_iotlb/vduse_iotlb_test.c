@@ -6,6 +6,7 @@
  * created is unmapped and freed when it is closed.
  */
 #include <linux/dma-direct.h>
+#include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -99,6 +100,7 @@ struct vt_softirq {
  * @bufs: id -> &struct vt_buf
  * @maps: id -> &struct vt_map
  * @sirq: runs DMA API calls in softirq context for VIT_TEST_F_SOFTIRQ
+ * @fwd: VIT_TEST_FWD_DEVICE's platform device, or NULL
  */
 struct vt_ctx {
 	struct mutex lock; /* serialises ioctls of the file */
@@ -107,6 +109,7 @@ struct vt_ctx {
 	struct xarray bufs;
 	struct xarray maps;
 	struct vt_softirq sirq;
+	struct platform_device *fwd;
 };
 
 /**
@@ -631,6 +634,188 @@ out_free:
 	return ret;
 }
 
+/*
+ * VIT_TEST_FWD_DEVICE: a platform device for drivers the project did not
+ * write (the kernel's dma_map_benchmark, bound through driver_override)
+ * whose DMA ops are the domain's: each op calls the domain device's own
+ * op with that device, as the DMA API would after its checks.  DMA-API
+ * debug tracks the mappings on this device, the one its driver uses;
+ * going through the DMA API a second time for the domain's device would
+ * make it see every buffer mapped twice (an overlapping-mapping error).
+ * Its platform data is the domain's device.
+ */
+static struct device *vt_fwd_target(struct device *dev)
+{
+	return *(struct device **)dev_get_platdata(dev);
+}
+
+#if VMK_DMA_HAS_MAP_PHYS
+static dma_addr_t vt_fwd_map_phys(struct device *dev, phys_addr_t phys,
+				  size_t size, enum dma_data_direction dir,
+				  unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	return get_dma_ops(target)->map_phys(target, phys, size, dir, attrs);
+}
+
+static void vt_fwd_unmap_phys(struct device *dev, dma_addr_t iova,
+			      size_t size, enum dma_data_direction dir,
+			      unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->unmap_phys(target, iova, size, dir, attrs);
+}
+#else
+static dma_addr_t vt_fwd_map_page(struct device *dev, struct page *page,
+				  unsigned long offset, size_t size,
+				  enum dma_data_direction dir,
+				  unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	return get_dma_ops(target)->map_page(target, page, offset, size, dir,
+					     attrs);
+}
+
+static void vt_fwd_unmap_page(struct device *dev, dma_addr_t iova,
+			      size_t size, enum dma_data_direction dir,
+			      unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->unmap_page(target, iova, size, dir, attrs);
+}
+#endif
+
+static int vt_fwd_map_sg(struct device *dev, struct scatterlist *sgl,
+			 int nents, enum dma_data_direction dir,
+			 unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	return get_dma_ops(target)->map_sg(target, sgl, nents, dir, attrs);
+}
+
+static void vt_fwd_unmap_sg(struct device *dev, struct scatterlist *sgl,
+			    int nents, enum dma_data_direction dir,
+			    unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->unmap_sg(target, sgl, nents, dir, attrs);
+}
+
+static void vt_fwd_sync_for_cpu(struct device *dev, dma_addr_t iova,
+				size_t size, enum dma_data_direction dir)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->sync_single_for_cpu(target, iova, size, dir);
+}
+
+static void vt_fwd_sync_for_device(struct device *dev, dma_addr_t iova,
+				   size_t size, enum dma_data_direction dir)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->sync_single_for_device(target, iova, size, dir);
+}
+
+static void vt_fwd_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl,
+				   int nents, enum dma_data_direction dir)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->sync_sg_for_cpu(target, sgl, nents, dir);
+}
+
+static void vt_fwd_sync_sg_for_device(struct device *dev,
+				      struct scatterlist *sgl, int nents,
+				      enum dma_data_direction dir)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->sync_sg_for_device(target, sgl, nents, dir);
+}
+
+static void *vt_fwd_alloc(struct device *dev, size_t size, dma_addr_t *iova,
+			  gfp_t gfp, unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	return get_dma_ops(target)->alloc(target, size, iova, gfp, attrs);
+}
+
+static void vt_fwd_free(struct device *dev, size_t size, void *vaddr,
+			dma_addr_t iova, unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->free(target, size, vaddr, iova, attrs);
+}
+
+static size_t vt_fwd_max_mapping_size(struct device *dev)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	return get_dma_ops(target)->max_mapping_size(target);
+}
+
+static int vt_fwd_dma_supported(struct device *dev, u64 mask)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	return get_dma_ops(target)->dma_supported(target, mask);
+}
+
+static const struct dma_map_ops vt_fwd_ops = {
+	.alloc = vt_fwd_alloc,
+	.free = vt_fwd_free,
+#if VMK_DMA_HAS_MAP_PHYS
+	.map_phys = vt_fwd_map_phys,
+	.unmap_phys = vt_fwd_unmap_phys,
+#else
+	.map_page = vt_fwd_map_page,
+	.unmap_page = vt_fwd_unmap_page,
+#endif
+	.map_sg = vt_fwd_map_sg,
+	.unmap_sg = vt_fwd_unmap_sg,
+	.sync_single_for_cpu = vt_fwd_sync_for_cpu,
+	.sync_single_for_device = vt_fwd_sync_for_device,
+	.sync_sg_for_cpu = vt_fwd_sync_sg_for_cpu,
+	.sync_sg_for_device = vt_fwd_sync_sg_for_device,
+	.max_mapping_size = vt_fwd_max_mapping_size,
+	.dma_supported = vt_fwd_dma_supported,
+};
+
+/* Register the forwarding device of the attached domain; @out_id: its id. */
+static int vt_fwd_create(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	struct platform_device_info info = {
+		.name = "vduse_iotlb_fwd",
+		.id = PLATFORM_DEVID_AUTO,
+		.data = &ctx->dev,
+		.size_data = sizeof(ctx->dev),
+		.dma_mask = dma_get_mask(ctx->dev),
+	};
+	struct platform_device *pdev;
+
+	if (ctx->fwd)
+		return -EBUSY;
+	pdev = platform_device_register_full(&info);
+	if (IS_ERR(pdev))
+		return PTR_ERR(pdev);
+	/* No driver yet: the ops are in place before anything can bind. */
+	set_dma_ops(&pdev->dev, &vt_fwd_ops);
+	pdev->dev.coherent_dma_mask = ctx->dev->coherent_dma_mask;
+	dma_set_max_seg_size(&pdev->dev, dma_get_max_seg_size(ctx->dev));
+	ctx->fwd = pdev;
+	cmd->out_id = pdev->id;
+	return 0;
+}
+
 static int vt_attach(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 {
 	struct vduse_iotlb_domain *dom;
@@ -708,6 +893,8 @@ static int vt_dispatch(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 		return vt_bench(ctx, cmd);
 	case VIT_TEST_MAP_RESOURCE:
 		return vt_map_resource(ctx, cmd);
+	case VIT_TEST_FWD_DEVICE:
+		return vt_fwd_create(ctx, cmd);
 	default:
 		return -EINVAL;
 	}
@@ -734,6 +921,10 @@ static void vt_undo(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 		map = xa_erase(&ctx->maps, cmd->out_id);
 		vt_unmap(ctx, map, DMA_ATTR_SKIP_CPU_SYNC);
 		break;
+	case VIT_TEST_FWD_DEVICE:
+		platform_device_unregister(ctx->fwd);
+		ctx->fwd = NULL;
+		break;
 	}
 }
 
@@ -749,6 +940,7 @@ static bool vt_has_results(u32 op)
 	case VIT_TEST_BENCH:
 	case VIT_TEST_MAP_RESOURCE:
 	case VIT_TEST_DEV_INFO:
+	case VIT_TEST_FWD_DEVICE:
 		return true;
 	default:
 		return false;
@@ -802,6 +994,9 @@ static int vt_release(struct inode *inode, struct file *file)
 	struct vt_map *map;
 	unsigned long id;
 
+	/* Unbinds its driver, which unmaps what it had mapped. */
+	if (ctx->fwd)
+		platform_device_unregister(ctx->fwd);
 	xa_for_each(&ctx->maps, id, map)
 		vt_unmap(ctx, map, DMA_ATTR_SKIP_CPU_SYNC);
 	xa_for_each(&ctx->bufs, id, buf)

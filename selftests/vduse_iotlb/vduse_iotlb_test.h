@@ -80,6 +80,11 @@
  *                     dma_set_coherent_mask(@length) unless @length is 0;
  *                     returns the first error
  * @VIT_TEST_SET_SEG: dma_set_max_seg_size(@length)
+ * @VIT_TEST_FWD_DEVICE: register a platform device "vduse_iotlb_fwd.@out_id.auto"
+ *                       (once per file, unregistered at close) whose DMA
+ *                       ops are the domain device's (each calls the domain
+ *                       device's op), for a kernel driver to be bound to it
+ *                       (driver_override)
  *
  * VIT_TEST_F_DIRECT is refused by every op but VIT_TEST_BENCH.
  *
@@ -114,6 +119,7 @@ enum vit_test_op {
 	VIT_TEST_DEV_INFO,
 	VIT_TEST_SET_MASK,
 	VIT_TEST_SET_SEG,
+	VIT_TEST_FWD_DEVICE,
 };
 
 #define VIT_TEST_F_SKIP_SYNC	0x1U
