@@ -76,6 +76,13 @@ struct vt_map {
  */
 static struct platform_device *vt_pdev;
 
+/*
+ * VIT_TEST_F_GLOBAL_LOCK: the seed's single spinlock, taken around every
+ * map and every unmap of a benchmark loop, so that two mappers measure
+ * what per-slot locking gained.  Benchmark only.
+ */
+static DEFINE_SPINLOCK(vt_global_lock);
+
 struct vt_call;
 
 /**
@@ -533,6 +540,36 @@ static bool vt_in_swiotlb(struct device *dev, dma_addr_t addr)
 #endif
 }
 
+/* dma_map_page() of @len bytes of @src, under vt_global_lock when @glock. */
+static dma_addr_t vt_bench_map(struct device *dev, void *src, size_t len,
+			       enum dma_data_direction dir, bool glock)
+{
+	unsigned long flags;
+	dma_addr_t iova;
+
+	if (!glock)
+		return dma_map_page(dev, virt_to_page(src), 0, len, dir);
+	spin_lock_irqsave(&vt_global_lock, flags);
+	iova = dma_map_page(dev, virt_to_page(src), 0, len, dir);
+	spin_unlock_irqrestore(&vt_global_lock, flags);
+	return iova;
+}
+
+/* dma_unmap_page(), under vt_global_lock when @glock. */
+static void vt_bench_unmap(struct device *dev, dma_addr_t iova, size_t len,
+			   enum dma_data_direction dir, bool glock)
+{
+	unsigned long flags;
+
+	if (!glock) {
+		dma_unmap_page(dev, iova, len, dir);
+		return;
+	}
+	spin_lock_irqsave(&vt_global_lock, flags);
+	dma_unmap_page(dev, iova, len, dir);
+	spin_unlock_irqrestore(&vt_global_lock, flags);
+}
+
 /*
  * @count map + unmap pairs of @src on @dev, each half timed apart (the
  * clock reads cost a little, so the headline figures come from
@@ -542,18 +579,18 @@ static bool vt_in_swiotlb(struct device *dev, dma_addr_t addr)
 static int vt_bench_split(struct device *dev, struct vit_test_cmd *cmd,
 			  void *src, dma_addr_t own, dma_addr_t *last)
 {
+	bool glock = cmd->flags & VIT_TEST_F_GLOBAL_LOCK;
 	u64 i, t0, t1, map_ns = 0, unmap_ns = 0, bounced = 0;
 	dma_addr_t iova = own;
 
 	for (i = 0; i < cmd->count; i++) {
 		t0 = ktime_get_ns();
-		iova = dma_map_page(dev, virt_to_page(src), 0, cmd->length,
-				    cmd->dir);
+		iova = vt_bench_map(dev, src, cmd->length, cmd->dir, glock);
 		t1 = ktime_get_ns();
 		if (dma_mapping_error(dev, iova))
 			return -ENOSPC;
 		bounced += iova != own;
-		dma_unmap_page(dev, iova, cmd->length, cmd->dir);
+		vt_bench_unmap(dev, iova, cmd->length, cmd->dir, glock);
 		unmap_ns += ktime_get_ns() - t1;
 		map_ns += t1 - t0;
 	}
@@ -572,6 +609,7 @@ static int vt_bench_loop(struct device *dev, struct vit_test_cmd *cmd,
 			 void *src, void *dst, dma_addr_t own,
 			 dma_addr_t *last)
 {
+	bool glock = cmd->flags & VIT_TEST_F_GLOBAL_LOCK;
 	u64 i, start, bounced = 0;
 	dma_addr_t iova = own;
 
@@ -581,12 +619,11 @@ static int vt_bench_loop(struct device *dev, struct vit_test_cmd *cmd,
 			memcpy(dst, src, cmd->length);
 			continue;
 		}
-		iova = dma_map_page(dev, virt_to_page(src), 0, cmd->length,
-				    cmd->dir);
+		iova = vt_bench_map(dev, src, cmd->length, cmd->dir, glock);
 		if (dma_mapping_error(dev, iova))
 			return -ENOSPC;
 		bounced += iova != own;
-		dma_unmap_page(dev, iova, cmd->length, cmd->dir);
+		vt_bench_unmap(dev, iova, cmd->length, cmd->dir, glock);
 	}
 	cmd->out_ns = ktime_get_ns() - start;
 	cmd->out_bounced = bounced;
@@ -602,7 +639,7 @@ static int vt_bench_loop(struct device *dev, struct vit_test_cmd *cmd,
 static int vt_bench(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 {
 	const u32 valid = VIT_TEST_F_MEMCPY | VIT_TEST_F_SPLIT |
-			  VIT_TEST_F_DIRECT;
+			  VIT_TEST_F_DIRECT | VIT_TEST_F_GLOBAL_LOCK;
 	unsigned int order = get_order(cmd->length);
 	dma_addr_t last, own;
 	struct device *dev;

@@ -93,6 +93,11 @@
  * from a timer callback, in softirq context, while the ioctl waits (a
  * scatterlist's table is allocated before, in process context).
  *
+ * VIT_TEST_F_GLOBAL_LOCK makes VIT_TEST_BENCH hold one spinlock of the test
+ * module (IRQs off) around each dma_map_page() and each dma_unmap_page(),
+ * as the seed's single domain lock did: two mappers then measure what
+ * per-slot locking gained.  Benchmark only.
+ *
  * An op that fails has changed nothing.  MAP fails with -ENOSPC whenever
  * dma_mapping_error() says so: the DMA API gives no reason.  The ops that
  * return results (ALLOCs, MAPs, BENCH, MAP_RESOURCE) fail with -EFAULT
@@ -128,6 +133,7 @@ enum vit_test_op {
 #define VIT_TEST_F_SPLIT	0x8U
 #define VIT_TEST_F_SOFTIRQ	0x10U
 #define VIT_TEST_F_DIRECT	0x20U
+#define VIT_TEST_F_GLOBAL_LOCK	0x40U
 
 /* enum dma_data_direction values */
 #define VIT_DIR_BIDIRECTIONAL	0
