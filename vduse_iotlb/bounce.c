@@ -467,18 +467,10 @@ int vduse_iotlb_map_page(struct vduse_iotlb_domain *dom, struct page *page,
 {
 	bool copy = vit_dir_to_dev(dir) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC);
 	phys_addr_t pa = page_to_phys(page) + offset;
-	unsigned long flags;
-	int ret;
 
 	if (!size || size > dom->max_map_size || !valid_dma_direction(dir))
 		return -EINVAL;
-	if (!dom->use_global_lock)
-		return vit_map(dom, pa, size, copy, iova);
-
-	spin_lock_irqsave(&dom->global_lock, flags);
-	ret = vit_map(dom, pa, size, copy, iova);
-	spin_unlock_irqrestore(&dom->global_lock, flags);
-	return ret;
+	return vit_map(dom, pa, size, copy, iova);
 }
 EXPORT_SYMBOL_GPL(vduse_iotlb_map_page);
 
@@ -577,21 +569,14 @@ int vit_map_sg(struct vduse_iotlb_domain *dom, struct scatterlist *sgl,
 {
 	bool copy = vit_dir_to_dev(dir) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC);
 	struct scatterlist *sg;
-	unsigned long flags;
-	int i, ret;
+	int i;
 
 	if (!valid_dma_direction(dir))
 		return -EINVAL;
 	for_each_sg(sgl, sg, nents, i)
 		if (!sg->length || sg->length > dom->max_map_size)
 			return -EINVAL;
-	if (!dom->use_global_lock)
-		return vit_map_sg_entries(dom, sgl, nents, copy);
-
-	spin_lock_irqsave(&dom->global_lock, flags);
-	ret = vit_map_sg_entries(dom, sgl, nents, copy);
-	spin_unlock_irqrestore(&dom->global_lock, flags);
-	return ret;
+	return vit_map_sg_entries(dom, sgl, nents, copy);
 }
 
 /* vduse_iotlb_unmap_page() after validation, under no domain lock. */
@@ -655,20 +640,12 @@ int vduse_iotlb_unmap_page(struct vduse_iotlb_domain *dom, dma_addr_t iova,
 			   unsigned long attrs)
 {
 	bool copy = vit_dir_from_dev(dir) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC);
-	unsigned long flags;
-	int ret;
 
 	if (!valid_dma_direction(dir))
 		return -EINVAL;
 	if (!vmk_iova_window_contains(&dom->bounce, iova, size))
 		return -ERANGE;
-	if (!dom->use_global_lock)
-		return vit_unmap(dom, iova, size, copy);
-
-	spin_lock_irqsave(&dom->global_lock, flags);
-	ret = vit_unmap(dom, iova, size, copy);
-	spin_unlock_irqrestore(&dom->global_lock, flags);
-	return ret;
+	return vit_unmap(dom, iova, size, copy);
 }
 EXPORT_SYMBOL_GPL(vduse_iotlb_unmap_page);
 
@@ -730,19 +707,12 @@ static int vit_sync_range(struct vduse_iotlb_domain *dom, dma_addr_t iova,
 static int vit_sync(struct vduse_iotlb_domain *dom, dma_addr_t iova,
 		    size_t size, bool to_dev)
 {
-	unsigned long flags;
 	size_t done;
 	int ret;
 
 	if (!size || !vmk_iova_window_contains(&dom->bounce, iova, 1))
 		return -ERANGE;
-	if (!dom->use_global_lock) {
-		ret = vit_sync_range(dom, iova, size, to_dev, &done);
-	} else {
-		spin_lock_irqsave(&dom->global_lock, flags);
-		ret = vit_sync_range(dom, iova, size, to_dev, &done);
-		spin_unlock_irqrestore(&dom->global_lock, flags);
-	}
+	ret = vit_sync_range(dom, iova, size, to_dev, &done);
 
 	vit_stat_add(dom, to_dev ? VIT_STAT_BYTES_TO_DEV :
 		     VIT_STAT_BYTES_FROM_DEV, done);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vduse_iotlb module: parameters, module-wide statistics, init and exit.
+ * vduse_iotlb module: module-wide statistics, init and exit.
  */
 #include <linux/debugfs.h>
 #include <linux/iova.h>
@@ -8,11 +8,6 @@
 #include <linux/seq_file.h>
 
 #include "vduse_iotlb.h"
-
-bool vit_bench_global_lock;
-module_param_named(bench_global_lock, vit_bench_global_lock, bool, 0644);
-MODULE_PARM_DESC(bench_global_lock,
-		 "Benchmark only: domains created while set take one spinlock around every bounce table operation (the 2021 design)");
 
 DEFINE_PER_CPU(struct vit_stats, vit_global_stats);
 atomic_t vit_live_domains = ATOMIC_INIT(0);

@@ -122,8 +122,6 @@ struct vduse_iotlb_domain *vduse_iotlb_domain_create(u64 iova_limit,
 	mutex_init(&dom->umem_lock);
 	init_rwsem(&dom->view_lock);
 	INIT_LIST_HEAD(&dom->umems);
-	spin_lock_init(&dom->global_lock);
-	dom->use_global_lock = READ_ONCE(vit_bench_global_lock);
 
 	ret = vit_bounce_init(dom);
 	if (ret)
@@ -226,9 +224,8 @@ static int vit_domain_stats_show(struct seq_file *m, void *unused)
 {
 	struct vduse_iotlb_domain *dom = m->private;
 
-	seq_printf(m, "bounce_size %llu\niova_limit %llu\nglobal_lock %d\n",
-		   dom->bounce.size, vmk_iova_window_last(&dom->coherent),
-		   dom->use_global_lock);
+	seq_printf(m, "bounce_size %llu\niova_limit %llu\n",
+		   dom->bounce.size, vmk_iova_window_last(&dom->coherent));
 	vit_stats_show(m, dom->stats);
 	return 0;
 }

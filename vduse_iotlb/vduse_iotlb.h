@@ -15,8 +15,6 @@
  * user memory (de)registration and the mmap fault handler.  Map, unmap and
  * sync take each slot lock once per page; every holder has IRQs off (the
  * streaming paths switch them off once per batch of slots, bounce.c).
- * With the benchmark-only @use_global_lock, the streaming paths also hold
- * &vduse_iotlb_domain.global_lock around all of that.
  *
  * Pages seen through the domain's mmap are installed by the fault handler
  * and zapped by whoever detaches a page from an IOVA (shrinker, user memory
@@ -178,9 +176,6 @@ struct vit_umem {
  * @revoke_work: zaps them and frees their IOVAs
  * @dma_mask: the device's streaming DMA mask (dev.dma_mask points here)
  * @dma_parms: the device's DMA parameters (segment size)
- * @global_lock: the seed's single lock, taken around every bounce table
- *               operation when @use_global_lock (benchmark only)
- * @use_global_lock: sampled from the bench_global_lock parameter at create
  * @shrinker: reclaims kernel bounce pages of unmapped slots
  * @shrink_cursor: slot where the next scan starts (racy hint)
  * @stats: per-CPU counters
@@ -205,8 +200,6 @@ struct vduse_iotlb_domain {
 	struct work_struct revoke_work;
 	u64 dma_mask;
 	struct device_dma_parameters dma_parms;
-	spinlock_t global_lock; /* benchmark-only: see use_global_lock */
-	bool use_global_lock;
 	struct shrinker *shrinker;
 	unsigned long shrink_cursor;
 	struct vit_stats __percpu *stats;
@@ -229,7 +222,6 @@ static inline void vit_stat_add(struct vduse_iotlb_domain *dom,
 }
 
 extern atomic_t vit_live_domains;
-extern bool vit_bench_global_lock;
 extern struct dentry *vit_debugfs_root;
 extern const struct dma_map_ops vit_dma_ops;
 

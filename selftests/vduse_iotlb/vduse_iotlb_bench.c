@@ -3,8 +3,9 @@
  * Benchmark: dma_map_page + dma_unmap_page with the bounce copy, timed
  * inside the kernel by the test client, against memcpy() of the same size
  * in the same guest; then 4 KiB map+unmap from two mappers on two vCPUs,
- * per-slot locking against the seed's single global spinlock
- * (vduse_iotlb.bench_global_lock=1, sampled when a domain is created).
+ * per-slot locking against the seed's single global spinlock (the test
+ * client holds one spinlock around each map and each unmap:
+ * VIT_TEST_F_GLOBAL_LOCK; the module itself has no such mode).
  * Figures are medians over ROUNDS alternating bursts (see vit_bench.h), with
  * their spread and targets (vmk_bench.h).  Each map+unmap figure also gives
  * the time of the map and of the unmap half, from a third burst per round
@@ -16,8 +17,6 @@
  * mappers with per-slot locks at least 1.5x the global-lock variant.
  */
 #include "vit_bench.h"
-
-#define PARAM "/sys/module/vduse_iotlb/parameters/bench_global_lock"
 
 #define BOUNCE_TARGET	0.7	/* 64 KiB, one copy: ratio to memcpy */
 #define MAPPERS_TARGET	1.5	/* per-slot locks: ratio to the global lock */
@@ -75,34 +74,21 @@ static void measure(int cl, __u64 len, __u32 dir)
 	vmk_bench_figure(name, "ns", unmap, ROUNDS, VMK_INFO, 0, NULL);
 }
 
-/* A domain created with bench_global_lock set to @global. */
-static void new_domain(int ctl, int global, int *dfd)
-{
-	FILE *f = fopen(PARAM, "w");
-	__u32 id;
-
-	if (!f || fprintf(f, "%d\n", global) < 0 || fclose(f))
-		die("set bench_global_lock");
-	if (vit_create(ctl, (16UL << 20) - 1, 8UL << 20, &id, dfd))
-		die("create domain");
-	f = fopen(PARAM, "w");
-	if (!f || fprintf(f, "0\n") < 0 || fclose(f))
-		die("reset bench_global_lock");
-}
-
 int main(void)
 {
 	static const __u64 sizes[] = { 256, 4096, 65536 };
 	double pcpu[ROUNDS], glob[ROUNDS], r[ROUNDS];
-	int ctl, dfd, gdfd, cl, k;
+	const __u32 glock = VIT_TEST_F_GLOBAL_LOCK;
+	int ctl, dfd, cl, k;
 	unsigned int s, d;
 	__u64 count;
+	__u32 id;
 
 	ctl = open(VIT_CTL, O_RDWR);
 	if (ctl < 0)
 		die(VIT_CTL);
-	new_domain(ctl, 0, &dfd);
-	new_domain(ctl, 1, &gdfd);
+	if (vit_create(ctl, (16UL << 20) - 1, 8UL << 20, &id, &dfd))
+		die("create domain");
 	cl = client(dfd);
 
 	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
@@ -111,25 +97,25 @@ int main(void)
 	}
 
 	/*
-	 * Two mappers: size a run from one mapper's speed, then alternate the
-	 * two domains (which goes first flips every round) and take the
-	 * median of the per-round ratios.
+	 * Two mappers: size a run from one mapper's speed, then alternate
+	 * per-slot locking and the global lock (which goes first flips every
+	 * round) and take the median of the per-round ratios.
 	 */
 	count = calibrate(cl, 4096, VIT_DIR_TO_DEVICE, 0) * MAPPER_BURSTS;
 	close(cl);
-	two_mappers(dfd, 4096, VIT_DIR_TO_DEVICE, count);
-	two_mappers(gdfd, 4096, VIT_DIR_TO_DEVICE, count);
+	two_mappers(dfd, 4096, VIT_DIR_TO_DEVICE, count, 0);
+	two_mappers(dfd, 4096, VIT_DIR_TO_DEVICE, count, glock);
 	for (k = 0; k < ROUNDS; k++) {
 		if (k & 1) {
-			glob[k] = two_mappers(gdfd, 4096, VIT_DIR_TO_DEVICE,
-					      count);
+			glob[k] = two_mappers(dfd, 4096, VIT_DIR_TO_DEVICE,
+					      count, glock);
 			pcpu[k] = two_mappers(dfd, 4096, VIT_DIR_TO_DEVICE,
-					      count);
+					      count, 0);
 		} else {
 			pcpu[k] = two_mappers(dfd, 4096, VIT_DIR_TO_DEVICE,
-					      count);
-			glob[k] = two_mappers(gdfd, 4096, VIT_DIR_TO_DEVICE,
-					      count);
+					      count, 0);
+			glob[k] = two_mappers(dfd, 4096, VIT_DIR_TO_DEVICE,
+					      count, glock);
 		}
 		r[k] = pcpu[k] / glob[k];
 	}
@@ -140,7 +126,6 @@ int main(void)
 			 ROUNDS, VMK_INFO, 0, NULL);
 	vmk_bench_figure("vduse_iotlb.two_mappers_global_ops.4096", "ops/s",
 			 glob, ROUNDS, VMK_INFO, 0, NULL);
-	close(gdfd);
 	close(dfd);
 	close(ctl);
 	return 0;

@@ -4,8 +4,8 @@
  * bounce page never reaches another kernel buffer, an unmapped IOVA is
  * SIGBUS for the device at once, syncs stay inside their mapping, and the
  * device's DMA limits (mapping size, masks, segment size) are the truth.
- * Softirq callers map, unmap and allocate too, under lockdep on the debug
- * kernel.
+ * Softirq callers map (pages and scatterlists), unmap and allocate too,
+ * under lockdep on the debug kernel.
  */
 #include <sched.h>
 #include <time.h>
@@ -226,6 +226,81 @@ TEST_F(safety, softirq_callers)
 	ASSERT_EQ(-1, vit_check(self->e.dev + c.out_iova, 2 * VIT_PAGE, 8));
 	ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_FREE, coh2, 0, 0, NULL));
 	ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_FREE, coh, 0, 0, NULL));
+}
+
+/* Byte i of p[0..len) is vit_pattern(@seed, @from + i)? -1 or the first miss. */
+static long check_from(const __u8 *p, __u64 len, __u64 seed, __u64 from)
+{
+	__u64 i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != vit_pattern(seed, from + i))
+			return (long)i;
+	return -1;
+}
+
+/*
+ * dma_map_sg() and dma_unmap_sg() of three entries that split an unaligned
+ * range (each entry its own IOVA range), from process context and then
+ * from softirq context (a timer): the device sees each entry's bytes
+ * (zeroes for FROM_DEVICE) at the entry's IOVA, what it writes there comes
+ * back at unmap (but for TO_DEVICE) and nothing else of the buffer
+ * changes, and every entry is revoked after unmap.
+ */
+TEST_F(safety, sg_callers)
+{
+	const __u64 off = 100, len = 3 * VIT_PAGE + 777;
+	struct vit_test_cmd c = { .op = VIT_TEST_MAP_SG, .offset = off,
+				  .length = len, .dir = variant->dir,
+				  .count = 3 };
+	__u64 iova[3], start[3], elen[3], chunk = len / 3, i, j;
+	struct vduse_iotlb_info info;
+	__u8 *dev = self->e.dev;
+	int buf, round;
+
+	for (i = 0; i < 3; i++) {
+		start[i] = i * chunk;
+		elen[i] = i == 2 ? len - 2 * chunk : chunk;
+	}
+	buf = vit_buf(self->e.cl, 5 * VIT_PAGE, VIT_TEST_BUF_ALLOC);
+	ASSERT_LE(0, buf);
+	for (round = 0; round < 2; round++) {
+		ASSERT_EQ(0, vit_fill(self->e.cl, buf, off, len, 21));
+		c.id = buf;
+		c.flags = round ? VIT_TEST_F_SOFTIRQ : 0;
+		c.uptr = (uintptr_t)iova;
+		ASSERT_EQ(0, vit_op(self->e.cl, &c))
+			TH_LOG("map_sg %s", round ? "from softirq" : "");
+		ASSERT_EQ(iova[0], c.out_iova);
+		ASSERT_EQ(0, vit_info(self->e.ctl, self->e.id, &info));
+		ASSERT_EQ(3, info.out_mappings);
+		for (i = 0; i < 3; i++) {
+			ASSERT_EQ(-1, variant->dir == VIT_DIR_FROM_DEVICE ?
+				  first_nonzero(dev + iova[i], elen[i]) :
+				  check_from(dev + iova[i], elen[i], 21,
+					     start[i]))
+				TH_LOG("entry %llu as the device sees it",
+				       (unsigned long long)i);
+			for (j = 0; j < elen[i]; j++)
+				dev[iova[i] + j] = vit_pattern(22, start[i] + j);
+		}
+		ASSERT_EQ(0, vit_unmap(self->e.cl, c.out_id, c.flags));
+		ASSERT_EQ(0, vit_rw(self->e.cl, VIT_TEST_BUF_READ, buf, 0,
+				    5 * VIT_PAGE, self->e.tmp));
+		ASSERT_EQ(-1, check_from(self->e.tmp + off, len,
+					 variant->dir == VIT_DIR_TO_DEVICE ?
+					 21 : 22, 0))
+			TH_LOG("buffer after unmap_sg");
+		ASSERT_EQ(-1, first_nonzero(self->e.tmp, off));
+		ASSERT_EQ(-1, first_nonzero(self->e.tmp + off + len,
+					    5 * VIT_PAGE - off - len));
+		for (i = 0; i < 3; i++)
+			ASSERT_EQ(1, wait_revoked(dev + iova[i]))
+				TH_LOG("entry %llu still reachable after unmap_sg",
+				       (unsigned long long)i);
+		ASSERT_EQ(0, vit_info(self->e.ctl, self->e.id, &info));
+		ASSERT_EQ(0, info.out_mappings);
+	}
 }
 
 static int raw_sync(int cl, __u32 map, __u64 off, __u64 len, __u32 dir,

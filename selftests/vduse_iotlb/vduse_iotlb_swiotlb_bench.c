@@ -118,10 +118,10 @@ static void mappers(int vd, int sw, int dfd, __u64 len, __u32 dir)
 
 	for (k = 0; k < ROUNDS; k++) {
 		if (k & 1)
-			vops[k] = two_mappers(dfd, len, dir, n_vd);
-		sops[k] = two_mappers(-1, len, dir, n_sw);
+			vops[k] = two_mappers(dfd, len, dir, n_vd, 0);
+		sops[k] = two_mappers(-1, len, dir, n_sw, 0);
 		if (!(k & 1))
-			vops[k] = two_mappers(dfd, len, dir, n_vd);
+			vops[k] = two_mappers(dfd, len, dir, n_vd, 0);
 		r[k] = vops[k] / sops[k];
 	}
 	figure("vs_swiotlb_2mappers", dir, len, "x", r, VMK_AT_LEAST);

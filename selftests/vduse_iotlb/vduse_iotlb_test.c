@@ -6,6 +6,7 @@
  * created is unmapped and freed when it is closed.
  */
 #include <linux/dma-direct.h>
+#include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -75,6 +76,13 @@ struct vt_map {
  */
 static struct platform_device *vt_pdev;
 
+/*
+ * VIT_TEST_F_GLOBAL_LOCK: the seed's single spinlock, taken around every
+ * map and every unmap of a benchmark loop, so that two mappers measure
+ * what per-slot locking gained.  Benchmark only.
+ */
+static DEFINE_SPINLOCK(vt_global_lock);
+
 struct vt_call;
 
 /**
@@ -99,6 +107,7 @@ struct vt_softirq {
  * @bufs: id -> &struct vt_buf
  * @maps: id -> &struct vt_map
  * @sirq: runs DMA API calls in softirq context for VIT_TEST_F_SOFTIRQ
+ * @fwd: VIT_TEST_FWD_DEVICE's platform device, or NULL
  */
 struct vt_ctx {
 	struct mutex lock; /* serialises ioctls of the file */
@@ -107,6 +116,7 @@ struct vt_ctx {
 	struct xarray bufs;
 	struct xarray maps;
 	struct vt_softirq sirq;
+	struct platform_device *fwd;
 };
 
 /**
@@ -222,11 +232,11 @@ err_free_buf:
 }
 
 /*
- * Split bytes [@offset, @offset + @length) of @buf into @count entries of
- * @sgt and map them with dma_map_sgtable().
+ * Split bytes [@offset, @offset + @length) of @map's buffer into @count
+ * entries of @map->sgt, in process context: the table is allocated here
+ * and mapped by vt_map_kind(), from any context.
  */
-static int vt_map_sg(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
-		     struct vt_map *map, unsigned long attrs)
+static int vt_sg_build(struct vit_test_cmd *cmd, struct vt_map *map)
 {
 	u64 chunk = cmd->length / cmd->count, off = cmd->offset, len;
 	struct scatterlist *sg;
@@ -244,12 +254,19 @@ static int vt_map_sg(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 		sg_set_page(sg, virt_to_page(addr), len, offset_in_page(addr));
 		off += len;
 	}
-	ret = dma_map_sgtable(ctx->dev, &map->sgt, map->dir, attrs);
-	if (ret) {
-		sg_free_table(&map->sgt);
-		return ret;
-	}
-	map->iova = sg_dma_address(map->sgt.sgl);
+	return 0;
+}
+
+/* Copy the IOVA of each entry of @map to @uptr (VIT_TEST_MAP_SG). */
+static int vt_sg_iovas(struct vt_map *map, u64 uptr)
+{
+	u64 __user *out = u64_to_user_ptr(uptr);
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sgtable_dma_sg(&map->sgt, sg, i)
+		if (put_user((u64)sg_dma_address(sg), out + i))
+			return -EFAULT;
 	return 0;
 }
 
@@ -259,9 +276,14 @@ static int vt_map_kind(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 {
 	struct page *page = virt_to_page(map->buf->vaddr);
 
+	int ret;
+
 	switch (map->kind) {
 	case VT_MAP_SG:
-		return vt_map_sg(ctx, cmd, map, attrs);
+		ret = dma_map_sgtable(ctx->dev, &map->sgt, map->dir, attrs);
+		if (!ret)
+			map->iova = sg_dma_address(map->sgt.sgl);
+		return ret;
 	case VT_MAP_RAW:
 		return vduse_iotlb_map_page(ctx->dom, page, cmd->offset,
 					    map->size, map->dir, attrs,
@@ -278,6 +300,9 @@ static void vt_map_call(struct vt_call *call)
 	call->ret = vt_map_kind(call->ctx, call->cmd, call->map, call->attrs);
 }
 
+static void vt_unmap(struct vt_ctx *ctx, struct vt_map *map,
+		     unsigned long attrs);
+
 static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 		  enum vt_map_kind kind)
 {
@@ -293,7 +318,7 @@ static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 	    (!cmd->count || cmd->count > VIT_TEST_MAX_SG ||
 	     cmd->length < cmd->count))
 		return -EINVAL;
-	if ((cmd->flags & VIT_TEST_F_SOFTIRQ) && kind != VT_MAP_PAGE)
+	if ((cmd->flags & VIT_TEST_F_SOFTIRQ) && kind == VT_MAP_RAW)
 		return -EINVAL;
 	if (cmd->flags & VIT_TEST_F_SKIP_SYNC)
 		attrs |= DMA_ATTR_SKIP_CPU_SYNC;
@@ -311,6 +336,11 @@ static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 	ret = xa_alloc(&ctx->maps, &cmd->out_id, map, xa_limit_31b, GFP_KERNEL);
 	if (ret)
 		goto err_free_map;
+	if (kind == VT_MAP_SG) {
+		ret = vt_sg_build(cmd, map);
+		if (ret)
+			goto err_erase;
+	}
 	if (cmd->flags & VIT_TEST_F_SOFTIRQ) {
 		struct vt_call call = { .ctx = ctx, .cmd = cmd, .map = map,
 					.attrs = attrs };
@@ -321,11 +351,23 @@ static int vt_map(struct vt_ctx *ctx, struct vit_test_cmd *cmd,
 		ret = vt_map_kind(ctx, cmd, map, attrs);
 	}
 	if (ret)
-		goto err_erase;
+		goto err_free_sgt;
 	buf->maps++;
+	if (kind == VT_MAP_SG && cmd->uptr) {
+		ret = vt_sg_iovas(map, cmd->uptr);
+		if (ret) {
+			/* vt_unmap() frees the table and the mapping. */
+			xa_erase(&ctx->maps, cmd->out_id);
+			vt_unmap(ctx, map, DMA_ATTR_SKIP_CPU_SYNC);
+			return ret;
+		}
+	}
 	cmd->out_iova = map->iova;
 	return 0;
 
+err_free_sgt:
+	if (kind == VT_MAP_SG)
+		sg_free_table(&map->sgt);
 err_erase:
 	xa_erase(&ctx->maps, cmd->out_id);
 err_free_map:
@@ -396,7 +438,7 @@ static int vt_unmap_op(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 		vt_unmap(ctx, map, attrs);
 		return 0;
 	}
-	if (map->kind != VT_MAP_PAGE)
+	if (map->kind == VT_MAP_RAW)
 		return -EINVAL;
 	xa_erase(&ctx->maps, cmd->id);
 	call.map = map;
@@ -498,6 +540,36 @@ static bool vt_in_swiotlb(struct device *dev, dma_addr_t addr)
 #endif
 }
 
+/* dma_map_page() of @len bytes of @src, under vt_global_lock when @glock. */
+static dma_addr_t vt_bench_map(struct device *dev, void *src, size_t len,
+			       enum dma_data_direction dir, bool glock)
+{
+	unsigned long flags;
+	dma_addr_t iova;
+
+	if (!glock)
+		return dma_map_page(dev, virt_to_page(src), 0, len, dir);
+	spin_lock_irqsave(&vt_global_lock, flags);
+	iova = dma_map_page(dev, virt_to_page(src), 0, len, dir);
+	spin_unlock_irqrestore(&vt_global_lock, flags);
+	return iova;
+}
+
+/* dma_unmap_page(), under vt_global_lock when @glock. */
+static void vt_bench_unmap(struct device *dev, dma_addr_t iova, size_t len,
+			   enum dma_data_direction dir, bool glock)
+{
+	unsigned long flags;
+
+	if (!glock) {
+		dma_unmap_page(dev, iova, len, dir);
+		return;
+	}
+	spin_lock_irqsave(&vt_global_lock, flags);
+	dma_unmap_page(dev, iova, len, dir);
+	spin_unlock_irqrestore(&vt_global_lock, flags);
+}
+
 /*
  * @count map + unmap pairs of @src on @dev, each half timed apart (the
  * clock reads cost a little, so the headline figures come from
@@ -507,18 +579,18 @@ static bool vt_in_swiotlb(struct device *dev, dma_addr_t addr)
 static int vt_bench_split(struct device *dev, struct vit_test_cmd *cmd,
 			  void *src, dma_addr_t own, dma_addr_t *last)
 {
+	bool glock = cmd->flags & VIT_TEST_F_GLOBAL_LOCK;
 	u64 i, t0, t1, map_ns = 0, unmap_ns = 0, bounced = 0;
 	dma_addr_t iova = own;
 
 	for (i = 0; i < cmd->count; i++) {
 		t0 = ktime_get_ns();
-		iova = dma_map_page(dev, virt_to_page(src), 0, cmd->length,
-				    cmd->dir);
+		iova = vt_bench_map(dev, src, cmd->length, cmd->dir, glock);
 		t1 = ktime_get_ns();
 		if (dma_mapping_error(dev, iova))
 			return -ENOSPC;
 		bounced += iova != own;
-		dma_unmap_page(dev, iova, cmd->length, cmd->dir);
+		vt_bench_unmap(dev, iova, cmd->length, cmd->dir, glock);
 		unmap_ns += ktime_get_ns() - t1;
 		map_ns += t1 - t0;
 	}
@@ -537,6 +609,7 @@ static int vt_bench_loop(struct device *dev, struct vit_test_cmd *cmd,
 			 void *src, void *dst, dma_addr_t own,
 			 dma_addr_t *last)
 {
+	bool glock = cmd->flags & VIT_TEST_F_GLOBAL_LOCK;
 	u64 i, start, bounced = 0;
 	dma_addr_t iova = own;
 
@@ -546,12 +619,11 @@ static int vt_bench_loop(struct device *dev, struct vit_test_cmd *cmd,
 			memcpy(dst, src, cmd->length);
 			continue;
 		}
-		iova = dma_map_page(dev, virt_to_page(src), 0, cmd->length,
-				    cmd->dir);
+		iova = vt_bench_map(dev, src, cmd->length, cmd->dir, glock);
 		if (dma_mapping_error(dev, iova))
 			return -ENOSPC;
 		bounced += iova != own;
-		dma_unmap_page(dev, iova, cmd->length, cmd->dir);
+		vt_bench_unmap(dev, iova, cmd->length, cmd->dir, glock);
 	}
 	cmd->out_ns = ktime_get_ns() - start;
 	cmd->out_bounced = bounced;
@@ -567,7 +639,7 @@ static int vt_bench_loop(struct device *dev, struct vit_test_cmd *cmd,
 static int vt_bench(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 {
 	const u32 valid = VIT_TEST_F_MEMCPY | VIT_TEST_F_SPLIT |
-			  VIT_TEST_F_DIRECT;
+			  VIT_TEST_F_DIRECT | VIT_TEST_F_GLOBAL_LOCK;
 	unsigned int order = get_order(cmd->length);
 	dma_addr_t last, own;
 	struct device *dev;
@@ -597,6 +669,188 @@ out_free:
 	free_pages((unsigned long)dst, order);
 	free_pages((unsigned long)src, order);
 	return ret;
+}
+
+/*
+ * VIT_TEST_FWD_DEVICE: a platform device for drivers the project did not
+ * write (the kernel's dma_map_benchmark, bound through driver_override)
+ * whose DMA ops are the domain's: each op calls the domain device's own
+ * op with that device, as the DMA API would after its checks.  DMA-API
+ * debug tracks the mappings on this device, the one its driver uses;
+ * going through the DMA API a second time for the domain's device would
+ * make it see every buffer mapped twice (an overlapping-mapping error).
+ * Its platform data is the domain's device.
+ */
+static struct device *vt_fwd_target(struct device *dev)
+{
+	return *(struct device **)dev_get_platdata(dev);
+}
+
+#if VMK_DMA_HAS_MAP_PHYS
+static dma_addr_t vt_fwd_map_phys(struct device *dev, phys_addr_t phys,
+				  size_t size, enum dma_data_direction dir,
+				  unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	return get_dma_ops(target)->map_phys(target, phys, size, dir, attrs);
+}
+
+static void vt_fwd_unmap_phys(struct device *dev, dma_addr_t iova,
+			      size_t size, enum dma_data_direction dir,
+			      unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->unmap_phys(target, iova, size, dir, attrs);
+}
+#else
+static dma_addr_t vt_fwd_map_page(struct device *dev, struct page *page,
+				  unsigned long offset, size_t size,
+				  enum dma_data_direction dir,
+				  unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	return get_dma_ops(target)->map_page(target, page, offset, size, dir,
+					     attrs);
+}
+
+static void vt_fwd_unmap_page(struct device *dev, dma_addr_t iova,
+			      size_t size, enum dma_data_direction dir,
+			      unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->unmap_page(target, iova, size, dir, attrs);
+}
+#endif
+
+static int vt_fwd_map_sg(struct device *dev, struct scatterlist *sgl,
+			 int nents, enum dma_data_direction dir,
+			 unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	return get_dma_ops(target)->map_sg(target, sgl, nents, dir, attrs);
+}
+
+static void vt_fwd_unmap_sg(struct device *dev, struct scatterlist *sgl,
+			    int nents, enum dma_data_direction dir,
+			    unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->unmap_sg(target, sgl, nents, dir, attrs);
+}
+
+static void vt_fwd_sync_for_cpu(struct device *dev, dma_addr_t iova,
+				size_t size, enum dma_data_direction dir)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->sync_single_for_cpu(target, iova, size, dir);
+}
+
+static void vt_fwd_sync_for_device(struct device *dev, dma_addr_t iova,
+				   size_t size, enum dma_data_direction dir)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->sync_single_for_device(target, iova, size, dir);
+}
+
+static void vt_fwd_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl,
+				   int nents, enum dma_data_direction dir)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->sync_sg_for_cpu(target, sgl, nents, dir);
+}
+
+static void vt_fwd_sync_sg_for_device(struct device *dev,
+				      struct scatterlist *sgl, int nents,
+				      enum dma_data_direction dir)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->sync_sg_for_device(target, sgl, nents, dir);
+}
+
+static void *vt_fwd_alloc(struct device *dev, size_t size, dma_addr_t *iova,
+			  gfp_t gfp, unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	return get_dma_ops(target)->alloc(target, size, iova, gfp, attrs);
+}
+
+static void vt_fwd_free(struct device *dev, size_t size, void *vaddr,
+			dma_addr_t iova, unsigned long attrs)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	get_dma_ops(target)->free(target, size, vaddr, iova, attrs);
+}
+
+static size_t vt_fwd_max_mapping_size(struct device *dev)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	return get_dma_ops(target)->max_mapping_size(target);
+}
+
+static int vt_fwd_dma_supported(struct device *dev, u64 mask)
+{
+	struct device *target = vt_fwd_target(dev);
+
+	return get_dma_ops(target)->dma_supported(target, mask);
+}
+
+static const struct dma_map_ops vt_fwd_ops = {
+	.alloc = vt_fwd_alloc,
+	.free = vt_fwd_free,
+#if VMK_DMA_HAS_MAP_PHYS
+	.map_phys = vt_fwd_map_phys,
+	.unmap_phys = vt_fwd_unmap_phys,
+#else
+	.map_page = vt_fwd_map_page,
+	.unmap_page = vt_fwd_unmap_page,
+#endif
+	.map_sg = vt_fwd_map_sg,
+	.unmap_sg = vt_fwd_unmap_sg,
+	.sync_single_for_cpu = vt_fwd_sync_for_cpu,
+	.sync_single_for_device = vt_fwd_sync_for_device,
+	.sync_sg_for_cpu = vt_fwd_sync_sg_for_cpu,
+	.sync_sg_for_device = vt_fwd_sync_sg_for_device,
+	.max_mapping_size = vt_fwd_max_mapping_size,
+	.dma_supported = vt_fwd_dma_supported,
+};
+
+/* Register the forwarding device of the attached domain; @out_id: its id. */
+static int vt_fwd_create(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
+{
+	struct platform_device_info info = {
+		.name = "vduse_iotlb_fwd",
+		.id = PLATFORM_DEVID_AUTO,
+		.data = &ctx->dev,
+		.size_data = sizeof(ctx->dev),
+		.dma_mask = dma_get_mask(ctx->dev),
+	};
+	struct platform_device *pdev;
+
+	if (ctx->fwd)
+		return -EBUSY;
+	pdev = platform_device_register_full(&info);
+	if (IS_ERR(pdev))
+		return PTR_ERR(pdev);
+	/* No driver yet: the ops are in place before anything can bind. */
+	set_dma_ops(&pdev->dev, &vt_fwd_ops);
+	pdev->dev.coherent_dma_mask = ctx->dev->coherent_dma_mask;
+	dma_set_max_seg_size(&pdev->dev, dma_get_max_seg_size(ctx->dev));
+	ctx->fwd = pdev;
+	cmd->out_id = pdev->id;
+	return 0;
 }
 
 static int vt_attach(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
@@ -676,6 +930,8 @@ static int vt_dispatch(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 		return vt_bench(ctx, cmd);
 	case VIT_TEST_MAP_RESOURCE:
 		return vt_map_resource(ctx, cmd);
+	case VIT_TEST_FWD_DEVICE:
+		return vt_fwd_create(ctx, cmd);
 	default:
 		return -EINVAL;
 	}
@@ -702,6 +958,10 @@ static void vt_undo(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 		map = xa_erase(&ctx->maps, cmd->out_id);
 		vt_unmap(ctx, map, DMA_ATTR_SKIP_CPU_SYNC);
 		break;
+	case VIT_TEST_FWD_DEVICE:
+		platform_device_unregister(ctx->fwd);
+		ctx->fwd = NULL;
+		break;
 	}
 }
 
@@ -717,6 +977,7 @@ static bool vt_has_results(u32 op)
 	case VIT_TEST_BENCH:
 	case VIT_TEST_MAP_RESOURCE:
 	case VIT_TEST_DEV_INFO:
+	case VIT_TEST_FWD_DEVICE:
 		return true;
 	default:
 		return false;
@@ -770,6 +1031,9 @@ static int vt_release(struct inode *inode, struct file *file)
 	struct vt_map *map;
 	unsigned long id;
 
+	/* Unbinds its driver, which unmaps what it had mapped. */
+	if (ctx->fwd)
+		platform_device_unregister(ctx->fwd);
 	xa_for_each(&ctx->maps, id, map)
 		vt_unmap(ctx, map, DMA_ATTR_SKIP_CPU_SYNC);
 	xa_for_each(&ctx->bufs, id, buf)

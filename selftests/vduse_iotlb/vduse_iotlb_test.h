@@ -61,7 +61,9 @@
  * @VIT_TEST_MAP_SG: as VIT_TEST_MAP, with dma_map_sgtable() of @count
  *                   entries (at most VIT_TEST_MAX_SG) that split the bytes
  *                   evenly, the last one taking the rest; @out_iova is the
- *                   first entry's IOVA.  Returns dma_map_sgtable()'s error
+ *                   first entry's IOVA and, when @uptr is not 0, the IOVA
+ *                   of each entry is written to the __u64 array at @uptr.
+ *                   Returns dma_map_sgtable()'s error
  * @VIT_TEST_RAW_MAP: as VIT_TEST_MAP, with vduse_iotlb_map_page() straight
  *                    through the kernel API; returns its error
  * @VIT_TEST_RAW_SYNC: vduse_iotlb_sync_for_cpu() (VIT_TEST_F_FOR_CPU) or
@@ -78,12 +80,23 @@
  *                     dma_set_coherent_mask(@length) unless @length is 0;
  *                     returns the first error
  * @VIT_TEST_SET_SEG: dma_set_max_seg_size(@length)
+ * @VIT_TEST_FWD_DEVICE: register a platform device "vduse_iotlb_fwd.@out_id.auto"
+ *                       (once per file, unregistered at close) whose DMA
+ *                       ops are the domain device's (each calls the domain
+ *                       device's op), for a kernel driver to be bound to it
+ *                       (driver_override)
  *
  * VIT_TEST_F_DIRECT is refused by every op but VIT_TEST_BENCH.
  *
- * VIT_TEST_F_SOFTIRQ makes VIT_TEST_MAP (page mappings only), VIT_TEST_UNMAP
- * (of such a mapping) and VIT_TEST_COH_ALLOC (with GFP_ATOMIC) call the DMA
- * API from a timer callback, in softirq context, while the ioctl waits.
+ * VIT_TEST_F_SOFTIRQ makes VIT_TEST_MAP, VIT_TEST_MAP_SG, VIT_TEST_UNMAP (of
+ * such a mapping) and VIT_TEST_COH_ALLOC (with GFP_ATOMIC) call the DMA API
+ * from a timer callback, in softirq context, while the ioctl waits (a
+ * scatterlist's table is allocated before, in process context).
+ *
+ * VIT_TEST_F_GLOBAL_LOCK makes VIT_TEST_BENCH hold one spinlock of the test
+ * module (IRQs off) around each dma_map_page() and each dma_unmap_page(),
+ * as the seed's single domain lock did: two mappers then measure what
+ * per-slot locking gained.  Benchmark only.
  *
  * An op that fails has changed nothing.  MAP fails with -ENOSPC whenever
  * dma_mapping_error() says so: the DMA API gives no reason.  The ops that
@@ -111,6 +124,7 @@ enum vit_test_op {
 	VIT_TEST_DEV_INFO,
 	VIT_TEST_SET_MASK,
 	VIT_TEST_SET_SEG,
+	VIT_TEST_FWD_DEVICE,
 };
 
 #define VIT_TEST_F_SKIP_SYNC	0x1U
@@ -119,6 +133,7 @@ enum vit_test_op {
 #define VIT_TEST_F_SPLIT	0x8U
 #define VIT_TEST_F_SOFTIRQ	0x10U
 #define VIT_TEST_F_DIRECT	0x20U
+#define VIT_TEST_F_GLOBAL_LOCK	0x40U
 
 /* enum dma_data_direction values */
 #define VIT_DIR_BIDIRECTIONAL	0
@@ -141,7 +156,7 @@ enum vit_test_op {
  * @offset: byte offset (or IOVA for VIT_TEST_RAW_UNMAP)
  * @length: bytes
  * @seed: pattern seed
- * @uptr: user buffer
+ * @uptr: user buffer (VIT_TEST_MAP_SG: the entries' IOVAs, or 0)
  * @count: iterations for VIT_TEST_BENCH, entries for VIT_TEST_MAP_SG
  * @out_iova: IOVA of a new mapping or coherent buffer
  * @out_ns: nanoseconds a benchmark took

@@ -108,9 +108,11 @@ static inline void *mapper_run(void *arg)
  * Map+unmap pairs of @len bytes in @dir per second of two concurrent
  * mappers on vCPUs 0 and 1, each @count pairs with a client file of its
  * own: attached to domain @dfd, or on the dma-direct device
- * (VIT_TEST_F_DIRECT) when @dfd < 0.
+ * (VIT_TEST_F_DIRECT) when @dfd < 0; @flags: VIT_TEST_BENCH flags
+ * (VIT_TEST_F_GLOBAL_LOCK).
  */
-static inline double two_mappers(int dfd, __u64 len, __u32 dir, __u64 count)
+static inline double two_mappers(int dfd, __u64 len, __u32 dir, __u64 count,
+				 __u32 flags)
 {
 	struct mapper m[2];
 	struct timespec a, b;
@@ -120,7 +122,8 @@ static inline double two_mappers(int dfd, __u64 len, __u32 dir, __u64 count)
 	for (i = 0; i < 2; i++)
 		m[i] = (struct mapper){ .cl = client(dfd), .cpu = i, .len = len,
 					.count = count, .dir = dir,
-					.flags = dfd < 0 ? VIT_TEST_F_DIRECT : 0 };
+					.flags = flags |
+						 (dfd < 0 ? VIT_TEST_F_DIRECT : 0) };
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (i = 0; i < 2; i++) {
 		errno = pthread_create(&t[i], NULL, mapper_run, &m[i]);
