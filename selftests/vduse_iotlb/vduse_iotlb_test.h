@@ -197,7 +197,7 @@ struct vit_test_cmd {
 	__u64 out_in_swiotlb;
 };
 
-#define VIT_TEST_IOCTL _IOWR(0xB9, 0xF0, struct vit_test_cmd)
+#define VIT_TEST_IOCTL _IOWR(0xC1, 0xF0, struct vit_test_cmd)
 
 /* The byte VIT_TEST_BUF_FILL writes at index @i for @seed. */
 static inline __u8 vit_pattern(__u64 seed, __u64 i)

@@ -25,12 +25,13 @@
 #include <linux/types.h>
 
 /*
- * ioctl type 0xB9 is unused in Documentation/userspace-api/ioctl/
- * ioctl-number.rst (7.3); 0xB7 belongs to nsfs and remoteproc.  The names
- * avoid those of <linux/vduse.h>, whose VDUSE_IOTLB_REG_UMEM/DEREG_UMEM are
- * VDUSE's own ioctls, so that one program may include both headers.
+ * ioctl type 0xC1 is unused in Documentation/userspace-api/ioctl/
+ * ioctl-number.rst (7.3); the series registers 0xC1 80-8F.  (0xB7 belongs
+ * to nsfs and remoteproc; 0xB9 is memattr's.)  The names avoid those of
+ * <linux/vduse.h>, whose VDUSE_IOTLB_REG_UMEM/DEREG_UMEM are VDUSE's own
+ * ioctls, so that one program may include both headers.
  */
-#define VDUSE_IOTLB_TYPE 0xB9
+#define VDUSE_IOTLB_TYPE 0xC1
 #define VDUSE_IOTLB_CMD_BASE 0x80
 
 /**
