@@ -453,6 +453,11 @@ TEST_F(uapi, unknown_ioctl)
 	EXPECT_EQ(ENOTTY, errno) TH_LOG("CREATE on an object fd");
 	EXPECT_EQ(-1, ioctl(self->fd, _IO(MEMATTR_TYPE, 0x7f), NULL));
 	EXPECT_EQ(ENOTTY, errno);
+	/* The command is the whole number: direction and size included. */
+	EXPECT_EQ(-1, ioctl(self->fd, _IO(MEMATTR_TYPE, 0x02), NULL));
+	EXPECT_EQ(ENOTTY, errno) TH_LOG("GET without its direction and size");
+	EXPECT_EQ(-1, ioctl(self->fd, _IO(MEMATTR_TYPE, 0x01), NULL));
+	EXPECT_EQ(ENOTTY, errno) TH_LOG("SET without its direction and size");
 }
 
 TEST(create_bad_input)
@@ -486,6 +491,8 @@ TEST(create_bad_input)
 	EXPECT_EQ(E2BIG, errno) TH_LOG("non-zero tail");
 	EXPECT_EQ(-1, ioctl(dev, _IO(MEMATTR_TYPE, 0x7f), NULL));
 	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(dev, _IO(MEMATTR_TYPE, 0x00), &c));
+	EXPECT_EQ(ENOTTY, errno) TH_LOG("CREATE without its direction and size");
 	EXPECT_EQ(objects, ma_stat("objects")) TH_LOG("failed create left an object");
 
 	/* Zero tail is fine; the largest object is fine and costs nothing. */

@@ -80,6 +80,13 @@
  *   returns ``EIO``); nothing was changed.
  */
 
+/*
+ * ioctl type 0xB9, numbers 0x00-0x0F (free in 7.3's ioctl-number.rst; the
+ * series registers them).  Each command encodes its direction and the size
+ * of the first version of its struct, as KVM's do; the extensible structs
+ * carry the size the caller knows in their @size field, which is what the
+ * kernel reads.
+ */
 #define MEMATTR_TYPE 0xB9
 
 /* The largest object, in bytes: 64 GiB. */
@@ -111,7 +118,7 @@ struct memattr_create {
 	__u64 object_size;
 };
 
-#define MEMATTR_CREATE _IO(MEMATTR_TYPE, 0x00)
+#define MEMATTR_CREATE _IOW(MEMATTR_TYPE, 0x00, struct memattr_create)
 
 /* Attribute bits; the same values as KVM_MEMORY_ATTRIBUTE_*. */
 #define MEMATTR_ATTRIBUTE_PRIVATE (1ULL << 3)
@@ -185,6 +192,6 @@ struct memattr_get_attributes {
 	__u32 out_flags;
 };
 
-#define MEMATTR_GET_ATTRIBUTES _IO(MEMATTR_TYPE, 0x02)
+#define MEMATTR_GET_ATTRIBUTES _IOWR(MEMATTR_TYPE, 0x02, struct memattr_get_attributes)
 
 #endif /* _UAPI_LINUX_MEMATTR_H */
