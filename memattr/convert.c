@@ -376,6 +376,9 @@ static int memattr_store_reserve(struct memattr_obj *obj,
  * Reserve the store update, run the commit hooks, update the store and bump
  * the invalidation sequence, then let the range store free what it removed,
  * outside the spinlock.  All or nothing: -ENOMEM leaves the store as it was.
+ * The sequence is published with release semantics for the fault path's
+ * lockless first look: a fault that reads the new value also sees the store
+ * it covers.
  */
 static int memattr_commit(struct memattr_obj *obj,
 			  const struct memattr_changes *ch,
@@ -397,7 +400,8 @@ static int memattr_commit(struct memattr_obj *obj,
 		memattr_hook_commit(obj, &ch->v[i]);
 	if (!obj->per_gfn)
 		memattr_rb_apply(obj, txn);
-	obj->seq++;
+	/* Pairs with the smp_load_acquire() of memattr_fault()'s first look. */
+	smp_store_release(&obj->seq, obj->seq + 1);
 	spin_unlock(&obj->lock);
 	if (!obj->per_gfn)
 		memattr_rb_release(obj, txn);

@@ -3,15 +3,21 @@
  * User mappings of an object: shared pages fault in from the object's page
  * cache, private pages raise SIGBUS.
  *
- * A fault reads the attributes and the invalidation sequence, allocates (or
- * finds) the folio and locks it, then looks again under obj->lock: a GFN in
+ * A fault first looks without a lock: the invalidation sequence, whether a
+ * conversion is in flight at all (and only then, under obj->lock, whether
+ * one covers its GFN), and the attributes (memattr_store_load_lockless()).
+ * A private page fails here, without allocating.  Then it allocates (or
+ * finds) the folio and locks it, and checks again under obj->lock: a GFN in
  * flight waits for its conversion and starts over; an unchanged sequence
- * means the first look still holds; otherwise the attributes are read again.
- * The folio stays locked until the core has installed the PTE, which is what
- * memattr_zap() relies on.  There is no ->map_pages, so no fault-around can
- * map a page without this check (and faults come under mmap_lock: the core
- * retries a fault without ->map_pages there).  Waiting for a conversion
- * drops that lock on a first try (memattr_fault_wait()).
+ * means the first look still holds; otherwise the attributes are read
+ * again.  That check takes the lock because it orders the fault's folio
+ * (in the page cache, locked) against a conversion claiming its range
+ * before it zaps: one of them sees the other.  The folio stays locked until
+ * the core has installed the PTE, which is what memattr_zap() relies on.
+ * There is no ->map_pages, so no fault-around can map a page without this
+ * check (and faults come under mmap_lock: the core retries a fault without
+ * ->map_pages there).  Waiting for a conversion drops that lock on a first
+ * try (memattr_fault_wait()).
  */
 #include <linux/file.h>
 #include <linux/mm.h>
@@ -79,8 +85,9 @@ static struct folio *memattr_get_folio(struct memattr_obj *obj, u64 gfn)
 static vm_fault_t memattr_fault(struct vm_fault *vmf)
 {
 	struct memattr_obj *obj = vmf->vma->vm_file->private_data;
-	u64 gfn = vmf->pgoff, attrs, seq;
+	u64 gfn = vmf->pgoff, attrs;
 	struct folio *folio;
+	unsigned long seq;
 	vm_fault_t ret;
 	bool busy;
 
@@ -88,11 +95,16 @@ static vm_fault_t memattr_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	memattr_stat_inc(faults);
 again:
-	spin_lock(&obj->lock);
-	busy = memattr_gfn_inflight(obj, gfn);
-	attrs = memattr_store_load(obj, gfn);
-	seq = obj->seq;
-	spin_unlock(&obj->lock);
+	/*
+	 * The first look, without obj->lock.  The acquire pairs with the
+	 * release in memattr_commit(): the store read next is at least as new
+	 * as @seq, which the check below relies on when @seq has not moved.
+	 * The in-flight list is looked at under the lock only when it is not
+	 * empty; a conversion that starts after that read is caught below.
+	 */
+	seq = smp_load_acquire(&obj->seq);
+	busy = !list_empty(&obj->inflight) && memattr_fault_busy(obj, gfn);
+	attrs = memattr_store_load_lockless(obj, gfn);
 	if (busy) {
 		ret = memattr_fault_wait(vmf, obj, gfn);
 		if (ret)

@@ -10,6 +10,7 @@
 #include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rbtree.h>
+#include <linux/seqlock.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/xarray.h>
@@ -39,17 +40,21 @@ struct memattr_leaf;
  * @tree_mutex: serialises writers of the attribute store (@runs or @xa) and
  *	lets sleeping readers (GET, run collection) walk it; protects @spare
  *	and @nr_spare
- * @lock: protects @inflight, @seq and, in range mode, @runs against the
- *	fault path; @runs is only written with both @tree_mutex and @lock
- *	held.  This is "the conversion lock" of <vmemkit/memattr.h>.
+ * @lock: protects @inflight and @seq; @runs is only written with both
+ *	@tree_mutex and @lock held, inside a @runs_seq write section.  This
+ *	is "the conversion lock" of <vmemkit/memattr.h>.
  * @runs: private runs in range mode, in leaves of consecutive runs keyed
- *	by their first GFN; shared GFNs have no run (see store_rb.c)
+ *	by their first GFN; shared GFNs have no run (see store_rb.c).  The
+ *	fault path reads it without a lock (memattr_rb_load_lockless())
+ * @runs_seq: bumped around every change of @runs, for lockless readers
  * @spare: range mode: leaves reserved for the next store; kept from one
  *	conversion to the next
  * @nr_spare: leaves on @spare
  * @xa: private GFNs in per-GFN mode: gfn -> xa_mk_value(attrs)
  * @nr_entries: entries in @runs or @xa; under @tree_mutex
- * @seq: invalidation sequence, bumped by every committed conversion
+ * @seq: invalidation sequence, bumped by every committed conversion;
+ *	written under @lock with release semantics, read without it by the
+ *	fault path's first look
  * @inflight: &struct memattr_inflight of the conversions under way
  * @inflight_wq: woken when a conversion ends
  * @backend: platform backend, or NULL; fixed at creation
@@ -63,12 +68,13 @@ struct memattr_obj {
 	struct mutex tree_mutex;	/* see kernel-doc above */
 	spinlock_t lock;		/* see kernel-doc above */
 	struct rb_root runs;
+	seqcount_spinlock_t runs_seq;
 	struct memattr_leaf *spare;
 	unsigned int nr_spare;
 	struct xarray xa;
 	u64 nr_entries;
 
-	u64 seq;
+	unsigned long seq;
 	struct list_head inflight;
 	wait_queue_head_t inflight_wq;
 
@@ -185,9 +191,10 @@ static inline bool memattr_runs_push(struct memattr_attr_run *runs,
 /*
  * The attribute store: store_rb.c keeps the private runs in an rbtree,
  * store_xa.c one xarray entry per private GFN.  All of them are called with
- * @obj->tree_mutex held, except load (@obj->lock is enough); the range
- * store's apply also needs @obj->lock, and its release must follow apply
- * once @obj->lock is dropped.  reserve either fails with the attributes
+ * @obj->tree_mutex held, except load (@obj->lock is enough) and
+ * load_lockless (no lock; the value may be stale the moment it is
+ * returned); the range store's apply also needs @obj->lock, and its release
+ * must follow apply once @obj->lock is dropped.  reserve either fails with the attributes
  * unchanged or must be followed by apply.  collect fills @runs with up to
  * @max maximal runs of @range, in order from @range->start, and returns how
  * many it filled.
@@ -195,6 +202,7 @@ static inline bool memattr_runs_push(struct memattr_attr_run *runs,
 int memattr_rb_init(void);
 void memattr_rb_exit(void);
 u64 memattr_rb_load(struct memattr_obj *obj, u64 gfn);
+u64 memattr_rb_load_lockless(struct memattr_obj *obj, u64 gfn);
 unsigned int memattr_rb_collect(struct memattr_obj *obj,
 				const struct vmk_gfn_range *range,
 				struct memattr_attr_run *runs, unsigned int max);
@@ -215,6 +223,13 @@ static inline u64 memattr_store_load(struct memattr_obj *obj, u64 gfn)
 {
 	return obj->per_gfn ? memattr_xa_load(obj, gfn) :
 			      memattr_rb_load(obj, gfn);
+}
+
+/* The fault path's first look: xa_load() needs no lock either (RCU). */
+static inline u64 memattr_store_load_lockless(struct memattr_obj *obj, u64 gfn)
+{
+	return obj->per_gfn ? memattr_xa_load(obj, gfn) :
+			      memattr_rb_load_lockless(obj, gfn);
 }
 
 static inline unsigned int

@@ -270,6 +270,7 @@ static struct memattr_obj *memattr_obj_alloc(u64 nr_gfns, bool per_gfn)
 	mutex_init(&obj->tree_mutex);
 	spin_lock_init(&obj->lock);
 	obj->runs = RB_ROOT;
+	seqcount_spinlock_init(&obj->runs_seq, &obj->lock);
 	xa_init(&obj->xa);
 	INIT_LIST_HEAD(&obj->inflight);
 	init_waitqueue_head(&obj->inflight_wq);

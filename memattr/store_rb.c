@@ -19,8 +19,13 @@
  * tests run under makes several times dearer than the rest of the
  * conversion.
  *
- * Writers hold obj->tree_mutex and, while they change the store, obj->lock;
- * readers hold either.  A store adds at most two runs (the one it makes and
+ * Writers hold obj->tree_mutex and, while they change the store, obj->lock,
+ * inside an obj->runs_seq write section; readers hold either lock, or none:
+ * the fault path's first look (memattr_rb_load_lockless()) descends the
+ * tree under RCU and retries when obj->runs_seq moved.  The leaf cache is
+ * SLAB_TYPESAFE_BY_RCU, so a leaf such a reader reaches is a leaf (maybe
+ * another one by then) until it leaves its RCU read section, whatever the
+ * writers do meanwhile.  A store adds at most two runs (the one it makes and
  * the far part of a run it splits), so it splits at most two leaves.
  * Reserve tops the object's spare leaves up to that under tree_mutex alone,
  * so apply, under obj->lock, cannot fail; the spares stay from one
@@ -29,6 +34,7 @@
  * dropped.
  */
 #include <linux/rbtree.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -72,9 +78,11 @@ int memattr_rb_init(void)
 	/*
 	 * Not merged with other caches of its size, so that
 	 * /sys/kernel/slab/memattr_leaf is the range store's memory alone.
+	 * Type-safe by RCU for memattr_rb_load_lockless().
 	 */
 	memattr_leaf_cache = KMEM_CACHE(memattr_leaf,
-					SLAB_ACCOUNT | SLAB_NO_MERGE);
+					SLAB_ACCOUNT | SLAB_NO_MERGE |
+					SLAB_TYPESAFE_BY_RCU);
 	return memattr_leaf_cache ? 0 : -ENOMEM;
 }
 
@@ -169,6 +177,70 @@ u64 memattr_rb_load(struct memattr_obj *obj, u64 gfn)
 	return run && run->range.start <= gfn ? run->attrs : 0;
 }
 
+/*
+ * An rbtree of n nodes is at most 2 log2(n + 1) deep: a lockless descent
+ * that goes deeper is walking leaves a writer is moving, and gives up (the
+ * sequence check then makes it try again).
+ */
+#define MEMATTR_RB_MAX_DEPTH (2 * BITS_PER_LONG)
+
+/*
+ * memattr_rb_load() for a reader without obj->lock: every value read may be
+ * changing, so the descent follows only child pointers (which the rbtree
+ * code writes with WRITE_ONCE() for such readers), bounds its depth and the
+ * leaf's run count, and the caller throws the result away if obj->runs_seq
+ * moved.  The run holding @gfn, if any, is in the last leaf starting at or
+ * before it: no need to step to the next leaf.
+ */
+static u64 memattr_rb_peek(struct memattr_obj *obj, u64 gfn)
+{
+	struct rb_node *node = READ_ONCE(obj->runs.rb_node);
+	struct memattr_leaf *leaf, *found = NULL;
+	unsigned int depth = 0, lo, hi, mid, nr;
+
+	while (node) {
+		if (++depth > MEMATTR_RB_MAX_DEPTH)
+			return 0;
+		leaf = rb_entry(node, struct memattr_leaf, rb);
+		if (READ_ONCE(leaf->run[0].range.start) <= gfn) {
+			found = leaf;
+			node = READ_ONCE(node->rb_right);
+		} else {
+			node = READ_ONCE(node->rb_left);
+		}
+	}
+	if (!found)
+		return 0;
+
+	nr = min_t(unsigned int, READ_ONCE(found->nr), MEMATTR_LEAF_RUNS);
+	lo = 0;
+	hi = nr;
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (READ_ONCE(found->run[mid].range.end) > gfn)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (lo == nr || READ_ONCE(found->run[lo].range.start) > gfn)
+		return 0;
+	return READ_ONCE(found->run[lo].attrs);
+}
+
+u64 memattr_rb_load_lockless(struct memattr_obj *obj, u64 gfn)
+{
+	unsigned int seq;
+	u64 attrs;
+
+	rcu_read_lock();
+	do {
+		seq = read_seqcount_begin(&obj->runs_seq);
+		attrs = memattr_rb_peek(obj, gfn);
+	} while (read_seqcount_retry(&obj->runs_seq, seq));
+	rcu_read_unlock();
+	return attrs;
+}
+
 unsigned int memattr_rb_collect(struct memattr_obj *obj,
 				const struct vmk_gfn_range *range,
 				struct memattr_attr_run *runs, unsigned int max)
@@ -224,7 +296,7 @@ static struct memattr_leaf *memattr_leaf_add(struct memattr_obj *obj,
 					     struct memattr_leaf *prev)
 {
 	struct memattr_leaf *leaf = obj->spare;
-	struct rb_node **link = &obj->runs.rb_node, *parent = NULL;
+	struct rb_node **link = &obj->runs.rb_node, *parent = NULL, *node;
 
 	obj->spare = leaf->next;
 	obj->nr_spare--;
@@ -236,7 +308,10 @@ static struct memattr_leaf *memattr_leaf_add(struct memattr_obj *obj,
 		parent = &memattr_leaf_next(prev)->rb;
 		link = &parent->rb_left;
 	}
-	rb_link_node(&leaf->rb, parent, link);
+	/* rb_link_node_rcu(), for a link that is not __rcu. */
+	rb_link_node(&leaf->rb, parent, &node);
+	/* Set up before lockless readers can reach it (memattr_rb_peek()). */
+	smp_store_release(link, node);
 	rb_insert_color(&leaf->rb, &obj->runs);
 	return leaf;
 }
@@ -404,6 +479,8 @@ void memattr_rb_apply(struct memattr_obj *obj, struct memattr_store_txn *txn)
 	lockdep_assert_held(&obj->tree_mutex);
 	lockdep_assert_held(&obj->lock);
 
+	write_seqcount_begin(&obj->runs_seq);
+
 	/* Carve [start, end) out: trim, split or remove the runs in it. */
 	if (run && run->range.start < start) {
 		cut_end = run->range.end;
@@ -452,6 +529,7 @@ void memattr_rb_apply(struct memattr_obj *obj, struct memattr_store_txn *txn)
 		if (shrunk.leaf[k])
 			memattr_leaf_shrink(obj, shrunk.leaf[k], txn);
 
+	write_seqcount_end(&obj->runs_seq);
 	obj->nr_entries += delta;
 	memattr_stat_add(runs, delta);
 }
