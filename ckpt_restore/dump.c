@@ -465,6 +465,7 @@ static long ckpt_fault_in_one(struct ckpt_dctx *c, u32 idx, u64 addr)
 
 	if (mmap_read_lock_killable(c->mm))
 		return -EINTR;
+	atomic_long_inc(&ckpt_stats.dump_lock_rounds);
 	got = get_user_pages_remote(c->mm, addr, 1, FOLL_DUMP | FOLL_FORCE,
 				    c->pages, NULL);
 	mmap_read_unlock(c->mm);
@@ -526,6 +527,7 @@ static long ckpt_dump_batch(struct ckpt_dctx *c, u32 idx, u64 addr)
 
 	if (mmap_read_lock_killable(c->mm))
 		return -EINTR;
+	atomic_long_inc(&ckpt_stats.dump_lock_rounds);
 	vma = find_vma(c->mm, addr);
 	if (!vma || vma->vm_start > addr) {
 		/* Unmapped since the VMA table was taken: a hole, up to the next VMA. */
