@@ -510,9 +510,12 @@ TEST_F(perm, ckpt_tool_narrow_ptracer)
  * (a shell chain of EXEC_CHAIN execs) while its tracer dumps it as a
  * whole, over and over.  Each dump reads the mm the target had when the
  * tracer check was made (the check and get_task_mm() are made under the
- * target's exec_update_lock) and must succeed with a complete image of
- * it, old or new: no error, whatever the exec is doing; the target must
- * get through every exec; and a last dump once it stopped succeeds too.
+ * target's exec_update_lock) and must succeed with an image of it, old
+ * or new: no error, whatever the exec is doing.  Its pages may be gone
+ * by the time they are read (the new stack moves after the VMA table was
+ * taken: an image with one VMA and no pages, seen on 7.3), as for any
+ * running target.  The target must get through every exec, and a dump
+ * once it waits in its last shell saves its pages.
  *
  * This cannot fail on code that takes no exec_update_lock: the tracer
  * must be the calling thread, which cannot detach while it dumps, and
@@ -566,12 +569,9 @@ TEST(dump_races_exec)
 		ASSERT_EQ(0, ftruncate(img, 0));
 		ret = ckpt_dump_range(dev, img, pidfd, NULL, 0, &d);
 		dumps++;
-		if (ret || !d.nr_vmas || !d.nr_pages) {
-			if (bad++ < 5)
-				TH_LOG("dump %u while exec'ing: %s, %u VMAs, %llu pages",
-				       dumps, ret ? strerror(-ret) : "success",
-				       d.nr_vmas, (unsigned long long)d.nr_pages);
-		}
+		if ((ret || !d.nr_vmas) && bad++ < 5)
+			TH_LOG("dump %u while exec'ing: %s, %u VMAs", dumps,
+			       ret ? strerror(-ret) : "success", d.nr_vmas);
 		if (read(out[0], buf, sizeof(buf)) > 0)
 			break;
 		ASSERT_EQ(0, waitpid(pid, &status, WNOHANG))
@@ -579,6 +579,7 @@ TEST(dump_races_exec)
 	}
 	ASSERT_EQ(0, ftruncate(img, 0));
 	EXPECT_EQ(0, ckpt_dump_range(dev, img, pidfd, NULL, 0, &d));
+	EXPECT_LT(0, d.nr_pages) TH_LOG("the waiting shell saved no page");
 	alarm(0);
 	ksft_print_msg("%u dumps raced %s execs\n", dumps, EXEC_CHAIN);
 	EXPECT_EQ(0, bad) TH_LOG("%d of %u dumps failed", bad, dumps);
