@@ -45,6 +45,8 @@ static_assert(CKPT_BATCH_PAGES % CKPT_CHUNK_PAGES == 0);
  * @fill_pages: pages of private VMAs filled by eager restores
  * @fill_pages_helper: of those, pages filled by the helper work item on
  *	another CPU rather than by the restoring task
+ * @dump_lock_rounds: times dumps took the target's mmap lock to read
+ *	private VMAs (one per batch, hole skipped or page faulted in)
  */
 struct ckpt_stats {
 	atomic_long_t dumps;
@@ -57,10 +59,14 @@ struct ckpt_stats {
 	atomic_long_t lazy_unlocked_reads;
 	atomic_long_t fill_pages;
 	atomic_long_t fill_pages_helper;
+	atomic_long_t dump_lock_rounds;
 };
 
 extern struct ckpt_stats ckpt_stats;
-/* Unbound workqueue of the restore helpers, drained at module unload. */
+/*
+ * Unbound workqueue of the restore helpers and the dump hashers, drained
+ * at module unload.
+ */
 extern struct workqueue_struct *ckpt_wq;
 
 /**

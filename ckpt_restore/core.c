@@ -114,6 +114,7 @@ static void ckpt_debugfs_init(void)
 		{ "lazy_unlocked_reads", &ckpt_stats.lazy_unlocked_reads },
 		{ "fill_pages", &ckpt_stats.fill_pages },
 		{ "fill_pages_helper", &ckpt_stats.fill_pages_helper },
+		{ "dump_lock_rounds", &ckpt_stats.dump_lock_rounds },
 	};
 	unsigned int i;
 

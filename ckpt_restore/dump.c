@@ -7,7 +7,9 @@
  * which fails on holes and zero-page mappings of anonymous memory instead
  * of faulting them in, so untouched memory is skipped without allocating.
  * An anonymous VMA without an anon_vma has no page of its own at all and
- * is skipped whole, without a GUP call per page.
+ * is skipped whole, without a GUP call per page; inside other VMAs, holes
+ * are found in the page tables and skipped by range, so GUP is only asked
+ * for stretches that may hold pages.
  * Any other failure of GUP is no hole and fails the dump.  Lazily restored
  * VMAs are read without faulting: missing pages come from their state.
  *
@@ -15,7 +17,8 @@
  * for zeroes, hashed and written with vfs_iter_write(): the target may
  * keep running (CKPT_DUMP does not stop it), and the image must still
  * match its own checksums.  No lock is held while the image file is
- * written.
+ * written.  A work item hashes each batch while the task writes it, so
+ * that a second CPU takes the checksums' share of the time.
  *
  * A run is every stretch of consecutive kept pages of a VMA, however long:
  * it stays open across batches (each batch's part is written when the
@@ -39,6 +42,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
+#include <linux/workqueue.h>
 #include <linux/xxhash.h>
 
 #include <vmemkit/page_array.h>
@@ -88,6 +92,8 @@ struct ckpt_dvma {
  *	hashed and written from
  * @bounce_bv: bio_vec table over all of @bounce
  * @lazy_chunk: the last chunk read from the image of a lazy VMA
+ * @hasher: hashes the pending pages while the task writes them
+ *	(ckpt_run_flush())
  */
 struct ckpt_dctx {
 	struct mm_struct *mm;
@@ -116,7 +122,11 @@ struct ckpt_dctx {
 	struct vmk_page_array bounce;
 	struct bio_vec *bounce_bv;
 	struct ckpt_lazy_chunk lazy_chunk;
+	struct work_struct hasher;
 };
+
+/* Batches smaller than this are hashed by the dumping task itself. */
+#define CKPT_HASH_HELPER_PAGES	64
 
 /* Resolve a pidfd to an mm the caller may read: it must be our tracee. */
 static struct mm_struct *ckpt_target_mm(int pidfd)
@@ -278,23 +288,31 @@ out_unlock:
 	return ret;
 }
 
-/* Append a chunk checksum, growing the table as needed. */
-static int ckpt_push_csum(struct ckpt_dctx *c, u64 csum)
+/* Make room for @more chunk checksums, growing the table as needed. */
+static int ckpt_reserve_csums(struct ckpt_dctx *c, u64 more)
 {
 	u64 *csums;
 	u64 max;
 
-	if (c->nr_chunks == c->max_chunks) {
-		max = max(c->max_chunks * 2, 1024ULL);
-		csums = kvrealloc(c->csums, max * sizeof(*csums),
-				  GFP_KERNEL_ACCOUNT);
-		if (!csums)
-			return -ENOMEM;
-		c->csums = csums;
-		c->max_chunks = max;
-	}
-	c->csums[c->nr_chunks++] = csum;
+	if (c->nr_chunks + more <= c->max_chunks)
+		return 0;
+	max = max3(c->max_chunks * 2, 1024ULL, c->nr_chunks + more);
+	csums = kvrealloc(c->csums, max * sizeof(*csums), GFP_KERNEL_ACCOUNT);
+	if (!csums)
+		return -ENOMEM;
+	c->csums = csums;
+	c->max_chunks = max;
 	return 0;
+}
+
+/* Append a chunk checksum. */
+static int ckpt_push_csum(struct ckpt_dctx *c, u64 csum)
+{
+	int ret = ckpt_reserve_csums(c, 1);
+
+	if (!ret)
+		c->csums[c->nr_chunks++] = csum;
+	return ret;
 }
 
 /* Append a run entry, growing the table as needed. */
@@ -319,37 +337,64 @@ static int ckpt_push_run(struct ckpt_dctx *c, const struct ckpt_image_run *r)
 }
 
 /*
- * Write the pending run's pages of the current batch and hash them into
- * its chunks; the caller releases the batch's pages afterwards.
+ * Hash the pending pages into the chunks of the pending run.  Allocates
+ * nothing (ckpt_run_flush() made room for the chunks they close), so the
+ * helper can run it for the dumping task.
  */
-static int ckpt_run_flush(struct ckpt_dctx *c)
+static void ckpt_hash_pending(struct ckpt_dctx *c)
 {
-	size_t len = (size_t)c->bv_nr << PAGE_SHIFT;
-	struct iov_iter iter;
 	void *va;
 	u32 i;
-	int ret;
 
-	if (!c->bv_nr)
-		return 0;
-	iov_iter_bvec(&iter, ITER_SOURCE, c->bv, c->bv_nr, len);
-	ret = ckpt_write_iter_full(c->out, &iter, &c->pos);
-	if (ret)
-		return ret;
 	for (i = 0; i < c->bv_nr; i++) {
 		va = kmap_local_page(c->bv[i].bv_page);
 		xxh64_update(&c->chunk_st, va, PAGE_SIZE);
 		kunmap_local(va);
 		if (++c->chunk_nr < CKPT_CHUNK_PAGES)
 			continue;
-		ret = ckpt_push_csum(c, xxh64_digest(&c->chunk_st));
-		if (ret)
-			return ret;
+		c->csums[c->nr_chunks++] = xxh64_digest(&c->chunk_st);
 		xxh64_reset(&c->chunk_st, 0);
 		c->chunk_nr = 0;
 	}
+}
+
+static void ckpt_hash_work(struct work_struct *work)
+{
+	ckpt_hash_pending(container_of(work, struct ckpt_dctx, hasher));
+}
+
+/*
+ * Write the pending run's pages of the current batch and hash them into
+ * its chunks; the caller releases the batch's pages afterwards.  The
+ * pages are bounce copies nobody changes: a batch of at least
+ * CKPT_HASH_HELPER_PAGES is hashed by a work item, on another CPU when
+ * one is free, while the task writes it, and waited for before anything
+ * else touches the checksum state.  The wait is not killable, but the
+ * work item only hashes memory: it neither faults nor sleeps.
+ */
+static int ckpt_run_flush(struct ckpt_dctx *c)
+{
+	size_t len = (size_t)c->bv_nr << PAGE_SHIFT;
+	struct iov_iter iter;
+	bool helper;
+	int ret;
+
+	if (!c->bv_nr)
+		return 0;
+	ret = ckpt_reserve_csums(c, c->bv_nr / CKPT_CHUNK_PAGES + 1);
+	if (ret)
+		return ret;
+	helper = c->bv_nr >= CKPT_HASH_HELPER_PAGES && num_online_cpus() > 1;
+	if (helper)
+		queue_work(ckpt_wq, &c->hasher);
+	iov_iter_bvec(&iter, ITER_SOURCE, c->bv, c->bv_nr, len);
+	ret = ckpt_write_iter_full(c->out, &iter, &c->pos);
+	if (helper)
+		flush_work(&c->hasher);
+	else if (!ret)
+		ckpt_hash_pending(c);
 	c->bv_nr = 0;
-	return 0;
+	return ret;
 }
 
 /* Write out the pending run of VMA @idx, if any, and close it. */
@@ -458,6 +503,140 @@ static int ckpt_take_pages(struct ckpt_dctx *c, u32 idx, u64 addr, long got)
 	return ret ?: ckpt_run_flush(c);
 }
 
+/*
+ * Page table entries a dump may read in one call before it lets go of the
+ * mmap lock, rescheduling and looking for signals: a hole of any size is
+ * skipped in a bounded number of round trips.
+ */
+#define CKPT_SCAN_BUDGET	(64 * PTRS_PER_PTE)
+
+/* A none PTE and one mapping the zero page: what GUP takes for a hole. */
+static bool ckpt_pte_hole(pte_t pte)
+{
+	return pte_none(pte) || (pte_present(pte) && is_zero_pfn(pte_pfn(pte)));
+}
+
+/*
+ * The PTEs of one page table from @addr to @end (one table at most):
+ * where the first that may map a page is, and in *@map_end where the
+ * stretch of those that follow it ends.  Holes are as GUP with FOLL_DUMP
+ * takes them; anything else (a page, a swap or migration entry, a
+ * marker) is left to GUP.  Read
+ * under the PTE lock, as walk_page_range() does (not exported to
+ * modules): reclaim, migration and NUMA hinting clear a PTE for a moment
+ * under that lock, and a lockless read could take a page for a hole.
+ */
+static u64 ckpt_scan_ptes(struct mm_struct *mm, pmd_t *pmdp, u64 addr,
+			  u64 end, u64 *map_end)
+{
+	spinlock_t *ptl;	/* the PTE lock of the table read */
+	pmd_t pmd;
+	pte_t *ptep;
+	u64 start;
+
+	*map_end = end;
+	if (IS_ENABLED(CONFIG_HIGHPTE))
+		return addr;	/* tables not mapped here: leave all to GUP */
+again:
+	/* RCU: a page table may be freed under the mmap read lock. */
+	rcu_read_lock();
+	pmd = pmdp_get_lockless(pmdp);
+	if (pmd_none(pmd)) {
+		rcu_read_unlock();
+		return end;
+	}
+	if (!pmd_present(pmd) || pmd_leaf(pmd) || pmd_bad(pmd)) {
+		rcu_read_unlock();
+		return addr;
+	}
+	ptl = pte_lockptr(mm, &pmd);
+	ptep = pte_offset_kernel(&pmd, addr);
+	/* The PTE lock: no PTE of this table changes while it is read. */
+	spin_lock(ptl);
+	if (unlikely(!pmd_same(pmd, pmdp_get_lockless(pmdp)))) {
+		spin_unlock(ptl);
+		rcu_read_unlock();
+		goto again;
+	}
+	while (addr < end && ckpt_pte_hole(ptep_get(ptep))) {
+		addr += PAGE_SIZE;
+		ptep++;
+	}
+	start = addr;
+	while (addr < end && !ckpt_pte_hole(ptep_get(ptep))) {
+		addr += PAGE_SIZE;
+		ptep++;
+	}
+	spin_unlock(ptl);
+	rcu_read_unlock();
+	*map_end = addr;
+	return start;
+}
+
+/*
+ * Look for holes in the target's page tables from @addr to @end, inside
+ * one VMA, with the mmap lock held for reading: returns where the holes
+ * from @addr end, and sets *@map_end to the end of the stretch from there
+ * that may hold pages (the page after its last page, or the returned
+ * address when the scan stopped at its budget before finding one).  A
+ * hole is a missing page table at any level or a hole PTE; the upper
+ * levels are read without a lock (no table of a VMA the lock keeps is
+ * freed above the PTE level, and none is cleared for a moment), as
+ * walk_page_range() reads them.  Entries not understood here are left to
+ * GUP, which judges every page this does not call a hole.
+ */
+static u64 ckpt_scan_holes(struct mm_struct *mm, u64 addr, u64 end,
+			   u64 *map_end)
+{
+	unsigned int budget = CKPT_SCAN_BUDGET;
+	pgd_t *pgdp, pgd;
+	p4d_t *p4dp, p4d;
+	pud_t *pudp, pud;
+	pmd_t *pmdp;
+	u64 next, start;
+
+	*map_end = end;
+	while (addr < end && budget) {
+		budget--;
+		pgdp = pgd_offset(mm, addr);
+		pgd = pgdp_get(pgdp);
+		next = pgd_addr_end(addr, end);
+		if (pgd_none(pgd)) {
+			addr = next;
+			continue;
+		}
+		if (pgd_bad(pgd))
+			return addr;
+		p4dp = p4d_offset_lockless(pgdp, pgd, addr);
+		p4d = p4dp_get(p4dp);
+		next = p4d_addr_end(addr, end);
+		if (p4d_none(p4d)) {
+			addr = next;
+			continue;
+		}
+		if (p4d_bad(p4d))
+			return addr;
+		pudp = pud_offset_lockless(p4dp, p4d, addr);
+		pud = pudp_get(pudp);
+		next = pud_addr_end(addr, end);
+		if (pud_none(pud)) {
+			addr = next;
+			continue;
+		}
+		if (!pud_present(pud) || pud_leaf(pud) || pud_bad(pud))
+			return addr;
+		pmdp = pmd_offset_lockless(pudp, pud, addr);
+		next = pmd_addr_end(addr, end);
+		budget -= min_t(unsigned int, budget, PTRS_PER_PTE);
+		start = ckpt_scan_ptes(mm, pmdp, addr, next, map_end);
+		if (start < next)
+			return start;
+		addr = next;
+	}
+	*map_end = addr;
+	return addr;
+}
+
 /* Fault in and take the one page at @addr; 1 (pages done) or an error. */
 static long ckpt_fault_in_one(struct ckpt_dctx *c, u32 idx, u64 addr)
 {
@@ -465,6 +644,7 @@ static long ckpt_fault_in_one(struct ckpt_dctx *c, u32 idx, u64 addr)
 
 	if (mmap_read_lock_killable(c->mm))
 		return -EINTR;
+	atomic_long_inc(&ckpt_stats.dump_lock_rounds);
 	got = get_user_pages_remote(c->mm, addr, 1, FOLL_DUMP | FOLL_FORCE,
 				    c->pages, NULL);
 	mmap_read_unlock(c->mm);
@@ -521,11 +701,13 @@ static long ckpt_dump_batch(struct ckpt_dctx *c, u32 idx, u64 addr)
 	struct vm_area_struct *vma;
 	struct file *lazy = NULL;
 	unsigned long pgoff = 0;
+	u64 start, end, map_end;
 	long got;
 	bool hole;
 
 	if (mmap_read_lock_killable(c->mm))
 		return -EINTR;
+	atomic_long_inc(&ckpt_stats.dump_lock_rounds);
 	vma = find_vma(c->mm, addr);
 	if (!vma || vma->vm_start > addr) {
 		/* Unmapped since the VMA table was taken: a hole, up to the next VMA. */
@@ -553,6 +735,24 @@ static long ckpt_dump_batch(struct ckpt_dctx *c, u32 idx, u64 addr)
 		flags |= FOLL_NOFAULT;
 		lazy = get_file(vma->vm_file);
 		pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	} else {
+		/*
+		 * Skip holes by range, and give GUP only the stretch that
+		 * may hold pages: in a private file VMA it would fault in
+		 * the file's pages past it, which are never saved (only
+		 * private copies are), and a hole has no private copy.  Not
+		 * in a lazy VMA, whose missing pages come from its image.
+		 * A fault racing with the scan gives the page as it was
+		 * before, as for any page of a running target.
+		 */
+		end = min_t(u64, vma->vm_end, d->iv.end);
+		start = ckpt_scan_holes(c->mm, addr, end, &map_end);
+		if (start > addr) {
+			mmap_read_unlock(c->mm);
+			got = ckpt_run_end(c, idx);
+			return got ?: (long)((start - addr) >> PAGE_SHIFT);
+		}
+		n = min_t(u64, n, (map_end - addr) >> PAGE_SHIFT);
 	}
 	got = get_user_pages_remote(c->mm, addr, n, flags, c->pages, NULL);
 	hole = got == -EFAULT && !lazy && ckpt_fault_is_hole(vma, addr);
@@ -836,6 +1036,7 @@ int ckpt_dump(struct ckpt_dump *arg, struct ckpt_dump __user *uarg)
 	if (!c)
 		return -ENOMEM;
 	vmk_page_array_init(&c->bounce, VMK_PA_REFS);
+	INIT_WORK(&c->hasher, ckpt_hash_work);
 	if (arg->nr_ranges) {
 		ranges = ckpt_copy_ranges(arg);
 		if (IS_ERR(ranges)) {

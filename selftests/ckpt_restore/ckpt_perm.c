@@ -505,4 +505,92 @@ TEST_F(perm, ckpt_tool_narrow_ptracer)
 				 ret ? "failed to try to attach to" : "attached to");
 }
 
+/*
+ * Dumps racing with exec: a traced target execs itself again and again
+ * (a shell chain of EXEC_CHAIN execs) while its tracer dumps it as a
+ * whole, over and over.  Each dump reads the mm the target had when the
+ * tracer check was made (the check and get_task_mm() are made under the
+ * target's exec_update_lock) and must succeed with an image of it, old
+ * or new: no error, whatever the exec is doing.  Its pages may be gone
+ * by the time they are read (the new stack moves after the VMA table was
+ * taken: an image with one VMA and no pages, seen on 7.3), as for any
+ * running target.  The target must get through every exec, and a dump
+ * once it waits in its last shell saves its pages.
+ *
+ * This cannot fail on code that takes no exec_update_lock: the tracer
+ * must be the calling thread, which cannot detach while it dumps, and
+ * a traced exec gains no privileges, so the mm cannot turn into one the
+ * caller may not read between the check and get_task_mm().  It checks
+ * the dump against exec itself (the lock, the mm's lifetime, errnos),
+ * under lockdep and KASAN on the debug kernel.
+ */
+#define EXEC_CHAIN	"50"
+#define EXEC_SCRIPT \
+	"if [ $1 -lt " EXEC_CHAIN " ]; then " \
+	"exec /bin/sh -c \"$0\" \"$0\" $(($1 + 1)); fi; echo done; read x"
+
+TEST(dump_races_exec)
+{
+	int dev, img, pidfd, in[2], out[2], status, ret, bad = 0;
+	unsigned int dumps = 0;
+	struct ckpt_dump d;
+	char buf[8] = "";
+	pid_t pid;
+
+	dev = open("/dev/ckpt", O_RDWR | O_CLOEXEC);
+	img = ckpt_tmpfile();
+	ASSERT_LE(0, dev);
+	ASSERT_LE(0, img);
+	ASSERT_EQ(0, pipe2(in, O_CLOEXEC));
+	ASSERT_EQ(0, pipe2(out, O_CLOEXEC));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		/* Wait for the tracer, then exec the chain. */
+		if (read(0, buf, 1) != 1)
+			_exit(1);
+		execl("/bin/sh", "sh", "-c", EXEC_SCRIPT, EXEC_SCRIPT, "0",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	pidfd = pidfd_open(pid);
+	ASSERT_LE(0, pidfd);
+	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, pid, 0, 0));
+	ASSERT_EQ(0, fcntl(out[0], F_SETFL, O_NONBLOCK));
+	ASSERT_EQ(1, write(in[1], "g", 1));
+
+	/* Dump until the chain is through (it prints "done"). */
+	alarm(120);
+	for (;;) {
+		ASSERT_EQ(0, ftruncate(img, 0));
+		ret = ckpt_dump_range(dev, img, pidfd, NULL, 0, &d);
+		dumps++;
+		if ((ret || !d.nr_vmas) && bad++ < 5)
+			TH_LOG("dump %u while exec'ing: %s, %u VMAs", dumps,
+			       ret ? strerror(-ret) : "success", d.nr_vmas);
+		if (read(out[0], buf, sizeof(buf)) > 0)
+			break;
+		ASSERT_EQ(0, waitpid(pid, &status, WNOHANG))
+			TH_LOG("the target ended before its last exec");
+	}
+	ASSERT_EQ(0, ftruncate(img, 0));
+	EXPECT_EQ(0, ckpt_dump_range(dev, img, pidfd, NULL, 0, &d));
+	EXPECT_LT(0, d.nr_pages) TH_LOG("the waiting shell saved no page");
+	alarm(0);
+	ksft_print_msg("%u dumps raced %s execs\n", dumps, EXEC_CHAIN);
+	EXPECT_EQ(0, bad) TH_LOG("%d of %u dumps failed", bad, dumps);
+	EXPECT_EQ(0, strncmp(buf, "done", 4));
+	close(in[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	close(out[0]);
+	close(pidfd);
+	close(img);
+	close(dev);
+}
+
 TEST_HARNESS_MAIN
