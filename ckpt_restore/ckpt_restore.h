@@ -63,10 +63,7 @@ struct ckpt_stats {
 };
 
 extern struct ckpt_stats ckpt_stats;
-/*
- * Unbound workqueue of the restore helpers and the dump hashers, drained
- * at module unload.
- */
+/* Unbound workqueue of the restore helpers, drained at module unload. */
 extern struct workqueue_struct *ckpt_wq;
 
 /**

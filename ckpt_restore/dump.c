@@ -17,8 +17,7 @@
  * for zeroes, hashed and written with vfs_iter_write(): the target may
  * keep running (CKPT_DUMP does not stop it), and the image must still
  * match its own checksums.  No lock is held while the image file is
- * written.  A work item hashes each batch while the task writes it, so
- * that a second CPU takes the checksums' share of the time.
+ * written.
  *
  * A run is every stretch of consecutive kept pages of a VMA, however long:
  * it stays open across batches (each batch's part is written when the
@@ -42,7 +41,6 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
-#include <linux/workqueue.h>
 #include <linux/xxhash.h>
 
 #include <vmemkit/page_array.h>
@@ -92,8 +90,6 @@ struct ckpt_dvma {
  *	hashed and written from
  * @bounce_bv: bio_vec table over all of @bounce
  * @lazy_chunk: the last chunk read from the image of a lazy VMA
- * @hasher: hashes the pending pages while the task writes them
- *	(ckpt_run_flush())
  */
 struct ckpt_dctx {
 	struct mm_struct *mm;
@@ -122,11 +118,7 @@ struct ckpt_dctx {
 	struct vmk_page_array bounce;
 	struct bio_vec *bounce_bv;
 	struct ckpt_lazy_chunk lazy_chunk;
-	struct work_struct hasher;
 };
-
-/* Batches smaller than this are hashed by the dumping task itself. */
-#define CKPT_HASH_HELPER_PAGES	64
 
 /* Resolve a pidfd to an mm the caller may read: it must be our tracee. */
 static struct mm_struct *ckpt_target_mm(int pidfd)
@@ -288,31 +280,23 @@ out_unlock:
 	return ret;
 }
 
-/* Make room for @more chunk checksums, growing the table as needed. */
-static int ckpt_reserve_csums(struct ckpt_dctx *c, u64 more)
+/* Append a chunk checksum, growing the table as needed. */
+static int ckpt_push_csum(struct ckpt_dctx *c, u64 csum)
 {
 	u64 *csums;
 	u64 max;
 
-	if (c->nr_chunks + more <= c->max_chunks)
-		return 0;
-	max = max3(c->max_chunks * 2, 1024ULL, c->nr_chunks + more);
-	csums = kvrealloc(c->csums, max * sizeof(*csums), GFP_KERNEL_ACCOUNT);
-	if (!csums)
-		return -ENOMEM;
-	c->csums = csums;
-	c->max_chunks = max;
+	if (c->nr_chunks == c->max_chunks) {
+		max = max(c->max_chunks * 2, 1024ULL);
+		csums = kvrealloc(c->csums, max * sizeof(*csums),
+				  GFP_KERNEL_ACCOUNT);
+		if (!csums)
+			return -ENOMEM;
+		c->csums = csums;
+		c->max_chunks = max;
+	}
+	c->csums[c->nr_chunks++] = csum;
 	return 0;
-}
-
-/* Append a chunk checksum. */
-static int ckpt_push_csum(struct ckpt_dctx *c, u64 csum)
-{
-	int ret = ckpt_reserve_csums(c, 1);
-
-	if (!ret)
-		c->csums[c->nr_chunks++] = csum;
-	return ret;
 }
 
 /* Append a run entry, growing the table as needed. */
@@ -337,64 +321,37 @@ static int ckpt_push_run(struct ckpt_dctx *c, const struct ckpt_image_run *r)
 }
 
 /*
- * Hash the pending pages into the chunks of the pending run.  Allocates
- * nothing (ckpt_run_flush() made room for the chunks they close), so the
- * helper can run it for the dumping task.
+ * Write the pending run's pages of the current batch and hash them into
+ * its chunks; the caller releases the batch's pages afterwards.
  */
-static void ckpt_hash_pending(struct ckpt_dctx *c)
+static int ckpt_run_flush(struct ckpt_dctx *c)
 {
+	size_t len = (size_t)c->bv_nr << PAGE_SHIFT;
+	struct iov_iter iter;
 	void *va;
 	u32 i;
+	int ret;
 
+	if (!c->bv_nr)
+		return 0;
+	iov_iter_bvec(&iter, ITER_SOURCE, c->bv, c->bv_nr, len);
+	ret = ckpt_write_iter_full(c->out, &iter, &c->pos);
+	if (ret)
+		return ret;
 	for (i = 0; i < c->bv_nr; i++) {
 		va = kmap_local_page(c->bv[i].bv_page);
 		xxh64_update(&c->chunk_st, va, PAGE_SIZE);
 		kunmap_local(va);
 		if (++c->chunk_nr < CKPT_CHUNK_PAGES)
 			continue;
-		c->csums[c->nr_chunks++] = xxh64_digest(&c->chunk_st);
+		ret = ckpt_push_csum(c, xxh64_digest(&c->chunk_st));
+		if (ret)
+			return ret;
 		xxh64_reset(&c->chunk_st, 0);
 		c->chunk_nr = 0;
 	}
-}
-
-static void ckpt_hash_work(struct work_struct *work)
-{
-	ckpt_hash_pending(container_of(work, struct ckpt_dctx, hasher));
-}
-
-/*
- * Write the pending run's pages of the current batch and hash them into
- * its chunks; the caller releases the batch's pages afterwards.  The
- * pages are bounce copies nobody changes: a batch of at least
- * CKPT_HASH_HELPER_PAGES is hashed by a work item, on another CPU when
- * one is free, while the task writes it, and waited for before anything
- * else touches the checksum state.  The wait is not killable, but the
- * work item only hashes memory: it neither faults nor sleeps.
- */
-static int ckpt_run_flush(struct ckpt_dctx *c)
-{
-	size_t len = (size_t)c->bv_nr << PAGE_SHIFT;
-	struct iov_iter iter;
-	bool helper;
-	int ret;
-
-	if (!c->bv_nr)
-		return 0;
-	ret = ckpt_reserve_csums(c, c->bv_nr / CKPT_CHUNK_PAGES + 1);
-	if (ret)
-		return ret;
-	helper = c->bv_nr >= CKPT_HASH_HELPER_PAGES && num_online_cpus() > 1;
-	if (helper)
-		queue_work(ckpt_wq, &c->hasher);
-	iov_iter_bvec(&iter, ITER_SOURCE, c->bv, c->bv_nr, len);
-	ret = ckpt_write_iter_full(c->out, &iter, &c->pos);
-	if (helper)
-		flush_work(&c->hasher);
-	else if (!ret)
-		ckpt_hash_pending(c);
 	c->bv_nr = 0;
-	return ret;
+	return 0;
 }
 
 /* Write out the pending run of VMA @idx, if any, and close it. */
@@ -1036,7 +993,6 @@ int ckpt_dump(struct ckpt_dump *arg, struct ckpt_dump __user *uarg)
 	if (!c)
 		return -ENOMEM;
 	vmk_page_array_init(&c->bounce, VMK_PA_REFS);
-	INIT_WORK(&c->hasher, ckpt_hash_work);
 	if (arg->nr_ranges) {
 		ranges = ckpt_copy_ranges(arg);
 		if (IS_ERR(ranges)) {
