@@ -120,6 +120,58 @@ TEST_F_TIMEOUT(round, id_change_while_allocating, 120)
 	bfd_done_frees_all(_metadata, self->memfree0);
 }
 
+/*
+ * The host changes the id after BFD_TRIGGER blocks and writes @then (STOP
+ * or DONE) the moment the driver's stop marker for the first round
+ * arrives: the second id was withdrawn before the driver could answer it.
+ * The driver must read config again before it starts a round, so it
+ * answers @then and starts no round for the withdrawn id.
+ */
+static void bfd_new_id_then(struct __test_metadata *_metadata,
+			    char *markers, size_t len, unsigned int then)
+{
+	ASSERT_EQ(0, bfd_ctl("trigger %u %u", BFD_TRIGGER, BFD_ID + 1))
+		TH_LOG("trigger");
+	ASSERT_EQ(0, bfd_ctl("trigger stop %u", then)) TH_LOG("trigger stop");
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
+	ASSERT_EQ(2, bfd_wait_counter_ge("triggers", 2))
+		TH_LOG("the host did not change the id, then write %u", then);
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+	bh_log_stats("after the withdrawn id");
+
+	bfd_markers(markers, len);
+	EXPECT_STREQ("start 2147483649|stop", markers)
+		TH_LOG("a round started for an id the host had withdrawn");
+	EXPECT_EQ(0, bfd_counter("stale_starts"))
+		TH_LOG("a start marker carried an id no longer in config");
+	EXPECT_EQ(1, bh_stat("rounds")) TH_LOG("not one round");
+	EXPECT_EQ(1, bh_stat("id_changed_mid_round"))
+		TH_LOG("the driver did not see the id change mid-round");
+	EXPECT_EQ(then, bh_stat("hint_cmd_id"))
+		TH_LOG("the driver did not read the host's last word");
+	bfd_check_clean(_metadata);
+}
+
+TEST_F_TIMEOUT(round, new_id_then_stop, 120)
+{
+	bfd_new_id_then(_metadata, self->markers, sizeof(self->markers),
+			0);
+	EXPECT_LE(1, bh_stat("stop_seen")) TH_LOG("STOP not seen");
+	EXPECT_EQ(0, bh_stat("done_seen")) TH_LOG("DONE seen");
+	/* STOP gives nothing back: the blocks wait for DONE. */
+	EXPECT_LT(0, bh_stat("held_pages")) TH_LOG("nothing held");
+	bfd_done_frees_all(_metadata, self->memfree0);
+}
+
+TEST_F_TIMEOUT(round, new_id_then_done, 120)
+{
+	bfd_new_id_then(_metadata, self->markers, sizeof(self->markers),
+			BFD_DONE);
+	EXPECT_EQ(1, bh_wait_stat_ge("done_seen", 1, BFD_WAIT_S))
+		TH_LOG("DONE not seen once");
+	bfd_all_back(_metadata, self->memfree0);
+}
+
 /* drop_caches in a loop: memory pressure for as long as @stop is 0. */
 struct bfd_dropper {
 	int stop;
@@ -174,6 +226,63 @@ TEST_F_TIMEOUT(round, pressure_while_allocating, 120)
 	EXPECT_EQ(1, bh_stat("pressure_stops"))
 		TH_LOG("the round cut short by pressure counted otherwise than once");
 	bfd_check_clean(_metadata);
+	bfd_done_frees_all(_metadata, self->memfree0);
+}
+
+/*
+ * Rounds that hint the held blocks again while the shrinker frees them:
+ * a block must be hinted with the size it had when it was picked, never
+ * with what its page says after the shrinker freed it (page_private of a
+ * freed page is 0, or the buddy order of whatever it became part of).
+ * The race is narrow: this counts on many blocks and rounds to hit it.
+ */
+TEST_F_TIMEOUT(round, rehint_while_shrinking, 120)
+{
+	struct bfd_dropper d = {};
+	long long stops;
+	pthread_t t;
+	int i, err = 0;
+
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
+	ASSERT_LE(1, bh_wait_stat_ge("stops_sent", 1, BFD_WAIT_S))
+		TH_LOG("the first round did not end");
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, bfd_drop_loop, &d));
+	for (i = 1; i <= 8 && !err; i++) {
+		stops = bh_stat("stops_sent");
+		err = bfd_ctl("cmd_id %u", BFD_ID + i);
+		if (!err && bh_wait_stat_ge("stops_sent", stops + 1,
+					    BFD_WAIT_S) <= stops)
+			err = -ETIMEDOUT;
+	}
+	__atomic_store_n(&d.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, err) TH_LOG("round %d: %s", i - 1, strerror(-err));
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+	bh_log_stats("after rehinting under pressure");
+	TH_LOG("%d drop_caches runs, %lld blocks hinted again", d.drops,
+	       bh_stat("rehinted_blocks"));
+	EXPECT_LT(0, bh_stat("rehinted_blocks")) TH_LOG("nothing hinted again");
+	EXPECT_LT(0, bh_stat("returned_shrinker"))
+		TH_LOG("the shrinker took nothing back");
+	/*
+	 * Not bfd_check_clean(): a block the shrinker frees after it was
+	 * picked for a hint may be allocated and hinted again in the same
+	 * round by an allocation already under way (dup_blocks), which is
+	 * harmless.  A wrong size is not.
+	 */
+	EXPECT_LE(bfd_driver_param("hint_min_order"),
+		  bfd_counter("hint_min_order"))
+		TH_LOG("a block smaller than hint_min_order was hinted");
+	EXPECT_EQ(bfd_driver_blocks(), bfd_counter("hint_blocks"))
+		TH_LOG("the host saw another number of blocks than the driver hinted");
+	EXPECT_EQ(0, bfd_counter("bad_buffers"))
+		TH_LOG("malformed buffer on the free page virtqueue");
+	EXPECT_EQ(0, bfd_counter("outside_round"))
+		TH_LOG("a block came outside start/stop markers");
+	EXPECT_EQ(bfd_hinted_pages(), bfd_accounted_pages())
+		TH_LOG("held + returned pages differ from pages allocated");
 	bfd_done_frees_all(_metadata, self->memfree0);
 }
 
@@ -278,12 +387,18 @@ TEST(control_rejects_bad_input)
 {
 	EXPECT_EQ(-ENODEV, bfd_ctl("cmd_id 5")) TH_LOG("no device yet");
 	EXPECT_EQ(-ENODEV, bfd_ctl("remove")) TH_LOG("no device yet");
-	EXPECT_EQ(-EINVAL, bfd_ctl("create 0x20 64"))
-		TH_LOG("REPORTING is not emulated");
+	EXPECT_EQ(-ENODEV, bfd_ctl("suspend")) TH_LOG("no device yet");
+	EXPECT_EQ(-ENODEV, bfd_ctl("target 5")) TH_LOG("no device yet");
+	EXPECT_EQ(-EINVAL, bfd_ctl("create 0x40 64"))
+		TH_LOG("feature bit 6 is not emulated");
+	EXPECT_EQ(-EINVAL, bfd_ctl("create 0x28 64 48"))
+		TH_LOG("reporting qsize 48");
+	EXPECT_EQ(-EINVAL, bfd_ctl("create 0x28 64 32 1"))
+		TH_LOG("extra word after the reporting qsize");
 	EXPECT_EQ(-EINVAL, bfd_ctl("create 0x8 48")) TH_LOG("qsize 48");
 	EXPECT_EQ(-EINVAL, bfd_ctl("create 0x8 2048")) TH_LOG("qsize 2048");
 	EXPECT_EQ(-EINVAL, bfd_ctl("create 0x8")) TH_LOG("missing qsize");
-	EXPECT_EQ(-EINVAL, bfd_ctl("create 0x8 64 1")) TH_LOG("extra word");
+	EXPECT_EQ(-EINVAL, bfd_ctl("create 0x8 64 2")) TH_LOG("rqsize 2");
 	EXPECT_EQ(-EINVAL, bfd_ctl("launch")) TH_LOG("unknown verb");
 	EXPECT_EQ(0, bfd_counter("present")) TH_LOG("a bad create made one");
 
@@ -292,6 +407,11 @@ TEST(control_rejects_bad_input)
 	EXPECT_EQ(-EINVAL, bfd_ctl("mode stats consume")) TH_LOG("stats mode");
 	EXPECT_EQ(-EINVAL, bfd_ctl("mode hint eat")) TH_LOG("unknown mode");
 	EXPECT_EQ(-EINVAL, bfd_ctl("trigger 0 5")) TH_LOG("trigger after 0");
+	EXPECT_EQ(-EINVAL, bfd_ctl("trigger stop")) TH_LOG("trigger stop, no id");
+	EXPECT_EQ(-EINVAL, bfd_ctl("trigger stops 5")) TH_LOG("trigger stops");
+	EXPECT_EQ(-EINVAL, bfd_ctl("suspend now")) TH_LOG("suspend with a word");
+	EXPECT_EQ(-EINVAL, bfd_ctl("target")) TH_LOG("target, no count");
+	EXPECT_EQ(-EINVAL, bfd_ctl("target -1")) TH_LOG("negative target");
 	EXPECT_EQ(-EINVAL, bfd_ctl("cmd_id 5x")) TH_LOG("junk number");
 	EXPECT_EQ(-EINVAL, bfd_ctl("cmd_id  5")) TH_LOG("double space");
 	EXPECT_EQ(0, bfd_counter("config_changes"))
