@@ -183,10 +183,15 @@ out_unlock:
 	return err;
 }
 
-/* Queue one block; kick once per bh_hint_batch blocks. */
-static int bh_hint_add(struct bh_dev *bh, struct page *page)
+/*
+ * Queue the block of order @order at @page; kick once per bh_hint_batch
+ * blocks.  Only the block's address is used here, never its struct page:
+ * a held block being hinted again may have been freed by the shrinker
+ * since it was picked (see bh_hint_rehint_held()).
+ */
+static int bh_hint_add(struct bh_dev *bh, struct page *page,
+		       unsigned int order)
 {
-	unsigned int order = page_private(page);
 	struct scatterlist sg;
 	int err;
 
@@ -300,11 +305,15 @@ out_unlock:
 /*
  * Hint the blocks held from earlier rounds again.  Each is picked under
  * hint_lock, so it was still held after the current id was issued; should
- * the shrinker free it right after, the hint is still true.
+ * the shrinker free it right after, the hint is still true.  But then its
+ * page may be reused at once, and its page_private() becomes whatever the
+ * new owner keeps there (a buddy order, say): the block's order is read
+ * under the lock with the block, and nothing of its struct page after.
  */
 static int bh_hint_rehint_held(struct bh_dev *bh, u32 id)
 {
 	long left = atomic_long_read(&bh->hint_held);
+	unsigned int order = 0;
 	struct page *page;
 	int err;
 
@@ -315,13 +324,15 @@ static int bh_hint_rehint_held(struct bh_dev *bh, u32 id)
 		spin_lock(&bh->hint_lock);
 		page = list_first_entry_or_null(&bh->hint_list, struct page,
 						lru);
-		if (page)
+		if (page) {
+			order = page_private(page);
 			list_move_tail(&page->lru, &bh->hint_list);
+		}
 		spin_unlock(&bh->hint_lock);
 		if (!page)
 			return 0;
-		left -= 1L << page_private(page);
-		err = bh_hint_add(bh, page);
+		left -= 1L << order;
+		err = bh_hint_add(bh, page, order);
 		if (err)
 			return err;
 		atomic64_inc(&bh->st.rehinted_blocks);
@@ -357,7 +368,7 @@ static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, bool helper)
 			 * stopped answering) would be held without ever
 			 * having been hinted.
 			 */
-			err = bh_hint_add(bh, page);
+			err = bh_hint_add(bh, page, order);
 			if (err) {
 				set_page_private(page, 0);
 				__free_pages(page, order);
