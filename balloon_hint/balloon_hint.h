@@ -108,9 +108,10 @@ struct bh_dev {
 	 * cancelled and the trigger's debugfs file is gone.  While a
 	 * round allocates, hint_helper_work (queued and flushed by hint_work)
 	 * allocates blocks on another CPU; the two share hint_vq under
-	 * hint_vq_lock.  cmd_id_received caches the id in config: written by
-	 * the round's workers, re-read when config_changed set
-	 * BH_CMD_ID_STALE in hint_flags.
+	 * hint_vq_lock.  cmd_id_received caches the id in config: written
+	 * only by the holder of hint_round_lock, which re-reads config when
+	 * config_changed set BH_CMD_ID_STALE in hint_flags; the helper reads
+	 * it.
 	 */
 	struct mutex hint_round_lock;	/* one answer to the host at a time */
 	spinlock_t hint_lock;		/* protects hint_list */
@@ -175,7 +176,6 @@ int bh_deflate_now(struct bh_dev *bh, unsigned int num);
 int bh_oom_notify(struct notifier_block *nb, unsigned long dummy, void *parm);
 
 /* hint.c: free page hinting and its shrinker */
-u32 bh_hint_cmd_id(struct bh_dev *bh);
 void bh_hint_work(struct work_struct *work);
 void bh_hint_helper_work(struct work_struct *work);
 void bh_hint_now(struct bh_dev *bh);

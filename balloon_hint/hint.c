@@ -56,11 +56,17 @@
  * config during a round would end every round after its first few blocks.
  * A config change (STOP, a new id, DONE, or a balloon target) marks the
  * cache stale.
+ *
+ * Only the holder of hint_round_lock reads config.  With two readers a
+ * slower one could store an older id over the newer one another had just
+ * read, and with the stale bit cleared that round would be lost; the
+ * helper reads the cached value instead (bh_hint_should_stop()).
  */
-u32 bh_hint_cmd_id(struct bh_dev *bh)
+static u32 bh_hint_cmd_id(struct bh_dev *bh)
 {
 	u32 id;
 
+	lockdep_assert_held(&bh->hint_round_lock);
 	if (test_and_clear_bit(BH_CMD_ID_STALE, &bh->hint_flags)) {
 		virtio_cread_le(bh->vdev, struct virtio_balloon_config,
 				free_page_hint_cmd_id, &id);
@@ -238,7 +244,7 @@ static int bh_hint_cut(struct bh_dev *bh, int why, atomic64_t *counter)
  * round; blocks hinted in between are ignored by the host and hinted
  * again for the new id.
  */
-static int bh_hint_should_stop(struct bh_dev *bh, u32 id)
+static int bh_hint_should_stop(struct bh_dev *bh, u32 id, bool helper)
 {
 	u32 now;
 
@@ -246,7 +252,8 @@ static int bh_hint_should_stop(struct bh_dev *bh, u32 id)
 		return -ESHUTDOWN;
 	if (atomic_read(&bh->hint_pressure))
 		return bh_hint_cut(bh, -ENOMEM, &bh->st.pressure_stops);
-	now = bh_hint_cmd_id(bh);
+	/* The helper goes by what the round's worker last read. */
+	now = helper ? READ_ONCE(bh->cmd_id_received) : bh_hint_cmd_id(bh);
 	if (now == id || now == VIRTIO_BALLOON_CMD_ID_STOP)
 		return 0;
 	if (now == VIRTIO_BALLOON_CMD_ID_DONE)
@@ -318,7 +325,7 @@ static int bh_hint_rehint_held(struct bh_dev *bh, u32 id)
 	int err;
 
 	while (left > 0) {
-		err = bh_hint_should_stop(bh, id);
+		err = bh_hint_should_stop(bh, id, false);
 		if (err)
 			return err;
 		spin_lock(&bh->hint_lock);
@@ -354,7 +361,7 @@ static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, bool helper)
 		for (;;) {
 			if (helper && READ_ONCE(bh->hint_helper_quit))
 				return 0;
-			err = bh_hint_should_stop(bh, id);
+			err = bh_hint_should_stop(bh, id, helper);
 			if (err)
 				return err;
 			page = alloc_pages(BH_HINT_GFP, order);
@@ -502,15 +509,6 @@ static int bh_hint_one_round(struct bh_dev *bh, u32 id, bool helper)
 	return err;
 }
 
-/* Answer @id, and every newer id that arrives while we do. */
-static void bh_hint_round(struct bh_dev *bh, u32 id, bool helper)
-{
-	while (bh_hint_one_round(bh, id, helper) == -EAGAIN) {
-		id = READ_ONCE(bh->cmd_id_received);
-		atomic64_inc(&bh->st.cmd_ids);
-	}
-}
-
 /* Act on the command id in config: a round, DONE, STOP or nothing. */
 static void bh_hint_answer(struct bh_dev *bh, bool helper)
 {
@@ -535,7 +533,13 @@ static void bh_hint_answer(struct bh_dev *bh, bool helper)
 		goto out_unlock;
 	}
 	atomic64_inc(&bh->st.cmd_ids);
-	bh_hint_round(bh, id, helper);
+	/*
+	 * A newer id ended the round.  The host may have withdrawn it since
+	 * (STOP, DONE, yet another id): start over from config in hint_work,
+	 * which also lets the freezer and other work in between.
+	 */
+	if (bh_hint_one_round(bh, id, helper) == -EAGAIN)
+		bh_queue(bh, &bh->hint_work);
 out_unlock:
 	mutex_unlock(&bh->hint_round_lock);
 }

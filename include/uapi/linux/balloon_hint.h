@@ -99,6 +99,8 @@
  *   id from config and answers it, as it does on a config change (a
  *   round, DONE or STOP; nothing when the id was answered already), on the
  *   writer's CPU only (no helper), and returns once the round ended.  A
+ *   newer id that ended the round is answered by the driver's work item,
+ *   as after a config change.  A
  *   round has no error to report: it ends its blocks when no more can be
  *   allocated, as always, and what it did shows in the statistics.
  *
