@@ -139,6 +139,24 @@ static int bh_validate(struct virtio_device *vdev)
 	return 0;
 }
 
+/* Tell the host what free pages contain, when it asked (PAGE_POISON). */
+static void bh_write_poison(struct bh_dev *bh)
+{
+	u32 poison = 0;
+
+	if (!virtio_has_feature(bh->vdev, VIRTIO_BALLOON_F_PAGE_POISON))
+		return;
+	/*
+	 * init_on_free leaves zeroes; poisoning leaves PAGE_POISON in every
+	 * byte, and the spec's poison_val is that byte in all four (a
+	 * repeated byte reads the same in either byte order).
+	 */
+	if (!want_init_on_free())
+		memset(&poison, PAGE_POISON, sizeof(poison));
+	virtio_cwrite_le(bh->vdev, struct virtio_balloon_config, poison_val,
+			 &poison);
+}
+
 static int bh_probe(struct virtio_device *vdev)
 {
 	struct bh_dev *bh;
@@ -195,13 +213,7 @@ static int bh_probe(struct virtio_device *vdev)
 			goto err_del_vqs;
 	}
 
-	if (virtio_has_feature(vdev, VIRTIO_BALLOON_F_PAGE_POISON)) {
-		/* init_on_free leaves zeroes, poisoning leaves PAGE_POISON. */
-		u32 poison = want_init_on_free() ? 0 : PAGE_POISON;
-
-		virtio_cwrite_le(vdev, struct virtio_balloon_config,
-				 poison_val, &poison);
-	}
+	bh_write_poison(bh);
 
 	if (bh->hint_vq) {
 		err = bh_hint_shrinker_register(bh);
