@@ -207,6 +207,16 @@ static int bh_probe(struct virtio_device *vdev)
 	if (err)
 		goto err_destroy_helper_wq;
 
+	/*
+	 * A report is up to PAGE_REPORTING_CAPACITY blocks, one descriptor
+	 * each (no indirect descriptors: see bh_validate()).
+	 */
+	if (bh->report_vq &&
+	    virtqueue_get_vring_size(bh->report_vq) < PAGE_REPORTING_CAPACITY) {
+		err = -ENOSPC;
+		goto err_del_vqs;
+	}
+
 	if (bh->stats_vq) {
 		err = bh_stats_prime(bh);
 		if (err)
