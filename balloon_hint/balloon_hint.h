@@ -120,6 +120,7 @@ struct bh_dev {
 	atomic_t hint_pressure;		/* the shrinker ran during this round */
 	atomic_t hint_cut;		/* why this round's blocks ended early */
 	wait_queue_head_t hint_wait;	/* hint_vq callback */
+	atomic_t hint_vq_events;	/* hint_vq callbacks so far */
 	bool hint_removing;		/* set once by remove; read by hint_work */
 	__virtio32 cmd_id_active;
 	__virtio32 cmd_id_stop;
@@ -127,7 +128,7 @@ struct bh_dev {
 	 * Protects hint_vq, start_inflight, hint_open (between our start
 	 * and stop markers) and hint_pending (blocks added since the last
 	 * kick): hint_helper_work and free page reporting add to hint_vq
-	 * beside hint_work.
+	 * beside hint_work.  Never held while waiting for the host.
 	 */
 	struct mutex hint_vq_lock;
 	bool start_inflight;

@@ -80,6 +80,7 @@ void bh_hint_vq_done(struct virtqueue *vq)
 {
 	struct bh_dev *bh = vq->vdev->priv;
 
+	atomic_inc(&bh->hint_vq_events);
 	wake_up(&bh->hint_wait);
 }
 
@@ -109,27 +110,50 @@ static bool bh_hint_start_used(struct bh_dev *bh, unsigned int unused)
 }
 
 /*
- * Wait until @done(@bh, @arg) holds, taking back used buffers meanwhile.
- * Waits for the host at most bh_hint_stall_ms, holding hint_vq_lock: the
- * other worker of the round could not add a buffer meanwhile either.
+ * One polling step of bh_hint_wait(), without hint_vq_lock: until the
+ * queue's callback ran since it counted @events, removal began, or
+ * BH_STALL_STEP_MS passed.
+ */
+static void bh_hint_sleep(struct bh_dev *bh, int events)
+{
+	mutex_unlock(&bh->hint_vq_lock);
+	wait_event_timeout(bh->hint_wait,
+			   READ_ONCE(bh->hint_removing) ||
+			   atomic_read(&bh->hint_vq_events) != events,
+			   msecs_to_jiffies(BH_STALL_STEP_MS));
+	mutex_lock(&bh->hint_vq_lock);
+}
+
+/*
+ * Wait until @done(@bh, @arg) holds, taking back used buffers meanwhile;
+ * give up once the host returned nothing for bh_hint_stall_ms.  Called and
+ * returns with hint_vq_lock held, but sleeps without it: free page
+ * reporting (bh_hint_reported()) and the round's other worker must not
+ * wait behind a host that may stay silent for seconds.  Whatever they add
+ * meanwhile, @done is checked again under the lock.
  */
 static int bh_hint_wait(struct bh_dev *bh,
 			bool (*done)(struct bh_dev *bh, unsigned int arg),
 			unsigned int arg)
 {
-	unsigned int waited = 0;
+	unsigned long stall = msecs_to_jiffies(bh_hint_stall_ms);
+	unsigned long last = jiffies;
+	int events;
 
+	lockdep_assert_held(&bh->hint_vq_lock);
 	while (!done(bh, arg)) {
 		if (READ_ONCE(bh->hint_removing))
 			return -ESHUTDOWN;
-		if (waited >= bh_hint_stall_ms) {
+		if (time_after(jiffies, last + stall)) {
 			atomic64_inc(&bh->st.host_stalls);
 			return -ETIMEDOUT;
 		}
-		wait_event_timeout(bh->hint_wait, READ_ONCE(bh->hint_removing) ||
-				   bh_hint_reclaim(bh),
-				   msecs_to_jiffies(BH_STALL_STEP_MS));
-		waited += BH_STALL_STEP_MS;
+		events = atomic_read(&bh->hint_vq_events);
+		bh_hint_sleep(bh, events);
+		/* The host answered, if perhaps to the other worker. */
+		if (bh_hint_reclaim(bh) ||
+		    atomic_read(&bh->hint_vq_events) != events)
+			last = jiffies;
 	}
 	return 0;
 }
