@@ -76,6 +76,8 @@ struct bh_dev {
 	struct virtio_device *vdev;
 	struct virtqueue *inflate_vq, *deflate_vq, *stats_vq, *hint_vq,
 			 *report_vq;
+	/* The queues exist: set up at probe and restore, not yet torn down. */
+	bool vqs_live;
 
 	/* Runs size_work, stats_work and hint_work; freezable for suspend. */
 	struct workqueue_struct *wq;
@@ -121,7 +123,7 @@ struct bh_dev {
 	atomic_t hint_cut;		/* why this round's blocks ended early */
 	wait_queue_head_t hint_wait;	/* hint_vq callback */
 	atomic_t hint_vq_events;	/* hint_vq callbacks so far */
-	bool hint_removing;		/* set once by remove; read by hint_work */
+	bool hint_stopping;		/* remove or freeze: end the round */
 	__virtio32 cmd_id_active;
 	__virtio32 cmd_id_stop;
 	/*
@@ -184,6 +186,7 @@ void bh_hint_vq_done(struct virtqueue *vq);
 int bh_hint_shrinker_register(struct bh_dev *bh);
 void bh_hint_shrinker_unregister(struct bh_dev *bh);
 void bh_hint_stop(struct bh_dev *bh);
+void bh_hint_resume(struct bh_dev *bh);
 void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
 		      unsigned int nents);
 unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,

@@ -118,7 +118,7 @@ static void bh_hint_sleep(struct bh_dev *bh, int events)
 {
 	mutex_unlock(&bh->hint_vq_lock);
 	wait_event_timeout(bh->hint_wait,
-			   READ_ONCE(bh->hint_removing) ||
+			   READ_ONCE(bh->hint_stopping) ||
 			   atomic_read(&bh->hint_vq_events) != events,
 			   msecs_to_jiffies(BH_STALL_STEP_MS));
 	mutex_lock(&bh->hint_vq_lock);
@@ -142,7 +142,7 @@ static int bh_hint_wait(struct bh_dev *bh,
 
 	lockdep_assert_held(&bh->hint_vq_lock);
 	while (!done(bh, arg)) {
-		if (READ_ONCE(bh->hint_removing))
+		if (READ_ONCE(bh->hint_stopping))
 			return -ESHUTDOWN;
 		if (time_after(jiffies, last + stall)) {
 			atomic64_inc(&bh->st.host_stalls);
@@ -272,7 +272,7 @@ static int bh_hint_should_stop(struct bh_dev *bh, u32 id, bool helper)
 {
 	u32 now;
 
-	if (READ_ONCE(bh->hint_removing))
+	if (READ_ONCE(bh->hint_stopping))
 		return -ESHUTDOWN;
 	if (atomic_read(&bh->hint_pressure))
 		return bh_hint_cut(bh, -ENOMEM, &bh->st.pressure_stops);
@@ -308,7 +308,7 @@ void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
 		return;
 	mutex_lock(&bh->hint_vq_lock);
 	/* Not once removal began: the round it belonged to is over. */
-	if (!bh->hint_open || READ_ONCE(bh->hint_removing))
+	if (!bh->hint_open || READ_ONCE(bh->hint_stopping))
 		goto out_unlock;
 	bh_hint_reclaim(bh);
 	for_each_sg(sgl, s, nents, i) {
@@ -525,7 +525,7 @@ static int bh_hint_one_round(struct bh_dev *bh, u32 id, bool helper)
 	if (!err)
 		err = bh_hint_new_blocks_all(bh, id, helper);
 
-	if (READ_ONCE(bh->hint_removing))
+	if (READ_ONCE(bh->hint_stopping))
 		return -ESHUTDOWN;
 	bh->cmd_id_stop = cpu_to_virtio32(bh->vdev, VIRTIO_BALLOON_CMD_ID_STOP);
 	if (!bh_hint_marker(bh, &bh->cmd_id_stop))
@@ -626,9 +626,30 @@ void bh_hint_shrinker_unregister(struct bh_dev *bh)
 	shrinker_free(bh->shrinker);
 }
 
-/* Make a running round give up at its next step (device removal). */
+/*
+ * Make a running round give up at its next step (device removal, freeze);
+ * no new round starts until bh_hint_resume().
+ */
 void bh_hint_stop(struct bh_dev *bh)
 {
-	WRITE_ONCE(bh->hint_removing, true);
+	WRITE_ONCE(bh->hint_stopping, true);
 	wake_up(&bh->hint_wait);
+}
+
+/*
+ * After a restore: the device was reset and its new free page virtqueue is
+ * empty, so no round is open and no marker in flight.  The last id stays
+ * answered (its blocks went back at freeze): a host that wants hints after
+ * the reset issues a new id, as in-tree expects too.  hint_work is not
+ * running (cancelled at freeze, not queued again yet).
+ */
+void bh_hint_resume(struct bh_dev *bh)
+{
+	mutex_lock(&bh->hint_vq_lock);
+	bh->start_inflight = false;
+	bh->hint_open = false;
+	bh->hint_pending = 0;
+	mutex_unlock(&bh->hint_vq_lock);
+	set_bit(BH_CMD_ID_STALE, &bh->hint_flags);
+	WRITE_ONCE(bh->hint_stopping, false);
 }

@@ -63,7 +63,8 @@
  * - ``kicks``: notifications sent on the free page virtqueue.
  * - ``returned_done``, ``returned_shrinker``, ``returned_remove``: pages
  *   given back to the allocator because the host wrote DONE, because of
- *   memory pressure, or because the device went away.  They grow block
+ *   memory pressure, or because the device went away (removal, or the
+ *   reset of a suspend: see .freeze in the README).  They grow block
  *   by block, so at any moment ``held_pages`` plus the three is every
  *   page ever allocated for hinting (``bytes_hinted`` / page size); once
  *   DONE has been handled ``held_pages`` is 0.
