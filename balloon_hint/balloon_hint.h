@@ -46,6 +46,7 @@ struct bh_stats {
 	atomic64_t rounds;
 	atomic64_t cmd_ids;
 	atomic64_t cmd_id_reads;
+	atomic64_t mid_round_reads;
 	atomic64_t stop_seen;
 	atomic64_t done_seen;
 	atomic64_t id_changed_mid_round;

@@ -61,8 +61,11 @@
  * slower one could store an older id over the newer one another had just
  * read, and with the stale bit cleared that round would be lost; the
  * helper reads the cached value instead (bh_hint_should_stop()).
+ * @in_round: the caller is a round under way (between its markers), so a
+ * read here means a config change arrived mid-round: counted apart, so
+ * that a test knows when the round has seen one.
  */
-static u32 bh_hint_cmd_id(struct bh_dev *bh)
+static u32 bh_hint_cmd_id(struct bh_dev *bh, bool in_round)
 {
 	u32 id;
 
@@ -72,6 +75,8 @@ static u32 bh_hint_cmd_id(struct bh_dev *bh)
 				free_page_hint_cmd_id, &id);
 		WRITE_ONCE(bh->cmd_id_received, id);
 		atomic64_inc(&bh->st.cmd_id_reads);
+		if (in_round)
+			atomic64_inc(&bh->st.mid_round_reads);
 	}
 	return bh->cmd_id_received;
 }
@@ -277,7 +282,8 @@ static int bh_hint_should_stop(struct bh_dev *bh, u32 id, bool helper)
 	if (atomic_read(&bh->hint_pressure))
 		return bh_hint_cut(bh, -ENOMEM, &bh->st.pressure_stops);
 	/* The helper goes by what the round's worker last read. */
-	now = helper ? READ_ONCE(bh->cmd_id_received) : bh_hint_cmd_id(bh);
+	now = helper ? READ_ONCE(bh->cmd_id_received) :
+		       bh_hint_cmd_id(bh, true);
 	if (now == id || now == VIRTIO_BALLOON_CMD_ID_STOP)
 		return 0;
 	if (now == VIRTIO_BALLOON_CMD_ID_DONE)
@@ -539,7 +545,7 @@ static void bh_hint_answer(struct bh_dev *bh, bool helper)
 	u32 id;
 
 	mutex_lock(&bh->hint_round_lock);
-	id = bh_hint_cmd_id(bh);
+	id = bh_hint_cmd_id(bh, false);
 	if (id == bh->hint_last_id)
 		goto out_unlock;
 	if (id == VIRTIO_BALLOON_CMD_ID_DONE) {

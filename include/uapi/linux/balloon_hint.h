@@ -40,7 +40,10 @@
  * - ``rounds``: rounds answered with a start marker; ``cmd_ids``: new
  *   command ids seen (a round is skipped when the previous start marker is
  *   still unused after hint_stall_ms); ``cmd_id_reads``: times the id was
- *   read from config (once per config change); ``stop_seen``,
+ *   read from config (once per config change); ``mid_round_reads``: of
+ *   those, the reads a round under way made (a config change came while it
+ *   allocated; the round goes on when config shows its id or STOP);
+ *   ``stop_seen``,
  *   ``done_seen``: STOP and DONE values seen between rounds (STOP read
  *   during a round does not end it: QEMU shows STOP for as long as a round
  *   runs); ``stops_sent``: rounds ended with a stop marker.
