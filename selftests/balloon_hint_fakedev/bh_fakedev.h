@@ -36,6 +36,11 @@
  * - ``trigger stop ID``: at the next stop marker, write ID and raise a
  *   config change (a host acting right after a round ended).  One shot,
  *   armed beside a block trigger.
+ * - ``trigger N pause``: once N more free page blocks have arrived, hold
+ *   the driver in the kick that brought the Nth, in the middle of its
+ *   round, until ``resume`` (or the device's removal, a ``suspend``, or
+ *   60 s): a point in the round the test knows it is at.  One shot.
+ * - ``resume``: end a pause under way (nothing when there is none).
  * - ``suspend``: a suspend/resume cycle as a transport's PM callbacks run
  *   it: virtio_device_freeze() (the driver's .freeze), then
  *   virtio_device_restore(), which resets the device (every queue is

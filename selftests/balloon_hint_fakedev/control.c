@@ -135,21 +135,34 @@ static int bfd_cmd_mode(char **w, unsigned int n)
 	return 0;
 }
 
-/* trigger N ID, or trigger stop ID */
+/* trigger N ID, trigger stop ID, or trigger N pause */
 static int bfd_cmd_trigger(char **w, unsigned int n)
 {
 	bool at_stop = n == 3 && !strcmp(w[1], "stop");
-	u32 blocks = 0, id;
+	bool pause = n == 3 && !at_stop && !strcmp(w[2], "pause");
+	u32 blocks = 0, id = 0;
 
-	if (n != 3 || kstrtou32(w[2], 0, &id) ||
+	if (n != 3 || (!pause && kstrtou32(w[2], 0, &id)) ||
 	    (!at_stop && (kstrtou32(w[1], 0, &blocks) || !blocks)))
 		return -EINVAL;
 	if (!bfd_current)
 		return -ENODEV;
 	if (at_stop)
 		bfd_arm_stop_trigger(bfd_current, id);
+	else if (pause)
+		bfd_arm_pause(bfd_current, blocks);
 	else
 		bfd_arm_trigger(bfd_current, blocks, id);
+	return 0;
+}
+
+static int bfd_cmd_resume(char **w, unsigned int n)
+{
+	if (n != 1)
+		return -EINVAL;
+	if (!bfd_current)
+		return -ENODEV;
+	bfd_resume(bfd_current);
 	return 0;
 }
 
@@ -163,6 +176,7 @@ static const struct {
 	{ "mode", bfd_cmd_mode },
 	{ "target", bfd_cmd_target },
 	{ "trigger", bfd_cmd_trigger },
+	{ "resume", bfd_cmd_resume },
 	{ "suspend", bfd_cmd_suspend },
 };
 
@@ -259,6 +273,9 @@ static int bfd_counters_show(struct seq_file *m, void *unused)
 	seq_printf(m, "trigger_left %u\n", h->trigger_left);
 	seq_printf(m, "stop_trigger %u\n", h->stop_trigger);
 	seq_printf(m, "triggers %llu\n", h->triggers);
+	seq_printf(m, "pause_left %u\n", h->pause_left);
+	seq_printf(m, "paused %u\n", h->paused);
+	seq_printf(m, "pauses %llu\n", h->pauses);
 	seq_printf(m, "hint_min_order %d\n", h->min_order);
 	seq_printf(m, "markers_lost %llu\n", h->markers_lost);
 	seq_printf(m, "inflate_pfns %llu\n", bfd->inflate_pfns);

@@ -22,6 +22,8 @@
 
 /* Runs every queue's ring work; a reclaim-safe queue, as for a device. */
 static struct workqueue_struct *bfd_wq;
+/* A pause nobody ends gives up after this long (a test that died). */
+#define BFD_PAUSE_MAX_S		60
 
 static struct bfd_dev *to_bfd(struct virtio_device *vdev)
 {
@@ -139,8 +141,37 @@ static void bfd_reset(struct virtio_device *vdev)
 	bfd->hint.in_round = false;
 	bfd->hint.trigger_left = 0;
 	bfd->hint.stop_trigger = false;
+	bfd->hint.pause_left = 0;
+	bfd->hint.pause_due = false;
 	xa_destroy(&bfd->hint.round_set);
 	bfd->resets++;
+	mutex_unlock(&bfd->lock);
+}
+
+/*
+ * A pause armed with "trigger N pause" that the notification just served
+ * made due: hold the driver in its kick, in the middle of its round, until
+ * "resume", the device's removal or a suspend cycle, or BFD_PAUSE_MAX_S.
+ * Waits without bfd->lock, so that the test reads the counters and acts
+ * meanwhile; the driver's other paths (the shrinker) run too, and those
+ * that need its free page virtqueue wait for the kick to return.
+ */
+static void bfd_pause_point(struct bfd_dev *bfd)
+{
+	mutex_lock(&bfd->lock);
+	if (!bfd->hint.pause_due) {
+		mutex_unlock(&bfd->lock);
+		return;
+	}
+	bfd->hint.pause_due = false;
+	WRITE_ONCE(bfd->hint.paused, true);
+	bfd->hint.pauses++;
+	mutex_unlock(&bfd->lock);
+
+	wait_event_timeout(bfd->resume_wait, !READ_ONCE(bfd->hint.paused),
+			   BFD_PAUSE_MAX_S * HZ);
+	mutex_lock(&bfd->lock);
+	WRITE_ONCE(bfd->hint.paused, false);
 	mutex_unlock(&bfd->lock);
 }
 
@@ -155,10 +186,12 @@ static bool bfd_notify(struct virtqueue *vq)
 {
 	struct bfd_vq *q = vq->priv;
 
-	if (preemptible())
+	if (preemptible()) {
 		bfd_ring_process(q);
-	else
+		bfd_pause_point(q->bfd);
+	} else {
 		queue_work(bfd_wq, &q->work);
+	}
 	return true;
 }
 
@@ -371,6 +404,8 @@ static void bfd_hint_block(struct bfd_dev *bfd, const struct bfd_seg *seg)
 		h->triggers++;
 		bfd_write_cmd_id(bfd, h->trigger_id);
 	}
+	if (h->pause_left && !--h->pause_left)
+		h->pause_due = true;
 }
 
 /* A start (the round's id) or stop (STOP) marker: a 4-byte out-buffer. */
@@ -519,6 +554,35 @@ void bfd_arm_stop_trigger(struct bfd_dev *bfd, u32 id)
 	mutex_unlock(&bfd->lock);
 }
 
+void bfd_arm_pause(struct bfd_dev *bfd, unsigned int blocks)
+{
+	mutex_lock(&bfd->lock);
+	bfd->hint.pause_left = blocks;
+	mutex_unlock(&bfd->lock);
+}
+
+/* End a pause under way, if any. */
+void bfd_resume(struct bfd_dev *bfd)
+{
+	mutex_lock(&bfd->lock);
+	WRITE_ONCE(bfd->hint.paused, false);
+	mutex_unlock(&bfd->lock);
+	wake_up(&bfd->resume_wait);
+}
+
+/*
+ * Disarm any pause and end one under way: the driver's remove and .freeze
+ * wait for its round, which must not sit in a pause meanwhile.
+ */
+static void bfd_no_pause(struct bfd_dev *bfd)
+{
+	mutex_lock(&bfd->lock);
+	bfd->hint.pause_left = 0;
+	bfd->hint.pause_due = false;
+	mutex_unlock(&bfd->lock);
+	bfd_resume(bfd);
+}
+
 /**
  * bfd_suspend - a suspend/resume cycle of the device
  * @bfd: the device
@@ -538,6 +602,7 @@ int bfd_suspend(struct bfd_dev *bfd)
 	struct device *dev = &bfd->vdev.dev;
 	int err;
 
+	bfd_no_pause(bfd);
 	device_lock(dev);
 	err = virtio_device_freeze(&bfd->vdev);
 	if (!err)
@@ -583,6 +648,7 @@ struct bfd_dev *bfd_create(struct device *parent, u64 features,
 		return ERR_PTR(-ENOMEM);
 	spin_lock_init(&bfd->cfg_lock);
 	mutex_init(&bfd->lock);
+	init_waitqueue_head(&bfd->resume_wait);
 	xa_init(&bfd->hint.round_set);
 	bfd->features = features;
 	bfd->hint_qsize = hint_qsize;
@@ -605,6 +671,7 @@ struct bfd_dev *bfd_create(struct device *parent, u64 features,
 /* Unregister @bfd: the driver's remove runs, then the device is freed. */
 void bfd_remove(struct bfd_dev *bfd)
 {
+	bfd_no_pause(bfd);
 	unregister_virtio_device(&bfd->vdev);
 }
 

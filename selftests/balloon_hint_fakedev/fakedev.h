@@ -14,6 +14,7 @@
 #include <linux/spinlock.h>
 #include <linux/virtio.h>
 #include <linux/virtio_balloon.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 
@@ -136,6 +137,10 @@ struct bfd_vq {
  * @stop_trigger: write @stop_trigger_id at the next stop marker
  * @stop_trigger_id: command id that trigger writes
  * @triggers: triggers fired (both kinds)
+ * @pause_left: blocks to go before the device pauses; 0 when unarmed
+ * @pause_due: the notification being served pauses once it is served
+ * @paused: a pause is under way (read without the lock by the waiter)
+ * @pauses: pauses begun
  * @min_order: smallest order of a block seen (-1 before the first)
  * @markers: the marker log (0 stop, else a start marker's id)
  * @nmarkers: markers logged
@@ -160,6 +165,10 @@ struct bfd_hint {
 	bool stop_trigger;
 	u32 stop_trigger_id;
 	u64 triggers;
+	unsigned int pause_left;
+	bool pause_due;
+	bool paused;
+	u64 pauses;
 	int min_order;
 	u32 markers[BFD_MARKERS_MAX];
 	unsigned int nmarkers;
@@ -181,6 +190,7 @@ struct bfd_hint {
  * @vqs: the device side of each queue, NULL where the driver made none
  * @modes: mode of each queue kind, kept over resets
  * @hint: free page virtqueue state
+ * @resume_wait: woken when a pause ends
  * @inflate_pfns: pfns the driver put in the balloon
  * @deflate_pfns: pfns it took back
  * @stats_bufs: statistics buffers received
@@ -209,6 +219,7 @@ struct bfd_dev {
 	struct bfd_vq *vqs[BFD_VQ_MAX];
 	enum bfd_mode modes[BFD_VQ_MAX];
 	struct bfd_hint hint;
+	wait_queue_head_t resume_wait;
 	u64 inflate_pfns;
 	u64 deflate_pfns;
 	u64 stats_bufs;
@@ -234,6 +245,8 @@ void bfd_set_mode(struct bfd_dev *bfd, enum bfd_kind kind,
 		  enum bfd_mode mode);
 void bfd_arm_trigger(struct bfd_dev *bfd, unsigned int blocks, u32 id);
 void bfd_arm_stop_trigger(struct bfd_dev *bfd, u32 id);
+void bfd_arm_pause(struct bfd_dev *bfd, unsigned int blocks);
+void bfd_resume(struct bfd_dev *bfd);
 bool bfd_driver_ok(struct bfd_dev *bfd);
 void bfd_buf_taken(struct bfd_vq *q, const struct bfd_buf *buf);
 int __init bfd_device_init(void);
