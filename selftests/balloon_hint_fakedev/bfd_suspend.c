@@ -57,6 +57,12 @@ static void bfd_check_cycle(struct __test_metadata *_metadata, int err,
 		TH_LOG("no statistics buffer after the restore");
 }
 
+/* 4 KiB pages in the balloon as the host heard of them. */
+static long long bfd_balloon_balance(void)
+{
+	return bfd_counter("inflate_pfns") - bfd_counter("deflate_pfns");
+}
+
 /* Wait until the host's "actual" (what the driver told it) is @pages. */
 static long long bfd_wait_actual(long long pages)
 {
@@ -80,12 +86,16 @@ static void bfd_inflate_deflate(struct __test_metadata *_metadata)
 	ASSERT_EQ(0, bfd_ctl("target %d", BFD_INFLATE)) TH_LOG("target");
 	ASSERT_EQ(BFD_INFLATE, bfd_wait_actual(BFD_INFLATE))
 		TH_LOG("the balloon did not reach the target");
-	EXPECT_EQ(in + BFD_INFLATE, bfd_counter("inflate_pfns"))
-		TH_LOG("the host heard of another number of inflated pages");
+	EXPECT_LE(in + BFD_INFLATE, bfd_counter("inflate_pfns"))
+		TH_LOG("the host heard of fewer inflated pages");
+	EXPECT_EQ(BFD_INFLATE, bfd_balloon_balance())
+		TH_LOG("the host counts another number of pages in the balloon");
 	ASSERT_EQ(0, bfd_ctl("target 0")) TH_LOG("target");
 	ASSERT_EQ(0, bfd_wait_actual(0)) TH_LOG("the balloon did not deflate");
-	EXPECT_EQ(out + BFD_INFLATE, bfd_counter("deflate_pfns"))
-		TH_LOG("the host heard of another number of deflated pages");
+	EXPECT_LE(out + BFD_INFLATE, bfd_counter("deflate_pfns"))
+		TH_LOG("the host heard of fewer deflated pages");
+	EXPECT_EQ(0, bfd_balloon_balance())
+		TH_LOG("the host still counts pages in the balloon");
 }
 
 /*
@@ -140,11 +150,15 @@ TEST_F_TIMEOUT(suspend, held_blocks_then_new_round, 120)
  * Pages in the balloon at the freeze are deflated first, the host told
  * (as in-tree); after the restore the driver inflates to the target
  * again, and rmmod with pages in the balloon and blocks held finishes and
- * gives everything back.
+ * gives everything back.  What the host heard is checked as a balance
+ * (pfns inflated minus pfns deflated): compaction may migrate ballooned
+ * pages at any time, above all while a round holds nearly all free
+ * memory, and each migration is one more pfn inflated and one more
+ * deflated (it did: 110 of them during the round, on lts).
  */
 TEST_F_TIMEOUT(suspend, balloon_then_rmmod, 120)
 {
-	long long resets;
+	long long resets, deflated;
 	int err;
 
 	ASSERT_EQ(0, bfd_ctl("target %d", BFD_INFLATE)) TH_LOG("target");
@@ -156,23 +170,28 @@ TEST_F_TIMEOUT(suspend, balloon_then_rmmod, 120)
 	if (err == -EOPNOTSUPP)
 		SKIP(return, "kernel without CONFIG_PM_SLEEP");
 	bfd_check_cycle(_metadata, err, resets);
-	EXPECT_EQ(BFD_INFLATE, bfd_counter("deflate_pfns"))
+	/* The restore may be inflating again already: no balance here. */
+	EXPECT_LE(BFD_INFLATE, bfd_counter("deflate_pfns"))
 		TH_LOG("the host did not hear of the deflate at freeze");
 
 	/* The target is still there: the driver inflates to it again. */
 	ASSERT_EQ(BFD_INFLATE, bfd_wait_actual(BFD_INFLATE))
 		TH_LOG("no inflate after the cycle");
-	EXPECT_EQ(2 * BFD_INFLATE, bfd_counter("inflate_pfns"))
+	EXPECT_EQ(BFD_INFLATE, bfd_balloon_balance())
 		TH_LOG("the host heard of another number of inflated pages");
 	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
 	ASSERT_LE(1, bh_wait_stat_ge("stops_sent", 1, BFD_WAIT_S))
 		TH_LOG("no round after the cycle");
 	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
 
+	deflated = bfd_counter("deflate_pfns");
 	ASSERT_EQ(0, system("rmmod balloon_hint")) TH_LOG("rmmod failed");
 	EXPECT_EQ(0, bfd_counter("bound")) TH_LOG("device still bound");
-	EXPECT_EQ(2 * BFD_INFLATE, bfd_counter("deflate_pfns"))
+	EXPECT_LE(deflated + BFD_INFLATE, bfd_counter("deflate_pfns"))
 		TH_LOG("the host did not hear of the deflate at removal");
+	EXPECT_EQ(0, bfd_balloon_balance())
+		TH_LOG("the host still counts pages in the balloon after removal");
+	EXPECT_EQ(0, bfd_counter("actual")) TH_LOG("actual not 0 after removal");
 	EXPECT_LE(self->memfree0 - BFD_SLACK,
 		  bh_wait_memfree_ge(self->memfree0 - BFD_SLACK, BFD_WAIT_S))
 		TH_LOG("MemFree did not come back after rmmod");
