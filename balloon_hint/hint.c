@@ -37,6 +37,7 @@
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/scatterlist.h>
+#include <linux/swap.h>
 
 #include "balloon_hint.h"
 
@@ -605,13 +606,23 @@ static unsigned long bh_hint_count(struct shrinker *s,
 	return atomic_long_read(&bh->hint_held);
 }
 
+/*
+ * Reclaim counts as progress what it freed from the LRU lists and what
+ * is added to its reclaim_state: blocks freed here must be reported
+ * there.  Without that, direct reclaim saw no progress at any priority,
+ * and its last passes (priority 0 asks for twice the count) took every
+ * held block back for an allocation of a few pages.
+ */
 static unsigned long bh_hint_scan(struct shrinker *s, struct shrink_control *sc)
 {
 	struct bh_dev *bh = s->private_data;
+	unsigned long freed;
 
 	/* Stop the running round from taking the memory straight back. */
 	atomic_set(&bh->hint_pressure, 1);
-	return bh_hint_release(bh, sc->nr_to_scan, &bh->st.returned_shrinker);
+	freed = bh_hint_release(bh, sc->nr_to_scan, &bh->st.returned_shrinker);
+	mm_account_reclaimed_pages(freed);
+	return freed;
 }
 
 int bh_hint_shrinker_register(struct bh_dev *bh)
