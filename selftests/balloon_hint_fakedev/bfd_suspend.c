@@ -108,10 +108,7 @@ TEST_F_TIMEOUT(suspend, held_blocks_then_new_round, 120)
 	long long held, resets;
 	int err;
 
-	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
-	ASSERT_LE(1, bh_wait_stat_ge("stops_sent", 1, BFD_WAIT_S))
-		TH_LOG("the round did not end");
-	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+	bfd_whole_round(_metadata);
 	held = bh_stat("held_pages");
 	ASSERT_LT(0, held) TH_LOG("nothing held before the cycle");
 

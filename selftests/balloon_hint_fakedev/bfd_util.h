@@ -220,6 +220,18 @@ static inline void bfd_check_clean(struct __test_metadata *_metadata)
 }
 
 /*
+ * A whole round for BFD_ID on a host that answers: the driver ends it
+ * with its stop marker and leaves the queue alone afterwards.
+ */
+static inline void bfd_whole_round(struct __test_metadata *_metadata)
+{
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
+	ASSERT_LE(1, bh_wait_stat_ge("stops_sent", 1, BFD_WAIT_S))
+		TH_LOG("the round did not end");
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+}
+
+/*
  * Once the driver saw DONE: it gives back every held page and MemFree
  * comes back.
  */
