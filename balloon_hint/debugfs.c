@@ -25,6 +25,7 @@ static const struct {
 	{ "rounds", offsetof(struct bh_stats, rounds) },
 	{ "cmd_ids", offsetof(struct bh_stats, cmd_ids) },
 	{ "cmd_id_reads", offsetof(struct bh_stats, cmd_id_reads) },
+	{ "mid_round_reads", offsetof(struct bh_stats, mid_round_reads) },
 	{ "stop_seen", offsetof(struct bh_stats, stop_seen) },
 	{ "done_seen", offsetof(struct bh_stats, done_seen) },
 	{ "id_changed_mid_round", offsetof(struct bh_stats, id_changed_mid_round) },

@@ -131,15 +131,32 @@ static inline bool bfd_wait_quiet(void)
 	return false;
 }
 
-static inline int bfd_load_driver(void)
+/* Load balloon_hint with parameters @args; 0 or -errno. */
+static inline int bfd_load_driver_args(const char *args)
 {
 	int fd = open(BFD_DRIVER_KO, O_RDONLY | O_CLOEXEC), ret;
 
 	if (fd < 0)
 		return -errno;
-	ret = syscall(SYS_finit_module, fd, BFD_DRIVER_ARGS, 0) ? -errno : 0;
+	ret = syscall(SYS_finit_module, fd, args, 0) ? -errno : 0;
 	close(fd);
 	return ret;
+}
+
+/* Load balloon_hint as the collection does. */
+static inline int bfd_load_driver(void)
+{
+	return bfd_load_driver_args(BFD_DRIVER_ARGS);
+}
+
+/* A numeric parameter of balloon_hint.ko, or -errno. */
+static inline long bfd_driver_param(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/module/balloon_hint/parameters/%s",
+		 name);
+	return vmk_read_long(path);
 }
 
 static inline bool bfd_driver_loaded(void)
@@ -193,8 +210,43 @@ static inline void bfd_check_clean(struct __test_metadata *_metadata)
 	EXPECT_EQ(0, bfd_counter("bad_buffers"))
 		TH_LOG("malformed buffer on the free page virtqueue");
 	EXPECT_EQ(0, bfd_counter("ring_errors")) TH_LOG("malformed ring");
+	/* Every block is at least hint_min_order (-1: no block yet). */
+	if (bfd_counter("hint_min_order") >= 0)
+		EXPECT_LE(bfd_driver_param("hint_min_order"),
+			  bfd_counter("hint_min_order"))
+			TH_LOG("a block smaller than hint_min_order was hinted");
 	EXPECT_EQ(bfd_hinted_pages(), bfd_accounted_pages())
 		TH_LOG("held + returned pages differ from pages allocated");
+}
+
+/*
+ * A whole round for BFD_ID on a host that answers: the driver ends it
+ * with its stop marker and leaves the queue alone afterwards.
+ */
+static inline void bfd_whole_round(struct __test_metadata *_metadata)
+{
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
+	ASSERT_LE(1, bh_wait_stat_ge("stops_sent", 1, BFD_WAIT_S))
+		TH_LOG("the round did not end");
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+}
+
+/*
+ * Once the driver saw DONE: it gives back every held page and MemFree
+ * comes back.
+ */
+static inline void bfd_all_back(struct __test_metadata *_metadata,
+				long long memfree0)
+{
+	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BFD_WAIT_S))
+		TH_LOG("pages still held after DONE");
+	/* returned_remove: what a freeze (bfd_suspend) gave back. */
+	EXPECT_EQ(bfd_hinted_pages(), bh_stat("returned_done") +
+		  bh_stat("returned_shrinker") + bh_stat("returned_remove"))
+		TH_LOG("not every hinted page came back by DONE, shrinker or freeze");
+	EXPECT_LE(memfree0 - BFD_SLACK,
+		  bh_wait_memfree_ge(memfree0 - BFD_SLACK, BFD_WAIT_S))
+		TH_LOG("MemFree did not come back after DONE");
 }
 
 /* DONE: the driver gives back every held page and MemFree comes back. */
@@ -206,14 +258,7 @@ static inline void bfd_done_frees_all(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_DONE)) TH_LOG("cmd_id DONE");
 	EXPECT_LE(done + 1, bh_wait_stat_ge("done_seen", done + 1, BFD_WAIT_S))
 		TH_LOG("the driver did not see DONE");
-	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BFD_WAIT_S))
-		TH_LOG("pages still held after DONE");
-	EXPECT_EQ(bfd_hinted_pages(), bh_stat("returned_done") +
-		  bh_stat("returned_shrinker"))
-		TH_LOG("not every hinted page came back by DONE or shrinker");
-	EXPECT_LE(memfree0 - BFD_SLACK,
-		  bh_wait_memfree_ge(memfree0 - BFD_SLACK, BFD_WAIT_S))
-		TH_LOG("MemFree did not come back after DONE");
+	bfd_all_back(_metadata, memfree0);
 }
 
 #endif /* BFD_UTIL_H */
