@@ -91,11 +91,30 @@ static inline long long bfd_hinted_pages(void)
 	return bh_stat("bytes_hinted") / BFD_PAGE;
 }
 
-/* held + returned by DONE, shrinker and removal: every page allocated. */
+static inline long long bfd_returned_pages(void)
+{
+	return bh_stat("returned_done") + bh_stat("returned_shrinker") +
+	       bh_stat("returned_remove");
+}
+
+/*
+ * held + returned by DONE, shrinker and removal: every page allocated.
+ * The driver moves a block from one to the other at once, but they are
+ * read one after the other, and kswapd may still be taking blocks after
+ * the pressure that woke it ended: count only a reading that no release
+ * overtook (returned the same before and after held).
+ */
 static inline long long bfd_accounted_pages(void)
 {
-	return bh_stat("held_pages") + bh_stat("returned_done") +
-	       bh_stat("returned_shrinker") + bh_stat("returned_remove");
+	long long before, held, after = bfd_returned_pages();
+	int tries = 1000;
+
+	do {
+		before = after;
+		held = bh_stat("held_pages");
+		after = bfd_returned_pages();
+	} while (before != after && --tries);
+	return held + after;
 }
 
 /* Free page blocks hinted: first hints (per order) plus hints again. */
