@@ -63,6 +63,7 @@ struct bh_stats {
 	atomic64_t stops_sent;
 	atomic64_t returned_done;
 	atomic64_t returned_shrinker;
+	atomic64_t returned_oom;
 	atomic64_t returned_remove;
 	atomic64_t reports;
 	atomic64_t reported_bytes;
@@ -146,6 +147,7 @@ struct bh_dev {
 	u32 cmd_id_received;
 	unsigned long hint_flags;
 	struct shrinker *shrinker;
+	struct notifier_block hint_oom_nb;
 
 	struct page_reporting_dev_info pr_dev_info;
 	bool reporting;
@@ -184,6 +186,7 @@ void bh_hint_work(struct work_struct *work);
 void bh_hint_helper_work(struct work_struct *work);
 void bh_hint_now(struct bh_dev *bh);
 void bh_hint_vq_done(struct virtqueue *vq);
+/* The shrinker and the OOM notifier that give held blocks back. */
 int bh_hint_shrinker_register(struct bh_dev *bh);
 void bh_hint_shrinker_unregister(struct bh_dev *bh);
 void bh_hint_stop(struct bh_dev *bh);

@@ -40,6 +40,7 @@ static const struct {
 	{ "stops_sent", offsetof(struct bh_stats, stops_sent) },
 	{ "returned_done", offsetof(struct bh_stats, returned_done) },
 	{ "returned_shrinker", offsetof(struct bh_stats, returned_shrinker) },
+	{ "returned_oom", offsetof(struct bh_stats, returned_oom) },
 	{ "returned_remove", offsetof(struct bh_stats, returned_remove) },
 	{ "reports", offsetof(struct bh_stats, reports) },
 	{ "reported_bytes", offsetof(struct bh_stats, reported_bytes) },

@@ -36,7 +36,9 @@
  */
 #include <linux/gfp.h>
 #include <linux/mm.h>
+#include <linux/oom.h>
 #include <linux/scatterlist.h>
+#include <linux/sizes.h>
 #include <linux/swap.h>
 
 #include "balloon_hint.h"
@@ -47,6 +49,8 @@
  */
 #define BH_HINT_GFP	((GFP_KERNEL & ~__GFP_RECLAIM) | __GFP_NORETRY | \
 			 __GFP_NOWARN | __GFP_NOMEMALLOC)
+/* Given back per call of the OOM notifier (a few reclaim passes' worth). */
+#define BH_HINT_OOM_PAGES	(SZ_16M >> PAGE_SHIFT)
 /* Polling step while waiting for the host to return descriptors. */
 #define BH_STALL_STEP_MS	10
 
@@ -625,8 +629,35 @@ static unsigned long bh_hint_scan(struct shrinker *s, struct shrink_control *sc)
 	return freed;
 }
 
+/*
+ * The page allocator decides on OOM without the shrinker's help: it asks
+ * whether free memory plus what is on the LRU lists would reach the min
+ * watermark, and held blocks are on neither.  With no swap and little
+ * page cache, a reclaim pass that brought one block back (reclaim stops
+ * at its first few pages) could leave free memory below a min watermark
+ * raised by watermark boosting (movable allocations falling back into the
+ * pageblocks freed blocks leave as unmovable), and the OOM killer ran
+ * with hundreds of MiB still held.  Before it picks a victim it calls
+ * this: give back a slice of what is held, and the allocation is retried.
+ * The pages count in returned_shrinker too (memory pressure took them).
+ */
+static int bh_hint_oom_notify(struct notifier_block *nb, unsigned long dummy,
+			      void *parm)
+{
+	struct bh_dev *bh = container_of(nb, struct bh_dev, hint_oom_nb);
+	unsigned long *freed = parm, n;
+
+	atomic_set(&bh->hint_pressure, 1);
+	n = bh_hint_release(bh, BH_HINT_OOM_PAGES, &bh->st.returned_shrinker);
+	atomic64_add(n, &bh->st.returned_oom);
+	*freed += n;
+	return NOTIFY_OK;
+}
+
 int bh_hint_shrinker_register(struct bh_dev *bh)
 {
+	int err;
+
 	bh->shrinker = shrinker_alloc(0, "balloon_hint-%s",
 				      dev_name(&bh->vdev->dev));
 	if (!bh->shrinker)
@@ -635,11 +666,21 @@ int bh_hint_shrinker_register(struct bh_dev *bh)
 	bh->shrinker->scan_objects = bh_hint_scan;
 	bh->shrinker->private_data = bh;
 	shrinker_register(bh->shrinker);
+
+	bh->hint_oom_nb.notifier_call = bh_hint_oom_notify;
+	err = register_oom_notifier(&bh->hint_oom_nb);
+	if (err)
+		goto err_free_shrinker;
 	return 0;
+
+err_free_shrinker:
+	shrinker_free(bh->shrinker);
+	return err;
 }
 
 void bh_hint_shrinker_unregister(struct bh_dev *bh)
 {
+	unregister_oom_notifier(&bh->hint_oom_nb);
 	shrinker_free(bh->shrinker);
 }
 

@@ -70,7 +70,9 @@
  *   reset of a suspend: see .freeze in the README).  They grow block
  *   by block, so at any moment ``held_pages`` plus the three is every
  *   page ever allocated for hinting (``bytes_hinted`` / page size); once
- *   DONE has been handled ``held_pages`` is 0.
+ *   DONE has been handled ``held_pages`` is 0.  ``returned_oom``: the
+ *   part of ``returned_shrinker`` given back by the OOM notifier, the
+ *   page allocator's last call before it kills a task.
  *
  * Free page reporting:
  *
