@@ -21,6 +21,7 @@ VMK_REQUIRE(BFD_DEBUGFS_DIR)
 
 FIXTURE(round) {
 	long long memfree0;
+	long long min_free_kbytes0;	/* to restore; 0: not changed */
 	char markers[1024];
 };
 
@@ -34,6 +35,8 @@ FIXTURE_SETUP(round)
 
 FIXTURE_TEARDOWN(round)
 {
+	if (self->min_free_kbytes0)
+		bfd_set_min_free_kbytes(self->min_free_kbytes0);
 	bfd_ctl("remove");
 }
 
@@ -360,11 +363,81 @@ TEST_F_TIMEOUT(round, rehint_while_shrinking, 120)
  */
 #define BFD_NEED	(32 * BFD_MB)
 
+/*
+ * Reclaim's view, for the log: vmstat counters and DMA32's free pages and
+ * watermarks (boost is what fallbacks into other pageblock types add).
+ */
+static void bfd_log_vm(const char *when)
+{
+	static const char * const keys[] = {
+		"allocstall_movable", "pgsteal_kswapd", "pgsteal_direct",
+		"slabs_scanned", "pageoutrun", "oom_kill", "compact_stall",
+	};
+	char line[256], out[1024] = "";
+	size_t n = 0, i;
+	bool dma32 = false;
+	FILE *f;
+
+	for (i = 0; i < ARRAY_SIZE(keys); i++)
+		n += snprintf(out + n, sizeof(out) - n, " %s=%lld", keys[i],
+			      vmk_read_key("/proc/vmstat", keys[i]));
+	f = fopen("/proc/zoneinfo", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char key[32];
+		long long v;
+
+		if (!strncmp(line, "Node", 4)) {
+			dma32 = strstr(line, "DMA32");
+			continue;
+		}
+		if (!dma32 || sscanf(line, " %31[a-z ] %lld", key, &v) != 2)
+			continue;
+		key[strcspn(key, " ")] = 0;
+		if (strcmp(key, "pages") && strcmp(key, "boost") &&
+		    strcmp(key, "min") && strcmp(key, "low") &&
+		    strcmp(key, "high"))
+			continue;
+		/* "pages free": the zone's free pages. */
+		if (n < sizeof(out))
+			n += snprintf(out + n, sizeof(out) - n, " dma32_%s=%lld",
+				      strcmp(key, "pages") ? key : "free", v);
+	}
+	if (f)
+		fclose(f);
+	printf("# vm %s:%s\n", when, out);
+}
+
+/*
+ * Wait status of a program that allocates and touches @len bytes, with
+ * vm.min_free_kbytes set to @min_free_kb first unless that is 0; -1 if it
+ * could not be started.  It is the OOM killer's first choice.
+ */
+static int bfd_run_filler(long long len, long min_free_kb)
+{
+	int status;
+	pid_t pid;
+
+	bfd_log_vm("before pressure");
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		vmk_write_file("/proc/self/oom_score_adj", "1000");
+		if (min_free_kb && bfd_set_min_free_kbytes(min_free_kb) < 0)
+			_exit(2);
+		_exit(bh_fill(len) ? 0 : 1);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	bfd_log_vm("after pressure");
+	bh_log_stats("after pressure");
+	return status;
+}
+
 TEST_F_TIMEOUT(round, pressure_takes_what_it_needs, 120)
 {
 	long long held, back0, back, len;
 	int status;
-	pid_t pid;
 
 	bfd_whole_round(_metadata);
 	held = bh_stat("held_pages");
@@ -375,12 +448,8 @@ TEST_F_TIMEOUT(round, pressure_takes_what_it_needs, 120)
 	ASSERT_LT(len + BFD_NEED, held * BFD_PAGE)
 		TH_LOG("the round held too little to tell");
 
-	pid = fork();
-	ASSERT_LE(0, pid) TH_LOG("fork");
-	if (!pid)
-		_exit(bh_fill(len) ? 0 : 1);
-	ASSERT_EQ(pid, waitpid(pid, &status, 0)) TH_LOG("waitpid");
-	bh_log_stats("after pressure");
+	status = bfd_run_filler(len, 0);
+	ASSERT_NE(-1, status) TH_LOG("fork or waitpid");
 	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
 		TH_LOG("the allocating program failed (status %#x)", status);
 	back = bh_stat("returned_shrinker") - back0;
@@ -396,6 +465,49 @@ TEST_F_TIMEOUT(round, pressure_takes_what_it_needs, 120)
 		TH_LOG("the shrinker gave back far more than was needed");
 	EXPECT_EQ(bfd_hinted_pages(), bfd_accounted_pages())
 		TH_LOG("held + returned pages differ from pages allocated");
+	bfd_done_frees_all(_metadata, self->memfree0);
+}
+
+/*
+ * What the OOM killer decides on is free memory plus the LRU lists, where
+ * held blocks are not: with no swap, a min watermark that one reclaim
+ * pass (one block back) cannot reach sends an allocation to the OOM
+ * killer however much is held.  Watermark boosting raises min so, now
+ * and then, on the latest kernel; a raised min_free_kbytes does it every
+ * time.  The driver's OOM notifier must give blocks back first.
+ */
+#define BFD_MIN_FREE_KB	(64 * 1024)
+
+TEST_F_TIMEOUT(round, oom_takes_held_blocks_first, 120)
+{
+	long long held, kills0;
+	int status;
+
+	bfd_whole_round(_metadata);
+	held = bh_stat("held_pages");
+	ASSERT_LT(2 * BFD_MIN_FREE_KB * 1024LL, held * BFD_PAGE)
+		TH_LOG("the round held too little to tell");
+	kills0 = vmk_read_key("/proc/vmstat", "oom_kill");
+	self->min_free_kbytes0 = vmk_read_long(BFD_MIN_FREE_PATH);
+	ASSERT_LT(0, self->min_free_kbytes0) TH_LOG("min_free_kbytes");
+	ASSERT_LT(self->min_free_kbytes0, BFD_MIN_FREE_KB);
+
+	status = bfd_run_filler(BFD_NEED, BFD_MIN_FREE_KB);
+	ASSERT_NE(-1, status) TH_LOG("fork or waitpid");
+	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status))
+		TH_LOG("the allocating program failed (status %#x)", status);
+	EXPECT_EQ(kills0, vmk_read_key("/proc/vmstat", "oom_kill"))
+		TH_LOG("the OOM killer ran with %lld MiB held",
+		       held * BFD_PAGE / BFD_MB);
+	TH_LOG("%lld MiB of %lld MiB held came back, %lld MiB by the OOM notifier",
+	       bh_stat("returned_shrinker") * BFD_PAGE / BFD_MB,
+	       held * BFD_PAGE / BFD_MB,
+	       bh_stat("returned_oom") * BFD_PAGE / BFD_MB);
+	EXPECT_EQ(bfd_hinted_pages(), bfd_accounted_pages())
+		TH_LOG("held + returned pages differ from pages allocated");
+	EXPECT_EQ(self->min_free_kbytes0,
+		  bfd_set_min_free_kbytes(self->min_free_kbytes0));
+	self->min_free_kbytes0 = 0;
 	bfd_done_frees_all(_metadata, self->memfree0);
 }
 

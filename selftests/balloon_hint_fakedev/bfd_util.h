@@ -183,6 +183,19 @@ static inline bool bfd_driver_loaded(void)
 	return access("/sys/module/balloon_hint", F_OK) == 0;
 }
 
+#define BFD_MIN_FREE_PATH	"/proc/sys/vm/min_free_kbytes"
+
+/* Set vm.min_free_kbytes to @kb; returns the value read back, or -errno. */
+static inline long bfd_set_min_free_kbytes(long kb)
+{
+	char buf[32];
+	int err;
+
+	snprintf(buf, sizeof(buf), "%ld", kb);
+	err = vmk_write_file(BFD_MIN_FREE_PATH, buf);
+	return err ?: vmk_read_long(BFD_MIN_FREE_PATH);
+}
+
 /* Shrink every slab cache and shrinker, balloon_hint's included. */
 static inline int bfd_drop_slab(void)
 {
