@@ -46,6 +46,7 @@ struct bh_stats {
 	atomic64_t rounds;
 	atomic64_t cmd_ids;
 	atomic64_t cmd_id_reads;
+	atomic64_t mid_round_reads;
 	atomic64_t stop_seen;
 	atomic64_t done_seen;
 	atomic64_t id_changed_mid_round;
@@ -62,6 +63,7 @@ struct bh_stats {
 	atomic64_t stops_sent;
 	atomic64_t returned_done;
 	atomic64_t returned_shrinker;
+	atomic64_t returned_oom;
 	atomic64_t returned_remove;
 	atomic64_t reports;
 	atomic64_t reported_bytes;
@@ -76,6 +78,8 @@ struct bh_dev {
 	struct virtio_device *vdev;
 	struct virtqueue *inflate_vq, *deflate_vq, *stats_vq, *hint_vq,
 			 *report_vq;
+	/* The queues exist: set up at probe and restore, not yet torn down. */
+	bool vqs_live;
 
 	/* Runs size_work, stats_work and hint_work; freezable for suspend. */
 	struct workqueue_struct *wq;
@@ -108,9 +112,10 @@ struct bh_dev {
 	 * cancelled and the trigger's debugfs file is gone.  While a
 	 * round allocates, hint_helper_work (queued and flushed by hint_work)
 	 * allocates blocks on another CPU; the two share hint_vq under
-	 * hint_vq_lock.  cmd_id_received caches the id in config: written by
-	 * the round's workers, re-read when config_changed set
-	 * BH_CMD_ID_STALE in hint_flags.
+	 * hint_vq_lock.  cmd_id_received caches the id in config: written
+	 * only by the holder of hint_round_lock, which re-reads config when
+	 * config_changed set BH_CMD_ID_STALE in hint_flags; the helper reads
+	 * it.
 	 */
 	struct mutex hint_round_lock;	/* one answer to the host at a time */
 	spinlock_t hint_lock;		/* protects hint_list */
@@ -119,14 +124,15 @@ struct bh_dev {
 	atomic_t hint_pressure;		/* the shrinker ran during this round */
 	atomic_t hint_cut;		/* why this round's blocks ended early */
 	wait_queue_head_t hint_wait;	/* hint_vq callback */
-	bool hint_removing;		/* set once by remove; read by hint_work */
+	atomic_t hint_vq_events;	/* hint_vq callbacks so far */
+	bool hint_stopping;		/* remove or freeze: end the round */
 	__virtio32 cmd_id_active;
 	__virtio32 cmd_id_stop;
 	/*
 	 * Protects hint_vq, start_inflight, hint_open (between our start
 	 * and stop markers) and hint_pending (blocks added since the last
 	 * kick): hint_helper_work and free page reporting add to hint_vq
-	 * beside hint_work.
+	 * beside hint_work.  Never held while waiting for the host.
 	 */
 	struct mutex hint_vq_lock;
 	bool start_inflight;
@@ -141,6 +147,7 @@ struct bh_dev {
 	u32 cmd_id_received;
 	unsigned long hint_flags;
 	struct shrinker *shrinker;
+	struct notifier_block hint_oom_nb;
 
 	struct page_reporting_dev_info pr_dev_info;
 	bool reporting;
@@ -175,14 +182,15 @@ int bh_deflate_now(struct bh_dev *bh, unsigned int num);
 int bh_oom_notify(struct notifier_block *nb, unsigned long dummy, void *parm);
 
 /* hint.c: free page hinting and its shrinker */
-u32 bh_hint_cmd_id(struct bh_dev *bh);
 void bh_hint_work(struct work_struct *work);
 void bh_hint_helper_work(struct work_struct *work);
 void bh_hint_now(struct bh_dev *bh);
 void bh_hint_vq_done(struct virtqueue *vq);
+/* The shrinker and the OOM notifier that give held blocks back. */
 int bh_hint_shrinker_register(struct bh_dev *bh);
 void bh_hint_shrinker_unregister(struct bh_dev *bh);
 void bh_hint_stop(struct bh_dev *bh);
+void bh_hint_resume(struct bh_dev *bh);
 void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
 		      unsigned int nents);
 unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,

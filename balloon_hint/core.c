@@ -139,6 +139,129 @@ static int bh_validate(struct virtio_device *vdev)
 	return 0;
 }
 
+/* Tell the host what free pages contain, when it asked (PAGE_POISON). */
+static void bh_write_poison(struct bh_dev *bh)
+{
+	u32 poison = 0;
+
+	if (!virtio_has_feature(bh->vdev, VIRTIO_BALLOON_F_PAGE_POISON))
+		return;
+	/*
+	 * init_on_free leaves zeroes; poisoning leaves PAGE_POISON in every
+	 * byte, and the spec's poison_val is that byte in all four (a
+	 * repeated byte reads the same in either byte order).
+	 */
+	if (!want_init_on_free())
+		memset(&poison, PAGE_POISON, sizeof(poison));
+	virtio_cwrite_le(bh->vdev, struct virtio_balloon_config, poison_val,
+			 &poison);
+}
+
+/*
+ * The device side of the driver, made at probe and again at restore (a
+ * reset device has forgotten its queues): the virtqueues, the statistics
+ * buffer the host needs in order to ask for statistics, poison_val.
+ */
+static int bh_device_setup(struct bh_dev *bh)
+{
+	struct virtio_device *vdev = bh->vdev;
+	int err;
+
+	err = bh_init_vqs(bh);
+	if (err)
+		return err;
+
+	/*
+	 * A report is up to PAGE_REPORTING_CAPACITY blocks, one descriptor
+	 * each (no indirect descriptors: see bh_validate()).
+	 */
+	if (bh->report_vq &&
+	    virtqueue_get_vring_size(bh->report_vq) < PAGE_REPORTING_CAPACITY) {
+		err = -ENOSPC;
+		goto err_del_vqs;
+	}
+
+	if (bh->stats_vq) {
+		err = bh_stats_prime(bh);
+		if (err)
+			goto err_del_vqs;
+	}
+	bh_write_poison(bh);
+	bh->vqs_live = true;
+	return 0;
+
+err_del_vqs:
+	virtio_reset_device(vdev);
+	vdev->config->del_vqs(vdev);
+	return err;
+}
+
+/*
+ * Undo bh_device_setup() with the work items stopped: the balloon is given
+ * back first, telling the host (it still listens), then the device is reset
+ * and nothing is in flight any more.  Nothing to undo after a failed
+ * restore.
+ */
+static void bh_device_teardown(struct bh_dev *bh)
+{
+	struct virtio_device *vdev = bh->vdev;
+
+	if (!bh->vqs_live)
+		return;
+	bh_leak_all(bh);
+	virtio_reset_device(vdev);
+	vdev->config->del_vqs(vdev);
+	bh->vqs_live = false;
+}
+
+/*
+ * Stop everything that could reach the device: the work items (none is
+ * queued again until stop_update is cleared), a running hint round, free
+ * page reporting.
+ */
+static void bh_quiesce(struct bh_dev *bh)
+{
+	spin_lock_irq(&bh->stop_lock);
+	bh->stop_update = true;
+	spin_unlock_irq(&bh->stop_lock);
+	bh_hint_stop(bh);
+	cancel_work_sync(&bh->size_work);
+	cancel_work_sync(&bh->stats_work);
+	cancel_work_sync(&bh->hint_work);
+	bh_report_unregister(bh);
+}
+
+/* Register for free page reporting when the device and the user want it. */
+static int bh_report_start(struct bh_dev *bh)
+{
+	int err;
+
+	if (!bh->report_vq || !bh_report_enable)
+		return 0;
+	err = bh_report_register(bh);
+	/* Another reporting device (only one may exist) is not fatal. */
+	if (err == -EBUSY) {
+		dev_warn(&bh->vdev->dev,
+			 "page reporting in use elsewhere, not reporting\n");
+		return 0;
+	}
+	return err;
+}
+
+/* Let the host in: the work items run again and answer config now. */
+static void bh_start(struct bh_dev *bh)
+{
+	spin_lock_irq(&bh->stop_lock);
+	bh->stop_update = false;
+	spin_unlock_irq(&bh->stop_lock);
+	virtio_device_ready(bh->vdev);
+	bh_queue(bh, &bh->size_work);
+	if (bh->hint_vq) {
+		set_bit(BH_CMD_ID_STALE, &bh->hint_flags);
+		bh_queue(bh, &bh->hint_work);
+	}
+}
+
 static int bh_probe(struct virtio_device *vdev)
 {
 	struct bh_dev *bh;
@@ -185,28 +308,14 @@ static int bh_probe(struct virtio_device *vdev)
 		goto err_destroy_wq;
 	}
 
-	err = bh_init_vqs(bh);
+	err = bh_device_setup(bh);
 	if (err)
 		goto err_destroy_helper_wq;
-
-	if (bh->stats_vq) {
-		err = bh_stats_prime(bh);
-		if (err)
-			goto err_del_vqs;
-	}
-
-	if (virtio_has_feature(vdev, VIRTIO_BALLOON_F_PAGE_POISON)) {
-		/* init_on_free leaves zeroes, poisoning leaves PAGE_POISON. */
-		u32 poison = want_init_on_free() ? 0 : PAGE_POISON;
-
-		virtio_cwrite_le(vdev, struct virtio_balloon_config,
-				 poison_val, &poison);
-	}
 
 	if (bh->hint_vq) {
 		err = bh_hint_shrinker_register(bh);
 		if (err)
-			goto err_del_vqs;
+			goto err_teardown;
 	}
 
 	if (virtio_has_feature(vdev, VIRTIO_BALLOON_F_DEFLATE_ON_OOM)) {
@@ -215,24 +324,12 @@ static int bh_probe(struct virtio_device *vdev)
 			goto err_unregister_shrinker;
 	}
 
-	if (bh->report_vq && bh_report_enable) {
-		err = bh_report_register(bh);
-		/* Another reporting device (only one may exist) is not fatal. */
-		if (err == -EBUSY)
-			dev_warn(&vdev->dev,
-				 "page reporting in use elsewhere, not reporting\n");
-		else if (err)
-			goto err_unregister_oom;
-	}
+	err = bh_report_start(bh);
+	if (err)
+		goto err_unregister_oom;
 
 	bh_debugfs_add(bh);
-	virtio_device_ready(vdev);
-
-	bh_queue(bh, &bh->size_work);
-	if (bh->hint_vq) {
-		set_bit(BH_CMD_ID_STALE, &bh->hint_flags);
-		bh_queue(bh, &bh->hint_work);
-	}
+	bh_start(bh);
 	dev_info(&vdev->dev, "balloon_hint bound (features %#llx)\n",
 		 vdev->features);
 	return 0;
@@ -243,9 +340,8 @@ err_unregister_oom:
 err_unregister_shrinker:
 	if (bh->hint_vq)
 		bh_hint_shrinker_unregister(bh);
-err_del_vqs:
-	virtio_reset_device(vdev);
-	vdev->config->del_vqs(vdev);
+err_teardown:
+	bh_device_teardown(bh);
 err_destroy_helper_wq:
 	destroy_workqueue(bh->hint_helper_wq);
 err_destroy_wq:
@@ -262,26 +358,12 @@ static void bh_remove(struct virtio_device *vdev)
 	unsigned long held;
 
 	bh_debugfs_remove(bh);
-
-	spin_lock_irq(&bh->stop_lock);
-	bh->stop_update = true;
-	spin_unlock_irq(&bh->stop_lock);
-	bh_hint_stop(bh);
-	cancel_work_sync(&bh->size_work);
-	cancel_work_sync(&bh->stats_work);
-	cancel_work_sync(&bh->hint_work);
-
-	bh_report_unregister(bh);
+	bh_quiesce(bh);
 	if (virtio_has_feature(vdev, VIRTIO_BALLOON_F_DEFLATE_ON_OOM))
 		unregister_oom_notifier(&bh->oom_nb);
 	if (bh->hint_vq)
 		bh_hint_shrinker_unregister(bh);
-
-	/* Give the whole balloon back, telling the host first. */
-	bh_leak_all(bh);
-
-	virtio_reset_device(vdev);
-	vdev->config->del_vqs(vdev);
+	bh_device_teardown(bh);
 
 	/* The device is reset: no hint can be in flight any more. */
 	held = bh_hint_release(bh, ULONG_MAX, &bh->st.returned_remove);
@@ -292,6 +374,51 @@ static void bh_remove(struct virtio_device *vdev)
 	destroy_workqueue(bh->wq);
 	kfree(bh);
 }
+
+#ifdef CONFIG_PM_SLEEP
+/*
+ * Suspend: the device is reset before the system sleeps (and may be reset
+ * again by the host), so everything the host holds is given back now, as
+ * at removal: the balloon (deflated, the host told), the hint blocks.
+ * The shrinker and the OOM notifier stay: they find nothing to do.  Tasks
+ * are frozen by now, so the debug triggers do not run.
+ */
+static int bh_freeze(struct virtio_device *vdev)
+{
+	struct bh_dev *bh = vdev->priv;
+	unsigned long held;
+
+	bh_quiesce(bh);
+	bh_device_teardown(bh);
+	held = bh_hint_release(bh, ULONG_MAX, &bh->st.returned_remove);
+	if (held)
+		dev_info(&vdev->dev, "released %lu hinted pages at freeze\n",
+			 held);
+	return 0;
+}
+
+/* Resume: set the reset device up again, as probe does. */
+static int bh_restore(struct virtio_device *vdev)
+{
+	struct bh_dev *bh = vdev->priv;
+	int err;
+
+	err = bh_device_setup(bh);
+	if (err)
+		return err;
+	err = bh_report_start(bh);
+	if (err)
+		goto err_teardown;
+	if (bh->hint_vq)
+		bh_hint_resume(bh);
+	bh_start(bh);
+	return 0;
+
+err_teardown:
+	bh_device_teardown(bh);
+	return err;
+}
+#endif
 
 static const struct virtio_device_id bh_id_table[] = {
 	{ VIRTIO_ID_BALLOON, VIRTIO_DEV_ANY_ID },
@@ -316,6 +443,10 @@ static struct virtio_driver bh_driver = {
 	.probe = bh_probe,
 	.remove = bh_remove,
 	.config_changed = bh_config_changed,
+#ifdef CONFIG_PM_SLEEP
+	.freeze = bh_freeze,
+	.restore = bh_restore,
+#endif
 };
 
 struct bh_bound {

@@ -36,7 +36,10 @@
  */
 #include <linux/gfp.h>
 #include <linux/mm.h>
+#include <linux/oom.h>
 #include <linux/scatterlist.h>
+#include <linux/sizes.h>
+#include <linux/swap.h>
 
 #include "balloon_hint.h"
 
@@ -46,6 +49,8 @@
  */
 #define BH_HINT_GFP	((GFP_KERNEL & ~__GFP_RECLAIM) | __GFP_NORETRY | \
 			 __GFP_NOWARN | __GFP_NOMEMALLOC)
+/* Given back per call of the OOM notifier (a few reclaim passes' worth). */
+#define BH_HINT_OOM_PAGES	(SZ_16M >> PAGE_SHIFT)
 /* Polling step while waiting for the host to return descriptors. */
 #define BH_STALL_STEP_MS	10
 
@@ -56,16 +61,27 @@
  * config during a round would end every round after its first few blocks.
  * A config change (STOP, a new id, DONE, or a balloon target) marks the
  * cache stale.
+ *
+ * Only the holder of hint_round_lock reads config.  With two readers a
+ * slower one could store an older id over the newer one another had just
+ * read, and with the stale bit cleared that round would be lost; the
+ * helper reads the cached value instead (bh_hint_should_stop()).
+ * @in_round: the caller is a round under way (between its markers), so a
+ * read here means a config change arrived mid-round: counted apart, so
+ * that a test knows when the round has seen one.
  */
-u32 bh_hint_cmd_id(struct bh_dev *bh)
+static u32 bh_hint_cmd_id(struct bh_dev *bh, bool in_round)
 {
 	u32 id;
 
+	lockdep_assert_held(&bh->hint_round_lock);
 	if (test_and_clear_bit(BH_CMD_ID_STALE, &bh->hint_flags)) {
 		virtio_cread_le(bh->vdev, struct virtio_balloon_config,
 				free_page_hint_cmd_id, &id);
 		WRITE_ONCE(bh->cmd_id_received, id);
 		atomic64_inc(&bh->st.cmd_id_reads);
+		if (in_round)
+			atomic64_inc(&bh->st.mid_round_reads);
 	}
 	return bh->cmd_id_received;
 }
@@ -74,6 +90,7 @@ void bh_hint_vq_done(struct virtqueue *vq)
 {
 	struct bh_dev *bh = vq->vdev->priv;
 
+	atomic_inc(&bh->hint_vq_events);
 	wake_up(&bh->hint_wait);
 }
 
@@ -103,27 +120,50 @@ static bool bh_hint_start_used(struct bh_dev *bh, unsigned int unused)
 }
 
 /*
- * Wait until @done(@bh, @arg) holds, taking back used buffers meanwhile.
- * Waits for the host at most bh_hint_stall_ms, holding hint_vq_lock: the
- * other worker of the round could not add a buffer meanwhile either.
+ * One polling step of bh_hint_wait(), without hint_vq_lock: until the
+ * queue's callback ran since it counted @events, removal began, or
+ * BH_STALL_STEP_MS passed.
+ */
+static void bh_hint_sleep(struct bh_dev *bh, int events)
+{
+	mutex_unlock(&bh->hint_vq_lock);
+	wait_event_timeout(bh->hint_wait,
+			   READ_ONCE(bh->hint_stopping) ||
+			   atomic_read(&bh->hint_vq_events) != events,
+			   msecs_to_jiffies(BH_STALL_STEP_MS));
+	mutex_lock(&bh->hint_vq_lock);
+}
+
+/*
+ * Wait until @done(@bh, @arg) holds, taking back used buffers meanwhile;
+ * give up once the host returned nothing for bh_hint_stall_ms.  Called and
+ * returns with hint_vq_lock held, but sleeps without it: free page
+ * reporting (bh_hint_reported()) and the round's other worker must not
+ * wait behind a host that may stay silent for seconds.  Whatever they add
+ * meanwhile, @done is checked again under the lock.
  */
 static int bh_hint_wait(struct bh_dev *bh,
 			bool (*done)(struct bh_dev *bh, unsigned int arg),
 			unsigned int arg)
 {
-	unsigned int waited = 0;
+	unsigned long stall = msecs_to_jiffies(bh_hint_stall_ms);
+	unsigned long last = jiffies;
+	int events;
 
+	lockdep_assert_held(&bh->hint_vq_lock);
 	while (!done(bh, arg)) {
-		if (READ_ONCE(bh->hint_removing))
+		if (READ_ONCE(bh->hint_stopping))
 			return -ESHUTDOWN;
-		if (waited >= bh_hint_stall_ms) {
+		if (time_after(jiffies, last + stall)) {
 			atomic64_inc(&bh->st.host_stalls);
 			return -ETIMEDOUT;
 		}
-		wait_event_timeout(bh->hint_wait, READ_ONCE(bh->hint_removing) ||
-				   bh_hint_reclaim(bh),
-				   msecs_to_jiffies(BH_STALL_STEP_MS));
-		waited += BH_STALL_STEP_MS;
+		events = atomic_read(&bh->hint_vq_events);
+		bh_hint_sleep(bh, events);
+		/* The host answered, if perhaps to the other worker. */
+		if (bh_hint_reclaim(bh) ||
+		    atomic_read(&bh->hint_vq_events) != events)
+			last = jiffies;
 	}
 	return 0;
 }
@@ -183,10 +223,15 @@ out_unlock:
 	return err;
 }
 
-/* Queue one block; kick once per bh_hint_batch blocks. */
-static int bh_hint_add(struct bh_dev *bh, struct page *page)
+/*
+ * Queue the block of order @order at @page; kick once per bh_hint_batch
+ * blocks.  Only the block's address is used here, never its struct page:
+ * a held block being hinted again may have been freed by the shrinker
+ * since it was picked (see bh_hint_rehint_held()).
+ */
+static int bh_hint_add(struct bh_dev *bh, struct page *page,
+		       unsigned int order)
 {
-	unsigned int order = page_private(page);
 	struct scatterlist sg;
 	int err;
 
@@ -233,15 +278,17 @@ static int bh_hint_cut(struct bh_dev *bh, int why, atomic64_t *counter)
  * round; blocks hinted in between are ignored by the host and hinted
  * again for the new id.
  */
-static int bh_hint_should_stop(struct bh_dev *bh, u32 id)
+static int bh_hint_should_stop(struct bh_dev *bh, u32 id, bool helper)
 {
 	u32 now;
 
-	if (READ_ONCE(bh->hint_removing))
+	if (READ_ONCE(bh->hint_stopping))
 		return -ESHUTDOWN;
 	if (atomic_read(&bh->hint_pressure))
 		return bh_hint_cut(bh, -ENOMEM, &bh->st.pressure_stops);
-	now = bh_hint_cmd_id(bh);
+	/* The helper goes by what the round's worker last read. */
+	now = helper ? READ_ONCE(bh->cmd_id_received) :
+		       bh_hint_cmd_id(bh, true);
 	if (now == id || now == VIRTIO_BALLOON_CMD_ID_STOP)
 		return 0;
 	if (now == VIRTIO_BALLOON_CMD_ID_DONE)
@@ -272,7 +319,7 @@ void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
 		return;
 	mutex_lock(&bh->hint_vq_lock);
 	/* Not once removal began: the round it belonged to is over. */
-	if (!bh->hint_open || READ_ONCE(bh->hint_removing))
+	if (!bh->hint_open || READ_ONCE(bh->hint_stopping))
 		goto out_unlock;
 	bh_hint_reclaim(bh);
 	for_each_sg(sgl, s, nents, i) {
@@ -300,28 +347,34 @@ out_unlock:
 /*
  * Hint the blocks held from earlier rounds again.  Each is picked under
  * hint_lock, so it was still held after the current id was issued; should
- * the shrinker free it right after, the hint is still true.
+ * the shrinker free it right after, the hint is still true.  But then its
+ * page may be reused at once, and its page_private() becomes whatever the
+ * new owner keeps there (a buddy order, say): the block's order is read
+ * under the lock with the block, and nothing of its struct page after.
  */
 static int bh_hint_rehint_held(struct bh_dev *bh, u32 id)
 {
 	long left = atomic_long_read(&bh->hint_held);
+	unsigned int order = 0;
 	struct page *page;
 	int err;
 
 	while (left > 0) {
-		err = bh_hint_should_stop(bh, id);
+		err = bh_hint_should_stop(bh, id, false);
 		if (err)
 			return err;
 		spin_lock(&bh->hint_lock);
 		page = list_first_entry_or_null(&bh->hint_list, struct page,
 						lru);
-		if (page)
+		if (page) {
+			order = page_private(page);
 			list_move_tail(&page->lru, &bh->hint_list);
+		}
 		spin_unlock(&bh->hint_lock);
 		if (!page)
 			return 0;
-		left -= 1L << page_private(page);
-		err = bh_hint_add(bh, page);
+		left -= 1L << order;
+		err = bh_hint_add(bh, page, order);
 		if (err)
 			return err;
 		atomic64_inc(&bh->st.rehinted_blocks);
@@ -343,7 +396,7 @@ static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, bool helper)
 		for (;;) {
 			if (helper && READ_ONCE(bh->hint_helper_quit))
 				return 0;
-			err = bh_hint_should_stop(bh, id);
+			err = bh_hint_should_stop(bh, id, helper);
 			if (err)
 				return err;
 			page = alloc_pages(BH_HINT_GFP, order);
@@ -357,7 +410,7 @@ static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, bool helper)
 			 * stopped answering) would be held without ever
 			 * having been hinted.
 			 */
-			err = bh_hint_add(bh, page);
+			err = bh_hint_add(bh, page, order);
 			if (err) {
 				set_page_private(page, 0);
 				__free_pages(page, order);
@@ -483,21 +536,12 @@ static int bh_hint_one_round(struct bh_dev *bh, u32 id, bool helper)
 	if (!err)
 		err = bh_hint_new_blocks_all(bh, id, helper);
 
-	if (READ_ONCE(bh->hint_removing))
+	if (READ_ONCE(bh->hint_stopping))
 		return -ESHUTDOWN;
 	bh->cmd_id_stop = cpu_to_virtio32(bh->vdev, VIRTIO_BALLOON_CMD_ID_STOP);
 	if (!bh_hint_marker(bh, &bh->cmd_id_stop))
 		atomic64_inc(&bh->st.stops_sent);
 	return err;
-}
-
-/* Answer @id, and every newer id that arrives while we do. */
-static void bh_hint_round(struct bh_dev *bh, u32 id, bool helper)
-{
-	while (bh_hint_one_round(bh, id, helper) == -EAGAIN) {
-		id = READ_ONCE(bh->cmd_id_received);
-		atomic64_inc(&bh->st.cmd_ids);
-	}
 }
 
 /* Act on the command id in config: a round, DONE, STOP or nothing. */
@@ -506,7 +550,7 @@ static void bh_hint_answer(struct bh_dev *bh, bool helper)
 	u32 id;
 
 	mutex_lock(&bh->hint_round_lock);
-	id = bh_hint_cmd_id(bh);
+	id = bh_hint_cmd_id(bh, false);
 	if (id == bh->hint_last_id)
 		goto out_unlock;
 	if (id == VIRTIO_BALLOON_CMD_ID_DONE) {
@@ -524,7 +568,13 @@ static void bh_hint_answer(struct bh_dev *bh, bool helper)
 		goto out_unlock;
 	}
 	atomic64_inc(&bh->st.cmd_ids);
-	bh_hint_round(bh, id, helper);
+	/*
+	 * A newer id ended the round.  The host may have withdrawn it since
+	 * (STOP, DONE, yet another id): start over from config in hint_work,
+	 * which also lets the freezer and other work in between.
+	 */
+	if (bh_hint_one_round(bh, id, helper) == -EAGAIN)
+		bh_queue(bh, &bh->hint_work);
 out_unlock:
 	mutex_unlock(&bh->hint_round_lock);
 }
@@ -560,17 +610,54 @@ static unsigned long bh_hint_count(struct shrinker *s,
 	return atomic_long_read(&bh->hint_held);
 }
 
+/*
+ * Reclaim counts as progress what it freed from the LRU lists and what
+ * is added to its reclaim_state: blocks freed here must be reported
+ * there.  Without that, direct reclaim saw no progress at any priority,
+ * and its last passes (priority 0 asks for twice the count) took every
+ * held block back for an allocation of a few pages.
+ */
 static unsigned long bh_hint_scan(struct shrinker *s, struct shrink_control *sc)
 {
 	struct bh_dev *bh = s->private_data;
+	unsigned long freed;
 
 	/* Stop the running round from taking the memory straight back. */
 	atomic_set(&bh->hint_pressure, 1);
-	return bh_hint_release(bh, sc->nr_to_scan, &bh->st.returned_shrinker);
+	freed = bh_hint_release(bh, sc->nr_to_scan, &bh->st.returned_shrinker);
+	mm_account_reclaimed_pages(freed);
+	return freed;
+}
+
+/*
+ * The page allocator decides on OOM without the shrinker's help: it asks
+ * whether free memory plus what is on the LRU lists would reach the min
+ * watermark, and held blocks are on neither.  With no swap and little
+ * page cache, a reclaim pass that brought one block back (reclaim stops
+ * at its first few pages) could leave free memory below a min watermark
+ * raised by watermark boosting (movable allocations falling back into the
+ * pageblocks freed blocks leave as unmovable), and the OOM killer ran
+ * with hundreds of MiB still held.  Before it picks a victim it calls
+ * this: give back a slice of what is held, and the allocation is retried.
+ * The pages count in returned_shrinker too (memory pressure took them).
+ */
+static int bh_hint_oom_notify(struct notifier_block *nb, unsigned long dummy,
+			      void *parm)
+{
+	struct bh_dev *bh = container_of(nb, struct bh_dev, hint_oom_nb);
+	unsigned long *freed = parm, n;
+
+	atomic_set(&bh->hint_pressure, 1);
+	n = bh_hint_release(bh, BH_HINT_OOM_PAGES, &bh->st.returned_shrinker);
+	atomic64_add(n, &bh->st.returned_oom);
+	*freed += n;
+	return NOTIFY_OK;
 }
 
 int bh_hint_shrinker_register(struct bh_dev *bh)
 {
+	int err;
+
 	bh->shrinker = shrinker_alloc(0, "balloon_hint-%s",
 				      dev_name(&bh->vdev->dev));
 	if (!bh->shrinker)
@@ -579,17 +666,48 @@ int bh_hint_shrinker_register(struct bh_dev *bh)
 	bh->shrinker->scan_objects = bh_hint_scan;
 	bh->shrinker->private_data = bh;
 	shrinker_register(bh->shrinker);
+
+	bh->hint_oom_nb.notifier_call = bh_hint_oom_notify;
+	err = register_oom_notifier(&bh->hint_oom_nb);
+	if (err)
+		goto err_free_shrinker;
 	return 0;
+
+err_free_shrinker:
+	shrinker_free(bh->shrinker);
+	return err;
 }
 
 void bh_hint_shrinker_unregister(struct bh_dev *bh)
 {
+	unregister_oom_notifier(&bh->hint_oom_nb);
 	shrinker_free(bh->shrinker);
 }
 
-/* Make a running round give up at its next step (device removal). */
+/*
+ * Make a running round give up at its next step (device removal, freeze);
+ * no new round starts until bh_hint_resume().
+ */
 void bh_hint_stop(struct bh_dev *bh)
 {
-	WRITE_ONCE(bh->hint_removing, true);
+	WRITE_ONCE(bh->hint_stopping, true);
 	wake_up(&bh->hint_wait);
+}
+
+/*
+ * After a restore: the device was reset and its new free page virtqueue is
+ * empty, so no round is open and no marker in flight.  The last id stays
+ * answered (its blocks went back at freeze): a host that wants hints after
+ * the reset issues a new id, as in-tree expects too.  hint_work is not
+ * running (cancelled at freeze, not queued again yet).
+ */
+void bh_hint_resume(struct bh_dev *bh)
+{
+	mutex_lock(&bh->hint_vq_lock);
+	bh->start_inflight = false;
+	bh->hint_open = false;
+	bh->hint_pending = 0;
+	mutex_unlock(&bh->hint_vq_lock);
+	set_bit(BH_CMD_ID_STALE, &bh->hint_flags);
+	WRITE_ONCE(bh->hint_stopping, false);
 }

@@ -10,8 +10,23 @@
  * fails with -EBUSY otherwise and the driver runs without reporting.
  */
 #include <linux/scatterlist.h>
+#include <linux/sizes.h>
 
 #include "balloon_hint.h"
+
+/*
+ * The smallest block reported.  Said explicitly: 0 meant "the core's
+ * default" on older kernels, but is order 0, every free page, on 7.x
+ * (where the default is PAGE_REPORTING_ORDER_UNSPECIFIED).  The pageblock
+ * order, as the core would pick, except with 64 KiB pages, where a
+ * pageblock is 512 MiB and free memory seldom has one: order 5, 2 MiB, as
+ * in-tree.
+ */
+#if PAGE_SIZE == SZ_64K
+#define BH_REPORT_ORDER	5
+#else
+#define BH_REPORT_ORDER	pageblock_order
+#endif
 
 static int bh_report(struct page_reporting_dev_info *pr,
 		     struct scatterlist *sg, unsigned int nents)
@@ -52,8 +67,7 @@ int bh_report_register(struct bh_dev *bh)
 	int err;
 
 	bh->pr_dev_info.report = bh_report;
-	/* 0 lets mm pick its default order (pageblock order). */
-	bh->pr_dev_info.order = 0;
+	bh->pr_dev_info.order = BH_REPORT_ORDER;
 	err = page_reporting_register(&bh->pr_dev_info);
 	if (err)
 		return err;

@@ -91,11 +91,30 @@ static inline long long bfd_hinted_pages(void)
 	return bh_stat("bytes_hinted") / BFD_PAGE;
 }
 
-/* held + returned by DONE, shrinker and removal: every page allocated. */
+static inline long long bfd_returned_pages(void)
+{
+	return bh_stat("returned_done") + bh_stat("returned_shrinker") +
+	       bh_stat("returned_remove");
+}
+
+/*
+ * held + returned by DONE, shrinker and removal: every page allocated.
+ * The driver moves a block from one to the other at once, but they are
+ * read one after the other, and kswapd may still be taking blocks after
+ * the pressure that woke it ended: count only a reading that no release
+ * overtook (returned the same before and after held).
+ */
 static inline long long bfd_accounted_pages(void)
 {
-	return bh_stat("held_pages") + bh_stat("returned_done") +
-	       bh_stat("returned_shrinker") + bh_stat("returned_remove");
+	long long before, held, after = bfd_returned_pages();
+	int tries = 1000;
+
+	do {
+		before = after;
+		held = bh_stat("held_pages");
+		after = bfd_returned_pages();
+	} while (before != after && --tries);
+	return held + after;
 }
 
 /* Free page blocks hinted: first hints (per order) plus hints again. */
@@ -131,20 +150,50 @@ static inline bool bfd_wait_quiet(void)
 	return false;
 }
 
-static inline int bfd_load_driver(void)
+/* Load balloon_hint with parameters @args; 0 or -errno. */
+static inline int bfd_load_driver_args(const char *args)
 {
 	int fd = open(BFD_DRIVER_KO, O_RDONLY | O_CLOEXEC), ret;
 
 	if (fd < 0)
 		return -errno;
-	ret = syscall(SYS_finit_module, fd, BFD_DRIVER_ARGS, 0) ? -errno : 0;
+	ret = syscall(SYS_finit_module, fd, args, 0) ? -errno : 0;
 	close(fd);
 	return ret;
+}
+
+/* Load balloon_hint as the collection does. */
+static inline int bfd_load_driver(void)
+{
+	return bfd_load_driver_args(BFD_DRIVER_ARGS);
+}
+
+/* A numeric parameter of balloon_hint.ko, or -errno. */
+static inline long bfd_driver_param(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/module/balloon_hint/parameters/%s",
+		 name);
+	return vmk_read_long(path);
 }
 
 static inline bool bfd_driver_loaded(void)
 {
 	return access("/sys/module/balloon_hint", F_OK) == 0;
+}
+
+#define BFD_MIN_FREE_PATH	"/proc/sys/vm/min_free_kbytes"
+
+/* Set vm.min_free_kbytes to @kb; returns the value read back, or -errno. */
+static inline long bfd_set_min_free_kbytes(long kb)
+{
+	char buf[32];
+	int err;
+
+	snprintf(buf, sizeof(buf), "%ld", kb);
+	err = vmk_write_file(BFD_MIN_FREE_PATH, buf);
+	return err ?: vmk_read_long(BFD_MIN_FREE_PATH);
 }
 
 /* Shrink every slab cache and shrinker, balloon_hint's included. */
@@ -193,8 +242,43 @@ static inline void bfd_check_clean(struct __test_metadata *_metadata)
 	EXPECT_EQ(0, bfd_counter("bad_buffers"))
 		TH_LOG("malformed buffer on the free page virtqueue");
 	EXPECT_EQ(0, bfd_counter("ring_errors")) TH_LOG("malformed ring");
+	/* Every block is at least hint_min_order (-1: no block yet). */
+	if (bfd_counter("hint_min_order") >= 0)
+		EXPECT_LE(bfd_driver_param("hint_min_order"),
+			  bfd_counter("hint_min_order"))
+			TH_LOG("a block smaller than hint_min_order was hinted");
 	EXPECT_EQ(bfd_hinted_pages(), bfd_accounted_pages())
 		TH_LOG("held + returned pages differ from pages allocated");
+}
+
+/*
+ * A whole round for BFD_ID on a host that answers: the driver ends it
+ * with its stop marker and leaves the queue alone afterwards.
+ */
+static inline void bfd_whole_round(struct __test_metadata *_metadata)
+{
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
+	ASSERT_LE(1, bh_wait_stat_ge("stops_sent", 1, BFD_WAIT_S))
+		TH_LOG("the round did not end");
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+}
+
+/*
+ * Once the driver saw DONE: it gives back every held page and MemFree
+ * comes back.
+ */
+static inline void bfd_all_back(struct __test_metadata *_metadata,
+				long long memfree0)
+{
+	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BFD_WAIT_S))
+		TH_LOG("pages still held after DONE");
+	/* returned_remove: what a freeze (bfd_suspend) gave back. */
+	EXPECT_EQ(bfd_hinted_pages(), bh_stat("returned_done") +
+		  bh_stat("returned_shrinker") + bh_stat("returned_remove"))
+		TH_LOG("not every hinted page came back by DONE, shrinker or freeze");
+	EXPECT_LE(memfree0 - BFD_SLACK,
+		  bh_wait_memfree_ge(memfree0 - BFD_SLACK, BFD_WAIT_S))
+		TH_LOG("MemFree did not come back after DONE");
 }
 
 /* DONE: the driver gives back every held page and MemFree comes back. */
@@ -206,14 +290,7 @@ static inline void bfd_done_frees_all(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_DONE)) TH_LOG("cmd_id DONE");
 	EXPECT_LE(done + 1, bh_wait_stat_ge("done_seen", done + 1, BFD_WAIT_S))
 		TH_LOG("the driver did not see DONE");
-	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BFD_WAIT_S))
-		TH_LOG("pages still held after DONE");
-	EXPECT_EQ(bfd_hinted_pages(), bh_stat("returned_done") +
-		  bh_stat("returned_shrinker"))
-		TH_LOG("not every hinted page came back by DONE or shrinker");
-	EXPECT_LE(memfree0 - BFD_SLACK,
-		  bh_wait_memfree_ge(memfree0 - BFD_SLACK, BFD_WAIT_S))
-		TH_LOG("MemFree did not come back after DONE");
+	bfd_all_back(_metadata, memfree0);
 }
 
 #endif /* BFD_UTIL_H */

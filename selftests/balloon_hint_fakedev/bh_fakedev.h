@@ -11,30 +11,48 @@
  * BFD_CONTROL_FILE takes one command per write(), words separated by
  * single spaces, numbers in decimal or 0x-hex:
  *
- * - ``create FEATURES QSIZE``: register a device offering the
+ * - ``create FEATURES QSIZE [RQSIZE]``: register a device offering the
  *   VIRTIO_BALLOON_F_* bits in FEATURES (a mask of BFD_FEATURES; -EINVAL
- *   otherwise) with a free page virtqueue of QSIZE entries (a power of two
- *   from BFD_QSIZE_MIN to BFD_QSIZE_MAX).  -EEXIST if one exists.
+ *   otherwise) with a free page virtqueue of QSIZE entries and a free page
+ *   reporting virtqueue of RQSIZE (default BFD_RQSIZE_DEFAULT) entries,
+ *   each a power of two from BFD_QSIZE_MIN to BFD_QSIZE_MAX.  -EEXIST if
+ *   one exists.
  * - ``remove``: unregister the device (the driver's remove runs first).
  * - ``cmd_id ID``: write ID to free_page_hint_cmd_id and raise a config
  *   change (ID 1 is DONE, 0 is STOP).  ``cmd_id ID quiet`` writes it
  *   without the config change: the driver sees it only when it reads config
  *   for another reason (its debug trigger "hint" does, in the caller's
  *   context; see include/uapi/linux/balloon_hint.h).
- * - ``mode QUEUE MODE``: QUEUE is inflate, deflate or hint; MODE is
+ * - ``mode QUEUE MODE``: QUEUE is inflate, deflate, hint or report; MODE is
  *   ``consume`` (use each buffer at once, and give back any held ones),
  *   ``hold`` (take buffers off the ring and never return them: a host
  *   that stopped answering) or ``ignore`` (leave them in the ring: the
  *   queue fills up).
+ * - ``target N``: write N (4 KiB pages) to num_pages, the balloon size
+ *   the host asks for, and raise a config change.
  * - ``trigger N ID``: once N more free page blocks have arrived, write ID
  *   to the command id and raise a config change (a new id, or DONE, while
  *   the driver is still allocating).  One shot; N from 1.
+ * - ``trigger stop ID``: at the next stop marker, write ID and raise a
+ *   config change (a host acting right after a round ended).  One shot,
+ *   armed beside a block trigger.
+ * - ``trigger N pause``: once N more free page blocks have arrived, hold
+ *   the driver in the kick that brought the Nth, in the middle of its
+ *   round, until ``resume`` (or the device's removal, a ``suspend``, or
+ *   60 s): a point in the round the test knows it is at.  One shot.
+ * - ``resume``: end a pause under way (nothing when there is none).
+ * - ``suspend``: a suspend/resume cycle as a transport's PM callbacks run
+ *   it: virtio_device_freeze() (the driver's .freeze), then
+ *   virtio_device_restore(), which resets the device (every queue is
+ *   forgotten: a queue the driver does not set up again is never looked
+ *   at) and calls the driver's .restore.  -EOPNOTSUPP without
+ *   CONFIG_PM_SLEEP; otherwise the error of either step.
  *
  * Every command fails with -ENODEV when no device exists (but create),
  * and changes nothing when it fails.
  *
  * BFD_COUNTERS_FILE reads one "name value" line per counter, values in
- * decimal (see bh_fakedev.c for their meaning).  BFD_MARKERS_FILE reads
+ * decimal (see fakedev.h for their meaning).  BFD_MARKERS_FILE reads
  * the markers seen on the free page virtqueue since create, oldest first,
  * one per line: "start ID" or "stop" (at most BFD_MARKERS_MAX; the
  * ``markers_lost`` counter says how many did not fit).
@@ -49,15 +67,19 @@
 
 /*
  * Balloon features the fake device can offer: MUST_TELL_HOST (bit 0),
- * STATS_VQ (1), DEFLATE_ON_OOM (2), FREE_PAGE_HINT (3), PAGE_POISON (4).
- * Not REPORTING: free page reporting is not emulated.
+ * STATS_VQ (1), DEFLATE_ON_OOM (2), FREE_PAGE_HINT (3), PAGE_POISON (4),
+ * REPORTING (5: the reported blocks are counted, nothing is discarded).
  */
 #define BFD_F_STATS_VQ		0x02ULL
 #define BFD_F_FREE_PAGE_HINT	0x08ULL
-#define BFD_FEATURES		0x1fULL
+#define BFD_F_PAGE_POISON	0x10ULL
+#define BFD_F_REPORTING		0x20ULL
+#define BFD_FEATURES		0x3fULL
 
 #define BFD_QSIZE_MIN		4
 #define BFD_QSIZE_MAX		1024
+/* Entries of the reporting virtqueue unless create says (QEMU's size). */
+#define BFD_RQSIZE_DEFAULT	32
 #define BFD_MARKERS_MAX		256
 
 #endif /* _BH_FAKEDEV_H */

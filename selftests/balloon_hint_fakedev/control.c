@@ -11,6 +11,7 @@
  */
 #include <linux/debugfs.h>
 #include <linux/device.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
@@ -21,7 +22,7 @@
 
 /* Longest command accepted, with its NUL. */
 #define BFD_CMD_MAX	64
-#define BFD_WORDS_MAX	3
+#define BFD_WORDS_MAX	4
 
 static struct device *bfd_root;
 static struct dentry *bfd_debugfs;
@@ -35,6 +36,7 @@ static const char * const bfd_kind_names[BFD_VQ_MAX] = {
 	[BFD_VQ_DEFLATE] = "deflate",
 	[BFD_VQ_STATS] = "stats",
 	[BFD_VQ_HINT] = "hint",
+	[BFD_VQ_REPORT] = "report",
 };
 
 static const char * const bfd_mode_names[] = {
@@ -43,20 +45,28 @@ static const char * const bfd_mode_names[] = {
 	[BFD_IGNORE] = "ignore",
 };
 
+static bool bfd_qsize_ok(u32 qsize)
+{
+	return qsize >= BFD_QSIZE_MIN && qsize <= BFD_QSIZE_MAX &&
+	       is_power_of_2(qsize);
+}
+
 static int bfd_cmd_create(char **w, unsigned int n)
 {
+	u32 qsize, rqsize = BFD_RQSIZE_DEFAULT;
 	struct bfd_dev *bfd;
-	u32 qsize;
 	u64 feat;
 
-	if (n != 3 || kstrtou64(w[1], 0, &feat) || kstrtou32(w[2], 0, &qsize))
+	if (n < 3 || n > 4 || kstrtou64(w[1], 0, &feat) ||
+	    kstrtou32(w[2], 0, &qsize) ||
+	    (n == 4 && kstrtou32(w[3], 0, &rqsize)))
 		return -EINVAL;
-	if ((feat & ~BFD_FEATURES) || qsize < BFD_QSIZE_MIN ||
-	    qsize > BFD_QSIZE_MAX || !is_power_of_2(qsize))
+	if ((feat & ~BFD_FEATURES) || !bfd_qsize_ok(qsize) ||
+	    !bfd_qsize_ok(rqsize))
 		return -EINVAL;
 	if (bfd_current)
 		return -EEXIST;
-	bfd = bfd_create(bfd_root, feat, qsize);
+	bfd = bfd_create(bfd_root, feat, qsize, rqsize);
 	if (IS_ERR(bfd))
 		return PTR_ERR(bfd);
 	bfd_current = bfd;
@@ -74,6 +84,15 @@ static int bfd_cmd_remove(char **w, unsigned int n)
 	return 0;
 }
 
+static int bfd_cmd_suspend(char **w, unsigned int n)
+{
+	if (n != 1)
+		return -EINVAL;
+	if (!bfd_current)
+		return -ENODEV;
+	return bfd_suspend(bfd_current);
+}
+
 static int bfd_cmd_cmd_id(char **w, unsigned int n)
 {
 	bool quiet = n == 3 && !strcmp(w[2], "quiet");
@@ -84,6 +103,18 @@ static int bfd_cmd_cmd_id(char **w, unsigned int n)
 	if (!bfd_current)
 		return -ENODEV;
 	bfd_set_cmd_id(bfd_current, id, !quiet);
+	return 0;
+}
+
+static int bfd_cmd_target(char **w, unsigned int n)
+{
+	u32 pages;
+
+	if (n != 2 || kstrtou32(w[1], 0, &pages))
+		return -EINVAL;
+	if (!bfd_current)
+		return -ENODEV;
+	bfd_set_target(bfd_current, pages);
 	return 0;
 }
 
@@ -104,16 +135,34 @@ static int bfd_cmd_mode(char **w, unsigned int n)
 	return 0;
 }
 
+/* trigger N ID, trigger stop ID, or trigger N pause */
 static int bfd_cmd_trigger(char **w, unsigned int n)
 {
-	u32 blocks, id;
+	bool at_stop = n == 3 && !strcmp(w[1], "stop");
+	bool pause = n == 3 && !at_stop && !strcmp(w[2], "pause");
+	u32 blocks = 0, id = 0;
 
-	if (n != 3 || kstrtou32(w[1], 0, &blocks) || !blocks ||
-	    kstrtou32(w[2], 0, &id))
+	if (n != 3 || (!pause && kstrtou32(w[2], 0, &id)) ||
+	    (!at_stop && (kstrtou32(w[1], 0, &blocks) || !blocks)))
 		return -EINVAL;
 	if (!bfd_current)
 		return -ENODEV;
-	bfd_arm_trigger(bfd_current, blocks, id);
+	if (at_stop)
+		bfd_arm_stop_trigger(bfd_current, id);
+	else if (pause)
+		bfd_arm_pause(bfd_current, blocks);
+	else
+		bfd_arm_trigger(bfd_current, blocks, id);
+	return 0;
+}
+
+static int bfd_cmd_resume(char **w, unsigned int n)
+{
+	if (n != 1)
+		return -EINVAL;
+	if (!bfd_current)
+		return -ENODEV;
+	bfd_resume(bfd_current);
 	return 0;
 }
 
@@ -125,7 +174,10 @@ static const struct {
 	{ "remove", bfd_cmd_remove },
 	{ "cmd_id", bfd_cmd_cmd_id },
 	{ "mode", bfd_cmd_mode },
+	{ "target", bfd_cmd_target },
 	{ "trigger", bfd_cmd_trigger },
+	{ "resume", bfd_cmd_resume },
+	{ "suspend", bfd_cmd_suspend },
 };
 
 static ssize_t bfd_control_write(struct file *file, const char __user *ubuf,
@@ -199,6 +251,11 @@ static int bfd_counters_show(struct seq_file *m, void *unused)
 	seq_printf(m, "features %llu\n", bfd->vdev.features);
 	seq_printf(m, "cmd_id %u\n", le32_to_cpu(cfg.free_page_hint_cmd_id));
 	seq_printf(m, "actual %u\n", le32_to_cpu(cfg.actual));
+	seq_printf(m, "poison_val %u\n", le32_to_cpu(cfg.poison_val));
+	/* What the guest's free pages contain, for the poison_val checks. */
+	seq_printf(m, "guest_init_on_free %u\n", want_init_on_free() ? 1 : 0);
+	seq_printf(m, "guest_page_poisoning %u\n",
+		   page_poisoning_enabled_static() ? 1 : 0);
 
 	mutex_lock(&bfd->lock);
 	for (i = 0; i < BFD_VQ_MAX; i++)
@@ -214,14 +271,24 @@ static int bfd_counters_show(struct seq_file *m, void *unused)
 	seq_printf(m, "dup_blocks %llu\n", h->dup_blocks);
 	seq_printf(m, "bad_buffers %llu\n", h->bad_buffers);
 	seq_printf(m, "trigger_left %u\n", h->trigger_left);
+	seq_printf(m, "stop_trigger %u\n", h->stop_trigger);
 	seq_printf(m, "triggers %llu\n", h->triggers);
+	seq_printf(m, "pause_left %u\n", h->pause_left);
+	seq_printf(m, "paused %u\n", h->paused);
+	seq_printf(m, "pauses %llu\n", h->pauses);
+	seq_printf(m, "hint_min_order %d\n", h->min_order);
 	seq_printf(m, "markers_lost %llu\n", h->markers_lost);
 	seq_printf(m, "inflate_pfns %llu\n", bfd->inflate_pfns);
 	seq_printf(m, "deflate_pfns %llu\n", bfd->deflate_pfns);
 	seq_printf(m, "stats_bufs %llu\n", bfd->stats_bufs);
+	seq_printf(m, "report_bufs %llu\n", bfd->report_bufs);
+	seq_printf(m, "report_blocks %llu\n", bfd->report_blocks);
+	seq_printf(m, "report_bytes %llu\n", bfd->report_bytes);
+	seq_printf(m, "report_min_order %d\n", bfd->report_min_order);
 	seq_printf(m, "config_changes %llu\n", bfd->config_changes);
 	seq_printf(m, "resets %llu\n", bfd->resets);
 	seq_printf(m, "probes %llu\n", bfd->probes);
+	seq_printf(m, "suspends %llu\n", bfd->suspends);
 	seq_printf(m, "ring_errors %llu\n", bfd->ring_errors);
 	mutex_unlock(&bfd->lock);
 out_unlock:

@@ -7,7 +7,7 @@
  * negotiation, status, config space and virtqueues made by
  * vring_create_virtqueue.  VIRTIO_F_ACCESS_PLATFORM is never offered, so
  * the rings carry guest physical addresses, as with QEMU.  The device asks
- * for no balloon (num_pages stays 0), holds the one statistics buffer as
+ * for no balloon unless a test sets a target, holds the one statistics buffer as
  * QEMU does when nobody polls, and plays the free page hinting host as a
  * test tells it to (control.c): that is what it is for.
  */
@@ -22,6 +22,8 @@
 
 /* Runs every queue's ring work; a reclaim-safe queue, as for a device. */
 static struct workqueue_struct *bfd_wq;
+/* A pause nobody ends gives up after this long (a test that died). */
+#define BFD_PAUSE_MAX_S		60
 
 static struct bfd_dev *to_bfd(struct virtio_device *vdev)
 {
@@ -134,11 +136,42 @@ static void bfd_reset(struct virtio_device *vdev)
 		q->last_avail = 0;
 		q->used_idx = 0;
 		q->broken = false;
+		q->dead = true;
 	}
 	bfd->hint.in_round = false;
 	bfd->hint.trigger_left = 0;
+	bfd->hint.stop_trigger = false;
+	bfd->hint.pause_left = 0;
+	bfd->hint.pause_due = false;
 	xa_destroy(&bfd->hint.round_set);
 	bfd->resets++;
+	mutex_unlock(&bfd->lock);
+}
+
+/*
+ * A pause armed with "trigger N pause" that the notification just served
+ * made due: hold the driver in its kick, in the middle of its round, until
+ * "resume", the device's removal or a suspend cycle, or BFD_PAUSE_MAX_S.
+ * Waits without bfd->lock, so that the test reads the counters and acts
+ * meanwhile; the driver's other paths (the shrinker) run too, and those
+ * that need its free page virtqueue wait for the kick to return.
+ */
+static void bfd_pause_point(struct bfd_dev *bfd)
+{
+	mutex_lock(&bfd->lock);
+	if (!bfd->hint.pause_due) {
+		mutex_unlock(&bfd->lock);
+		return;
+	}
+	bfd->hint.pause_due = false;
+	WRITE_ONCE(bfd->hint.paused, true);
+	bfd->hint.pauses++;
+	mutex_unlock(&bfd->lock);
+
+	wait_event_timeout(bfd->resume_wait, !READ_ONCE(bfd->hint.paused),
+			   BFD_PAUSE_MAX_S * HZ);
+	mutex_lock(&bfd->lock);
+	WRITE_ONCE(bfd->hint.paused, false);
 	mutex_unlock(&bfd->lock);
 }
 
@@ -153,10 +186,12 @@ static bool bfd_notify(struct virtqueue *vq)
 {
 	struct bfd_vq *q = vq->priv;
 
-	if (preemptible())
+	if (preemptible()) {
 		bfd_ring_process(q);
-	else
+		bfd_pause_point(q->bfd);
+	} else {
 		queue_work(bfd_wq, &q->work);
+	}
 	return true;
 }
 
@@ -199,7 +234,12 @@ static int bfd_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 			err = -EINVAL;
 			goto err_del_vqs;
 		}
-		num = i == BFD_VQ_HINT ? bfd->hint_qsize : BFD_QSIZE_BALLOON;
+		if (i == BFD_VQ_HINT)
+			num = bfd->hint_qsize;
+		else if (i == BFD_VQ_REPORT)
+			num = bfd->report_qsize;
+		else
+			num = BFD_QSIZE_BALLOON;
 		q = kzalloc_obj(*q, GFP_KERNEL);
 		if (!q) {
 			err = -ENOMEM;
@@ -348,6 +388,8 @@ static void bfd_hint_block(struct bfd_dev *bfd, const struct bfd_seg *seg)
 		return;
 	}
 	order = ilog2(pages);
+	if (h->min_order < 0 || order < h->min_order)
+		h->min_order = order;
 	h->blocks++;
 	h->bytes += seg->len;
 	if (!h->in_round)
@@ -362,6 +404,8 @@ static void bfd_hint_block(struct bfd_dev *bfd, const struct bfd_seg *seg)
 		h->triggers++;
 		bfd_write_cmd_id(bfd, h->trigger_id);
 	}
+	if (h->pause_left && !--h->pause_left)
+		h->pause_due = true;
 }
 
 /* A start (the round's id) or stop (STOP) marker: a 4-byte out-buffer. */
@@ -382,6 +426,11 @@ static void bfd_hint_marker(struct bfd_dev *bfd, const struct bfd_seg *seg)
 	if (val == VIRTIO_BALLOON_CMD_ID_STOP) {
 		h->stop_markers++;
 		h->in_round = false;
+		if (h->stop_trigger) {
+			h->stop_trigger = false;
+			h->triggers++;
+			bfd_write_cmd_id(bfd, h->stop_trigger_id);
+		}
 		return;
 	}
 	h->start_markers++;
@@ -390,6 +439,24 @@ static void bfd_hint_marker(struct bfd_dev *bfd, const struct bfd_seg *seg)
 	h->in_round = true;
 	h->round_id = val;
 	xa_destroy(&h->round_set);
+}
+
+/* A free page report: blocks of free memory, counted and left alone. */
+static void bfd_report(struct bfd_dev *bfd, const struct bfd_buf *buf)
+{
+	const struct bfd_seg *seg;
+	unsigned int i;
+	int order;
+
+	bfd->report_bufs++;
+	for (i = 0; i < buf->nsegs; i++) {
+		seg = &buf->seg[i];
+		order = get_order(seg->len);
+		if (bfd->report_min_order < 0 || order < bfd->report_min_order)
+			bfd->report_min_order = order;
+		bfd->report_blocks++;
+		bfd->report_bytes += seg->len;
+	}
 }
 
 /**
@@ -423,6 +490,9 @@ void bfd_buf_taken(struct bfd_vq *q, const struct bfd_buf *buf)
 		else
 			bfd->hint.bad_buffers++;
 		break;
+	case BFD_VQ_REPORT:
+		bfd_report(bfd, buf);
+		break;
 	default:
 		break;
 	}
@@ -435,6 +505,19 @@ void bfd_set_cmd_id(struct bfd_dev *bfd, u32 id, bool notify)
 		bfd_write_cmd_id(bfd, id);
 	else
 		bfd_store_cmd_id(bfd, id);
+	mutex_unlock(&bfd->lock);
+}
+
+void bfd_set_target(struct bfd_dev *bfd, u32 pages)
+{
+	unsigned long flags;
+
+	mutex_lock(&bfd->lock);
+	spin_lock_irqsave(&bfd->cfg_lock, flags);
+	bfd->cfg.num_pages = cpu_to_le32(pages);
+	spin_unlock_irqrestore(&bfd->cfg_lock, flags);
+	bfd->config_changes++;
+	virtio_config_changed(&bfd->vdev);
 	mutex_unlock(&bfd->lock);
 }
 
@@ -463,6 +546,77 @@ void bfd_arm_trigger(struct bfd_dev *bfd, unsigned int blocks, u32 id)
 	mutex_unlock(&bfd->lock);
 }
 
+void bfd_arm_stop_trigger(struct bfd_dev *bfd, u32 id)
+{
+	mutex_lock(&bfd->lock);
+	bfd->hint.stop_trigger = true;
+	bfd->hint.stop_trigger_id = id;
+	mutex_unlock(&bfd->lock);
+}
+
+void bfd_arm_pause(struct bfd_dev *bfd, unsigned int blocks)
+{
+	mutex_lock(&bfd->lock);
+	bfd->hint.pause_left = blocks;
+	mutex_unlock(&bfd->lock);
+}
+
+/* End a pause under way, if any. */
+void bfd_resume(struct bfd_dev *bfd)
+{
+	mutex_lock(&bfd->lock);
+	WRITE_ONCE(bfd->hint.paused, false);
+	mutex_unlock(&bfd->lock);
+	wake_up(&bfd->resume_wait);
+}
+
+/*
+ * Disarm any pause and end one under way: the driver's remove and .freeze
+ * wait for its round, which must not sit in a pause meanwhile.
+ */
+static void bfd_no_pause(struct bfd_dev *bfd)
+{
+	mutex_lock(&bfd->lock);
+	bfd->hint.pause_left = 0;
+	bfd->hint.pause_due = false;
+	mutex_unlock(&bfd->lock);
+	bfd_resume(bfd);
+}
+
+/**
+ * bfd_suspend - a suspend/resume cycle of the device
+ * @bfd: the device
+ *
+ * What a transport's PM callbacks do around a system sleep, with the
+ * device lock held as the PM core holds it: the driver's .freeze, then a
+ * device reset and the driver's .restore (virtio_device_restore() does
+ * both).  The reset makes every queue dead: a driver that does not set its
+ * queues up again waits for them forever.
+ *
+ * Return: 0, -EOPNOTSUPP without CONFIG_PM_SLEEP, or the error of .freeze
+ * (the device then runs on) or of the restore.
+ */
+int bfd_suspend(struct bfd_dev *bfd)
+{
+#ifdef CONFIG_PM_SLEEP
+	struct device *dev = &bfd->vdev.dev;
+	int err;
+
+	bfd_no_pause(bfd);
+	device_lock(dev);
+	err = virtio_device_freeze(&bfd->vdev);
+	if (!err)
+		err = virtio_device_restore(&bfd->vdev);
+	device_unlock(dev);
+	mutex_lock(&bfd->lock);
+	bfd->suspends++;
+	mutex_unlock(&bfd->lock);
+	return err;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
 static void bfd_release(struct device *dev)
 {
 	struct bfd_dev *bfd = to_bfd(dev_to_virtio(dev));
@@ -477,13 +631,14 @@ static void bfd_release(struct device *dev)
  * @parent: its parent device
  * @features: VIRTIO_BALLOON_F_* bits to offer, within BFD_FEATURES
  * @hint_qsize: entries of the free page virtqueue
+ * @report_qsize: entries of the free page reporting virtqueue
  *
  * A bound balloon driver probes it before this returns.
  *
  * Return: the device or an ERR_PTR().
  */
 struct bfd_dev *bfd_create(struct device *parent, u64 features,
-			   unsigned int hint_qsize)
+			   unsigned int hint_qsize, unsigned int report_qsize)
 {
 	struct bfd_dev *bfd;
 	int err;
@@ -493,9 +648,13 @@ struct bfd_dev *bfd_create(struct device *parent, u64 features,
 		return ERR_PTR(-ENOMEM);
 	spin_lock_init(&bfd->cfg_lock);
 	mutex_init(&bfd->lock);
+	init_waitqueue_head(&bfd->resume_wait);
 	xa_init(&bfd->hint.round_set);
 	bfd->features = features;
 	bfd->hint_qsize = hint_qsize;
+	bfd->report_qsize = report_qsize;
+	bfd->hint.min_order = -1;
+	bfd->report_min_order = -1;
 	bfd->vdev.dev.parent = parent;
 	bfd->vdev.dev.release = bfd_release;
 	bfd->vdev.config = &bfd_config_ops;
@@ -512,6 +671,7 @@ struct bfd_dev *bfd_create(struct device *parent, u64 features,
 /* Unregister @bfd: the driver's remove runs, then the device is freed. */
 void bfd_remove(struct bfd_dev *bfd)
 {
+	bfd_no_pause(bfd);
 	unregister_virtio_device(&bfd->vdev);
 }
 

@@ -14,6 +14,7 @@
 #include <linux/spinlock.h>
 #include <linux/virtio.h>
 #include <linux/virtio_balloon.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 
@@ -25,6 +26,7 @@ enum bfd_kind {
 	BFD_VQ_DEFLATE,
 	BFD_VQ_STATS,
 	BFD_VQ_HINT,
+	BFD_VQ_REPORT,
 	BFD_VQ_MAX
 };
 
@@ -36,8 +38,11 @@ enum bfd_mode {
 
 /* Entries of the inflate, deflate and stats queues (QEMU's size). */
 #define BFD_QSIZE_BALLOON	128
-/* Segments a buffer may have (the balloon driver uses one). */
-#define BFD_MAX_SEGS		4
+/*
+ * Segments a buffer may have: one for the balloon queues, up to
+ * PAGE_REPORTING_CAPACITY (32) for a free page report.
+ */
+#define BFD_MAX_SEGS		32
 
 /**
  * struct bfd_seg - one descriptor of a buffer
@@ -88,6 +93,9 @@ struct bfd_held {
  * @seen: buffers taken off the ring
  * @used: buffers returned
  * @broken: the driver published a malformed buffer; parsing stopped
+ * @dead: the device was reset since the driver set this queue up: a
+ *        device forgets its queues on reset, so nothing here is looked at
+ *        again (the driver must delete it and find its queues anew)
  * @work: parses the ring when the notifier may not sleep, the driver
  *        became ready or a mode changed
  *
@@ -106,6 +114,7 @@ struct bfd_vq {
 	u64 seen;
 	u64 used;
 	bool broken;
+	bool dead;
 	struct work_struct work;
 };
 
@@ -125,7 +134,14 @@ struct bfd_vq {
  * @round_set: start pfn -> order of each block of the current round
  * @trigger_left: blocks to go before @trigger_id is written; 0 when unarmed
  * @trigger_id: command id the trigger writes
- * @triggers: triggers fired
+ * @stop_trigger: write @stop_trigger_id at the next stop marker
+ * @stop_trigger_id: command id that trigger writes
+ * @triggers: triggers fired (both kinds)
+ * @pause_left: blocks to go before the device pauses; 0 when unarmed
+ * @pause_due: the notification being served pauses once it is served
+ * @paused: a pause is under way (read without the lock by the waiter)
+ * @pauses: pauses begun
+ * @min_order: smallest order of a block seen (-1 before the first)
  * @markers: the marker log (0 stop, else a start marker's id)
  * @nmarkers: markers logged
  * @markers_lost: markers that did not fit
@@ -146,7 +162,14 @@ struct bfd_hint {
 	struct xarray round_set;
 	unsigned int trigger_left;
 	u32 trigger_id;
+	bool stop_trigger;
+	u32 stop_trigger_id;
 	u64 triggers;
+	unsigned int pause_left;
+	bool pause_due;
+	bool paused;
+	u64 pauses;
+	int min_order;
 	u32 markers[BFD_MARKERS_MAX];
 	unsigned int nmarkers;
 	u64 markers_lost;
@@ -161,17 +184,24 @@ struct bfd_hint {
  * @status: device status byte
  * @features: balloon features offered
  * @hint_qsize: entries of the free page virtqueue
+ * @report_qsize: entries of the free page reporting virtqueue
  * @lock: protects the device side of the queues (bfd_vq fields), @hint,
  *        @modes and the counters below; taken by ring work and control
  * @vqs: the device side of each queue, NULL where the driver made none
  * @modes: mode of each queue kind, kept over resets
  * @hint: free page virtqueue state
+ * @resume_wait: woken when a pause ends
  * @inflate_pfns: pfns the driver put in the balloon
  * @deflate_pfns: pfns it took back
  * @stats_bufs: statistics buffers received
+ * @report_bufs: free page reports received
+ * @report_blocks: blocks in them
+ * @report_bytes: their total length
+ * @report_min_order: smallest order of a reported block (-1 before one)
  * @config_changes: config change notifications raised
  * @resets: device resets
- * @probes: find_vqs calls (one per driver probe)
+ * @probes: find_vqs calls (one per driver probe or restore)
+ * @suspends: suspend/resume cycles run (``suspend``)
  * @ring_errors: queues that stopped on a malformed buffer
  */
 struct bfd_dev {
@@ -183,28 +213,40 @@ struct bfd_dev {
 
 	u64 features;
 	unsigned int hint_qsize;
+	unsigned int report_qsize;
 
 	struct mutex lock;		/* the queues' device side, hint, counters */
 	struct bfd_vq *vqs[BFD_VQ_MAX];
 	enum bfd_mode modes[BFD_VQ_MAX];
 	struct bfd_hint hint;
+	wait_queue_head_t resume_wait;
 	u64 inflate_pfns;
 	u64 deflate_pfns;
 	u64 stats_bufs;
+	u64 report_bufs;
+	u64 report_blocks;
+	u64 report_bytes;
+	int report_min_order;
 	u64 config_changes;
 	u64 resets;
 	u64 probes;
+	u64 suspends;
 	u64 ring_errors;
 };
 
 /* device.c */
 struct bfd_dev *bfd_create(struct device *parent, u64 features,
-			   unsigned int hint_qsize);
+			   unsigned int hint_qsize, unsigned int report_qsize);
 void bfd_remove(struct bfd_dev *bfd);
+int bfd_suspend(struct bfd_dev *bfd);
 void bfd_set_cmd_id(struct bfd_dev *bfd, u32 id, bool notify);
+void bfd_set_target(struct bfd_dev *bfd, u32 pages);
 void bfd_set_mode(struct bfd_dev *bfd, enum bfd_kind kind,
 		  enum bfd_mode mode);
 void bfd_arm_trigger(struct bfd_dev *bfd, unsigned int blocks, u32 id);
+void bfd_arm_stop_trigger(struct bfd_dev *bfd, u32 id);
+void bfd_arm_pause(struct bfd_dev *bfd, unsigned int blocks);
+void bfd_resume(struct bfd_dev *bfd);
 bool bfd_driver_ok(struct bfd_dev *bfd);
 void bfd_buf_taken(struct bfd_vq *q, const struct bfd_buf *buf);
 int __init bfd_device_init(void);

@@ -134,7 +134,8 @@ void bfd_ring_process(struct bfd_vq *q)
 	int ret;
 
 	mutex_lock(&bfd->lock);
-	if (!bfd_driver_ok(bfd) || q->broken || q->mode == BFD_IGNORE)
+	if (!bfd_driver_ok(bfd) || q->broken || q->dead ||
+	    q->mode == BFD_IGNORE)
 		goto out_unlock;
 	while ((ret = bfd_ring_pop(q, &buf)) > 0) {
 		q->seen++;

@@ -40,7 +40,10 @@
  * - ``rounds``: rounds answered with a start marker; ``cmd_ids``: new
  *   command ids seen (a round is skipped when the previous start marker is
  *   still unused after hint_stall_ms); ``cmd_id_reads``: times the id was
- *   read from config (once per config change); ``stop_seen``,
+ *   read from config (once per config change); ``mid_round_reads``: of
+ *   those, the reads a round under way made (a config change came while it
+ *   allocated; the round goes on when config shows its id or STOP);
+ *   ``stop_seen``,
  *   ``done_seen``: STOP and DONE values seen between rounds (STOP read
  *   during a round does not end it: QEMU shows STOP for as long as a round
  *   runs); ``stops_sent``: rounds ended with a stop marker.
@@ -63,10 +66,13 @@
  * - ``kicks``: notifications sent on the free page virtqueue.
  * - ``returned_done``, ``returned_shrinker``, ``returned_remove``: pages
  *   given back to the allocator because the host wrote DONE, because of
- *   memory pressure, or because the device went away.  They grow block
+ *   memory pressure, or because the device went away (removal, or the
+ *   reset of a suspend: see .freeze in the README).  They grow block
  *   by block, so at any moment ``held_pages`` plus the three is every
  *   page ever allocated for hinting (``bytes_hinted`` / page size); once
- *   DONE has been handled ``held_pages`` is 0.
+ *   DONE has been handled ``held_pages`` is 0.  ``returned_oom``: the
+ *   part of ``returned_shrinker`` given back by the OOM notifier, the
+ *   page allocator's last call before it kills a task.
  *
  * Free page reporting:
  *
@@ -99,6 +105,8 @@
  *   id from config and answers it, as it does on a config change (a
  *   round, DONE or STOP; nothing when the id was answered already), on the
  *   writer's CPU only (no helper), and returns once the round ended.  A
+ *   newer id that ended the round is answered by the driver's work item,
+ *   as after a config change.  A
  *   round has no error to report: it ends its blocks when no more can be
  *   allocated, as always, and what it did shows in the statistics.
  *
