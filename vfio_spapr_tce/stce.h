@@ -46,17 +46,21 @@
 #define STCE_PAGE_SIZES		(SZ_4K | SZ_2M)
 
 /**
- * struct stce_node - a node of a multi-level TCE table
- * @used: leaf: TCEs in use; above: child nodes allocated
- * @child: the nodes of the next level (NULL: not allocated)
- * @tce: leaf: the TCEs, physical address of the first system page | perm;
- *	in a v2 window followed by as many user addresses, the one each
- *	in-use TCE was mapped from, to find its registered region on unmap
+ * struct stce_node - the root or an inner node of a multi-level TCE table
+ * @used: a one-level table's root: TCEs in use; above: children allocated
+ * @child: the nodes of the next level (NULL: not allocated); leaves below
+ *	the root are bare arrays of TCEs, laid out as @tce, and their parent
+ *	holds, after its child pointers, an unsigned long per child: the
+ *	TCEs in use in it
+ * @tce: a one-level table's root: the TCEs, physical address of the first
+ *	system page | perm; in a v2 window followed by as many user
+ *	addresses, the one each in-use TCE was mapped from, to find its
+ *	registered region on unmap
  */
 struct stce_node {
 	unsigned long used;
 	union {
-		DECLARE_FLEX_ARRAY(struct stce_node *, child);
+		DECLARE_FLEX_ARRAY(void *, child);
 		DECLARE_FLEX_ARRAY(u64, tce);
 	};
 };
@@ -86,6 +90,29 @@ struct stce_window {
 	unsigned long in_use;
 	size_t table_bytes;
 	struct stce_node *root;
+};
+
+/**
+ * struct stce_cursor - a position in a window's TCE table
+ * @w: the window
+ * @tce: TCE @i in its leaf, or NULL when the leaf is not allocated
+ * @used: the count of TCEs in use in that leaf
+ * @i: the TCE
+ * @left: TCEs from @i to the end of the leaf (or of the window), at least 1
+ * @ua_off: v2: how far after each TCE its user address is, 0 without them
+ *
+ * A walk over a range of TCEs goes from the root to a leaf once per leaf,
+ * not once per TCE: stce_cursor_next() only walks again when it leaves the
+ * leaf.  Between stce_cursor_seek() and the last stce_cursor_next() no
+ * table node may be allocated or freed.
+ */
+struct stce_cursor {
+	struct stce_window *w;
+	u64 *tce;
+	unsigned long *used;
+	unsigned long i;
+	unsigned long left;
+	unsigned long ua_off;
 };
 
 /**
@@ -183,7 +210,8 @@ int stce_table_alloc(struct stce_window *w, unsigned long first,
 		     unsigned long n);
 void stce_table_trim(struct stce_window *w, unsigned long first,
 		     unsigned long n);
-void stce_tce_set(struct stce_window *w, unsigned long i, u64 tce, u64 ua);
+void stce_cursor_seek(struct stce_cursor *cur, struct stce_window *w,
+		      unsigned long i);
 int stce_window_init(struct stce_window *w, bool v2, u64 start, u64 size,
 		     unsigned int page_shift, unsigned int levels);
 int stce_window_destroy(struct stce_container *c, struct stce_window *w);
@@ -201,6 +229,40 @@ int stce_tces_clear(struct stce_container *c, struct stce_window *w,
 		    unsigned long first, unsigned long n);
 int stce_window_clear(struct stce_container *c, struct stce_window *w);
 int stce_window_replay(struct stce_container *c, struct iommu_domain *domain);
+
+/* The TCE under @cur: physical address | permission bits, 0 if clear. */
+static inline u64 stce_cursor_tce(const struct stce_cursor *cur)
+{
+	return cur->tce ? *cur->tce : 0;
+}
+
+/* Move @cur to the next TCE; it may then be just past the window. */
+static inline void stce_cursor_next(struct stce_cursor *cur)
+{
+	if (--cur->left) {
+		cur->i++;
+		if (cur->tce)
+			cur->tce++;
+		return;
+	}
+	stce_cursor_seek(cur, cur->w, cur->i + 1);
+}
+
+/*
+ * Move @cur @k TCEs on, @k at most @cur->left: loops over a range work on
+ * the min(@cur->left, TCEs left) entries of one leaf at a time.
+ */
+static inline void stce_cursor_skip(struct stce_cursor *cur, unsigned long k)
+{
+	if (k < cur->left) {
+		cur->left -= k;
+		cur->i += k;
+		if (cur->tce)
+			cur->tce += k;
+		return;
+	}
+	stce_cursor_seek(cur, cur->w, cur->i + k);
+}
 
 /* mem.c */
 int stce_mem_register(struct stce_container *c, u64 ua, u64 size);

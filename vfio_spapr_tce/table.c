@@ -51,6 +51,12 @@ static int stce_tce_prot(u64 tce)
  * every other node when a TCE below it is first mapped, and freed when the
  * last TCE below it is cleared, so a window costs memory in proportion to
  * the TCEs in use, not to its size.  A one-level table is the root alone.
+ *
+ * Below the root a leaf is the bare array of its TCEs, a power of two in
+ * size: a leaf is allocated (and zeroed) for every MAP_DMA into a range
+ * left empty, and a header would make each allocation round up to twice
+ * its size.  The count of TCEs in use in each leaf is kept in its parent,
+ * after the parent's child pointers.
  */
 static unsigned int stce_level_shift(const struct stce_window *w,
 				     unsigned int level)
@@ -74,21 +80,41 @@ static unsigned long stce_node_entries(const struct stce_window *w,
 		       BIT(ilog2(w->nr_tces) - stce_level_shift(w, 0));
 }
 
+/* Whether nodes at @level are bare leaves (below a root that is not one). */
+static bool stce_bare_leaf(const struct stce_window *w, unsigned int level)
+{
+	return level && level == w->depth - 1;
+}
+
+/* The TCEs in use in the bare leaf @idx of @parent, a node above it. */
+static unsigned long *stce_leaf_used(const struct stce_window *w,
+				     struct stce_node *parent,
+				     unsigned int level, unsigned long idx)
+{
+	return (unsigned long *)&parent->child[stce_node_entries(w, level)] +
+	       idx;
+}
+
 static size_t stce_node_size(const struct stce_window *w, unsigned int level)
 {
 	unsigned long n = stce_node_entries(w, level);
 
 	if (level == w->depth - 1)
-		return struct_size_t(struct stce_node, tce,
-				     w->has_ua ? 2 * n : n);
+		n = w->has_ua ? 2 * n : n;
+	if (stce_bare_leaf(w, level))
+		return array_size(n, sizeof(u64));
+	if (level == w->depth - 1)
+		return struct_size_t(struct stce_node, tce, n);
+	/* The parent of bare leaves also counts their TCEs in use. */
+	if (stce_bare_leaf(w, level + 1))
+		n *= 2;
 	return struct_size_t(struct stce_node, child, n);
 }
 
-static struct stce_node *stce_node_alloc(struct stce_window *w,
-					 unsigned int level)
+static void *stce_node_alloc(struct stce_window *w, unsigned int level)
 {
 	size_t size = stce_node_size(w, level);
-	struct stce_node *n;
+	void *n;
 
 	n = kvzalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!n)
@@ -98,8 +124,7 @@ static struct stce_node *stce_node_alloc(struct stce_window *w,
 	return n;
 }
 
-static void stce_node_free(struct stce_window *w, struct stce_node *n,
-			   unsigned int level)
+static void stce_node_free(struct stce_window *w, void *n, unsigned int level)
 {
 	size_t size = stce_node_size(w, level);
 
@@ -108,9 +133,10 @@ static void stce_node_free(struct stce_window *w, struct stce_node *n,
 	kvfree(n);
 }
 
-static void stce_node_free_all(struct stce_window *w, struct stce_node *n,
+static void stce_node_free_all(struct stce_window *w, void *node,
 			       unsigned int level)
 {
+	struct stce_node *n = node;
 	unsigned long i;
 
 	if (level < w->depth - 1)
@@ -118,63 +144,6 @@ static void stce_node_free_all(struct stce_window *w, struct stce_node *n,
 			if (n->child[i])
 				stce_node_free_all(w, n->child[i], level + 1);
 	stce_node_free(w, n, level);
-}
-
-/*
- * The leaf holding TCE @i, or NULL when it is not allocated; *@idx is set
- * to the TCE's index in it.
- */
-static struct stce_node *stce_leaf(const struct stce_window *w,
-				   unsigned long i, unsigned long *idx)
-{
-	struct stce_node *n = w->root;
-	unsigned int l;
-
-	for (l = 0; n && l < w->depth - 1; l++)
-		n = n->child[stce_level_idx(w, l, i)];
-	*idx = stce_level_idx(w, w->depth - 1, i);
-	return n;
-}
-
-/* TCE @i: the page's physical address | permission bits, 0 if clear. */
-static u64 stce_tce(const struct stce_window *w, unsigned long i)
-{
-	unsigned long idx;
-	struct stce_node *n = stce_leaf(w, i, &idx);
-
-	return n ? n->tce[idx] : 0;
-}
-
-/* v2: the user address TCE @i was mapped from. */
-static u64 stce_tce_ua(const struct stce_window *w, unsigned long i)
-{
-	unsigned long idx;
-	struct stce_node *n = stce_leaf(w, i, &idx);
-
-	return n ? n->tce[stce_node_entries(w, w->depth - 1) + idx] : 0;
-}
-
-/**
- * stce_tce_set() - write one TCE
- * @w: the window
- * @i: the TCE, whose leaf stce_table_alloc() made sure of
- * @tce: physical address | permission bits, or 0 to clear it
- * @ua: v2: the user address it maps from
- */
-void stce_tce_set(struct stce_window *w, unsigned long i, u64 tce, u64 ua)
-{
-	unsigned long idx;
-	struct stce_node *n = stce_leaf(w, i, &idx);
-
-	if (WARN_ON_ONCE(!n))
-		return;
-	if (!(n->tce[idx] & STCE_TCE_PERM) && (tce & STCE_TCE_PERM))
-		n->used++;
-	else if ((n->tce[idx] & STCE_TCE_PERM) && !(tce & STCE_TCE_PERM))
-		n->used--;
-	n->tce[idx] = tce;
-	if (w->has_ua)
-		n->tce[stce_node_entries(w, w->depth - 1) + idx] = ua;
 }
 
 /*
@@ -191,6 +160,58 @@ static unsigned int stce_span_shift(const struct stce_window *w,
 }
 
 /**
+ * stce_cursor_seek() - put a cursor on a TCE, walking to its leaf
+ * @cur: the cursor
+ * @w: the window
+ * @i: the TCE; a cursor at or past the end of the window reads 0
+ */
+void stce_cursor_seek(struct stce_cursor *cur, struct stce_window *w,
+		      unsigned long i)
+{
+	unsigned int leaf = w->depth - 1, l;
+	struct stce_node *n = w->root;
+	unsigned long span;
+
+	cur->w = w;
+	cur->i = i;
+	cur->ua_off = w->has_ua ? stce_node_entries(w, leaf) : 0;
+	cur->tce = NULL;
+	cur->used = NULL;
+	if (i >= w->nr_tces) {
+		cur->left = 1;
+		return;
+	}
+	span = BIT(stce_span_shift(w, leaf));
+	cur->left = span - (i & (span - 1));
+	if (!leaf) {
+		cur->tce = &n->tce[i];
+		cur->used = &n->used;
+		return;
+	}
+	for (l = 0; l < leaf - 1 && n; l++)
+		n = n->child[stce_level_idx(w, l, i)];
+	if (!n || !n->child[stce_level_idx(w, l, i)])
+		return;
+	cur->tce = (u64 *)n->child[stce_level_idx(w, l, i)] +
+		   stce_level_idx(w, leaf, i);
+	cur->used = stce_leaf_used(w, n, l, stce_level_idx(w, l, i));
+}
+
+/*
+ * The TCEs in use (or, above the leaves, the children) of @path[@l], the
+ * node at level @l on the path to TCE @i.
+ */
+static unsigned long stce_path_used(const struct stce_window *w,
+				    void * const *path, unsigned int l,
+				    unsigned long i)
+{
+	if (stce_bare_leaf(w, l))
+		return *stce_leaf_used(w, path[l - 1], l - 1,
+				       stce_level_idx(w, l - 1, i));
+	return ((struct stce_node *)path[l])->used;
+}
+
+/**
  * stce_table_trim() - free the table nodes of a range that hold no TCE
  * @w: the window
  * @first: first TCE
@@ -201,24 +222,27 @@ static unsigned int stce_span_shift(const struct stce_window *w,
 void stce_table_trim(struct stce_window *w, unsigned long first,
 		     unsigned long n)
 {
-	struct stce_node *path[STCE_MAX_LEVELS], *node;
 	unsigned long i = first, end = first + n;
+	void *path[STCE_MAX_LEVELS], *child;
+	struct stce_node *parent;
 	unsigned int l, span;
 
 	while (i < end) {
-		node = w->root;
+		/* path[l]: the deepest node on the way to TCE i */
+		path[0] = w->root;
 		for (l = 0; l < w->depth - 1; l++) {
-			path[l] = node;
-			node = node->child[stce_level_idx(w, l, i)];
-			if (!node)
+			parent = path[l];
+			child = parent->child[stce_level_idx(w, l, i)];
+			if (!child)
 				break;
+			path[l + 1] = child;
 		}
-		path[l] = node ? node : path[l];
 		span = stce_span_shift(w, l);
 		/* Free the nodes on the path left empty, bottom up. */
-		for (; l > 0 && !path[l]->used; l--) {
-			path[l - 1]->child[stce_level_idx(w, l - 1, i)] = NULL;
-			path[l - 1]->used--;
+		for (; l > 0 && !stce_path_used(w, path, l, i); l--) {
+			parent = path[l - 1];
+			parent->child[stce_level_idx(w, l - 1, i)] = NULL;
+			parent->used--;
 			stce_node_free(w, path[l], l);
 		}
 		i = (i | (BIT(span) - 1)) + 1;
@@ -237,8 +261,9 @@ int stce_table_alloc(struct stce_window *w, unsigned long first,
 		     unsigned long n)
 {
 	unsigned long i = first, end = first + n, idx;
-	struct stce_node *node, *child;
+	struct stce_node *node;
 	unsigned int l;
+	void *child;
 
 	while (i < end) {
 		node = w->root;
@@ -254,7 +279,7 @@ int stce_table_alloc(struct stce_window *w, unsigned long first,
 				node->child[idx] = child;
 				node->used++;
 			}
-			node = child;
+			node = child;	/* a bare leaf after the last level */
 		}
 		i = (i | (BIT(stce_span_shift(w, l)) - 1)) + 1;
 	}
@@ -271,20 +296,31 @@ static unsigned long stce_next_used(const struct stce_window *w,
 	unsigned long idx, last;
 	struct stce_node *node;
 	unsigned int l;
+	u64 *tce;
 
 	while (i < end) {
 		node = w->root;
+		tce = node->tce;
 		for (l = 0; l < w->depth - 1; l++) {
-			node = node->child[stce_level_idx(w, l, i)];
-			if (!node || !node->used)
+			idx = stce_level_idx(w, l, i);
+			if (!node->child[idx])
 				break;
+			if (stce_bare_leaf(w, l + 1)) {
+				if (!*stce_leaf_used(w, node, l, idx))
+					break;
+				tce = node->child[idx];
+			} else {
+				node = node->child[idx];
+				if (!node->used)
+					break;
+			}
 		}
 		if (l == w->depth - 1) {
 			/* Scan the leaf up to its end or @end. */
 			idx = stce_level_idx(w, l, i);
 			last = min(end, (i | (BIT(stce_span_shift(w, l)) - 1)) + 1);
 			for (; i < last; i++, idx++)
-				if (node->tce[idx] & STCE_TCE_PERM)
+				if (tce[idx] & STCE_TCE_PERM)
 					return i;
 			continue;
 		}
@@ -420,11 +456,13 @@ static bool stce_domain_unmap_each(struct stce_window *w,
 				   unsigned long first, unsigned long n)
 {
 	u64 tsize = 1ULL << w->page_shift, iova, tce;
+	struct stce_cursor cur;
 	unsigned long i;
 
-	for (i = first; i < first + n; i++) {
+	stce_cursor_seek(&cur, w, first);
+	for (i = first; i < first + n; i++, stce_cursor_next(&cur)) {
 		iova = stce_iova(w, i);
-		tce = stce_tce(w, i);
+		tce = stce_cursor_tce(&cur);
 		if (!iommu_iova_to_phys(domain, iova) &&
 		    iommu_map(domain, iova, stce_tce_phys(tce), tsize,
 			      stce_tce_prot(tce), GFP_KERNEL_ACCOUNT))
@@ -487,9 +525,10 @@ int stce_domain_map(struct stce_container *c, struct stce_window *w,
 		    struct iommu_domain *domain, unsigned long first,
 		    unsigned long n, bool *clean)
 {
+	unsigned long bigger, i, j, k, len, stop, pos, last, end = first + n;
 	u64 tsize = 1ULL << w->page_shift;
-	unsigned long bigger, i, j, end = first + n;
 	u64 lsize = 0, phys, perm, tce;
+	struct stce_cursor cur;
 	int ret;
 
 	lockdep_assert_held(&c->lock);
@@ -497,18 +536,40 @@ int stce_domain_map(struct stce_container *c, struct stce_window *w,
 	if (bigger)
 		lsize = 1ULL << __ffs(bigger);
 
+	stce_cursor_seek(&cur, w, first);
 	for (i = first; i < end; i = j) {
-		tce = stce_tce(w, i);
+		tce = stce_cursor_tce(&cur);
 		phys = stce_tce_phys(tce);
 		perm = tce & STCE_TCE_PERM;
-		for (j = i + 1; j < end; j++) {
-			tce = stce_tce(w, j);
-			if ((tce & STCE_TCE_PERM) != perm ||
-			    stce_tce_phys(tce) != phys + (j - i) * tsize)
+		/*
+		 * Where the run must stop: at the end, and inside a larger
+		 * block before the block's last TCE (or, from that last TCE,
+		 * after it alone).
+		 */
+		stop = end;
+		if (lsize) {
+			pos = (stce_iova(w, i) & (lsize - 1)) >> w->page_shift;
+			last = (lsize >> w->page_shift) - 1;
+			stop = min(end, i + (pos < last ? last - pos : 1));
+		}
+		/*
+		 * The run goes on while each TCE is the one before it plus
+		 * a TCE's size (the same permission, the next physical
+		 * page), one leaf at a time.  The cursor stays on TCE j,
+		 * where the next run starts.
+		 */
+		tce += tsize;
+		stce_cursor_skip(&cur, 1);
+		for (j = i + 1; j < stop; j += len) {
+			len = min(cur.left, stop - j);
+			for (k = 0; k < len && cur.tce && cur.tce[k] == tce; k++)
+				tce += tsize;
+			if (k < len) {
+				stce_cursor_skip(&cur, k);
+				j += k;
 				break;
-			if (lsize && (!(stce_iova(w, j) & (lsize - 1)) ||
-				      !((stce_iova(w, j) + tsize) & (lsize - 1))))
-				break;
+			}
+			stce_cursor_skip(&cur, len);
 		}
 		ret = iommu_map(domain, stce_iova(w, i), phys, (j - i) * tsize,
 				stce_tce_prot(perm), GFP_KERNEL_ACCOUNT);
@@ -606,17 +667,28 @@ static void stce_tces_release_v2(struct stce_container *c,
 				 unsigned long n)
 {
 	struct stce_mem *mem = NULL;
-	unsigned long i;
-	u64 ua;
+	unsigned long i, j, len;
+	struct stce_cursor cur;
+	u64 ua, *t;
 
-	for (i = first; i < first + n; i++) {
-		ua = stce_tce_ua(w, i);
-		stce_tce_set(w, i, 0, 0);
-		if (!mem || ua < mem->ua || ua - mem->ua >= mem->size)
-			mem = stce_mem_find(c, ua, 1ULL << w->page_shift);
-		mem->mapped--;
+	stce_cursor_seek(&cur, w, first);
+	for (i = 0; i < n; i += len) {
+		len = min(cur.left, n - i);
+		t = cur.tce;
+		if (WARN_ON_ONCE(!t))
+			return;
+		for (j = 0; j < len; j++) {
+			ua = t[cur.ua_off + j];
+			t[j] = 0;
+			t[cur.ua_off + j] = 0;
+			if (!mem || ua < mem->ua || ua - mem->ua >= mem->size)
+				mem = stce_mem_find(c, ua, 1ULL << w->page_shift);
+			mem->mapped--;
+		}
+		*cur.used -= len;
+		w->in_use -= len;
+		stce_cursor_skip(&cur, len);
 	}
-	w->in_use -= n;
 }
 
 /**
@@ -633,33 +705,43 @@ static void stce_tces_release_v2(struct stce_container *c,
 void stce_tces_release(struct stce_container *c, struct stce_window *w,
 		       unsigned long first, unsigned long n)
 {
-	unsigned long i, k, per_tce = 1UL << (w->page_shift - PAGE_SHIFT);
+	unsigned long i, j, k, len, per_tce = 1UL << (w->page_shift - PAGE_SHIFT);
 	struct page *batch[STCE_UNPIN_BATCH];
+	struct stce_cursor cur;
 	unsigned int nr = 0;
 	bool dirty = false;
-	u64 tce;
+	u64 tce, *t;
 
 	lockdep_assert_held(&c->lock);
 	if (c->v2) {
 		stce_tces_release_v2(c, w, first, n);
 		return;
 	}
-	for (i = first; i < first + n; i++) {
-		tce = stce_tce(w, i);
-		stce_tce_set(w, i, 0, 0);
-		if (dirty != !!(tce & STCE_TCE_WRITE)) {
-			stce_unpin_batch(c, batch, &nr, dirty);
-			dirty = tce & STCE_TCE_WRITE;
-		}
-		for (k = 0; k < per_tce; k++) {
-			batch[nr++] = pfn_to_page(PHYS_PFN(stce_tce_phys(tce)) + k);
-			if (nr == STCE_UNPIN_BATCH)
+	stce_cursor_seek(&cur, w, first);
+	for (i = 0; i < n; i += len) {
+		len = min(cur.left, n - i);
+		t = cur.tce;
+		if (WARN_ON_ONCE(!t))
+			break;
+		for (j = 0; j < len; j++) {
+			tce = t[j];
+			t[j] = 0;
+			if (dirty != !!(tce & STCE_TCE_WRITE)) {
 				stce_unpin_batch(c, batch, &nr, dirty);
+				dirty = tce & STCE_TCE_WRITE;
+			}
+			for (k = 0; k < per_tce; k++) {
+				batch[nr++] = pfn_to_page(PHYS_PFN(stce_tce_phys(tce)) + k);
+				if (nr == STCE_UNPIN_BATCH)
+					stce_unpin_batch(c, batch, &nr, dirty);
+			}
 		}
+		*cur.used -= len;
+		w->in_use -= len;
+		stce_cursor_skip(&cur, len);
 	}
 	stce_unpin_batch(c, batch, &nr, dirty);
-	vmk_page_array_uncharge(&c->acct, n * per_tce);
-	w->in_use -= n;
+	vmk_page_array_uncharge(&c->acct, i * per_tce);
 }
 
 /*
@@ -667,15 +749,23 @@ void stce_tces_release(struct stce_container *c, struct stce_window *w,
  * @end.  Return its length (0 when there is none) with *@first moved to
  * its start.
  */
-static unsigned long stce_next_used_run(const struct stce_window *w,
+static unsigned long stce_next_used_run(struct stce_window *w,
 					unsigned long *first,
 					unsigned long end)
 {
-	unsigned long i = stce_next_used(w, *first, end), j;
+	unsigned long i = stce_next_used(w, *first, end), j = i, k, len;
+	struct stce_cursor cur;
 
-	for (j = i; j < end; j++)
-		if (!(stce_tce(w, j) & STCE_TCE_PERM))
+	stce_cursor_seek(&cur, w, i);
+	while (j < end && cur.tce) {
+		len = min(cur.left, end - j);
+		for (k = 0; k < len && (cur.tce[k] & STCE_TCE_PERM); k++)
+			;
+		j += k;
+		if (k < len)
 			break;
+		stce_cursor_skip(&cur, len);
+	}
 	*first = i;
 	return j - i;
 }

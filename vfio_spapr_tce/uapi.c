@@ -98,7 +98,8 @@ static long stce_get_info(struct stce_container *c, unsigned long arg)
 static int stce_map_v1(struct stce_container *c, struct stce_window *w,
 		       unsigned long first, unsigned long n, u64 vaddr, u64 perm)
 {
-	unsigned long npages = n << (w->page_shift - PAGE_SHIFT);
+	unsigned long npages = n << (w->page_shift - PAGE_SHIFT), i, j, len;
+	struct stce_cursor cur;
 	struct vmk_page_array pa;
 	struct vmk_pa_iter it;
 	struct page *page;
@@ -118,10 +119,21 @@ static int stce_map_v1(struct stce_container *c, struct stce_window *w,
 	ret = stce_tces_clear(c, w, first, n);
 	if (ret)
 		goto err_unpin;
-	/* v1 windows use the system page size: one page per TCE. */
-	for (page = vmk_pa_iter_first(&pa, &it); page;
-	     page = vmk_pa_iter_next(&pa, &it))
-		stce_tce_set(w, first + it.idx, page_to_phys(page) | perm, 0);
+	/*
+	 * v1 windows use the system page size: one page per TCE.  The range
+	 * is clear now: each leaf gains all of its part of it.
+	 */
+	page = vmk_pa_iter_first(&pa, &it);
+	stce_cursor_seek(&cur, w, first);
+	for (i = 0; i < n; i += len) {
+		len = min(cur.left, n - i);
+		for (j = 0; j < len; j++) {
+			cur.tce[j] = page_to_phys(page) | perm;
+			page = vmk_pa_iter_next(&pa, &it);
+		}
+		*cur.used += len;
+		stce_cursor_skip(&cur, len);
+	}
 	vmk_page_array_disown(&pa);	/* the TCEs own the pins now */
 	w->in_use += n;
 	c->pinned += npages;
@@ -136,21 +148,22 @@ err_uncharge:
 }
 
 /*
- * v2: walk the registered pages behind TCEs [@first, @first + @n) of @w,
- * mapped from @vaddr in @mem, and write the TCEs if @fill.  A TCE larger
- * than a system page needs its whole IOMMU page physically contiguous and
- * naturally aligned (a THP or hugetlb page behind it).  Return false, with
- * nothing written, if a TCE's pages are not.
+ * v2: whether the registered pages behind TCEs [@first, @first + @n) of
+ * @w, mapped from @vaddr in @mem, can back them.  A TCE larger than a
+ * system page needs its whole IOMMU page physically contiguous and
+ * naturally aligned (a THP or hugetlb page behind it); a TCE of one system
+ * page always can.
  */
-static bool stce_v2_walk(struct stce_window *w, struct stce_mem *mem,
-			 unsigned long first, unsigned long n, u64 vaddr,
-			 u64 perm, bool fill)
+static bool stce_v2_check(struct stce_window *w, struct stce_mem *mem,
+			  unsigned long n, u64 vaddr)
 {
 	unsigned long i, k, per_tce = 1UL << (w->page_shift - PAGE_SHIFT);
 	u64 tsize = 1ULL << w->page_shift, phys;
 	struct vmk_pa_iter it;
 	struct page *page;
 
+	if (per_tce == 1)
+		return true;
 	page = vmk_pa_iter_seek(&mem->pa, &it, (vaddr - mem->ua) >> PAGE_SHIFT);
 	for (i = 0; i < n; i++) {
 		phys = page_to_phys(page);
@@ -161,10 +174,37 @@ static bool stce_v2_walk(struct stce_window *w, struct stce_mem *mem,
 				return false;
 			page = vmk_pa_iter_next(&mem->pa, &it);
 		}
-		if (fill)
-			stce_tce_set(w, first + i, phys | perm, vaddr + i * tsize);
 	}
 	return true;
+}
+
+/*
+ * v2: write TCEs [@first, @first + @n) of @w, all clear, from the pages
+ * stce_v2_check() accepted.  Each leaf gains all of its part of the range.
+ */
+static void stce_v2_fill(struct stce_window *w, struct stce_mem *mem,
+			 unsigned long first, unsigned long n, u64 vaddr,
+			 u64 perm)
+{
+	unsigned long i, j, k, len, per_tce = 1UL << (w->page_shift - PAGE_SHIFT);
+	u64 tsize = 1ULL << w->page_shift;
+	struct stce_cursor cur;
+	struct vmk_pa_iter it;
+	struct page *page;
+
+	page = vmk_pa_iter_seek(&mem->pa, &it, (vaddr - mem->ua) >> PAGE_SHIFT);
+	stce_cursor_seek(&cur, w, first);
+	for (i = 0; i < n; i += len) {
+		len = min(cur.left, n - i);
+		for (j = 0; j < len; j++) {
+			cur.tce[j] = page_to_phys(page) | perm;
+			cur.tce[cur.ua_off + j] = vaddr + (i + j) * tsize;
+			for (k = 0; k < per_tce; k++)
+				page = vmk_pa_iter_next(&mem->pa, &it);
+		}
+		*cur.used += len;
+		stce_cursor_skip(&cur, len);
+	}
 }
 
 /*
@@ -180,13 +220,13 @@ static int stce_map_v2(struct stce_container *c, struct stce_window *w,
 	mem = stce_mem_find(c, vaddr, (u64)n << w->page_shift);
 	if (!mem)
 		return -EPERM;
-	if (!stce_v2_walk(w, mem, first, n, vaddr, perm, false))
+	if (!stce_v2_check(w, mem, n, vaddr))
 		return -EINVAL;
 
 	ret = stce_tces_clear(c, w, first, n);
 	if (ret)
 		return ret;
-	stce_v2_walk(w, mem, first, n, vaddr, perm, true);
+	stce_v2_fill(w, mem, first, n, vaddr, perm);
 	mem->mapped += n;
 	w->in_use += n;
 	return 0;
