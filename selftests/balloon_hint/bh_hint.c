@@ -20,7 +20,6 @@ VMK_REQUIRE(BALLOON_HINT_DEBUGFS_DIR)
 #define BH_MB		((long long)BH_MIB)
 #define BH_SLOW_BW	(1ULL * BH_MIB)
 #define BH_FILL		(1024 * BH_MB)
-#define BH_CHUNK	(2 * BH_MB)
 #define BH_PAGE		4096LL
 /* MemFree wanders a little on its own (page cache, slabs, the tests). */
 #define BH_SLACK	(48 * BH_MB)
@@ -83,40 +82,6 @@ FIXTURE_TEARDOWN(hint)
 		close(self->fd);
 }
 
-/*
- * Dirty then free memory: contiguous, or (fragmented) every other 2 MiB
- * huge page, so the freed ones cannot merge into larger blocks.
- * *rawp and *kept say what is still mapped (to unmap later).
- */
-static int bh_make_free_memory(bool fragmented, char **rawp, size_t *kept)
-{
-	size_t len = BH_FILL + BH_CHUNK, off;
-	char *raw, *p;
-
-	*rawp = NULL;
-	*kept = 0;
-	if (!fragmented) {
-		p = bh_fill(BH_FILL);
-		if (!p)
-			return -1;
-		munmap(p, BH_FILL);
-		return 0;
-	}
-	raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (raw == MAP_FAILED)
-		return -1;
-	p = (char *)(((unsigned long)raw + BH_CHUNK - 1) & ~(BH_CHUNK - 1));
-	madvise(p, BH_FILL, MADV_HUGEPAGE);
-	for (off = 0; off < BH_FILL; off += 4096)
-		memset(p + off, 0x5a, 64);
-	for (off = 0; off < BH_FILL; off += 2 * BH_CHUNK)
-		munmap(p + off, BH_CHUNK);
-	*rawp = raw;
-	*kept = len;
-	return 0;
-}
-
 struct bh_sample {
 	int stop;		/* set by the test, read by the sampler */
 	long long memfree, max_held, drop_at_max;
@@ -163,7 +128,7 @@ TEST_F_TIMEOUT(hint, migrate_round, 300)
 	char *raw;
 	int err;
 
-	ASSERT_EQ(0, bh_make_free_memory(variant->fragmented, &raw, &kept))
+	ASSERT_EQ(0, bh_make_free_memory(variant->fragmented, BH_FILL, &raw, &kept))
 		TH_LOG("could not dirty and free memory");
 	memfree = bh_memfree();
 	TH_LOG("free before: MemFree %lld MiB, per-CPU lists %lld MiB",

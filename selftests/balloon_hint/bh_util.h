@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,43 @@ static inline char *bh_fill(size_t bytes)
 	for (i = 0; i < bytes; i += 4096)
 		memset(p + i, 0x5a ^ (int)(i >> 12), 64);
 	return p;
+}
+
+#define BH_HUGE		(2 * BH_MIB)
+
+/*
+ * Dirty then free @bytes of memory: contiguous, or (fragmented) every
+ * other 2 MiB huge page, so the freed ones cannot merge into larger blocks.
+ * *rawp and *kept say what is still mapped (to unmap later).
+ */
+static inline int bh_make_free_memory(bool fragmented, size_t bytes,
+				      char **rawp, size_t *kept)
+{
+	size_t len = bytes + BH_HUGE, off;
+	char *raw, *p;
+
+	*rawp = NULL;
+	*kept = 0;
+	if (!fragmented) {
+		p = bh_fill(bytes);
+		if (!p)
+			return -1;
+		munmap(p, bytes);
+		return 0;
+	}
+	raw = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return -1;
+	p = (char *)(((unsigned long)raw + BH_HUGE - 1) & ~(BH_HUGE - 1));
+	madvise(p, bytes, MADV_HUGEPAGE);
+	for (off = 0; off < bytes; off += 4096)
+		memset(p + off, 0x5a, 64);
+	for (off = 0; off < bytes; off += 2 * BH_HUGE)
+		munmap(p + off, BH_HUGE);
+	*rawp = raw;
+	*kept = len;
+	return 0;
 }
 
 /* A QMP request for the host channel: command and arguments as literals. */
