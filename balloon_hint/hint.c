@@ -27,7 +27,10 @@
  *   - free blocks that page reporting takes off the free lists while a
  *     round is open are hinted too (bh_hint_reported): they cost no
  *     allocation and no zeroing, and they are often the memory freed
- *     last, whose old contents QEMU would otherwise send;
+ *     last, whose old contents QEMU would otherwise send.  Not when free
+ *     pages must keep their contents (init_on_free, page poisoning):
+ *     those blocks go back to the free lists unzeroed, with whatever the
+ *     destination had there;
  *   - each new round re-hints the blocks already held.  Allocation zeroes a
  *     block under init_on_alloc (Debian's default) and there is no way for
  *     a module to allocate without it, so the first hint of a block dirties
@@ -316,6 +319,17 @@ void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
 	u64 bytes = 0;
 
 	if (!bh->hint_vq)
+		return;
+	/*
+	 * A hinted block is not sent, so at the destination it holds whatever
+	 * that memory held there: zeroes, or an older pass's data.  Held
+	 * blocks are freed at DONE through the allocator, which zeroes or
+	 * poisons them again; a reported block goes back to the free lists as
+	 * it is.  When free pages must keep their contents (init_on_free: the
+	 * allocator then hands them out as zeroed; poisoning: it checks the
+	 * pattern), the destination would hand out stale data as zeroes.
+	 */
+	if (want_init_on_free() || page_poisoning_enabled_static())
 		return;
 	mutex_lock(&bh->hint_vq_lock);
 	/* Not once removal began: the round it belonged to is over. */
