@@ -27,7 +27,7 @@
  * points at the test, QEMU or the kernel rather than at balloon_hint.
  */
 #include <pthread.h>
-#include <stdint.h>
+#include <linux/types.h>
 
 #include "kselftest_harness.h"
 #include "bh_util.h"
@@ -68,18 +68,18 @@ static void __attribute__((constructor)) bh_dest_require_host(void)
 #define STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
 struct bh_checked {
-	uint8_t *mem;
-	uint64_t *sum;		/* per page of @mem, written with the page */
-	uint64_t *file_sum;
+	__u8 *mem;
+	__u64 *sum;		/* per page of @mem, written with the page */
+	__u64 *file_sum;
 	int stop;		/* LOAD/STORE */
 	unsigned long rewrites, pressure_rounds;	/* LOAD/STORE */
 	int pressure_err;
 };
 
 /* Fill a page with data derived from @seed; returns its checksum. */
-static uint64_t bh_page_fill(void *page, uint64_t seed)
+static __u64 bh_page_fill(void *page, __u64 seed)
 {
-	uint64_t *w = page, x = seed * 0x9e3779b97f4a7c15ULL | 1, sum = 0;
+	__u64 *w = page, x = seed * 0x9e3779b97f4a7c15ULL | 1, sum = 0;
 	unsigned int i;
 
 	for (i = 0; i < BH_PAGE / sizeof(*w); i++) {
@@ -92,10 +92,10 @@ static uint64_t bh_page_fill(void *page, uint64_t seed)
 	return sum;
 }
 
-static uint64_t bh_page_sum(const void *page)
+static __u64 bh_page_sum(const void *page)
 {
-	const uint64_t *w = page;
-	uint64_t sum = 0;
+	const __u64 *w = page;
+	__u64 sum = 0;
 	unsigned int i;
 
 	for (i = 0; i < BH_PAGE / sizeof(*w); i++)
@@ -105,7 +105,7 @@ static uint64_t bh_page_sum(const void *page)
 
 static bool bh_page_zero(const void *page)
 {
-	const uint64_t *w = page;
+	const __u64 *w = page;
 	unsigned int i;
 
 	for (i = 0; i < BH_PAGE / sizeof(*w); i++)
@@ -143,7 +143,7 @@ static bool bh_dest_pressure(void)
 	if (!fgets(line, sizeof(line), f))
 		line[0] = '\0';
 	fclose(f);
-	return strstr(line, "bh_dest.pressure=1") != NULL;
+	return !!strstr(line, "bh_dest.pressure=1");
 }
 
 /* Allocate, touch and free memory over and over: the shrinker's work. */
@@ -186,7 +186,7 @@ FIXTURE_VARIANT_ADD(dest, fragmented) {
 FIXTURE_SETUP(dest)
 {
 	struct bh_checked *c = &self->c;
-	uint8_t page[BH_PAGE];
+	__u8 page[BH_PAGE];
 	size_t i;
 	int fd;
 
@@ -229,7 +229,7 @@ FIXTURE_TEARDOWN(dest)
  */
 static long bh_verify(struct __test_metadata *_metadata, struct bh_checked *c)
 {
-	uint8_t page[BH_PAGE];
+	__u8 page[BH_PAGE];
 	long bad = 0;
 	size_t i;
 	int fd;
@@ -300,9 +300,11 @@ TEST_F_TIMEOUT(dest, every_page_arrives, 400)
 		ASSERT_EQ(0, vmk_json_u64(resp, "duplicate", &duplicate));
 		ASSERT_EQ(0, vmk_json_u64(resp, "source-pid", &src));
 		ASSERT_EQ(0, vmk_json_u64(resp, "destination-pid", &dst));
-		TH_LOG("migration %d: QEMU %llu -> %llu, %llu MiB sent, %llu duplicate pages, %lu pages rewritten, %lu pressure rounds",
-		       i + 1, src, dst, transferred / BH_MIB, duplicate,
-		       LOAD(c->rewrites) - rewrites, LOAD(c->pressure_rounds));
+		TH_LOG("migration %d: QEMU %llu -> %llu, %llu MiB sent",
+		       i + 1, src, dst, transferred / BH_MIB);
+		TH_LOG("%llu duplicate pages, %lu pages rewritten, %lu pressure rounds",
+		       duplicate, LOAD(c->rewrites) - rewrites,
+		       LOAD(c->pressure_rounds));
 		EXPECT_NE(src, dst) TH_LOG("still in the same QEMU");
 		EXPECT_LT(rewrites, LOAD(c->rewrites))
 			TH_LOG("nothing was rewritten during the migration");
