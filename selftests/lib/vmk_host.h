@@ -16,6 +16,12 @@
  *       "timeout" seconds.  A migration started with a raw "qmp" "migrate"
  *       instead leaves the guest paused once it completes, and nothing in
  *       the guest can then send "cont": use "migrate")
+ *   {"op":"migrate","dest":true}       -> as above, plus "source-pid" and
+ *                                         "destination-pid"
+ *      (migrates to a second QEMU started with the same command line and
+ *       -incoming; the guest goes on there and the source quits.  If the
+ *       destination fails to start or dies, the answer is a failure and
+ *       the guest goes on in the source)
  *   {"op":"rss"}                       -> {"ok":true,"rss":bytes}
  *
  * On failure the answer is {"ok":false,"error":"..."}.
