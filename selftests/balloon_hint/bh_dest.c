@@ -40,17 +40,7 @@
  */
 static void __attribute__((constructor)) bh_dest_require_host(void)
 {
-	int fd;
-
-	if (vmk_require_listing())
-		return;
-	fd = vmk_host_open();
-	if (fd < 0) {
-		ksft_print_header();
-		ksft_exit_skip("host channel vmemkit.host: %s (not in a vmemkit guest?)\n",
-			       strerror(-fd));
-	}
-	close(fd);
+	bh_require_host();
 }
 
 #define BH_MB		((long long)BH_MIB)
