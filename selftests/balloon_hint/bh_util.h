@@ -23,6 +23,7 @@
 #include "kselftest.h"
 
 #include "vmk_host.h"
+#include "vmk_require.h"
 #include "vmk_sys.h"
 
 #define BH_MIB		(1024ULL * 1024)
@@ -236,6 +237,26 @@ static inline int bh_make_free_memory(bool fragmented, size_t bytes,
 	*rawp = raw;
 	*kept = len;
 	return 0;
+}
+
+/*
+ * Skip the whole program, the kselftest way, outside a vmemkit guest: for
+ * the constructor of a program whose every test needs the runner's host
+ * channel (migrations to a real destination).
+ */
+static inline void bh_require_host(void)
+{
+	int fd;
+
+	if (vmk_require_listing())
+		return;
+	fd = vmk_host_open();
+	if (fd < 0) {
+		ksft_print_header();
+		ksft_exit_skip("host channel vmemkit.host: %s (not in a vmemkit guest?)\n",
+			       strerror(-fd));
+	}
+	close(fd);
 }
 
 /* A QMP request for the host channel: command and arguments as literals. */
