@@ -15,6 +15,7 @@
  * the mapping to a loop device pin the pages for the I/O only: conversions
  * racing with them are refused while the I/O is in flight, at once.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -188,6 +189,43 @@ TEST_F(pin, pinned_page_refuses_private)
 	EXPECT_EQ(c1.commit + 1, c0.commit);
 	EXPECT_EQ(-1, read_byte(self->map, PIN_FIRST)) TH_LOG("private page mapped");
 	EXPECT_EQ(busy + 2, ma_stat("pinned_busy"));
+}
+
+/*
+ * vmsplice() takes plain references (FOLL_GET), not pins, and the pipe keeps
+ * them: the documented hole (README, "Pinned pages").  A page spliced into a
+ * pipe while shared does not refuse its conversion to private, and the pipe
+ * still reads the page's data after that, while the mapping raises SIGBUS.
+ * Should conversions ever check the exact reference count, the conversion
+ * fails with EBUSY here and this test (and the README) must change.
+ */
+TEST_F(pin, vmsplice_reference_survives_conversion)
+{
+	unsigned char *page = self->map + PIN_FIRST * self->pg;
+	struct iovec iov = { .iov_base = page, .iov_len = self->pg };
+	unsigned char *want = malloc(self->pg), *got = malloc(self->pg);
+	int p[2];
+
+	ASSERT_NE(NULL, want);
+	ASSERT_NE(NULL, got);
+	memset(want, PIN_FIRST + 1, self->pg);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ((ssize_t)self->pg, vmsplice(p[1], &iov, 1, 0))
+		TH_LOG("vmsplice: %s", strerror(errno));
+	EXPECT_EQ(0, ma_set_pages(self->fd, PIN_FIRST, 1, MA_PRIVATE))
+		TH_LOG("a plain reference refused the conversion");
+	EXPECT_EQ(MA_PRIVATE, ma_page_attrs(self->fd, PIN_FIRST));
+	EXPECT_EQ(-1, read_byte(self->map, PIN_FIRST));
+	ASSERT_EQ((ssize_t)self->pg, read(p[0], got, self->pg));
+	EXPECT_EQ(0, memcmp(want, got, self->pg))
+		TH_LOG("the pipe did not read the private page's data");
+	close(p[0]);
+	close(p[1]);
+	/* Back to shared: zeroed, as always. */
+	EXPECT_EQ(0, ma_set_pages(self->fd, PIN_FIRST, 1, 0));
+	EXPECT_EQ(0, read_byte(self->map, PIN_FIRST));
+	free(want);
+	free(got);
 }
 
 TEST_F(pin, pins_outside_range_do_not_block)
