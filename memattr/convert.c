@@ -373,9 +373,21 @@ static int memattr_store_reserve(struct memattr_obj *obj,
 }
 
 /*
- * Reserve the store update, run the commit hooks, update the store and bump
- * the invalidation sequence, then let the range store free what it removed,
- * outside the spinlock.  All or nothing: -ENOMEM leaves the store as it was.
+ * Reserve the store update, then, in batches of MEMATTR_COMMIT_BATCH
+ * changes, run their commit hooks and update the store up to the end of the
+ * batch's last change under obj->lock; the last batch bumps the
+ * invalidation sequence.  All or nothing: the reserve is the only step that
+ * can fail, and -ENOMEM leaves the store as it was.
+ *
+ * Only the first batch's store can add runs (the two the reserve covers):
+ * every later part starts where a changed run ended, that is, at a GFN
+ * whose attributes are already the new ones and whose run (if any) does not
+ * reach back into the part, or (going private) at the start of a private run
+ * the previous part has just merged with; its store only trims that run and
+ * removes or merges the runs after it.  In between, the range is in flight:
+ * faults on it wait, GET waits for tree_mutex, and the store's other GFNs
+ * are intact, so the split is not visible.
+ *
  * The sequence is published with release semantics for the fault path's
  * lockless first look: a fault that reads the new value also sees the store
  * it covers.
@@ -384,7 +396,8 @@ static int memattr_commit(struct memattr_obj *obj,
 			  const struct memattr_changes *ch,
 			  struct memattr_store_txn *txn)
 {
-	unsigned int i;
+	u64 start = txn->range.start, end = txn->range.end;
+	unsigned int i = 0, k, n;
 	int ret;
 
 	mutex_lock(&obj->tree_mutex);
@@ -395,16 +408,28 @@ static int memattr_commit(struct memattr_obj *obj,
 	if (obj->per_gfn)
 		memattr_xa_apply(obj, txn);
 
-	spin_lock(&obj->lock);
-	for (i = 0; obj->backend && i < ch->nr; i++)
-		memattr_hook_commit(obj, &ch->v[i]);
-	if (!obj->per_gfn)
-		memattr_rb_apply(obj, txn);
-	/* Pairs with the smp_load_acquire() of memattr_fault()'s first look. */
-	smp_store_release(&obj->seq, obj->seq + 1);
-	spin_unlock(&obj->lock);
-	if (!obj->per_gfn)
-		memattr_rb_release(obj, txn);
+	while (i < ch->nr) {
+		n = min(ch->nr - i, MEMATTR_COMMIT_BATCH);
+		txn->range.start = start;
+		txn->range.end = i + n < ch->nr ? ch->v[i + n - 1].range.end :
+						  end;
+		spin_lock(&obj->lock);
+		for (k = i; obj->backend && k < i + n; k++)
+			memattr_hook_commit(obj, &ch->v[k]);
+		if (!obj->per_gfn)
+			memattr_rb_apply(obj, txn);
+		if (i + n == ch->nr) {
+			/* Pairs with memattr_fault()'s smp_load_acquire(). */
+			smp_store_release(&obj->seq, obj->seq + 1);
+		}
+		spin_unlock(&obj->lock);
+		memattr_stat_inc(commit_locks);
+		if (!obj->per_gfn)
+			memattr_rb_release(obj, txn);
+		start = txn->range.end;
+		i += n;
+		cond_resched();
+	}
 out_unlock:
 	mutex_unlock(&obj->tree_mutex);
 	return ret;
@@ -432,8 +457,10 @@ int memattr_set_attributes(struct memattr_obj *obj,
 		goto out_done;
 
 	if (to_private) {
-		for (i = 0; i < ch.nr; i++)
+		for (i = 0; i < ch.nr; i++) {
 			memattr_zap(obj, &ch.v[i].range);
+			cond_resched();
+		}
 		/*
 		 * The point of no return: a pinned page refuses the whole
 		 * call, at once, before any hook ran.  The kernel cannot tell
@@ -448,6 +475,7 @@ int memattr_set_attributes(struct memattr_obj *obj,
 				ret = -EBUSY;
 				goto out_free;
 			}
+			cond_resched();
 		}
 	}
 
@@ -455,25 +483,33 @@ int memattr_set_attributes(struct memattr_obj *obj,
 		ret = memattr_hook_prepare(obj, &ch.v[prepared]);
 		if (ret)
 			goto out_abort;
+		cond_resched();
 	}
 
 	ret = memattr_commit(obj, &ch, &txn);
 	if (ret)
 		goto out_abort;
 
-	for (i = 0; obj->backend && i < ch.nr; i++)
+	for (i = 0; obj->backend && i < ch.nr; i++) {
 		memattr_hook_finish(obj, &ch.v[i]);
-	if (!to_private)
-		for (i = 0; i < ch.nr; i++)
+		cond_resched();
+	}
+	if (!to_private) {
+		for (i = 0; i < ch.nr; i++) {
 			memattr_zero(obj, &ch.v[i].range);
+			cond_resched();
+		}
+	}
 	memattr_stat_add(pages_converted, ch.pages);
 out_done:
 	memattr_stat_inc(conversions);
 	goto out_free;
 
 out_abort:
-	while (prepared--)
+	while (prepared--) {
 		memattr_hook_abort(obj, &ch.v[prepared]);
+		cond_resched();
+	}
 out_free:
 	memattr_changes_free(&ch);
 	memattr_inflight_end(obj, &in);

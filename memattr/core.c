@@ -116,6 +116,7 @@ static int memattr_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "hook_prepare %lld\n", memattr_stat_sum(prepare));
 	seq_printf(m, "hook_abort %lld\n", memattr_stat_sum(abort));
 	seq_printf(m, "hook_commit %lld\n", memattr_stat_sum(commit));
+	seq_printf(m, "commit_locks %lld\n", memattr_stat_sum(commit_locks));
 	seq_printf(m, "hook_finish %lld\n", memattr_stat_sum(finish));
 	seq_printf(m, "hook_invalidate %lld\n", memattr_stat_sum(invalidate));
 	return 0;

@@ -101,6 +101,8 @@ struct memattr_attr_run {
  * @prepare: backend prepare calls
  * @abort: backend abort calls
  * @commit: backend commit calls
+ * @commit_locks: holds of the conversion lock to commit changes (one per
+ *	MEMATTR_COMMIT_BATCH changes or fewer)
  * @finish: backend finish calls
  * @invalidate: pages given to the backend's invalidate hook
  *
@@ -122,6 +124,7 @@ struct memattr_stats {
 	s64 prepare;
 	s64 abort;
 	s64 commit;
+	s64 commit_locks;
 	s64 finish;
 	s64 invalidate;
 };

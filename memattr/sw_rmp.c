@@ -7,9 +7,10 @@
  * the host direct map).  The hooks move them in the order SNP needs, and WARN
  * (failing any test run) when the order is broken:
  *
- *   shared -> private: prepare unmaps, commit assigns (only unmapped pages);
- *   private -> shared: commit un-assigns, finish maps back (only shared
- *                      pages);
+ *   shared -> private: prepare unmaps, then assigns (only unmapped pages);
+ *                      abort un-assigns and maps back;
+ *   private -> shared: prepare un-assigns (only private pages), finish maps
+ *                      back (only shared pages); abort assigns again;
  *   invalidate: a private page leaves the object: un-assign it and map it
  *               back (only private, unmapped pages);
  *   host_access: the host touches a page that is private or unmapped,
@@ -91,15 +92,23 @@ static int sw_rmp_prepare(void *priv, const struct memattr_change *chg)
 {
 	struct sw_rmp *rmp = priv;
 	const struct vmk_gfn_range *r = &chg->range;
+	u64 nr = vmk_gfn_range_nr(r);
 
 	might_sleep();	/* set_direct_map_invalid_noflush() would sleep */
-	if (!sw_rmp_to_private(chg))
-		return 0;
 	spin_lock(&rmp->lock);
-	WARN(sw_rmp_any(rmp->unmapped, r),
-	     "sw_rmp: GFNs %#llx-%#llx already out of the direct map\n",
-	     r->start, r->end - 1);
-	bitmap_set(rmp->unmapped, r->start, vmk_gfn_range_nr(r));
+	if (sw_rmp_to_private(chg)) {
+		WARN(sw_rmp_any(rmp->unmapped, r) || sw_rmp_any(rmp->private, r),
+		     "sw_rmp: GFNs %#llx-%#llx already out of the direct map\n",
+		     r->start, r->end - 1);
+		bitmap_set(rmp->unmapped, r->start, nr);
+		bitmap_set(rmp->private, r->start, nr);
+	} else {
+		WARN(!sw_rmp_all(rmp->private, r) ||
+		     !sw_rmp_all(rmp->unmapped, r),
+		     "sw_rmp: un-assigning GFNs %#llx-%#llx that are not private\n",
+		     r->start, r->end - 1);
+		bitmap_clear(rmp->private, r->start, nr);
+	}
 	spin_unlock(&rmp->lock);
 	return 0;
 }
@@ -108,30 +117,22 @@ static void sw_rmp_abort(void *priv, const struct memattr_change *chg)
 {
 	struct sw_rmp *rmp = priv;
 	const struct vmk_gfn_range *r = &chg->range;
+	u64 nr = vmk_gfn_range_nr(r);
 
-	if (!sw_rmp_to_private(chg))
-		return;
-	spin_lock(&rmp->lock);
-	WARN(sw_rmp_any(rmp->private, r),
-	     "sw_rmp: aborting a conversion of assigned GFNs %#llx-%#llx\n",
-	     r->start, r->end - 1);
-	bitmap_clear(rmp->unmapped, r->start, vmk_gfn_range_nr(r));
-	spin_unlock(&rmp->lock);
-}
-
-static void sw_rmp_commit(void *priv, const struct memattr_change *chg)
-{
-	struct sw_rmp *rmp = priv;
-	const struct vmk_gfn_range *r = &chg->range;
-
+	might_sleep();
 	spin_lock(&rmp->lock);
 	if (sw_rmp_to_private(chg)) {
-		WARN(!sw_rmp_all(rmp->unmapped, r),
-		     "sw_rmp: assigning GFNs %#llx-%#llx still in the direct map\n",
+		WARN(!sw_rmp_all(rmp->private, r) ||
+		     !sw_rmp_all(rmp->unmapped, r),
+		     "sw_rmp: aborting GFNs %#llx-%#llx that were not prepared\n",
 		     r->start, r->end - 1);
-		bitmap_set(rmp->private, r->start, vmk_gfn_range_nr(r));
+		bitmap_clear(rmp->private, r->start, nr);
+		bitmap_clear(rmp->unmapped, r->start, nr);
 	} else {
-		bitmap_clear(rmp->private, r->start, vmk_gfn_range_nr(r));
+		WARN(sw_rmp_any(rmp->private, r),
+		     "sw_rmp: aborting GFNs %#llx-%#llx that were not prepared\n",
+		     r->start, r->end - 1);
+		bitmap_set(rmp->private, r->start, nr);
 	}
 	spin_unlock(&rmp->lock);
 }
@@ -182,7 +183,6 @@ static const struct memattr_backend_ops sw_rmp_ops = {
 	.detach = sw_rmp_detach,
 	.prepare = sw_rmp_prepare,
 	.abort = sw_rmp_abort,
-	.commit = sw_rmp_commit,
 	.finish = sw_rmp_finish,
 	.host_access = sw_rmp_host_access,
 	.invalidate = sw_rmp_invalidate,

@@ -12,11 +12,26 @@
  *   (a prepare failing, or the store running out of memory:
  *    abort() for every run already prepared, last first; the call fails
  *    and nothing changed)
- *   conversion lock taken
- *   for each run that changes:  commit()       atomic, cannot fail
- *   attribute store updated, invalidation sequence bumped
- *   conversion lock dropped
+ *   for each batch of up to 64 runs that change, in order:
+ *     conversion lock taken
+ *     for each run of the batch:  commit()     atomic, cannot fail
+ *     attribute store updated up to the batch's last run
+ *     conversion lock dropped (then cond_resched())
+ *   invalidation sequence bumped, in the last batch
  *   for each run that changes:  finish()       may sleep, cannot fail
+ *
+ * The work is where it can sleep: prepare() and finish() do everything that
+ * is per page (an SEV-SNP RMPUPDATE or a direct-map change per page, TDX
+ * page adds), as KVM's guest_memfd does in its prepare.  commit() only
+ * publishes what prepare() made ready (a flag, a generation, a pointer) in
+ * a bounded time that does not depend on the size of its run: it runs under
+ * a spinlock with up to 63 other commits and a store update, so a 16 GiB
+ * run's per-page loop there would be a soft lockup.  A backend with nothing
+ * to publish leaves commit() out.  The lock is held for at most 64 commits
+ * and a store update removing at most 64 runs, however many runs the
+ * conversion changes: a conversion of 8M runs takes it 128K times.  The
+ * range is in flight throughout, so faults and other conversions see none
+ * of the batches until the whole conversion is done.
  *
  * Around these, memattr itself guarantees:
  * - A run going shared -> private is unmapped from every user mapping before
@@ -54,6 +69,12 @@
 #include <linux/types.h>
 #include <vmemkit/gfn_range.h>
 
+/*
+ * Runs committed per hold of the conversion lock (see above): the bound on
+ * the commit() calls, and on the runs a store update removes, under it.
+ */
+#define MEMATTR_COMMIT_BATCH 64U
+
 /**
  * struct memattr_change - one run of a conversion
  * @range: the GFNs of the run
@@ -73,14 +94,19 @@ struct memattr_change {
  *	an ERR_PTR; object creation fails with that error.
  * @detach: free what @attach returned.  May sleep.  Called once the object
  *	has no mappings and no conversion left.
- * @prepare: get ready for @chg before anything changes (for shared ->
- *	private: take the pages out of the direct map).  May sleep, called
- *	with no memattr lock held.  A non-zero return aborts the conversion.
+ * @prepare: do the per-page work of @chg before anything changes (for
+ *	shared -> private: take the pages out of the direct map and assign
+ *	them; private -> shared: un-assign them).  The run is unmapped and in
+ *	flight: nothing can reach its pages until the conversion ends.  May
+ *	sleep, called with no memattr lock held.  A non-zero return aborts
+ *	the conversion.
  * @abort: undo a successful @prepare of a conversion that will not happen.
  *	May sleep, cannot fail.  Optional if @prepare has nothing to undo.
- * @commit: make @chg effective in the platform (the RMP update).  Called
- *	under the object's conversion spinlock, together with the store update
- *	and the invalidation-sequence bump: must not sleep, cannot fail.
+ * @commit: publish @chg, which @prepare made ready: O(1), no work per
+ *	page (that belongs in @prepare and @finish).  Called under the
+ *	object's conversion spinlock, together with the store update of its
+ *	run, in batches of at most 64 runs per lock hold: must not sleep,
+ *	cannot fail.
  * @finish: complete @chg after the lock is dropped (for private ->
  *	shared: put the pages back in the direct map).  May sleep, cannot fail.
  * @host_access: the host is about to map @gfn into user space, write it

@@ -66,7 +66,7 @@ static const struct { unsigned int first, nr; } start_private[] = {
 /* The module's counters a failed call must leave alone. */
 static const char *const stat_keys[] = {
 	"objects", "conversions", "pinned_busy", "pages_converted", "runs",
-	"gfn_entries", "hook_commit", "hook_finish",
+	"gfn_entries", "hook_commit", "commit_locks", "hook_finish",
 };
 
 #define NR_STATS ARRAY_SIZE(stat_keys)

@@ -7,6 +7,7 @@
  */
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "memattr_util.h"
@@ -278,22 +279,148 @@ TEST_F(hooks, waiting_fault_holds_no_mmap_lock)
 TEST_F(hooks, overlapping_conversions_wait_disjoint_do_not)
 {
 	struct convert_arg a = { self->fd, 0, 8, MA_PRIVATE, -1, 0 };
+	struct ma_calls c0, c1;
 	pthread_t ta;
 
-	/* A: [0, 8) to private, held in prepare. */
-	start_slow(_metadata, &ta, &a, "1500");
-	/* Disjoint [16, 24) (already shared, so no hooks) does not wait. */
+	/* [16, 24) private, for a disjoint conversion that changes it. */
+	ASSERT_EQ(0, ma_set_pages(self->fd, 16, 8, MA_PRIVATE));
+	/* A: [0, 8) to private, three changing runs, 1 s in each prepare. */
+	ASSERT_EQ(0, ma_set_pages(self->fd, 2, 1, MA_PRIVATE));
+	ASSERT_EQ(0, ma_set_pages(self->fd, 5, 1, MA_PRIVATE));
+	c0 = ma_get_calls();
+	start_slow(_metadata, &ta, &a, "1000");
+	/*
+	 * Disjoint [16, 24) back to shared runs all its hooks (1 s in
+	 * prepare) while A is still in its prepares.
+	 */
 	ASSERT_EQ(0, ma_set_pages(self->fd, 16, 8, 0));
+	c1 = ma_get_calls();
 	EXPECT_FALSE(is_done(&a)) TH_LOG("disjoint conversion waited for A");
+	EXPECT_LE(c0.prepare + 2, c1.prepare) TH_LOG("no prepare of its own");
+	EXPECT_EQ(c0.commit + 1, c1.commit) TH_LOG("commits: A's or none");
+	EXPECT_EQ(c0.finish + 1, c1.finish);
+	EXPECT_EQ(0, ma_page_attrs(self->fd, 16));
+	EXPECT_EQ(0, ma_page_attrs(self->fd, 23));
 	/* Overlapping [4, 12) must run after A, so it undoes A on [4, 8). */
+	ASSERT_EQ(0, vmk_write_file(MA_TEST_DIR "delay_ms", "0"));
 	ASSERT_EQ(0, ma_set_pages(self->fd, 4, 8, 0));
 	EXPECT_TRUE(is_done(&a)) TH_LOG("overlapping conversion did not wait for A");
 	pthread_join(ta, NULL);
 	ASSERT_EQ(0, a.ret);
+	/* A's three, the disjoint one's and the overlapping one's. */
+	EXPECT_EQ(c0.commit + 5, ma_test_calls("commit"));
 	EXPECT_EQ(MA_PRIVATE, ma_page_attrs(self->fd, 0));
 	EXPECT_EQ(MA_PRIVATE, ma_page_attrs(self->fd, 3));
 	EXPECT_EQ(0, ma_page_attrs(self->fd, 4)) TH_LOG("overlapping conversions reordered");
 	EXPECT_EQ(0, ma_page_attrs(self->fd, 7));
+}
+
+/* State letter of task @pid ("R", "S", "D"...), or 0. */
+static char task_state(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * A conversion waiting for an overlapping one sleeps killable: SIGKILL ends
+ * it (-EINTR in the kernel) at once, changing nothing, while the other
+ * conversion is still in its prepare.
+ */
+TEST_F(hooks, waiting_conversion_is_killable)
+{
+	struct convert_arg a = { self->fd, 0, 8, MA_PRIVATE, -1, 0 };
+	int status, i;
+	pthread_t ta;
+	char st = 0;
+	pid_t pid;
+
+	start_slow(_metadata, &ta, &a, "2000");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(ma_set_pages(self->fd, 4, 8, MA_PRIVATE) ? 1 : 0);
+	/* Until it sleeps in the kernel ("D": TASK_KILLABLE), at most 2 s. */
+	for (i = 0; i < 2000 && (st = task_state(pid)) != 'D'; i++)
+		usleep(1000);
+	EXPECT_EQ('D', st) TH_LOG("overlapping conversion did not wait");
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_FALSE(is_done(&a)) TH_LOG("the waiting conversion was not killable");
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	pthread_join(ta, NULL);
+	ASSERT_EQ(0, a.ret);
+	EXPECT_EQ(MA_PRIVATE, ma_page_attrs(self->fd, 7));
+	EXPECT_EQ(0, ma_page_attrs(self->fd, 8)) TH_LOG("killed conversion changed a page");
+	EXPECT_EQ(0, ma_page_attrs(self->fd, 11));
+}
+
+/*
+ * A conversion of many runs commits them under the conversion lock in
+ * batches of at most 64 (MEMATTR_COMMIT_BATCH): 256 changing runs take the
+ * lock 4 times, not once, both ways, and the result is one run.
+ */
+#define STRIPE_PAGES	512
+
+static void check_one_run(struct __test_metadata *_metadata, int fd,
+			  __u64 pg, __u64 attrs)
+{
+	struct memattr_run run;
+	__u32 nr = 1;
+	int more = -1;
+
+	ASSERT_EQ(0, ma_get(fd, 0, STRIPE_PAGES * pg, &run, &nr, &more));
+	EXPECT_EQ(1, nr);
+	EXPECT_EQ(0, more) TH_LOG("more than one run");
+	EXPECT_EQ(STRIPE_PAGES * pg, run.size);
+	EXPECT_EQ(attrs, run.attributes);
+}
+
+TEST_F(hooks, commits_bounded_per_lock_hold)
+{
+	long long locks;
+	struct ma_calls c0, c1;
+	__u64 p;
+	int fd;
+
+	fd = ma_create(STRIPE_PAGES * self->pg, variant->flags);
+	ASSERT_LE(0, fd) TH_LOG("MEMATTR_CREATE: %s", strerror(-fd));
+	for (p = 0; p < STRIPE_PAGES; p += 2)
+		ASSERT_EQ(0, ma_set_pages(fd, p, 1, MA_PRIVATE));
+	c0 = ma_get_calls();
+	locks = ma_stat("commit_locks");
+	/* 256 shared runs change. */
+	ASSERT_EQ(0, ma_set_pages(fd, 0, STRIPE_PAGES, MA_PRIVATE));
+	c1 = ma_get_calls();
+	EXPECT_EQ(c0.commit + STRIPE_PAGES / 2, c1.commit);
+	EXPECT_EQ(c0.finish + STRIPE_PAGES / 2, c1.finish);
+	EXPECT_EQ(locks + STRIPE_PAGES / 2 / 64, ma_stat("commit_locks"));
+	check_one_run(_metadata, fd, self->pg, MA_PRIVATE);
+
+	for (p = 1; p < STRIPE_PAGES; p += 2)
+		ASSERT_EQ(0, ma_set_pages(fd, p, 1, 0));
+	c0 = ma_get_calls();
+	locks = ma_stat("commit_locks");
+	/* 256 private runs change. */
+	ASSERT_EQ(0, ma_set_pages(fd, 0, STRIPE_PAGES, 0));
+	c1 = ma_get_calls();
+	EXPECT_EQ(c0.commit + STRIPE_PAGES / 2, c1.commit);
+	EXPECT_EQ(locks + STRIPE_PAGES / 2 / 64, ma_stat("commit_locks"));
+	check_one_run(_metadata, fd, self->pg, 0);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

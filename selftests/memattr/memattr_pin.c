@@ -15,8 +15,10 @@
  * the mapping to a loop device pin the pages for the I/O only: conversions
  * racing with them are refused while the I/O is in flight, at once.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -188,6 +190,43 @@ TEST_F(pin, pinned_page_refuses_private)
 	EXPECT_EQ(c1.commit + 1, c0.commit);
 	EXPECT_EQ(-1, read_byte(self->map, PIN_FIRST)) TH_LOG("private page mapped");
 	EXPECT_EQ(busy + 2, ma_stat("pinned_busy"));
+}
+
+/*
+ * vmsplice() takes plain references (FOLL_GET), not pins, and the pipe keeps
+ * them: the documented hole (README, "Pinned pages").  A page spliced into a
+ * pipe while shared does not refuse its conversion to private, and the pipe
+ * still reads the page's data after that, while the mapping raises SIGBUS.
+ * Should conversions ever check the exact reference count, the conversion
+ * fails with EBUSY here and this test (and the README) must change.
+ */
+TEST_F(pin, vmsplice_reference_survives_conversion)
+{
+	unsigned char *page = self->map + PIN_FIRST * self->pg;
+	struct iovec iov = { .iov_base = page, .iov_len = self->pg };
+	unsigned char *want = malloc(self->pg), *got = malloc(self->pg);
+	int p[2];
+
+	ASSERT_NE(NULL, want);
+	ASSERT_NE(NULL, got);
+	memset(want, PIN_FIRST + 1, self->pg);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ((ssize_t)self->pg, vmsplice(p[1], &iov, 1, 0))
+		TH_LOG("vmsplice: %s", strerror(errno));
+	EXPECT_EQ(0, ma_set_pages(self->fd, PIN_FIRST, 1, MA_PRIVATE))
+		TH_LOG("a plain reference refused the conversion");
+	EXPECT_EQ(MA_PRIVATE, ma_page_attrs(self->fd, PIN_FIRST));
+	EXPECT_EQ(-1, read_byte(self->map, PIN_FIRST));
+	ASSERT_EQ((ssize_t)self->pg, read(p[0], got, self->pg));
+	EXPECT_EQ(0, memcmp(want, got, self->pg))
+		TH_LOG("the pipe did not read the private page's data");
+	close(p[0]);
+	close(p[1]);
+	/* Back to shared: zeroed, as always. */
+	EXPECT_EQ(0, ma_set_pages(self->fd, PIN_FIRST, 1, 0));
+	EXPECT_EQ(0, read_byte(self->map, PIN_FIRST));
+	free(want);
+	free(got);
 }
 
 TEST_F(pin, pins_outside_range_do_not_block)
@@ -425,6 +464,139 @@ TEST_F_TIMEOUT(pin, odirect_pins_refuse_at_once, 90)
 	EXPECT_LT(0, done) TH_LOG("no O_DIRECT write went through");
 	EXPECT_LT(0, r.to_private) TH_LOG("the race never converted");
 	EXPECT_LT(0, r.busy) TH_LOG("no conversion met an O_DIRECT pin");
+}
+
+/*
+ * The mmap_lock tracepoint of the calling thread, in tracefs: slow GUP
+ * takes mmap_lock (to find the VMA and fault), GUP-fast never does.
+ */
+#define MMAP_LOCK_EV	"events/mmap_lock/mmap_lock_start_locking/"
+
+static const char *tracefs(void)
+{
+	static const char *const dirs[] = {
+		"/sys/kernel/tracing/", "/sys/kernel/debug/tracing/",
+	};
+	char path[128];
+	unsigned int i;
+
+	mount("tracefs", dirs[0], "tracefs", 0, NULL);	/* if not yet */
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(path, sizeof(path), "%s%senable", dirs[i],
+			 MMAP_LOCK_EV);
+		if (!access(path, W_OK))
+			return dirs[i];
+	}
+	return NULL;
+}
+
+/* Write @val to @file of tracefs @tr, truncating it; 0 or -errno. */
+static int trace_write(const char *tr, const char *file, const char *val)
+{
+	char path[128];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s%s", tr, file);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -EIO;
+}
+
+/* Trace this thread's mmap_lock attempts from an empty buffer on. */
+static int mmap_lock_trace_start(const char *tr)
+{
+	char filter[32];
+
+	snprintf(filter, sizeof(filter), "common_pid == %d", (int)gettid());
+	return trace_write(tr, MMAP_LOCK_EV "filter", filter) ?:
+	       trace_write(tr, "trace", "") ?:
+	       trace_write(tr, MMAP_LOCK_EV "enable", "1");
+}
+
+/* Stop tracing; the mmap_lock attempts traced, or -errno. */
+static int mmap_lock_trace_stop(const char *tr)
+{
+	char path[128], line[512];
+	int n = 0, ret;
+	FILE *f;
+
+	ret = trace_write(tr, MMAP_LOCK_EV "enable", "0");
+	trace_write(tr, MMAP_LOCK_EV "filter", "0");
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%strace", tr);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "mmap_lock_start_locking:"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/*
+ * Times this thread started to take mmap_lock during an O_DIRECT write of
+ * @len bytes from @buf to @lfd, or -errno.
+ */
+static int dio_mmap_locks(const char *tr, int lfd, void *buf, size_t len)
+{
+	ssize_t n;
+	int ret;
+
+	ret = mmap_lock_trace_start(tr);
+	if (ret)
+		return ret;
+	n = pwrite(lfd, buf, len, 0);
+	ret = mmap_lock_trace_stop(tr);
+	return n == (ssize_t)len ? ret : -EIO;
+}
+
+/*
+ * The O_DIRECT writes of odirect_pins_refuse_at_once pin mapped pages
+ * through GUP-fast (pin_user_pages_fast(), no mmap_lock), the path whose
+ * race with the zap the smp_mb() before the pin check closes; io_uring's
+ * long-term writable pins of this file mapping always fall back to slow
+ * GUP.  Shown with the mmap_lock tracepoint of this thread: a write from
+ * mapped pages of the object starts to take mmap_lock as often as one from
+ * mapped anonymous memory (GUP-fast for certain; anything else the write
+ * path locks counts in both), and more often once the object's pages were
+ * unmapped (slow GUP faulting them in), which shows the trace sees slow GUP.
+ */
+TEST_F(pin, odirect_pins_mapped_pages_through_gup_fast)
+{
+	unsigned char *buf = self->map + PIN_FIRST * self->pg;
+	size_t len = PIN_NR * self->pg;
+	const char *tr = tracefs();
+	int lfd, anon, fast, slow;
+	void *abuf;
+
+	ASSERT_NE(NULL, tr) TH_LOG("no tracefs with the mmap_lock events");
+	abuf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, abuf);
+	memset(abuf, 1, len);
+	lfd = loop_open(len);
+	ASSERT_LE(0, lfd) TH_LOG("loop device: %s", strerror(-lfd));
+	anon = dio_mmap_locks(tr, lfd, abuf, len);
+	/* The fixture wrote the object's pages: they are mapped. */
+	fast = dio_mmap_locks(tr, lfd, buf, len);
+	ASSERT_EQ(0, madvise(buf, len, MADV_DONTNEED));
+	slow = dio_mmap_locks(tr, lfd, buf, len);
+	ioctl(lfd, LOOP_CLR_FD);
+	close(lfd);
+	munmap(abuf, len);
+	TH_LOG("mmap_lock taken %d times (anonymous), %d (mapped), %d (unmapped)",
+	       anon, fast, slow);
+	ASSERT_LE(0, anon);
+	ASSERT_LE(0, fast);
+	ASSERT_LE(0, slow);
+	EXPECT_EQ(anon, fast) TH_LOG("mapped pages pinned with mmap_lock: slow GUP");
+	EXPECT_LT(fast, slow) TH_LOG("unmapped pages pinned without mmap_lock");
 }
 
 TEST_HARNESS_MAIN

@@ -10,8 +10,10 @@
  *   A read that stayed within one even generation must not SIGBUS; a read
  *   that returned data must return 0 or data of an epoch no older than the
  *   one it started in (older data survived a private period: not zeroed, or
- *   a mapping not zapped).  Converters also check that each page reads 0
- *   right after turning shared.
+ *   a mapping not zapped).  Converters also check that each page raises
+ *   SIGBUS while private (a read through a stale PTE would not: readers
+ *   cannot tell it, as the page is zeroed in place on its way back) and
+ *   reads 0 right after turning shared.
  * - faults on pages that no conversion touches never retry while disjoint
  *   conversions run.
  *
@@ -92,8 +94,24 @@ static void *converter(void *p)
 			nr = base + NR_PAGES / NR_CONVERTERS - first;
 		for (i = first; i < first + nr; i++)
 			__atomic_add_fetch(&s->gen[i], 1, __ATOMIC_ACQ_REL);
-		if (ma_set_pages(s->fd, first, nr, MA_PRIVATE) ||
-		    ma_set_pages(s->fd, first, nr, 0)) {
+		if (ma_set_pages(s->fd, first, nr, MA_PRIVATE)) {
+			fail(s, "conversion of [%llu, +%llu) failed", first, nr);
+			break;
+		}
+		/*
+		 * Each page was written (so mapped) at the end of the last
+		 * cycle that covered it: a read now goes through a stale
+		 * PTE unless the conversion zapped it, and would return
+		 * data that zeroing on the way back hides.
+		 */
+		for (i = first; i < first + nr; i++) {
+			if (!ma_probe_read(page_word(s, i), &v)) {
+				fail(s, "page %llu read %#llx while private",
+				     i, v);
+				return NULL;
+			}
+		}
+		if (ma_set_pages(s->fd, first, nr, 0)) {
 			fail(s, "conversion of [%llu, +%llu) failed", first, nr);
 			break;
 		}
