@@ -29,9 +29,55 @@
 #include "kselftest.h"
 #include "vmk_require.h"
 
-/* Added in 6.8, after the host's headers. */
+/*
+ * Added in 6.8, after the host's headers (Debian 12's are 6.1's): KVM's own
+ * memory attributes, guest_memfd and the software-protected VM type.
+ */
 #ifndef KVM_EXIT_MEMORY_FAULT
 #define KVM_EXIT_MEMORY_FAULT	39
+#endif
+#ifndef KVM_CAP_VM_TYPES
+#define KVM_CAP_USER_MEMORY2		231
+#define KVM_CAP_MEMORY_ATTRIBUTES	233
+#define KVM_CAP_GUEST_MEMFD		234
+#define KVM_CAP_VM_TYPES		235
+
+struct kvm_userspace_memory_region2 {
+	__u32 slot;
+	__u32 flags;
+	__u64 guest_phys_addr;
+	__u64 memory_size;
+	__u64 userspace_addr;
+	__u64 guest_memfd_offset;
+	__u32 guest_memfd;
+	__u32 pad1;
+	__u64 pad2[14];
+};
+
+#define KVM_MEM_GUEST_MEMFD		4u	/* 1 << 2 */
+#define KVM_SET_USER_MEMORY_REGION2	_IOW(KVMIO, 0x49, \
+					     struct kvm_userspace_memory_region2)
+
+struct kvm_memory_attributes {
+	__u64 address;
+	__u64 size;
+	__u64 attributes;
+	__u64 flags;
+};
+
+#define KVM_SET_MEMORY_ATTRIBUTES	_IOW(KVMIO, 0xd2, struct kvm_memory_attributes)
+#define KVM_MEMORY_ATTRIBUTE_PRIVATE	8ull	/* 1 << 3 */
+
+struct kvm_create_guest_memfd {
+	__u64 size;
+	__u64 flags;
+	__u64 reserved[6];
+};
+
+#define KVM_CREATE_GUEST_MEMFD		_IOWR(KVMIO, 0xd4, struct kvm_create_guest_memfd)
+#endif
+#ifndef KVM_X86_SW_PROTECTED_VM
+#define KVM_X86_SW_PROTECTED_VM		1
 #endif
 
 #define VMK_KVM_DEV		"/dev/kvm"
@@ -102,8 +148,12 @@ static inline void vmk_vm_init(struct vmk_vm *vm)
 	vm->vcpu = -1;
 }
 
-/* Open /dev/kvm and create an empty VM; returns 0 or -errno. */
-static inline int vmk_vm_create(struct vmk_vm *vm)
+/*
+ * Open /dev/kvm and create an empty VM of @type (0: the default,
+ * KVM_X86_SW_PROTECTED_VM: KVM's own memory attributes and guest_memfd);
+ * returns 0 or -errno.
+ */
+static inline int vmk_vm_create_type(struct vmk_vm *vm, unsigned long type)
 {
 	int err;
 
@@ -115,7 +165,7 @@ static inline int vmk_vm_create(struct vmk_vm *vm)
 		err = -EINVAL;
 		goto err_kvm;
 	}
-	vm->vm = ioctl(vm->kvm, KVM_CREATE_VM, 0);
+	vm->vm = ioctl(vm->kvm, KVM_CREATE_VM, type);
 	if (vm->vm < 0) {
 		err = -errno;
 		goto err_kvm;
@@ -126,6 +176,27 @@ err_kvm:
 	close(vm->kvm);
 	vm->kvm = -1;
 	return err;
+}
+
+/* Open /dev/kvm and create an empty VM of the default type. */
+static inline int vmk_vm_create(struct vmk_vm *vm)
+{
+	return vmk_vm_create_type(vm, 0);
+}
+
+/* KVM_CHECK_EXTENSION of @cap on /dev/kvm: its value, or -errno. */
+static inline int vmk_kvm_cap(int cap)
+{
+	int kvm = open(VMK_KVM_DEV, O_RDWR | O_CLOEXEC);
+	int ret;
+
+	if (kvm < 0)
+		return -errno;
+	ret = ioctl(kvm, KVM_CHECK_EXTENSION, cap);
+	if (ret < 0)
+		ret = -errno;
+	close(kvm);
+	return ret;
 }
 
 /* Slot @slot: guest-physical [@gpa, @gpa + @size) is user memory @hva. */
@@ -140,6 +211,48 @@ static inline int vmk_vm_memslot(struct vmk_vm *vm, __u32 slot, __u64 gpa,
 	};
 
 	return ioctl(vm->vm, KVM_SET_USER_MEMORY_REGION, &r) ? -errno : 0;
+}
+
+/*
+ * Slot @slot over user memory @hva for shared pages and guest_memfd @gmem
+ * (from offset 0) for private ones.
+ */
+static inline int vmk_vm_memslot_gmem(struct vmk_vm *vm, __u32 slot,
+				      __u64 gpa, __u64 size, void *hva,
+				      int gmem)
+{
+	struct kvm_userspace_memory_region2 r = {
+		.slot = slot,
+		.flags = KVM_MEM_GUEST_MEMFD,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (__u64)(unsigned long)hva,
+		.guest_memfd = gmem,
+	};
+
+	return ioctl(vm->vm, KVM_SET_USER_MEMORY_REGION2, &r) ? -errno : 0;
+}
+
+/* A guest_memfd of @size bytes for this VM: the fd, or -errno. */
+static inline int vmk_vm_guest_memfd(struct vmk_vm *vm, __u64 size)
+{
+	struct kvm_create_guest_memfd g = { .size = size };
+	int fd = ioctl(vm->vm, KVM_CREATE_GUEST_MEMFD, &g);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* KVM_SET_MEMORY_ATTRIBUTES of guest-physical [@gpa, @gpa + @size). */
+static inline int vmk_vm_set_attributes(struct vmk_vm *vm, __u64 gpa,
+					__u64 size, __u64 attributes)
+{
+	struct kvm_memory_attributes a = {
+		.address = gpa,
+		.size = size,
+		.attributes = attributes,
+	};
+
+	return ioctl(vm->vm, KVM_SET_MEMORY_ATTRIBUTES, &a) ? -errno : 0;
 }
 
 /*
