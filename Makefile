@@ -95,7 +95,7 @@ modules: $(KMK)
 
 selftests: $(KMK)
 	@test -n "$(KSRC)" || { echo "selftests need KSRC= (a kernel source tree) or KERNEL=" >&2; exit 1; }
-	+$(MAKE) -C $(TOP)/selftests KSRC=$(KSRC)
+	+$(MAKE) -C $(TOP)/selftests KSRC=$(KSRC) $(if $(VMK_KCONFIG),KCONFIG=$(VMK_KCONFIG))
 
 # Guest targets need the test set-up's description of the kernel.
 guest-ready: $(KMK)
