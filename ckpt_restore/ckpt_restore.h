@@ -159,11 +159,11 @@ struct file *ckpt_lazy_file_create(const struct ckpt_image *img,
 				   unsigned int nr_runs);
 void ckpt_lazy_allow_exec(struct file *file);
 bool ckpt_vma_is_lazy(const struct vm_area_struct *vma);
-/* ckpt_lazy_dump_page(): the page may be mapped, fault it in to read it */
-#define CKPT_LAZY_FAULT_IN	2
+bool ckpt_lazy_dump_span(struct file *file, struct mm_struct *mm,
+			 unsigned long pgoff, unsigned long max,
+			 unsigned long *nr);
 int ckpt_lazy_dump_page(struct ckpt_lazy_chunk *ch, struct file *file,
-			struct mm_struct *mm, unsigned long pgoff,
-			bool faulted, struct page **page);
+			unsigned long pgoff, struct page **page);
 void ckpt_lazy_chunk_release(struct ckpt_lazy_chunk *ch);
 
 #endif /* _CKPT_RESTORE_H */

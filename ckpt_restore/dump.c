@@ -467,44 +467,65 @@ static int ckpt_take_pages(struct ckpt_dctx *c, u32 idx, u64 addr, long got)
  */
 #define CKPT_SCAN_BUDGET	(64 * PTRS_PER_PTE)
 
-/* A none PTE and one mapping the zero page: what GUP takes for a hole. */
-static bool ckpt_pte_hole(pte_t pte)
+/*
+ * What a page table entry holds, as far as a dump cares: a hole (as GUP
+ * with FOLL_DUMP takes it: none, or mapping the zero page), in a lazy VMA
+ * a none entry (its page, if any, comes from the VMA's lazy state), or
+ * anything else (a page, a swap or migration entry, a marker), which is
+ * GUP's to judge.
+ */
+enum ckpt_pte_class {
+	CKPT_PTE_MAP,
+	CKPT_PTE_HOLE,
+	CKPT_PTE_LAZY,
+};
+
+/* The class of a missing page table, at any level. */
+static enum ckpt_pte_class ckpt_none_class(bool lazy)
 {
-	return pte_none(pte) || (pte_present(pte) && is_zero_pfn(pte_pfn(pte)));
+	return lazy ? CKPT_PTE_LAZY : CKPT_PTE_HOLE;
+}
+
+static enum ckpt_pte_class ckpt_pte_class(pte_t pte, bool lazy)
+{
+	if (pte_none(pte))
+		return ckpt_none_class(lazy);
+	if (pte_present(pte) && is_zero_pfn(pte_pfn(pte)))
+		return CKPT_PTE_HOLE;
+	return CKPT_PTE_MAP;
 }
 
 /*
  * The PTEs of one page table from @addr to @end (one table at most):
- * where the first that may map a page is, and in *@map_end where the
- * stretch of those that follow it ends.  Holes are as GUP with FOLL_DUMP
- * takes them; anything else (a page, a swap or migration entry, a
- * marker) is left to GUP.  Read
- * under the PTE lock, as walk_page_range() does (not exported to
- * modules): reclaim, migration and NUMA hinting clear a PTE for a moment
- * under that lock, and a lockless read could take a page for a hole.
+ * where the stretch of entries of class *@cls ends (*@cls < 0: of the
+ * class of the first entry, stored there).  Read under the PTE lock, as
+ * walk_page_range() does (not exported to modules): reclaim, migration
+ * and NUMA hinting clear a PTE for a moment under that lock, and a
+ * lockless read could take a page for a hole.
  */
 static u64 ckpt_scan_ptes(struct mm_struct *mm, pmd_t *pmdp, u64 addr,
-			  u64 end, u64 *map_end)
+			  u64 end, bool lazy, int *cls)
 {
 	spinlock_t *ptl;	/* the PTE lock of the table read */
 	pmd_t pmd;
 	pte_t *ptep;
-	u64 start;
 
-	*map_end = end;
+	/* Tables not mapped here: leave all to GUP. */
 	if (IS_ENABLED(CONFIG_HIGHPTE))
-		return addr;	/* tables not mapped here: leave all to GUP */
+		goto map;
 again:
 	/* RCU: a page table may be freed under the mmap read lock. */
 	rcu_read_lock();
 	pmd = pmdp_get_lockless(pmdp);
 	if (pmd_none(pmd)) {
 		rcu_read_unlock();
-		return end;
+		if (*cls < 0)
+			*cls = ckpt_none_class(lazy);
+		return *cls == ckpt_none_class(lazy) ? end : addr;
 	}
 	if (!pmd_present(pmd) || pmd_leaf(pmd) || pmd_bad(pmd)) {
 		rcu_read_unlock();
-		return addr;
+		goto map;
 	}
 	ptl = pte_lockptr(mm, &pmd);
 	ptep = pte_offset_kernel(&pmd, addr);
@@ -515,82 +536,97 @@ again:
 		rcu_read_unlock();
 		goto again;
 	}
-	while (addr < end && ckpt_pte_hole(ptep_get(ptep))) {
-		addr += PAGE_SIZE;
-		ptep++;
-	}
-	start = addr;
-	while (addr < end && !ckpt_pte_hole(ptep_get(ptep))) {
+	if (*cls < 0)
+		*cls = ckpt_pte_class(ptep_get(ptep), lazy);
+	while (addr < end && ckpt_pte_class(ptep_get(ptep), lazy) == *cls) {
 		addr += PAGE_SIZE;
 		ptep++;
 	}
 	spin_unlock(ptl);
 	rcu_read_unlock();
-	*map_end = addr;
-	return start;
+	return addr;
+map:
+	if (*cls < 0)
+		*cls = CKPT_PTE_MAP;
+	return *cls == CKPT_PTE_MAP ? end : addr;
 }
 
 /*
- * Look for holes in the target's page tables from @addr to @end, inside
- * one VMA, with the mmap lock held for reading: returns where the holes
- * from @addr end, and sets *@map_end to the end of the stretch from there
- * that may hold pages (the page after its last page, or the returned
- * address when the scan stopped at its budget before finding one).  A
- * hole is a missing page table at any level or a hole PTE; the upper
- * levels are read without a lock (no table of a VMA the lock keeps is
- * freed above the PTE level, and none is cleared for a moment), as
- * walk_page_range() reads them.  Entries not understood here are left to
- * GUP, which judges every page this does not call a hole.
+ * Read the target's page tables from @addr to @end, inside one VMA, with
+ * the mmap lock held for reading: returns where the stretch of entries of
+ * the class of the one at @addr ends, and sets *@class to that class.  A
+ * missing page table at any level is a stretch of none entries.  The
+ * upper levels are read without a lock (no table of a VMA the lock keeps
+ * is freed above the PTE level, and none is cleared for a moment), as
+ * walk_page_range() reads them; an entry not understood here is left to
+ * GUP, which judges every page this does not call a hole.  At most
+ * CKPT_SCAN_BUDGET entries are looked at, and a stretch for GUP is not
+ * followed past the page table holding @map_end: the stretch may go on
+ * past where this stops.
  */
-static u64 ckpt_scan_holes(struct mm_struct *mm, u64 addr, u64 end,
-			   u64 *map_end)
+static u64 ckpt_scan(struct mm_struct *mm, u64 addr, u64 end, u64 map_end,
+		     bool lazy, enum ckpt_pte_class *class)
 {
 	unsigned int budget = CKPT_SCAN_BUDGET;
 	pgd_t *pgdp, pgd;
 	p4d_t *p4dp, p4d;
 	pud_t *pudp, pud;
 	pmd_t *pmdp;
-	u64 next, start;
+	u64 next, stop;
+	int cls = -1;
 
-	*map_end = end;
 	while (addr < end && budget) {
+		/* GUP takes a batch at most: look no further for it. */
+		if (cls == CKPT_PTE_MAP && addr >= map_end)
+			break;
 		budget--;
 		pgdp = pgd_offset(mm, addr);
 		pgd = pgdp_get(pgdp);
 		next = pgd_addr_end(addr, end);
-		if (pgd_none(pgd)) {
-			addr = next;
-			continue;
-		}
+		if (pgd_none(pgd))
+			goto none;
 		if (pgd_bad(pgd))
-			return addr;
+			goto map;
 		p4dp = p4d_offset_lockless(pgdp, pgd, addr);
 		p4d = p4dp_get(p4dp);
 		next = p4d_addr_end(addr, end);
-		if (p4d_none(p4d)) {
-			addr = next;
-			continue;
-		}
+		if (p4d_none(p4d))
+			goto none;
 		if (p4d_bad(p4d))
-			return addr;
+			goto map;
 		pudp = pud_offset_lockless(p4dp, p4d, addr);
 		pud = pudp_get(pudp);
 		next = pud_addr_end(addr, end);
-		if (pud_none(pud)) {
-			addr = next;
-			continue;
-		}
+		if (pud_none(pud))
+			goto none;
 		if (!pud_present(pud) || pud_leaf(pud) || pud_bad(pud))
-			return addr;
+			goto map;
 		pmdp = pmd_offset_lockless(pudp, pud, addr);
 		next = pmd_addr_end(addr, end);
 		budget -= min_t(unsigned int, budget, PTRS_PER_PTE);
-		start = ckpt_scan_ptes(mm, pmdp, addr, next, map_end);
-		if (start < next)
-			return start;
+		stop = ckpt_scan_ptes(mm, pmdp, addr, next, lazy, &cls);
+		if (stop < next) {
+			addr = stop;
+			break;
+		}
+		addr = next;
+		continue;
+none:
+		if (cls < 0)
+			cls = ckpt_none_class(lazy);
+		if (cls != ckpt_none_class(lazy))
+			break;
+		addr = next;
+		continue;
+map:
+		/* Not understood here: GUP's. */
+		if (cls < 0)
+			cls = CKPT_PTE_MAP;
+		if (cls != CKPT_PTE_MAP)
+			break;
 		addr = next;
 	}
-	*map_end = addr;
+	*class = cls;
 	return addr;
 }
 
@@ -611,27 +647,61 @@ static long ckpt_fault_in_one(struct ckpt_dctx *c, u32 idx, u64 addr)
 }
 
 /*
- * A page not present in a lazily restored VMA: what a read would see,
- * without faulting in what was never mapped (the image's checked chunk,
- * or zeroes).  Returns 1 (pages done), -EAGAIN to look again, or an
+ * @n pages of a lazily restored VMA from @addr on that have no page table
+ * entry (@pgoff: the first one's offset in @lazy): what a read would see,
+ * without faulting anything in: zeroes, skipped whatever their number, or
+ * the image's contents, at most a batch of them, each chunk read and
+ * checked once.  Returns the pages done, -EAGAIN to look again, or an
  * error.
  */
-static long ckpt_take_lazy_page(struct ckpt_dctx *c, u32 idx, u64 addr,
-				struct file *lazy, unsigned long pgoff)
+static long ckpt_take_lazy(struct ckpt_dctx *c, u32 idx, u64 addr,
+			   struct file *lazy, unsigned long pgoff, u64 n)
+{
+	struct page *page, *copy;
+	unsigned long span, i;
+	long ret = 0;
+
+	if (!ckpt_lazy_dump_span(lazy, c->mm, pgoff, n, &span))
+		return ckpt_run_end(c, idx) ?: (long)span;
+	span = min_t(unsigned long, span, CKPT_BATCH_PAGES);
+	for (i = 0; i < span; i++) {
+		ret = ckpt_lazy_dump_page(&c->lazy_chunk, lazy, pgoff + i,
+					  &page);
+		if (ret <= 0)
+			break;
+		copy = c->bounce_bv[i].bv_page;
+		copy_highpage(copy, page);
+		ret = ckpt_run_page(c, idx, addr + i * PAGE_SIZE, copy,
+				    !ckpt_page_zero(copy));
+		if (ret)
+			break;
+	}
+	if (ret < 0 && ret != -EAGAIN)
+		return fatal_signal_pending(current) ? -EINTR : ret;
+	ret = ckpt_run_flush(c);
+	if (ret)
+		return ret;
+	/* The last page went in meanwhile (-EAGAIN): look again. */
+	return i ?: -EAGAIN;
+}
+
+/*
+ * A page of a lazily restored VMA that GUP could not take without a
+ * fault (a swap entry, say): fault it in to read it.  If that fails, the
+ * page's chunk tells why (a chunk a read gets SIGBUS for, say): the
+ * dump fails with its error, never taking the page for a hole.  Returns
+ * 1 (pages done), -EAGAIN to look again, or an error.
+ */
+static long ckpt_take_lazy_fault(struct ckpt_dctx *c, u32 idx, u64 addr,
+				 struct file *lazy, unsigned long pgoff)
 {
 	struct page *page, *copy = c->bounce_bv[0].bv_page;
 	long ret;
 
-	ret = ckpt_lazy_dump_page(&c->lazy_chunk, lazy, c->mm, pgoff, false,
-				  &page);
-	if (ret == CKPT_LAZY_FAULT_IN) {
-		ret = ckpt_fault_in_one(c, idx, addr);
-		if (ret != -EFAULT)
-			return ret;
-		/* The fault failed: a chunk a read gets SIGBUS for, say. */
-		ret = ckpt_lazy_dump_page(&c->lazy_chunk, lazy, c->mm, pgoff,
-					  true, &page);
-	}
+	ret = ckpt_fault_in_one(c, idx, addr);
+	if (ret != -EFAULT)
+		return ret;
+	ret = ckpt_lazy_dump_page(&c->lazy_chunk, lazy, pgoff, &page);
 	if (ret < 0 && ret != -EAGAIN && fatal_signal_pending(current))
 		return -EINTR;
 	if (ret < 0)
@@ -647,18 +717,20 @@ static long ckpt_take_lazy_page(struct ckpt_dctx *c, u32 idx, u64 addr,
  * One batch of a private VMA from @addr on, inside one VMA of the target:
  * returns the pages done, or an error.  GUP does not drop the mmap lock
  * (no @locked), so the VMA can be looked at again when a page is missing.
- * In a lazily restored VMA nothing is faulted in: present pages are
- * taken, missing ones come from its state.
+ * Holes are skipped by range, found in the page tables.  In a lazily
+ * restored VMA nothing is faulted in: present pages are taken, and
+ * stretches without page table entries come from its state.
  */
 static long ckpt_dump_batch(struct ckpt_dctx *c, u32 idx, u64 addr)
 {
 	const struct ckpt_dvma *d = &c->vmas[idx];
 	u64 n = min_t(u64, CKPT_BATCH_PAGES, (d->iv.end - addr) >> PAGE_SHIFT);
 	unsigned int flags = FOLL_DUMP | FOLL_FORCE;
+	enum ckpt_pte_class cls;
 	struct vm_area_struct *vma;
 	struct file *lazy = NULL;
 	unsigned long pgoff = 0;
-	u64 start, end, map_end;
+	u64 end, stop;
 	long got;
 	bool hole;
 
@@ -689,28 +761,32 @@ static long ckpt_dump_batch(struct ckpt_dctx *c, u32 idx, u64 addr)
 	}
 	n = min_t(u64, n, (vma->vm_end - addr) >> PAGE_SHIFT);
 	if (ckpt_vma_is_lazy(vma)) {
+		/* Never fault in here: a none entry's page is in its state. */
 		flags |= FOLL_NOFAULT;
 		lazy = get_file(vma->vm_file);
 		pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
-	} else {
-		/*
-		 * Skip holes by range, and give GUP only the stretch that
-		 * may hold pages: in a private file VMA it would fault in
-		 * the file's pages past it, which are never saved (only
-		 * private copies are), and a hole has no private copy.  Not
-		 * in a lazy VMA, whose missing pages come from its image.
-		 * A fault racing with the scan gives the page as it was
-		 * before, as for any page of a running target.
-		 */
-		end = min_t(u64, vma->vm_end, d->iv.end);
-		start = ckpt_scan_holes(c->mm, addr, end, &map_end);
-		if (start > addr) {
-			mmap_read_unlock(c->mm);
-			got = ckpt_run_end(c, idx);
-			return got ?: (long)((start - addr) >> PAGE_SHIFT);
-		}
-		n = min_t(u64, n, (map_end - addr) >> PAGE_SHIFT);
 	}
+	/*
+	 * Skip holes by range, and give GUP only the stretch that may hold
+	 * pages: in a private file VMA it would fault in the file's pages
+	 * past it, which are never saved (only private copies are), and a
+	 * hole has no private copy.  A fault racing with the scan gives the
+	 * page as it was before, as for any page of a running target.
+	 */
+	end = min_t(u64, vma->vm_end, d->iv.end);
+	stop = ckpt_scan(c->mm, addr, end, addr + (n << PAGE_SHIFT), lazy,
+			 &cls);
+	if (cls != CKPT_PTE_MAP) {
+		mmap_read_unlock(c->mm);
+		if (cls == CKPT_PTE_HOLE)
+			got = ckpt_run_end(c, idx) ?: (long)((stop - addr) >>
+							     PAGE_SHIFT);
+		else
+			got = ckpt_take_lazy(c, idx, addr, lazy, pgoff,
+					     (stop - addr) >> PAGE_SHIFT);
+		goto out;
+	}
+	n = min_t(u64, n, (stop - addr) >> PAGE_SHIFT);
 	got = get_user_pages_remote(c->mm, addr, n, flags, c->pages, NULL);
 	hole = got == -EFAULT && !lazy && ckpt_fault_is_hole(vma, addr);
 	mmap_read_unlock(c->mm);
@@ -718,13 +794,14 @@ static long ckpt_dump_batch(struct ckpt_dctx *c, u32 idx, u64 addr)
 	if (got > 0)
 		got = ckpt_take_pages(c, idx, addr, got) ?: got;
 	else if (got == -EFAULT && lazy)
-		got = ckpt_take_lazy_page(c, idx, addr, lazy, pgoff);
+		got = ckpt_take_lazy_fault(c, idx, addr, lazy, pgoff);
 	else if (hole)
 		got = ckpt_run_end(c, idx) ?: 1;
 	else if (got == -EFAULT)
 		got = -EIO;
 	else if (!got)
 		got = -EFAULT;
+out:
 	if (lazy)
 		fput(lazy);
 	return got;

@@ -160,9 +160,13 @@ bool ckpt_vma_is_lazy(const struct vm_area_struct *vma)
 	return vma->vm_ops == &ckpt_lazy_vm_ops;
 }
 
-/* Find the run holding page @idx of the VMA; false if it is in none. */
-static bool ckpt_lazy_find(const struct ckpt_lazy *lz, unsigned long idx,
-			   struct ckpt_lazy_run *run)
+/*
+ * Find the run holding page @idx of the VMA; false if it is in none, and
+ * then, if @next is not NULL, *@next is the VMA-relative index of the
+ * first page of the next run (ULONG_MAX if there is none).
+ */
+static bool ckpt_lazy_lookup(const struct ckpt_lazy *lz, unsigned long idx,
+			     struct ckpt_lazy_run *run, unsigned long *next)
 {
 	unsigned long pgoff = lz->base_pgoff + idx, first;
 	unsigned int lo = 0, hi = lz->nr_runs, mid;
@@ -184,7 +188,18 @@ static bool ckpt_lazy_find(const struct ckpt_lazy *lz, unsigned long idx,
 			return true;
 		}
 	}
+	if (next)
+		*next = lo < lz->nr_runs ?
+			(lz->runs[lo].start >> PAGE_SHIFT) - lz->base_pgoff :
+			ULONG_MAX;
 	return false;
+}
+
+/* Find the run holding page @idx of the VMA; false if it is in none. */
+static bool ckpt_lazy_find(const struct ckpt_lazy *lz, unsigned long idx,
+			   struct ckpt_lazy_run *run)
+{
+	return ckpt_lazy_lookup(lz, idx, run, NULL);
 }
 
 /* Was page @idx of the VMA installed once in the restoring mm? */
@@ -245,7 +260,7 @@ static struct file *ckpt_lazy_get_image(struct ckpt_lazy *lz)
 /*
  * Install a new zero page: a page in no run, or one discarded after use.
  * In the restoring mm its bit is set too, so that a dump knows a page
- * whose bit is clear was never mapped (ckpt_lazy_dump_page()).
+ * whose bit is clear was never mapped (ckpt_lazy_dump_span()).
  */
 static vm_fault_t ckpt_lazy_zero(struct vm_fault *vmf, struct ckpt_lazy *lz,
 				 bool owner)
@@ -547,45 +562,89 @@ static vm_fault_t ckpt_lazy_fault(struct vm_fault *vmf)
 }
 
 /**
- * ckpt_lazy_dump_page() - what a read of a missing page of a lazy VMA sees
- * @ch: the caller's chunk cache, zeroed before first use
+ * ckpt_lazy_dump_span() - how pages of a lazy VMA without a PTE read
  * @file: the VMA's lazy file; the caller holds a reference
  * @mm: the mm of the VMA
+ * @pgoff: the first page's offset in @file, in pages
+ * @max: pages to look at, at least one, all inside the VMA
+ * @nr: set to the number of pages from @pgoff, 1 to @max, that read alike
+ *
+ * For CKPT_DUMP, which must not fault in a lazy VMA to read it.  A page
+ * with no page table entry reads what a fault would give it
+ * (ckpt_lazy_fault()): in the restoring mm, the image's contents if it is
+ * in a run and was never installed there, else zeroes (a page in no run,
+ * or one discarded after its first touch); in another mm (a child after
+ * fork()), the image's contents if it is in a run and the image is still
+ * held, else zeroes.  The bits of installed pages are set after a page
+ * went in, so of a target that runs meanwhile a page may be taken as it
+ * was a moment before, as any page of a running target.
+ *
+ * Return: true if the pages come from the image (ckpt_lazy_dump_page()),
+ * false if they read as zeroes.
+ */
+bool ckpt_lazy_dump_span(struct file *file, struct mm_struct *mm,
+			 unsigned long pgoff, unsigned long max,
+			 unsigned long *nr)
+{
+	struct ckpt_lazy *lz = file->private_data;
+	unsigned long idx = pgoff - lz->base_pgoff, end = idx + max;
+	unsigned long next, group, bit, lim, *bits;
+	struct ckpt_lazy_run run;
+	bool image;
+
+	if (!ckpt_lazy_lookup(lz, idx, &run, &next)) {
+		*nr = min(end, next) - idx;
+		return false;
+	}
+	end = min(end, run.first + run.nr);
+	if (mm != lz->mm) {
+		*nr = end - idx;
+		/* Only a pointer test: lz->lock orders nothing here. */
+		return data_race(lz->image);
+	}
+	group = idx / CKPT_LAZY_GROUP_PAGES;
+	end = min(end, (group + 1) * CKPT_LAZY_GROUP_PAGES);
+	bits = xa_load(&lz->installed, group);
+	if (!bits) {
+		*nr = end - idx;
+		return true;
+	}
+	bit = idx % CKPT_LAZY_GROUP_PAGES;
+	lim = end - group * CKPT_LAZY_GROUP_PAGES;
+	image = !test_bit(bit, bits);
+	next = image ? find_next_bit(bits, lim, bit) :
+		       find_next_zero_bit(bits, lim, bit);
+	*nr = next - bit;
+	return image;
+}
+
+/**
+ * ckpt_lazy_dump_page() - a page of a lazy VMA's image, read and checked
+ * @ch: the caller's chunk cache, zeroed before first use
+ * @file: the VMA's lazy file; the caller holds a reference
  * @pgoff: the page's offset in @file, in pages
- * @faulted: the caller's fault-in of the page (CKPT_LAZY_FAULT_IN) failed
  * @page: set to a page of @ch holding the contents on a return of 1
  *
- * For CKPT_DUMP, which must neither fault in a whole lazy VMA nor take a
- * failing chunk for a hole.  A page never installed in the restoring mm
- * has no page table entry: if a fault would fill it from a run, its
- * contents come from the image, its whole chunk read and checked as a
- * fault would; if it is in no run it reads as zeroes.  Any other missing
- * page (installed once, or in another mm after fork) may be swapped out
- * or migrating, so the dump must fault it in: CKPT_LAZY_FAULT_IN.  When
- * that fault failed (@faulted), the page's chunk is read and checked to
- * tell why.  Nothing is installed here.
+ * For CKPT_DUMP: the page's whole chunk is read and checked as a fault
+ * would (each chunk once while the dump reads its pages in order), and
+ * nothing is installed.
  *
- * Return: 1 with *@page set, 0 for zeroes, CKPT_LAZY_FAULT_IN, -EAGAIN if
- * the page was just installed (look at the VMA again), -EBADMSG if the
- * chunk does not match its checksum, -EIO if the image ends early,
- * -ENOMEM, or another read error.
+ * Return: 1 with *@page set, 0 if the page is in no run (zeroes),
+ * -EAGAIN if the image is no longer held (the last page went in: look at
+ * the VMA again), -EBADMSG if the chunk does not match its checksum, -EIO
+ * if the image ends early, -ENOMEM, or another read error.
  */
 int ckpt_lazy_dump_page(struct ckpt_lazy_chunk *ch, struct file *file,
-			struct mm_struct *mm, unsigned long pgoff,
-			bool faulted, struct page **page)
+			unsigned long pgoff, struct page **page)
 {
 	struct ckpt_lazy *lz = file->private_data;
 	unsigned long idx = pgoff - lz->base_pgoff, rel, k;
 	struct ckpt_lazy_run run;
 	struct file *image;
 	unsigned int i;
-	bool in_run;
 	int ret;
 
-	in_run = ckpt_lazy_find(lz, idx, &run);
-	if (!faulted && (mm != lz->mm || ckpt_lazy_was_installed(lz, idx)))
-		return CKPT_LAZY_FAULT_IN;
-	if (!in_run)
+	if (!ckpt_lazy_find(lz, idx, &run))
 		return 0;
 	rel = idx - run.first;
 	k = rel / CKPT_CHUNK_PAGES;
@@ -599,7 +658,6 @@ int ckpt_lazy_dump_page(struct ckpt_lazy_chunk *ch, struct file *file,
 		if (!ch->pages[i])
 			return -ENOMEM;
 	}
-	/* No image: the last page went in meanwhile; look again. */
 	image = ckpt_lazy_get_image(lz);
 	if (!image)
 		return -EAGAIN;
