@@ -11,7 +11,7 @@
  * nothing, so corrupted contents never become visible.  Short reads are
  * continued until the chunk is whole; only a read error or the end of the
  * file (an image truncated after the restore) gives up.  A page
- * in no run is installed as a new zero page.  The mapping is private, so a
+ * in no run is mapped to the zero page.  The mapping is private, so a
  * write fault then copies the page into an ordinary anonymous page, exactly
  * as for a private file mapping.
  *
@@ -104,7 +104,7 @@ struct ckpt_lazy_run {
  * @installed: for each group of CKPT_LAZY_GROUP_PAGES pages of the VMA
  *	(by VMA-relative page index / CKPT_LAZY_GROUP_PAGES) with a page
  *	installed once in @mm, a bitmap of its pages installed once (pages
- *	of runs and new zero pages alike, so a clear bit means no page
+ *	of runs and zero-page mappings alike, so a clear bit means no page
  *	table entry was ever made there); allocated on first touch of the
  *	group, so creating the state costs nothing per page or per run, and
  *	no allocation grows with a run's length
@@ -258,32 +258,38 @@ static struct file *ckpt_lazy_get_image(struct ckpt_lazy *lz)
 }
 
 /*
- * Install a new zero page: a page in no run, or one discarded after use.
- * In the restoring mm its bit is set too, so that a dump knows a page
- * whose bit is clear was never mapped (ckpt_lazy_dump_span()).
+ * Map the zero page: a page in no run, or one discarded after use, reads
+ * as zeroes and costs no memory until it is written (the mapping is
+ * private: a write copies it into an anonymous page).  Where the
+ * architecture forbids the zero page in this mm, a new zeroed page.  In
+ * the restoring mm its bit is set too, so that a dump knows a page whose
+ * bit is clear was never mapped (ckpt_lazy_dump_span()).
  */
 static vm_fault_t ckpt_lazy_zero(struct vm_fault *vmf, struct ckpt_lazy *lz,
 				 bool owner)
 {
 	unsigned long idx = vmf->pgoff - lz->base_pgoff;
+	unsigned long addr = vmf->address & PAGE_MASK;
 	unsigned long *bits = NULL;
-	struct page *page;
+	struct page *page = NULL;
 	int ret;
 
-	page = alloc_page(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT);
-	if (!page)
-		return VM_FAULT_OOM;
 	if (owner) {
 		mutex_lock(&lz->install_lock);
 		bits = ckpt_lazy_bits(lz, idx);
 		if (!bits) {
 			mutex_unlock(&lz->install_lock);
-			put_page(page);
 			return VM_FAULT_OOM;
 		}
 	}
-	ret = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK, page);
-	put_page(page);
+	ret = vm_insert_page(vmf->vma, addr, ZERO_PAGE(addr));
+	if (ret == -EINVAL) {
+		/* mm_forbids_zeropage(): a page of its own. */
+		page = alloc_page(GFP_HIGHUSER | __GFP_ZERO | __GFP_ACCOUNT);
+		ret = page ? vm_insert_page(vmf->vma, addr, page) : -ENOMEM;
+		if (page)
+			put_page(page);
+	}
 	/* -EBUSY: another thread installed this page first. */
 	if (bits && (!ret || ret == -EBUSY))
 		set_bit(idx % CKPT_LAZY_GROUP_PAGES, bits);
