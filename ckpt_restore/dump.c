@@ -13,11 +13,13 @@
  * Any other failure of GUP is no hole and fails the dump.  Lazily restored
  * VMAs are read without faulting: missing pages come from their state.
  *
- * Each page is copied once into a bounce page, and that copy is checked
- * for zeroes, hashed and written with vfs_iter_write(): the target may
- * keep running (CKPT_DUMP does not stop it), and the image must still
- * match its own checksums.  No lock is held while the image file is
- * written.
+ * The target may keep running (CKPT_DUMP does not stop it), and the image
+ * must still match its own checksums: they are taken of one stable copy
+ * of each page.  An image in tmpfs (or a memfd) is that copy: the
+ * target's pages are written with vfs_iter_write() and hashed in the
+ * image's page cache, one copy each.  Into any other file each page is
+ * copied once into a bounce page, which is checked for zeroes, hashed and
+ * written.  No lock is held while the image file is written.
  *
  * A run is every stretch of consecutive kept pages of a VMA, however long:
  * it stays open across batches (each batch's part is written when the
@@ -32,6 +34,7 @@
 #include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/pagemap.h>
 #include <linux/pid.h>
 #include <linux/ptrace.h>
 #include <linux/sched/mm.h>
@@ -89,6 +92,9 @@ struct ckpt_dvma {
  * @bounce: one batch of kernel pages: the copies every page is checked,
  *	hashed and written from
  * @bounce_bv: bio_vec table over all of @bounce
+ * @in_cache: the image is in shmem: target pages are written as they are
+ *	and hashed in its page cache (ckpt_run_flush())
+ * @bv_live: @bv holds target pages, not copies: hash what was written
  * @lazy_chunk: the last chunk read from the image of a lazy VMA
  */
 struct ckpt_dctx {
@@ -117,6 +123,8 @@ struct ckpt_dctx {
 	u32 chunk_nr;
 	struct vmk_page_array bounce;
 	struct bio_vec *bounce_bv;
+	bool in_cache;
+	bool bv_live;
 	struct ckpt_lazy_chunk lazy_chunk;
 };
 
@@ -321,12 +329,40 @@ static int ckpt_push_run(struct ckpt_dctx *c, const struct ckpt_image_run *r)
 }
 
 /*
+ * Hash the image's page at @pos, in its page cache (shmem): the bytes
+ * written there, not the target's page they came from, which may have
+ * changed since.  A page swapped out since is read back in.
+ */
+static int ckpt_hash_cached(struct ckpt_dctx *c, loff_t pos)
+{
+	struct address_space *mapping = c->out->f_mapping;
+	pgoff_t index = pos >> PAGE_SHIFT;
+	struct folio *folio;
+	void *va;
+
+	folio = filemap_get_folio(mapping, index);
+	if (IS_ERR(folio) || !folio_test_uptodate(folio)) {
+		if (!IS_ERR(folio))
+			folio_put(folio);
+		folio = shmem_read_folio(mapping, index);
+		if (IS_ERR(folio))
+			return PTR_ERR(folio);
+	}
+	va = kmap_local_page(folio_file_page(folio, index));
+	xxh64_update(&c->chunk_st, va, PAGE_SIZE);
+	kunmap_local(va);
+	folio_put(folio);
+	return 0;
+}
+
+/*
  * Write the pending run's pages of the current batch and hash them into
  * its chunks; the caller releases the batch's pages afterwards.
  */
 static int ckpt_run_flush(struct ckpt_dctx *c)
 {
 	size_t len = (size_t)c->bv_nr << PAGE_SHIFT;
+	loff_t pos = c->pos;
 	struct iov_iter iter;
 	void *va;
 	u32 i;
@@ -338,10 +374,16 @@ static int ckpt_run_flush(struct ckpt_dctx *c)
 	ret = ckpt_write_iter_full(c->out, &iter, &c->pos);
 	if (ret)
 		return ret;
-	for (i = 0; i < c->bv_nr; i++) {
-		va = kmap_local_page(c->bv[i].bv_page);
-		xxh64_update(&c->chunk_st, va, PAGE_SIZE);
-		kunmap_local(va);
+	for (i = 0; i < c->bv_nr; i++, pos += PAGE_SIZE) {
+		if (c->bv_live) {
+			ret = ckpt_hash_cached(c, pos);
+			if (ret)
+				return ret;
+		} else {
+			va = kmap_local_page(c->bv[i].bv_page);
+			xxh64_update(&c->chunk_st, va, PAGE_SIZE);
+			kunmap_local(va);
+		}
 		if (++c->chunk_nr < CKPT_CHUNK_PAGES)
 			continue;
 		ret = ckpt_push_csum(c, xxh64_digest(&c->chunk_st));
@@ -435,10 +477,14 @@ static bool ckpt_fault_is_hole(struct vm_area_struct *vma, u64 addr)
 }
 
 /*
- * Copy @got pages of the target, from @addr on, into the bounce pages and
- * offer each copy: every page is read from the target once, and its copy
- * is checked for zeroes, hashed and written, so the image's checksums
- * match the bytes it holds even while the target keeps writing.
+ * Offer @got pages of the target, from @addr on: every page is read from
+ * the target once, into one stable copy that is hashed and written, so
+ * the image's checksums match the bytes it holds even while the target
+ * keeps writing.  That copy is the image's page cache when it is in
+ * shmem (the target's pages are written as they are, and hashed where
+ * they landed), else a bounce page, checked for zeroes, hashed and
+ * written.  Of an image in shmem, a page is checked for zeroes in the
+ * target: one zero then is a hole, as it was at that moment.
  */
 static int ckpt_take_pages(struct ckpt_dctx *c, u32 idx, u64 addr, long got)
 {
@@ -448,16 +494,23 @@ static int ckpt_take_pages(struct ckpt_dctx *c, u32 idx, u64 addr, long got)
 	long i;
 	int ret = 0;
 
+	c->bv_live = c->in_cache;
 	for (i = 0; i < got && !ret; i++) {
-		copy = c->bounce_bv[i].bv_page;
-		copy_highpage(copy, c->pages[i]);
+		copy = c->pages[i];
+		if (!c->in_cache) {
+			copy = c->bounce_bv[i].bv_page;
+			copy_highpage(copy, c->pages[i]);
+		}
 		/* A file page counts only once privately modified. */
 		keep = file ? PageAnon(c->pages[i]) : !ckpt_page_zero(copy);
 		ret = ckpt_run_page(c, idx, addr + i * PAGE_SIZE, copy, keep);
 	}
+	if (!ret)
+		ret = ckpt_run_flush(c);
+	c->bv_live = false;
 	for (i = 0; i < got; i++)
 		put_page(c->pages[i]);
-	return ret ?: ckpt_run_flush(c);
+	return ret;
 }
 
 /*
@@ -1084,6 +1137,8 @@ int ckpt_dump(struct ckpt_dump *arg, struct ckpt_dump __user *uarg)
 		c->out = NULL;
 		goto out_free;
 	}
+	c->in_cache = shmem_mapping(c->out->f_mapping) &&
+		      !(c->out->f_flags & O_DIRECT);
 	if (arg->flags & CKPT_DUMP_PIDFD) {
 		c->mm = ckpt_target_mm(arg->pidfd);
 	} else if (current->mm) {
