@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -194,9 +195,11 @@ FIXTURE_TEARDOWN(live)
 /*
  * The writers keep running through the dump (the main thread is seized
  * but not stopped): the image is not one instant, but it must verify:
- * every chunk matches and an eager restore succeeds.  Three dumps.
+ * every chunk matches and an eager restore succeeds.  Three dumps, each
+ * into a new unnamed file in @dir.
  */
-TEST_F(live, running_dump_verifies)
+static void running_dumps(struct __test_metadata *_metadata,
+			  struct _test_data_live *self, const char *dir)
 {
 	struct ckpt_restore r;
 	struct ckpt_dump d;
@@ -204,7 +207,7 @@ TEST_F(live, running_dump_verifies)
 
 	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, self->target, 0, 0));
 	for (i = 0; i < 3; i++) {
-		img = ckpt_tmpfile();
+		img = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 		ASSERT_LE(0, img);
 		ASSERT_EQ(0, ckpt_dump_range(self->dev, img, self->pidfd,
 					     self->base, LV_PAGES * PG, &d));
@@ -217,6 +220,25 @@ TEST_F(live, running_dump_verifies)
 		ASSERT_EQ(0, munmap(self->base, LV_PAGES * PG));
 		close(img);
 	}
+}
+
+/* Into tmpfs: the pages are hashed in the image's page cache. */
+TEST_F(live, running_dump_verifies)
+{
+	running_dumps(_metadata, self, "/tmp");
+}
+
+/* Into ramfs (not shmem): each page goes through a bounce copy. */
+TEST_F(live, running_dump_verifies_bounce)
+{
+	char dir[] = "/tmp/ckpt_ramfs_XXXXXX";
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	ASSERT_EQ(0, mount("ramfs", dir, "ramfs", 0, NULL))
+		TH_LOG("mount ramfs: %s", strerror(errno));
+	running_dumps(_metadata, self, dir);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
 }
 
 /* Every thread stopped: the image is exactly what the target held. */

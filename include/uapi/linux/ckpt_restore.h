@@ -151,12 +151,15 @@
  * CKPT_DUMP reads the target's pages while the target may run: it does
  * not stop the target's threads (the ``ckpt`` tool stops every one of
  * them before it dumps).  Every page is copied out of the target once,
- * and that copy is checked for zeroes, checksummed and written, so the
- * image always verifies: its chunk checksums match its contents and it
- * restores.  What it holds of a running target is each page as it was at
- * some moment during the dump, not one instant: pages written meanwhile
- * may be old or new, independently of each other, and the VMA table is
- * the one of the dump's start (a VMA unmapped meanwhile dumps as a hole).
+ * and the checksums are taken of that copy, so the image always
+ * verifies: its chunk checksums match its contents and it restores.  The
+ * copy is the image's page cache when the image is in tmpfs or a memfd
+ * (pages are written straight from the target and checksummed where they
+ * landed), else a bounce page that is checksummed and written.  What it
+ * holds of a running target is each page as it was at some moment
+ * during the dump, not one instant: pages written meanwhile may be old
+ * or new, independently of each other, and the VMA table is the one of
+ * the dump's start (a VMA unmapped meanwhile dumps as a hole).
  * A dump of a target whose threads are all stopped (as by ptrace) is
  * exactly its memory at that moment.
  */
