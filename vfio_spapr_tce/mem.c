@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * sPAPR v2 pre-registered memory: userspace pins (and is charged for) a
- * region once; MAP_DMA then only points TCEs at pages of a region, which
- * makes it as cheap as filling a table and programming the IOMMU.
+ * region once per mm, whatever number of containers register it; MAP_DMA
+ * then only points TCEs at pages of a region, which makes it as cheap as
+ * filling a table and programming the IOMMU.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -33,69 +34,152 @@ struct stce_mem *stce_mem_find(struct stce_container *c, u64 ua, u64 size)
 	return NULL;
 }
 
+/*
+ * Registered memory is shared per mm, as POWER keeps it in the mm
+ * (mm_iommu_*): containers of one process that register the same range
+ * share one pinned, once-charged region.  stce_regions_lock protects
+ * stce_regions and every region's @users; it nests inside a container's
+ * lock and is held while a new region is pinned, so two containers cannot
+ * pin the same range at once.
+ */
+static DEFINE_MUTEX(stce_regions_lock);
+static LIST_HEAD(stce_regions);
+
+/*
+ * The region of @mm registered as exactly [@ua, @ua + @size), taking a
+ * user; a new one, pinned and charged, if no region of @mm overlaps the
+ * range.  Return it or an ERR_PTR: -EINVAL if a region of @mm overlaps
+ * the range without matching it (as POWER), -ENOMEM, or the pin error.
+ */
+static struct stce_region *stce_region_get(struct mm_struct *mm, u64 ua,
+					   u64 size)
+{
+	struct vmk_iova_window want = { .start = ua, .size = size }, r;
+	struct stce_region *reg;
+	int ret;
+
+	mutex_lock(&stce_regions_lock);
+	list_for_each_entry(reg, &stce_regions, node) {
+		if (reg->mm != mm)
+			continue;
+		if (reg->ua == ua && reg->size == size) {
+			reg->users++;
+			goto out_unlock;
+		}
+		r.start = reg->ua;
+		r.size = reg->size;
+		if (vmk_iova_window_overlaps(&r, &want)) {
+			reg = ERR_PTR(-EINVAL);
+			goto out_unlock;
+		}
+	}
+
+	reg = kzalloc_obj(*reg, GFP_KERNEL_ACCOUNT);
+	if (!reg) {
+		reg = ERR_PTR(-ENOMEM);
+		goto out_unlock;
+	}
+	reg->mm = mm;
+	reg->ua = ua;
+	reg->size = size;
+	reg->users = 1;
+	vmk_page_array_init(&reg->pa, VMK_PA_PINNED);
+	ret = vmk_page_array_pin_user(&reg->pa, ua, size >> PAGE_SHIFT,
+				      FOLL_WRITE | FOLL_LONGTERM, true);
+	if (ret) {
+		kfree(reg);
+		reg = ERR_PTR(ret);
+		goto out_unlock;
+	}
+	list_add_tail(&reg->node, &stce_regions);
+	atomic_long_add(reg->pa.nr_pages, &stce_stats.pinned_pages);
+out_unlock:
+	mutex_unlock(&stce_regions_lock);
+	return reg;
+}
+
+/* Drop a user of @reg; the last one unpins and un-charges it. */
+static void stce_region_put(struct stce_region *reg)
+{
+	bool last;
+
+	mutex_lock(&stce_regions_lock);
+	last = !--reg->users;
+	if (last)
+		list_del(&reg->node);
+	mutex_unlock(&stce_regions_lock);
+	if (!last)
+		return;
+	atomic_long_sub(reg->pa.nr_pages, &stce_stats.pinned_pages);
+	/* The device may have written any page of a registered region. */
+	vmk_page_array_release(&reg->pa, true);
+	kfree(reg);
+}
+
 /**
- * stce_mem_register() - pin and charge a region of the current mm
+ * stce_mem_register() - register a region of the current mm
  * @c: the container, locked; its owner is the current mm
  * @ua: page-aligned user address
  * @size: page-aligned non-zero length
  *
- * Return: 0; -EINVAL for a bad range; -EBUSY if it overlaps a registered
- * region; -ENOMEM over RLIMIT_MEMLOCK or out of memory; -EFAULT (or the
- * GUP error) if a page cannot be pinned.
+ * The region is pinned and charged unless another container of this mm
+ * registered exactly the same range; then both share it.
+ *
+ * Return: 0; -EINVAL for a bad range or one overlapping memory this mm
+ * registered with another address or size; -EBUSY if this container
+ * registered the range already; -ENOMEM over RLIMIT_MEMLOCK or out of
+ * memory; -EFAULT (or the GUP error) if a page cannot be pinned.
  */
 int stce_mem_register(struct stce_container *c, u64 ua, u64 size)
 {
-	struct vmk_iova_window want = { .start = ua, .size = size }, r;
+	struct vmk_iova_window want = { .start = ua, .size = size };
+	struct stce_region *reg;
 	struct stce_mem *mem;
-	int ret;
 
 	lockdep_assert_held(&c->lock);
 	if (!size || !PAGE_ALIGNED(ua) || !PAGE_ALIGNED(size) ||
 	    !vmk_iova_window_valid(&want) || ua + size > TASK_SIZE)
 		return -EINVAL;
-	list_for_each_entry(mem, &c->mems, node) {
-		r.start = mem->ua;
-		r.size = mem->size;
-		if (vmk_iova_window_overlaps(&r, &want))
+	list_for_each_entry(mem, &c->mems, node)
+		if (mem->ua == ua && mem->size == size)
 			return -EBUSY;
-	}
 
 	mem = kzalloc_obj(*mem, GFP_KERNEL_ACCOUNT);
 	if (!mem)
 		return -ENOMEM;
+	reg = stce_region_get(current->mm, ua, size);
+	if (IS_ERR(reg)) {
+		kfree(mem);
+		return PTR_ERR(reg);
+	}
 	mem->ua = ua;
 	mem->size = size;
-	vmk_page_array_init(&mem->pa, VMK_PA_PINNED);
-	ret = vmk_page_array_pin_user(&mem->pa, ua, size >> PAGE_SHIFT,
-				      FOLL_WRITE | FOLL_LONGTERM, true);
-	if (ret) {
-		kfree(mem);
-		return ret;
-	}
+	mem->region = reg;
 	list_add_tail(&mem->node, &c->mems);
-	c->pinned += mem->pa.nr_pages;
-	atomic_long_add(mem->pa.nr_pages, &stce_stats.pinned_pages);
+	c->pinned += size >> PAGE_SHIFT;
 	return 0;
 }
 
 static void stce_mem_free(struct stce_container *c, struct stce_mem *mem)
 {
-	c->pinned -= mem->pa.nr_pages;
-	atomic_long_sub(mem->pa.nr_pages, &stce_stats.pinned_pages);
+	c->pinned -= mem->size >> PAGE_SHIFT;
 	list_del(&mem->node);
-	/* The device may have written any page of a registered region. */
-	vmk_page_array_release(&mem->pa, true);
+	stce_region_put(mem->region);
 	kfree(mem);
 }
 
 /**
- * stce_mem_unregister() - unpin and un-charge a registered region
+ * stce_mem_unregister() - drop this container's registration of a region
  * @c: the container, locked
  * @ua: the address it was registered with
  * @size: the size it was registered with
  *
- * Return: 0, -EINVAL for a bad range, -ENOENT if no region was registered
- * with exactly this address and size, -EBUSY while TCEs point into it.
+ * The pages stay pinned and charged while another container of the mm
+ * has the region registered.
+ *
+ * Return: 0, -EINVAL for a bad range, -ENOENT if this container did not
+ * register exactly this address and size, -EBUSY while its TCEs point
+ * into the region.
  */
 int stce_mem_unregister(struct stce_container *c, u64 ua, u64 size)
 {
@@ -114,7 +198,7 @@ int stce_mem_unregister(struct stce_container *c, u64 ua, u64 size)
 }
 
 /**
- * stce_mem_release_all() - unregister every region
+ * stce_mem_release_all() - drop every registration of the container
  * @c: the container, being released; no TCE is in use any more
  */
 void stce_mem_release_all(struct stce_container *c)

@@ -132,18 +132,38 @@ struct stce_group {
 };
 
 /**
- * struct stce_mem - a v2 pre-registered user memory region
- * @node: link in &stce_container.mems
+ * struct stce_region - v2 registered memory, shared by the containers of
+ *	one mm as on POWER: pinned and charged once
+ * @node: link in the module's region list (under stce_regions_lock)
+ * @mm: the mm it was registered from; every container using it owns that
+ *	mm (mmgrab()ed), so the pointer stays valid as long as the region
  * @ua: page-aligned user address
  * @size: length in bytes
- * @pa: the pinned pages, charged to the owner's locked_vm
- * @mapped: in-use TCEs pointing into this region
+ * @pa: the pinned pages, charged to @mm's locked_vm
+ * @users: containers that registered it (under stce_regions_lock)
+ */
+struct stce_region {
+	struct list_head node;
+	struct mm_struct *mm;
+	u64 ua;
+	u64 size;
+	struct vmk_page_array pa;
+	unsigned int users;
+};
+
+/**
+ * struct stce_mem - a container's registration of a &struct stce_region
+ * @node: link in &stce_container.mems
+ * @ua: the region's address
+ * @size: the region's size
+ * @region: the shared region, held while this registration lives
+ * @mapped: in-use TCEs of this container pointing into the region
  */
 struct stce_mem {
 	struct list_head node;
 	u64 ua;
 	u64 size;
-	struct vmk_page_array pa;
+	struct stce_region *region;
 	unsigned long mapped;
 };
 
@@ -160,7 +180,8 @@ struct stce_mem {
  * @windows: the DMA windows, slot 0 starting as the default window
  * @mems: v2 registered memory, &struct stce_mem list
  * @acct: v1: locked_vm charged for the pages MAP_DMA pinned (holds no pages)
- * @pinned: system pages this container holds pinned
+ * @pinned: system pages this container holds pinned (v2: the pages of
+ *	every region it registered, shared or not)
  * @map_calls: iommu_map() calls made for this container
  * @id: number shown in debugfs
  * @node: link in the module's container list (under its own mutex)

@@ -158,13 +158,14 @@ static bool stce_v2_check(struct stce_window *w, struct stce_mem *mem,
 			  unsigned long n, u64 vaddr)
 {
 	unsigned long i, k, per_tce = 1UL << (w->page_shift - PAGE_SHIFT);
+	struct vmk_page_array *pa = &mem->region->pa;
 	u64 tsize = 1ULL << w->page_shift, phys;
 	struct vmk_pa_iter it;
 	struct page *page;
 
 	if (per_tce == 1)
 		return true;
-	page = vmk_pa_iter_seek(&mem->pa, &it, (vaddr - mem->ua) >> PAGE_SHIFT);
+	page = vmk_pa_iter_seek(pa, &it, (vaddr - mem->ua) >> PAGE_SHIFT);
 	for (i = 0; i < n; i++) {
 		phys = page_to_phys(page);
 		if (phys & (tsize - 1))
@@ -172,7 +173,7 @@ static bool stce_v2_check(struct stce_window *w, struct stce_mem *mem,
 		for (k = 0; k < per_tce; k++) {
 			if (page_to_phys(page) != phys + k * PAGE_SIZE)
 				return false;
-			page = vmk_pa_iter_next(&mem->pa, &it);
+			page = vmk_pa_iter_next(pa, &it);
 		}
 	}
 	return true;
@@ -187,12 +188,13 @@ static void stce_v2_fill(struct stce_window *w, struct stce_mem *mem,
 			 u64 perm)
 {
 	unsigned long i, j, k, len, per_tce = 1UL << (w->page_shift - PAGE_SHIFT);
+	struct vmk_page_array *pa = &mem->region->pa;
 	u64 tsize = 1ULL << w->page_shift;
 	struct stce_cursor cur;
 	struct vmk_pa_iter it;
 	struct page *page;
 
-	page = vmk_pa_iter_seek(&mem->pa, &it, (vaddr - mem->ua) >> PAGE_SHIFT);
+	page = vmk_pa_iter_seek(pa, &it, (vaddr - mem->ua) >> PAGE_SHIFT);
 	stce_cursor_seek(&cur, w, first);
 	for (i = 0; i < n; i += len) {
 		len = min(cur.left, n - i);
@@ -200,7 +202,7 @@ static void stce_v2_fill(struct stce_window *w, struct stce_mem *mem,
 			cur.tce[j] = page_to_phys(page) | perm;
 			cur.tce[cur.ua_off + j] = vaddr + (i + j) * tsize;
 			for (k = 0; k < per_tce; k++)
-				page = vmk_pa_iter_next(&mem->pa, &it);
+				page = vmk_pa_iter_next(pa, &it);
 		}
 		*cur.used += len;
 		stce_cursor_skip(&cur, len);

@@ -193,7 +193,7 @@ static inline int stce_group_open(struct stce_dev *d, const char *bdf)
 
 	memset(d, 0, sizeof(*d));
 	d->dev_fd = -1;
-	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+	snprintf(d->bdf, sizeof(d->bdf), "%.31s", bdf);
 	d->group_id = stce_group_of(bdf);
 	if (d->group_id < 0)
 		return -ENODEV;

@@ -3,10 +3,12 @@
  * Accounting and lifetime: exact locked_vm (VmLck) before, during and
  * after; RLIMIT_MEMLOCK enforced without CAP_IPC_LOCK; closing container,
  * device and group in any order with live mappings leaves no pinned page
- * and no container (debugfs); two groups in one v2 container both DMA.
+ * and no container (debugfs); two groups in one v2 container both DMA;
+ * two v2 containers of one process share registered memory.
  */
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <linux/capability.h>
 
 #include "kselftest_harness.h"
@@ -262,6 +264,184 @@ TEST_F(two, v2_both_groups_dma)
 	EXPECT_EQ(0, memcmp(src, dst0, EDU_DMA_LEN))
 		TH_LOG("the remaining group lost its mappings");
 	EXPECT_EQ(4, stce_counter("pinned_pages"));
+}
+
+/*
+ * Registered memory is shared per mm, as on POWER: two v2 containers of
+ * one process (two groups, as two PHBs in QEMU) that register the same
+ * range pin and charge it once; each container's registration holds it.
+ */
+FIXTURE(shared) {
+	struct stce_dev d[2];
+	int c[2];
+	__u8 *buf;
+	long vmlck0;
+};
+
+FIXTURE_SETUP(shared)
+{
+	char bdfs[STCE_MAX_EDU][32];
+	int i;
+
+	ASSERT_EQ(2, stce_find_edus(bdfs, STCE_MAX_EDU))
+		TH_LOG("the vfio profiles provide two edu devices");
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, stce_group_open(&self->d[i], bdfs[i]));
+		self->c[i] = stce_container_open(&self->d[i],
+						 VFIO_SPAPR_TCE_v2_IOMMU);
+		ASSERT_LE(0, self->c[i]);
+	}
+	self->buf = stce_buf(NPAGES * STCE_PAGE);
+	ASSERT_NE(NULL, self->buf);
+	self->vmlck0 = vmk_vmlck_pages();
+	ASSERT_LE(0, self->vmlck0);
+}
+
+FIXTURE_TEARDOWN(shared)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		stce_dev_close(&self->d[i]);
+		if (self->c[i] >= 0)
+			close(self->c[i]);
+	}
+	EXPECT_EQ(0, stce_counter("pinned_pages"));
+	EXPECT_EQ(0, stce_counter("nr_containers"));
+	EXPECT_EQ(self->vmlck0, vmk_vmlck_pages())
+		TH_LOG("locked_vm not returned after closing everything");
+}
+
+TEST_F(shared, two_containers_charge_once)
+{
+	__u64 va = (uintptr_t)self->buf;
+	__u8 *src = self->buf, *dst = self->buf + STCE_PAGE;
+
+	ASSERT_EQ(0, stce_reg(self->c[0], true, va, NPAGES * STCE_PAGE));
+	EXPECT_EQ(self->vmlck0 + NPAGES, vmk_vmlck_pages());
+	ASSERT_EQ(0, stce_reg(self->c[1], true, va, NPAGES * STCE_PAGE));
+	EXPECT_EQ(self->vmlck0 + NPAGES, vmk_vmlck_pages())
+		TH_LOG("the second container charged the same range again");
+	EXPECT_EQ(NPAGES, stce_counter("pinned_pages"))
+		TH_LOG("the second container pinned the same range again");
+	/* POWER: the same range twice in one container, part of a range */
+	EXPECT_EQ(-EBUSY, stce_reg(self->c[1], true, va, NPAGES * STCE_PAGE));
+	EXPECT_EQ(-EINVAL, stce_reg(self->c[1], true, va, STCE_PAGE))
+		TH_LOG("a range overlapping registered memory");
+	EXPECT_EQ(self->vmlck0 + NPAGES, vmk_vmlck_pages());
+
+	/* the first container maps, unmaps and unregisters */
+	ASSERT_EQ(0, stce_map(self->c[0], va, IOVA, STCE_PAGE,
+			      VFIO_DMA_MAP_FLAG_READ));
+	EXPECT_EQ(-EBUSY, stce_reg(self->c[0], false, va, NPAGES * STCE_PAGE));
+	ASSERT_EQ(0, stce_unmap(self->c[0], IOVA, STCE_PAGE));
+	ASSERT_EQ(0, stce_reg(self->c[0], false, va, NPAGES * STCE_PAGE));
+	EXPECT_EQ(-ENOENT, stce_reg(self->c[0], false, va,
+				    NPAGES * STCE_PAGE))
+		TH_LOG("registered in the other container only");
+	EXPECT_EQ(self->vmlck0 + NPAGES, vmk_vmlck_pages())
+		TH_LOG("the other container still holds the range");
+	EXPECT_EQ(NPAGES, stce_counter("pinned_pages"));
+	EXPECT_EQ(-EPERM, stce_map(self->c[0], va, IOVA, STCE_PAGE,
+				   VFIO_DMA_MAP_FLAG_READ))
+		TH_LOG("MAP_DMA from memory this container unregistered");
+
+	/* the second container's pins still back DMA */
+	ASSERT_EQ(0, stce_map(self->c[1], va, IOVA, STCE_PAGE,
+			      VFIO_DMA_MAP_FLAG_READ));
+	ASSERT_EQ(0, stce_map(self->c[1], va + STCE_PAGE, IOVA + STCE_PAGE,
+			      STCE_PAGE, VFIO_DMA_MAP_FLAG_WRITE));
+	ASSERT_EQ(0, stce_dev_open(&self->d[1]));
+	stce_fill(src, EDU_DMA_LEN, 5);
+	memset(dst, 0, STCE_PAGE);
+	ASSERT_EQ(0, edu_dma(&self->d[1], IOVA, false, EDU_DMA_LEN));
+	ASSERT_EQ(0, edu_dma(&self->d[1], IOVA + STCE_PAGE, true,
+			     EDU_DMA_LEN));
+	EXPECT_EQ(0, memcmp(src, dst, EDU_DMA_LEN));
+
+	/* registering again shares the pins; closing a container returns
+	 * nothing the other one holds
+	 */
+	ASSERT_EQ(0, stce_reg(self->c[0], true, va, NPAGES * STCE_PAGE));
+	EXPECT_EQ(self->vmlck0 + NPAGES, vmk_vmlck_pages());
+	stce_dev_close(&self->d[0]);
+	close(self->c[0]);
+	self->c[0] = -1;
+	EXPECT_EQ(self->vmlck0 + NPAGES, vmk_vmlck_pages());
+	EXPECT_EQ(NPAGES, stce_counter("pinned_pages"));
+	ASSERT_EQ(0, stce_unmap(self->c[1], IOVA, 2 * STCE_PAGE));
+	ASSERT_EQ(0, stce_reg(self->c[1], false, va, NPAGES * STCE_PAGE));
+	EXPECT_EQ(self->vmlck0, vmk_vmlck_pages());
+	EXPECT_EQ(0, stce_counter("pinned_pages"));
+}
+
+/* Registrations of different ranges add up; each one is returned once. */
+TEST_F(shared, distinct_ranges_add_up)
+{
+	__u64 va = (uintptr_t)self->buf, half = NPAGES / 2 * STCE_PAGE;
+
+	ASSERT_EQ(0, stce_reg(self->c[0], true, va, half));
+	ASSERT_EQ(0, stce_reg(self->c[1], true, va + half, half));
+	ASSERT_EQ(0, stce_reg(self->c[1], true, va, half));
+	EXPECT_EQ(self->vmlck0 + NPAGES, vmk_vmlck_pages());
+	EXPECT_EQ(NPAGES, stce_counter("pinned_pages"));
+	ASSERT_EQ(0, stce_reg(self->c[1], false, va, half));
+	EXPECT_EQ(self->vmlck0 + NPAGES, vmk_vmlck_pages());
+	ASSERT_EQ(0, stce_reg(self->c[0], false, va, half));
+	EXPECT_EQ(self->vmlck0 + NPAGES / 2, vmk_vmlck_pages());
+	EXPECT_EQ(NPAGES / 2, stce_counter("pinned_pages"));
+	/* the teardown closes with the second half still registered */
+}
+
+/*
+ * A process that exits with memory registered in two containers: the
+ * exit releases the pins exactly (the groups must be free for the child,
+ * so this test opens none itself).
+ */
+TEST(shared_release_at_exit)
+{
+	char bdfs[STCE_MAX_EDU][32];
+	int st, p[2];
+	long got[2];
+	pid_t pid;
+
+	ASSERT_EQ(2, stce_find_edus(bdfs, STCE_MAX_EDU));
+	ASSERT_EQ(0, pipe(p));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct stce_dev d[2];
+		__u8 *buf = stce_buf(NPAGES * STCE_PAGE);
+		long v0 = vmk_vmlck_pages(), out[2] = { -1, -1 };
+		int i, c;
+
+		for (i = 0; buf && i < 2; i++) {
+			if (stce_group_open(&d[i], bdfs[i]))
+				_exit(2);
+			c = stce_container_open(&d[i],
+						VFIO_SPAPR_TCE_v2_IOMMU);
+			if (c < 0 || stce_reg(c, true, (uintptr_t)buf,
+					      NPAGES * STCE_PAGE))
+				_exit(3);
+			if (stce_map(c, (uintptr_t)buf, IOVA, STCE_PAGE,
+				     VFIO_DMA_MAP_FLAG_READ))
+				_exit(4);
+		}
+		out[0] = vmk_vmlck_pages() - v0;
+		out[1] = stce_counter("pinned_pages");
+		if (write(p[1], out, sizeof(out)) != sizeof(out))
+			_exit(5);
+		_exit(0);	/* with both containers open */
+	}
+	close(p[1]);
+	ASSERT_EQ(sizeof(got), read(p[0], got, sizeof(got)));
+	close(p[0]);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_EQ(0, st);
+	EXPECT_EQ(NPAGES, got[0]) TH_LOG("locked_vm in the child");
+	EXPECT_EQ(NPAGES, got[1]) TH_LOG("pinned pages in the child");
+	EXPECT_EQ(0, stce_counter("pinned_pages"));
+	EXPECT_EQ(0, stce_counter("nr_containers"));
 }
 
 TEST_HARNESS_MAIN

@@ -314,7 +314,10 @@ TEST_F(uapi, version_specific_ioctls)
 	EXPECT_EQ(-1, ioctl(self->c, VFIO_IOMMU_ENABLE));
 	EXPECT_EQ(ENOTTY, errno) TH_LOG("v2 has no ENABLE");
 	EXPECT_EQ(-EBUSY, stce_reg(self->c, true, (uintptr_t)self->buf,
-				   STCE_PAGE)) TH_LOG("overlapping registration");
+				   NPAGES * STCE_PAGE))
+		TH_LOG("the same range registered twice");
+	EXPECT_EQ(-EINVAL, stce_reg(self->c, true, (uintptr_t)self->buf,
+				    STCE_PAGE)) TH_LOG("overlapping registration");
 	EXPECT_EQ(-EINVAL, stce_reg(self->c, true, (uintptr_t)self->buf + 1,
 				    STCE_PAGE));
 	EXPECT_EQ(-ENOENT, stce_reg(self->c, false, (uintptr_t)self->buf,
