@@ -94,24 +94,58 @@ static long stce_get_info(struct stce_container *c, unsigned long arg)
 	return 0;
 }
 
+/*
+ * v1 MAP_DMA of at most this many pages pins into an array on the stack:
+ * a page array would allocate (and zero) a page for every call, which
+ * made single-page MAP_DMA, QEMU's H_PUT_TCE, slower than type1.
+ */
+#define STCE_PIN_STACK	16
+
+/*
+ * Pin @n pages of the current mm from @vaddr on into @pages.  0, or a
+ * negative errno with nothing pinned.
+ */
+static int stce_pin_small(u64 vaddr, unsigned long n, unsigned int flags,
+			  struct page **pages)
+{
+	unsigned long done = 0;
+	long got;
+
+	while (done < n) {
+		got = pin_user_pages_fast(vaddr + (done << PAGE_SHIFT),
+					  n - done, flags, pages + done);
+		if (got <= 0) {
+			unpin_user_pages(pages, done);
+			return got ? got : -EFAULT;
+		}
+		done += got;
+	}
+	return 0;
+}
+
 /* v1: pin the pages behind the TCEs, charging each to locked_vm. */
 static int stce_map_v1(struct stce_container *c, struct stce_window *w,
 		       unsigned long first, unsigned long n, u64 vaddr, u64 perm)
 {
 	unsigned long npages = n << (w->page_shift - PAGE_SHIFT), i, j, len;
+	unsigned int flags = FOLL_LONGTERM |
+			     (perm & STCE_TCE_WRITE ? FOLL_WRITE : 0);
+	struct page *stack[STCE_PIN_STACK], *page = NULL;
+	bool small = npages <= STCE_PIN_STACK;
 	struct stce_cursor cur;
 	struct vmk_page_array pa;
 	struct vmk_pa_iter it;
-	struct page *page;
+	unsigned long k = 0;
 	int ret;
 
 	ret = vmk_page_array_charge(&c->acct, npages);
 	if (ret)
 		return ret;
 	vmk_page_array_init(&pa, VMK_PA_PINNED);
-	ret = vmk_page_array_pin_user(&pa, vaddr, npages, FOLL_LONGTERM |
-				      (perm & STCE_TCE_WRITE ? FOLL_WRITE : 0),
-				      false);
+	if (small)
+		ret = stce_pin_small(vaddr, npages, flags, stack);
+	else
+		ret = vmk_page_array_pin_user(&pa, vaddr, npages, flags, false);
 	if (ret)
 		goto err_uncharge;
 
@@ -123,13 +157,17 @@ static int stce_map_v1(struct stce_container *c, struct stce_window *w,
 	 * v1 windows use the system page size: one page per TCE.  The range
 	 * is clear now: each leaf gains all of its part of it.
 	 */
-	page = vmk_pa_iter_first(&pa, &it);
+	if (!small)
+		page = vmk_pa_iter_first(&pa, &it);
 	stce_cursor_seek(&cur, w, first);
 	for (i = 0; i < n; i += len) {
 		len = min(cur.left, n - i);
 		for (j = 0; j < len; j++) {
+			if (small)
+				page = stack[k++];
 			cur.tce[j] = page_to_phys(page) | perm;
-			page = vmk_pa_iter_next(&pa, &it);
+			if (!small)
+				page = vmk_pa_iter_next(&pa, &it);
 		}
 		*cur.used += len;
 		stce_cursor_skip(&cur, len);
@@ -141,7 +179,10 @@ static int stce_map_v1(struct stce_container *c, struct stce_window *w,
 	return 0;
 
 err_unpin:
-	vmk_page_array_release(&pa, false);
+	if (small)
+		unpin_user_pages(stack, npages);
+	else
+		vmk_page_array_release(&pa, false);
 err_uncharge:
 	vmk_page_array_uncharge(&c->acct, npages);
 	return ret;
