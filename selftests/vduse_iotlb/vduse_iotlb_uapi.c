@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * /dev/vduse_iotlb argument checking: every bad layout, size, flag and
- * user memory range is refused with its errno and changes nothing.
+ * user memory range is refused with its errno and changes nothing.  The
+ * uAPI header coexists with <linux/vduse.h> and uses an ioctl type of its
+ * own; the memory a domain pins is charged to its creator's memory cgroup.
  */
 #include <linux/capability.h>
+#include <linux/nsfs.h>
+#include <linux/remoteproc_cdev.h>
+/* Before vit_util.h's <linux/vduse_iotlb.h>: it must not redefine these. */
+#include <linux/vduse.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -279,6 +287,88 @@ TEST_F(ctl, bad_umem)
 	EXPECT_EQ(0, info.out_user_pages);
 	close(dfd);
 	munmap(mem, 2 * MiB);
+}
+
+/*
+ * One program may include <linux/vduse.h> and <linux/vduse_iotlb.h>: VDUSE's
+ * own ioctls keep their values (the header once redefined
+ * VDUSE_IOTLB_REG_UMEM and VDUSE_IOTLB_DEREG_UMEM), and /dev/vduse_iotlb's
+ * ioctls use a type that is neither VDUSE's nor the one nsfs and
+ * remoteproc share (0xB7, which the header once used).
+ */
+TEST(headers_coexist)
+{
+	static const unsigned long ours[] = {
+		VDUSE_IOTLB_CREATE, VDUSE_IOTLB_INFO, VDUSE_IOTLB_UMEM_REG,
+		VDUSE_IOTLB_UMEM_DEREG, VDUSE_IOTLB_DESTROY,
+	};
+	unsigned int i;
+
+	EXPECT_EQ((unsigned long)_IOW(VDUSE_BASE, 0x18, struct vduse_iova_umem),
+		  (unsigned long)VDUSE_IOTLB_REG_UMEM)
+		TH_LOG("VDUSE's VDUSE_IOTLB_REG_UMEM was redefined");
+	EXPECT_EQ((unsigned long)_IOW(VDUSE_BASE, 0x19, struct vduse_iova_umem),
+		  (unsigned long)VDUSE_IOTLB_DEREG_UMEM)
+		TH_LOG("VDUSE's VDUSE_IOTLB_DEREG_UMEM was redefined");
+	for (i = 0; i < ARRAY_SIZE(ours); i++) {
+		EXPECT_EQ(VDUSE_IOTLB_TYPE, _IOC_TYPE(ours[i]));
+		EXPECT_NE(VDUSE_BASE, _IOC_TYPE(ours[i]));
+		EXPECT_NE(NSIO, _IOC_TYPE(ours[i])) TH_LOG("nsfs's ioctl type");
+		EXPECT_NE(RPROC_MAGIC, _IOC_TYPE(ours[i]))
+			TH_LOG("remoteproc's ioctl type");
+	}
+}
+
+#define CG_ROOT	"/sys/fs/cgroup"
+#define CG_DIR	CG_ROOT "/vduse_iotlb_test"
+
+/* Move this process to the cgroup directory @dir. */
+static int cg_enter(const char *dir)
+{
+	char path[128], pid[16];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return vmk_write_file(path, pid);
+}
+
+/*
+ * A domain's bounce table (64 bytes per slot: 16 MiB for the largest
+ * streaming region) is charged to the memory cgroup of the process that
+ * creates the domain, and uncharged when the domain dies.
+ */
+TEST_F(ctl, table_charged_to_memcg)
+{
+	const long long table = (VDUSE_IOTLB_MAX_BOUNCE_SIZE / VIT_PAGE) * 64;
+	long long before, with, after;
+	__u32 id;
+	int dfd;
+
+	if (access(CG_ROOT "/cgroup.controllers", F_OK))
+		mount("none", CG_ROOT, "cgroup2", 0, NULL);
+	if (vmk_write_file(CG_ROOT "/cgroup.subtree_control", "+memory"))
+		SKIP(return, "no cgroup2 memory controller");
+	rmdir(CG_DIR);
+	ASSERT_EQ(0, mkdir(CG_DIR, 0755)) TH_LOG("mkdir: %s", strerror(errno));
+	ASSERT_EQ(0, cg_enter(CG_DIR));
+
+	before = vmk_read_long(CG_DIR "/memory.current");
+	ASSERT_LE(0, before);
+	ASSERT_EQ(0, vit_create(self->ctl, VDUSE_IOTLB_MAX_BOUNCE_SIZE + MiB - 1,
+				VDUSE_IOTLB_MAX_BOUNCE_SIZE, &id, &dfd));
+	with = vmk_read_long(CG_DIR "/memory.current");
+	EXPECT_LE(before + table, with)
+		TH_LOG("a %lld byte bounce table charged %lld bytes", table,
+		       with - before);
+	close(dfd);
+	ASSERT_EQ(0, vit_destroy(self->ctl, id));
+	after = vmk_read_long(CG_DIR "/memory.current");
+	EXPECT_GT(before + table / 4, after)
+		TH_LOG("%lld bytes still charged after the domain died",
+		       after - before);
+
+	ASSERT_EQ(0, cg_enter(CG_ROOT));
+	EXPECT_EQ(0, rmdir(CG_DIR));
 }
 
 TEST_HARNESS_MAIN
