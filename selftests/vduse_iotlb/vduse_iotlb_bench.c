@@ -15,6 +15,13 @@
  * once (to_device, from_device) at least 0.7x memcpy of the same size;
  * bidirectional bounces twice, its ratio is shown without a target.  Two
  * mappers with per-slot locks at least 1.5x the global-lock variant.
+ *
+ * A FROM_DEVICE map zeroes its bounce bytes (so that the device never sees
+ * what an earlier mapping left there) and its unmap copies them back: two
+ * passes.  For from_device a third reference, memset() of the same size
+ * in its own burst each round, gives memcpy / (memset + memcpy), the most
+ * that any map+unmap doing those two passes could reach against memcpy,
+ * with no other cost at all.
  */
 #include "vit_bench.h"
 
@@ -33,7 +40,10 @@ static void measure(int cl, __u64 len, __u32 dir)
 {
 	__u64 n_mc = calibrate(cl, len, 0, VIT_TEST_F_MEMCPY);
 	__u64 n_op = calibrate(cl, len, dir, 0);
+	int zeroes = dir == VIT_DIR_FROM_DEVICE;
+	__u64 n_ms = zeroes ? calibrate(cl, len, 0, VIT_TEST_F_MEMSET) : 0;
 	double op[ROUNDS], mc[ROUNDS], r[ROUNDS], map[ROUNDS], unmap[ROUNDS];
+	double bound[ROUNDS], ms;
 	enum vmk_target kind = VMK_INFO;
 	__u64 ns, map_ns;
 	char name[80];
@@ -46,6 +56,11 @@ static void measure(int cl, __u64 len, __u32 dir)
 		if (!(k & 1))
 			op[k] = (double)bench(cl, len, dir, 0, n_op) / n_op;
 		r[k] = mc[k] / op[k];
+		if (zeroes) {
+			ms = (double)bench(cl, len, 0, VIT_TEST_F_MEMSET, n_ms) /
+			     n_ms;
+			bound[k] = mc[k] / (ms + mc[k]);
+		}
 		ns = bench_split(cl, len, dir, VIT_TEST_F_SPLIT, n_op, &map_ns);
 		map[k] = (double)map_ns / n_op;
 		unmap[k] = (double)(ns - map_ns) / n_op;
@@ -66,6 +81,11 @@ static void measure(int cl, __u64 len, __u32 dir)
 		 (unsigned long long)len);
 	if (dir == VIT_DIR_BIDIRECTIONAL)
 		vmk_bench_figure(name, "GB/s", mc, ROUNDS, VMK_INFO, 0, NULL);
+	snprintf(name, sizeof(name), "vduse_iotlb.zero_copy_bound.%llu",
+		 (unsigned long long)len);
+	if (zeroes)
+		vmk_bench_figure(name, "x", bound, ROUNDS, VMK_INFO, 0,
+				 "memcpy / (memset + memcpy)");
 	snprintf(name, sizeof(name), "vduse_iotlb.map_ns.%s.%llu",
 		 dir_names[dir], (unsigned long long)len);
 	vmk_bench_figure(name, "ns", map, ROUNDS, VMK_INFO, 0, NULL);

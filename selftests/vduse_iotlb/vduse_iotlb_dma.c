@@ -447,6 +447,11 @@ TEST_F(dma, bench_op)
 
 	c.flags = VIT_TEST_F_SPLIT | VIT_TEST_F_MEMCPY;
 	ASSERT_EQ(-EINVAL, vit_op(self->e.cl, &c)) TH_LOG("memcpy has no halves");
+	c.flags = VIT_TEST_F_MEMSET;
+	ASSERT_EQ(0, vit_op(self->e.cl, &c)) TH_LOG("memset reference");
+	ASSERT_LT(0, c.out_ns);
+	c.flags = VIT_TEST_F_MEMSET | VIT_TEST_F_MEMCPY;
+	ASSERT_EQ(-EINVAL, vit_op(self->e.cl, &c)) TH_LOG("memset and memcpy");
 	c.flags = VIT_TEST_F_SKIP_SYNC;
 	ASSERT_EQ(-EINVAL, vit_op(self->e.cl, &c)) TH_LOG("flag foreign to the op");
 	c.flags = 0;

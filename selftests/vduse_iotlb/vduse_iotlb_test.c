@@ -602,8 +602,9 @@ static int vt_bench_split(struct device *dev, struct vit_test_cmd *cmd,
 }
 
 /*
- * @count map + unmap pairs (or memcpy()s to @dst, the physical limit) of
- * @src on @dev in one timed loop; as vt_bench_split() otherwise.
+ * @count map + unmap pairs (or memcpy()s to @dst, the physical limit, or
+ * memset()s of @dst) of @src on @dev in one timed loop; as
+ * vt_bench_split() otherwise.
  */
 static int vt_bench_loop(struct device *dev, struct vit_test_cmd *cmd,
 			 void *src, void *dst, dma_addr_t own,
@@ -617,6 +618,10 @@ static int vt_bench_loop(struct device *dev, struct vit_test_cmd *cmd,
 	for (i = 0; i < cmd->count; i++) {
 		if (cmd->flags & VIT_TEST_F_MEMCPY) {
 			memcpy(dst, src, cmd->length);
+			continue;
+		}
+		if (cmd->flags & VIT_TEST_F_MEMSET) {
+			memset(dst, 0, cmd->length);
 			continue;
 		}
 		iova = vt_bench_map(dev, src, cmd->length, cmd->dir, glock);
@@ -638,8 +643,9 @@ static int vt_bench_loop(struct device *dev, struct vit_test_cmd *cmd,
  */
 static int vt_bench(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 {
-	const u32 valid = VIT_TEST_F_MEMCPY | VIT_TEST_F_SPLIT |
-			  VIT_TEST_F_DIRECT | VIT_TEST_F_GLOBAL_LOCK;
+	const u32 valid = VIT_TEST_F_MEMCPY | VIT_TEST_F_MEMSET |
+			  VIT_TEST_F_SPLIT | VIT_TEST_F_DIRECT |
+			  VIT_TEST_F_GLOBAL_LOCK;
 	unsigned int order = get_order(cmd->length);
 	dma_addr_t last, own;
 	struct device *dev;
@@ -648,7 +654,8 @@ static int vt_bench(struct vt_ctx *ctx, struct vit_test_cmd *cmd)
 
 	if (!cmd->length || cmd->length > VIT_TEST_MAX_BUF || !cmd->count ||
 	    cmd->dir > DMA_FROM_DEVICE || (cmd->flags & ~valid) ||
-	    ((cmd->flags & VIT_TEST_F_MEMCPY) && cmd->flags != VIT_TEST_F_MEMCPY))
+	    ((cmd->flags & VIT_TEST_F_MEMCPY) && cmd->flags != VIT_TEST_F_MEMCPY) ||
+	    ((cmd->flags & VIT_TEST_F_MEMSET) && cmd->flags != VIT_TEST_F_MEMSET))
 		return -EINVAL;
 	dev = cmd->flags & VIT_TEST_F_DIRECT ? &vt_pdev->dev : ctx->dev;
 	src = (void *)__get_free_pages(GFP_KERNEL | __GFP_ZERO, order);

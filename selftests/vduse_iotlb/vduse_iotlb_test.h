@@ -37,7 +37,8 @@
  *                      @dir) straight through the kernel API; returns its
  *                      error
  * @VIT_TEST_BENCH: @count times either memcpy() of @length bytes
- *                  (VIT_TEST_F_MEMCPY) or dma_map_page() + dma_unmap_page()
+ *                  (VIT_TEST_F_MEMCPY), memset() of @length bytes to zero
+ *                  (VIT_TEST_F_MEMSET) or dma_map_page() + dma_unmap_page()
  *                  of @length bytes with @dir; @out_ns is the time taken.
  *                  VIT_TEST_F_SPLIT times each map and each unmap apart:
  *                  @out_ns is then the sum of those times and @out_map_ns
@@ -134,6 +135,7 @@ enum vit_test_op {
 #define VIT_TEST_F_SOFTIRQ	0x10U
 #define VIT_TEST_F_DIRECT	0x20U
 #define VIT_TEST_F_GLOBAL_LOCK	0x40U
+#define VIT_TEST_F_MEMSET	0x80U
 
 /* enum dma_data_direction values */
 #define VIT_DIR_BIDIRECTIONAL	0
