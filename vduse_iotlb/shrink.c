@@ -13,6 +13,19 @@
  * let a mapper give the slot a fresh page while the device still reached
  * the old one through a PTE not yet zapped, and read stale data or write
  * into a page about to be freed.
+ *
+ * view_lock is only tried, never waited for (see vit_shrink_batch()), and
+ * a scan ends at the first batch whose trylock fails.  Skipping that batch
+ * and going on would not help: the lock is the domain's, not the batch's,
+ * and this shrinker reclaims this one domain, so every later batch of the
+ * scan needs the same lock; it would only retry it for every batch and
+ * move the cursor past the idle pages it skipped.  Ending the scan returns
+ * SHRINK_STOP unless something was freed, which is what the shrinker
+ * contract asks of a scan that cannot progress for fear of deadlock: the
+ * reclaim pass stops calling this domain's scan (other domains have
+ * shrinkers of their own) and do_shrink_slab() carries the work not done
+ * over to the next pass in nr_deferred, as with a superblock shrinker
+ * whose s_umount trylock fails.
  */
 #include <linux/mm.h>
 #include <linux/shrinker.h>
