@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mount.h>
 
 /* Write @val to @path in one write(); returns 0 or -errno (-EIO: short). */
 static inline int vmk_write_file(const char *path, const char *val)
@@ -89,6 +90,29 @@ static inline long vmk_status_pages(const char *field)
 static inline long vmk_vmlck_pages(void)
 {
 	return vmk_status_pages("VmLck");
+}
+
+#define VMK_CG_ROOT	"/sys/fs/cgroup"
+
+/*
+ * Mount cgroup v2 at VMK_CG_ROOT unless it is there, and give the root's
+ * children the memory controller: 0, or -errno when there is none.
+ */
+static inline int vmk_cg_memory(void)
+{
+	if (access(VMK_CG_ROOT "/cgroup.controllers", F_OK))
+		mount("none", VMK_CG_ROOT, "cgroup2", 0, NULL);
+	return vmk_write_file(VMK_CG_ROOT "/cgroup.subtree_control", "+memory");
+}
+
+/* Move this process to the cgroup directory @dir: 0 or -errno. */
+static inline int vmk_cg_enter(const char *dir)
+{
+	char path[256], pid[16];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return vmk_write_file(path, pid);
 }
 
 #endif /* VMK_SYS_H */

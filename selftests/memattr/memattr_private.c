@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include "kselftest_harness.h"
@@ -290,18 +289,7 @@ TEST_F(release, invalidate_each_cached_private_page)
 		       inv1 - inv0);
 }
 
-#define CG_ROOT	"/sys/fs/cgroup"
-#define CG_DIR	CG_ROOT "/memattr_test"
-
-/* Move this process to the cgroup directory @dir. */
-static int cg_enter(const char *dir)
-{
-	char path[128], pid[16];
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	return vmk_write_file(path, pid);
-}
+#define CG_DIR	VMK_CG_ROOT "/memattr_test"
 
 /*
  * 65536 private single pages, every other page: converting the whole object
@@ -319,9 +307,7 @@ TEST(changes_array_charged_to_memcg)
 	__s64 attrs;
 	int fd, ret;
 
-	if (access(CG_ROOT "/cgroup.controllers", F_OK))
-		mount("none", CG_ROOT, "cgroup2", 0, NULL);
-	if (vmk_write_file(CG_ROOT "/cgroup.subtree_control", "+memory"))
+	if (vmk_cg_memory())
 		SKIP(return, "no cgroup2 memory controller");
 	rmdir(CG_DIR);
 	ASSERT_EQ(0, mkdir(CG_DIR, 0755)) TH_LOG("mkdir: %s", strerror(errno));
@@ -332,7 +318,7 @@ TEST(changes_array_charged_to_memcg)
 	for (i = 0; i < CG_RUNS; i++)
 		ASSERT_EQ(0, ma_set_pages(fd, 2 * i, 1, MA_PRIVATE));
 
-	ASSERT_EQ(0, cg_enter(CG_DIR));
+	ASSERT_EQ(0, vmk_cg_enter(CG_DIR));
 	ASSERT_EQ(0, vmk_write_file(CG_DIR "/memory.max", "524288"));
 	ret = ma_set_pages(fd, 0, 2 * CG_RUNS, 0);
 	ASSERT_EQ(0, vmk_write_file(CG_DIR "/memory.max", "max"));
@@ -343,7 +329,7 @@ TEST(changes_array_charged_to_memcg)
 	EXPECT_EQ(MA_PRIVATE, attrs) TH_LOG("pages converted over the limit");
 	EXPECT_EQ(0, ma_set_pages(fd, 0, 2 * CG_RUNS, 0));
 	EXPECT_EQ(0, ma_page_attrs(fd, 2 * (CG_RUNS - 1)));
-	ASSERT_EQ(0, cg_enter(CG_ROOT));
+	ASSERT_EQ(0, vmk_cg_enter(VMK_CG_ROOT));
 	close(fd);
 	EXPECT_EQ(0, rmdir(CG_DIR));
 	ma_set_backend("none");

@@ -10,7 +10,6 @@
 #include <linux/remoteproc_cdev.h>
 /* Before vit_util.h's <linux/vduse_iotlb.h>: it must not redefine these. */
 #include <linux/vduse.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -319,18 +318,7 @@ TEST(headers_coexist)
 	}
 }
 
-#define CG_ROOT	"/sys/fs/cgroup"
-#define CG_DIR	CG_ROOT "/vduse_iotlb_test"
-
-/* Move this process to the cgroup directory @dir. */
-static int cg_enter(const char *dir)
-{
-	char path[128], pid[16];
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	return vmk_write_file(path, pid);
-}
+#define CG_DIR	VMK_CG_ROOT "/vduse_iotlb_test"
 
 /*
  * A domain's bounce table (64 bytes per slot: 16 MiB for the largest
@@ -344,13 +332,11 @@ TEST_F(ctl, table_charged_to_memcg)
 	__u32 id;
 	int dfd;
 
-	if (access(CG_ROOT "/cgroup.controllers", F_OK))
-		mount("none", CG_ROOT, "cgroup2", 0, NULL);
-	if (vmk_write_file(CG_ROOT "/cgroup.subtree_control", "+memory"))
+	if (vmk_cg_memory())
 		SKIP(return, "no cgroup2 memory controller");
 	rmdir(CG_DIR);
 	ASSERT_EQ(0, mkdir(CG_DIR, 0755)) TH_LOG("mkdir: %s", strerror(errno));
-	ASSERT_EQ(0, cg_enter(CG_DIR));
+	ASSERT_EQ(0, vmk_cg_enter(CG_DIR));
 
 	before = vmk_read_long(CG_DIR "/memory.current");
 	ASSERT_LE(0, before);
@@ -367,7 +353,7 @@ TEST_F(ctl, table_charged_to_memcg)
 		TH_LOG("%lld bytes still charged after the domain died",
 		       after - before);
 
-	ASSERT_EQ(0, cg_enter(CG_ROOT));
+	ASSERT_EQ(0, vmk_cg_enter(VMK_CG_ROOT));
 	EXPECT_EQ(0, rmdir(CG_DIR));
 }
 
