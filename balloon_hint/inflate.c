@@ -347,16 +347,19 @@ static unsigned int bh_put_stat(struct bh_dev *bh, unsigned int i, u16 tag,
 	return i + 1;
 }
 
-/* Fill stats[] from the VM counters; returns how many entries are set. */
-static unsigned int bh_stats_fill(struct bh_dev *bh)
+#ifdef CONFIG_VM_EVENT_COUNTERS
+/*
+ * The entries that come from VM events (and, on kernels that keep them per
+ * node, reclaim's scan and steal counts), from stats[@i] on; returns the
+ * index after the last one set.  The same tags and sources as in-tree.
+ */
+static unsigned int bh_stats_events(struct bh_dev *bh, unsigned int i)
 {
 	unsigned long events[NR_VM_EVENT_ITEMS];
-	unsigned int i = 0;
-	struct sysinfo si;
+	unsigned long stall = 0;
+	unsigned int zid;
 
 	all_vm_events(events);
-	si_meminfo(&si);
-
 	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_SWAP_IN,
 			(u64)events[PSWPIN] << PAGE_SHIFT);
 	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_SWAP_OUT,
@@ -364,6 +367,45 @@ static unsigned int bh_stats_fill(struct bh_dev *bh)
 	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_MAJFLT, events[PGMAJFAULT]);
 	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_MINFLT, events[PGFAULT]);
 	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_OOM_KILL, events[OOM_KILL]);
+
+	/* Direct reclaim entered, for an allocation in any zone. */
+	for (zid = 0; zid < MAX_NR_ZONES; zid++)
+		stall += events[ALLOCSTALL_NORMAL - ZONE_NORMAL + zid];
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_ALLOC_STALL, stall);
+
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_ASYNC_SCAN,
+			(u64)vmk_reclaim_count(events, PGSCAN_KSWAPD) << PAGE_SHIFT);
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_DIRECT_SCAN,
+			(u64)vmk_reclaim_count(events, PGSCAN_DIRECT) << PAGE_SHIFT);
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_ASYNC_RECLAIM,
+			(u64)vmk_reclaim_count(events, PGSTEAL_KSWAPD) << PAGE_SHIFT);
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_DIRECT_RECLAIM,
+			(u64)vmk_reclaim_count(events, PGSTEAL_DIRECT) << PAGE_SHIFT);
+
+#ifdef CONFIG_HUGETLB_PAGE
+	/* Huge pages allocated for the pool from the buddy allocator. */
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_HTLB_PGALLOC,
+			events[HTLB_BUDDY_PGALLOC]);
+	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_HTLB_PGFAIL,
+			events[HTLB_BUDDY_PGALLOC_FAIL]);
+#endif
+	return i;
+}
+#else
+static unsigned int bh_stats_events(struct bh_dev *bh, unsigned int i)
+{
+	return i;
+}
+#endif
+
+/* Fill stats[] from the VM counters; returns how many entries are set. */
+static unsigned int bh_stats_fill(struct bh_dev *bh)
+{
+	unsigned int i;
+	struct sysinfo si;
+
+	i = bh_stats_events(bh, 0);
+	si_meminfo(&si);
 	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_MEMFREE,
 			(u64)si.freeram << PAGE_SHIFT);
 	i = bh_put_stat(bh, i, VIRTIO_BALLOON_S_MEMTOT,

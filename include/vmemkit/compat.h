@@ -20,8 +20,12 @@
  *     and MMIO (formerly .map_resource) arrives as DMA_ATTR_MMIO;
  *   - the balloon page API (<linux/balloon_compaction.h> became
  *     <linux/balloon.h>): the core now adjusts the managed page count,
- *     inserts the new page and releases the old one on migration, and the
- *     per-device pages_lock is gone.
+ *     inserts the new page and releases the old one on migration (and
+ *     counts the BALLOON_MIGRATE event), and the per-device pages_lock is
+ *     gone;
+ *   - reclaim's scan and steal counts (PGSCAN_KSWAPD, PGSTEAL_DIRECT, ...)
+ *     moved from the VM events to the node statistics (VMK_RECLAIM_NODE_STAT,
+ *     from the top-level Kbuild, which finds them in <linux/mmzone.h>).
  *
  * One difference needs no helper: pseudo filesystems (anon_inode) became
  * noexec (SB_I_NOEXEC), so mmap(PROT_EXEC) of an anon-inode file fails
@@ -35,6 +39,7 @@
 #include <linux/mm.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
+#include <linux/vmstat.h>
 
 #ifdef VMK_HAVE_FOLIO_BATCH_H
 #include <linux/folio_batch.h>
@@ -76,6 +81,28 @@ static inline struct file *vmk_shmem_file_setup(const char *name, loff_t size)
 #else
 #define VMK_DMA_HAS_MAP_PHYS	0
 #define VMK_DMA_ATTR_MMIO	0UL
+#endif
+
+/**
+ * vmk_reclaim_count() - one of reclaim's counts, in pages
+ * @events: what all_vm_events() filled
+ * @item: PGSCAN_KSWAPD, PGSCAN_DIRECT, PGSTEAL_KSWAPD or PGSTEAL_DIRECT
+ *
+ * Return: the node statistic summed over the nodes where the kernel keeps
+ * them per node (@events unused), the VM event otherwise.
+ */
+#ifdef VMK_RECLAIM_NODE_STAT
+static inline unsigned long vmk_reclaim_count(const unsigned long *events,
+					      enum node_stat_item item)
+{
+	return global_node_page_state(item);
+}
+#elif defined(CONFIG_VM_EVENT_COUNTERS)
+static inline unsigned long vmk_reclaim_count(const unsigned long *events,
+					      enum vm_event_item item)
+{
+	return events[item];
+}
 #endif
 
 /*
