@@ -208,6 +208,10 @@ static inline void vmk_balloon_migrate_insert(struct balloon_dev_info *info,
 	spin_lock_irqsave(&info->pages_lock, flags);
 	balloon_page_insert(info, newpage);
 	info->isolated_pages--;
+#ifdef CONFIG_BALLOON_COMPACTION
+	/* /proc/vmstat balloon_migrate, as in-tree counts it. */
+	__count_vm_event(BALLOON_MIGRATE);
+#endif
 	spin_unlock_irqrestore(&info->pages_lock, flags);
 }
 
