@@ -35,6 +35,9 @@
 #define BH_NR_ORDERS		(MAX_PAGE_ORDER + 1)
 /* Bit in hint_flags: config changed since cmd_id_received was read. */
 #define BH_CMD_ID_STALE		0
+/* Work items that hold the wakeup source (wakeup_owed). */
+#define BH_WAKE_SIZE		BIT(0)
+#define BH_WAKE_STATS		BIT(1)
 
 /**
  * struct bh_stats - counters exported in debugfs (see uapi balloon_hint.h)
@@ -90,6 +93,17 @@ struct bh_dev {
 	/* Protects stop_update: no work is queued once it is set. */
 	spinlock_t stop_lock;
 	bool stop_update;
+
+	/*
+	 * Protects wakeup_owed and wakeup_held.  From a host request (a config
+	 * change, a statistics request) until the work item answering it is
+	 * done, the device's wakeup source (when user space enabled it in
+	 * power/wakeup) keeps the system from suspending, as in-tree.
+	 * Nests inside stop_lock.
+	 */
+	spinlock_t wakeup_lock;
+	unsigned int wakeup_owed;	/* BH_WAKE_* work items not yet done */
+	bool wakeup_held;		/* pm_stay_awake() not yet relaxed */
 
 	/* Woken by the inflate, deflate and reporting virtqueue callbacks. */
 	wait_queue_head_t acked;
@@ -167,6 +181,10 @@ extern bool bh_debug_triggers;
 
 /* core.c */
 void bh_queue(struct bh_dev *bh, struct work_struct *work);
+void bh_queue_awake(struct bh_dev *bh, struct work_struct *work,
+		    unsigned int wake);
+void bh_wakeup_begin(struct bh_dev *bh, unsigned int wake);
+void bh_wakeup_end(struct bh_dev *bh);
 
 /* inflate.c: balloon, stats virtqueue, OOM deflate, page migration */
 void bh_balloon_init(struct bh_dev *bh);

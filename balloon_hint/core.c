@@ -10,6 +10,7 @@
  *
  * This file: module parameters, feature negotiation, probe and remove.
  */
+#include <linux/device.h>
 #include <linux/module.h>
 #include <linux/oom.h>
 #include <linux/page_reporting.h>
@@ -72,11 +73,80 @@ void bh_queue(struct bh_dev *bh, struct work_struct *work)
 	spin_unlock_irqrestore(&bh->stop_lock, flags);
 }
 
+/* Hold the wakeup source for @wake; stop_lock held. */
+static void bh_wakeup_hold(struct bh_dev *bh, unsigned int wake)
+{
+	unsigned long flags;
+
+	lockdep_assert_held(&bh->stop_lock);
+	spin_lock_irqsave(&bh->wakeup_lock, flags);
+	bh->wakeup_owed |= wake;
+	if (!bh->wakeup_held) {
+		bh->wakeup_held = true;
+		pm_stay_awake(&bh->vdev->dev);
+	}
+	spin_unlock_irqrestore(&bh->wakeup_lock, flags);
+}
+
+/**
+ * bh_queue_awake - queue @work for a host request, holding the system awake
+ * @bh: the device
+ * @work: size_work or stats_work
+ * @wake: its BH_WAKE_* bit
+ *
+ * The work item calls bh_wakeup_begin() when it starts and bh_wakeup_end()
+ * when it is done; the wakeup source is relaxed once no work item is owed.
+ * Nothing is queued (or held) once the device is stopping.
+ */
+void bh_queue_awake(struct bh_dev *bh, struct work_struct *work,
+		    unsigned int wake)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&bh->stop_lock, flags);
+	if (!bh->stop_update) {
+		bh_wakeup_hold(bh, wake);
+		queue_work(bh->wq, work);
+	}
+	spin_unlock_irqrestore(&bh->stop_lock, flags);
+}
+
+/*
+ * A work item queued by bh_queue_awake() starts: it owes nothing more for
+ * @wake, but a request that comes while it runs owes it again.
+ */
+void bh_wakeup_begin(struct bh_dev *bh, unsigned int wake)
+{
+	spin_lock_irq(&bh->wakeup_lock);
+	bh->wakeup_owed &= ~wake;
+	spin_unlock_irq(&bh->wakeup_lock);
+}
+
+/* A work item is done: relax the wakeup source if nothing is owed. */
+void bh_wakeup_end(struct bh_dev *bh)
+{
+	spin_lock_irq(&bh->wakeup_lock);
+	if (!bh->wakeup_owed && bh->wakeup_held) {
+		bh->wakeup_held = false;
+		pm_relax(&bh->vdev->dev);
+	}
+	spin_unlock_irq(&bh->wakeup_lock);
+}
+
+/* The work items were cancelled: what they owed is owed no more. */
+static void bh_wakeup_drop(struct bh_dev *bh)
+{
+	spin_lock_irq(&bh->wakeup_lock);
+	bh->wakeup_owed = 0;
+	spin_unlock_irq(&bh->wakeup_lock);
+	bh_wakeup_end(bh);
+}
+
 static void bh_config_changed(struct virtio_device *vdev)
 {
 	struct bh_dev *bh = vdev->priv;
 
-	bh_queue(bh, &bh->size_work);
+	bh_queue_awake(bh, &bh->size_work, BH_WAKE_SIZE);
 	if (bh->hint_vq) {
 		set_bit(BH_CMD_ID_STALE, &bh->hint_flags);
 		bh_queue(bh, &bh->hint_work);
@@ -228,6 +298,7 @@ static void bh_quiesce(struct bh_dev *bh)
 	cancel_work_sync(&bh->size_work);
 	cancel_work_sync(&bh->stats_work);
 	cancel_work_sync(&bh->hint_work);
+	bh_wakeup_drop(bh);
 	bh_report_unregister(bh);
 }
 
@@ -255,7 +326,7 @@ static void bh_start(struct bh_dev *bh)
 	bh->stop_update = false;
 	spin_unlock_irq(&bh->stop_lock);
 	virtio_device_ready(bh->vdev);
-	bh_queue(bh, &bh->size_work);
+	bh_queue_awake(bh, &bh->size_work, BH_WAKE_SIZE);
 	if (bh->hint_vq) {
 		set_bit(BH_CMD_ID_STALE, &bh->hint_flags);
 		bh_queue(bh, &bh->hint_work);
@@ -276,6 +347,7 @@ static int bh_probe(struct virtio_device *vdev)
 	vdev->priv = bh;
 	bh->vdev = vdev;
 	spin_lock_init(&bh->stop_lock);
+	spin_lock_init(&bh->wakeup_lock);
 	init_waitqueue_head(&bh->acked);
 	bh_balloon_init(bh);
 	spin_lock_init(&bh->hint_lock);
@@ -329,6 +401,13 @@ static int bh_probe(struct virtio_device *vdev)
 		goto err_unregister_oom;
 
 	bh_debugfs_add(bh);
+	/*
+	 * The balloon cannot wake the system, but it keeps it awake while it
+	 * answers the host, with a wakeup source of its own device rather
+	 * than the transport's (whose events it does not nest with), as
+	 * in-tree; user space enables it in power/wakeup.
+	 */
+	device_set_wakeup_capable(&vdev->dev, true);
 	bh_start(bh);
 	dev_info(&vdev->dev, "balloon_hint bound (features %#llx)\n",
 		 vdev->features);

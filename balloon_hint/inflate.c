@@ -271,23 +271,24 @@ static s64 bh_towards_target(struct bh_dev *bh)
 void bh_size_work(struct work_struct *work)
 {
 	struct bh_dev *bh = container_of(work, struct bh_dev, size_work);
-	s64 diff = bh_towards_target(bh);
 	unsigned int done;
+	s64 diff;
 
-	if (!diff)
-		return;
+	bh_wakeup_begin(bh, BH_WAKE_SIZE);
+	diff = bh_towards_target(bh);
 	if (diff > 0) {
 		diff -= bh_fill(bh, diff);
-	} else {
+	} else if (diff < 0) {
 		done = bh_leak(bh, -diff);
 		/* Every page left is isolated: let compaction finish. */
 		if (!done)
 			msleep(BH_ISOLATED_MS);
 		diff += done;
 	}
-	/* One message per pass; come back for the rest. */
+	/* One message per pass; come back for the rest, still awake. */
 	if (diff)
-		bh_queue(bh, work);
+		bh_queue_awake(bh, work, BH_WAKE_SIZE);
+	bh_wakeup_end(bh);
 }
 
 int bh_oom_notify(struct notifier_block *nb, unsigned long dummy, void *parm)
@@ -443,7 +444,7 @@ void bh_stats_request(struct virtqueue *vq)
 {
 	struct bh_dev *bh = vq->vdev->priv;
 
-	bh_queue(bh, &bh->stats_work);
+	bh_queue_awake(bh, &bh->stats_work, BH_WAKE_STATS);
 }
 
 void bh_stats_work(struct work_struct *work)
@@ -451,8 +452,8 @@ void bh_stats_work(struct work_struct *work)
 	struct bh_dev *bh = container_of(work, struct bh_dev, stats_work);
 	unsigned int len;
 
-	if (!virtqueue_get_buf(bh->stats_vq, &len))
-		return;
-	if (bh_stats_send(bh))
+	bh_wakeup_begin(bh, BH_WAKE_STATS);
+	if (virtqueue_get_buf(bh->stats_vq, &len) && bh_stats_send(bh))
 		dev_err_ratelimited(&bh->vdev->dev, "stats buffer lost\n");
+	bh_wakeup_end(bh);
 }
