@@ -48,6 +48,11 @@
  *   at) and calls the driver's .restore.  -EOPNOTSUPP without
  *   CONFIG_PM_SLEEP; otherwise the error of either step.
  *
+ * - ``stats``: give back the statistics buffer the device holds, as QEMU
+ *   does when it wants fresh statistics: the driver fills and sends a new
+ *   one, which the device takes (BFD_STATS_FILE shows it) and holds in
+ *   turn.  -EAGAIN when the device holds none.
+ *
  * Every command fails with -ENODEV when no device exists (but create),
  * and changes nothing when it fails.
  *
@@ -55,7 +60,11 @@
  * decimal (see fakedev.h for their meaning).  BFD_MARKERS_FILE reads
  * the markers seen on the free page virtqueue since create, oldest first,
  * one per line: "start ID" or "stop" (at most BFD_MARKERS_MAX; the
- * ``markers_lost`` counter says how many did not fit).
+ * ``markers_lost`` counter says how many did not fit).  BFD_STATS_FILE
+ * reads the entries of the last statistics buffer the driver sent, in its
+ * order, one "TAG VALUE" line each, in decimal (at most BFD_STATS_MAX; a
+ * buffer that is not a whole number of entries, or longer, counts in
+ * ``stats_bad`` and leaves the file as it was).
  */
 #ifndef _BH_FAKEDEV_H
 #define _BH_FAKEDEV_H
@@ -64,6 +73,7 @@
 #define BFD_CONTROL_FILE	BFD_DEBUGFS_DIR "/control"
 #define BFD_COUNTERS_FILE	BFD_DEBUGFS_DIR "/counters"
 #define BFD_MARKERS_FILE	BFD_DEBUGFS_DIR "/markers"
+#define BFD_STATS_FILE		BFD_DEBUGFS_DIR "/stats"
 
 /*
  * Balloon features the fake device can offer: MUST_TELL_HOST (bit 0),
@@ -81,5 +91,6 @@
 /* Entries of the reporting virtqueue unless create says (QEMU's size). */
 #define BFD_RQSIZE_DEFAULT	32
 #define BFD_MARKERS_MAX		256
+#define BFD_STATS_MAX		32
 
 #endif /* _BH_FAKEDEV_H */

@@ -166,6 +166,15 @@ static int bfd_cmd_resume(char **w, unsigned int n)
 	return 0;
 }
 
+static int bfd_cmd_stats(char **w, unsigned int n)
+{
+	if (n != 1)
+		return -EINVAL;
+	if (!bfd_current)
+		return -ENODEV;
+	return bfd_request_stats(bfd_current);
+}
+
 static const struct {
 	const char *verb;
 	int (*run)(char **w, unsigned int n);
@@ -178,6 +187,7 @@ static const struct {
 	{ "trigger", bfd_cmd_trigger },
 	{ "resume", bfd_cmd_resume },
 	{ "suspend", bfd_cmd_suspend },
+	{ "stats", bfd_cmd_stats },
 };
 
 static ssize_t bfd_control_write(struct file *file, const char __user *ubuf,
@@ -280,7 +290,10 @@ static int bfd_counters_show(struct seq_file *m, void *unused)
 	seq_printf(m, "markers_lost %llu\n", h->markers_lost);
 	seq_printf(m, "inflate_pfns %llu\n", bfd->inflate_pfns);
 	seq_printf(m, "deflate_pfns %llu\n", bfd->deflate_pfns);
+	seq_printf(m, "deflate_unowned %llu\n", bfd->deflate_unowned);
 	seq_printf(m, "stats_bufs %llu\n", bfd->stats_bufs);
+	seq_printf(m, "stats_entries %u\n", bfd->nstats);
+	seq_printf(m, "stats_bad %llu\n", bfd->stats_bad);
 	seq_printf(m, "report_bufs %llu\n", bfd->report_bufs);
 	seq_printf(m, "report_blocks %llu\n", bfd->report_blocks);
 	seq_printf(m, "report_bytes %llu\n", bfd->report_bytes);
@@ -319,6 +332,26 @@ static int bfd_markers_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(bfd_markers);
 
+static int bfd_stats_show(struct seq_file *m, void *unused)
+{
+	struct bfd_dev *bfd;
+	unsigned int i;
+
+	mutex_lock(&bfd_ctl_lock);
+	bfd = bfd_current;
+	if (bfd) {
+		mutex_lock(&bfd->lock);
+		for (i = 0; i < bfd->nstats; i++)
+			seq_printf(m, "%u %llu\n",
+				   virtio16_to_cpu(&bfd->vdev, bfd->stats[i].tag),
+				   virtio64_to_cpu(&bfd->vdev, bfd->stats[i].val));
+		mutex_unlock(&bfd->lock);
+	}
+	mutex_unlock(&bfd_ctl_lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(bfd_stats);
+
 static int __init bfd_init(void)
 {
 	int err;
@@ -336,6 +369,8 @@ static int __init bfd_init(void)
 			    &bfd_counters_fops);
 	debugfs_create_file("markers", 0444, bfd_debugfs, NULL,
 			    &bfd_markers_fops);
+	debugfs_create_file("stats", 0444, bfd_debugfs, NULL,
+			    &bfd_stats_fops);
 	return 0;
 
 err_unregister_root:

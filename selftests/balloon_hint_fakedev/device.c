@@ -353,6 +353,13 @@ static void bfd_log_marker(struct bfd_hint *h, u32 val)
 		h->markers_lost++;
 }
 
+/* A device-readable segment of guest RAM, @seg->len bytes long. */
+static bool bfd_seg_unreadable(const struct bfd_seg *seg)
+{
+	return seg->write || !seg->len || !pfn_valid(PHYS_PFN(seg->addr)) ||
+	       !pfn_valid(PHYS_PFN(seg->addr + seg->len - 1));
+}
+
 /* Is [pfn, pfn + 2^order) part of a block already hinted in this round? */
 static bool bfd_round_overlaps(struct xarray *set, unsigned long pfn,
 			       unsigned int order)
@@ -441,6 +448,46 @@ static void bfd_hint_marker(struct bfd_dev *bfd, const struct bfd_seg *seg)
 	xa_destroy(&h->round_set);
 }
 
+/*
+ * A deflate message: with MUST_TELL_HOST the host hears of the pages
+ * before the guest uses them, so each page must still be the balloon's
+ * (hold a reference) when the message arrives.  The driver kicks from
+ * process context, and the ring is read before the kick returns
+ * (bfd_notify()), so this sees the pages as they are when the driver
+ * tells.  A page with no reference was freed before the host was told.
+ */
+static void bfd_deflate_check(struct bfd_dev *bfd, const struct bfd_seg *seg)
+{
+	const __virtio32 *pfns;
+	unsigned long pfn;
+	unsigned int i, n = seg->len / sizeof(u32);
+
+	if (bfd_seg_unreadable(seg))
+		return;
+	pfns = phys_to_virt(seg->addr);
+	for (i = 0; i < n; i++) {
+		pfn = virtio32_to_cpu(&bfd->vdev, READ_ONCE(pfns[i])) >>
+		      (PAGE_SHIFT - VIRTIO_BALLOON_PFN_SHIFT);
+		if (!pfn_valid(pfn) || !page_ref_count(pfn_to_page(pfn)))
+			bfd->deflate_unowned++;
+	}
+}
+
+/* A statistics buffer: keep a copy of its entries for BFD_STATS_FILE. */
+static void bfd_stats(struct bfd_dev *bfd, const struct bfd_buf *buf)
+{
+	const struct bfd_seg *seg = &buf->seg[0];
+
+	bfd->stats_bufs++;
+	if (buf->nsegs != 1 || bfd_seg_unreadable(seg) ||
+	    seg->len % sizeof(bfd->stats[0]) || seg->len > sizeof(bfd->stats)) {
+		bfd->stats_bad++;
+		return;
+	}
+	memcpy(bfd->stats, phys_to_virt(seg->addr), seg->len);
+	bfd->nstats = seg->len / sizeof(bfd->stats[0]);
+}
+
 /* A free page report: blocks of free memory, counted and left alone. */
 static void bfd_report(struct bfd_dev *bfd, const struct bfd_buf *buf)
 {
@@ -476,9 +523,10 @@ void bfd_buf_taken(struct bfd_vq *q, const struct bfd_buf *buf)
 		break;
 	case BFD_VQ_DEFLATE:
 		bfd->deflate_pfns += seg->len / sizeof(u32);
+		bfd_deflate_check(bfd, seg);
 		break;
 	case BFD_VQ_STATS:
-		bfd->stats_bufs++;
+		bfd_stats(bfd, buf);
 		break;
 	case BFD_VQ_HINT:
 		if (buf->nsegs != 1)
@@ -559,6 +607,25 @@ void bfd_arm_pause(struct bfd_dev *bfd, unsigned int blocks)
 	mutex_lock(&bfd->lock);
 	bfd->hint.pause_left = blocks;
 	mutex_unlock(&bfd->lock);
+}
+
+/*
+ * Give back the held statistics buffer: the driver's callback asks for
+ * fresh statistics.  0, or -EAGAIN when the device holds no buffer.
+ */
+int bfd_request_stats(struct bfd_dev *bfd)
+{
+	struct bfd_vq *q;
+	int err = 0;
+
+	mutex_lock(&bfd->lock);
+	q = bfd->vqs[BFD_VQ_STATS];
+	if (!q || q->dead || !q->nheld || !bfd_driver_ok(bfd))
+		err = -EAGAIN;
+	else
+		bfd_ring_return_held(q);
+	mutex_unlock(&bfd->lock);
+	return err;
 }
 
 /* End a pause under way, if any. */

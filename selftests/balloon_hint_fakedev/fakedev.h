@@ -193,7 +193,14 @@ struct bfd_hint {
  * @resume_wait: woken when a pause ends
  * @inflate_pfns: pfns the driver put in the balloon
  * @deflate_pfns: pfns it took back
+ * @deflate_unowned: of those, pfns whose page had no reference left when
+ *                   the deflate message arrived (freed before the host
+ *                   was told)
  * @stats_bufs: statistics buffers received
+ * @stats: the entries of the last well-formed one, @nstats of them
+ * @nstats: number of @stats entries
+ * @stats_bad: statistics buffers that were not a whole number of entries
+ *             (at most BFD_STATS_MAX) in one segment the device may read
  * @report_bufs: free page reports received
  * @report_blocks: blocks in them
  * @report_bytes: their total length
@@ -222,7 +229,11 @@ struct bfd_dev {
 	wait_queue_head_t resume_wait;
 	u64 inflate_pfns;
 	u64 deflate_pfns;
+	u64 deflate_unowned;
 	u64 stats_bufs;
+	struct virtio_balloon_stat stats[BFD_STATS_MAX];
+	unsigned int nstats;
+	u64 stats_bad;
 	u64 report_bufs;
 	u64 report_blocks;
 	u64 report_bytes;
@@ -247,6 +258,7 @@ void bfd_arm_trigger(struct bfd_dev *bfd, unsigned int blocks, u32 id);
 void bfd_arm_stop_trigger(struct bfd_dev *bfd, u32 id);
 void bfd_arm_pause(struct bfd_dev *bfd, unsigned int blocks);
 void bfd_resume(struct bfd_dev *bfd);
+int bfd_request_stats(struct bfd_dev *bfd);
 bool bfd_driver_ok(struct bfd_dev *bfd);
 void bfd_buf_taken(struct bfd_vq *q, const struct bfd_buf *buf);
 int __init bfd_device_init(void);
