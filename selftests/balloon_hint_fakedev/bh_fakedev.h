@@ -78,13 +78,18 @@
 /*
  * Balloon features the fake device can offer: MUST_TELL_HOST (bit 0),
  * STATS_VQ (1), DEFLATE_ON_OOM (2), FREE_PAGE_HINT (3), PAGE_POISON (4),
- * REPORTING (5: the reported blocks are counted, nothing is discarded).
+ * REPORTING (5: the reported blocks are counted, nothing is discarded);
+ * and BFD_F_LEGACY, not a feature: a legacy device, which offers no
+ * VIRTIO_F_VERSION_1 (the rings are then in the guest's byte order; the
+ * device writes config little-endian either way, which on x86 is the
+ * guest's order too).
  */
 #define BFD_F_STATS_VQ		0x02ULL
 #define BFD_F_FREE_PAGE_HINT	0x08ULL
 #define BFD_F_PAGE_POISON	0x10ULL
 #define BFD_F_REPORTING		0x20ULL
-#define BFD_FEATURES		0x3fULL
+#define BFD_F_LEGACY		0x100ULL
+#define BFD_FEATURES		0x13fULL
 
 #define BFD_QSIZE_MIN		4
 #define BFD_QSIZE_MAX		1024

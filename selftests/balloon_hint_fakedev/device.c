@@ -284,9 +284,14 @@ err_del_vqs:
 	return err;
 }
 
+/* A legacy device offers no VIRTIO_F_VERSION_1 (BFD_F_LEGACY). */
 static u64 bfd_get_features(struct virtio_device *vdev)
 {
-	return BIT_ULL(VIRTIO_F_VERSION_1) | to_bfd(vdev)->features;
+	u64 features = to_bfd(vdev)->features;
+
+	if (features & BFD_F_LEGACY)
+		return features & ~BFD_F_LEGACY;
+	return BIT_ULL(VIRTIO_F_VERSION_1) | features;
 }
 
 static int bfd_finalize_features(struct virtio_device *vdev)
