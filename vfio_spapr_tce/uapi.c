@@ -33,7 +33,12 @@ static int stce_copy_arg(void *dst, size_t minsz, size_t ksize,
 				     min_t(size_t, argsz, PAGE_SIZE));
 }
 
-/* The container belongs to the first mm that used it; others get -EPERM. */
+/*
+ * The container belongs to the first mm that claimed it (a successful
+ * ENABLE, REGISTER_MEMORY, TCE_CREATE or TCE_REMOVE, the calls POWER's
+ * driver claims it in); every other mm gets -EPERM from each ioctl of
+ * this version.
+ */
 static int stce_mm_check(struct stce_container *c)
 {
 	lockdep_assert_held(&c->lock);
@@ -66,6 +71,7 @@ static long stce_get_info(struct stce_container *c, unsigned long arg)
 				   dma32_window_size);
 	struct vfio_iommu_spapr_tce_info info = {};
 	u32 argsz;
+	int ret;
 
 	if (get_user(argsz, (u32 __user *)arg))
 		return -EFAULT;
@@ -76,9 +82,12 @@ static long stce_get_info(struct stce_container *c, unsigned long arg)
 	info.dma32_window_start = 0;
 	info.dma32_window_size = stce_dma32_window_mb << 20;
 	mutex_lock(&c->lock);
-	if (stce_groups_check(c)) {
+	ret = stce_mm_check(c);
+	if (!ret)
+		ret = stce_groups_check(c);
+	if (ret) {
 		mutex_unlock(&c->lock);
-		return -ENXIO;
+		return ret;
 	}
 	if (c->v2) {
 		info.flags = VFIO_IOMMU_SPAPR_INFO_DDW;
@@ -548,7 +557,10 @@ static long stce_tce_create(struct stce_container *c, unsigned long arg)
 		     offsetof(struct vfio_iommu_spapr_tce_create, start_addr)))) {
 		stce_window_destroy(c, w);
 		ret = -EFAULT;
+		goto out_unlock;
 	}
+	/* Windows belong to the caller's mm from now on, as on POWER. */
+	stce_mm_claim(c);
 out_unlock:
 	mutex_unlock(&c->lock);
 	return ret;
@@ -580,6 +592,8 @@ static long stce_tce_remove(struct stce_container *c, unsigned long arg)
 			break;
 		}
 	}
+	if (!ret)
+		stce_mm_claim(c);
 out_unlock:
 	mutex_unlock(&c->lock);
 	return ret;

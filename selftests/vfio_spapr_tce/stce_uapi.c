@@ -558,4 +558,117 @@ TEST_F(uapi, other_mm_gets_eperm)
 	ASSERT_NO_STATE_CHANGE();
 }
 
+/*
+ * In a forked child (same fd, different mm): GET_INFO, TCE_CREATE,
+ * TCE_REMOVE of the window at @start and REGISTER_MEMORY of @buf.
+ * Returns a bit per call that did not fail with -EPERM.
+ */
+static int other_mm_v2_calls(int c, __u64 start, void *buf)
+{
+	struct vfio_iommu_spapr_tce_info info = { .argsz = sizeof(info) };
+	struct vfio_iommu_spapr_tce_remove rm = {
+		.argsz = sizeof(rm), .start_addr = start,
+	};
+	int status, bad = 0;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		if (!ioctl(c, VFIO_IOMMU_SPAPR_TCE_GET_INFO, &info) ||
+		    errno != EPERM)
+			bad |= 1;
+		if (create(c, CRSZ, 0, 12, 1 << 20, 1, 0) != -EPERM)
+			bad |= 2;
+		if (!ioctl(c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm) ||
+		    errno != EPERM)
+			bad |= 4;
+		if (stce_reg(c, true, (uintptr_t)buf, STCE_PAGE) != -EPERM)
+			bad |= 8;
+		_exit(bad);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+#define OTHER_MM_CALLS	"GET_INFO 1, TCE_CREATE 2, TCE_REMOVE 4, REGISTER 8"
+
+/*
+ * TCE_CREATE and TCE_REMOVE claim the container for the caller's mm, as
+ * on POWER (tce_iommu_mm_set()): once a process has created or removed
+ * a window, another process (here a forked child with the same fd) gets
+ * -EPERM from every ioctl of the container, and cannot create, remove or
+ * register anything.  v2 only (v1 has no windows to create); no memory is
+ * registered before, so the window ioctls are the first to claim.
+ */
+TEST(window_ioctls_claim_mm)
+{
+	struct vfio_iommu_spapr_tce_create cr = {
+		.argsz = sizeof(cr), .page_shift = 12,
+		.window_size = 1 << 20, .levels = 1,
+	};
+	struct vfio_iommu_spapr_tce_remove rm = { .argsz = sizeof(rm) };
+	char bdfs[STCE_MAX_EDU][32];
+	struct stce_dev d;
+	__u8 *buf;
+	int c, bad;
+
+	ASSERT_GE(stce_find_edus(bdfs, STCE_MAX_EDU), 1);
+	ASSERT_EQ(0, stce_group_open(&d, bdfs[0]));
+	buf = stce_buf(STCE_PAGE);
+	ASSERT_NE(NULL, buf);
+
+	/* claimed by TCE_CREATE */
+	c = stce_container_open(&d, VFIO_SPAPR_TCE_v2_IOMMU);
+	ASSERT_LE(0, c);
+	ASSERT_EQ(0, ioctl(c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
+	bad = other_mm_v2_calls(c, cr.start_addr, buf);
+	EXPECT_EQ(0, bad)
+		TH_LOG("after TCE_CREATE, calls the other mm could make: 0x%x (%s)",
+		       bad, OTHER_MM_CALLS);
+	/* the creator still owns the window and the container */
+	rm.start_addr = cr.start_addr;
+	EXPECT_EQ(0, ioctl(c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm))
+		TH_LOG("the creator's window: %s", strerror(errno));
+	EXPECT_EQ(0, stce_reg(c, true, (uintptr_t)buf, STCE_PAGE));
+	EXPECT_EQ(0, stce_reg(c, false, (uintptr_t)buf, STCE_PAGE));
+	ASSERT_EQ(0, ioctl(d.group_fd, VFIO_GROUP_UNSET_CONTAINER));
+	close(c);
+
+	/* claimed by TCE_REMOVE (of the default window) */
+	c = stce_container_open(&d, VFIO_SPAPR_TCE_v2_IOMMU);
+	ASSERT_LE(0, c);
+	rm.start_addr = 0;
+	ASSERT_EQ(0, ioctl(c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+	bad = other_mm_v2_calls(c, 0, buf);
+	EXPECT_EQ(0, bad)
+		TH_LOG("after TCE_REMOVE, calls the other mm could make: 0x%x (%s)",
+		       bad, OTHER_MM_CALLS);
+	cr.start_addr = 1;
+	EXPECT_EQ(0, ioctl(c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr))
+		TH_LOG("the remover recreating window 0: %s", strerror(errno));
+	EXPECT_EQ(0, cr.start_addr);
+
+	/* a call that fails claims nothing: another mm may still claim */
+	ASSERT_EQ(0, ioctl(d.group_fd, VFIO_GROUP_UNSET_CONTAINER));
+	close(c);
+	c = stce_container_open(&d, VFIO_SPAPR_TCE_v2_IOMMU);
+	ASSERT_LE(0, c);
+	rm.start_addr = STCE_PAGE;
+	EXPECT_EQ(-1, ioctl(c, VFIO_IOMMU_SPAPR_TCE_REMOVE, &rm));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-EINVAL, create(c, CRSZ, 0, 12, 3 << 20, 1, 0));
+	EXPECT_EQ(15, other_mm_v2_calls(c, 0, buf))
+		TH_LOG("a failed window ioctl claimed the container");
+
+	ASSERT_EQ(0, ioctl(d.group_fd, VFIO_GROUP_UNSET_CONTAINER));
+	close(c);
+	stce_dev_close(&d);
+	munmap(buf, STCE_PAGE);
+	EXPECT_EQ(0, stce_counter("pinned_pages"));
+	EXPECT_EQ(0, stce_counter("nr_containers"));
+}
+
 TEST_HARNESS_MAIN
