@@ -39,62 +39,93 @@ struct stce_mem *stce_mem_find(struct stce_container *c, u64 ua, u64 size)
  * (mm_iommu_*): containers of one process that register the same range
  * share one pinned, once-charged region.  stce_regions_lock protects
  * stce_regions and every region's @users; it nests inside a container's
- * lock and is held while a new region is pinned, so two containers cannot
- * pin the same range at once.
+ * lock.  It is never held while pages are pinned or unpinned, so
+ * registrations (of any process) do not wait for each other's GUP: a new
+ * region is pinned first and inserted after the list is checked again.
  */
 static DEFINE_MUTEX(stce_regions_lock);
 static LIST_HEAD(stce_regions);
+
+/*
+ * Under stce_regions_lock: the region of @mm registered as exactly
+ * [@ua, @ua + @size), with a user taken; ERR_PTR(-EINVAL) if a region of
+ * @mm overlaps the range without matching it (as POWER); NULL if none
+ * overlaps it.
+ */
+static struct stce_region *stce_region_lookup(struct mm_struct *mm, u64 ua,
+					      u64 size)
+{
+	struct vmk_iova_window want = { .start = ua, .size = size }, r;
+	struct stce_region *reg;
+
+	lockdep_assert_held(&stce_regions_lock);
+	list_for_each_entry(reg, &stce_regions, node) {
+		if (reg->mm != mm)
+			continue;
+		if (reg->ua == ua && reg->size == size) {
+			reg->users++;
+			return reg;
+		}
+		r.start = reg->ua;
+		r.size = reg->size;
+		if (vmk_iova_window_overlaps(&r, &want))
+			return ERR_PTR(-EINVAL);
+	}
+	return NULL;
+}
 
 /*
  * The region of @mm registered as exactly [@ua, @ua + @size), taking a
  * user; a new one, pinned and charged, if no region of @mm overlaps the
  * range.  Return it or an ERR_PTR: -EINVAL if a region of @mm overlaps
  * the range without matching it (as POWER), -ENOMEM, or the pin error.
+ *
+ * Two containers of @mm may pin the same range at once.  The one that
+ * inserts its region first wins; the other then shares that region (or
+ * gets -EINVAL if it overlaps another range) and returns its own pins
+ * and charge before returning, so locked_vm ends up charged exactly once.
  */
 static struct stce_region *stce_region_get(struct mm_struct *mm, u64 ua,
 					   u64 size)
 {
-	struct vmk_iova_window want = { .start = ua, .size = size }, r;
-	struct stce_region *reg;
+	struct stce_region *reg, *new;
 	int ret;
 
 	mutex_lock(&stce_regions_lock);
-	list_for_each_entry(reg, &stce_regions, node) {
-		if (reg->mm != mm)
-			continue;
-		if (reg->ua == ua && reg->size == size) {
-			reg->users++;
-			goto out_unlock;
-		}
-		r.start = reg->ua;
-		r.size = reg->size;
-		if (vmk_iova_window_overlaps(&r, &want)) {
-			reg = ERR_PTR(-EINVAL);
-			goto out_unlock;
-		}
-	}
+	reg = stce_region_lookup(mm, ua, size);
+	mutex_unlock(&stce_regions_lock);
+	if (reg)
+		return reg;
 
-	reg = kzalloc_obj(*reg, GFP_KERNEL_ACCOUNT);
-	if (!reg) {
-		reg = ERR_PTR(-ENOMEM);
-		goto out_unlock;
-	}
-	reg->mm = mm;
-	reg->ua = ua;
-	reg->size = size;
-	reg->users = 1;
-	vmk_page_array_init(&reg->pa, VMK_PA_PINNED);
-	ret = vmk_page_array_pin_user(&reg->pa, ua, size >> PAGE_SHIFT,
+	new = kzalloc_obj(*new, GFP_KERNEL_ACCOUNT);
+	if (!new)
+		return ERR_PTR(-ENOMEM);
+	new->mm = mm;
+	new->ua = ua;
+	new->size = size;
+	new->users = 1;
+	vmk_page_array_init(&new->pa, VMK_PA_PINNED);
+	ret = vmk_page_array_pin_user(&new->pa, ua, size >> PAGE_SHIFT,
 				      FOLL_WRITE | FOLL_LONGTERM, true);
 	if (ret) {
-		kfree(reg);
-		reg = ERR_PTR(ret);
-		goto out_unlock;
+		kfree(new);
+		return ERR_PTR(ret);
 	}
-	list_add_tail(&reg->node, &stce_regions);
-	atomic_long_add(reg->pa.nr_pages, &stce_stats.pinned_pages);
-out_unlock:
+
+	mutex_lock(&stce_regions_lock);
+	reg = stce_region_lookup(mm, ua, size);
+	if (!reg) {
+		list_add_tail(&new->node, &stce_regions);
+		atomic_long_add(new->pa.nr_pages, &stce_stats.pinned_pages);
+		reg = new;
+		new = NULL;
+	}
 	mutex_unlock(&stce_regions_lock);
+	if (new) {
+		/* Lost the race: nothing but this call saw these pins. */
+		vmk_page_array_release(&new->pa, false);
+		kfree(new);
+	}
 	return reg;
 }
 

@@ -4,12 +4,16 @@
  * after; RLIMIT_MEMLOCK enforced without CAP_IPC_LOCK; closing container,
  * device and group in any order with live mappings leaves no pinned page
  * and no container (debugfs); two groups in one v2 container both DMA;
- * two v2 containers of one process share registered memory.
+ * two v2 containers of one process share registered memory; registrations
+ * do not wait for each other's pinning.
  */
+#include <poll.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
+#include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
 #include "stce_lib.h"
@@ -442,6 +446,292 @@ TEST(shared_release_at_exit)
 	EXPECT_EQ(NPAGES, got[1]) TH_LOG("pinned pages in the child");
 	EXPECT_EQ(0, stce_counter("pinned_pages"));
 	EXPECT_EQ(0, stce_counter("nr_containers"));
+}
+
+/*
+ * Registrations that run at the same time.  A buffer whose last page is
+ * missing and registered with a userfaultfd stops REGISTER_MEMORY inside
+ * its pin (GUP faults the page in and waits for userspace to supply it):
+ * while it waits, another registration must run through, in another
+ * process or in another container of the same one.  The waits below are
+ * deadlines for something that never happens if a registration pins
+ * under a lock the others need, not timings.
+ */
+#define UFFD_PAGES	64
+#define UFFD_WAIT_MS	10000
+
+/*
+ * @n anonymous pages, all but the last one populated, registered with a
+ * new userfaultfd (missing pages).  Returns the uffd or -errno.
+ */
+static int uffd_buf(__u8 **bufp, size_t n)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	__u8 *buf;
+	int uffd, err;
+
+	buf = mmap(NULL, n * STCE_PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return -errno;
+	memset(buf, 1, (n - 1) * STCE_PAGE);
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0)
+		return -errno;
+	reg.range.start = (uintptr_t)buf;
+	reg.range.len = n * STCE_PAGE;
+	if (ioctl(uffd, UFFDIO_API, &api) ||
+	    ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		err = -errno;
+		close(uffd);
+		return err;
+	}
+	*bufp = buf;
+	return uffd;
+}
+
+/* A page fault on @uffd within @ms: 1, 0 on timeout, or -errno. */
+static int uffd_fault(int uffd, int ms)
+{
+	struct pollfd p = { .fd = uffd, .events = POLLIN };
+	struct uffd_msg msg;
+	int r = poll(&p, 1, ms);
+
+	if (r <= 0)
+		return r ? -errno : 0;
+	if (read(uffd, &msg, sizeof(msg)) != sizeof(msg))
+		return -EIO;
+	return msg.event == UFFD_EVENT_PAGEFAULT ? 1 : -EIO;
+}
+
+/* Supply the missing page at @addr: every fault waiting on it resumes. */
+static int uffd_supply(int uffd, void *addr)
+{
+	static __u8 *src;
+	struct uffdio_copy cp = { .dst = (uintptr_t)addr, .len = STCE_PAGE };
+
+	if (!src)
+		src = stce_buf(STCE_PAGE);
+	if (!src)
+		return -ENOMEM;
+	cp.src = (uintptr_t)src;
+	return ioctl(uffd, UFFDIO_COPY, &cp) && errno != EEXIST ? -errno : 0;
+}
+
+struct reg_call {
+	pthread_t t;
+	int c;
+	__u8 *va;
+	size_t pages;
+	int ret;
+};
+
+static void *reg_thread(void *arg)
+{
+	struct reg_call *r = arg;
+
+	r->ret = stce_reg(r->c, true, (uintptr_t)r->va, r->pages * STCE_PAGE);
+	return NULL;
+}
+
+/* What the child of two_processes_register_at_once reports. */
+struct pin_report {
+	int setup;	/* 0, or the step that failed */
+	int faulted;	/* its pin reached the missing page */
+	int waited_out;	/* the parent's REGISTER outlasted UFFD_WAIT_MS */
+	int ret;	/* its REGISTER_MEMORY */
+	long vmlck;	/* its VmLck after, less before */
+};
+
+/*
+ * The child: register a UFFD_PAGES buffer whose last page is missing in a
+ * v2 container of the edu device @bdf; tell the parent (@wr) when the pin
+ * stops at that page, supply it when the parent says (@rd) it registered
+ * too, or after UFFD_WAIT_MS; report and wait for the parent before
+ * exiting with everything open.
+ */
+static void pin_child(const char *bdf, int rd, int wr)
+{
+	struct pin_report rep = { .ret = -1 };
+	struct pollfd p = { .fd = rd, .events = POLLIN };
+	struct reg_call r = { .pages = UFFD_PAGES };
+	struct stce_dev d;
+	int uffd = -1;
+	char ch = 'E';
+	long v0;
+
+	r.c = -1;
+	if (stce_group_open(&d, bdf))
+		rep.setup = 1;
+	if (!rep.setup) {
+		r.c = stce_container_open(&d, VFIO_SPAPR_TCE_v2_IOMMU);
+		if (r.c < 0)
+			rep.setup = 2;
+	}
+	if (!rep.setup) {
+		uffd = uffd_buf(&r.va, UFFD_PAGES);
+		if (uffd < 0)
+			rep.setup = 3;
+	}
+	v0 = vmk_vmlck_pages();
+	if (!rep.setup && pthread_create(&r.t, NULL, reg_thread, &r))
+		rep.setup = 4;
+	if (!rep.setup) {
+		rep.faulted = uffd_fault(uffd, UFFD_WAIT_MS) == 1;
+		ch = 'F';
+	}
+	if (write(wr, &ch, 1) != 1)
+		_exit(1);
+	if (!rep.setup) {
+		rep.waited_out = poll(&p, 1, UFFD_WAIT_MS) != 1 ||
+				 read(rd, &ch, 1) != 1 || ch != 'B';
+		if (uffd_supply(uffd, r.va + (UFFD_PAGES - 1) * STCE_PAGE))
+			rep.setup = 5;
+		pthread_join(r.t, NULL);
+		rep.ret = r.ret;
+		rep.vmlck = vmk_vmlck_pages() - v0;
+	}
+	if (write(wr, &rep, sizeof(rep)) != sizeof(rep))
+		_exit(1);
+	/* everything stays open until the parent has looked (or is gone) */
+	while (read(rd, &ch, 1) == 1 && ch != 'X')
+		;
+	_exit(0);
+}
+
+/*
+ * Two processes, each with its own container and edu group, register
+ * memory at the same time: the second one's REGISTER_MEMORY returns while
+ * the first one's is still pinning, and both are charged exactly.
+ */
+TEST(two_processes_register_at_once)
+{
+	char bdfs[STCE_MAX_EDU][32];
+	struct pin_report rep;
+	int to_child[2], from_child[2], st, c, ret;
+	struct stce_dev d;
+	__u8 *buf;
+	long v0;
+	pid_t pid;
+	char ch;
+
+	ASSERT_EQ(2, stce_find_edus(bdfs, STCE_MAX_EDU));
+	ASSERT_EQ(0, pipe(to_child));
+	ASSERT_EQ(0, pipe(from_child));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		close(to_child[1]);
+		close(from_child[0]);
+		pin_child(bdfs[0], to_child[0], from_child[1]);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+
+	ASSERT_EQ(0, stce_group_open(&d, bdfs[1]));
+	c = stce_container_open(&d, VFIO_SPAPR_TCE_v2_IOMMU);
+	ASSERT_LE(0, c);
+	buf = stce_buf(UFFD_PAGES * STCE_PAGE);
+	ASSERT_NE(NULL, buf);
+	v0 = vmk_vmlck_pages();
+
+	/* the child's pin stops at its missing page: register now */
+	ASSERT_EQ(1, read(from_child[0], &ch, 1));
+	ret = ch == 'F' ? stce_reg(c, true, (uintptr_t)buf,
+				   UFFD_PAGES * STCE_PAGE) : -1;
+	ch = 'B';
+	ASSERT_EQ(1, write(to_child[1], &ch, 1));
+	ASSERT_EQ(sizeof(rep), read(from_child[0], &rep, sizeof(rep)));
+	ASSERT_EQ(0, rep.setup)
+		TH_LOG("child set-up step %d failed (3: userfaultfd)",
+		       rep.setup);
+	EXPECT_TRUE(rep.faulted)
+		TH_LOG("the child's pin never reached its missing page");
+	EXPECT_FALSE(rep.waited_out)
+		TH_LOG("REGISTER_MEMORY waited for another process's pinning");
+	EXPECT_EQ(0, ret) TH_LOG("parent: %s", strerror(-ret));
+	EXPECT_EQ(0, rep.ret) TH_LOG("child: %s", strerror(-rep.ret));
+	EXPECT_EQ(UFFD_PAGES, vmk_vmlck_pages() - v0) TH_LOG("parent");
+	EXPECT_EQ(UFFD_PAGES, rep.vmlck) TH_LOG("child");
+	EXPECT_EQ(2 * UFFD_PAGES, stce_counter("pinned_pages"));
+
+	ch = 'X';
+	ASSERT_EQ(1, write(to_child[1], &ch, 1));
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_EQ(0, st);
+	EXPECT_EQ(UFFD_PAGES, stce_counter("pinned_pages"))
+		TH_LOG("the child's exit returned what it pinned, only that");
+	stce_dev_close(&d);
+	close(c);
+	EXPECT_EQ(v0, vmk_vmlck_pages());
+	EXPECT_EQ(0, stce_counter("pinned_pages"));
+	EXPECT_EQ(0, stce_counter("nr_containers"));
+}
+
+/*
+ * Two containers of one process register at the same time, both stopped
+ * in their pins at the same missing page (two faults): the same range is
+ * shared, pinned and charged once; of two overlapping ranges, one
+ * registers and the other gets -EINVAL, with nothing of it left charged.
+ */
+TEST_F_TIMEOUT(shared, register_at_once, 60)
+{
+	struct reg_call r[2] = {
+		{ .c = self->c[0], .pages = UFFD_PAGES },
+		{ .c = self->c[1], .pages = UFFD_PAGES },
+	};
+	__u8 *buf, *last;
+	int uffd, i, faults, round;
+	long want;
+
+	uffd = uffd_buf(&buf, UFFD_PAGES);
+	ASSERT_LE(0, uffd) TH_LOG("userfaultfd: %s", strerror(-uffd));
+	last = buf + (UFFD_PAGES - 1) * STCE_PAGE;
+	for (round = 0; round < 2; round++) {
+		/* round 1: the second range starts a page later */
+		r[0].va = buf;
+		r[1].va = buf + round * STCE_PAGE;
+		r[1].pages = UFFD_PAGES - round;
+		for (i = 0; i < 2; i++)
+			ASSERT_EQ(0, pthread_create(&r[i].t, NULL, reg_thread,
+						    &r[i]));
+		for (faults = 0; faults < 2; faults++)
+			if (uffd_fault(uffd, UFFD_WAIT_MS) != 1)
+				break;
+		ASSERT_EQ(0, uffd_supply(uffd, last));
+		for (i = 0; i < 2; i++)
+			pthread_join(r[i].t, NULL);
+		EXPECT_EQ(2, faults)
+			TH_LOG("round %d: a registration waited for the other one's pinning",
+			       round);
+		if (!round) {
+			EXPECT_EQ(0, r[0].ret);
+			EXPECT_EQ(0, r[1].ret);
+			want = UFFD_PAGES;
+		} else {
+			EXPECT_TRUE((!r[0].ret && r[1].ret == -EINVAL) ||
+				    (r[0].ret == -EINVAL && !r[1].ret))
+				TH_LOG("overlapping registrations: %d and %d",
+				       r[0].ret, r[1].ret);
+			want = r[0].ret ? r[1].pages : r[0].pages;
+		}
+		EXPECT_EQ(self->vmlck0 + want, vmk_vmlck_pages())
+			TH_LOG("round %d: charged %ld pages", round,
+			       vmk_vmlck_pages() - self->vmlck0);
+		EXPECT_EQ(want, stce_counter("pinned_pages"));
+		for (i = 0; i < 2; i++)
+			if (!r[i].ret)
+				ASSERT_EQ(0, stce_reg(r[i].c, false,
+						      (uintptr_t)r[i].va,
+						      r[i].pages * STCE_PAGE));
+		EXPECT_EQ(self->vmlck0, vmk_vmlck_pages());
+		EXPECT_EQ(0, stce_counter("pinned_pages"));
+		/* the last page is missing again for the next round */
+		ASSERT_EQ(0, madvise(last, STCE_PAGE, MADV_DONTNEED));
+	}
+	close(uffd);
+	munmap(buf, UFFD_PAGES * STCE_PAGE);
 }
 
 TEST_HARNESS_MAIN
