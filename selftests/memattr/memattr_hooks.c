@@ -219,6 +219,7 @@ struct fault_arg {
 	__u64 *addr;
 	__u64 v;
 	int ret;
+	pid_t tid;	/* published (release) before the read */
 	int done;	/* set (release) once the read returned */
 };
 
@@ -227,6 +228,7 @@ static void *fault_thread(void *p)
 	struct fault_arg *f = p;
 
 	ma_probe_init();
+	__atomic_store_n(&f->tid, gettid(), __ATOMIC_RELEASE);
 	f->ret = ma_probe_read(f->addr, &f->v);
 	__atomic_store_n(&f->done, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -366,6 +368,182 @@ TEST_F(hooks, waiting_conversion_is_killable)
 	EXPECT_EQ(MA_PRIVATE, ma_page_attrs(self->fd, 7));
 	EXPECT_EQ(0, ma_page_attrs(self->fd, 8)) TH_LOG("killed conversion changed a page");
 	EXPECT_EQ(0, ma_page_attrs(self->fd, 11));
+}
+
+/*
+ * Poll (up to 2 s) until task @tid sleeps in a fault that waits for a
+ * conversion (fault_retries moved from @retries, and @tid is in "D"); its
+ * last state seen.
+ */
+static char fault_waiter_state(pid_t tid, long long retries)
+{
+	char st = 0;
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		if (ma_stat("fault_retries") != retries) {
+			st = task_state(tid);
+			if (st == 'D')
+				break;
+		}
+		usleep(1000);
+	}
+	return st;
+}
+
+/*
+ * Fork a child that reads @addr, through the mapping (@how 0: a page fault
+ * that may drop mmap_lock and retry) or through /proc/self/mem (@how 1:
+ * GUP that may not, so the fault waits holding mmap_lock), and return once
+ * it waits for the conversion: its fault counted a retry and it sleeps
+ * ("D").  The child's pid, or -1.
+ */
+static pid_t fork_waiting_reader(struct __test_metadata *_metadata,
+				 __u64 *addr, int how)
+{
+	long long retries = ma_stat("fault_retries");
+	pid_t pid;
+	__u64 v;
+	int fd;
+
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		if (!how)
+			_exit(ma_probe_read(addr, &v) ? 2 : 0);
+		fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			_exit(3);
+		_exit(pread(fd, &v, sizeof(v), (uintptr_t)addr) == sizeof(v) ?
+		      0 : 4);
+	}
+	EXPECT_EQ('D', fault_waiter_state(pid, retries))
+		TH_LOG("the reader did not wait for the conversion");
+	return pid;
+}
+
+/*
+ * A fault waiting for a conversion sleeps killable, whether it dropped
+ * mmap_lock (a user access) or holds it (GUP that may not retry:
+ * /proc/self/mem): SIGKILL ends the faulting process while the conversion
+ * is still in its prepare, and the conversion then completes as if nothing
+ * happened: every hook once, nothing left prepared, the page shared and
+ * zeroed.  With the wait uninterruptible (a throwaway change) the child
+ * died only after the conversion had committed.
+ */
+static void check_killed_reader(struct __test_metadata *_metadata, int fd,
+				__u64 pg, int how)
+{
+	char *map = mmap(NULL, OBJ_PAGES * pg, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd, 0);
+	struct convert_arg arg = { fd, 8, 4, 0, -1, 0 };
+	struct ma_calls c0, c1;
+	pthread_t thr;
+	int status;
+	pid_t pid;
+	__u64 v;
+
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, ma_set_pages(fd, 8, 4, MA_PRIVATE));
+	c0 = ma_get_calls();
+	/* [8, 12) back to shared sits 2 s in its one prepare. */
+	start_slow(_metadata, &thr, &arg, "2000");
+	pid = fork_waiting_reader(_metadata, (__u64 *)(map + 9 * pg), how);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	c1 = ma_get_calls();
+	EXPECT_EQ(c0.commit, c1.commit)
+		TH_LOG("the killed reader lived until the conversion committed");
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		TH_LOG("reader exit status %#x", status);
+
+	pthread_join(thr, NULL);
+	EXPECT_EQ(0, arg.ret) TH_LOG("conversion: %s", strerror(-arg.ret));
+	c1 = ma_get_calls();
+	EXPECT_EQ(c0.prepare + 1, c1.prepare);
+	EXPECT_EQ(c0.commit + 1, c1.commit);
+	EXPECT_EQ(c0.finish + 1, c1.finish);
+	EXPECT_EQ(c0.abort, c1.abort);
+	EXPECT_EQ(0, c1.prepared) TH_LOG("prepared pages left over");
+	EXPECT_EQ(0, ma_page_attrs(fd, 8));
+	EXPECT_EQ(0, ma_page_attrs(fd, 11));
+	EXPECT_EQ(0, ma_probe_read((__u64 *)(map + 9 * pg), &v))
+		TH_LOG("converted page raised SIGBUS");
+	EXPECT_EQ(0, v) TH_LOG("converted page not zeroed");
+	munmap(map, OBJ_PAGES * pg);
+}
+
+TEST_F(hooks, waiting_fault_is_killable)
+{
+	check_killed_reader(_metadata, self->fd, self->pg, 0);
+}
+
+TEST_F(hooks, waiting_gup_is_killable)
+{
+	check_killed_reader(_metadata, self->fd, self->pg, 1);
+}
+
+static int usr1_seen;
+
+static void usr1_handler(int sig)
+{
+	__atomic_fetch_add(&usr1_seen, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * A non-fatal signal does not end the wait (README, "Faults that wait"):
+ * for 300 ms after SIGUSR1 the faulting thread still sleeps, its handler
+ * has not run, and the conversion is still in its prepare.  Once the
+ * conversion ends, the handler runs (once) and the access completes,
+ * reading the page shared and zeroed, without SIGBUS.
+ */
+TEST_F(hooks, waiting_fault_defers_other_signals)
+{
+	char *map = mmap(NULL, OBJ_PAGES * self->pg, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, self->fd, 0);
+	struct convert_arg arg = { self->fd, 8, 4, 0, -1, 0 };
+	struct fault_arg f = { .ret = -1 };
+	long long retries, commits;
+	pthread_t thr, fthr;
+	pid_t tid;
+	int i;
+
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_NE(SIG_ERR, signal(SIGUSR1, usr1_handler));
+	ASSERT_EQ(0, ma_set_pages(self->fd, 8, 4, MA_PRIVATE));
+	retries = ma_stat("fault_retries");
+	commits = ma_test_calls("commit");
+	start_slow(_metadata, &thr, &arg, "2000");
+
+	f.addr = (__u64 *)(map + 9 * self->pg);
+	ASSERT_EQ(0, pthread_create(&fthr, NULL, fault_thread, &f));
+	while (!(tid = __atomic_load_n(&f.tid, __ATOMIC_ACQUIRE)))
+		usleep(1000);
+	ASSERT_EQ('D', fault_waiter_state(tid, retries))
+		TH_LOG("the fault did not wait for the conversion");
+	ASSERT_EQ(0, pthread_kill(fthr, SIGUSR1));
+	for (i = 0; i < 300; i++) {
+		if (__atomic_load_n(&usr1_seen, __ATOMIC_RELAXED) ||
+		    __atomic_load_n(&f.done, __ATOMIC_ACQUIRE))
+			break;
+		usleep(1000);
+	}
+	EXPECT_EQ(0, __atomic_load_n(&usr1_seen, __ATOMIC_RELAXED))
+		TH_LOG("SIGUSR1 ended the wait");
+	EXPECT_FALSE(__atomic_load_n(&f.done, __ATOMIC_ACQUIRE));
+	EXPECT_EQ('D', task_state(tid));
+	ASSERT_EQ(commits, ma_test_calls("commit"))
+		TH_LOG("the conversion committed first: no test");
+
+	pthread_join(thr, NULL);
+	pthread_join(fthr, NULL);
+	EXPECT_EQ(0, arg.ret);
+	EXPECT_EQ(1, __atomic_load_n(&usr1_seen, __ATOMIC_RELAXED));
+	EXPECT_EQ(0, f.ret) TH_LOG("the access raised SIGBUS");
+	EXPECT_EQ(0, f.v);
+	munmap(map, OBJ_PAGES * self->pg);
 }
 
 /*
