@@ -28,10 +28,6 @@ VMK_REQUIRE(MA_DEV)
  */
 #define MOVE_TIMEOUT 240
 
-/* pagemap entry: bit 63 present, bits 0-54 the PFN. */
-#define PM_PRESENT	0x8000000000000000ULL
-#define PM_PFN_MASK	0x007fffffffffffffULL
-
 static void put_word(char *p, __u64 v)
 {
 	__atomic_store_n((__u64 *)p, v, __ATOMIC_RELAXED);
@@ -40,30 +36,6 @@ static void put_word(char *p, __u64 v)
 static __u64 get_word(const char *p)
 {
 	return __atomic_load_n((const __u64 *)p, __ATOMIC_RELAXED);
-}
-
-/* PFNs of the @nr pages at @map, 0 for a page not present. */
-static int read_pfns(const char *map, unsigned int nr, __u64 *pfn)
-{
-	__u64 pg = ma_page();
-	unsigned int i;
-	int fd;
-
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (i = 0; i < nr; i++) {
-		__u64 e;
-		off_t off = ((uintptr_t)map / pg + i) * sizeof(e);
-
-		if (pread(fd, &e, sizeof(e), off) != sizeof(e)) {
-			close(fd);
-			return -EIO;
-		}
-		pfn[i] = (e & PM_PRESENT) ? (e & PM_PFN_MASK) : 0;
-	}
-	close(fd);
-	return 0;
 }
 
 /* One object of each store: pages [0, MOVE_PAGES) private, the rest shared. */
@@ -172,18 +144,18 @@ TEST_F_TIMEOUT(compaction, moves_no_object_page, MOVE_TIMEOUT)
 		ASSERT_EQ(0, fallocate(ctl.fd, FALLOC_FL_PUNCH_HOLE |
 				       FALLOC_FL_KEEP_SIZE, i * pg, pg));
 	for (k = 0; k < ARRAY_SIZE(obj); k++) {
-		ASSERT_EQ(0, read_pfns(obj[k].map, 2 * MOVE_PAGES, obj[k].pfn));
+		ASSERT_EQ(0, ma_read_pfns(obj[k].map, 2 * MOVE_PAGES, obj[k].pfn));
 		ASSERT_NE(0, obj[k].pfn[0]) TH_LOG("no PFNs: not root?");
 		ASSERT_EQ(0, ma_set_pages(obj[k].fd, 0, MOVE_PAGES,
 					  MA_PRIVATE));
 	}
-	ASSERT_EQ(0, read_pfns(ctl.map, 2 * MOVE_PAGES, ctl.pfn));
+	ASSERT_EQ(0, ma_read_pfns(ctl.map, 2 * MOVE_PAGES, ctl.pfn));
 
 	/* Again if no control page moved: a first run may find nothing to do. */
 	for (round = 0; round < 2 && !ctl_moved; round++) {
 		ASSERT_EQ(0, vmk_write_file("/proc/sys/vm/compact_memory", "1"))
 			TH_LOG("compact_memory (CONFIG_COMPACTION?)");
-		ASSERT_EQ(0, read_pfns(ctl.map, 2 * MOVE_PAGES, ctl.pfn2));
+		ASSERT_EQ(0, ma_read_pfns(ctl.map, 2 * MOVE_PAGES, ctl.pfn2));
 		ctl_moved = move_obj_moved(&ctl, 0, 2) +
 			    move_obj_moved(&ctl, MOVE_PAGES, 2);
 	}
@@ -196,7 +168,7 @@ TEST_F_TIMEOUT(compaction, moves_no_object_page, MOVE_TIMEOUT)
 			ASSERT_EQ(i < MOVE_PAGES ? 0 : (__u64)i + 1,
 				  get_word(o->map + i * pg))
 				TH_LOG("%s object, page %u", o->name, i);
-		ASSERT_EQ(0, read_pfns(o->map, 2 * MOVE_PAGES, o->pfn2));
+		ASSERT_EQ(0, ma_read_pfns(o->map, 2 * MOVE_PAGES, o->pfn2));
 		EXPECT_EQ(0, move_obj_moved(o, 0, 1))
 			TH_LOG("%s object: %u of %d private pages moved (%u of %d control pages)",
 			       o->name, move_obj_moved(o, 0, 1), MOVE_PAGES,

@@ -33,6 +33,36 @@ static inline __u64 ma_page(void)
 	return (__u64)sysconf(_SC_PAGESIZE);
 }
 
+/* pagemap entry: bit 63 present, bits 0-54 the PFN. */
+#define MA_PM_PRESENT	0x8000000000000000ULL
+#define MA_PM_PFN_MASK	0x007fffffffffffffULL
+
+/*
+ * PFN of each of the @nr pages at @map (0: not present), from
+ * /proc/self/pagemap (PFNs need CAP_SYS_ADMIN); 0 or -errno.
+ */
+static inline int ma_read_pfns(const char *map, unsigned int nr, __u64 *pfn)
+{
+	__u64 pg = ma_page(), e;
+	unsigned int i;
+	int fd, ret = 0;
+
+	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < nr; i++) {
+		off_t off = ((uintptr_t)map / pg + i) * sizeof(e);
+
+		if (pread(fd, &e, sizeof(e), off) != sizeof(e)) {
+			ret = -EIO;
+			break;
+		}
+		pfn[i] = (e & MA_PM_PRESENT) ? (e & MA_PM_PFN_MASK) : 0;
+	}
+	close(fd);
+	return ret;
+}
+
 /* Create an object; returns its fd or -errno. */
 static inline int ma_create(__u64 size, __u32 flags)
 {
