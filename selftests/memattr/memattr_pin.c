@@ -100,6 +100,7 @@ FIXTURE_SETUP(pin)
 	ma_probe_init();
 	ASSERT_EQ(0, ma_set_backend("test"));
 	ASSERT_EQ(0, vmk_write_file(MA_TEST_DIR "fail_nth", "0"));
+	ASSERT_EQ(0, vmk_write_file(MA_TEST_DIR "delay_ms", "0"));
 	self->pg = ma_page();
 	self->fd = ma_create(OBJ_PAGES * self->pg, variant->flags);
 	ASSERT_LE(0, self->fd) TH_LOG("MEMATTR_CREATE: %s", strerror(-self->fd));
@@ -287,7 +288,21 @@ struct race {
 	int stop;
 	unsigned int shared_us;	/* pause after each return to shared */
 	int to_private, busy, errors;
+	int marker;		/* tracefs trace_marker, or -1 */
 };
+
+/* Write @fmt with @v to the trace marker @fd (if any), as one event. */
+static void trace_mark(int fd, const char *fmt, int v)
+{
+	char buf[16];
+	int n;
+
+	if (fd < 0)
+		return;
+	n = snprintf(buf, sizeof(buf), fmt, v);
+	if (write(fd, buf, n) != n)
+		return;	/* the parser sees the marker missing */
+}
 
 /*
  * Flip the pinned pages between private and shared until told to stop,
@@ -300,7 +315,9 @@ static void *convert_loop(void *arg)
 	int ret;
 
 	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		trace_mark(r->marker, "C", 0);
 		ret = ma_set_pages(r->fd, PIN_FIRST, PIN_NR, MA_PRIVATE);
+		trace_mark(r->marker, "c%d", !ret ? 0 : ret == -EBUSY ? 1 : 2);
 		if (!ret)
 			__atomic_fetch_add(&r->to_private, 1, __ATOMIC_RELAXED);
 		else if (ret == -EBUSY)
@@ -322,7 +339,8 @@ static void *convert_loop(void *arg)
  */
 TEST_F_TIMEOUT(pin, never_private_while_pinned, 90)
 {
-	struct race r = { .fd = self->fd, .shared_us = PIN_SHARED_US };
+	struct race r = { .fd = self->fd, .shared_us = PIN_SHARED_US,
+			  .marker = -1 };
 	int pins = 0, bad = 0, ret;
 	time_t end = time(NULL) + RACE_SECONDS;
 	unsigned int i;
@@ -420,53 +438,6 @@ out_close_backing:
 }
 
 /*
- * O_DIRECT writes from the mapping pin the pages (FOLL_PIN, not
- * long-term) until the loop device has the data.  Conversions racing with
- * them only succeed or fail with EBUSY, and some do fail: the short pins
- * are seen and refused, not waited for.  Writes fail with EFAULT when a
- * page is private.  The converter pauses while shared so that writes get
- * through; the race runs until every outcome was seen often enough, or
- * for RACE_SECONDS.
- */
-TEST_F_TIMEOUT(pin, odirect_pins_refuse_at_once, 90)
-{
-	struct race r = { .fd = self->fd, .shared_us = DIO_SHARED_US };
-	size_t len = PIN_NR * self->pg;
-	int lfd, done = 0, efault = 0, bad = 0;
-	time_t end = time(NULL) + RACE_SECONDS;
-	pthread_t t;
-	ssize_t n;
-
-	lfd = loop_open(len);
-	ASSERT_LE(0, lfd) TH_LOG("loop device: %s", strerror(-lfd));
-	ASSERT_EQ((ssize_t)len, pwrite(lfd, self->map + PIN_FIRST * self->pg,
-				       len, 0))
-		TH_LOG("O_DIRECT write from a shared page: %s", strerror(errno));
-
-	ASSERT_EQ(0, pthread_create(&t, NULL, convert_loop, &r));
-	while (time(NULL) < end && !dio_race_seen(&r, done)) {
-		n = pwrite(lfd, self->map + PIN_FIRST * self->pg, len, 0);
-		if (n == (ssize_t)len)
-			done++;
-		else if (n < 0 && errno == EFAULT)
-			efault++;
-		else
-			bad++;
-	}
-	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
-	ASSERT_EQ(0, pthread_join(t, NULL));
-	ioctl(lfd, LOOP_CLR_FD);
-	close(lfd);
-	TH_LOG("%d writes, %d hit a private page; %d conversions to private, %d refused",
-	       done, efault, r.to_private, r.busy);
-	EXPECT_EQ(0, bad) TH_LOG("O_DIRECT writes failing other than EFAULT");
-	EXPECT_EQ(0, r.errors) TH_LOG("conversions failing other than EBUSY");
-	EXPECT_LT(0, done) TH_LOG("no O_DIRECT write went through");
-	EXPECT_LT(0, r.to_private) TH_LOG("the race never converted");
-	EXPECT_LT(0, r.busy) TH_LOG("no conversion met an O_DIRECT pin");
-}
-
-/*
  * The mmap_lock tracepoint of the calling thread, in tracefs: slow GUP
  * takes mmap_lock (to find the VMA and fault), GUP-fast never does.
  */
@@ -517,86 +488,261 @@ static int mmap_lock_trace_start(const char *tr)
 	       trace_write(tr, MMAP_LOCK_EV "enable", "1");
 }
 
-/* Stop tracing; the mmap_lock attempts traced, or -errno. */
-static int mmap_lock_trace_stop(const char *tr)
+/*
+ * The O_DIRECT race, iteration by iteration.  Each write of the pinning
+ * thread is bracketed by trace markers ("P<i>" before, "p<i>" after) and
+ * each conversion to private of the converter too ("C" before, "c<r>" after:
+ * r 0 done, 1 EBUSY, 2 other); this thread's mmap_lock attempts are traced
+ * between them.  A write that took no more mmap_lock than one from
+ * anonymous memory pinned both pages through GUP-fast alone; one that took
+ * more fell back to slow GUP for a page.  Writes 0 to DIO_CAL - 1, before
+ * the race, calibrate this in the same trace: from anonymous memory, from
+ * the object's pages mapped, and from them unmapped.
+ */
+#define DIO_MAX_ITERS	4000
+enum { DIO_CAL_ANON, DIO_CAL_MAPPED, DIO_CAL_UNMAPPED, DIO_CAL };
+
+struct dio_iter {
+	int locks;		/* mmap_lock attempts between P<i> and p<i> */
+	unsigned char seen;	/* 1: P<i> seen, 2: p<i> too */
+	unsigned char result;	/* DIO_OK, DIO_EFAULT, DIO_BAD */
+	unsigned char data_ok;	/* the device got what the touch wrote */
+};
+
+enum { DIO_OK, DIO_EFAULT, DIO_BAD };
+
+/* Refusals, by the pinning writes they overlapped. */
+struct dio_refusals {
+	int fast;	/* exactly one write, and it pinned through GUP-fast */
+	int slow;	/* exactly one write, which fell back to slow GUP */
+	int several;	/* more than one write */
+	int none;	/* no write in flight */
+};
+
+/*
+ * Read the trace of the race: this thread's mmap_lock attempts per write,
+ * into @it (of @nr writes), and each refused conversion's overlap with the
+ * writes, into @rf, a write with more attempts than the anonymous one
+ * counting as slow.  Two passes: a conversion may end before the write it
+ * overlaps does.  0 or -errno.
+ */
+static int dio_trace_read(const char *tr, struct dio_iter *it, int nr,
+			  struct dio_refusals *rf)
 {
+	int pass, cur, last, lo, hi, v, base = 0;
 	char path[128], line[512];
-	int n = 0, ret;
+	const char *m;
 	FILE *f;
 
-	ret = trace_write(tr, MMAP_LOCK_EV "enable", "0");
-	trace_write(tr, MMAP_LOCK_EV "filter", "0");
-	if (ret)
-		return ret;
 	snprintf(path, sizeof(path), "%strace", tr);
-	f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "mmap_lock_start_locking:"))
-			n++;
-	fclose(f);
-	return n;
+	for (pass = 0; pass < 2; pass++) {
+		if (pass)
+			base = it[DIO_CAL_ANON].locks;
+		f = fopen(path, "r");
+		if (!f)
+			return -errno;
+		cur = -1;	/* the write in flight */
+		last = -1;	/* the last write that ended */
+		lo = -1;
+		while (fgets(line, sizeof(line), f)) {
+			if (strstr(line, "mmap_lock_start_locking:")) {
+				if (!pass && cur >= 0)
+					it[cur].locks++;
+				continue;
+			}
+			m = strstr(line, "tracing_mark_write: ");
+			if (!m)
+				continue;
+			m += strlen("tracing_mark_write: ");
+			if (sscanf(m, "P%d", &v) == 1 && v >= 0 && v < nr) {
+				cur = v;
+				if (!pass)
+					it[v].seen = 1;
+			} else if (sscanf(m, "p%d", &v) == 1 && v >= 0 &&
+				   v < nr) {
+				if (!pass && it[v].seen == 1)
+					it[v].seen = 2;
+				cur = -1;
+				last = v;
+			} else if (m[0] == 'C') {
+				lo = cur >= 0 ? cur : last + 1;
+			} else if (sscanf(m, "c%d", &v) == 1 && v == 1 &&
+				   pass && lo >= 0) {
+				hi = cur >= 0 ? cur : last;
+				if (lo > hi)
+					rf->none++;
+				else if (lo < hi)
+					rf->several++;
+				else if (it[lo].locks > base)
+					rf->slow++;
+				else
+					rf->fast++;
+				lo = -1;
+			}
+		}
+		fclose(f);
+	}
+	return 0;
+}
+
+/* O_DIRECT write @n of @len bytes from @buf to @lfd, between its markers. */
+static ssize_t dio_traced_write(int marker, int n, int lfd, void *buf,
+				size_t len)
+{
+	ssize_t got;
+	int err;
+
+	trace_mark(marker, "P%d", n);
+	got = pwrite(lfd, buf, len, 0);
+	err = errno;
+	trace_mark(marker, "p%d", n);
+	errno = err;
+	return got;
 }
 
 /*
- * Times this thread started to take mmap_lock during an O_DIRECT write of
- * @len bytes from @buf to @lfd, or -errno.
+ * O_DIRECT writes from the mapping pin the pages (FOLL_PIN, not long-term)
+ * until the loop device has the data; a converter flips the pages between
+ * private and shared.  Before each write this thread writes the write's
+ * number into both pages, mapping them, so that the write's
+ * pin_user_pages_fast() finds their PTEs and pins through GUP-fast, unless
+ * the converter zapped them in between (then, and for a private page, GUP
+ * falls back to slow GUP: those are the race's other outcomes, which no
+ * write can avoid).  The trace says which path each write took.
+ *
+ * Conversions only succeed or fail with EBUSY, writes only succeed or fail
+ * with EFAULT (a private page), and: a write that failed with EFAULT never
+ * pinned through GUP-fast alone (GUP-fast finds no PTE of a private page);
+ * every write that pinned through GUP-fast put on the device the number
+ * written before it (a conversion to private and back, which zeroes the
+ * pages, cannot have happened while they were pinned); and conversions were
+ * refused while a GUP-fast pin alone was in flight.  Runs until every
+ * outcome was seen often enough, or for RACE_SECONDS.
  */
-static int dio_mmap_locks(const char *tr, int lfd, void *buf, size_t len)
+TEST_F_TIMEOUT(pin, odirect_race_pins_through_gup_fast, 120)
 {
-	ssize_t n;
-	int ret;
-
-	ret = mmap_lock_trace_start(tr);
-	if (ret)
-		return ret;
-	n = pwrite(lfd, buf, len, 0);
-	ret = mmap_lock_trace_stop(tr);
-	return n == (ssize_t)len ? ret : -EIO;
-}
-
-/*
- * The O_DIRECT writes of odirect_pins_refuse_at_once pin mapped pages
- * through GUP-fast (pin_user_pages_fast(), no mmap_lock), the path whose
- * race with the zap the smp_mb() before the pin check closes; io_uring's
- * long-term writable pins of this file mapping always fall back to slow
- * GUP.  Shown with the mmap_lock tracepoint of this thread: a write from
- * mapped pages of the object starts to take mmap_lock as often as one from
- * mapped anonymous memory (GUP-fast for certain; anything else the write
- * path locks counts in both), and more often once the object's pages were
- * unmapped (slow GUP faulting them in), which shows the trace sees slow GUP.
- */
-TEST_F(pin, odirect_pins_mapped_pages_through_gup_fast)
-{
+	struct race r = { .fd = self->fd, .shared_us = DIO_SHARED_US,
+			  .marker = -1 };
 	unsigned char *buf = self->map + PIN_FIRST * self->pg;
 	size_t len = PIN_NR * self->pg;
+	time_t end = time(NULL) + RACE_SECONDS;
+	int lfd, done = 0, efault = 0, bad = 0, n = DIO_CAL, i, base;
+	int fast = 0, fast_efault = 0, fast_bad_data = 0, slow_ok = 0;
+	int missing = 0;
+	struct dio_refusals rf = { 0 };
 	const char *tr = tracefs();
-	int lfd, anon, fast, slow;
-	void *abuf;
+	struct dio_iter *it;
+	__u64 *chk, *abuf, v;
+	char path[128];
+	pthread_t t;
+	ssize_t got;
+	bool ok;
 
 	ASSERT_NE(NULL, tr) TH_LOG("no tracefs with the mmap_lock events");
+	it = calloc(DIO_MAX_ITERS, sizeof(*it));
+	ASSERT_NE(NULL, it);
 	abuf = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	ASSERT_NE(MAP_FAILED, abuf);
+	chk = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, chk);
 	memset(abuf, 1, len);
 	lfd = loop_open(len);
 	ASSERT_LE(0, lfd) TH_LOG("loop device: %s", strerror(-lfd));
-	anon = dio_mmap_locks(tr, lfd, abuf, len);
-	/* The fixture wrote the object's pages: they are mapped. */
-	fast = dio_mmap_locks(tr, lfd, buf, len);
+
+	/* Room for the whole race, and one clock for both CPUs' events. */
+	ASSERT_EQ(0, trace_write(tr, "buffer_size_kb", "4096"));
+	ASSERT_EQ(0, trace_write(tr, "trace_clock", "global"));
+	snprintf(path, sizeof(path), "%strace_marker", tr);
+	r.marker = open(path, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, r.marker) TH_LOG("%s: %s", path, strerror(errno));
+	ASSERT_EQ(0, mmap_lock_trace_start(tr));
+
+	/*
+	 * Calibration: the fixture wrote the object's pages, so they are
+	 * mapped (GUP-fast); MADV_DONTNEED unmaps them (slow GUP faults).
+	 */
+	got = dio_traced_write(r.marker, DIO_CAL_ANON, lfd, abuf, len);
+	ASSERT_EQ((ssize_t)len, got);
+	got = dio_traced_write(r.marker, DIO_CAL_MAPPED, lfd, buf, len);
+	ASSERT_EQ((ssize_t)len, got);
 	ASSERT_EQ(0, madvise(buf, len, MADV_DONTNEED));
-	slow = dio_mmap_locks(tr, lfd, buf, len);
+	got = dio_traced_write(r.marker, DIO_CAL_UNMAPPED, lfd, buf, len);
+	ASSERT_EQ((ssize_t)len, got);
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, convert_loop, &r));
+	while (n < DIO_MAX_ITERS && time(NULL) < end &&
+	       !dio_race_seen(&r, done)) {
+		v = 0x6d61000000000000ULL | n;
+		ok = !ma_probe_write((__u64 *)buf, v);
+		ok &= !ma_probe_write((__u64 *)(buf + self->pg), v);
+		got = dio_traced_write(r.marker, n, lfd, buf, len);
+		if (got == (ssize_t)len) {
+			done++;
+			it[n].result = DIO_OK;
+			it[n].data_ok = ok &&
+				pread(lfd, chk, len, 0) == (ssize_t)len &&
+				chk[0] == v && chk[self->pg / sizeof(v)] == v;
+		} else if (got < 0 && errno == EFAULT) {
+			efault++;
+			it[n].result = DIO_EFAULT;
+		} else {
+			bad++;
+			it[n].result = DIO_BAD;
+		}
+		n++;
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_EQ(0, trace_write(tr, MMAP_LOCK_EV "enable", "0"));
+	trace_write(tr, MMAP_LOCK_EV "filter", "0");
+	ASSERT_EQ(0, dio_trace_read(tr, it, n, &rf));
+	base = it[DIO_CAL_ANON].locks;
+	trace_write(tr, "trace_clock", "local");
+	close(r.marker);
 	ioctl(lfd, LOOP_CLR_FD);
 	close(lfd);
+
+	for (i = 0; i < n; i++)
+		missing += it[i].seen != 2;
+	for (i = DIO_CAL; i < n; i++) {
+		if (it[i].locks > base) {
+			slow_ok += it[i].result == DIO_OK;
+			continue;
+		}
+		fast++;
+		fast_efault += it[i].result == DIO_EFAULT;
+		fast_bad_data += it[i].result == DIO_OK && !it[i].data_ok;
+	}
+	TH_LOG("mmap_lock per write: %d anonymous, %d mapped, %d unmapped",
+	       it[DIO_CAL_ANON].locks, it[DIO_CAL_MAPPED].locks,
+	       it[DIO_CAL_UNMAPPED].locks);
+	TH_LOG("%d writes: %d GUP-fast, %d slow GUP (%d done, %d EFAULT)",
+	       n - DIO_CAL, fast, n - DIO_CAL - fast, slow_ok,
+	       efault - fast_efault);
+	TH_LOG("%d conversions to private, %d refused", r.to_private, r.busy);
+	TH_LOG("refused in a GUP-fast write %d, a slow one %d, across %d, none %d",
+	       rf.fast, rf.slow, rf.several, rf.none);
+	ASSERT_EQ(0, missing) TH_LOG("writes missing from the trace");
+	ASSERT_EQ(base, it[DIO_CAL_MAPPED].locks)
+		TH_LOG("mapped pages pinned with mmap_lock: not GUP-fast");
+	ASSERT_LT(base, it[DIO_CAL_UNMAPPED].locks)
+		TH_LOG("unmapped pages pinned without mmap_lock: slow GUP unseen");
+	free(it);
 	munmap(abuf, len);
-	TH_LOG("mmap_lock taken %d times (anonymous), %d (mapped), %d (unmapped)",
-	       anon, fast, slow);
-	ASSERT_LE(0, anon);
-	ASSERT_LE(0, fast);
-	ASSERT_LE(0, slow);
-	EXPECT_EQ(anon, fast) TH_LOG("mapped pages pinned with mmap_lock: slow GUP");
-	EXPECT_LT(fast, slow) TH_LOG("unmapped pages pinned without mmap_lock");
+	munmap(chk, len);
+	EXPECT_EQ(0, bad) TH_LOG("O_DIRECT writes failing other than EFAULT");
+	EXPECT_EQ(0, r.errors) TH_LOG("conversions failing other than EBUSY");
+	EXPECT_LT(0, done) TH_LOG("no O_DIRECT write went through");
+	EXPECT_LT(0, r.to_private) TH_LOG("the race never converted");
+	EXPECT_LT(0, r.busy) TH_LOG("no conversion met an O_DIRECT pin");
+	EXPECT_EQ(0, fast_efault)
+		TH_LOG("EFAULT without slow GUP: the trace misses slow GUP");
+	EXPECT_EQ(0, fast_bad_data)
+		TH_LOG("a GUP-fast pinned page changed under the write");
+	EXPECT_LT(0, fast) TH_LOG("no write pinned through GUP-fast");
+	EXPECT_LT(0, rf.fast) TH_LOG("no conversion refused for a GUP-fast pin");
 }
 
 TEST_HARNESS_MAIN
