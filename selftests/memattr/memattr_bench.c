@@ -174,7 +174,9 @@ static void bench_stripes(__u64 stripe, struct result r[2])
 		b0[s] = cache_bytes(store_cache[s]);
 	}
 	for (blk = 0; blk * per < n; blk++) {
-		end = (blk + 1) * per < n ? (blk + 1) * per : n;
+		end = (blk + 1) * per;
+		if (end > n)
+			end = n;
 		for (k = 0; k < 2; k++) {
 			s = k ^ (blk & 1);
 			t0 = now();
