@@ -97,12 +97,14 @@ static inline unsigned long vmk_reclaim_count(const unsigned long *events,
 {
 	return global_node_page_state(item);
 }
-#elif defined(CONFIG_VM_EVENT_COUNTERS)
+#else
+#ifdef CONFIG_VM_EVENT_COUNTERS
 static inline unsigned long vmk_reclaim_count(const unsigned long *events,
 					      enum vm_event_item item)
 {
 	return events[item];
 }
+#endif
 #endif
 
 /*
