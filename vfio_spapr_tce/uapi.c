@@ -461,6 +461,9 @@ static long stce_register(struct stce_container *c, unsigned long arg,
 		ret = stce_mem_register(c, p.vaddr, p.size);
 		if (!ret)
 			stce_mm_claim(c);
+	} else if (!c->mm) {
+		/* As on POWER: nothing can be registered before a claim. */
+		ret = -EPERM;
 	} else {
 		ret = stce_mem_unregister(c, p.vaddr, p.size);
 	}

@@ -671,4 +671,49 @@ TEST(window_ioctls_claim_mm)
 	EXPECT_EQ(0, stce_counter("nr_containers"));
 }
 
+/*
+ * UNREGISTER_MEMORY on a v2 container no mm has claimed is -EPERM, as on
+ * POWER (where nothing can be registered before the claim), also after
+ * a REGISTER that failed; once claimed, an unknown range is -ENOENT.
+ */
+TEST(unregister_before_claim_gets_eperm)
+{
+	struct vfio_iommu_spapr_tce_create cr = {
+		.argsz = sizeof(cr), .page_shift = 12,
+		.window_size = 1 << 20, .levels = 1,
+	};
+	char bdfs[STCE_MAX_EDU][32];
+	struct stce_dev d;
+	__u8 *buf;
+	int c;
+
+	ASSERT_GE(stce_find_edus(bdfs, STCE_MAX_EDU), 1);
+	ASSERT_EQ(0, stce_group_open(&d, bdfs[0]));
+	buf = stce_buf(2 * STCE_PAGE);
+	ASSERT_NE(NULL, buf);
+	c = stce_container_open(&d, VFIO_SPAPR_TCE_v2_IOMMU);
+	ASSERT_LE(0, c);
+
+	EXPECT_EQ(-EPERM, stce_reg(c, false, (uintptr_t)buf, STCE_PAGE))
+		TH_LOG("UNREGISTER on a fresh container");
+	EXPECT_EQ(-EINVAL, stce_reg(c, true, (uintptr_t)buf + 1, STCE_PAGE));
+	EXPECT_EQ(-EPERM, stce_reg(c, false, (uintptr_t)buf, STCE_PAGE))
+		TH_LOG("UNREGISTER after a REGISTER that failed");
+	EXPECT_EQ(0, stce_counter("pinned_pages"));
+
+	ASSERT_EQ(0, ioctl(c, VFIO_IOMMU_SPAPR_TCE_CREATE, &cr));
+	EXPECT_EQ(-ENOENT, stce_reg(c, false, (uintptr_t)buf, STCE_PAGE))
+		TH_LOG("UNREGISTER of nothing once TCE_CREATE claimed");
+	ASSERT_EQ(0, stce_reg(c, true, (uintptr_t)buf, 2 * STCE_PAGE));
+	EXPECT_EQ(-ENOENT, stce_reg(c, false, (uintptr_t)buf, STCE_PAGE));
+	EXPECT_EQ(0, stce_reg(c, false, (uintptr_t)buf, 2 * STCE_PAGE));
+
+	ASSERT_EQ(0, ioctl(d.group_fd, VFIO_GROUP_UNSET_CONTAINER));
+	close(c);
+	stce_dev_close(&d);
+	munmap(buf, 2 * STCE_PAGE);
+	EXPECT_EQ(0, stce_counter("pinned_pages"));
+	EXPECT_EQ(0, stce_counter("nr_containers"));
+}
+
 TEST_HARNESS_MAIN
