@@ -192,24 +192,6 @@ static void *bfd_drop_loop(void *arg)
 	return NULL;
 }
 
-/*
- * Start a round that the host pauses in the kick bringing its
- * BFD_TRIGGER-th block: the driver is then in the middle of its round for
- * as long as the test likes (until "resume"), with blocks held and more
- * free memory to allocate.
- */
-static void bfd_pause_round(struct __test_metadata *_metadata)
-{
-	ASSERT_EQ(0, bfd_ctl("trigger %u pause", BFD_TRIGGER))
-		TH_LOG("trigger pause");
-	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
-	ASSERT_EQ(1, bfd_wait_counter_ge("pauses", 1))
-		TH_LOG("the host never paused the round");
-	ASSERT_EQ(1, bfd_counter("paused")) TH_LOG("the pause ended early");
-	ASSERT_LT(0, bh_stat("held_pages")) TH_LOG("nothing held mid-round");
-	ASSERT_EQ(0, bh_stat("stops_sent")) TH_LOG("the round ended already");
-}
-
 /* Let the paused round go on; it ends with its one stop marker. */
 static void bfd_resume_round(struct __test_metadata *_metadata)
 {
@@ -233,7 +215,7 @@ TEST_F_TIMEOUT(round, pressure_while_allocating, 120)
 {
 	long long back;
 
-	bfd_pause_round(_metadata);
+	bfd_pause_round(_metadata, BFD_TRIGGER);
 	ASSERT_EQ(0, bfd_drop_slab()) TH_LOG("drop_caches failed");
 	back = bh_stat("returned_shrinker");
 	bfd_resume_round(_metadata);
@@ -262,7 +244,7 @@ TEST_F_TIMEOUT(round, stop_while_allocating, 120)
 	long long held, min_order = bfd_driver_param("hint_min_order");
 	char fails[64];
 
-	bfd_pause_round(_metadata);
+	bfd_pause_round(_metadata, BFD_TRIGGER);
 	ASSERT_EQ(0, bfd_ctl("cmd_id 0")) TH_LOG("cmd_id STOP");
 	bfd_resume_round(_metadata);
 	bh_log_stats("after STOP mid-round");

@@ -264,6 +264,25 @@ static inline void bfd_whole_round(struct __test_metadata *_metadata)
 }
 
 /*
+ * Start a round for BFD_ID that the host pauses in the kick bringing its
+ * @blocks-th block: the driver is then in the middle of its round for as
+ * long as the test likes (until "resume"), with blocks held and more free
+ * memory to allocate.
+ */
+static inline void bfd_pause_round(struct __test_metadata *_metadata,
+				   unsigned int blocks)
+{
+	ASSERT_EQ(0, bfd_ctl("trigger %u pause", blocks))
+		TH_LOG("trigger pause");
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
+	ASSERT_EQ(1, bfd_wait_counter_ge("pauses", 1))
+		TH_LOG("the host never paused the round");
+	ASSERT_EQ(1, bfd_counter("paused")) TH_LOG("the pause ended early");
+	ASSERT_LT(0, bh_stat("held_pages")) TH_LOG("nothing held mid-round");
+	ASSERT_EQ(0, bh_stat("stops_sent")) TH_LOG("the round ended already");
+}
+
+/*
  * Once the driver saw DONE: it gives back every held page and MemFree
  * comes back.
  */
