@@ -146,7 +146,8 @@ struct bh_dev {
 	 * Protects hint_vq, start_inflight, hint_open (between our start
 	 * and stop markers) and hint_pending (blocks added since the last
 	 * kick): hint_helper_work and free page reporting add to hint_vq
-	 * beside hint_work.  Never held while waiting for the host.
+	 * beside hint_work.  Never held while waiting for the host, nor
+	 * while notifying it.
 	 */
 	struct mutex hint_vq_lock;
 	bool start_inflight;

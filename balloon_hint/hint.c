@@ -112,6 +112,28 @@ static unsigned int bh_hint_reclaim(struct bh_dev *bh)
 	return n;
 }
 
+/*
+ * Kick the host, hint_vq_lock held.  The notification itself goes out
+ * without the lock: a host may take its time over it (QEMU serves it in
+ * the notifying vCPU's thread; the fake device can hold it there), and
+ * meanwhile free page reporting and the other hinting worker need the
+ * lock.  Callers rely on nothing they saw under the lock before the kick.
+ */
+static void bh_hint_kick(struct bh_dev *bh)
+{
+	bool notify;
+
+	lockdep_assert_held(&bh->hint_vq_lock);
+	notify = virtqueue_kick_prepare(bh->hint_vq);
+	atomic64_inc(&bh->st.kicks);
+	bh->hint_pending = 0;
+	if (!notify)
+		return;
+	mutex_unlock(&bh->hint_vq_lock);
+	virtqueue_notify(bh->hint_vq);
+	mutex_lock(&bh->hint_vq_lock);
+}
+
 static bool bh_hint_has_room(struct bh_dev *bh, unsigned int need)
 {
 	return bh->hint_vq->num_free >= need;
@@ -183,8 +205,7 @@ static int bh_hint_room(struct bh_dev *bh, bool reserve)
 	if (bh_hint_has_room(bh, need))
 		return 0;
 	atomic64_inc(&bh->st.vq_full);
-	virtqueue_kick(bh->hint_vq);
-	atomic64_inc(&bh->st.kicks);
+	bh_hint_kick(bh);
 	return bh_hint_wait(bh, bh_hint_has_room, need);
 }
 
@@ -214,13 +235,11 @@ static int bh_hint_marker(struct bh_dev *bh, __virtio32 *marker)
 	err = virtqueue_add_outbuf(bh->hint_vq, &sg, 1, marker, GFP_KERNEL);
 	if (err)
 		goto out_unlock;
-	virtqueue_kick(bh->hint_vq);
-	atomic64_inc(&bh->st.kicks);
-	bh->hint_pending = 0;
 	if (marker == &bh->cmd_id_active) {
 		bh->start_inflight = true;
 		bh->hint_open = true;
 	}
+	bh_hint_kick(bh);
 out_unlock:
 	mutex_unlock(&bh->hint_vq_lock);
 	return err;
@@ -247,11 +266,8 @@ static int bh_hint_add(struct bh_dev *bh, struct page *page,
 	err = virtqueue_add_inbuf(bh->hint_vq, &sg, 1, page, GFP_KERNEL);
 	if (err)
 		goto out_unlock;
-	if (++bh->hint_pending >= bh_hint_batch) {
-		virtqueue_kick(bh->hint_vq);
-		atomic64_inc(&bh->st.kicks);
-		bh->hint_pending = 0;
-	}
+	if (++bh->hint_pending >= bh_hint_batch)
+		bh_hint_kick(bh);
 out_unlock:
 	mutex_unlock(&bh->hint_vq_lock);
 	return err;
@@ -349,10 +365,8 @@ void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
 		n++;
 	}
 	if (n) {
-		virtqueue_kick(bh->hint_vq);
-		atomic64_inc(&bh->st.kicks);
-		bh->hint_pending = 0;
 		atomic64_add(bytes, &bh->st.report_hinted_bytes);
+		bh_hint_kick(bh);
 	}
 out_unlock:
 	mutex_unlock(&bh->hint_vq_lock);
