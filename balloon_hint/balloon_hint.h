@@ -6,7 +6,8 @@
  * three independent activities, each with its own lock:
  *   - the balloon proper (inflate/deflate, page migration): balloon_lock;
  *   - free page hinting (one round at a time, in hint_work): hint_lock
- *     guards the list of held blocks, which the shrinker also drains;
+ *     guards the list of held blocks, which the shrinker also drains,
+ *     hint_vq_lock the free page virtqueue;
  *   - free page reporting, serialised by mm/page_reporting.c itself.
  */
 #ifndef BALLOON_HINT_PRIV_H
@@ -35,6 +36,12 @@
 #define BH_NR_ORDERS		(MAX_PAGE_ORDER + 1)
 /* Bit in hint_flags: config changed since cmd_id_received was read. */
 #define BH_CMD_ID_STALE		0
+/*
+ * Bit in hint_flags: DONE was answered and no round started since, so a
+ * held block is freed as soon as its hints are back (bh_hint_reap_work).
+ * Changed and tested under hint_lock where a round counts its blocks.
+ */
+#define BH_HINT_RELEASE		1
 /* Work items that hold the wakeup source (wakeup_owed). */
 #define BH_WAKE_SIZE		BIT(0)
 #define BH_WAKE_STATS		BIT(1)
@@ -83,12 +90,27 @@ struct bh_dev {
 			 *report_vq;
 	/* The queues exist: set up at probe and restore, not yet torn down. */
 	bool vqs_live;
+	/*
+	 * No live queues: none set up yet, or the device was reset
+	 * (teardown), so the host forgot every buffer and will answer none.
+	 * Set right after the reset, before page reporting ends (its
+	 * callback then stops waiting for the host) and the queues are
+	 * deleted; cleared once setup made them, before reporting
+	 * registers.  Written under hint_vq_lock, so that the shrinker,
+	 * which stays registered across a freeze, never takes buffers from
+	 * deleted queues; bh_report() reads it with READ_ONCE.
+	 */
+	bool vqs_dead;
 
-	/* Runs size_work, stats_work and hint_work; freezable for suspend. */
+	/*
+	 * Runs size_work, stats_work, hint_work and hint_reap_work; freezable
+	 * for suspend.
+	 */
 	struct workqueue_struct *wq;
 	struct work_struct size_work;
 	struct work_struct stats_work;
 	struct work_struct hint_work;
+	struct work_struct hint_reap_work;
 
 	/* Protects stop_update: no work is queued once it is set. */
 	spinlock_t stop_lock;
@@ -132,9 +154,16 @@ struct bh_dev {
 	 * it.
 	 */
 	struct mutex hint_round_lock;	/* one answer to the host at a time */
-	spinlock_t hint_lock;		/* protects hint_list */
-	struct list_head hint_list;	/* held blocks, order in page->private */
+	/*
+	 * Protects hint_list and, in each block on it, page->private: the
+	 * block's order and how many of its hints are queued (hint.c,
+	 * bh_block_get()).  hint_held and hint_inflight change only under
+	 * it.  Nests inside hint_vq_lock; taken by the shrinker.
+	 */
+	spinlock_t hint_lock;
+	struct list_head hint_list;	/* held blocks */
 	atomic_long_t hint_held;	/* pages on hint_list */
+	atomic_long_t hint_inflight;	/* of those, with a hint queued */
 	atomic_t hint_pressure;		/* the shrinker ran during this round */
 	atomic_t hint_cut;		/* why this round's blocks ended early */
 	wait_queue_head_t hint_wait;	/* hint_vq callback */
@@ -144,15 +173,19 @@ struct bh_dev {
 	__virtio32 cmd_id_stop;
 	/*
 	 * Protects hint_vq, start_inflight, hint_open (between our start
-	 * and stop markers) and hint_pending (blocks added since the last
-	 * kick): hint_helper_work and free page reporting add to hint_vq
-	 * beside hint_work.  Never held while waiting for the host, nor
-	 * while notifying it.
+	 * and stop markers; also read locklessly by the virtqueue callback),
+	 * hint_pending (blocks added since the last kick) and
+	 * report_hints_out (hints of reported blocks the host has not
+	 * returned): hint_helper_work, free page reporting and
+	 * hint_reap_work use hint_vq beside hint_work.  Never held while
+	 * waiting for the host, nor while notifying it; the shrinker and
+	 * the OOM notifier only try it.
 	 */
 	struct mutex hint_vq_lock;
 	bool start_inflight;
 	bool hint_open;
 	unsigned int hint_pending;
+	unsigned int report_hints_out;
 	struct workqueue_struct *hint_helper_wq;
 	struct work_struct hint_helper_work;
 	u32 hint_helper_id;		/* the round the helper works for */
@@ -210,10 +243,13 @@ int bh_hint_shrinker_register(struct bh_dev *bh);
 void bh_hint_shrinker_unregister(struct bh_dev *bh);
 void bh_hint_stop(struct bh_dev *bh);
 void bh_hint_resume(struct bh_dev *bh);
-void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
-		      unsigned int nents);
+unsigned int bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
+			      unsigned int nents);
+void bh_hint_reported_wait(struct bh_dev *bh);
 unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,
 			      atomic64_t *counter);
+unsigned long bh_hint_release_reset(struct bh_dev *bh);
+void bh_hint_reap_work(struct work_struct *work);
 
 /* report.c: free page reporting */
 int bh_report_register(struct bh_dev *bh);

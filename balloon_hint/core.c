@@ -257,6 +257,9 @@ static int bh_device_setup(struct bh_dev *bh)
 			goto err_del_vqs;
 	}
 	bh_write_poison(bh);
+	mutex_lock(&bh->hint_vq_lock);
+	WRITE_ONCE(bh->vqs_dead, false);
+	mutex_unlock(&bh->hint_vq_lock);
 	bh->vqs_live = true;
 	return 0;
 
@@ -269,7 +272,10 @@ err_del_vqs:
 /*
  * Undo bh_device_setup() with the work items stopped: the balloon is given
  * back first, telling the host (it still listens), then the device is reset
- * and nothing is in flight any more.  Nothing to undo after a failed
+ * and nothing is in flight any more.  Page reporting ends only after the
+ * reset: its callback may be waiting for the host to return its report or
+ * the hints of its blocks, which it must not give up on before the host
+ * forgot them; the reset ends that wait.  Nothing to undo after a failed
  * restore.
  */
 static void bh_device_teardown(struct bh_dev *bh)
@@ -280,14 +286,20 @@ static void bh_device_teardown(struct bh_dev *bh)
 		return;
 	bh_leak_all(bh);
 	virtio_reset_device(vdev);
+	mutex_lock(&bh->hint_vq_lock);
+	WRITE_ONCE(bh->vqs_dead, true);
+	mutex_unlock(&bh->hint_vq_lock);
+	wake_up(&bh->acked);
+	wake_up(&bh->hint_wait);
+	bh_report_unregister(bh);
 	vdev->config->del_vqs(vdev);
 	bh->vqs_live = false;
 }
 
 /*
- * Stop everything that could reach the device: the work items (none is
- * queued again until stop_update is cleared), a running hint round, free
- * page reporting.
+ * Stop the work items (none is queued again until stop_update is cleared)
+ * and a running hint round.  Free page reporting goes on until the
+ * device is reset (bh_device_teardown()); it hints nothing from now on.
  */
 static void bh_quiesce(struct bh_dev *bh)
 {
@@ -298,8 +310,8 @@ static void bh_quiesce(struct bh_dev *bh)
 	cancel_work_sync(&bh->size_work);
 	cancel_work_sync(&bh->stats_work);
 	cancel_work_sync(&bh->hint_work);
+	cancel_work_sync(&bh->hint_reap_work);
 	bh_wakeup_drop(bh);
-	bh_report_unregister(bh);
 }
 
 /* Register for free page reporting when the device and the user want it. */
@@ -354,11 +366,14 @@ static int bh_probe(struct virtio_device *vdev)
 	INIT_LIST_HEAD(&bh->hint_list);
 	init_waitqueue_head(&bh->hint_wait);
 	mutex_init(&bh->hint_vq_lock);
+	/* No queues yet. */
+	bh->vqs_dead = true;
 	mutex_init(&bh->hint_round_lock);
 	INIT_WORK(&bh->hint_helper_work, bh_hint_helper_work);
 	INIT_WORK(&bh->size_work, bh_size_work);
 	INIT_WORK(&bh->stats_work, bh_stats_work);
 	INIT_WORK(&bh->hint_work, bh_hint_work);
+	INIT_WORK(&bh->hint_reap_work, bh_hint_reap_work);
 
 	/* Unbound: a hint round may run for seconds beside an inflate. */
 	bh->wq = alloc_workqueue("balloon_hint/%s",
@@ -445,7 +460,7 @@ static void bh_remove(struct virtio_device *vdev)
 	bh_device_teardown(bh);
 
 	/* The device is reset: no hint can be in flight any more. */
-	held = bh_hint_release(bh, ULONG_MAX, &bh->st.returned_remove);
+	held = bh_hint_release_reset(bh);
 	if (held)
 		dev_info(&vdev->dev, "released %lu hinted pages on removal\n",
 			 held);
@@ -469,7 +484,7 @@ static int bh_freeze(struct virtio_device *vdev)
 
 	bh_quiesce(bh);
 	bh_device_teardown(bh);
-	held = bh_hint_release(bh, ULONG_MAX, &bh->st.returned_remove);
+	held = bh_hint_release_reset(bh);
 	if (held)
 		dev_info(&vdev->dev, "released %lu hinted pages at freeze\n",
 			 held);

@@ -56,6 +56,8 @@ static int bh_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "balloon_pages %u\n", READ_ONCE(bh->num_pages));
 	seq_printf(m, "hint_cmd_id %u\n", READ_ONCE(bh->cmd_id_received));
 	seq_printf(m, "held_pages %ld\n", atomic_long_read(&bh->hint_held));
+	seq_printf(m, "inflight_pages %ld\n",
+		   atomic_long_read(&bh->hint_inflight));
 	seq_printf(m, "reporting %u\n", (unsigned int)bh->reporting);
 	seq_printf(m, "report_inflight_bytes %lld\n",
 		   atomic64_read(&bh->report_inflight));

@@ -9,12 +9,22 @@
  * arriving during a round starts a new round at once (stop marker, start
  * marker with the new id, held blocks hinted again, then new ones): hints
  * given for the old id do not count for the new pass.  A hint means
- * "this block was free at some time after the id was issued": the host may
- * skip sending it in the current pass, and any later guest write is caught
- * by the next sync.  So a held block may be freed at any moment (the
- * shrinker does so under memory pressure); the driver holds the blocks only
- * so that it does not allocate and hint the same memory again in the round,
- * and frees them all when the host writes DONE.
+ * "this block was free at some time after the id was issued".
+ *
+ * What the driver assumes of the host: it may act on a hint (QEMU skips
+ * sending the block; another host could discard or replace the memory)
+ * from the moment the buffer is queued until it returns the buffer, and
+ * not after that.  So a block is given back to the allocator only once
+ * every hint queued for it came back (page->private counts them, see
+ * bh_block_get()): the shrinker and the OOM notifier pass over blocks still
+ * queued, DONE frees the others and leaves those to bh_hint_reap_work(),
+ * and free page reporting waits for the hints of its blocks before it
+ * returns them to the free lists (bh_hint_reported_wait()).  Only a device
+ * reset (removal, freeze) frees blocks whose hints are queued: the host
+ * then forgets every buffer.  Once the host returned a hint, a later guest
+ * write must count (QEMU catches it in its next dirty sync), as the spec
+ * requires.  The driver holds the blocks so that it does not allocate and
+ * hint the same memory again, and frees them when the host writes DONE.
  *
  * Improvements over the in-tree driver:
  *   - orders fall back from MAX_PAGE_ORDER to bh_hint_min_order (pageblock
@@ -58,6 +68,57 @@
 #define BH_STALL_STEP_MS	10
 
 /*
+ * A held block's page->private, under hint_lock: its order in the low
+ * BH_BLOCK_ORDER_BITS bits, and above them how many of its hints are
+ * queued (on the free page virtqueue and not yet returned by the host, or
+ * about to be added there by the round that reserved the block).
+ */
+#define BH_BLOCK_ORDER_BITS	8
+#define BH_BLOCK_QUEUED		BIT(BH_BLOCK_ORDER_BITS)
+
+/* How bh_hint_free() picks the blocks it frees. */
+enum bh_free_mode {
+	BH_FREE_RETURNED,	/* blocks with no hint queued */
+	BH_FREE_AFTER_DONE,	/* the same, while DONE's release is due */
+	BH_FREE_RESET,		/* every block: the device was reset */
+};
+
+static unsigned int bh_block_order(struct page *page)
+{
+	return page_private(page) & (BH_BLOCK_QUEUED - 1);
+}
+
+static bool bh_block_queued(struct page *page)
+{
+	return page_private(page) >= BH_BLOCK_QUEUED;
+}
+
+/* One more hint of a held block queued, or about to be; hint_lock held. */
+static void bh_block_get(struct bh_dev *bh, struct page *page)
+{
+	lockdep_assert_held(&bh->hint_lock);
+	if (!bh_block_queued(page))
+		atomic_long_add(1L << bh_block_order(page), &bh->hint_inflight);
+	set_page_private(page, page_private(page) + BH_BLOCK_QUEUED);
+}
+
+/* The host returned a hint of the block, or it was never queued. */
+static void bh_block_put(struct bh_dev *bh, struct page *page)
+{
+	lockdep_assert_held(&bh->hint_lock);
+	set_page_private(page, page_private(page) - BH_BLOCK_QUEUED);
+	if (!bh_block_queued(page))
+		atomic_long_sub(1L << bh_block_order(page), &bh->hint_inflight);
+}
+
+static void bh_block_unqueue(struct bh_dev *bh, struct page *page)
+{
+	spin_lock(&bh->hint_lock);
+	bh_block_put(bh, page);
+	spin_unlock(&bh->hint_lock);
+}
+
+/*
  * The command id from config, read once per config change.  QEMU shows the
  * id only while it waits for our start marker: once it took the marker it
  * reports STOP (0) in config although the round goes on, so re-reading
@@ -95,9 +156,17 @@ void bh_hint_vq_done(struct virtqueue *vq)
 
 	atomic_inc(&bh->hint_vq_events);
 	wake_up(&bh->hint_wait);
+	/* A round takes used buffers back itself; between rounds nobody does. */
+	if (!READ_ONCE(bh->hint_open))
+		bh_queue(bh, &bh->hint_reap_work);
 }
 
-/* Detach used buffers; returns how many.  The pages stay on hint_list. */
+/*
+ * Detach used buffers; returns how many.  A block whose every hint came
+ * back may be freed from now on; it stays on hint_list.  The tokens: the
+ * two markers, report_hints_out for a reported block, the page of a held
+ * block (held until its hints are back, so still ours).
+ */
 static unsigned int bh_hint_reclaim(struct bh_dev *bh)
 {
 	unsigned int len, n = 0;
@@ -107,17 +176,38 @@ static unsigned int bh_hint_reclaim(struct bh_dev *bh)
 	while ((token = virtqueue_get_buf(bh->hint_vq, &len))) {
 		if (token == &bh->cmd_id_active)
 			bh->start_inflight = false;
+		else if (token == &bh->report_hints_out)
+			bh->report_hints_out--;
+		else if (token != &bh->cmd_id_stop)
+			bh_block_unqueue(bh, token);
 		n++;
 	}
 	return n;
 }
 
 /*
+ * Take back what the host returned, for the shrinker and the OOM notifier
+ * (reclaim context): only if hint_vq_lock is free, without waiting for
+ * it.  Its holders never wait for the host or allocate with it held, but
+ * one of them may be the task that is reclaiming.
+ */
+static void bh_hint_reclaim_try(struct bh_dev *bh)
+{
+	if (!mutex_trylock(&bh->hint_vq_lock))
+		return;
+	/* Not from the queues a freeze deleted, before restore made new. */
+	if (!bh->vqs_dead)
+		bh_hint_reclaim(bh);
+	mutex_unlock(&bh->hint_vq_lock);
+}
+
+/*
  * Kick the host, hint_vq_lock held.  The notification itself goes out
  * without the lock: a host may take its time over it (QEMU serves it in
  * the notifying vCPU's thread; the fake device can hold it there), and
- * meanwhile free page reporting and the other hinting worker need the
- * lock.  Callers rely on nothing they saw under the lock before the kick.
+ * meanwhile the shrinker and free page reporting need the lock to take
+ * back what the host returned.  Callers rely on nothing they saw under the
+ * lock before the kick.
  */
 static void bh_hint_kick(struct bh_dev *bh)
 {
@@ -227,7 +317,7 @@ static int bh_hint_marker(struct bh_dev *bh, __virtio32 *marker)
 	int err;
 
 	mutex_lock(&bh->hint_vq_lock);
-	bh->hint_open = false;
+	WRITE_ONCE(bh->hint_open, false);
 	err = bh_hint_room(bh, false);
 	if (err)
 		goto out_unlock;
@@ -237,7 +327,7 @@ static int bh_hint_marker(struct bh_dev *bh, __virtio32 *marker)
 		goto out_unlock;
 	if (marker == &bh->cmd_id_active) {
 		bh->start_inflight = true;
-		bh->hint_open = true;
+		WRITE_ONCE(bh->hint_open, true);
 	}
 	bh_hint_kick(bh);
 out_unlock:
@@ -246,10 +336,9 @@ out_unlock:
 }
 
 /*
- * Queue the block of order @order at @page; kick once per bh_hint_batch
- * blocks.  Only the block's address is used here, never its struct page:
- * a held block being hinted again may have been freed by the shrinker
- * since it was picked (see bh_hint_rehint_held()).
+ * Queue the block of order @order at @page, a held block the caller
+ * counted as queued (bh_block_get()), so that nothing frees it meanwhile;
+ * kick once per bh_hint_batch blocks.  On failure it is not queued.
  */
 static int bh_hint_add(struct bh_dev *bh, struct page *page,
 		       unsigned int order)
@@ -323,19 +412,24 @@ static int bh_hint_should_stop(struct bh_dev *bh, u32 id, bool helper)
  *
  * The blocks are free and off the free lists now, so while a round is
  * open (after our start marker for the current id) a hint for them is
- * true; the host needs only their address, and any write after they go
- * back to the free lists is caught by its next dirty sync.  Best effort:
- * whatever finds no room in the virtqueue is not hinted.
+ * true; the host needs only their address.  They go back to the free
+ * lists when the reporting callback returns, which must wait for the host
+ * to return these hints first (bh_hint_reported_wait()).  So only while
+ * the host answers this round (it returned the start marker): a host
+ * that stopped answering would hold reporting up.  Best effort: whatever
+ * finds no room in the virtqueue is not hinted.
+ *
+ * Return: how many blocks were hinted.
  */
-void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
-		      unsigned int nents)
+unsigned int bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
+			      unsigned int nents)
 {
 	struct scatterlist *s, one;
 	unsigned int i, n = 0;
 	u64 bytes = 0;
 
 	if (!bh->hint_vq)
-		return;
+		return 0;
 	/*
 	 * A hinted block is not sent, so at the destination it holds whatever
 	 * that memory held there: zeroes, or an older pass's data.  Held
@@ -346,21 +440,23 @@ void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
 	 * pattern), the destination would hand out stale data as zeroes.
 	 */
 	if (want_init_on_free() || page_poisoning_enabled_static())
-		return;
+		return 0;
 	mutex_lock(&bh->hint_vq_lock);
-	/* Not once removal began: the round it belonged to is over. */
-	if (!bh->hint_open || READ_ONCE(bh->hint_stopping))
-		goto out_unlock;
 	bh_hint_reclaim(bh);
+	/* Not once removal began: the round it belonged to is over. */
+	if (!bh->hint_open || bh->start_inflight ||
+	    READ_ONCE(bh->hint_stopping))
+		goto out_unlock;
 	for_each_sg(sgl, s, nents, i) {
 		/* Keep a descriptor for the stop marker. */
 		if (!bh_hint_has_room(bh, 2))
 			break;
 		sg_init_table(&one, 1);
 		sg_set_page(&one, sg_page(s), s->length, s->offset);
-		if (virtqueue_add_inbuf(bh->hint_vq, &one, 1, sg_page(s),
-					GFP_KERNEL))
+		if (virtqueue_add_inbuf(bh->hint_vq, &one, 1,
+					&bh->report_hints_out, GFP_KERNEL))
 			break;
+		bh->report_hints_out++;
 		bytes += s->length;
 		n++;
 	}
@@ -370,19 +466,51 @@ void bh_hint_reported(struct bh_dev *bh, struct scatterlist *sgl,
 	}
 out_unlock:
 	mutex_unlock(&bh->hint_vq_lock);
+	return n;
+}
+
+/**
+ * bh_hint_reported_wait - wait for the host to return the hints of reported blocks
+ * @bh: the device
+ *
+ * Called by the reporting callback that hinted its blocks, before it
+ * returns them to the free lists.  There is no time limit: until the host
+ * returns the hints it may still act on them, and the blocks could by then
+ * be in use.  A host that stays silent for hint_stall_ms counts in
+ * host_stalls (once per such period) and holds page reporting up, nothing
+ * else; the wait ends when the device is reset (removal, freeze), after
+ * which the host has forgotten every buffer.
+ */
+void bh_hint_reported_wait(struct bh_dev *bh)
+{
+	unsigned long stall = max(msecs_to_jiffies(bh_hint_stall_ms), 1UL);
+	int events;
+
+	mutex_lock(&bh->hint_vq_lock);
+	for (;;) {
+		/* Read first: a callback after it ends the wait below. */
+		events = atomic_read(&bh->hint_vq_events);
+		bh_hint_reclaim(bh);
+		if (!bh->report_hints_out || READ_ONCE(bh->vqs_dead))
+			break;
+		mutex_unlock(&bh->hint_vq_lock);
+		if (!wait_event_timeout(bh->hint_wait,
+					READ_ONCE(bh->vqs_dead) ||
+					atomic_read(&bh->hint_vq_events) != events,
+					stall))
+			atomic64_inc(&bh->st.host_stalls);
+		mutex_lock(&bh->hint_vq_lock);
+	}
+	mutex_unlock(&bh->hint_vq_lock);
 }
 
 /*
- * Hint the blocks held from earlier rounds again.  Each is picked under
- * hint_lock, so it was still held after the current id was issued; should
- * the shrinker free it right after, the hint is still true.  But then its
- * page may be reused at once, and its page_private() becomes whatever the
- * new owner keeps there (a buddy order, say): the block's order is read
- * under the lock with the block, and nothing of its struct page after.
+ * Hint the @left pages held from earlier rounds again.  Each block is
+ * picked and counted as queued under hint_lock, so nothing frees it until
+ * the host returned this hint too.
  */
-static int bh_hint_rehint_held(struct bh_dev *bh, u32 id)
+static int bh_hint_rehint_held(struct bh_dev *bh, u32 id, long left)
 {
-	long left = atomic_long_read(&bh->hint_held);
 	unsigned int order = 0;
 	struct page *page;
 	int err;
@@ -395,7 +523,8 @@ static int bh_hint_rehint_held(struct bh_dev *bh, u32 id)
 		page = list_first_entry_or_null(&bh->hint_list, struct page,
 						lru);
 		if (page) {
-			order = page_private(page);
+			order = bh_block_order(page);
+			bh_block_get(bh, page);
 			list_move_tail(&page->lru, &bh->hint_list);
 		}
 		spin_unlock(&bh->hint_lock);
@@ -403,8 +532,10 @@ static int bh_hint_rehint_held(struct bh_dev *bh, u32 id)
 			return 0;
 		left -= 1L << order;
 		err = bh_hint_add(bh, page, order);
-		if (err)
+		if (err) {
+			bh_block_unqueue(bh, page);
 			return err;
+		}
 		atomic64_inc(&bh->st.rehinted_blocks);
 	}
 	return 0;
@@ -432,23 +563,31 @@ static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, bool helper)
 				atomic64_inc(&bh->st.alloc_fail_order[order]);
 				break;
 			}
-			set_page_private(page, order);
 			/*
-			 * Queued first: a block the queue refuses (the host
-			 * stopped answering) would be held without ever
-			 * having been hinted.
+			 * Held, and counted as queued: nothing frees it
+			 * before the host returned its hint.
 			 */
+			set_page_private(page, order);
+			spin_lock(&bh->hint_lock);
+			bh_block_get(bh, page);
+			list_add_tail(&page->lru, &bh->hint_list);
+			atomic_long_add(1L << order, &bh->hint_held);
+			spin_unlock(&bh->hint_lock);
 			err = bh_hint_add(bh, page, order);
 			if (err) {
+				/*
+				 * Not queued (the host stopped answering):
+				 * never hinted, so not held either.
+				 */
+				spin_lock(&bh->hint_lock);
+				bh_block_put(bh, page);
+				list_del(&page->lru);
+				atomic_long_sub(1L << order, &bh->hint_held);
+				spin_unlock(&bh->hint_lock);
 				set_page_private(page, 0);
 				__free_pages(page, order);
 				return err;
 			}
-			/* Only now can the shrinker or DONE free it. */
-			spin_lock(&bh->hint_lock);
-			list_add_tail(&page->lru, &bh->hint_list);
-			atomic_long_add(1L << order, &bh->hint_held);
-			spin_unlock(&bh->hint_lock);
 			atomic64_inc(&bh->st.blocks_order[order]);
 			atomic64_add(PAGE_SIZE << order, &bh->st.bytes_hinted);
 			if (helper)
@@ -458,23 +597,35 @@ static int bh_hint_new_blocks(struct bh_dev *bh, u32 id, bool helper)
 	return 0;
 }
 
-/**
- * bh_hint_release - free up to @nr held pages (all if ULONG_MAX)
- * @bh: the device
- * @nr: pages wanted
- * @counter: statistic to add the freed pages to
- *
- * Safe at any time, from any context that may sleep (see the top of this
- * file for why in-flight hints need not be waited for).  @counter grows
- * block by block, so held_pages plus the returned_* counters always add
- * up to what was allocated, even while a large release is under way (with
- * init_on_free each block is zeroed as it goes back: seconds for a whole
- * guest's free memory under TCG).
- *
- * Return: pages freed.
+/*
+ * The first block bh_hint_free() may free now, or NULL; hint_lock held.
+ * Blocks with hints queued gather at the list's tail (new and re-hinted
+ * blocks go there), so the walk is short unless the host holds most.
  */
-unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,
-			      atomic64_t *counter)
+static struct page *bh_hint_pick(struct bh_dev *bh, enum bh_free_mode mode)
+{
+	struct page *page;
+
+	lockdep_assert_held(&bh->hint_lock);
+	if (mode == BH_FREE_AFTER_DONE &&
+	    !test_bit(BH_HINT_RELEASE, &bh->hint_flags))
+		return NULL;
+	list_for_each_entry(page, &bh->hint_list, lru)
+		if (mode == BH_FREE_RESET || !bh_block_queued(page))
+			return page;
+	return NULL;
+}
+
+/*
+ * Free up to @nr held pages, block by block, the blocks @mode allows.
+ * @counter grows block by block, so held_pages plus the returned_*
+ * counters always add up to what was allocated, even while a large
+ * release is under way (with init_on_free each block is zeroed as it goes
+ * back: seconds for a whole guest's free memory under TCG).  Returns the
+ * pages freed.
+ */
+static unsigned long bh_hint_free(struct bh_dev *bh, unsigned long nr,
+				  atomic64_t *counter, enum bh_free_mode mode)
 {
 	unsigned long freed = 0;
 	unsigned int order;
@@ -482,11 +633,14 @@ unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,
 
 	while (freed < nr) {
 		spin_lock(&bh->hint_lock);
-		page = list_first_entry_or_null(&bh->hint_list, struct page,
-						lru);
+		page = bh_hint_pick(bh, mode);
 		if (page) {
 			list_del(&page->lru);
-			order = page_private(page);
+			order = bh_block_order(page);
+			/* After a reset: the host forgot the hints. */
+			if (bh_block_queued(page))
+				atomic_long_sub(1L << order,
+						&bh->hint_inflight);
 			/* Together, so readers never see the block in neither. */
 			atomic_long_sub(1L << order, &bh->hint_held);
 			atomic64_add(1UL << order, counter);
@@ -500,6 +654,56 @@ unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,
 		cond_resched();
 	}
 	return freed;
+}
+
+/**
+ * bh_hint_release - free up to @nr held pages whose hints all came back
+ * @bh: the device
+ * @nr: pages wanted (ULONG_MAX: all there are)
+ * @counter: statistic to add the freed pages to
+ *
+ * Blocks with a hint still queued are passed over, not waited for: the
+ * host may still act on those hints, and the callers (DONE, the shrinker,
+ * the OOM notifier) must not sleep on a host that may take seconds to
+ * answer, or never do.  From any context that may sleep.
+ *
+ * Return: pages freed.
+ */
+unsigned long bh_hint_release(struct bh_dev *bh, unsigned long nr,
+			      atomic64_t *counter)
+{
+	return bh_hint_free(bh, nr, counter, BH_FREE_RETURNED);
+}
+
+/**
+ * bh_hint_release_reset - free every held page, the device being reset
+ * @bh: the device
+ *
+ * After virtio_reset_device() (removal, freeze): the host forgot every
+ * buffer, so no hint is queued any more.  Counted in returned_remove.
+ *
+ * Return: pages freed.
+ */
+unsigned long bh_hint_release_reset(struct bh_dev *bh)
+{
+	return bh_hint_free(bh, ULONG_MAX, &bh->st.returned_remove,
+			    BH_FREE_RESET);
+}
+
+/*
+ * Used buffers came back while no round was open (queued by the hint
+ * virtqueue's callback): take them back, so that the shrinker sees the
+ * blocks it may free, and free the blocks DONE had to leave behind whose
+ * hints have all come back now.
+ */
+void bh_hint_reap_work(struct work_struct *work)
+{
+	struct bh_dev *bh = container_of(work, struct bh_dev, hint_reap_work);
+
+	mutex_lock(&bh->hint_vq_lock);
+	bh_hint_reclaim(bh);
+	mutex_unlock(&bh->hint_vq_lock);
+	bh_hint_free(bh, ULONG_MAX, &bh->st.returned_done, BH_FREE_AFTER_DONE);
 }
 
 void bh_hint_helper_work(struct work_struct *work)
@@ -543,6 +747,7 @@ static int bh_hint_new_blocks_all(struct bh_dev *bh, u32 id, bool helper)
  */
 static int bh_hint_one_round(struct bh_dev *bh, u32 id, bool helper)
 {
+	long held;
 	int err;
 
 	/* The previous start marker must be used before we rewrite it. */
@@ -559,8 +764,17 @@ static int bh_hint_one_round(struct bh_dev *bh, u32 id, bool helper)
 	if (err)
 		return err;
 
+	/*
+	 * A new round: the blocks an earlier DONE left with hints queued are
+	 * held for it, not freed when those come back.  Together with the
+	 * count, so that bh_hint_reap_work() frees none of the blocks counted.
+	 */
+	spin_lock(&bh->hint_lock);
+	clear_bit(BH_HINT_RELEASE, &bh->hint_flags);
+	held = atomic_long_read(&bh->hint_held);
+	spin_unlock(&bh->hint_lock);
 	if (bh_hint_rehint)
-		err = bh_hint_rehint_held(bh, id);
+		err = bh_hint_rehint_held(bh, id, held);
 	if (!err)
 		err = bh_hint_new_blocks_all(bh, id, helper);
 
@@ -584,6 +798,12 @@ static void bh_hint_answer(struct bh_dev *bh, bool helper)
 	if (id == VIRTIO_BALLOON_CMD_ID_DONE) {
 		bh->hint_last_id = id;
 		atomic64_inc(&bh->st.done_seen);
+		/*
+		 * The blocks whose hints the host still holds go when it
+		 * returns them (bh_hint_reap_work()), unless a new round
+		 * comes first.
+		 */
+		set_bit(BH_HINT_RELEASE, &bh->hint_flags);
 		mutex_lock(&bh->hint_vq_lock);
 		bh_hint_reclaim(bh);
 		mutex_unlock(&bh->hint_vq_lock);
@@ -630,12 +850,17 @@ void bh_hint_now(struct bh_dev *bh)
 	bh_hint_answer(bh, false);
 }
 
+/* Only the blocks whose hints all came back can be freed. */
 static unsigned long bh_hint_count(struct shrinker *s,
 				   struct shrink_control *sc)
 {
 	struct bh_dev *bh = s->private_data;
+	long n;
 
-	return atomic_long_read(&bh->hint_held);
+	bh_hint_reclaim_try(bh);
+	n = atomic_long_read(&bh->hint_held) -
+	    atomic_long_read(&bh->hint_inflight);
+	return max(n, 0L);
 }
 
 /*
@@ -643,7 +868,9 @@ static unsigned long bh_hint_count(struct shrinker *s,
  * is added to its reclaim_state: blocks freed here must be reported
  * there.  Without that, direct reclaim saw no progress at any priority,
  * and its last passes (priority 0 asks for twice the count) took every
- * held block back for an allocation of a few pages.
+ * held block back for an allocation of a few pages.  Blocks whose hints
+ * the host has not returned are passed over (bh_hint_release()): reclaim
+ * comes back, and a host that answers returns them within a kick's time.
  */
 static unsigned long bh_hint_scan(struct shrinker *s, struct shrink_control *sc)
 {
@@ -652,6 +879,7 @@ static unsigned long bh_hint_scan(struct shrinker *s, struct shrink_control *sc)
 
 	/* Stop the running round from taking the memory straight back. */
 	atomic_set(&bh->hint_pressure, 1);
+	bh_hint_reclaim_try(bh);
 	freed = bh_hint_release(bh, sc->nr_to_scan, &bh->st.returned_shrinker);
 	mm_account_reclaimed_pages(freed);
 	return freed;
@@ -668,6 +896,8 @@ static unsigned long bh_hint_scan(struct shrinker *s, struct shrink_control *sc)
  * with hundreds of MiB still held.  Before it picks a victim it calls
  * this: give back a slice of what is held, and the allocation is retried.
  * The pages count in returned_shrinker too (memory pressure took them).
+ * Only blocks whose hints came back, as for the shrinker: a host holding
+ * hints keeps their blocks from the OOM killer's victim too.
  */
 static int bh_hint_oom_notify(struct notifier_block *nb, unsigned long dummy,
 			      void *parm)
@@ -676,6 +906,7 @@ static int bh_hint_oom_notify(struct notifier_block *nb, unsigned long dummy,
 	unsigned long *freed = parm, n;
 
 	atomic_set(&bh->hint_pressure, 1);
+	bh_hint_reclaim_try(bh);
 	n = bh_hint_release(bh, BH_HINT_OOM_PAGES, &bh->st.returned_shrinker);
 	atomic64_add(n, &bh->st.returned_oom);
 	*freed += n;
@@ -724,7 +955,7 @@ void bh_hint_stop(struct bh_dev *bh)
 
 /*
  * After a restore: the device was reset and its new free page virtqueue is
- * empty, so no round is open and no marker in flight.  The last id stays
+ * empty, so no round is open and no marker or hint in flight.  The last id stays
  * answered (its blocks went back at freeze): a host that wants hints after
  * the reset issues a new id, as in-tree expects too.  hint_work is not
  * running (cancelled at freeze, not queued again yet).
@@ -733,8 +964,9 @@ void bh_hint_resume(struct bh_dev *bh)
 {
 	mutex_lock(&bh->hint_vq_lock);
 	bh->start_inflight = false;
-	bh->hint_open = false;
+	WRITE_ONCE(bh->hint_open, false);
 	bh->hint_pending = 0;
+	bh->report_hints_out = 0;
 	mutex_unlock(&bh->hint_vq_lock);
 	set_bit(BH_CMD_ID_STALE, &bh->hint_flags);
 	WRITE_ONCE(bh->hint_stopping, false);

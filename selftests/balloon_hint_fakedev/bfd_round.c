@@ -22,6 +22,7 @@ VMK_REQUIRE(BFD_DEBUGFS_DIR)
 FIXTURE(round) {
 	long long memfree0;
 	long long min_free_kbytes0;	/* to restore; 0: not changed */
+	bool reloaded;			/* driver loaded with other parameters */
 	char markers[1024];
 };
 
@@ -37,6 +38,8 @@ FIXTURE_TEARDOWN(round)
 {
 	if (self->min_free_kbytes0)
 		bfd_set_min_free_kbytes(self->min_free_kbytes0);
+	if (self->reloaded)
+		bfd_reload_driver(BFD_DRIVER_ARGS);
 	bfd_ctl("remove");
 }
 
@@ -125,6 +128,19 @@ TEST_F_TIMEOUT(round, id_change_while_allocating, 120)
 }
 
 /*
+ * The driver reloaded as one worker (BFD_ONE_WORKER_ARGS) for a test that
+ * acts in the middle of a round: with the helper, the round's worker could
+ * run out of blocks while the host still sat in the helper's kick.
+ */
+static void bfd_one_worker(struct __test_metadata *_metadata, bool *reloaded)
+{
+	*reloaded = true;
+	ASSERT_EQ(0, bfd_reload_driver(BFD_ONE_WORKER_ARGS))
+		TH_LOG("reload with %s", BFD_ONE_WORKER_ARGS);
+	ASSERT_EQ(1, bfd_counter("bound")) TH_LOG("not bound again");
+}
+
+/*
  * The host changes the id after BFD_TRIGGER blocks and writes @then (STOP
  * or DONE) the moment the driver's stop marker for the first round
  * arrives: the second id was withdrawn before the driver could answer it.
@@ -132,8 +148,10 @@ TEST_F_TIMEOUT(round, id_change_while_allocating, 120)
  * answers @then and starts no round for the withdrawn id.
  */
 static void bfd_new_id_then(struct __test_metadata *_metadata,
-			    char *markers, size_t len, unsigned int then)
+			    char *markers, size_t len, unsigned int then,
+			    bool *reloaded)
 {
+	bfd_one_worker(_metadata, reloaded);
 	ASSERT_EQ(0, bfd_ctl("trigger %u %u", BFD_TRIGGER, BFD_ID + 1))
 		TH_LOG("trigger");
 	ASSERT_EQ(0, bfd_ctl("trigger stop %u", then)) TH_LOG("trigger stop");
@@ -159,7 +177,7 @@ static void bfd_new_id_then(struct __test_metadata *_metadata,
 TEST_F_TIMEOUT(round, new_id_then_stop, 120)
 {
 	bfd_new_id_then(_metadata, self->markers, sizeof(self->markers),
-			0);
+			0, &self->reloaded);
 	EXPECT_LE(1, bh_stat("stop_seen")) TH_LOG("STOP not seen");
 	EXPECT_EQ(0, bh_stat("done_seen")) TH_LOG("DONE seen");
 	/* STOP gives nothing back: the blocks wait for DONE. */
@@ -170,7 +188,7 @@ TEST_F_TIMEOUT(round, new_id_then_stop, 120)
 TEST_F_TIMEOUT(round, new_id_then_done, 120)
 {
 	bfd_new_id_then(_metadata, self->markers, sizeof(self->markers),
-			BFD_DONE);
+			BFD_DONE, &self->reloaded);
 	EXPECT_EQ(1, bh_wait_stat_ge("done_seen", 1, BFD_WAIT_S))
 		TH_LOG("DONE not seen once");
 	bfd_all_back(_metadata, self->memfree0);
@@ -232,6 +250,56 @@ TEST_F_TIMEOUT(round, pressure_while_allocating, 120)
 }
 
 /*
+ * The host returns the descriptors of the blocks it took before the round
+ * paused and holds every buffer after: the shrinker frees exactly the
+ * blocks whose descriptors came back and keeps those whose hints the host
+ * holds (the driver's held pages are the host's held bytes, less the
+ * 4-byte stop marker), until the host returns those too.
+ */
+TEST_F_TIMEOUT(round, shrinker_spares_held_hints, 120)
+{
+	long long host_pages, held;
+
+	bfd_one_worker(_metadata, &self->reloaded);
+	bfd_pause_round(_metadata, BFD_TRIGGER);
+	ASSERT_EQ(0, bfd_ctl("mode hint hold")) TH_LOG("mode");
+	bfd_resume_round(_metadata);
+	bh_log_stats("host holding the rest of the round");
+	ASSERT_LT(0, bfd_counter("hint_used")) TH_LOG("the host returned none");
+	ASSERT_LT(0, bfd_counter("hint_held")) TH_LOG("the host holds none");
+	host_pages = bfd_counter("hint_held_bytes") / BFD_PAGE;
+	ASSERT_LT(0, host_pages) TH_LOG("the host holds no block");
+	ASSERT_LT(host_pages, bh_stat("held_pages"))
+		TH_LOG("every block held is one the host holds");
+
+	ASSERT_EQ(0, bfd_drop_slab()) TH_LOG("drop_caches");
+	bh_log_stats("after drop_caches");
+	held = bh_stat("held_pages");
+	EXPECT_EQ(host_pages, held)
+		TH_LOG("the driver holds %lld MiB, the host holds hints of %lld MiB",
+		       held * BFD_PAGE / BFD_MB,
+		       host_pages * BFD_PAGE / BFD_MB);
+	EXPECT_EQ(held, bh_stat("inflight_pages"))
+		TH_LOG("blocks the host holds not counted in flight");
+	EXPECT_LT(0, bh_stat("returned_shrinker"))
+		TH_LOG("the shrinker freed none of the blocks the host returned");
+	EXPECT_EQ(bfd_hinted_pages(), bfd_accounted_pages())
+		TH_LOG("held + returned pages differ from pages allocated");
+
+	/* The host returns the rest: they go too. */
+	ASSERT_EQ(0, bfd_ctl("mode hint consume")) TH_LOG("mode");
+	EXPECT_EQ(0, bh_wait_stat_le("inflight_pages", 0, BFD_WAIT_S))
+		TH_LOG("the driver did not take its descriptors back");
+	ASSERT_EQ(0, bfd_drop_slab()) TH_LOG("drop_caches");
+	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BFD_WAIT_S))
+		TH_LOG("the shrinker kept blocks the host returned");
+	bfd_markers(self->markers, sizeof(self->markers));
+	EXPECT_STREQ("start 2147483649|stop", self->markers);
+	bfd_check_clean(_metadata);
+	bfd_all_back(_metadata, self->memfree0);
+}
+
+/*
  * The host writes STOP while the driver is still allocating, as QEMU's
  * config shows STOP for the rest of a round once it took the start
  * marker: the driver reads it mid-round (mid_round_reads) and goes on
@@ -241,9 +309,11 @@ TEST_F_TIMEOUT(round, pressure_while_allocating, 120)
  */
 TEST_F_TIMEOUT(round, stop_while_allocating, 120)
 {
-	long long held, min_order = bfd_driver_param("hint_min_order");
+	long long held, min_order;
 	char fails[64];
 
+	bfd_one_worker(_metadata, &self->reloaded);
+	min_order = bfd_driver_param("hint_min_order");
 	bfd_pause_round(_metadata, BFD_TRIGGER);
 	ASSERT_EQ(0, bfd_ctl("cmd_id 0")) TH_LOG("cmd_id STOP");
 	bfd_resume_round(_metadata);
@@ -556,6 +626,8 @@ TEST_F_TIMEOUT(round, done_without_round_and_twice, 120)
 
 TEST_F_TIMEOUT(round, done_before_host_took_start, 120)
 {
+	long long held;
+
 	/* The host looks at nothing: the start marker stays in the ring. */
 	ASSERT_EQ(0, bfd_ctl("mode hint ignore")) TH_LOG("mode");
 	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
@@ -564,16 +636,28 @@ TEST_F_TIMEOUT(round, done_before_host_took_start, 120)
 	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_DONE)) TH_LOG("cmd_id DONE");
 	ASSERT_LE(1, bh_wait_stat_ge("done_seen", 1, BFD_WAIT_S))
 		TH_LOG("the driver did not see DONE");
-	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BFD_WAIT_S))
-		TH_LOG("pages still held after DONE");
+	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
+	/* Every block is still in the ring, so DONE frees none of them. */
+	held = bh_stat("held_pages");
+	EXPECT_EQ(bfd_hinted_pages(), held)
+		TH_LOG("DONE freed blocks still queued for the host");
+	EXPECT_EQ(held, bh_stat("inflight_pages"))
+		TH_LOG("queued blocks not counted in flight");
+	EXPECT_EQ(0, bh_stat("returned_done")) TH_LOG("DONE returned pages");
 	EXPECT_EQ(0, bfd_counter("hint_seen"))
 		TH_LOG("the host took buffers while ignoring the queue");
-	ASSERT_TRUE(bfd_wait_quiet()) TH_LOG("the driver kept kicking");
 
-	/* The host wakes up: it finds a round for an id that is over. */
+	/*
+	 * The host wakes up: it finds a round for an id that is over, and
+	 * returns every buffer; DONE's blocks go as their descriptors come.
+	 */
 	ASSERT_EQ(0, bfd_ctl("mode hint consume")) TH_LOG("mode");
 	ASSERT_LE(1, bfd_wait_counter_ge("stop_markers", 1))
 		TH_LOG("the host saw no stop marker");
+	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BFD_WAIT_S))
+		TH_LOG("pages still held once the host returned them");
+	EXPECT_EQ(held, bh_stat("returned_done"))
+		TH_LOG("DONE returned another number of pages than held");
 	bh_log_stats("after late consumption");
 	bfd_markers(self->markers, sizeof(self->markers));
 	EXPECT_STREQ("start 2147483649|stop", self->markers);

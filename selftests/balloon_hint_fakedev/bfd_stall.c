@@ -3,9 +3,14 @@
  * balloon_hint against a fake host that stops answering: one that takes
  * the free page buffers and never returns them (hold), and one that never
  * looks at the queue, so that it fills up (ignore).  Either way the driver
- * must stop adding, end the round cleanly, keep what it holds accounted
- * for, and give it all back on DONE, to the shrinker, or on device removal;
- * and it must start a new round once the host answers again.
+ * must stop adding, end the round cleanly and keep what it holds accounted
+ * for.  A block whose descriptor the host has not returned may still be
+ * acted on by the host (a host that discards hinted memory would do so
+ * then), so nothing gives such a block back: not DONE, not the shrinker,
+ * not memory pressure.  Once the host returns the descriptors, DONE and
+ * the shrinker give everything back, and a new round starts; device
+ * removal (a reset: the host forgets every buffer) gives everything back
+ * at once.
  */
 #include <sys/wait.h>
 
@@ -89,6 +94,54 @@ static void bfd_check_stalled(struct __test_metadata *_metadata,
 	}
 }
 
+/*
+ * Whatever was asked of the driver (@why), every block is still held: the
+ * host has not returned one descriptor.  MemFree is as low as when the
+ * round ended, and the host holds what it held.
+ */
+static void bfd_check_kept(struct __test_metadata *_metadata,
+			   long long memfree0, long long held,
+			   const char *mode, const char *why)
+{
+	long long drop;
+
+	EXPECT_EQ(held, bh_stat("held_pages"))
+		TH_LOG("%s: %lld of %lld pages given back while the host holds their hints",
+		       why, held - bh_stat("held_pages"), held);
+	EXPECT_EQ(0, bfd_returned_pages())
+		TH_LOG("%s: pages returned while the host holds their hints",
+		       why);
+	EXPECT_EQ(held, bh_stat("inflight_pages"))
+		TH_LOG("%s: held pages not all counted as in flight", why);
+	drop = memfree0 - bh_memfree();
+	EXPECT_GT(BFD_SLACK, llabs(drop - held * BFD_PAGE))
+		TH_LOG("%s: MemFree fell by %lld MiB, held is %lld MiB", why,
+		       drop / BFD_MB, held * BFD_PAGE / BFD_MB);
+	if (!strcmp(mode, "hold")) {
+		EXPECT_EQ(BFD_QSIZE, bfd_counter("hint_held"))
+			TH_LOG("%s: the host no longer holds every buffer", why);
+	} else {
+		EXPECT_EQ(0, bfd_counter("hint_seen"))
+			TH_LOG("%s: the host took buffers", why);
+	}
+}
+
+/*
+ * The host answers again: it uses every buffer in the ring and returns
+ * those it held; the driver takes the descriptors back without being
+ * asked (nothing is in flight any more).
+ */
+static void bfd_host_returns(struct __test_metadata *_metadata)
+{
+	ASSERT_EQ(0, bfd_ctl("mode hint consume")) TH_LOG("mode");
+	EXPECT_EQ(0, bfd_counter("hint_held"))
+		TH_LOG("the host still holds buffers");
+	EXPECT_LE(BFD_QSIZE, bfd_wait_counter_ge("hint_used", BFD_QSIZE))
+		TH_LOG("the host did not use every buffer");
+	EXPECT_EQ(0, bh_wait_stat_le("inflight_pages", 0, BFD_WAIT_S))
+		TH_LOG("the driver did not take its descriptors back");
+}
+
 static void bfd_memfree_back(struct __test_metadata *_metadata,
 			     long long memfree0)
 {
@@ -97,16 +150,22 @@ static void bfd_memfree_back(struct __test_metadata *_metadata,
 		TH_LOG("MemFree did not come back");
 }
 
-/* DONE frees all; a new id waits for the host; it answers again later. */
+/*
+ * DONE frees only blocks whose descriptors came back: none here.  A new
+ * id waits for the stuck start marker; once the host answers, the blocks
+ * DONE left come back as their descriptors do, and a new round works.
+ */
 TEST_F_TIMEOUT(stall, done_then_host_answers, 120)
 {
 	long long stalls;
 
 	bfd_check_stalled(_metadata, self->memfree0, self->held,
 			  variant->mode);
-	bfd_done_frees_all(_metadata, self->memfree0);
-	EXPECT_EQ(self->held, bh_stat("returned_done"))
-		TH_LOG("DONE returned another number of pages than held");
+	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_DONE)) TH_LOG("cmd_id DONE");
+	ASSERT_LE(1, bh_wait_stat_ge("done_seen", 1, BFD_WAIT_S))
+		TH_LOG("the driver did not see DONE");
+	bfd_check_kept(_metadata, self->memfree0, self->held, variant->mode,
+		       "DONE");
 
 	/*
 	 * The old start marker is still out: no new round meanwhile.  Both
@@ -119,13 +178,20 @@ TEST_F_TIMEOUT(stall, done_then_host_answers, 120)
 		  bh_wait_stat_ge("host_stalls", stalls + 1, BFD_WAIT_S))
 		TH_LOG("the driver did not give up on the stuck start marker");
 	EXPECT_EQ(1, bh_stat("rounds")) TH_LOG("a round over a stuck marker");
-	EXPECT_EQ(0, bh_stat("held_pages")) TH_LOG("allocated for a stuck host");
+	EXPECT_EQ(self->held, bh_stat("held_pages"))
+		TH_LOG("allocated for a stuck host, or freed what it holds");
 
-	/* The host answers: everything comes back, and a round works. */
-	ASSERT_EQ(0, bfd_ctl("mode hint consume")) TH_LOG("mode");
+	/* The host answers: DONE's blocks come back as their hints do. */
+	bfd_host_returns(_metadata);
 	ASSERT_LE(2, bfd_wait_counter_ge("stop_markers", 1) +
 		  bfd_wait_counter_ge("start_markers", 1))
 		TH_LOG("the host did not take the old markers");
+	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BFD_WAIT_S))
+		TH_LOG("blocks DONE left were kept once their hints came back");
+	EXPECT_EQ(self->held, bh_stat("returned_done"))
+		TH_LOG("DONE returned another number of pages than held");
+	bfd_memfree_back(_metadata, self->memfree0);
+
 	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID + 2)) TH_LOG("cmd_id");
 	ASSERT_LE(2, bh_wait_stat_ge("stops_sent", 2, BFD_WAIT_S))
 		TH_LOG("no round once the host answered");
@@ -141,11 +207,21 @@ TEST_F_TIMEOUT(stall, done_then_host_answers, 120)
 	bfd_done_frees_all(_metadata, self->memfree0);
 }
 
-/* drop_caches runs every shrinker: the driver's gives back everything. */
+/*
+ * drop_caches runs every shrinker: the driver's frees nothing the host
+ * holds, and everything once the host returned it.
+ */
 TEST_F_TIMEOUT(stall, shrinker, 120)
 {
 	bfd_check_stalled(_metadata, self->memfree0, self->held,
 			  variant->mode);
+	ASSERT_EQ(0, bfd_drop_slab()) TH_LOG("drop_caches");
+	bfd_check_kept(_metadata, self->memfree0, self->held, variant->mode,
+		       "drop_caches");
+
+	bfd_host_returns(_metadata);
+	EXPECT_EQ(self->held, bh_stat("held_pages"))
+		TH_LOG("blocks given back with no DONE and no pressure");
 	ASSERT_EQ(0, bfd_drop_slab()) TH_LOG("drop_caches");
 	EXPECT_EQ(0, bh_wait_stat_le("held_pages", 0, BFD_WAIT_S))
 		TH_LOG("the shrinker left pages held");
@@ -157,8 +233,10 @@ TEST_F_TIMEOUT(stall, shrinker, 120)
 }
 
 /*
- * A program allocating nearly all memory that was free before the round:
- * reclaim reaches the shrinker, and the program is not OOM-killed.
+ * Once the host returned the descriptors, a program allocating nearly
+ * all memory that was free before the round: reclaim reaches the
+ * shrinker, and the program is not OOM-killed.  (While the host holds
+ * them the blocks cannot be reclaimed, and such a program would be.)
  */
 TEST_F_TIMEOUT(stall, memory_pressure, 120)
 {
@@ -168,6 +246,7 @@ TEST_F_TIMEOUT(stall, memory_pressure, 120)
 
 	bfd_check_stalled(_metadata, self->memfree0, self->held,
 			  variant->mode);
+	bfd_host_returns(_metadata);
 	pid = fork();
 	ASSERT_LE(0, pid) TH_LOG("fork");
 	if (!pid) {

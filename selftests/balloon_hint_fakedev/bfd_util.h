@@ -168,6 +168,24 @@ static inline int bfd_load_driver(void)
 	return bfd_load_driver_args(BFD_DRIVER_ARGS);
 }
 
+/*
+ * The driver as one worker that kicks every 4 blocks: no helper allocating
+ * beside a round the host holds in a kick, and a kick early enough in the
+ * round to hold it there even with the debug guest's little free memory.
+ */
+#define BFD_ONE_WORKER_ARGS	BFD_DRIVER_ARGS " hint_helper=0 hint_batch=4"
+
+/*
+ * Reload balloon_hint with @args; it binds a fake device that exists
+ * again.  0 or -errno.
+ */
+static inline int bfd_reload_driver(const char *args)
+{
+	if (system("rmmod balloon_hint"))
+		return -EBUSY;
+	return bfd_load_driver_args(args);
+}
+
 /* A numeric parameter of balloon_hint.ko, or -errno. */
 static inline long bfd_driver_param(const char *name)
 {

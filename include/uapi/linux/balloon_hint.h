@@ -37,6 +37,10 @@
  * - ``hint_cmd_id``: the command id last read from config, once per config
  *   change (0 STOP, 1 DONE).
  * - ``held_pages``: pages allocated for hinting and not yet returned.
+ * - ``inflight_pages``: of those, pages in blocks with a hint the host has
+ *   not returned yet (or one about to be queued).  The driver frees none
+ *   of them before the host returns the hint, except when the device is
+ *   reset (removal, suspend): not on DONE, not under memory pressure.
  * - ``rounds``: rounds answered with a start marker; ``cmd_ids``: new
  *   command ids seen (a round is skipped when the previous start marker is
  *   still unused after hint_stall_ms); ``cmd_id_reads``: times the id was
@@ -52,7 +56,8 @@
  *   ``pressure_stops``: rounds cut short because the shrinker ran;
  *   ``vq_full``: times the free page virtqueue had no room;
  *   ``host_stalls``: rounds abandoned because the host returned no
- *   buffer for hint_stall_ms.
+ *   buffer for hint_stall_ms (and, while a report waits for the hints
+ *   of its blocks, each hint_stall_ms the host returned none).
  * - ``blocks_order_N``: blocks of order N hinted for the first time;
  *   ``alloc_fail_order_N``: allocations of order N that found no block
  *   (the driver then tries order N-1, down to hint_min_order);
@@ -70,7 +75,9 @@
  *   reset of a suspend: see .freeze in the README).  They grow block
  *   by block, so at any moment ``held_pages`` plus the three is every
  *   page ever allocated for hinting (``bytes_hinted`` / page size); once
- *   DONE has been handled ``held_pages`` is 0.  ``returned_oom``: the
+ *   DONE has been handled and the host returned every hint,
+ *   ``held_pages`` is 0 (blocks whose hints come back after DONE are
+ *   freed then, and count in ``returned_done``).  ``returned_oom``: the
  *   part of ``returned_shrinker`` given back by the OOM notifier, the
  *   page allocator's last call before it kills a task.
  *
@@ -81,7 +88,9 @@
  * - ``report_inflight_bytes``: size of the report the host is handling
  *   now (0 when none).  The core takes those free blocks off the free
  *   lists until the host is done (up to 32 blocks of pageblock order or
- *   more), so MemFree is lower by this much meanwhile.
+ *   more), so MemFree is lower by this much meanwhile.  When the blocks
+ *   were hinted too (``report_hinted_bytes``), the host is done once it
+ *   returned those hints as well.
  */
 
 /**
