@@ -96,8 +96,22 @@ TEST_F_TIMEOUT(round, normal, 120)
 		TH_LOG("DONE returned another number of pages than held");
 }
 
+/*
+ * The driver reloaded as one worker (BFD_ONE_WORKER_ARGS) for a test that
+ * acts in the middle of a round: with the helper, the round's worker could
+ * run out of blocks while the host still sat in the helper's kick.
+ */
+static void bfd_one_worker(struct __test_metadata *_metadata, bool *reloaded)
+{
+	*reloaded = true;
+	ASSERT_EQ(0, bfd_reload_driver(BFD_ONE_WORKER_ARGS))
+		TH_LOG("reload with %s", BFD_ONE_WORKER_ARGS);
+	ASSERT_EQ(1, bfd_counter("bound")) TH_LOG("not bound again");
+}
+
 TEST_F_TIMEOUT(round, id_change_while_allocating, 120)
 {
+	bfd_one_worker(_metadata, &self->reloaded);
 	ASSERT_EQ(0, bfd_ctl("trigger %u %u", BFD_TRIGGER, BFD_ID + 1))
 		TH_LOG("trigger");
 	ASSERT_EQ(0, bfd_ctl("cmd_id %u", BFD_ID)) TH_LOG("cmd_id");
@@ -125,19 +139,6 @@ TEST_F_TIMEOUT(round, id_change_while_allocating, 120)
 		  bh_stat("returned_shrinker"))
 		TH_LOG("a block counted twice in held_pages");
 	bfd_done_frees_all(_metadata, self->memfree0);
-}
-
-/*
- * The driver reloaded as one worker (BFD_ONE_WORKER_ARGS) for a test that
- * acts in the middle of a round: with the helper, the round's worker could
- * run out of blocks while the host still sat in the helper's kick.
- */
-static void bfd_one_worker(struct __test_metadata *_metadata, bool *reloaded)
-{
-	*reloaded = true;
-	ASSERT_EQ(0, bfd_reload_driver(BFD_ONE_WORKER_ARGS))
-		TH_LOG("reload with %s", BFD_ONE_WORKER_ARGS);
-	ASSERT_EQ(1, bfd_counter("bound")) TH_LOG("not bound again");
 }
 
 /*
